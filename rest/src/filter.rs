@@ -1,0 +1,460 @@
+//! Horizontal filters: `col=[not.]op[(any|all)].value` and the `or=(…)`/`and=(…)` logic trees.
+//!
+//! Parses PostgREST's operator grammar, including its quoting rules for list values
+//! (`in.(1,"a,b")`, `\"` and `\\` escapes) and full-text-search languages. Values stay
+//! strings: they are bound as parameters later, never spliced into SQL.
+
+use crate::cursor::{Cursor, Field};
+use crate::error::RestError;
+
+/// Binary operators taking one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `eq` `=`.
+    Eq,
+    /// `neq` `<>`.
+    Neq,
+    /// `gt` `>`.
+    Gt,
+    /// `gte` `>=`.
+    Gte,
+    /// `lt` `<`.
+    Lt,
+    /// `lte` `<=`.
+    Lte,
+    /// `like` (`*` means `%`).
+    Like,
+    /// `ilike`.
+    Ilike,
+    /// `match` `~`.
+    Match,
+    /// `imatch` `~*`.
+    Imatch,
+    /// `isdistinct`.
+    IsDistinct,
+    /// `cs` `@>`.
+    Contains,
+    /// `cd` `<@`.
+    ContainedIn,
+    /// `ov` `&&`.
+    Overlap,
+    /// `sl` `<<`.
+    StrictlyLeft,
+    /// `sr` `>>`.
+    StrictlyRight,
+    /// `nxr` `&<`.
+    NotExtendRight,
+    /// `nxl` `&>`.
+    NotExtendLeft,
+    /// `adj` `-|-`.
+    Adjacent,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "eq" => Op::Eq,
+            "neq" => Op::Neq,
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            "like" => Op::Like,
+            "ilike" => Op::Ilike,
+            "match" => Op::Match,
+            "imatch" => Op::Imatch,
+            "isdistinct" => Op::IsDistinct,
+            "cs" => Op::Contains,
+            "cd" => Op::ContainedIn,
+            "ov" => Op::Overlap,
+            "sl" => Op::StrictlyLeft,
+            "sr" => Op::StrictlyRight,
+            "nxr" => Op::NotExtendRight,
+            "nxl" => Op::NotExtendLeft,
+            "adj" => Op::Adjacent,
+            _ => return None,
+        })
+    }
+
+    /// The SQL operator.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Neq => "<>",
+            Op::Gt => ">",
+            Op::Gte => ">=",
+            Op::Lt => "<",
+            Op::Lte => "<=",
+            Op::Like => "LIKE",
+            Op::Ilike => "ILIKE",
+            Op::Match => "~",
+            Op::Imatch => "~*",
+            Op::IsDistinct => "IS DISTINCT FROM",
+            Op::Contains => "@>",
+            Op::ContainedIn => "<@",
+            Op::Overlap => "&&",
+            Op::StrictlyLeft => "<<",
+            Op::StrictlyRight => ">>",
+            Op::NotExtendRight => "&<",
+            Op::NotExtendLeft => "&>",
+            Op::Adjacent => "-|-",
+        }
+    }
+
+    fn quantifiable(self) -> bool {
+        matches!(
+            self,
+            Op::Eq
+                | Op::Gt
+                | Op::Gte
+                | Op::Lt
+                | Op::Lte
+                | Op::Like
+                | Op::Ilike
+                | Op::Match
+                | Op::Imatch
+        )
+    }
+}
+
+/// `any` / `all` modifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    /// `(any)`.
+    Any,
+    /// `(all)`.
+    All,
+}
+
+/// Right-hand side of `is`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsValue {
+    /// `null`.
+    Null,
+    /// `not_null`.
+    NotNull,
+    /// `true`.
+    True,
+    /// `false`.
+    False,
+    /// `unknown`.
+    Unknown,
+}
+
+/// Full-text search flavours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fts {
+    /// `fts` → `to_tsquery`.
+    Fts,
+    /// `plfts` → `plainto_tsquery`.
+    Plain,
+    /// `phfts` → `phraseto_tsquery`.
+    Phrase,
+    /// `wfts` → `websearch_to_tsquery`.
+    Websearch,
+}
+
+impl Fts {
+    /// The tsquery constructor.
+    pub fn function(self) -> &'static str {
+        match self {
+            Fts::Fts => "to_tsquery",
+            Fts::Plain => "plainto_tsquery",
+            Fts::Phrase => "phraseto_tsquery",
+            Fts::Websearch => "websearch_to_tsquery",
+        }
+    }
+}
+
+/// An operation applied to a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// `op.value`, optionally quantified (`op(any).{a,b}`; the value is then an array literal).
+    Binary(Op, Option<Quantifier>, String),
+    /// `in.(a,b)`.
+    In(Vec<String>),
+    /// `is.x`.
+    Is(IsValue),
+    /// `fts(lang).query`.
+    Fts(Fts, Option<String>, String),
+}
+
+/// A filter on one field, possibly under an embed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// Embed path (`rel.sub.col` → `["rel","sub"]`).
+    pub path: Vec<String>,
+    /// Column and JSON path.
+    pub field: Field,
+    /// `not.`.
+    pub negate: bool,
+    /// The operation.
+    pub op: Operation,
+}
+
+/// An `and`/`or` tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogicTree {
+    /// `[not.]and(…)` / `[not.]or(…)`.
+    Expr {
+        /// `not.`.
+        negate: bool,
+        /// `and` (true) or `or`.
+        and: bool,
+        /// Children.
+        children: Vec<LogicTree>,
+    },
+    /// A leaf filter; its `path` may name an embed (e.g. `rel.not.is.null`).
+    Leaf(Filter),
+}
+
+/// Parses the value side of `col=value` (`[not.]op.value`).
+pub fn parse_filter(path: Vec<String>, field: Field, value: &str) -> Result<Filter, RestError> {
+    let source = value.to_string();
+    let mut c = Cursor::new("filter", &source);
+    let (negate, op) = operation(&mut c, false)?;
+    Ok(Filter {
+        path,
+        field,
+        negate,
+        op,
+    })
+}
+
+fn op_word(c: &mut Cursor) -> String {
+    let mut s = String::new();
+    while let Some(ch) = c.peek().filter(|ch| ch.is_ascii_alphabetic() || *ch == '_') {
+        s.push(ch);
+        c.pos += 1;
+    }
+    s
+}
+
+const EXPECTING_OP: &str = "\"not\" or operator (eq, gt, ...)";
+
+/// `[not.]op[modifier].value`; in a logic tree the value stops at `,` or `)` unless quoted.
+fn operation(c: &mut Cursor, in_tree: bool) -> Result<(bool, Operation), RestError> {
+    let mut negate = false;
+    let start = c.pos;
+    let mut word = op_word(c);
+    if word == "not" && c.peek() == Some('.') {
+        c.pos += 1;
+        negate = true;
+        word = op_word(c);
+    }
+    let op = match word.as_str() {
+        "in" => {
+            c.expect('.')?;
+            c.expect('(')?;
+            let values = list_values(c)?;
+            Operation::In(values)
+        }
+        "is" => {
+            c.expect('.')?;
+            let v = op_word(c);
+            let is = match v.to_ascii_lowercase().as_str() {
+                "null" => IsValue::Null,
+                "not_null" => IsValue::NotNull,
+                "true" => IsValue::True,
+                "false" => IsValue::False,
+                "unknown" => IsValue::Unknown,
+                _ => return Err(c.error("null or trilean value (unknown, true, false)")),
+            };
+            Operation::Is(is)
+        }
+        "fts" | "plfts" | "phfts" | "wfts" => {
+            let kind = match word.as_str() {
+                "fts" => Fts::Fts,
+                "plfts" => Fts::Plain,
+                "phfts" => Fts::Phrase,
+                _ => Fts::Websearch,
+            };
+            let lang = if c.eat("(") {
+                let l = c.until(&[')']);
+                c.expect(')')?;
+                Some(l)
+            } else {
+                None
+            };
+            c.expect('.')?;
+            Operation::Fts(kind, lang, value(c, in_tree)?)
+        }
+        w => {
+            let Some(op) = Op::parse(w) else {
+                c.pos = start;
+                return Err(c.error(EXPECTING_OP));
+            };
+            let quant = if c.eat("(any)") {
+                Some(Quantifier::Any)
+            } else if c.eat("(all)") {
+                Some(Quantifier::All)
+            } else {
+                None
+            };
+            if quant.is_some() && !op.quantifiable() {
+                return Err(c.error("\".\""));
+            }
+            c.expect('.')?;
+            Operation::Binary(op, quant, value(c, in_tree)?)
+        }
+    };
+    if !in_tree && !c.at_end() {
+        return Err(c.error("end of input"));
+    }
+    Ok((negate, op))
+}
+
+/// A value: the rest of the input, or in a logic tree a quoted string, a `{…}` literal, or
+/// characters up to `,`/`)`.
+fn value(c: &mut Cursor, in_tree: bool) -> Result<String, RestError> {
+    if !in_tree {
+        let v = c.rest();
+        c.pos += v.chars().count();
+        return Ok(v);
+    }
+    match c.peek() {
+        Some('"') => c.quoted(),
+        Some('{') => {
+            let mut s = String::new();
+            let mut depth = 0;
+            while let Some(ch) = c.bump() {
+                s.push(ch);
+                match ch {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(s);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Err(c.error("\"}\""))
+        }
+        _ => {
+            // Parentheses are allowed when balanced, e.g. `fts.(a|b)` or a range `[1,5)` is
+            // not: ranges inside trees must be quoted, as in PostgREST.
+            let mut s = String::new();
+            let mut depth = 0;
+            while let Some(ch) = c.peek() {
+                match ch {
+                    ',' if depth == 0 => break,
+                    ')' if depth == 0 => break,
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                s.push(ch);
+                c.pos += 1;
+            }
+            Ok(s)
+        }
+    }
+}
+
+/// The inside of `in.(…)`; the cursor is past `(` and ends past `)`.
+fn list_values(c: &mut Cursor) -> Result<Vec<String>, RestError> {
+    let mut out = Vec::new();
+    if c.eat(")") {
+        return Ok(out);
+    }
+    loop {
+        let v = if c.peek() == Some('"') {
+            c.quoted()?
+        } else {
+            c.until(&[',', ')'])
+        };
+        out.push(v);
+        match c.bump() {
+            Some(',') => continue,
+            Some(')') => return Ok(out),
+            _ => return Err(c.error("\",\" or \")\"")),
+        }
+    }
+}
+
+/// Parses the value of `or=`/`and=` (`(a.eq.1,b.gt.2)`), with `key_negate` from `not.or`.
+pub fn parse_logic(path: Vec<String>, and: bool, value: &str) -> Result<LogicTree, RestError> {
+    let source = value.to_string();
+    let mut c = Cursor::new("logic tree", &source);
+    let mut negate = false;
+    if c.eat("not.") {
+        negate = true;
+    }
+    let children = logic_children(&mut c, &path)?;
+    if !c.at_end() {
+        return Err(c.error("end of input"));
+    }
+    Ok(LogicTree::Expr {
+        negate,
+        and,
+        children,
+    })
+}
+
+fn logic_children(c: &mut Cursor, path: &[String]) -> Result<Vec<LogicTree>, RestError> {
+    c.expect('(')?;
+    let mut out = Vec::new();
+    loop {
+        out.push(logic_term(c, path)?);
+        match c.bump() {
+            Some(',') => continue,
+            Some(')') => return Ok(out),
+            _ => {
+                c.pos = c.pos.saturating_sub(1);
+                return Err(c.error("\",\" or \")\""));
+            }
+        }
+    }
+}
+
+fn logic_term(c: &mut Cursor, path: &[String]) -> Result<LogicTree, RestError> {
+    c.skip_ws();
+    let start = c.pos;
+    let negate = c.eat("not.");
+    for (kw, and) in [("and(", true), ("or(", false)] {
+        if c.rest_starts_with(kw) {
+            c.pos += kw.len() - 1;
+            let children = logic_children(c, path)?;
+            return Ok(LogicTree::Expr {
+                negate,
+                and,
+                children,
+            });
+        }
+    }
+    c.pos = start;
+    // field[.field…].[not.]op.value — leading names are embed paths.
+    let mut names = vec![c.field()?];
+    loop {
+        c.expect('.')?;
+        let save = c.pos;
+        let word = op_word(c);
+        c.pos = save;
+        let is_op = word == "not"
+            || word == "in"
+            || word == "is"
+            || matches!(word.as_str(), "fts" | "plfts" | "phfts" | "wfts")
+            || Op::parse(&word).is_some();
+        let followed = c.peek_at(word.chars().count());
+        if is_op && matches!(followed, Some('.') | Some('(')) {
+            break;
+        }
+        names.push(c.field()?);
+    }
+    let field = names.pop().ok_or_else(|| c.error("field"))?;
+    let mut full_path = path.to_vec();
+    full_path.extend(names.into_iter().map(|f| f.name));
+    let (neg, op) = operation(c, true)?;
+    Ok(LogicTree::Leaf(Filter {
+        path: full_path,
+        field,
+        negate: neg,
+        op,
+    }))
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

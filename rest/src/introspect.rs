@@ -1,0 +1,317 @@
+//! Loads the [`SchemaCache`] from the PostgreSQL catalog.
+//!
+//! A handful of catalog queries run once per (re)load, never per request. Everything read
+//! here is turned into plain data; relationship derivation is delegated to `relationships`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tokio_postgres::Client;
+
+use crate::relationships::{self, ForeignKey, Uniques, ViewLineage};
+use crate::schema_cache::{
+    Column, FuncArg, Function, QualifiedName, ReturnKind, SchemaCache, Table, TableKind,
+};
+
+/// Why the schema cache could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("could not load the schema cache: {0}")]
+pub struct LoadError(#[from] tokio_postgres::Error);
+
+const RELATIONS_SQL: &str = r#"
+SELECT n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid, 'pg_class'),
+       pg_relation_is_updatable(c.oid::regclass, true),
+       a.attname::text, format_type(a.atttypid, a.atttypmod),
+       COALESCE(bt.typname, t.typname)::text,
+       NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
+       pg_get_expr(d.adbin, d.adrelid),
+       CASE WHEN COALESCE(bt.typname, t.typname) IN ('varchar', 'bpchar') AND a.atttypmod > 4
+            THEN a.atttypmod - 4 END,
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e
+         WHERE e.enumtypid = COALESCE(NULLIF(t.typbasetype, 0), t.oid)),
+       col_description(c.oid, a.attnum)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND n.nspname = ANY($1)
+ORDER BY n.nspname, c.relname, a.attnum
+"#;
+
+const KEYS_SQL: &str = r#"
+SELECT c.conname::text, c.contype::text, ns.nspname::text, cl.relname::text, cl.oid::int8,
+       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(n, ord)
+          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n),
+       fns.nspname::text, fcl.relname::text, fcl.oid::int8,
+       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(n, ord)
+          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)
+FROM pg_constraint c
+JOIN pg_class cl ON cl.oid = c.conrelid
+JOIN pg_namespace ns ON ns.oid = cl.relnamespace
+LEFT JOIN pg_class fcl ON fcl.oid = c.confrelid
+LEFT JOIN pg_namespace fns ON fns.oid = fcl.relnamespace
+WHERE c.contype IN ('p', 'u', 'f') AND ns.nspname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT ic.relname::text, 'u', ns.nspname::text, cl.relname::text, cl.oid::int8,
+       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n),
+       NULL, NULL, NULL, NULL
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class cl ON cl.oid = i.indrelid
+JOIN pg_namespace ns ON ns.oid = cl.relnamespace
+WHERE i.indisunique AND i.indpred IS NULL AND NOT (0 = ANY(i.indkey::int2[]))
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid)
+  AND ns.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+"#;
+
+const VIEWS_SQL: &str = r#"
+SELECT n.nspname::text, c.relname::text, r.ev_action::text,
+       (SELECT array_agg(ARRAY[a.attrelid::text, a.attnum::text, a.attname::text])
+          FROM pg_depend dp JOIN pg_attribute a ON a.attrelid = dp.refobjid AND a.attnum = dp.refobjsubid
+         WHERE dp.objid = r.oid AND dp.refobjsubid > 0)
+FROM pg_rewrite r
+JOIN pg_class c ON c.oid = r.ev_class
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') AND r.rulename = '_RETURN' AND n.nspname = ANY($1)
+"#;
+
+const FUNCTIONS_SQL: &str = r#"
+SELECT n.nspname::text, p.proname::text, p.proargnames::text[], p.proargmodes::text[],
+       ARRAY(SELECT format_type(t.oid_, NULL) FROM unnest(COALESCE(p.proallargtypes, p.proargtypes::oid[]))
+               WITH ORDINALITY t(oid_, ord) ORDER BY t.ord),
+       p.pronargdefaults::int4, p.provariadic <> 0, format_type(p.prorettype, NULL), p.proretset,
+       rt.typtype::text, rn.nspname::text, rc.relname::text, p.provolatile::text,
+       obj_description(p.oid, 'pg_proc'), p.prorettype = 'void'::regtype,
+       p.prorettype = 'record'::regtype
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_type rt ON rt.oid = p.prorettype
+LEFT JOIN pg_class rc ON rc.oid = rt.typrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE n.nspname = ANY($1) AND p.prokind = 'f'
+ORDER BY n.nspname, p.proname
+"#;
+
+/// Runs the catalog queries and assembles the cache.
+pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
+    let schemas_vec: Vec<String> = schemas.to_vec();
+    let (rel_rows, key_rows, view_rows, fn_rows) = futures_util::future::try_join4(
+        client.query(RELATIONS_SQL, &[&schemas_vec]),
+        client.query(KEYS_SQL, &[]),
+        client.query(VIEWS_SQL, &[&schemas_vec]),
+        client.query(FUNCTIONS_SQL, &[&schemas_vec]),
+    )
+    .await?;
+
+    let mut tables: BTreeMap<QualifiedName, Table> = BTreeMap::new();
+    for r in &rel_rows {
+        let key: QualifiedName = (r.get(0), r.get(1));
+        let kind: String = r.get(2);
+        let upd: i32 = r.get(4);
+        let table = tables.entry(key.clone()).or_insert_with(|| Table {
+            schema: key.0.clone(),
+            name: key.1.clone(),
+            kind: match kind.as_str() {
+                "v" => TableKind::View,
+                "m" => TableKind::MaterializedView,
+                "f" => TableKind::Foreign,
+                _ => TableKind::Table,
+            },
+            columns: Vec::new(),
+            pk: Vec::new(),
+            uniques: Vec::new(),
+            // pg_relation_is_updatable bits: 1<<CMD_UPDATE(2), 1<<CMD_INSERT(3), 1<<CMD_DELETE(4).
+            insertable: upd & 8 != 0,
+            updatable: upd & 4 != 0,
+            deletable: upd & 16 != 0,
+            description: r.get(3),
+        });
+        table.columns.push(Column {
+            name: r.get(5),
+            data_type: r.get(6),
+            type_name: r.get(7),
+            nullable: r.get(8),
+            default: r.get(9),
+            max_len: r.get(10),
+            enum_values: r.get::<_, Option<Vec<String>>>(11).unwrap_or_default(),
+            description: r.get(12),
+        });
+    }
+
+    let mut oids: HashMap<u32, QualifiedName> = HashMap::new();
+    let mut fks = Vec::new();
+    let mut uniques: Uniques = HashMap::new();
+    let mut pks: HashMap<QualifiedName, Vec<String>> = HashMap::new();
+    for r in &key_rows {
+        let name: String = r.get(0);
+        let kind: String = r.get(1);
+        let table: QualifiedName = (r.get(2), r.get(3));
+        let oid: i64 = r.get(4);
+        oids.insert(u32::try_from(oid).unwrap_or(0), table.clone());
+        let cols: Vec<String> = r.get::<_, Option<Vec<String>>>(5).unwrap_or_default();
+        match kind.as_str() {
+            "f" => {
+                let (Some(fs), Some(ft), Some(foid)) = (
+                    r.get::<_, Option<String>>(6),
+                    r.get::<_, Option<String>>(7),
+                    r.get::<_, Option<i64>>(8),
+                ) else {
+                    continue;
+                };
+                oids.insert(u32::try_from(foid).unwrap_or(0), (fs.clone(), ft.clone()));
+                fks.push(ForeignKey {
+                    name,
+                    table,
+                    columns: cols,
+                    foreign_table: (fs, ft),
+                    foreign_columns: r.get::<_, Option<Vec<String>>>(9).unwrap_or_default(),
+                });
+            }
+            k => {
+                if k == "p" {
+                    pks.insert(table.clone(), cols.clone());
+                }
+                uniques.entry(table).or_default().push(cols);
+            }
+        }
+    }
+
+    // View lineage: map each view column to the base column it passes through.
+    let mut lineage: ViewLineage = HashMap::new();
+    for r in &view_rows {
+        let view: QualifiedName = (r.get(0), r.get(1));
+        let rule: String = r.get(2);
+        let deps: Vec<Vec<String>> = r.get::<_, Option<Vec<Vec<String>>>>(3).unwrap_or_default();
+        let mut entries = Vec::new();
+        for (col, tbl_oid, attnum) in relationships::view_lineage_from_rule(&rule) {
+            let dep = deps.iter().find(|d| {
+                d.first().and_then(|o| o.parse::<u32>().ok()) == Some(tbl_oid)
+                    && d.get(1).and_then(|n| n.parse::<i16>().ok()) == Some(attnum)
+            });
+            if let (Some(base), Some(dep)) = (oids.get(&tbl_oid), dep)
+                && let Some(base_col) = dep.get(2)
+            {
+                entries.push((col, base.clone(), base_col.clone()));
+            }
+        }
+        lineage.insert(view, entries);
+    }
+
+    for (key, table) in tables.iter_mut() {
+        if let Some(pk) = pks.get(key) {
+            table.pk = pk.clone();
+        }
+        if let Some(us) = uniques.get(key) {
+            table.uniques = us.clone();
+        }
+        if table.pk.is_empty()
+            && let Some(lin) = lineage.get(key)
+        {
+            // A view exposing all of a base table's PK gets that PK.
+            for (base, base_pk) in &pks {
+                let mapped: Option<Vec<String>> = base_pk
+                    .iter()
+                    .map(|c| {
+                        lin.iter()
+                            .find(|(_, t, bc)| t == base && bc == c)
+                            .map(|(vc, _, _)| vc.clone())
+                    })
+                    .collect();
+                if let Some(m) = mapped {
+                    table.pk = m;
+                    break;
+                }
+            }
+        }
+    }
+    // Views inherit the base uniques they expose, for one-to-one detection.
+    for (view, lin) in &lineage {
+        for (base, base_uniques) in uniques.clone() {
+            for u in base_uniques {
+                let mapped: Option<Vec<String>> = u
+                    .iter()
+                    .map(|c| {
+                        lin.iter()
+                            .find(|(_, t, bc)| *t == base && bc == c)
+                            .map(|(vc, _, _)| vc.clone())
+                    })
+                    .collect();
+                if let Some(m) = mapped {
+                    uniques.entry(view.clone()).or_default().push(m);
+                }
+            }
+        }
+    }
+
+    let relationships = relationships::derive(&tables, &fks, &uniques, &lineage);
+
+    let mut functions: BTreeMap<QualifiedName, Vec<Function>> = BTreeMap::new();
+    for r in &fn_rows {
+        let key: QualifiedName = (r.get(0), r.get(1));
+        let names: Vec<String> = r.get::<_, Option<Vec<String>>>(2).unwrap_or_default();
+        let modes: Option<Vec<String>> = r.get(3);
+        let types: Vec<String> = r.get(4);
+        let n_defaults = usize::try_from(r.get::<_, i32>(5)).unwrap_or(0);
+        let variadic: bool = r.get(6);
+        let mut args = Vec::new();
+        let mut out_cols = Vec::new();
+        for (i, ty) in types.iter().enumerate() {
+            let mode = modes
+                .as_ref()
+                .and_then(|m| m.get(i).cloned())
+                .unwrap_or_else(|| "i".into());
+            let name = names.get(i).cloned().unwrap_or_default();
+            if matches!(mode.as_str(), "i" | "b" | "v") {
+                args.push(FuncArg {
+                    name: name.clone(),
+                    data_type: ty.clone(),
+                    has_default: false,
+                    variadic: mode == "v" || (variadic && modes.is_none() && i + 1 == types.len()),
+                });
+            }
+            if matches!(mode.as_str(), "o" | "b" | "t") {
+                out_cols.push((name, ty.clone()));
+            }
+        }
+        let n = args.len();
+        for a in args.iter_mut().skip(n.saturating_sub(n_defaults)) {
+            a.has_default = true;
+        }
+        let typtype: String = r.get(9);
+        let is_void: bool = r.get(14);
+        let is_record: bool = r.get(15);
+        let returns = if is_void {
+            ReturnKind::Void
+        } else if is_record {
+            ReturnKind::Record(out_cols)
+        } else if typtype == "c" {
+            let rel = match (r.get::<_, Option<String>>(10), r.get::<_, Option<String>>(11)) {
+                (Some(s), Some(t)) if tables.contains_key(&(s.clone(), t.clone())) => Some((s, t)),
+                _ => None,
+            };
+            ReturnKind::Composite(rel)
+        } else {
+            ReturnKind::Scalar
+        };
+        let volatility: String = r.get(12);
+        functions.entry(key.clone()).or_default().push(Function {
+            schema: key.0,
+            name: key.1,
+            args,
+            return_type: r.get(7),
+            returns,
+            returns_set: r.get(8),
+            volatility: volatility.chars().next().unwrap_or('v'),
+            description: r.get(13),
+        });
+    }
+
+    Ok(SchemaCache {
+        schemas: schemas.to_vec(),
+        tables,
+        relationships,
+        functions,
+    })
+}

@@ -1,0 +1,512 @@
+//! Plans a read: resolves `select`, filters, orders and ranges against the schema cache into a
+//! tree of [`ReadNode`]s (one per relation, embeds as children). Every name is validated here;
+//! the renderer can then quote it blindly. Pure: no I/O.
+
+use std::collections::BTreeSet;
+
+use crate::cursor::Field;
+use crate::embed;
+use crate::error::{DbError, RestError};
+use crate::filter::{Filter, IsValue, LogicTree, Operation};
+use crate::order::{Direction, Nulls};
+use crate::query_params::QueryParams;
+use crate::range::RowRange;
+use crate::schema_cache::{QualifiedName, Relationship, SchemaCache, Table, closest};
+use crate::select::{Aggregate, JoinType, SelectItem};
+use crate::sql::Ident;
+
+/// A column as the planner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColInfo {
+    /// Name.
+    pub name: String,
+    /// Type name without modifiers (`int4`, `jsonb`, `tsvector`…).
+    pub type_name: String,
+}
+
+/// One output of a node's select list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    /// All known columns.
+    Star,
+    /// A column expression.
+    Col {
+        /// Column and JSON path.
+        field: Field,
+        /// Column type name.
+        type_name: String,
+        /// `::type`.
+        cast: Option<String>,
+        /// Aggregate and its cast.
+        aggregate: Option<(Aggregate, Option<String>)>,
+        /// Output key.
+        name: String,
+    },
+    /// `count()`.
+    CountAll {
+        /// `::type`.
+        cast: Option<String>,
+        /// Output key.
+        name: String,
+    },
+    /// The embed at this index of `embeds`.
+    Embed(usize),
+}
+
+/// A validated condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    /// A filter on a column of this node.
+    Filter {
+        /// Column and JSON path.
+        field: Field,
+        /// Column type name.
+        type_name: String,
+        /// `not.`.
+        negate: bool,
+        /// The operation.
+        op: Operation,
+    },
+    /// `and`/`or`.
+    Tree {
+        /// `not.`.
+        negate: bool,
+        /// `and` when true.
+        and: bool,
+        /// Children.
+        children: Vec<Cond>,
+    },
+    /// `rel=is.null` / `rel=not.is.null` on the embed at this index.
+    EmbedNull {
+        /// Index into `embeds`.
+        embed: usize,
+        /// Whether the embed must be absent.
+        is_null: bool,
+    },
+}
+
+/// One ordering key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderExpr {
+    /// For `rel(col)`: the to-one relationship to follow.
+    pub related: Option<Relationship>,
+    /// Column and JSON path (in the related relation when `related` is set).
+    pub field: Field,
+    /// Column type name.
+    pub type_name: String,
+    /// Direction.
+    pub direction: Option<Direction>,
+    /// Nulls placement.
+    pub nulls: Option<Nulls>,
+}
+
+/// A relation read with its select list, conditions, order, range and embeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadNode {
+    /// The relation (for relationships and messages).
+    pub relation: QualifiedName,
+    /// What goes after FROM (a table or a CTE name).
+    pub from: Ident,
+    /// SQL alias of this node.
+    pub alias: String,
+    /// Known columns (`None` for untyped records).
+    pub columns: Option<Vec<ColInfo>>,
+    /// Select list.
+    pub select: Vec<Out>,
+    /// WHERE conditions (ANDed).
+    pub conds: Vec<Cond>,
+    /// ORDER BY.
+    pub order: Vec<OrderExpr>,
+    /// LIMIT/OFFSET.
+    pub range: RowRange,
+    /// Children.
+    pub embeds: Vec<EmbedPlan>,
+}
+
+/// An embedded child.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedPlan {
+    /// Output key / filter prefix.
+    pub label: String,
+    /// The relationship used.
+    pub rel: Relationship,
+    /// `!inner`.
+    pub inner: bool,
+    /// `...rel(...)`.
+    pub spread: bool,
+    /// `rel()`: joined only for filtering.
+    pub hidden: bool,
+    /// Alias of the lateral subquery.
+    pub lateral: String,
+    /// The child read.
+    pub node: ReadNode,
+}
+
+impl ReadNode {
+    /// Whether the select list uses aggregates.
+    pub fn is_aggregated(&self) -> bool {
+        self.select.iter().any(|o| {
+            matches!(
+                o,
+                Out::CountAll { .. }
+                    | Out::Col {
+                        aggregate: Some(_),
+                        ..
+                    }
+            )
+        })
+    }
+
+    /// Output keys of the select list, in order (spread embeds contribute theirs).
+    pub fn output_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for o in &self.select {
+            match o {
+                Out::Star => {
+                    if let Some(cols) = &self.columns {
+                        out.extend(cols.iter().map(|c| c.name.clone()));
+                    }
+                }
+                Out::Col { name, .. } | Out::CountAll { name, .. } => out.push(name.clone()),
+                Out::Embed(i) => {
+                    let e = &self.embeds[*i];
+                    if e.hidden {
+                        continue;
+                    }
+                    if e.spread {
+                        out.extend(e.node.output_names());
+                    } else {
+                        out.push(e.label.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Shared state while planning one request.
+pub struct Planner<'a> {
+    /// The cache.
+    pub cache: &'a SchemaCache,
+    /// The schema of the request.
+    pub schema: &'a str,
+    /// The parsed query string.
+    pub q: &'a QueryParams,
+    /// Whether aggregates are allowed.
+    pub aggregates_enabled: bool,
+    counter: usize,
+    seen_paths: BTreeSet<Vec<String>>,
+}
+
+/// Columns of a table as [`ColInfo`].
+pub fn col_infos(t: &Table) -> Vec<ColInfo> {
+    t.columns
+        .iter()
+        .map(|c| ColInfo {
+            name: c.name.clone(),
+            type_name: c.type_name.clone(),
+        })
+        .collect()
+}
+
+/// PostgreSQL's own error for an unknown column, with its "perhaps you meant" hint.
+pub fn unknown_column(relation: &str, name: &str, cols: Option<&[ColInfo]>) -> RestError {
+    let hint = cols
+        .and_then(|cols| closest(name, cols.iter().map(|c| c.name.as_str())))
+        .map(|c| format!("Perhaps you meant to reference the column \"{relation}.{c}\"."));
+    RestError::Db {
+        error: DbError {
+            code: "42703".into(),
+            message: format!("column {relation}.{name} does not exist"),
+            details: None,
+            hint,
+        },
+        anon: false,
+    }
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for one request.
+    pub fn new(
+        cache: &'a SchemaCache,
+        schema: &'a str,
+        q: &'a QueryParams,
+        aggregates_enabled: bool,
+    ) -> Self {
+        Planner {
+            cache,
+            schema,
+            q,
+            aggregates_enabled,
+            counter: 0,
+            seen_paths: BTreeSet::new(),
+        }
+    }
+
+    /// Plans the top-level node and checks that every filter/order/limit path names an embed.
+    pub fn plan_root(
+        &mut self,
+        relation: QualifiedName,
+        from: Ident,
+        columns: Option<Vec<ColInfo>>,
+    ) -> Result<ReadNode, RestError> {
+        let default_items = vec![SelectItem::Star];
+        let items = self.q.select.clone().unwrap_or(default_items);
+        let alias = relation.1.clone();
+        let node = self.plan_node(relation, from, alias, columns, &items, &[])?;
+        self.check_paths()?;
+        Ok(node)
+    }
+
+    fn check_paths(&self) -> Result<(), RestError> {
+        let q = self.q;
+        let paths = q
+            .filters
+            .iter()
+            .map(|f| &f.path)
+            .chain(q.logic.iter().map(|(p, _)| p))
+            .chain(q.order.keys())
+            .chain(q.ranges.keys());
+        for p in paths {
+            if !p.is_empty() && !self.seen_paths.contains(p) {
+                return Err(RestError::NotEmbedded(p.join(".")));
+            }
+        }
+        Ok(())
+    }
+
+    fn column<'c>(
+        relation: &QualifiedName,
+        columns: &'c Option<Vec<ColInfo>>,
+        name: &str,
+    ) -> Result<Option<&'c ColInfo>, RestError> {
+        match columns {
+            None => Ok(None),
+            Some(cols) => cols
+                .iter()
+                .find(|c| c.name == name)
+                .map(Some)
+                .ok_or_else(|| unknown_column(&relation.1, name, Some(cols))),
+        }
+    }
+
+    /// Plans one node: `items` against `relation`, with the query parts addressed to `path`.
+    pub fn plan_node(
+        &mut self,
+        relation: QualifiedName,
+        from: Ident,
+        alias: String,
+        columns: Option<Vec<ColInfo>>,
+        items: &[SelectItem],
+        path: &[String],
+    ) -> Result<ReadNode, RestError> {
+        let mut select = Vec::new();
+        let mut embeds: Vec<EmbedPlan> = Vec::new();
+        for item in items {
+            match item {
+                SelectItem::Star => select.push(Out::Star),
+                SelectItem::Count { alias: a, cast } => {
+                    if !self.aggregates_enabled {
+                        return Err(RestError::AggregatesDisabled);
+                    }
+                    select.push(Out::CountAll {
+                        cast: cast.clone(),
+                        name: a.clone().unwrap_or_else(|| "count".into()),
+                    });
+                }
+                SelectItem::Field {
+                    alias: a,
+                    field,
+                    cast,
+                    aggregate,
+                } => {
+                    if aggregate.is_some() && !self.aggregates_enabled {
+                        return Err(RestError::AggregatesDisabled);
+                    }
+                    let col = Self::column(&relation, &columns, &field.name)?;
+                    let name = match (a, aggregate) {
+                        (Some(a), _) => a.clone(),
+                        (None, Some((agg, _))) => agg.sql().to_string(),
+                        (None, None) => field.output_name(),
+                    };
+                    select.push(Out::Col {
+                        field: field.clone(),
+                        type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+                        cast: cast.clone(),
+                        aggregate: aggregate.clone(),
+                        name,
+                    });
+                }
+                SelectItem::Embed(e) => {
+                    let rel = embed::resolve(self.cache, &relation, &e.name, e.hint.as_deref())?;
+                    let target = self
+                        .cache
+                        .table(&rel.target.0, &rel.target.1)
+                        .ok_or_else(|| RestError::Internal("relationship target missing".into()))?;
+                    let label = e.label().to_string();
+                    let mut child_path = path.to_vec();
+                    child_path.push(label.clone());
+                    self.seen_paths.insert(child_path.clone());
+                    self.counter += 1;
+                    let child_alias = format!("{}_{}", rel.target.1, self.counter);
+                    let child_items = if e.items.is_empty() {
+                        Vec::new()
+                    } else {
+                        e.items.clone()
+                    };
+                    let node = self.plan_node(
+                        rel.target.clone(),
+                        Ident::qualified(&rel.target.0, &rel.target.1),
+                        child_alias.clone(),
+                        Some(col_infos(target)),
+                        &child_items,
+                        &child_path,
+                    )?;
+                    if e.spread && !rel.is_to_one() && node.is_aggregated() {
+                        return Err(RestError::NotImplemented(
+                            "Aggregates are not allowed inside a to-many spread".into(),
+                        ));
+                    }
+                    select.push(Out::Embed(embeds.len()));
+                    embeds.push(EmbedPlan {
+                        label,
+                        rel,
+                        inner: e.join == Some(JoinType::Inner),
+                        spread: e.spread,
+                        hidden: e.items.is_empty(),
+                        lateral: format!("{child_alias}_j"),
+                        node,
+                    });
+                }
+            }
+        }
+
+        let mut conds = Vec::new();
+        for f in self.q.filters.iter().filter(|f| f.path == path) {
+            conds.push(self.plan_filter(&relation, &columns, &embeds, f)?);
+        }
+        for (_, tree) in self.q.logic.iter().filter(|(p, _)| p == path) {
+            conds.push(self.plan_tree(&relation, &columns, &embeds, path, tree)?);
+        }
+        // An `!inner` embed filters its parents.
+        let mut order = Vec::new();
+        if let Some(terms) = self.q.order.get(path) {
+            for t in terms {
+                match &t.relation {
+                    None => {
+                        let col = Self::column(&relation, &columns, &t.field.name)?;
+                        order.push(OrderExpr {
+                            related: None,
+                            field: t.field.clone(),
+                            type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+                            direction: t.direction,
+                            nulls: t.nulls,
+                        });
+                    }
+                    Some(rel_name) => {
+                        let Some(e) = embeds.iter().find(|e| &e.label == rel_name) else {
+                            let mut p = path.to_vec();
+                            p.push(rel_name.clone());
+                            return Err(RestError::NotEmbedded(p.join(".")));
+                        };
+                        if !e.rel.is_to_one() {
+                            return Err(RestError::RelatedOrder {
+                                origin: relation.1.clone(),
+                                target: rel_name.clone(),
+                            });
+                        }
+                        let col = Self::column(&e.rel.target, &e.node.columns, &t.field.name)?;
+                        order.push(OrderExpr {
+                            related: Some(e.rel.clone()),
+                            field: t.field.clone(),
+                            type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+                            direction: t.direction,
+                            nulls: t.nulls,
+                        });
+                    }
+                }
+            }
+        }
+        let range = self.q.ranges.get(path).copied().unwrap_or_default();
+        Ok(ReadNode {
+            relation,
+            from,
+            alias,
+            columns,
+            select,
+            conds,
+            order,
+            range,
+            embeds,
+        })
+    }
+
+    fn plan_filter(
+        &self,
+        relation: &QualifiedName,
+        columns: &Option<Vec<ColInfo>>,
+        embeds: &[EmbedPlan],
+        f: &Filter,
+    ) -> Result<Cond, RestError> {
+        if f.field.json_path.is_empty()
+            && let Some(i) = embeds.iter().position(|e| e.label == f.field.name)
+        {
+            return match f.op {
+                Operation::Is(IsValue::Null) => Ok(Cond::EmbedNull {
+                    embed: i,
+                    is_null: !f.negate,
+                }),
+                Operation::Is(IsValue::NotNull) => Ok(Cond::EmbedNull {
+                    embed: i,
+                    is_null: f.negate,
+                }),
+                _ => Err(RestError::EmbedFilter),
+            };
+        }
+        let col = Self::column(relation, columns, &f.field.name)?;
+        Ok(Cond::Filter {
+            field: f.field.clone(),
+            type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+            negate: f.negate,
+            op: f.op.clone(),
+        })
+    }
+
+    fn plan_tree(
+        &self,
+        relation: &QualifiedName,
+        columns: &Option<Vec<ColInfo>>,
+        embeds: &[EmbedPlan],
+        path: &[String],
+        tree: &LogicTree,
+    ) -> Result<Cond, RestError> {
+        match tree {
+            LogicTree::Expr {
+                negate,
+                and,
+                children,
+            } => Ok(Cond::Tree {
+                negate: *negate,
+                and: *and,
+                children: children
+                    .iter()
+                    .map(|c| self.plan_tree(relation, columns, embeds, path, c))
+                    .collect::<Result<_, _>>()?,
+            }),
+            LogicTree::Leaf(f) => {
+                if f.path.as_slice() != path {
+                    return Err(RestError::NotImplemented(format!(
+                        "Filtering on columns of embedded resources inside logic trees is not supported: '{}'",
+                        f.path.join(".")
+                    )));
+                }
+                self.plan_filter(relation, columns, embeds, f)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

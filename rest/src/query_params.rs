@@ -1,0 +1,221 @@
+//! The query string, decoded and sorted into select, filters, logic trees, orders, ranges and
+//! the write/RPC parameters (`columns`, `on_conflict`, function arguments).
+//!
+//! Decoding follows form semantics (`+` is a space, then percent-decoding). Nothing here looks
+//! at the schema; the planner validates names.
+
+use std::collections::BTreeMap;
+
+use crate::cursor::{Cursor, Field};
+use crate::error::RestError;
+use crate::filter::{self, Filter, LogicTree};
+use crate::order::{self, OrderTerm};
+use crate::range::{self, RowRange};
+use crate::select::{self, SelectItem};
+
+/// Everything the query string says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryParams {
+    /// `select=`; `None` means `*`.
+    pub select: Option<Vec<SelectItem>>,
+    /// `columns=`.
+    pub columns: Option<Vec<String>>,
+    /// `on_conflict=`.
+    pub on_conflict: Option<Vec<String>>,
+    /// Filters (with their embed path).
+    pub filters: Vec<Filter>,
+    /// `or=`/`and=` trees by embed path.
+    pub logic: Vec<(Vec<String>, LogicTree)>,
+    /// `order=` by embed path (empty path = top level).
+    pub order: BTreeMap<Vec<String>, Vec<OrderTerm>>,
+    /// `limit`/`offset` by embed path.
+    pub ranges: BTreeMap<Vec<String>, RowRange>,
+    /// Parameters taken as RPC arguments (GET /rpc), in order, repeats kept.
+    pub rpc_args: Vec<(String, String)>,
+    /// Whether `limit` or `offset` appeared at the top level.
+    pub has_top_range: bool,
+}
+
+/// Splits a raw query string into decoded `(key, value)` pairs.
+pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+/// `+` → space, then percent-decoding (invalid UTF-8 is replaced, never trusted).
+pub fn form_decode(s: &str) -> String {
+    let plus = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Splits a key like `rel.sub.col->x` into the embed path and the field.
+fn key_path(key: &str) -> Result<(Vec<String>, Field), RestError> {
+    let mut c = Cursor::new("filter key", key);
+    let mut names = vec![c.field()?];
+    while c.eat(".") {
+        names.push(c.field()?);
+    }
+    if !c.at_end() {
+        return Err(c.error("\".\" or end of input"));
+    }
+    let field = names.pop().ok_or_else(|| c.error("field"))?;
+    if names.iter().any(|n| !n.json_path.is_empty()) {
+        return Err(RestError::parse(
+            format!("filter key ({key})"),
+            "json paths are only allowed on the last field",
+        ));
+    }
+    Ok((names.into_iter().map(|f| f.name).collect(), field))
+}
+
+/// Splits `rel.sub.limit` into (`["rel","sub"]`, `limit`) when the last segment is reserved.
+fn reserved_suffix(key: &str) -> Option<(Vec<String>, &'static str)> {
+    for word in ["order", "limit", "offset", "or", "and"] {
+        if key == word {
+            return Some((Vec::new(), word));
+        }
+        if let Some(prefix) = key.strip_suffix(word).and_then(|p| p.strip_suffix('.')) {
+            let path: Vec<String> = prefix.split('.').map(str::to_string).collect();
+            if path.iter().all(|p| !p.is_empty()) {
+                return Some((path, word));
+            }
+        }
+    }
+    None
+}
+
+/// Parses a comma-separated column list (`columns=`, `on_conflict=`), names optionally quoted.
+pub fn parse_column_list(what: &str, v: &str) -> Result<Vec<String>, RestError> {
+    let mut c = Cursor::new(what, v);
+    let mut out = Vec::new();
+    loop {
+        c.skip_ws();
+        out.push(c.name()?);
+        c.skip_ws();
+        if c.at_end() {
+            return Ok(out);
+        }
+        c.expect(',')?;
+    }
+}
+
+impl QueryParams {
+    /// Parses a raw query string; `is_rpc_arg` says which keys are function arguments.
+    pub fn parse(raw: Option<&str>, is_rpc_arg: &dyn Fn(&str) -> bool) -> Result<Self, RestError> {
+        let mut q = QueryParams::default();
+        for (key, value) in decode_pairs(raw.unwrap_or("")) {
+            match key.as_str() {
+                "select" => {
+                    let items = select::parse_select(&value)?;
+                    q.select = Some(items);
+                    continue;
+                }
+                "columns" => {
+                    q.columns = Some(parse_column_list("columns", &value)?);
+                    continue;
+                }
+                "on_conflict" => {
+                    q.on_conflict = Some(parse_column_list("on_conflict", &value)?);
+                    continue;
+                }
+                _ => {}
+            }
+            if is_rpc_arg(&key) {
+                q.rpc_args.push((key, value));
+                continue;
+            }
+            if let Some((path, word)) = reserved_suffix(&key) {
+                match word {
+                    "order" => {
+                        q.order.insert(path, order::parse_order(&value)?);
+                    }
+                    "limit" => {
+                        if path.is_empty() {
+                            q.has_top_range = true;
+                        }
+                        let r = q.ranges.entry(path).or_default();
+                        r.limit = Some(range::parse_limit(&value)?);
+                    }
+                    "offset" => {
+                        if path.is_empty() {
+                            q.has_top_range = true;
+                        }
+                        let r = q.ranges.entry(path).or_default();
+                        r.offset = range::parse_offset(&value)?;
+                    }
+                    "or" | "and" => {
+                        let tree = filter::parse_logic(path.clone(), word == "and", &value)?;
+                        q.logic.push((path, tree));
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let (path, field) = key_path(&key)?;
+            q.filters.push(filter::parse_filter(path, field, &value)?);
+        }
+        Ok(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{Op, Operation};
+
+    fn parse(q: &str) -> Result<QueryParams, RestError> {
+        QueryParams::parse(Some(q), &|_| false)
+    }
+
+    #[test]
+    fn plus_decodes_to_space_and_percent_decoding_applies() {
+        let q = parse("name=eq.hello+world&title=eq.a%2Bb%20c").expect("ok");
+        assert_eq!(
+            q.filters[0].op,
+            Operation::Binary(Op::Eq, None, "hello world".into())
+        );
+        assert_eq!(q.filters[1].op, Operation::Binary(Op::Eq, None, "a+b c".into()));
+    }
+
+    #[test]
+    fn sorts_reserved_keys_by_embed_path() {
+        let q = parse(
+            "select=id,tasks(id)&tasks.order=id.desc&tasks.limit=2&limit=5&offset=1&or=(a.eq.1,b.eq.2)&tasks.or=(id.gt.1)&tasks.done=is.true",
+        )
+        .expect("ok");
+        assert_eq!(q.order[&vec!["tasks".to_string()]].len(), 1);
+        assert_eq!(q.ranges[&vec!["tasks".to_string()]].limit, Some(2));
+        assert_eq!(q.ranges[&Vec::<String>::new()], RowRange { offset: 1, limit: Some(5) });
+        assert_eq!(q.logic.len(), 2);
+        assert_eq!(q.filters[0].path, vec!["tasks".to_string()]);
+    }
+
+    #[test]
+    fn columns_and_on_conflict_lists() {
+        let q = parse("columns=%22a%22,%22b%20c%22&on_conflict=x,y").expect("ok");
+        assert_eq!(q.columns, Some(vec!["a".into(), "b c".into()]));
+        assert_eq!(q.on_conflict, Some(vec!["x".into(), "y".into()]));
+    }
+
+    #[test]
+    fn rpc_args_are_set_aside() {
+        let q = QueryParams::parse(Some("a=1&a=2&id=eq.3"), &|k| k == "a").expect("ok");
+        assert_eq!(q.rpc_args.len(), 2);
+        assert_eq!(q.filters.len(), 1);
+    }
+
+    #[test]
+    fn malformed_keys_are_400() {
+        for bad in ["a;b=eq.1", "a..b=eq.1", "=eq.1", "x=nope.1", "limit=abc"] {
+            let e = parse(bad).expect_err(bad);
+            assert_eq!(e.status().as_u16(), 400, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! Renders planned reads to SQL: select lists, lateral joins for embeds, conditions, order and
+//! ranges, and the outer statement that builds the JSON/CSV body inside PostgreSQL.
+//!
+//! Identifiers come only from the validated plan and are quoted with [`Ident`]; every filter
+//! value is a bind parameter. Pure: no I/O.
+
+use crate::cursor::{Field, JsonKey, JsonStep};
+use crate::filter::{IsValue, Op, Operation, Quantifier};
+use crate::media::Media;
+use crate::order::{Direction, Nulls};
+use crate::plan::{Cond, EmbedPlan, OrderExpr, Out, ReadNode};
+use crate::schema_cache::Cardinality;
+use crate::sql::{Ident, Sql};
+
+/// Renders a JSON path key as a literal, safe under any `standard_conforming_strings`.
+fn key_literal(k: &JsonKey) -> String {
+    match k {
+        JsonKey::Index(i) => i.to_string(),
+        JsonKey::Key(s) => {
+            let s = s.replace('\0', "");
+            if s.contains('\\') {
+                format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+            } else {
+                format!("'{}'", s.replace('\'', "''"))
+            }
+        }
+    }
+}
+
+/// `"alias"."col"` with its JSON path; non-JSON columns go through `to_jsonb` first.
+pub fn field_expr(alias: &str, field: &Field, type_name: &str) -> String {
+    let base = format!("{}.{}", Ident::new(alias), Ident::new(&field.name));
+    if field.json_path.is_empty() {
+        return base;
+    }
+    let mut s = if matches!(type_name, "json" | "jsonb") {
+        base
+    } else {
+        format!("to_jsonb({base})")
+    };
+    for step in &field.json_path {
+        match step {
+            JsonStep::Arrow(k) => {
+                s.push_str("->");
+                s.push_str(&key_literal(k));
+            }
+            JsonStep::DoubleArrow(k) => {
+                s.push_str("->>");
+                s.push_str(&key_literal(k));
+            }
+        }
+    }
+    s
+}
+
+/// Renders one condition of a node aliased `alias`.
+pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
+    match cond {
+        Cond::Filter {
+            field,
+            type_name,
+            negate,
+            op,
+        } => {
+            if *negate {
+                sql.push("NOT ");
+            }
+            sql.push("(");
+            let lhs = field_expr(&node.alias, field, type_name);
+            render_op(sql, &lhs, type_name, field.json_path.is_empty(), op);
+            sql.push(")");
+        }
+        Cond::Tree {
+            negate,
+            and,
+            children,
+        } => {
+            if *negate {
+                sql.push("NOT ");
+            }
+            sql.push("(");
+            for (i, c) in children.iter().enumerate() {
+                if i > 0 {
+                    sql.push(if *and { " AND " } else { " OR " });
+                }
+                render_cond(sql, node, c);
+            }
+            if children.is_empty() {
+                sql.push(if *and { "TRUE" } else { "FALSE" });
+            }
+            sql.push(")");
+        }
+        Cond::EmbedNull { embed, is_null } => {
+            let e = &node.embeds[*embed];
+            sql.push(&format!(
+                "({}.\"pgrst_body\" IS {}NULL)",
+                Ident::new(&e.lateral),
+                if *is_null { "" } else { "NOT " }
+            ));
+        }
+    }
+}
+
+fn render_op(sql: &mut Sql, lhs: &str, type_name: &str, plain: bool, op: &Operation) {
+    match op {
+        Operation::Binary(o, quant, value) => {
+            let value = if matches!(o, Op::Like | Op::Ilike) {
+                value.replace('*', "%")
+            } else {
+                value.clone()
+            };
+            sql.push(lhs).push(" ").push(o.sql()).push(" ");
+            match quant {
+                None => {
+                    sql.bind(value);
+                }
+                Some(q) => {
+                    sql.push(match q {
+                        Quantifier::Any => "ANY(",
+                        Quantifier::All => "ALL(",
+                    });
+                    sql.bind(value);
+                    sql.push(")");
+                }
+            }
+        }
+        Operation::In(values) => {
+            if values.is_empty() {
+                sql.push("FALSE");
+                return;
+            }
+            sql.push(lhs).push(" = ANY(");
+            // An array literal keeps one placeholder for any list length.
+            sql.bind(array_literal(values));
+            sql.push(")");
+        }
+        Operation::Is(v) => {
+            sql.push(lhs).push(match v {
+                IsValue::Null => " IS NULL",
+                IsValue::NotNull => " IS NOT NULL",
+                IsValue::True => " IS TRUE",
+                IsValue::False => " IS FALSE",
+                IsValue::Unknown => " IS UNKNOWN",
+            });
+        }
+        Operation::Fts(kind, lang, value) => {
+            if plain && type_name == "tsvector" {
+                sql.push(lhs);
+            } else {
+                sql.push("to_tsvector(");
+                if let Some(l) = lang {
+                    sql.bind(l.clone()).push("::regconfig, ");
+                }
+                sql.push(lhs).push(")");
+            }
+            sql.push(" @@ ").push(kind.function()).push("(");
+            if let Some(l) = lang {
+                sql.bind(l.clone()).push("::regconfig, ");
+            }
+            sql.bind(value.clone()).push(")");
+        }
+    }
+}
+
+/// `{a,"b,c"}` with PostgreSQL array quoting.
+pub fn array_literal(values: &[String]) -> String {
+    let items: Vec<String> = values
+        .iter()
+        .map(|v| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
+    let a = Ident::new(&node.alias);
+    match out {
+        Out::Star => match &node.columns {
+            Some(cols) => cols
+                .iter()
+                .map(|c| format!("{a}.{}", Ident::new(&c.name)))
+                .collect(),
+            None => vec![format!("{a}.*")],
+        },
+        Out::Col {
+            field,
+            type_name,
+            cast,
+            aggregate,
+            name,
+        } => {
+            let mut e = field_expr(&node.alias, field, type_name);
+            if let Some(c) = cast {
+                e = format!("CAST({e} AS {c})");
+            }
+            if let Some((agg, agg_cast)) = aggregate {
+                e = format!("{}({e})", agg.sql());
+                if let Some(c) = agg_cast {
+                    e = format!("CAST({e} AS {c})");
+                }
+            }
+            vec![format!("{e} AS {}", Ident::new(name))]
+        }
+        Out::CountAll { cast, name } => {
+            let e = match cast {
+                Some(c) => format!("CAST(count(*) AS {c})"),
+                None => "count(*)".into(),
+            };
+            vec![format!("{e} AS {}", Ident::new(name))]
+        }
+        Out::Embed(i) => {
+            let e = &node.embeds[*i];
+            if e.hidden {
+                return Vec::new();
+            }
+            let lat = Ident::new(&e.lateral);
+            if e.spread {
+                return e
+                    .node
+                    .output_names()
+                    .iter()
+                    .map(|n| {
+                        let col = format!("{lat}.{}", Ident::new(n));
+                        if e.rel.is_to_one() {
+                            format!("{col} AS {}", Ident::new(n))
+                        } else {
+                            format!("COALESCE({col}, '[]') AS {}", Ident::new(n))
+                        }
+                    })
+                    .collect();
+            }
+            let body = if e.rel.is_to_one() {
+                format!("{lat}.\"pgrst_body\"")
+            } else {
+                format!("COALESCE({lat}.\"pgrst_body\", '[]')")
+            };
+            let body = if grouped {
+                format!("({body})::jsonb")
+            } else {
+                body
+            };
+            vec![format!("{body} AS {}", Ident::new(&e.label))]
+        }
+    }
+}
+
+/// Expressions to GROUP BY when the node aggregates.
+fn group_exprs(node: &ReadNode) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in &node.select {
+        match o {
+            Out::Col {
+                aggregate: None,
+                field,
+                type_name,
+                cast,
+                ..
+            } => {
+                let mut e = field_expr(&node.alias, field, type_name);
+                if let Some(c) = cast {
+                    e = format!("CAST({e} AS {c})");
+                }
+                out.push(e);
+            }
+            Out::Star => out.extend(
+                select_expr(node, o, true)
+                    .into_iter()
+                    .filter(|e| !e.ends_with(".*")),
+            ),
+            Out::Embed(i) => {
+                let e = &node.embeds[*i];
+                if !e.hidden {
+                    let lat = Ident::new(&e.lateral);
+                    if e.spread {
+                        for n in e.node.output_names() {
+                            out.push(format!("{lat}.{}", Ident::new(&n)));
+                        }
+                    } else if e.rel.is_to_one() {
+                        out.push(format!("({lat}.\"pgrst_body\")::jsonb"));
+                    } else {
+                        out.push(format!("(COALESCE({lat}.\"pgrst_body\", '[]'))::jsonb"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The join condition tying a child node to its parent.
+fn join_cond(parent_alias: &str, e: &EmbedPlan) -> (String, String) {
+    let p = Ident::new(parent_alias);
+    let c = Ident::new(&e.node.alias);
+    match &e.rel.cardinality {
+        Cardinality::ManyToMany {
+            junction,
+            origin_cols,
+            target_cols,
+            ..
+        } => {
+            let j = Ident::new(&format!("{}_jt", e.node.alias));
+            let join = format!(
+                " INNER JOIN {} AS {j} ON {}",
+                Ident::qualified(&junction.0, &junction.1),
+                target_cols
+                    .iter()
+                    .map(|(tc, jc)| format!("{j}.{} = {c}.{}", Ident::new(jc), Ident::new(tc)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            );
+            let cond = origin_cols
+                .iter()
+                .map(|(oc, jc)| format!("{j}.{} = {p}.{}", Ident::new(jc), Ident::new(oc)))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            (join, cond)
+        }
+        _ => (
+            String::new(),
+            e.rel
+                .columns
+                .iter()
+                .map(|(oc, tc)| format!("{c}.{} = {p}.{}", Ident::new(tc), Ident::new(oc)))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        ),
+    }
+}
+
+fn render_lateral(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan) {
+    let (junction_join, cond) = join_cond(&parent.alias, e);
+    let mut inner = Sql::new();
+    render_node_body(&mut inner, &e.node, &junction_join, Some(&cond), true);
+    let lat = Ident::new(&e.lateral);
+    let to_one = e.rel.is_to_one();
+    sql.push(if e.inner && to_one {
+        " INNER JOIN LATERAL ("
+    } else {
+        " LEFT JOIN LATERAL ("
+    });
+    if e.spread && to_one {
+        sql.append(inner);
+    } else if e.spread {
+        let cols: Vec<String> = e
+            .node
+            .output_names()
+            .iter()
+            .map(|n| format!("json_agg(\"pgrst_e\".{0}) AS {0}", Ident::new(n)))
+            .collect();
+        sql.push("SELECT ")
+            .push(&if cols.is_empty() {
+                "NULL AS \"pgrst_body\"".to_string()
+            } else {
+                cols.join(", ")
+            })
+            .push(" FROM (")
+            .append(inner)
+            .push(") AS \"pgrst_e\"");
+    } else if to_one {
+        sql.push("SELECT row_to_json(\"pgrst_e\") AS \"pgrst_body\" FROM (")
+            .append(inner)
+            .push(") AS \"pgrst_e\"");
+    } else {
+        sql.push("SELECT json_agg(\"pgrst_e\") AS \"pgrst_body\" FROM (")
+            .append(inner)
+            .push(") AS \"pgrst_e\"");
+    }
+    sql.push(") AS ").ident(&lat);
+    if e.inner && !to_one {
+        if e.spread {
+            sql.push(" ON TRUE");
+        } else {
+            sql.push(&format!(" ON {lat}.\"pgrst_body\" IS NOT NULL"));
+        }
+    } else {
+        sql.push(" ON TRUE");
+    }
+}
+
+fn render_order(sql: &mut Sql, node: &ReadNode, order: &[OrderExpr]) {
+    if order.is_empty() {
+        return;
+    }
+    sql.push(" ORDER BY ");
+    for (i, o) in order.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        match &o.related {
+            None => {
+                sql.push(&field_expr(&node.alias, &o.field, &o.type_name));
+            }
+            Some(rel) => {
+                // A correlated lookup of the to-one row keeps the parent's row count intact.
+                let alias = format!("{}_o{i}", node.alias);
+                let a = Ident::new(&alias);
+                let p = Ident::new(&node.alias);
+                let conds = rel
+                    .columns
+                    .iter()
+                    .map(|(oc, tc)| format!("{a}.{} = {p}.{}", Ident::new(tc), Ident::new(oc)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                sql.push(&format!(
+                    "(SELECT {} FROM {} AS {a} WHERE {conds} LIMIT 1)",
+                    field_expr(&alias, &o.field, &o.type_name),
+                    Ident::qualified(&rel.target.0, &rel.target.1)
+                ));
+            }
+        }
+        match o.direction {
+            Some(Direction::Asc) => {
+                sql.push(" ASC");
+            }
+            Some(Direction::Desc) => {
+                sql.push(" DESC");
+            }
+            None => {}
+        }
+        match o.nulls {
+            Some(Nulls::First) => {
+                sql.push(" NULLS FIRST");
+            }
+            Some(Nulls::Last) => {
+                sql.push(" NULLS LAST");
+            }
+            None => {}
+        }
+    }
+}
+
+/// `SELECT <list> FROM <from> AS alias <joins> WHERE … [GROUP BY] [ORDER BY] [LIMIT/OFFSET]`.
+/// `extra_join` and `join_cond` tie an embedded node to its parent.
+pub fn render_node_body(
+    sql: &mut Sql,
+    node: &ReadNode,
+    extra_join: &str,
+    join_cond: Option<&str>,
+    with_range: bool,
+) {
+    let grouped = node.is_aggregated();
+    let list: Vec<String> = node
+        .select
+        .iter()
+        .flat_map(|o| select_expr(node, o, grouped))
+        .collect();
+    sql.push("SELECT ");
+    if list.is_empty() {
+        sql.push("NULL");
+    } else {
+        sql.push(&list.join(", "));
+    }
+    render_from_where(sql, node, extra_join, join_cond, true);
+    if grouped {
+        let g = group_exprs(node);
+        if !g.is_empty() {
+            sql.push(" GROUP BY ").push(&g.join(", "));
+        }
+    }
+    render_order(sql, node, &node.order);
+    if with_range {
+        render_range(sql, node);
+    }
+}
+
+/// LIMIT/OFFSET of a node (bound).
+pub fn render_range(sql: &mut Sql, node: &ReadNode) {
+    if let Some(l) = node.range.limit {
+        sql.push(" LIMIT ").bind(l.to_string());
+    }
+    if node.range.offset > 0 {
+        sql.push(" OFFSET ").bind(node.range.offset.to_string());
+    }
+}
+
+/// `FROM … AS alias <laterals> WHERE …`; with `all_embeds` false only the embeds that filter
+/// (inner joins and null checks) are joined, which is enough for counting.
+pub fn render_from_where(
+    sql: &mut Sql,
+    node: &ReadNode,
+    extra_join: &str,
+    join_cond: Option<&str>,
+    all_embeds: bool,
+) {
+    sql.push(" FROM ")
+        .ident(&node.from)
+        .push(" AS ")
+        .ident(&Ident::new(&node.alias))
+        .push(extra_join);
+    for (i, e) in node.embeds.iter().enumerate() {
+        let filters = e.inner
+            || node
+                .conds
+                .iter()
+                .any(|c| cond_uses_embed(c, i));
+        if all_embeds || filters {
+            render_lateral(sql, node, e);
+        }
+    }
+    let mut wrote = false;
+    let mut and = |sql: &mut Sql| {
+        sql.push(if wrote { " AND " } else { " WHERE " });
+        wrote = true;
+    };
+    if let Some(j) = join_cond.filter(|j| !j.is_empty()) {
+        and(sql);
+        sql.push(j);
+    }
+    for c in &node.conds {
+        and(sql);
+        render_cond(sql, node, c);
+    }
+}
+
+fn cond_uses_embed(c: &Cond, i: usize) -> bool {
+    match c {
+        Cond::EmbedNull { embed, .. } => *embed == i,
+        Cond::Tree { children, .. } => children.iter().any(|c| cond_uses_embed(c, i)),
+        Cond::Filter { .. } => false,
+    }
+}
+
+/// The body expression over the aggregated rows `_postgrest_t`.
+pub fn body_expr(media: &Media, source: &str) -> String {
+    match media {
+        Media::Json { strip_nulls: false } | Media::OpenApi | Media::Plan(_) => {
+            "coalesce(json_agg(_postgrest_t), '[]')::text".into()
+        }
+        Media::Json { strip_nulls: true } => {
+            "coalesce(json_agg(json_strip_nulls(row_to_json(_postgrest_t))), '[]')::text".into()
+        }
+        Media::Object { strip_nulls: false } => {
+            "coalesce((json_agg(_postgrest_t)->0)::text, '')".into()
+        }
+        Media::Object { strip_nulls: true } => {
+            "coalesce(json_strip_nulls(json_agg(_postgrest_t)->0)::text, '')".into()
+        }
+        Media::Csv => format!(
+            "(SELECT coalesce(string_agg(pg_catalog.quote_ident(k), ','), '') FROM (SELECT json_object_keys(r) AS k FROM (SELECT row_to_json(hh) AS r FROM {source} AS hh LIMIT 1) s) a) || coalesce(chr(10) || string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), chr(10)), '')"
+        ),
+    }
+}
+
+/// Response GUCs read at the end of the main statement.
+pub const RESPONSE_GUCS: &str = "nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status";
+
+/// The complete read statement: rows, page count, optional exact total, body and GUCs.
+pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool) -> Sql {
+    let mut sql = Sql::new();
+    sql.push("WITH pgrst_source AS (");
+    render_node_body(&mut sql, node, "", None, true);
+    sql.push(") SELECT ");
+    if exact_count {
+        sql.push("(SELECT count(*) FROM (SELECT 1");
+        render_from_where(&mut sql, node, "", None, false);
+        if node.is_aggregated() {
+            let g = group_exprs(node);
+            if !g.is_empty() {
+                sql.push(" GROUP BY ").push(&g.join(", "));
+            }
+        }
+        sql.push(") AS pgrst_c)::int8");
+    } else {
+        sql.push("NULL::int8");
+    }
+    sql.push(" AS total_result_set, count(*)::int8 AS page_total, ")
+        .push(&body_expr(media, "pgrst_source"))
+        .push(" AS body, ")
+        .push(RESPONSE_GUCS)
+        .push(" FROM (SELECT * FROM pgrst_source) _postgrest_t");
+    sql
+}
+
+/// The statement whose plan estimates the total (for `count=planned|estimated`).
+pub fn render_count_source(node: &ReadNode) -> Sql {
+    let mut sql = Sql::new();
+    sql.push("SELECT 1");
+    render_from_where(&mut sql, node, "", None, false);
+    sql
+}
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

@@ -1,0 +1,298 @@
+//! The schema cache: what the exposed schemas contain, loaded once from the catalog.
+//!
+//! Owns the in-memory model (tables, views, columns, keys, relationships, functions) and the
+//! lookups the planner needs, including fuzzy "perhaps you meant" suggestions. Loading lives in
+//! `introspect`, relationship derivation in `relationships`; nothing here runs on the request
+//! hot path except map lookups.
+
+use std::collections::{BTreeMap, HashMap};
+
+pub use crate::introspect::LoadError;
+
+/// `(schema, name)`.
+pub type QualifiedName = (String, String);
+
+/// What kind of relation a [`Table`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// Ordinary or partitioned table.
+    Table,
+    /// View.
+    View,
+    /// Materialized view.
+    MaterializedView,
+    /// Foreign table.
+    Foreign,
+}
+
+/// A column of a table or view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Type as `format_type` prints it, e.g. `character varying(20)`, `integer[]`.
+    pub data_type: String,
+    /// Type name without modifiers, e.g. `varchar`, `int4`, `_int4`.
+    pub type_name: String,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+    /// The default expression, if any.
+    pub default: Option<String>,
+    /// Maximum length for character types.
+    pub max_len: Option<i32>,
+    /// Enum labels when the type is an enum (or a domain over one).
+    pub enum_values: Vec<String>,
+    /// Column comment.
+    pub description: Option<String>,
+}
+
+/// A table, view, materialized view or foreign table in an exposed schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// Relation kind.
+    pub kind: TableKind,
+    /// Columns in attribute order.
+    pub columns: Vec<Column>,
+    /// Primary key columns (for views: the base table's PK when the view exposes all of it).
+    pub pk: Vec<String>,
+    /// Unique constraints and unique indexes (each a column list), PK included.
+    pub uniques: Vec<Vec<String>>,
+    /// Whether INSERT is possible.
+    pub insertable: bool,
+    /// Whether UPDATE is possible.
+    pub updatable: bool,
+    /// Whether DELETE is possible.
+    pub deletable: bool,
+    /// Table comment.
+    pub description: Option<String>,
+}
+
+impl Table {
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// How two relations relate, seen from the origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cardinality {
+    /// Origin holds the FK: each origin row has at most one target row.
+    ManyToOne,
+    /// Target holds the FK.
+    OneToMany,
+    /// FK columns are unique: at most one on each side. `origin_holds_fk` tells the direction.
+    OneToOne {
+        /// Whether the FK is on the origin.
+        origin_holds_fk: bool,
+    },
+    /// Through a junction table with FKs to both sides.
+    ManyToMany {
+        /// The junction table.
+        junction: QualifiedName,
+        /// FK constraint from junction to origin.
+        origin_constraint: String,
+        /// FK constraint from junction to target.
+        target_constraint: String,
+        /// `(origin column, junction column)` pairs.
+        origin_cols: Vec<(String, String)>,
+        /// `(target column, junction column)` pairs.
+        target_cols: Vec<(String, String)>,
+    },
+}
+
+/// A relationship usable for embedding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relationship {
+    /// The relation embedding from.
+    pub origin: QualifiedName,
+    /// The relation being embedded.
+    pub target: QualifiedName,
+    /// Kind and direction.
+    pub cardinality: Cardinality,
+    /// The FK constraint name (for M2M the junction name is also a valid hint).
+    pub constraint: String,
+    /// `(origin column, target column)` pairs; empty for M2M (see the cardinality).
+    pub columns: Vec<(String, String)>,
+}
+
+impl Relationship {
+    /// Whether each origin row relates to at most one target row.
+    pub fn is_to_one(&self) -> bool {
+        matches!(
+            self.cardinality,
+            Cardinality::ManyToOne | Cardinality::OneToOne { .. }
+        )
+    }
+
+    /// PostgREST's cardinality label for error details.
+    pub fn cardinality_label(&self) -> &'static str {
+        match self.cardinality {
+            Cardinality::ManyToOne => "many-to-one",
+            Cardinality::OneToMany => "one-to-many",
+            Cardinality::OneToOne { .. } => "one-to-one",
+            Cardinality::ManyToMany { .. } => "many-to-many",
+        }
+    }
+}
+
+/// One argument of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncArg {
+    /// Name (empty for unnamed arguments).
+    pub name: String,
+    /// Type as `format_type` prints it.
+    pub data_type: String,
+    /// Whether it has a default and may be omitted.
+    pub has_default: bool,
+    /// Whether it is the VARIADIC argument.
+    pub variadic: bool,
+}
+
+/// What a function returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnKind {
+    /// `void`.
+    Void,
+    /// A scalar (base, domain, enum, array, range) type.
+    Scalar,
+    /// A composite type; `Some` when it is a table/view in the cache.
+    Composite(Option<QualifiedName>),
+    /// `record` or `TABLE(...)`; the OUT columns when known.
+    Record(Vec<(String, String)>),
+}
+
+/// A function callable through `/rpc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// IN / INOUT / VARIADIC arguments in order.
+    pub args: Vec<FuncArg>,
+    /// Return type as `format_type` prints it.
+    pub return_type: String,
+    /// What the return type is.
+    pub returns: ReturnKind,
+    /// `RETURNS SETOF` / `TABLE`.
+    pub returns_set: bool,
+    /// `i`, `s` or `v`.
+    pub volatility: char,
+    /// Function comment.
+    pub description: Option<String>,
+}
+
+impl Function {
+    /// Whether the function may run in a read-only transaction (GET allowed).
+    pub fn is_read_only(&self) -> bool {
+        self.volatility != 'v'
+    }
+}
+
+/// Everything the planner knows about the exposed schemas.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchemaCache {
+    /// Exposed schemas in configuration order.
+    pub schemas: Vec<String>,
+    /// Tables and views by `(schema, name)`.
+    pub tables: BTreeMap<QualifiedName, Table>,
+    /// Relationships by origin.
+    pub relationships: HashMap<QualifiedName, Vec<Relationship>>,
+    /// Functions (all overloads) by `(schema, name)`.
+    pub functions: BTreeMap<QualifiedName, Vec<Function>>,
+}
+
+impl SchemaCache {
+    /// Reads the catalog for `schemas` with a few queries.
+    pub async fn load(
+        client: &tokio_postgres::Client,
+        schemas: &[String],
+    ) -> Result<SchemaCache, LoadError> {
+        crate::introspect::load(client, schemas).await
+    }
+
+    /// The table or view `schema.name`.
+    pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
+        self.tables.get(&(schema.to_string(), name.to_string()))
+    }
+
+    /// Relationships whose origin is `schema.name`.
+    pub fn relationships_from(&self, schema: &str, name: &str) -> &[Relationship] {
+        self.relationships
+            .get(&(schema.to_string(), name.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Overloads of `schema.name`.
+    pub fn function_overloads(&self, schema: &str, name: &str) -> &[Function] {
+        self.functions
+            .get(&(schema.to_string(), name.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The closest table name in `schema` to `name`, for hints.
+    pub fn suggest_table(&self, schema: &str, name: &str) -> Option<String> {
+        closest(
+            name,
+            self.tables
+                .keys()
+                .filter(|(s, _)| s == schema)
+                .map(|(_, n)| n.as_str()),
+        )
+        .map(|n| format!("{schema}.{n}"))
+    }
+
+    /// The closest function name in `schema` to `name`, for hints.
+    pub fn suggest_function(&self, schema: &str, name: &str) -> Option<String> {
+        closest(
+            name,
+            self.functions
+                .keys()
+                .filter(|(s, _)| s == schema)
+                .map(|(_, n)| n.as_str()),
+        )
+        .map(|n| format!("{schema}.{n}"))
+    }
+}
+
+/// The candidate closest to `needle` by edit distance, if close enough to be a likely typo.
+pub fn closest<'a>(needle: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .map(|c| (levenshtein(needle, c), c))
+        .filter(|(d, c)| *d <= (needle.len().max(c.len()) / 2).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_string())
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_finds_typos_only() {
+        let names = ["todos", "users", "projects"];
+        assert_eq!(closest("todo", names.iter().copied()), Some("todos".into()));
+        assert_eq!(closest("zzzzzzzz", names.iter().copied()), None);
+    }
+}
