@@ -45,14 +45,6 @@ pub struct Field {
 }
 
 impl Field {
-    /// A plain column.
-    pub fn column(name: &str) -> Self {
-        Field {
-            name: name.to_string(),
-            json_path: Vec::new(),
-        }
-    }
-
     /// The key this field gets in JSON output (last path key, else the column name).
     pub fn output_name(&self) -> String {
         self.json_path

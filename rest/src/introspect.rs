@@ -97,13 +97,21 @@ ORDER BY n.nspname, p.proname
 /// Runs the catalog queries and assembles the cache.
 pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
     let schemas_vec: Vec<String> = schemas.to_vec();
-    let (rel_rows, key_rows, view_rows, fn_rows) = futures_util::future::try_join4(
+    // An empty search_path makes format_type and pg_get_expr schema-qualify every
+    // non-catalog name, so the texts stay valid whatever search_path a request sets.
+    client
+        .batch_execute("BEGIN READ ONLY; SET LOCAL search_path = ''")
+        .await?;
+    let loaded = futures_util::future::try_join4(
         client.query(RELATIONS_SQL, &[&schemas_vec]),
         client.query(KEYS_SQL, &[]),
         client.query(VIEWS_SQL, &[&schemas_vec]),
         client.query(FUNCTIONS_SQL, &[&schemas_vec]),
     )
-    .await?;
+    .await;
+    let finish = if loaded.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(finish).await?;
+    let (rel_rows, key_rows, view_rows, fn_rows) = loaded?;
 
     let mut tables: BTreeMap<QualifiedName, Table> = BTreeMap::new();
     for r in &rel_rows {

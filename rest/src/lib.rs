@@ -6,22 +6,49 @@
 //! shaping the response exactly as PostgREST does. Parsing, planning and rendering are pure;
 //! I/O happens only in `execute`.
 
+mod call;
 mod cursor;
 mod embed;
+mod execute;
 pub mod error;
 mod filter;
 mod introspect;
 mod media;
+mod mutation;
+mod openapi;
 mod order;
 mod plan;
 mod prefer;
 mod query_params;
+mod read;
 mod range;
 mod relationships;
 mod render;
+mod request;
+mod response;
+mod rpc;
 pub mod schema_cache;
 mod select;
 mod sql;
+mod write;
 
 pub use error::{DbError, JwtErrorKind, RestError};
 pub use schema_cache::{LoadError, SchemaCache};
+pub use request::{RestRequest, RestSettings};
+pub use response::RestResponse;
+
+/// Serves one `/rest/v1` request on `client` (a pooled connection; a
+/// `deadpool_postgres::Object` derefs to it). Never fails: errors are PostgREST error responses.
+pub async fn handle(
+    cache: &SchemaCache,
+    settings: &RestSettings,
+    client: &tokio_postgres::Client,
+    req: RestRequest,
+) -> RestResponse {
+    request::handle(cache, settings, client, req).await
+}
+
+/// PostgREST's 401 response for a rejected JWT (PGRST301/302/303, or PGRST300 when no secret).
+pub fn jwt_error(kind: JwtErrorKind) -> RestResponse {
+    RestResponse::from_error(&RestError::Jwt(kind))
+}

@@ -189,8 +189,6 @@ impl ReadNode {
 pub struct Planner<'a> {
     /// The cache.
     pub cache: &'a SchemaCache,
-    /// The schema of the request.
-    pub schema: &'a str,
     /// The parsed query string.
     pub q: &'a QueryParams,
     /// Whether aggregates are allowed.
@@ -230,13 +228,11 @@ impl<'a> Planner<'a> {
     /// A planner for one request.
     pub fn new(
         cache: &'a SchemaCache,
-        schema: &'a str,
         q: &'a QueryParams,
         aggregates_enabled: bool,
     ) -> Self {
         Planner {
             cache,
-            schema,
             q,
             aggregates_enabled,
             counter: 0,

@@ -545,9 +545,14 @@ pub fn body_expr(media: &Media, source: &str) -> String {
 pub const RESPONSE_GUCS: &str = "nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status";
 
 /// The complete read statement: rows, page count, optional exact total, body and GUCs.
-pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool) -> Sql {
+/// `ctes` are extra common table expressions placed before `pgrst_source` (RPC calls).
+pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool, ctes: Option<Sql>) -> Sql {
     let mut sql = Sql::new();
-    sql.push("WITH pgrst_source AS (");
+    sql.push("WITH ");
+    if let Some(c) = ctes {
+        sql.append(c).push(", ");
+    }
+    sql.push("pgrst_source AS (");
     render_node_body(&mut sql, node, "", None, true);
     sql.push(") SELECT ");
     if exact_count {

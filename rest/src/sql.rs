@@ -109,25 +109,12 @@ impl Sql {
         self
     }
 
-    /// Appends a placeholder bound to NULL.
-    pub fn bind_null(&mut self) -> &mut Self {
-        self.params.push(None);
-        let n = self.params.len();
-        let _ = write!(self.text, "${n}");
-        self
-    }
-
     /// Appends another fragment, renumbering its placeholders.
     pub fn append(&mut self, other: Sql) -> &mut Self {
         let offset = self.params.len();
         self.text.push_str(&renumber(&other.text, offset));
         self.params.extend(other.params);
         self
-    }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
     }
 
     /// Parameters as the driver wants them.

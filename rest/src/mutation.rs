@@ -1,0 +1,471 @@
+//! Writes: POST (insert, bulk insert, upsert), PATCH, PUT and DELETE.
+//!
+//! Validates the payload against the schema cache, then renders one statement: the payload is
+//! a single bound JSON parameter expanded with `json_populate_record`, the write runs in a
+//! `pgrst_source` CTE, and the representation (select list and embeds) is built over the
+//! returned rows. Pure: no I/O.
+
+use serde_json::{Map, Value};
+
+use crate::error::RestError;
+use crate::filter::{Op, Operation};
+use crate::media::Media;
+use crate::plan::{Cond, ReadNode};
+use crate::prefer::{Preferences, Resolution};
+use crate::query_params::QueryParams;
+use crate::render::{self, RESPONSE_GUCS};
+use crate::schema_cache::{Table, TableKind};
+use crate::sql::{Ident, Sql};
+
+/// Which write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// POST.
+    Insert,
+    /// PATCH.
+    Update,
+    /// PUT.
+    Upsert,
+    /// DELETE.
+    Delete,
+}
+
+/// The parsed payload: rows as JSON objects and the columns they set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    /// The JSON text bound as the single payload parameter.
+    pub json: String,
+    /// Rows (objects).
+    pub rows: Vec<Map<String, Value>>,
+    /// Whether the body was a JSON array.
+    pub is_array: bool,
+}
+
+/// Parses a request body by its content type into rows.
+pub fn parse_payload(content_type: Option<&str>, body: &[u8]) -> Result<Payload, RestError> {
+    let ct = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "application/json".into());
+    let value: Value = match ct.as_str() {
+        "text/csv" => csv_rows(body)?,
+        "application/x-www-form-urlencoded" => {
+            let text = String::from_utf8_lossy(body);
+            let mut m = Map::new();
+            for (k, v) in crate::query_params::decode_pairs(&text) {
+                m.insert(k, Value::String(v));
+            }
+            Value::Object(m)
+        }
+        _ => {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(RestError::InvalidBody("Empty or invalid json".into()));
+            }
+            serde_json::from_slice(body)
+                .map_err(|_| RestError::InvalidBody("Empty or invalid json".into()))?
+        }
+    };
+    let (rows, is_array) = match &value {
+        Value::Object(m) => (vec![m.clone()], false),
+        Value::Array(items) => {
+            let mut rows = Vec::with_capacity(items.len());
+            for i in items {
+                match i {
+                    Value::Object(m) => rows.push(m.clone()),
+                    _ => {
+                        return Err(RestError::InvalidBody(
+                            "All object keys must match".into(),
+                        ));
+                    }
+                }
+            }
+            (rows, true)
+        }
+        _ => return Err(RestError::InvalidBody("Empty or invalid json".into())),
+    };
+    Ok(Payload {
+        json: value.to_string(),
+        rows,
+        is_array,
+    })
+}
+
+/// CSV with a header row; the unquoted value `NULL` is SQL NULL.
+fn csv_rows(body: &[u8]) -> Result<Value, RestError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| RestError::InvalidBody("Invalid CSV: not UTF-8".into()))?;
+    let mut records = parse_csv(text);
+    if records.is_empty() {
+        return Ok(Value::Array(Vec::new()));
+    }
+    let header: Vec<String> = records.remove(0).into_iter().map(|(v, _)| v).collect();
+    let mut rows = Vec::new();
+    for rec in records {
+        if rec.len() == 1 && rec[0].0.is_empty() && !rec[0].1 {
+            continue;
+        }
+        if rec.len() != header.len() {
+            return Err(RestError::InvalidBody(
+                "All lines must have same number of fields".into(),
+            ));
+        }
+        let mut m = Map::new();
+        for (h, (v, quoted)) in header.iter().zip(rec) {
+            let val = if !quoted && v == "NULL" {
+                Value::Null
+            } else {
+                Value::String(v)
+            };
+            m.insert(h.clone(), val);
+        }
+        rows.push(Value::Object(m));
+    }
+    Ok(Value::Array(rows))
+}
+
+/// RFC 4180 records; each field carries whether it was quoted.
+fn parse_csv(text: &str) -> Vec<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    let mut rec = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut in_quotes = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    field.push('"');
+                    chars.next();
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_quotes = true;
+                quoted = true;
+            }
+            ',' => rec.push((std::mem::take(&mut field), std::mem::replace(&mut quoted, false))),
+            '\r' => {}
+            '\n' => {
+                rec.push((std::mem::take(&mut field), std::mem::replace(&mut quoted, false)));
+                out.push(std::mem::take(&mut rec));
+            }
+            _ => field.push(c),
+        }
+    }
+    if !field.is_empty() || quoted || !rec.is_empty() {
+        rec.push((field, quoted));
+        out.push(rec);
+    }
+    out
+}
+
+/// The columns a write sets: `columns=` or the union of payload keys, all validated.
+pub fn write_columns(
+    table: &Table,
+    q: &QueryParams,
+    payload: &Payload,
+) -> Result<Vec<String>, RestError> {
+    let cols: Vec<String> = match &q.columns {
+        Some(c) => c.clone(),
+        None => {
+            let mut seen: Vec<String> = Vec::new();
+            for r in &payload.rows {
+                for k in r.keys() {
+                    if !seen.contains(k) {
+                        seen.push(k.clone());
+                    }
+                }
+            }
+            seen
+        }
+    };
+    for c in &cols {
+        if table.column(c).is_none() {
+            return Err(RestError::ColumnNotFound {
+                table: table.name.clone(),
+                column: c.clone(),
+            });
+        }
+    }
+    Ok(cols)
+}
+
+/// Checks PUT's rules: filters are exactly the PK with `eq`, no range, payload matches URL.
+pub fn check_put(table: &Table, q: &QueryParams, payload: &Payload) -> Result<(), RestError> {
+    if q.has_top_range {
+        return Err(RestError::PutLimit);
+    }
+    let top: Vec<_> = q.filters.iter().filter(|f| f.path.is_empty()).collect();
+    let mut pk_values = Vec::new();
+    for pk in &table.pk {
+        let f = top
+            .iter()
+            .find(|f| &f.field.name == pk && f.field.json_path.is_empty() && !f.negate);
+        match f.map(|f| &f.op) {
+            Some(Operation::Binary(Op::Eq, None, v)) => pk_values.push((pk, v.clone())),
+            _ => return Err(RestError::PutFilters),
+        }
+    }
+    if table.pk.is_empty() || top.len() != table.pk.len() || !q.logic.is_empty() {
+        return Err(RestError::PutFilters);
+    }
+    if payload.rows.len() != 1 {
+        return Err(RestError::InvalidBody("PUT payload must contain a single row".into()));
+    }
+    let row = &payload.rows[0];
+    for (pk, v) in pk_values {
+        let body_v = match row.get(pk.as_str()) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => return Err(RestError::PutMismatch),
+            Some(other) => other.to_string(),
+        };
+        if body_v != v {
+            return Err(RestError::PutMismatch);
+        }
+    }
+    Ok(())
+}
+
+/// Everything needed to render a write.
+pub struct WritePlan<'a> {
+    /// Which write.
+    pub kind: WriteKind,
+    /// The target.
+    pub table: &'a Table,
+    /// Columns set by the payload.
+    pub columns: Vec<String>,
+    /// The payload JSON (none for DELETE).
+    pub payload: Option<String>,
+    /// Conditions for PATCH/DELETE (from the root node).
+    pub conds: Vec<Cond>,
+    /// The representation node over `pgrst_source` (conditions removed).
+    pub node: ReadNode,
+    /// Whether a body is wanted, and in which representation.
+    pub representation: Option<Media>,
+    /// Upsert resolution.
+    pub resolution: Option<Resolution>,
+    /// `on_conflict=` columns.
+    pub on_conflict: Option<Vec<String>>,
+    /// `missing=default`.
+    pub missing_default: bool,
+}
+
+fn col_list(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| Ident::new(c).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Renders the write statement.
+pub fn render_write(p: &WritePlan, prefs: &Preferences) -> Result<Sql, RestError> {
+    let t = p.table;
+    let target = Ident::qualified(&t.schema, &t.name);
+    let alias = Ident::new(&p.node.alias);
+    let mut sql = Sql::new();
+    sql.push("WITH ");
+    if let Some(json) = &p.payload {
+        sql.push("pgrst_payload AS (SELECT ")
+            .bind(json.clone())
+            .push("::json AS json_data), pgrst_body AS (SELECT CASE WHEN json_typeof(json_data) = 'array' THEN json_data ELSE json_build_array(json_data) END AS val FROM pgrst_payload), ");
+    }
+    let inserted_flag = if t.kind == TableKind::Table {
+        format!("({alias}.xmax = 0)")
+    } else {
+        "TRUE".to_string()
+    };
+    sql.push("pgrst_source AS (");
+    match p.kind {
+        WriteKind::Insert | WriteKind::Upsert => {
+            sql.push("INSERT INTO ")
+                .ident(&target)
+                .push(" AS ")
+                .ident(&alias);
+            if !p.columns.is_empty() {
+                sql.push(" (").push(&col_list(&p.columns)).push(")");
+            }
+            let exprs: Vec<String> = p
+                .columns
+                .iter()
+                .map(|c| {
+                    let v = format!("pgrst_r.{}", Ident::new(c));
+                    match t.column(c).and_then(|col| col.default.as_ref()) {
+                        Some(d) if p.missing_default => format!(
+                            "CASE WHEN pgrst_j.v -> {} IS NULL THEN {d} ELSE {v} END",
+                            crate::sql::literal(c)
+                        ),
+                        _ => v,
+                    }
+                })
+                .collect();
+            sql.push(" SELECT ")
+                .push(&exprs.join(", "))
+                .push(" FROM json_array_elements((SELECT val FROM pgrst_body)) AS pgrst_j(v), LATERAL json_populate_record(NULL::")
+                .ident(&target)
+                .push(", pgrst_j.v) AS pgrst_r");
+            let resolution = if p.kind == WriteKind::Upsert {
+                Some(Resolution::Merge)
+            } else {
+                p.resolution
+            };
+            if let Some(res) = resolution {
+                let conflict = match &p.on_conflict {
+                    Some(c) => {
+                        for col in c {
+                            if t.column(col).is_none() {
+                                return Err(RestError::ColumnNotFound {
+                                    table: t.name.clone(),
+                                    column: col.clone(),
+                                });
+                            }
+                        }
+                        c.clone()
+                    }
+                    None => t.pk.clone(),
+                };
+                sql.push(" ON CONFLICT");
+                if !conflict.is_empty() {
+                    sql.push(" (").push(&col_list(&conflict)).push(")");
+                }
+                let sets: Vec<String> = p
+                    .columns
+                    .iter()
+                    .map(|c| format!("{0} = EXCLUDED.{0}", Ident::new(c)))
+                    .collect();
+                if res == Resolution::Ignore || sets.is_empty() {
+                    sql.push(" DO NOTHING");
+                } else {
+                    sql.push(" DO UPDATE SET ").push(&sets.join(", "));
+                }
+            }
+            sql.push(" RETURNING ")
+                .ident(&alias)
+                .push(".*, ")
+                .push(&inserted_flag)
+                .push(" AS \"pgrst_inserted\"");
+        }
+        WriteKind::Update => {
+            if p.columns.is_empty() {
+                sql.push("SELECT ")
+                    .ident(&alias)
+                    .push(".*, FALSE AS \"pgrst_inserted\" FROM ")
+                    .ident(&target)
+                    .push(" AS ")
+                    .ident(&alias)
+                    .push(" WHERE FALSE");
+            } else {
+                let sets: Vec<String> = p
+                    .columns
+                    .iter()
+                    .map(|c| format!("{0} = pgrst_r.{0}", Ident::new(c)))
+                    .collect();
+                sql.push("UPDATE ")
+                    .ident(&target)
+                    .push(" AS ")
+                    .ident(&alias)
+                    .push(" SET ")
+                    .push(&sets.join(", "))
+                    .push(" FROM (SELECT * FROM json_populate_record(NULL::")
+                    .ident(&target)
+                    .push(", (SELECT val FROM pgrst_body)->0)) AS pgrst_r");
+                render_where(&mut sql, p);
+                sql.push(" RETURNING ")
+                    .ident(&alias)
+                    .push(".*, FALSE AS \"pgrst_inserted\"");
+            }
+        }
+        WriteKind::Delete => {
+            sql.push("DELETE FROM ")
+                .ident(&target)
+                .push(" AS ")
+                .ident(&alias);
+            render_where(&mut sql, p);
+            sql.push(" RETURNING ")
+                .ident(&alias)
+                .push(".*, FALSE AS \"pgrst_inserted\"");
+        }
+    }
+    sql.push(") SELECT NULL::int8 AS total_result_set, (SELECT count(*) FROM pgrst_source)::int8 AS page_total, ");
+    match &p.representation {
+        Some(media) => {
+            sql.push("(WITH pgrst_rep AS (");
+            render::render_node_body(&mut sql, &p.node, "", None, false);
+            sql.push(") SELECT ")
+                .push(&render::body_expr(media, "pgrst_rep"))
+                .push(" FROM (SELECT * FROM pgrst_rep) _postgrest_t)");
+        }
+        None => {
+            sql.push("''");
+        }
+    }
+    sql.push(" AS body, ")
+        .push(RESPONSE_GUCS)
+        .push(", (SELECT count(*) FROM pgrst_source WHERE \"pgrst_inserted\")::int8 AS inserted, ");
+    if t.pk.is_empty() {
+        sql.push("NULL::text");
+    } else {
+        let pks: Vec<String> = t.pk.iter().map(|c| Ident::new(c).to_string()).collect();
+        sql.push("(SELECT json_build_array(")
+            .push(&pks.join(", "))
+            .push(")::text FROM pgrst_source LIMIT 1)");
+    }
+    sql.push(" AS location");
+    let _ = prefs;
+    Ok(sql)
+}
+
+fn render_where(sql: &mut Sql, p: &WritePlan) {
+    for (i, c) in p.conds.iter().enumerate() {
+        sql.push(if i == 0 { " WHERE " } else { " AND " });
+        render::render_cond(sql, &p.node, c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_forms() {
+        let p = parse_payload(None, br#"[{"a":1},{"b":2}]"#).expect("array");
+        assert!(p.is_array);
+        assert_eq!(p.rows.len(), 2);
+        let e = parse_payload(None, b"").expect_err("empty");
+        assert_eq!(e.code(), "PGRST102");
+        let e = parse_payload(None, b"{bad").expect_err("malformed");
+        assert_eq!(e.code(), "PGRST102");
+        let e = parse_payload(None, b"[1,2]").expect_err("scalars");
+        assert_eq!(e.code(), "PGRST102");
+    }
+
+    #[test]
+    fn csv_payload_with_null_and_quotes() {
+        let p = parse_payload(
+            Some("text/csv"),
+            b"name,note\n\"a, b\",NULL\nc,\"NULL\"\n",
+        )
+        .expect("csv");
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!(p.rows[0]["name"], Value::String("a, b".into()));
+        assert_eq!(p.rows[0]["note"], Value::Null);
+        assert_eq!(p.rows[1]["note"], Value::String("NULL".into()));
+    }
+
+    #[test]
+    fn form_payload() {
+        let p = parse_payload(
+            Some("application/x-www-form-urlencoded"),
+            b"name=a+b&x=%2C",
+        )
+        .expect("form");
+        assert_eq!(p.rows[0]["name"], Value::String("a b".into()));
+        assert_eq!(p.rows[0]["x"], Value::String(",".into()));
+    }
+}

@@ -1,0 +1,190 @@
+//! GET/HEAD on a table or view: plan, render, run read-only in one round trip, and answer with
+//! the body, `Content-Range` and 200/206/406/416 as PostgREST does. Also shared helpers for
+//! reading the main statement's row and for `EXPLAIN` responses.
+
+use http::StatusCode;
+use tokio_postgres::{Client, Row};
+
+use crate::error::RestError;
+use crate::execute::{self, Transaction};
+use crate::media::{Media, PlanOptions};
+use crate::plan::{Planner, col_infos};
+use crate::prefer::Count;
+use crate::query_params::QueryParams;
+use crate::range::{self, RowRange};
+use crate::render;
+use crate::request::{Ctx, count_header};
+use crate::response::RestResponse;
+use crate::sql::{Ident, Sql};
+
+/// `BEGIN` for read-only requests.
+pub const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY";
+/// `BEGIN` for writes.
+pub const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE";
+
+/// The columns of the main statement's single row.
+pub struct MainRow {
+    /// Exact total, when counted.
+    pub total: Option<i64>,
+    /// Rows in this page (or affected).
+    pub page_total: i64,
+    /// The body text.
+    pub body: String,
+    /// `response.headers`.
+    pub response_headers: Option<String>,
+    /// `response.status`.
+    pub response_status: Option<String>,
+}
+
+impl MainRow {
+    /// Reads the row by column name.
+    pub fn from_row(row: &Row) -> Result<MainRow, RestError> {
+        let get_err = |e: tokio_postgres::Error| RestError::Internal(e.to_string());
+        Ok(MainRow {
+            total: row.try_get("total_result_set").map_err(get_err)?,
+            page_total: row.try_get("page_total").map_err(get_err)?,
+            body: row
+                .try_get::<_, Option<String>>("body")
+                .map_err(get_err)?
+                .unwrap_or_default(),
+            response_headers: row.try_get("response_headers").map_err(get_err)?,
+            response_status: row.try_get("response_status").map_err(get_err)?,
+        })
+    }
+}
+
+/// Wraps a statement in `EXPLAIN` with the requested options (an allow-list).
+pub fn explain(main: Sql, opts: &PlanOptions) -> Sql {
+    let mut sql = Sql::new();
+    let mut parts = vec![if opts.json { "FORMAT JSON" } else { "FORMAT TEXT" }.to_string()];
+    for o in &opts.options {
+        let o = o.to_ascii_lowercase();
+        if matches!(o.as_str(), "analyze" | "verbose" | "settings" | "buffers" | "wal") {
+            parts.push(o.to_ascii_uppercase());
+        }
+    }
+    sql.push("EXPLAIN (").push(&parts.join(", ")).push(") ");
+    sql.append(main);
+    sql
+}
+
+/// Turns `EXPLAIN` rows into the plan response.
+pub fn plan_response(ctx: &Ctx, rows: &[Row]) -> RestResponse {
+    let body = if matches!(&ctx.media, Media::Plan(p) if p.json) {
+        rows.first()
+            .and_then(|r| r.try_get::<_, serde_json::Value>(0).ok())
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    } else {
+        rows.iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    ctx.finish(RestResponse::new(
+        StatusCode::OK,
+        &ctx.media.content_type(),
+        body,
+    ))
+}
+
+/// The top-level range: query params, then the Range header, capped by `max_rows`.
+pub fn top_range(ctx: &Ctx, q: &QueryParams) -> Result<RowRange, RestError> {
+    let mut r = q.ranges.get(&Vec::new()).copied().unwrap_or_default();
+    if let Some(h) = range::from_headers(&ctx.req.headers)? {
+        r = r.restrict(h);
+    }
+    Ok(r.cap(ctx.settings.max_rows))
+}
+
+/// Decides the total for `Content-Range` from the count preference.
+pub fn total_for(
+    ctx: &mut Ctx,
+    exact: Option<i64>,
+    estimate: Option<i64>,
+    range: RowRange,
+    page: i64,
+) -> Option<i64> {
+    let count = ctx.prefs.count?;
+    ctx.applied.push(count.as_str());
+    match count {
+        Count::Exact => exact,
+        Count::Planned => estimate,
+        Count::Estimated => {
+            let truncated = range.limit.is_some_and(|l| page >= l);
+            if truncated {
+                estimate.map(|e| e.max(range.offset + page))
+            } else if page > 0 || range.offset == 0 {
+                Some(range.offset + page)
+            } else {
+                estimate
+            }
+        }
+    }
+}
+
+/// GET/HEAD on `/name`.
+pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<RestResponse, RestError> {
+    let table = ctx
+        .cache
+        .table(&ctx.schema, name)
+        .ok_or_else(|| RestError::TableNotFound {
+            qualified: format!("{}.{name}", ctx.schema),
+            suggestion: ctx.cache.suggest_table(&ctx.schema, name),
+        })?;
+    let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
+    let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled);
+    let mut node = planner.plan_root(
+        (table.schema.clone(), table.name.clone()),
+        Ident::qualified(&table.schema, &table.name),
+        Some(col_infos(table)),
+    )?;
+    let range = top_range(ctx, &q)?;
+    node.range = range;
+    let count = ctx.prefs.count;
+    let exact = matches!(count, Some(Count::Exact));
+    let estimate = matches!(count, Some(Count::Planned | Count::Estimated)).then(|| {
+        let mut e = Sql::new();
+        e.push("EXPLAIN (FORMAT JSON) ")
+            .append(render::render_count_source(&node));
+        e
+    });
+    let mut main = render::render_read(&node, &ctx.media, exact, None);
+    let plan = if let Media::Plan(p) = &ctx.media {
+        main = explain(main, p);
+        true
+    } else {
+        false
+    };
+    let tx = Transaction {
+        begin: BEGIN_READ,
+        settings: ctx.settings_sql(),
+        pre_request: ctx.pre_request_sql(),
+        estimate,
+        main,
+        commit_now: true,
+    };
+    let out = execute::run(client, &tx).await.map_err(|error| RestError::Db {
+        error,
+        anon: ctx.anon,
+    })?;
+    if plan {
+        return Ok(plan_response(ctx, &out.rows));
+    }
+    let row = out
+        .rows
+        .first()
+        .ok_or_else(|| RestError::Internal("main statement returned no row".into()))?;
+    let main = MainRow::from_row(row)?;
+    if ctx.media.is_singular() && main.page_total != 1 {
+        return Err(RestError::Singular(main.page_total));
+    }
+    let total = total_for(ctx, main.total, out.estimate, range, main.page_total);
+    let mut resp = RestResponse::new(StatusCode::OK, &ctx.media.content_type(), main.body);
+    count_header(ctx, &mut resp, range.offset, main.page_total, total)?;
+    resp.apply_gucs(
+        main.response_status.as_deref(),
+        main.response_headers.as_deref(),
+    )?;
+    Ok(ctx.finish(resp))
+}

@@ -1,0 +1,344 @@
+//! One request from routing to response: picks the endpoint, negotiates schema and media,
+//! reads preferences, builds the per-transaction settings, and dispatches to the read, write
+//! and call flows. Errors of any step become PostgREST's error response here.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::{Map, Value};
+use tokio_postgres::Client;
+
+use crate::error::RestError;
+use crate::media::{self, Media};
+use crate::prefer::{Applied, Preferences};
+use crate::response::RestResponse;
+use crate::schema_cache::SchemaCache;
+use crate::sql::{Ident, Sql};
+use crate::{call, openapi, read, write};
+
+/// Data API settings of one project (PostgREST's `db-*` options).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestSettings {
+    /// Exposed schemas; the first is the default.
+    pub schemas: Vec<String>,
+    /// Role for requests without a JWT.
+    pub anon_role: String,
+    /// `db-max-rows`: a silent cap on rows returned by reads.
+    pub max_rows: Option<i64>,
+    /// `db-pre-request`: a function (`name` or `schema.name`) called before the main query.
+    pub pre_request: Option<String>,
+    /// `db-plan-enabled`: allow `application/vnd.pgrst.plan` responses.
+    pub plan_enabled: bool,
+    /// `db-aggregates-enabled`: allow `count()`, `col.sum()` and friends.
+    pub aggregates_enabled: bool,
+    /// `db-tx-end = *-allow-override`: honour `Prefer: tx=commit|rollback`.
+    pub tx_allow_override: bool,
+    /// `db-extra-search-path`: schemas appended to `search_path`.
+    pub extra_search_path: Vec<String>,
+}
+
+impl Default for RestSettings {
+    fn default() -> Self {
+        RestSettings {
+            schemas: vec!["public".into()],
+            anon_role: "anon".into(),
+            max_rows: None,
+            pre_request: None,
+            plan_enabled: false,
+            aggregates_enabled: false,
+            tx_allow_override: false,
+            extra_search_path: vec!["public".into(), "extensions".into()],
+        }
+    }
+}
+
+/// One HTTP request to `/rest/v1`, after authentication.
+#[derive(Debug, Clone)]
+pub struct RestRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Path after `/rest/v1` (`/todos`, `/rpc/fn`, `/`).
+    pub path: String,
+    /// Raw query string.
+    pub query: Option<String>,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Request body.
+    pub body: Bytes,
+    /// Database role from the JWT `role` claim, or the anonymous role.
+    pub role: String,
+    /// Verified JWT claims (`{"role":"anon"}` without a token).
+    pub claims: Value,
+}
+
+/// Per-request context shared by the flows.
+pub struct Ctx<'a> {
+    /// The schema cache.
+    pub cache: &'a SchemaCache,
+    /// Settings.
+    pub settings: &'a RestSettings,
+    /// The request.
+    pub req: &'a RestRequest,
+    /// The negotiated schema.
+    pub schema: String,
+    /// Whether to echo `Content-Profile`.
+    pub echo_profile: bool,
+    /// The negotiated representation.
+    pub media: Media,
+    /// Preferences.
+    pub prefs: Preferences,
+    /// What was honoured.
+    pub applied: Applied,
+    /// Whether the request runs as the anonymous role.
+    pub anon: bool,
+}
+
+impl Ctx<'_> {
+    /// `set_config` for search_path, role, claims, method, path, headers, cookies, timezone.
+    pub fn settings_sql(&self) -> Sql {
+        let req = self.req;
+        let mut search_path = vec![Ident::new(&self.schema).to_string()];
+        for s in &self.settings.extra_search_path {
+            if s != &self.schema {
+                search_path.push(Ident::new(s).to_string());
+            }
+        }
+        let mut claims = match &req.claims {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        claims.insert("role".into(), Value::String(req.role.clone()));
+        let mut headers = Map::new();
+        for (k, v) in &req.headers {
+            if let Ok(v) = v.to_str() {
+                headers.insert(k.as_str().to_string(), Value::String(v.to_string()));
+            }
+        }
+        let mut cookies = Map::new();
+        for c in req.headers.get_all(http::header::COOKIE) {
+            if let Ok(c) = c.to_str() {
+                for pair in c.split(';') {
+                    if let Some((k, v)) = pair.trim().split_once('=') {
+                        cookies.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+                    }
+                }
+            }
+        }
+        let mut sql = Sql::new();
+        sql.push("SELECT set_config('search_path', ")
+            .bind(search_path.join(", "))
+            .push(", true), set_config('role', ")
+            .bind(req.role.clone())
+            .push(", true), set_config('request.jwt.claims', ")
+            .bind(Value::Object(claims).to_string())
+            .push(", true), set_config('request.method', ")
+            .bind(req.method.as_str())
+            .push(", true), set_config('request.path', ")
+            .bind(req.path.clone())
+            .push(", true), set_config('request.headers', ")
+            .bind(Value::Object(headers).to_string())
+            .push(", true), set_config('request.cookies', ")
+            .bind(Value::Object(cookies).to_string())
+            .push(", true)");
+        if let Some(tz) = &self.prefs.timezone {
+            sql.push(", set_config('timezone', ").bind(tz.clone()).push(", true)");
+        }
+        sql
+    }
+
+    /// `SELECT pre_request()` when configured.
+    pub fn pre_request_sql(&self) -> Option<Sql> {
+        let f = self.settings.pre_request.as_ref()?;
+        let ident = match f.split_once('.') {
+            Some((s, n)) => Ident::qualified(s, n),
+            None => Ident::new(f),
+        };
+        let mut sql = Sql::new();
+        sql.push("SELECT ").ident(&ident).push("()::text");
+        Some(sql)
+    }
+
+    /// Whether `tx=rollback` applies.
+    pub fn rollback_requested(&mut self) -> bool {
+        if !self.settings.tx_allow_override {
+            return false;
+        }
+        match self.prefs.rollback {
+            Some(true) => {
+                self.applied.push("tx=rollback");
+                true
+            }
+            Some(false) => {
+                self.applied.push("tx=commit");
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Finishes a response with the common headers.
+    pub fn finish(&self, mut resp: RestResponse) -> RestResponse {
+        if let Some(v) = self.applied.header() {
+            resp.header("preference-applied", &v);
+        }
+        if self.echo_profile {
+            resp.header("content-profile", &self.schema);
+        }
+        if self.req.method == Method::HEAD {
+            resp.body = Bytes::new();
+        }
+        resp
+    }
+}
+
+enum Route {
+    Root,
+    Table(String),
+    Rpc(String),
+}
+
+fn route(path: &str) -> Result<Route, RestError> {
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    match segments.as_slice() {
+        [] => Ok(Route::Root),
+        [s] if s.is_empty() => Ok(Route::Root),
+        [s] => Ok(Route::Table(s.clone())),
+        [rpc, f] if rpc == "rpc" && !f.is_empty() => Ok(Route::Rpc(f.clone())),
+        _ => Err(RestError::InvalidPath),
+    }
+}
+
+fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Serves one request; never fails, errors become PostgREST error responses.
+pub async fn handle(
+    cache: &SchemaCache,
+    settings: &RestSettings,
+    client: &Client,
+    req: RestRequest,
+) -> RestResponse {
+    let is_head = req.method == Method::HEAD;
+    let mut resp = match serve(cache, settings, client, &req).await {
+        Ok(r) => r,
+        Err(e) => RestResponse::from_error(&e),
+    };
+    if is_head {
+        resp.body = Bytes::new();
+    }
+    resp
+}
+
+async fn serve(
+    cache: &SchemaCache,
+    settings: &RestSettings,
+    client: &Client,
+    req: &RestRequest,
+) -> Result<RestResponse, RestError> {
+    let route = route(&req.path)?;
+    let m = &req.method;
+    match (&route, m.as_str()) {
+        (Route::Rpc(_), "GET" | "HEAD" | "POST" | "OPTIONS") => {}
+        (Route::Rpc(_), other) => return Err(RestError::RpcMethod(other.to_string())),
+        (Route::Root, "GET" | "HEAD" | "OPTIONS") => {}
+        (Route::Table(_), "GET" | "HEAD" | "POST" | "PATCH" | "PUT" | "DELETE" | "OPTIONS") => {}
+        (_, other) => return Err(RestError::Method(other.to_string())),
+    }
+    let reading = matches!(m.as_str(), "GET" | "HEAD");
+    let profile = if reading {
+        header(&req.headers, "accept-profile")
+    } else {
+        header(&req.headers, "content-profile")
+    };
+    let schema = match profile {
+        Some(p) if !settings.schemas.iter().any(|s| s == p) => {
+            return Err(RestError::SchemaNotExposed {
+                schema: p.to_string(),
+                exposed: settings.schemas.clone(),
+            });
+        }
+        Some(p) => p.to_string(),
+        None => settings
+            .schemas
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "public".into()),
+    };
+    if *m == Method::OPTIONS {
+        let allow = match &route {
+            Route::Table(t) => match cache.table(&schema, t) {
+                Some(t) if t.insertable || t.updatable || t.deletable => {
+                    "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"
+                }
+                _ => "OPTIONS,GET,HEAD",
+            },
+            Route::Rpc(_) => "OPTIONS,GET,HEAD,POST",
+            Route::Root => "OPTIONS,GET,HEAD",
+        };
+        let mut r = RestResponse::new(StatusCode::OK, "application/json; charset=utf-8", "");
+        r.header("allow", allow);
+        return Ok(r);
+    }
+    let media = media::negotiate(
+        header(&req.headers, "accept"),
+        matches!(route, Route::Root),
+    )?;
+    if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
+        return Err(RestError::NotAcceptable(
+            header(&req.headers, "accept").unwrap_or_default().to_string(),
+        ));
+    }
+    let prefs = Preferences::from_headers(&req.headers)?;
+    let mut ctx = Ctx {
+        cache,
+        settings,
+        req,
+        echo_profile: profile.is_some() || settings.schemas.len() > 1,
+        schema,
+        media,
+        prefs,
+        applied: Applied::default(),
+        anon: req.role == settings.anon_role,
+    };
+    let anon = ctx.anon;
+    let result = match route {
+        Route::Root => Ok(openapi::response(&ctx)),
+        Route::Table(t) => {
+            if reading {
+                read::serve(&mut ctx, client, &t).await
+            } else {
+                write::serve(&mut ctx, client, &t).await
+            }
+        }
+        Route::Rpc(f) => call::serve(&mut ctx, client, &f).await,
+    };
+    result.map_err(|e| match e {
+        RestError::Db { error, .. } => RestError::from_db(error, anon),
+        other => other,
+    })
+}
+
+/// Splits a positive count into the `Content-Range` header and status of a read.
+pub fn count_header(
+    ctx: &Ctx,
+    resp: &mut RestResponse,
+    offset: i64,
+    rows: i64,
+    total: Option<i64>,
+) -> Result<(), RestError> {
+    let (range, status) = crate::range::content_range(offset, rows, total)?;
+    resp.header("content-range", &range);
+    if resp.status == StatusCode::OK {
+        resp.status = status;
+    }
+    let _ = ctx;
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! Shapes the HTTP answer: status, `Content-Type`, `Content-Range`, `Preference-Applied`,
+//! `Content-Profile`, and the overrides a query may set through the `response.status` and
+//! `response.headers` settings.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde_json::Value;
+
+use crate::error::RestError;
+
+/// What [`crate::handle`] returns.
+#[derive(Debug, Clone)]
+pub struct RestResponse {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Body (empty for HEAD and for minimal returns).
+    pub body: Bytes,
+}
+
+impl RestResponse {
+    /// A response with a body and content type.
+    pub fn new(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            headers.insert(http::header::CONTENT_TYPE, v);
+        }
+        RestResponse {
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
+
+    /// Sets a header, ignoring values that are not valid header text.
+    pub fn header(&mut self, name: &str, value: &str) {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            self.headers.insert(n, v);
+        }
+    }
+
+    /// The error's PostgREST body, status and headers.
+    pub fn from_error(e: &RestError) -> Self {
+        let body = match e {
+            RestError::Raised { body, .. } => body.clone(),
+            _ => e.body(),
+        };
+        RestResponse {
+            status: e.status(),
+            headers: e.headers(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    /// Applies `response.status` / `response.headers` set by the query.
+    pub fn apply_gucs(
+        &mut self,
+        status: Option<&str>,
+        headers: Option<&str>,
+    ) -> Result<(), RestError> {
+        if let Some(h) = headers {
+            let v: Value = serde_json::from_str(h).map_err(|_| RestError::ResponseHeaders)?;
+            let Value::Array(items) = v else {
+                return Err(RestError::ResponseHeaders);
+            };
+            for item in items {
+                let Value::Object(m) = item else {
+                    return Err(RestError::ResponseHeaders);
+                };
+                if m.len() != 1 {
+                    return Err(RestError::ResponseHeaders);
+                }
+                for (k, v) in m {
+                    let Value::String(v) = v else {
+                        return Err(RestError::ResponseHeaders);
+                    };
+                    let (Ok(n), Ok(val)) = (
+                        HeaderName::from_bytes(k.as_bytes()),
+                        HeaderValue::from_str(&v),
+                    ) else {
+                        return Err(RestError::ResponseHeaders);
+                    };
+                    self.headers.insert(n, val);
+                }
+            }
+        }
+        if let Some(s) = status {
+            let code = s
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .and_then(|n| StatusCode::from_u16(n).ok())
+                .ok_or(RestError::ResponseStatus)?;
+            self.status = code;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gucs_override_status_and_headers() {
+        let mut r = RestResponse::new(StatusCode::OK, "application/json", "[]");
+        r.apply_gucs(Some("418"), Some(r#"[{"Cache-Control":"public"},{"X-A":"b"}]"#))
+            .expect("valid");
+        assert_eq!(r.status.as_u16(), 418);
+        assert_eq!(r.headers["cache-control"], "public");
+    }
+
+    #[test]
+    fn bad_gucs_are_500() {
+        let mut r = RestResponse::new(StatusCode::OK, "application/json", "[]");
+        assert_eq!(
+            r.apply_gucs(None, Some(r#"{"a":"b"}"#)).expect_err("bad").code(),
+            "PGRST111"
+        );
+        assert_eq!(
+            r.apply_gucs(Some("abc"), None).expect_err("bad").code(),
+            "PGRST112"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! POST/PATCH/PUT/DELETE on a table or view: validates the payload and filters, runs the write
+//! in one statement, then commits or rolls back (singular mismatch, max-affected, `tx=rollback`)
+//! and answers with PostgREST's statuses and headers (`Location`, `Content-Range`).
+
+use http::{Method, StatusCode};
+use serde_json::Value;
+use tokio_postgres::Client;
+
+use crate::error::RestError;
+use crate::execute::{self, Transaction};
+use crate::media::Media;
+use crate::mutation::{self, WriteKind, WritePlan};
+use crate::plan::{Cond, Planner, col_infos};
+use crate::prefer::{Resolution, Return};
+use crate::query_params::{QueryParams, form_decode};
+use crate::read::{self, BEGIN_WRITE, MainRow};
+use crate::request::Ctx;
+use crate::response::RestResponse;
+use crate::sql::Ident;
+
+/// Serves a write on `/name`.
+pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<RestResponse, RestError> {
+    let table = ctx
+        .cache
+        .table(&ctx.schema, name)
+        .ok_or_else(|| RestError::TableNotFound {
+            qualified: format!("{}.{name}", ctx.schema),
+            suggestion: ctx.cache.suggest_table(&ctx.schema, name),
+        })?;
+    let kind = match ctx.req.method {
+        Method::POST => WriteKind::Insert,
+        Method::PATCH => WriteKind::Update,
+        Method::PUT => WriteKind::Upsert,
+        _ => WriteKind::Delete,
+    };
+    let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
+    let content_type = ctx
+        .req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let payload = match kind {
+        WriteKind::Delete => None,
+        _ => Some(mutation::parse_payload(content_type, &ctx.req.body)?),
+    };
+    if kind == WriteKind::Upsert
+        && let Some(p) = &payload
+    {
+        mutation::check_put(table, &q, p)?;
+    }
+    if matches!(kind, WriteKind::Update | WriteKind::Delete)
+        && (q.order.contains_key(&Vec::new()) || q.has_top_range)
+        && ctx.prefs.max_affected.is_none()
+    {
+        // Limited updates/deletes were removed from PostgREST; refuse rather than ignore.
+        return Err(RestError::NotImplemented(
+            "limit/offset and order are not supported on PATCH and DELETE".into(),
+        ));
+    }
+    let columns = match &payload {
+        Some(p) => mutation::write_columns(table, &q, p)?,
+        None => Vec::new(),
+    };
+    let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled);
+    let mut node = planner.plan_root(
+        (table.schema.clone(), table.name.clone()),
+        Ident::new("pgrst_source"),
+        Some(col_infos(table)),
+    )?;
+    let conds: Vec<Cond> = std::mem::take(&mut node.conds);
+    if conds.iter().any(|c| matches!(c, Cond::EmbedNull { .. })) {
+        return Err(RestError::EmbedFilter);
+    }
+    node.order.clear();
+    let ret = ctx.prefs.return_;
+    if let Some(r) = ret {
+        ctx.applied.push(r.as_str());
+    }
+    let representation = (ret == Some(Return::Representation)).then(|| ctx.media.clone());
+    let resolution = if kind == WriteKind::Insert {
+        ctx.prefs.resolution
+    } else {
+        None
+    };
+    if let Some(r) = resolution {
+        ctx.applied.push(r.as_str());
+    }
+    let missing_default = ctx.prefs.missing_default == Some(true);
+    if missing_default {
+        ctx.applied.push("missing=default");
+    }
+    let plan = WritePlan {
+        kind,
+        table,
+        columns,
+        payload: payload.as_ref().map(|p| p.json.clone()),
+        conds,
+        node,
+        representation,
+        resolution,
+        on_conflict: q.on_conflict.clone(),
+        missing_default,
+    };
+    let mut main = mutation::render_write(&plan, &ctx.prefs)?;
+    let explaining = if let Media::Plan(p) = &ctx.media {
+        main = read::explain(main, p);
+        true
+    } else {
+        false
+    };
+    let tx = Transaction {
+        begin: BEGIN_WRITE,
+        settings: ctx.settings_sql(),
+        pre_request: ctx.pre_request_sql(),
+        estimate: None,
+        main,
+        commit_now: false,
+    };
+    let out = execute::run(client, &tx).await.map_err(|error| RestError::Db {
+        error,
+        anon: ctx.anon,
+    })?;
+    if explaining {
+        execute::finish(client, false).await.map_err(|error| RestError::Db {
+            error,
+            anon: ctx.anon,
+        })?;
+        return Ok(read::plan_response(ctx, &out.rows));
+    }
+    let row = out
+        .rows
+        .first()
+        .ok_or_else(|| RestError::Internal("write returned no row".into()));
+    let checked = row.and_then(|row| {
+        let main = MainRow::from_row(row)?;
+        let inserted: i64 = row.try_get("inserted").unwrap_or(0);
+        let location: Option<String> = row.try_get("location").unwrap_or(None);
+        if ctx.media.is_singular() && main.page_total != 1 {
+            return Err(RestError::Singular(main.page_total));
+        }
+        if ctx.prefs.is_strict()
+            && let Some(max) = ctx.prefs.max_affected
+            && matches!(kind, WriteKind::Update | WriteKind::Delete)
+        {
+            if main.page_total > max {
+                return Err(RestError::MaxAffected(main.page_total));
+            }
+            ctx.applied.push(format!("max-affected={max}"));
+        }
+        Ok((main, inserted, location))
+    });
+    let (main, inserted, location) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = execute::finish(client, false).await;
+            return Err(e);
+        }
+    };
+    let rollback = ctx.rollback_requested();
+    execute::finish(client, !rollback)
+        .await
+        .map_err(|error| RestError::Db {
+            error,
+            anon: ctx.anon,
+        })?;
+
+    let with_body = ret == Some(Return::Representation);
+    let status = match kind {
+        WriteKind::Insert => {
+            if resolution == Some(Resolution::Merge) && inserted == 0 && main.page_total > 0 {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            }
+        }
+        WriteKind::Upsert if with_body => {
+            if inserted > 0 {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            }
+        }
+        _ if with_body => StatusCode::OK,
+        _ => StatusCode::NO_CONTENT,
+    };
+    let mut resp = if with_body {
+        RestResponse::new(status, &ctx.media.content_type(), main.body)
+    } else {
+        let mut r = RestResponse::new(status, "", "");
+        r.headers.remove(http::header::CONTENT_TYPE);
+        r
+    };
+    let total = ctx.prefs.count.map(|c| {
+        ctx.applied.push(c.as_str());
+        main.page_total
+    });
+    let total_s = total.map_or("*".to_string(), |t| t.to_string());
+    let range = match kind {
+        WriteKind::Insert => format!("*/{total_s}"),
+        _ if main.page_total == 0 => format!("*/{total_s}"),
+        _ => format!("0-{}/{total_s}", main.page_total - 1),
+    };
+    resp.header("content-range", &range);
+    if kind == WriteKind::Insert
+        && ret == Some(Return::HeadersOnly)
+        && let Some(loc) = location.and_then(|l| location_header(name, &table.pk, &l))
+    {
+        resp.header("location", &loc);
+    }
+    resp.apply_gucs(
+        main.response_status.as_deref(),
+        main.response_headers.as_deref(),
+    )?;
+    Ok(ctx.finish(resp))
+}
+
+/// `/table?pk=eq.value&…` from the JSON array of the first row's key values.
+fn location_header(table: &str, pk: &[String], json: &str) -> Option<String> {
+    let Value::Array(values) = serde_json::from_str(json).ok()? else {
+        return None;
+    };
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let parts: Vec<String> = pk
+        .iter()
+        .zip(values)
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                Value::Null => "null".to_string(),
+                other => other.to_string(),
+            };
+            format!("{}=eq.{}", enc(k), enc(&v))
+        })
+        .collect();
+    let _ = form_decode;
+    Some(format!("/{}?{}", enc(table), parts.join("&")))
+}
