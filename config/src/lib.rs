@@ -1,0 +1,678 @@
+//! The data plane's settings: one typed contract shared by `madbase serve` (which reads it),
+//! the operator (which renders it into a Deployment's environment) and `compose.yaml`.
+//!
+//! Every setting is declared once in [`SETTINGS`]: its file key, its environment variable, whether
+//! it is required or secret, its default and its documentation. Parsing is table-driven, so a
+//! setting cannot be read under one name and rendered under another. This crate does no I/O:
+//! the caller hands it an environment lookup and the text of an optional TOML file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Prefix of every environment variable the data plane reads.
+pub const ENV_PREFIX: &str = "MADBASE_";
+
+/// Environment variable naming an optional TOML file with the same keys (lower-case, no prefix).
+pub const CONFIG_FILE_ENV: &str = "MADBASE_CONFIG_FILE";
+
+/// One setting of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// Key in the TOML file, e.g. `database_url`.
+    pub key: &'static str,
+    /// Environment variable, e.g. `MADBASE_DATABASE_URL`.
+    pub env: &'static str,
+    /// Start-up fails when a required setting is missing.
+    pub required: bool,
+    /// Secret values are never printed and come from Kubernetes Secrets, not ConfigMaps.
+    pub secret: bool,
+    /// Value used when the setting is absent.
+    pub default: Option<&'static str>,
+    /// What the setting does, for `--help`, the README and the operator's docs.
+    pub doc: &'static str,
+}
+
+macro_rules! settings {
+    ($( $key:literal => $env:literal, required: $req:literal, secret: $sec:literal, default: $def:expr, $doc:literal; )*) => {
+        /// The whole contract, in documentation order.
+        pub const SETTINGS: &[Setting] = &[
+            $( Setting { key: $key, env: $env, required: $req, secret: $sec, default: $def, doc: $doc }, )*
+        ];
+    };
+}
+
+settings! {
+    "database_url" => "MADBASE_DATABASE_URL", required: true, secret: true, default: None,
+        "PostgreSQL connection URL (postgres://user:password@host:port/db). The role must be able to run MadBase's migrations.";
+    "jwt_secret" => "MADBASE_JWT_SECRET", required: true, secret: true, default: None,
+        "HS256 secret that signs API keys and user tokens; at least 32 characters.";
+    "listen" => "MADBASE_LISTEN", required: false, secret: false, default: Some("0.0.0.0:8000"),
+        "Address the HTTP gateway listens on.";
+    "project_ref" => "MADBASE_PROJECT_REF", required: false, secret: false, default: Some("default"),
+        "Project reference: lower-case letters, digits and dashes, at most 40 characters.";
+    "api_external_url" => "MADBASE_API_EXTERNAL_URL", required: false, secret: false, default: None,
+        "Public base URL clients use (e.g. https://abc.example.com); defaults to http://<listen>.";
+    "db_schemas" => "MADBASE_DB_SCHEMAS", required: false, secret: false, default: Some("public,graphql_public"),
+        "Comma-separated schemas exposed by /rest/v1; the first is the default.";
+    "db_pool_size" => "MADBASE_DB_POOL_SIZE", required: false, secret: false, default: Some("10"),
+        "Maximum connections the data plane opens to PostgreSQL.";
+    "db_max_rows" => "MADBASE_DB_MAX_ROWS", required: false, secret: false, default: None,
+        "Upper bound on rows returned by one /rest/v1 read (PostgREST's db-max-rows).";
+    "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
+        "Reject requests without a valid `apikey` header or query parameter, as Supabase's gateway does.";
+    "log_level" => "MADBASE_LOG_LEVEL", required: false, secret: false, default: Some("info"),
+        "Log filter: error, warn, info, debug, trace, or a tracing directive list.";
+    "log_format" => "MADBASE_LOG_FORMAT", required: false, secret: false, default: Some("json"),
+        "Log format: json (one object per line) or text.";
+    "storage_backend" => "MADBASE_STORAGE_BACKEND", required: false, secret: false, default: Some("file"),
+        "Object storage backend for /storage/v1: s3 or file.";
+    "storage_file_dir" => "MADBASE_STORAGE_FILE_DIR", required: false, secret: false, default: Some("./storage"),
+        "Directory for the file backend.";
+    "s3_bucket" => "MADBASE_S3_BUCKET", required: false, secret: false, default: None,
+        "S3 bucket holding this project's objects (s3 backend).";
+    "s3_endpoint" => "MADBASE_S3_ENDPOINT", required: false, secret: false, default: None,
+        "S3 endpoint URL; empty means AWS.";
+    "s3_region" => "MADBASE_S3_REGION", required: false, secret: false, default: Some("us-east-1"),
+        "S3 region.";
+    "s3_force_path_style" => "MADBASE_S3_FORCE_PATH_STYLE", required: false, secret: false, default: Some("true"),
+        "Use path-style S3 addressing (MinIO, Garage).";
+    "s3_access_key_id" => "MADBASE_S3_ACCESS_KEY_ID", required: false, secret: true, default: None,
+        "S3 access key id.";
+    "s3_secret_access_key" => "MADBASE_S3_SECRET_ACCESS_KEY", required: false, secret: true, default: None,
+        "S3 secret access key.";
+}
+
+/// Looks a setting up in the table.
+pub fn setting(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+/// A secret string whose `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Where `/storage/v1` keeps object bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageBackend {
+    /// Files under a local directory.
+    File { dir: String },
+    /// An S3-compatible object store.
+    S3(S3Settings),
+}
+
+/// S3 connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Bucket name.
+    pub bucket: String,
+    /// Endpoint URL, `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: String,
+    /// Path-style addressing.
+    pub force_path_style: bool,
+    /// Access key id.
+    pub access_key_id: Option<Secret>,
+    /// Secret access key.
+    pub secret_access_key: Option<Secret>,
+}
+
+/// The data plane's configuration, validated.
+#[derive(Debug, Clone)]
+pub struct DataPlaneConfig {
+    /// See [`SETTINGS`] `database_url`.
+    pub database_url: Secret,
+    /// See `jwt_secret`.
+    pub jwt_secret: Secret,
+    /// See `listen`.
+    pub listen: SocketAddr,
+    /// See `project_ref`.
+    pub project_ref: String,
+    /// See `api_external_url`.
+    pub api_external_url: Option<String>,
+    /// See `db_schemas`.
+    pub db_schemas: Vec<String>,
+    /// See `db_pool_size`.
+    pub db_pool_size: usize,
+    /// See `db_max_rows`.
+    pub db_max_rows: Option<i64>,
+    /// See `require_apikey`.
+    pub require_apikey: bool,
+    /// See `log_level`.
+    pub log_level: String,
+    /// See `log_format`.
+    pub log_format: LogFormat,
+    /// See `storage_backend` and the `s3_*` settings.
+    pub storage: StorageBackend,
+}
+
+/// Every problem found in one pass, so a user fixes them all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// One line per problem, naming the setting's environment variable.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Raw values gathered from the file and the environment, environment winning.
+struct Raw {
+    values: BTreeMap<&'static str, String>,
+    problems: Vec<String>,
+}
+
+impl Raw {
+    fn gather(
+        env: &dyn Fn(&str) -> Option<String>,
+        env_keys: &[String],
+        file: Option<&str>,
+    ) -> Raw {
+        let mut values = BTreeMap::new();
+        let mut problems = Vec::new();
+        if let Some(text) = file {
+            match toml::from_str::<toml::Table>(text) {
+                Ok(table) => {
+                    for (key, value) in table {
+                        let Some(s) = setting(&key) else {
+                            problems.push(format!("config file: unknown key `{key}`"));
+                            continue;
+                        };
+                        let text = match value {
+                            toml::Value::String(s) => s,
+                            toml::Value::Integer(i) => i.to_string(),
+                            toml::Value::Boolean(b) => b.to_string(),
+                            toml::Value::Array(items) => {
+                                let mut parts = Vec::new();
+                                for item in items {
+                                    match item {
+                                        toml::Value::String(s) => parts.push(s),
+                                        _ => problems.push(format!(
+                                            "config file: `{key}` must be a list of strings"
+                                        )),
+                                    }
+                                }
+                                parts.join(",")
+                            }
+                            _ => {
+                                problems
+                                    .push(format!("config file: `{key}` has an unsupported type"));
+                                continue;
+                            }
+                        };
+                        values.insert(s.key, text);
+                    }
+                }
+                Err(e) => problems.push(format!("config file is not valid TOML: {}", e.message())),
+            }
+        }
+        for name in env_keys {
+            if name.starts_with(ENV_PREFIX)
+                && name != CONFIG_FILE_ENV
+                && !SETTINGS.iter().any(|s| s.env == name)
+            {
+                problems.push(format!("unknown environment variable {name}"));
+            }
+        }
+        for s in SETTINGS {
+            if let Some(v) = env(s.env) {
+                values.insert(s.key, v);
+            }
+        }
+        Raw { values, problems }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        let s = setting(key)?;
+        self.values
+            .get(s.key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+            .or(s.default)
+    }
+
+    fn env_name(key: &str) -> &'static str {
+        setting(key).map(|s| s.env).unwrap_or("MADBASE_?")
+    }
+
+    fn required(&mut self, key: &str) -> Option<String> {
+        match self.get(key) {
+            Some(v) => Some(v.to_owned()),
+            None => {
+                self.problems
+                    .push(format!("{} is required", Self::env_name(key)));
+                None
+            }
+        }
+    }
+
+    fn parse<T>(&mut self, key: &str, what: &str, f: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let raw = self.get(key)?.to_owned();
+        match f(raw.trim()) {
+            Some(v) => Some(v),
+            None => {
+                let shown = if setting(key).is_some_and(|s| s.secret) {
+                    "***".to_owned()
+                } else {
+                    raw
+                };
+                self.problems.push(format!(
+                    "{} must be {what} (got `{shown}`)",
+                    Self::env_name(key)
+                ));
+                None
+            }
+        }
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether `name` is a valid project reference.
+pub fn valid_project_ref(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+fn valid_identifier(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 63 && !name.contains('\0')
+}
+
+impl DataPlaneConfig {
+    /// Parses and validates the configuration from an environment lookup, the names of the
+    /// environment variables present (to reject unknown `MADBASE_*` ones) and an optional TOML
+    /// file's text. Environment variables override file keys.
+    pub fn from_sources(
+        env: &dyn Fn(&str) -> Option<String>,
+        env_keys: &[String],
+        file: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw = Raw::gather(env, env_keys, file);
+        let database_url = raw.required("database_url");
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            raw.problems
+                .push("MADBASE_DATABASE_URL must start with postgres:// or postgresql://".into());
+        }
+        let jwt_secret = raw.required("jwt_secret");
+        if let Some(secret) = &jwt_secret
+            && secret.len() < 32
+        {
+            raw.problems
+                .push("MADBASE_JWT_SECRET must be at least 32 characters".into());
+        }
+        let listen = raw.parse("listen", "a socket address like 0.0.0.0:8000", |v| {
+            v.parse().ok()
+        });
+        let project_ref = raw.parse(
+            "project_ref",
+            "lower-case letters, digits and dashes (at most 40)",
+            |v| valid_project_ref(v).then(|| v.to_owned()),
+        );
+        let api_external_url = raw.parse("api_external_url", "an http(s) URL", |v| {
+            (v.starts_with("http://") || v.starts_with("https://"))
+                .then(|| v.trim_end_matches('/').to_owned())
+        });
+        let db_schemas = raw.parse(
+            "db_schemas",
+            "a comma-separated list of schema names",
+            |v| {
+                let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+                list.iter().all(|s| valid_identifier(s)).then_some(list)
+            },
+        );
+        let db_pool_size = raw.parse("db_pool_size", "an integer between 1 and 1000", |v| {
+            v.parse::<usize>().ok().filter(|n| (1..=1000).contains(n))
+        });
+        let db_max_rows = raw.parse("db_max_rows", "a positive integer", |v| {
+            v.parse::<i64>().ok().filter(|n| *n > 0)
+        });
+        let require_apikey = raw.parse("require_apikey", "true or false", parse_bool);
+        let log_level = raw.get("log_level").map(str::to_owned);
+        let log_format = raw.parse("log_format", "json or text", |v| match v {
+            "json" => Some(LogFormat::Json),
+            "text" => Some(LogFormat::Text),
+            _ => None,
+        });
+        let backend = raw.parse("storage_backend", "s3 or file", |v| match v {
+            "s3" | "file" => Some(v.to_owned()),
+            _ => None,
+        });
+        let storage = match backend.as_deref() {
+            Some("s3") => {
+                let bucket = raw.get("s3_bucket").map(str::to_owned);
+                if bucket.is_none() {
+                    raw.problems.push(
+                        "MADBASE_S3_BUCKET is required when MADBASE_STORAGE_BACKEND=s3".into(),
+                    );
+                }
+                let force_path_style =
+                    raw.parse("s3_force_path_style", "true or false", parse_bool);
+                Some(StorageBackend::S3(S3Settings {
+                    bucket: bucket.unwrap_or_default(),
+                    endpoint: raw.get("s3_endpoint").map(str::to_owned),
+                    region: raw.get("s3_region").unwrap_or("us-east-1").to_owned(),
+                    force_path_style: force_path_style.unwrap_or(true),
+                    access_key_id: raw.get("s3_access_key_id").map(Secret::new),
+                    secret_access_key: raw.get("s3_secret_access_key").map(Secret::new),
+                }))
+            }
+            Some(_) => Some(StorageBackend::File {
+                dir: raw
+                    .get("storage_file_dir")
+                    .unwrap_or("./storage")
+                    .to_owned(),
+            }),
+            None => None,
+        };
+        match (
+            database_url,
+            jwt_secret,
+            listen,
+            project_ref,
+            db_schemas,
+            db_pool_size,
+            require_apikey,
+            log_level,
+            log_format,
+            storage,
+        ) {
+            (
+                Some(database_url),
+                Some(jwt_secret),
+                Some(listen),
+                Some(project_ref),
+                Some(db_schemas),
+                Some(db_pool_size),
+                Some(require_apikey),
+                Some(log_level),
+                Some(log_format),
+                Some(storage),
+            ) if raw.problems.is_empty() => Ok(DataPlaneConfig {
+                database_url: Secret::new(database_url),
+                jwt_secret: Secret::new(jwt_secret),
+                listen,
+                project_ref,
+                api_external_url,
+                db_schemas,
+                db_pool_size,
+                db_max_rows,
+                require_apikey,
+                log_level,
+                log_format,
+                storage,
+            }),
+            _ => Err(ConfigError {
+                problems: raw.problems,
+            }),
+        }
+    }
+
+    /// Renders the configuration as the environment variables `from_sources` reads back.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            (
+                "MADBASE_DATABASE_URL",
+                self.database_url.expose().to_owned(),
+            ),
+            ("MADBASE_JWT_SECRET", self.jwt_secret.expose().to_owned()),
+            ("MADBASE_LISTEN", self.listen.to_string()),
+            ("MADBASE_PROJECT_REF", self.project_ref.clone()),
+            ("MADBASE_DB_SCHEMAS", self.db_schemas.join(",")),
+            ("MADBASE_DB_POOL_SIZE", self.db_pool_size.to_string()),
+            ("MADBASE_REQUIRE_APIKEY", self.require_apikey.to_string()),
+            ("MADBASE_LOG_LEVEL", self.log_level.clone()),
+            (
+                "MADBASE_LOG_FORMAT",
+                match self.log_format {
+                    LogFormat::Json => "json",
+                    LogFormat::Text => "text",
+                }
+                .to_owned(),
+            ),
+        ];
+        if let Some(url) = &self.api_external_url {
+            out.push(("MADBASE_API_EXTERNAL_URL", url.clone()));
+        }
+        if let Some(n) = self.db_max_rows {
+            out.push(("MADBASE_DB_MAX_ROWS", n.to_string()));
+        }
+        match &self.storage {
+            StorageBackend::File { dir } => {
+                out.push(("MADBASE_STORAGE_BACKEND", "file".into()));
+                out.push(("MADBASE_STORAGE_FILE_DIR", dir.clone()));
+            }
+            StorageBackend::S3(s3) => {
+                out.push(("MADBASE_STORAGE_BACKEND", "s3".into()));
+                out.push(("MADBASE_S3_BUCKET", s3.bucket.clone()));
+                if let Some(e) = &s3.endpoint {
+                    out.push(("MADBASE_S3_ENDPOINT", e.clone()));
+                }
+                out.push(("MADBASE_S3_REGION", s3.region.clone()));
+                out.push((
+                    "MADBASE_S3_FORCE_PATH_STYLE",
+                    s3.force_path_style.to_string(),
+                ));
+                if let Some(k) = &s3.access_key_id {
+                    out.push(("MADBASE_S3_ACCESS_KEY_ID", k.expose().to_owned()));
+                }
+                if let Some(k) = &s3.secret_access_key {
+                    out.push(("MADBASE_S3_SECRET_ACCESS_KEY", k.expose().to_owned()));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)], file: Option<&str>) -> Result<DataPlaneConfig, ConfigError> {
+        let map: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let keys: Vec<String> = map.keys().cloned().collect();
+        DataPlaneConfig::from_sources(&|k| map.get(k).cloned(), &keys, file)
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("MADBASE_DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("MADBASE_JWT_SECRET", SECRET),
+        ]
+    }
+
+    #[test]
+    fn every_setting_is_prefixed_and_unique() {
+        for s in SETTINGS {
+            assert!(s.env.starts_with(ENV_PREFIX), "{}", s.env);
+            assert_eq!(s.env, format!("MADBASE_{}", s.key.to_ascii_uppercase()));
+            assert_eq!(SETTINGS.iter().filter(|o| o.key == s.key).count(), 1);
+        }
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(&minimal(), None).expect("valid");
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
+        assert_eq!(c.db_schemas, vec!["public", "graphql_public"]);
+        assert_eq!(c.db_pool_size, 10);
+        assert!(c.require_apikey);
+        assert_eq!(
+            c.storage,
+            StorageBackend::File {
+                dir: "./storage".into()
+            }
+        );
+    }
+
+    #[test]
+    fn missing_required_settings_are_all_reported() {
+        let err = parse(&[], None).expect_err("missing");
+        assert_eq!(
+            err.problems,
+            vec![
+                "MADBASE_DATABASE_URL is required",
+                "MADBASE_JWT_SECRET is required"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named_and_secrets_hidden() {
+        let mut vars = minimal();
+        vars[1] = ("MADBASE_JWT_SECRET", "short");
+        vars.push(("MADBASE_DB_POOL_SIZE", "zero"));
+        vars.push(("MADBASE_LISTEN", "nowhere"));
+        vars.push(("MADBASE_PROJECT_REF", "Bad_Ref"));
+        let err = parse(&vars, None).expect_err("invalid");
+        let text = err.to_string();
+        assert!(
+            text.contains("MADBASE_JWT_SECRET must be at least 32"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MADBASE_DB_POOL_SIZE must be an integer"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MADBASE_LISTEN must be a socket address"),
+            "{text}"
+        );
+        assert!(text.contains("MADBASE_PROJECT_REF"), "{text}");
+        assert!(!text.contains("short"), "secret leaked: {text}");
+    }
+
+    #[test]
+    fn unknown_environment_variables_and_file_keys_are_rejected() {
+        let mut vars = minimal();
+        vars.push(("MADBASE_DATABSE_URL", "typo"));
+        let err = parse(&vars, Some("listne = \"x\"")).expect_err("unknown");
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.contains("MADBASE_DATABSE_URL"))
+        );
+        assert!(err.problems.iter().any(|p| p.contains("`listne`")));
+    }
+
+    #[test]
+    fn file_values_are_overridden_by_environment() {
+        let file =
+            "listen = \"127.0.0.1:9000\"\ndb_pool_size = 4\ndb_schemas = [\"api\", \"public\"]";
+        let mut vars = minimal();
+        vars.push(("MADBASE_DB_POOL_SIZE", "7"));
+        let c = parse(&vars, Some(file)).expect("valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.db_pool_size, 7);
+        assert_eq!(c.db_schemas, vec!["api", "public"]);
+    }
+
+    #[test]
+    fn invalid_toml_is_a_clear_error() {
+        let err = parse(&minimal(), Some("listen = ")).expect_err("bad toml");
+        assert!(err.problems[0].starts_with("config file is not valid TOML"));
+    }
+
+    #[test]
+    fn s3_backend_needs_a_bucket() {
+        let mut vars = minimal();
+        vars.push(("MADBASE_STORAGE_BACKEND", "s3"));
+        let err = parse(&vars, None).expect_err("no bucket");
+        assert!(err.problems.iter().any(|p| p.contains("MADBASE_S3_BUCKET")));
+    }
+
+    #[test]
+    fn rendering_round_trips() {
+        let mut vars = minimal();
+        vars.extend([
+            ("MADBASE_STORAGE_BACKEND", "s3"),
+            ("MADBASE_S3_BUCKET", "proj"),
+            ("MADBASE_S3_ENDPOINT", "http://minio:9000"),
+            ("MADBASE_S3_ACCESS_KEY_ID", "ak"),
+            ("MADBASE_S3_SECRET_ACCESS_KEY", "sk"),
+            ("MADBASE_DB_MAX_ROWS", "1000"),
+            ("MADBASE_API_EXTERNAL_URL", "https://x.example.com/"),
+        ]);
+        let c = parse(&vars, None).expect("valid");
+        let rendered: Vec<(String, String)> = c
+            .to_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        for (k, _) in &rendered {
+            assert!(SETTINGS.iter().any(|s| s.env == k), "{k} not in contract");
+        }
+        let refs: Vec<(&str, &str)> = rendered
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let again = parse(&refs, None).expect("round trip");
+        assert_eq!(again.to_env(), c.to_env());
+        assert_eq!(
+            again.api_external_url.as_deref(),
+            Some("https://x.example.com")
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let c = parse(&minimal(), None).expect("valid");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(SECRET));
+        assert!(!debug.contains("u:p@localhost"));
+    }
+}

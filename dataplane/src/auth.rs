@@ -1,0 +1,12 @@
+//! `/auth/v1`: the GoTrue-compatible auth API. Not built yet: every route answers 501 in
+//! GoTrue's error shape, so supabase-js surfaces a clear `not_implemented` error.
+
+use axum::Router;
+use axum::http::Uri;
+
+/// The `/auth/v1` router.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().fallback(|uri: Uri| async move {
+        crate::http::not_built::auth(&format!("auth endpoint {}", uri.path()))
+    })
+}

@@ -1,0 +1,260 @@
+//! The gateway in front of every API, doing what Supabase's Kong does plus what a production
+//! service needs: request ids, one log line per request, metrics, CORS, project resolution and
+//! the API-key check.
+//!
+//! Key check, as Supabase's gateway: `/auth/v1`, `/rest/v1` and `/realtime/v1` need an `apikey`
+//! header (or query parameter) holding one of the project's keys, i.e. a JWT signed with the
+//! project secret whose `role` is `anon` or `service_role`; the open auth routes (email links,
+//! OAuth callbacks, JWKS) and `/storage/v1` do not. When a request has no `Authorization`, the
+//! key is passed on as `Authorization: Bearer <key>`, so the APIs only ever see bearer tokens.
+//! The query string is never logged: it may carry keys and tokens.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde_json::json;
+use tracing::Instrument as _;
+
+use super::project::Projects;
+use crate::metrics::api_of;
+
+const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+const DEFAULT_ALLOW_HEADERS: &str = "authorization, apikey, x-client-info, content-type, accept, accept-profile, content-profile, prefer, range, range-unit, x-supabase-api-version, x-retry-count, x-upsert, cache-control, x-metadata, x-request-id, tus-resumable, upload-length, upload-metadata, upload-offset";
+const EXPOSE_HEADERS: &str = "Content-Encoding, Content-Location, Content-Range, Content-Type, Content-Length, Content-Profile, Date, Location, Range-Unit, Preference-Applied, X-Total-Count, Link, X-Supabase-Api-Version, ETag, Last-Modified, Upload-Offset, Tus-Resumable, X-Request-Id";
+
+/// The id of the request being served, for handlers that want to report it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Routes Supabase's gateway serves without a key.
+fn key_exempt(path: &str) -> bool {
+    const OPEN_AUTH: [&str; 6] = [
+        "/auth/v1/verify",
+        "/auth/v1/callback",
+        "/auth/v1/authorize",
+        "/auth/v1/.well-known/jwks.json",
+        "/auth/v1/sso/saml/acs",
+        "/auth/v1/sso/saml/metadata",
+    ];
+    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    let api = ["/auth/v1", "/rest/v1", "/realtime/v1"]
+        .iter()
+        .any(|p| under(p));
+    !api || OPEN_AUTH.contains(&path)
+}
+
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn unauthorized(message: &str, hint: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "message": message, "hint": hint })),
+    )
+        .into_response()
+}
+
+fn preflight(headers: &HeaderMap) -> Response {
+    let allow_headers = headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(DEFAULT_ALLOW_HEADERS));
+    let mut resp = StatusCode::OK.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOW_METHODS),
+    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    resp
+}
+
+fn add_cors(resp: &mut Response, origin: Option<HeaderValue>) {
+    let h = resp.headers_mut();
+    match origin {
+        Some(o) => {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            h.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        None => {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+    }
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE_HEADERS),
+    );
+}
+
+/// The gateway middleware.
+pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(req.headers());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    async move {
+        let path = req.uri().path().to_owned();
+        let api = api_of(&path);
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let project = projects.resolve(req.headers());
+        let mut resp = if req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            preflight(req.headers())
+        } else {
+            match &project {
+                None => (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({"message": "no project with that reference is served here"})),
+                )
+                    .into_response(),
+                Some(project) => match check_key(project, req) {
+                    Ok(mut req) => {
+                        req.extensions_mut().insert(project.clone());
+                        req.extensions_mut().insert(RequestId(id.clone()));
+                        next.run(req).await
+                    }
+                    Err(resp) => resp,
+                },
+            }
+        };
+        add_cors(&mut resp, origin);
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        let status = resp.status();
+        let elapsed = started.elapsed();
+        projects
+            .resolve(&HeaderMap::new())
+            .or(project)
+            .map(|p| p.metrics.observe(api, status.as_u16(), elapsed));
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), latency_ms, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), latency_ms, "request");
+        }
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+fn check_key(
+    project: &super::project::ProjectContext,
+    mut req: Request<Body>,
+) -> Result<Request<Body>, Response> {
+    let path = req.uri().path();
+    if key_exempt(path) {
+        return Ok(req);
+    }
+    let key = req
+        .headers()
+        .get("apikey")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| query_param(req.uri().query(), "apikey"))
+        .map(str::to_owned);
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        if project.settings.require_apikey {
+            return Err(unauthorized(
+                "No API key found in request",
+                "No `apikey` request header or url param was found.",
+            ));
+        }
+        return Ok(req);
+    };
+    let valid = project
+        .jwt
+        .verify(&key)
+        .ok()
+        .and_then(|claims| {
+            claims
+                .get("role")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned)
+        })
+        .is_some_and(|role| role == "anon" || role == "service_role");
+    if !valid && project.settings.require_apikey {
+        return Err(unauthorized(
+            "Invalid API key",
+            "Double check your Supabase `anon` or `service_role` API key.",
+        ));
+    }
+    if valid && !req.headers().contains_key(header::AUTHORIZATION) {
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}")) {
+            req.headers_mut().insert(header::AUTHORIZATION, v);
+        }
+    }
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_routes_need_no_key() {
+        assert!(key_exempt("/auth/v1/verify"));
+        assert!(key_exempt("/auth/v1/.well-known/jwks.json"));
+        assert!(key_exempt("/storage/v1/object/public/a/b"));
+        assert!(key_exempt("/health"));
+        assert!(!key_exempt("/auth/v1/token"));
+        assert!(!key_exempt("/rest/v1"));
+        assert!(!key_exempt("/rest/v1/todos"));
+        assert!(!key_exempt("/realtime/v1/websocket"));
+        assert!(!key_exempt("/auth/v1/verify/../token"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_or_generated() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert("x-request-id", HeaderValue::from_static("has space"));
+        assert_eq!(request_id(&h).len(), 36);
+    }
+
+    #[test]
+    fn apikey_query_parameter_is_found() {
+        assert_eq!(query_param(Some("vsn=2.0.0&apikey=k"), "apikey"), Some("k"));
+        assert_eq!(query_param(Some("xapikey=k"), "apikey"), None);
+        assert_eq!(query_param(None, "apikey"), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! The project context: everything a request needs (pool, JWT keys, settings, metrics),
+//! resolved by the gateway and reached through the request, never through globals — so one
+//! process can serve several projects with separate pools and caches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use http::HeaderMap;
+use madbase_config::DataPlaneConfig;
+
+use crate::http::jwt::JwtKeys;
+use crate::metrics::{Metrics, PoolGauges};
+
+/// One project's settings that handlers read.
+#[derive(Debug, Clone)]
+pub struct ProjectSettings {
+    /// Schemas exposed by `/rest/v1`, the first being the default.
+    pub db_schemas: Vec<String>,
+    /// Row cap for `/rest/v1` reads.
+    pub db_max_rows: Option<i64>,
+    /// Reject requests without a valid API key.
+    pub require_apikey: bool,
+    /// Public base URL.
+    pub api_external_url: String,
+}
+
+/// Everything that belongs to one project.
+pub struct ProjectContext {
+    /// The project reference.
+    pub project_ref: String,
+    /// Connections to the project's database.
+    pub pool: Pool,
+    /// JWT verification and minting.
+    pub jwt: JwtKeys,
+    /// Settings.
+    pub settings: ProjectSettings,
+    /// Request metrics.
+    pub metrics: Metrics,
+}
+
+/// Could not open the project's database.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The URL does not parse.
+    #[error("the database URL is invalid: {0}")]
+    BadUrl(String),
+    /// No connection could be made.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    /// A migration failed.
+    #[error(transparent)]
+    Migration(#[from] crate::migrations::MigrationError),
+}
+
+/// A connection pool for `url`.
+pub fn pool(url: &str, max_size: usize) -> Result<Pool, ProjectError> {
+    let mut pg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| ProjectError::BadUrl(e.to_string()))?;
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(Duration::from_secs(5));
+    }
+    pg.application_name("madbase");
+    let manager = Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|e| ProjectError::BadUrl(e.to_string()))
+}
+
+impl ProjectContext {
+    /// Opens the pool, checks the database answers and applies migrations.
+    pub async fn open(config: &DataPlaneConfig) -> Result<Arc<Self>, ProjectError> {
+        let pool = pool(config.database_url.expose(), config.db_pool_size)?;
+        {
+            let mut client = pool
+                .get()
+                .await
+                .map_err(|e| ProjectError::Connect(describe_pool_error(&e)))?;
+            crate::migrations::run(&mut client).await?;
+        }
+        let api_external_url = config
+            .api_external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen));
+        Ok(Arc::new(Self {
+            project_ref: config.project_ref.clone(),
+            pool,
+            jwt: JwtKeys::new(&config.jwt_secret),
+            settings: ProjectSettings {
+                db_schemas: config.db_schemas.clone(),
+                db_max_rows: config.db_max_rows,
+                require_apikey: config.require_apikey,
+                api_external_url,
+            },
+            metrics: Metrics::default(),
+        }))
+    }
+
+    /// Pool gauges for `/metrics`.
+    pub fn pool_gauges(&self) -> PoolGauges {
+        let s = self.pool.status();
+        PoolGauges {
+            max: s.max_size,
+            size: s.size,
+            idle: s.available,
+            waiting: s.waiting,
+        }
+    }
+}
+
+/// A pool error as a one-line message without secrets (the URL's password is never included).
+pub fn describe_pool_error(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(pg) => match pg.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => {
+                let mut text = pg.to_string();
+                let mut source = std::error::Error::source(pg);
+                while let Some(s) = source {
+                    text = format!("{text}: {s}");
+                    source = s.source();
+                }
+                text
+            }
+        },
+        other => other.to_string(),
+    }
+}
+
+/// The projects this process serves, resolved per request.
+pub struct Projects {
+    default: Arc<ProjectContext>,
+    by_ref: HashMap<String, Arc<ProjectContext>>,
+}
+
+impl Projects {
+    /// A process serving one project.
+    pub fn single(project: Arc<ProjectContext>) -> Self {
+        let mut by_ref = HashMap::new();
+        by_ref.insert(project.project_ref.clone(), project.clone());
+        Self {
+            default: project,
+            by_ref,
+        }
+    }
+
+    /// The project a request addresses: the `x-project-ref` header when present (it must name
+    /// a project served here), otherwise the default project.
+    pub fn resolve(&self, headers: &HeaderMap) -> Option<Arc<ProjectContext>> {
+        match headers.get("x-project-ref") {
+            Some(v) => v.to_str().ok().and_then(|r| self.by_ref.get(r)).cloned(),
+            None => Some(self.default.clone()),
+        }
+    }
+
+    /// The default project (health, readiness, metrics).
+    pub fn default_project(&self) -> &Arc<ProjectContext> {
+        &self.default
+    }
+}
