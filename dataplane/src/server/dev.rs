@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use madbase_config::{DataPlaneConfig, LogFormat, Secret, StorageBackend};
+use madbase_config::DataPlaneConfig;
 use serde::{Deserialize, Serialize};
 
 use super::project::{ProjectContext, Projects};
@@ -221,22 +221,7 @@ async fn run(
 ) -> anyhow::Result<()> {
     let listen = listener.local_addr()?;
     let api_url = format!("http://{listen}");
-    let config = DataPlaneConfig {
-        database_url: Secret::new(db_url),
-        jwt_secret: Secret::new(secrets.jwt_secret.clone()),
-        listen,
-        project_ref: "default".into(),
-        api_external_url: Some(api_url.clone()),
-        db_schemas: vec!["public".into(), "graphql_public".into()],
-        db_pool_size: 10,
-        db_max_rows: None,
-        require_apikey: true,
-        log_level: opts.log_level.clone(),
-        log_format: LogFormat::Text,
-        storage: StorageBackend::File {
-            dir: opts.data_dir.join("storage").display().to_string(),
-        },
-    };
+    let config = dev_config(opts, secrets, listen, db_url)?;
     let project = ProjectContext::open(&config).await.with_context(|| {
         if opts.db_url.is_some() {
             "--db-url".to_owned()
@@ -273,6 +258,35 @@ async fn run_http_until_signal(
     )
     .await?;
     Ok(())
+}
+
+/// The data plane's configuration in dev: the same contract `serve` reads, with dev defaults.
+/// Settings not named here take their contract defaults.
+fn dev_config(
+    opts: &DevOptions,
+    secrets: &DevSecrets,
+    listen: SocketAddr,
+    db_url: &str,
+) -> anyhow::Result<DataPlaneConfig> {
+    let storage_dir = opts.data_dir.join("storage").display().to_string();
+    let values: Vec<(&str, String)> = vec![
+        ("MADBASE_DATABASE_URL", db_url.to_owned()),
+        ("MADBASE_JWT_SECRET", secrets.jwt_secret.clone()),
+        ("MADBASE_LISTEN", listen.to_string()),
+        ("MADBASE_API_EXTERNAL_URL", format!("http://{listen}")),
+        ("MADBASE_LOG_LEVEL", opts.log_level.clone()),
+        ("MADBASE_LOG_FORMAT", "text".into()),
+        ("MADBASE_STORAGE_BACKEND", "file".into()),
+        ("MADBASE_STORAGE_FILE_DIR", storage_dir),
+    ];
+    let keys: Vec<String> = values.iter().map(|(k, _)| (*k).to_owned()).collect();
+    let lookup = |k: &str| {
+        values
+            .iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.clone())
+    };
+    Ok(DataPlaneConfig::from_sources(&lookup, &keys, None)?)
 }
 
 /// The `supabase start`-style summary.

@@ -38,6 +38,8 @@ pub struct ProjectContext {
     pub settings: ProjectSettings,
     /// Request metrics.
     pub metrics: Metrics,
+    /// `/auth/v1` state.
+    pub auth: crate::auth::AuthContext,
 }
 
 /// Could not open the project's database.
@@ -49,6 +51,9 @@ pub enum ProjectError {
     /// No connection could be made.
     #[error("cannot connect to the database: {0}")]
     Connect(String),
+    /// An API could not be set up.
+    #[error("{0:#}")]
+    Setup(anyhow::Error),
     /// A migration failed.
     #[error(transparent)]
     Migration(#[from] crate::migrations::MigrationError),
@@ -105,6 +110,7 @@ impl ProjectContext {
                 api_external_url,
             },
             metrics: Metrics::default(),
+            auth: crate::auth::AuthContext::new(config).map_err(ProjectError::Setup)?,
         }))
     }
 

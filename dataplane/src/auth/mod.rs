@@ -3,6 +3,18 @@
 
 use axum::Router;
 use axum::http::Uri;
+use madbase_config::DataPlaneConfig;
+
+/// Auth's per-project state, owned by the project context.
+#[derive(Debug, Default)]
+pub struct AuthContext {}
+
+impl AuthContext {
+    /// Builds auth's state from the project's configuration.
+    pub fn new(_config: &DataPlaneConfig) -> anyhow::Result<Self> {
+        Ok(Self {})
+    }
+}
 
 /// The `/auth/v1` router.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
