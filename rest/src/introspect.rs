@@ -68,7 +68,7 @@ WHERE i.indisunique AND i.indpred IS NULL AND NOT (0 = ANY(i.indkey::int2[]))
 
 const VIEWS_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, r.ev_action::text,
-       (SELECT array_agg(ARRAY[a.attrelid::text, a.attnum::text, a.attname::text])
+       (SELECT array_agg(a.attrelid::text || ':' || a.attnum::text || ':' || a.attname::text)
           FROM pg_depend dp JOIN pg_attribute a ON a.attrelid = dp.refobjid AND a.attnum = dp.refobjsubid
          WHERE dp.objid = r.oid AND dp.refobjsubid > 0)
 FROM pg_rewrite r
@@ -191,7 +191,12 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     for r in &view_rows {
         let view: QualifiedName = (r.get(0), r.get(1));
         let rule: String = r.get(2);
-        let deps: Vec<Vec<String>> = r.get::<_, Option<Vec<Vec<String>>>>(3).unwrap_or_default();
+        let deps: Vec<Vec<String>> = r
+            .get::<_, Option<Vec<String>>>(3)
+            .unwrap_or_default()
+            .iter()
+            .map(|d| d.splitn(3, ':').map(str::to_string).collect())
+            .collect();
         let mut entries = Vec::new();
         for (col, tbl_oid, attnum) in relationships::view_lineage_from_rule(&rule) {
             let dep = deps.iter().find(|d| {

@@ -151,7 +151,16 @@ impl QueryParams {
                         r.offset = range::parse_offset(&value)?;
                     }
                     "or" | "and" => {
-                        let tree = filter::parse_logic(path.clone(), word == "and", &value)?;
+                        // `not.or=(…)` negates the tree; `rel.not.or` does so on an embed.
+                        let mut path = path;
+                        let negate = path.last().is_some_and(|p| p == "not");
+                        if negate {
+                            path.pop();
+                        }
+                        let mut tree = filter::parse_logic(path.clone(), word == "and", &value)?;
+                        if negate && let LogicTree::Expr { negate: n, .. } = &mut tree {
+                            *n = !*n;
+                        }
                         q.logic.push((path, tree));
                     }
                     _ => {}

@@ -333,7 +333,7 @@ fn render_lateral(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan) {
     render_node_body(&mut inner, &e.node, &junction_join, Some(&cond), true);
     let lat = Ident::new(&e.lateral);
     let to_one = e.rel.is_to_one();
-    sql.push(if e.inner && to_one {
+    sql.push(if e.inner {
         " INNER JOIN LATERAL ("
     } else {
         " LEFT JOIN LATERAL ("
