@@ -59,6 +59,12 @@ settings! {
         "Maximum connections the data plane opens to PostgreSQL.";
     "db_max_rows" => "MADBASE_DB_MAX_ROWS", required: false, secret: false, default: None,
         "Upper bound on rows returned by one /rest/v1 read (PostgREST's db-max-rows).";
+    "db_aggregates_enabled" => "MADBASE_DB_AGGREGATES_ENABLED", required: false, secret: false, default: Some("false"),
+        "Allow aggregate functions in /rest/v1 `select` (PostgREST's db-aggregates-enabled).";
+    "db_plan_enabled" => "MADBASE_DB_PLAN_ENABLED", required: false, secret: false, default: Some("false"),
+        "Allow `Accept: application/vnd.pgrst.plan` EXPLAIN responses (PostgREST's db-plan-enabled).";
+    "db_pre_request" => "MADBASE_DB_PRE_REQUEST", required: false, secret: false, default: None,
+        "Function called before every /rest/v1 query (PostgREST's db-pre-request), e.g. public.check_request.";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
         "Reject requests without a valid `apikey` header or query parameter, as Supabase's gateway does.";
     "log_level" => "MADBASE_LOG_LEVEL", required: false, secret: false, default: Some("info"),
@@ -163,6 +169,12 @@ pub struct DataPlaneConfig {
     pub db_pool_size: usize,
     /// See `db_max_rows`.
     pub db_max_rows: Option<i64>,
+    /// See `db_aggregates_enabled`.
+    pub db_aggregates_enabled: bool,
+    /// See `db_plan_enabled`.
+    pub db_plan_enabled: bool,
+    /// See `db_pre_request`.
+    pub db_pre_request: Option<String>,
     /// See `require_apikey`.
     pub require_apikey: bool,
     /// See `log_level`.
@@ -376,6 +388,15 @@ impl DataPlaneConfig {
             v.parse::<i64>().ok().filter(|n| *n > 0)
         });
         let require_apikey = raw.parse("require_apikey", "true or false", parse_bool);
+        let db_aggregates_enabled = raw.parse("db_aggregates_enabled", "true or false", parse_bool);
+        let db_plan_enabled = raw.parse("db_plan_enabled", "true or false", parse_bool);
+        let db_pre_request = raw.parse("db_pre_request", "a function name like schema.fn", |v| {
+            let ok = v.split('.').count() <= 2
+                && v.split('.').all(|p| {
+                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                });
+            ok.then(|| v.to_owned())
+        });
         let log_level = raw.get("log_level").map(str::to_owned);
         let log_format = raw.parse("log_format", "json or text", |v| match v {
             "json" => Some(LogFormat::Json),
@@ -445,6 +466,9 @@ impl DataPlaneConfig {
                 db_schemas,
                 db_pool_size,
                 db_max_rows,
+                db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
+                db_plan_enabled: db_plan_enabled.unwrap_or(false),
+                db_pre_request,
                 require_apikey,
                 log_level,
                 log_format,
@@ -484,6 +508,14 @@ impl DataPlaneConfig {
         }
         if let Some(n) = self.db_max_rows {
             out.push(("MADBASE_DB_MAX_ROWS", n.to_string()));
+        }
+        out.push((
+            "MADBASE_DB_AGGREGATES_ENABLED",
+            self.db_aggregates_enabled.to_string(),
+        ));
+        out.push(("MADBASE_DB_PLAN_ENABLED", self.db_plan_enabled.to_string()));
+        if let Some(f) = &self.db_pre_request {
+            out.push(("MADBASE_DB_PRE_REQUEST", f.clone()));
         }
         match &self.storage {
             StorageBackend::File { dir } => {
