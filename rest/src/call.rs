@@ -21,7 +21,11 @@ use crate::schema_cache::ReturnKind;
 use crate::sql::{Ident, Sql};
 
 /// Serves `/rpc/{name}`.
-pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<RestResponse, RestError> {
+pub async fn serve(
+    ctx: &mut Ctx<'_>,
+    client: &Client,
+    name: &str,
+) -> Result<RestResponse, RestError> {
     let overloads = ctx.cache.function_overloads(&ctx.schema, name);
     let reading = matches!(ctx.req.method, Method::GET | Method::HEAD);
     let is_arg = |k: &str| overloads.iter().any(|f| f.args.iter().any(|a| a.name == k));
@@ -133,10 +137,12 @@ pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<Res
         main,
         commit_now: read_only,
     };
-    let out = execute::run(client, &tx).await.map_err(|error| RestError::Db {
-        error,
-        anon: ctx.anon,
-    })?;
+    let out = execute::run(client, &tx)
+        .await
+        .map_err(|error| RestError::Db {
+            error,
+            anon: ctx.anon,
+        })?;
     if explaining {
         if !read_only {
             let _ = execute::finish(client, false).await;

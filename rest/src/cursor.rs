@@ -111,19 +111,16 @@ impl<'a> Cursor<'a> {
 
     /// Whether the remaining input starts with `s`.
     pub fn rest_starts_with(&self, s: &str) -> bool {
-        let mut i = self.pos;
-        for c in s.chars() {
-            if self.chars.get(i) != Some(&c) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        s.chars()
+            .enumerate()
+            .all(|(i, c)| self.chars.get(self.pos + i) == Some(&c))
     }
 
     /// The remaining input.
     pub fn rest(&self) -> String {
-        self.chars[self.pos.min(self.chars.len())..].iter().collect()
+        self.chars[self.pos.min(self.chars.len())..]
+            .iter()
+            .collect()
     }
 
     /// A PGRST100 error at the current position.

@@ -24,8 +24,13 @@ pub fn resolve(
             rels.iter()
                 .filter(|r| {
                     (r.is_to_one() && r.constraint == name)
-                        || (matches!(r.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne { origin_holds_fk: true })
-                            && single(r.columns.iter().map(|c| &c.0).collect(), name))
+                        || (matches!(
+                            r.cardinality,
+                            Cardinality::ManyToOne
+                                | Cardinality::OneToOne {
+                                    origin_holds_fk: true
+                                }
+                        ) && single(r.columns.iter().map(|c| &c.0).collect(), name))
                 })
                 .collect()
         }
@@ -104,17 +109,33 @@ fn relationship_label(r: &Relationship) -> String {
             "{} using {}({}) and {}({})",
             junction.1,
             r.origin.1,
-            origin_cols.iter().map(|c| c.0.clone()).collect::<Vec<_>>().join(", "),
+            origin_cols
+                .iter()
+                .map(|c| c.0.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
             r.target.1,
-            target_cols.iter().map(|c| c.0.clone()).collect::<Vec<_>>().join(", ")
+            target_cols
+                .iter()
+                .map(|c| c.0.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => format!(
             "{} using {}({}) and {}({})",
             r.constraint,
             r.origin.1,
-            r.columns.iter().map(|c| c.0.clone()).collect::<Vec<_>>().join(", "),
+            r.columns
+                .iter()
+                .map(|c| c.0.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
             r.target.1,
-            r.columns.iter().map(|c| c.1.clone()).collect::<Vec<_>>().join(", ")
+            r.columns
+                .iter()
+                .map(|c| c.1.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

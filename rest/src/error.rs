@@ -418,7 +418,11 @@ impl RestError {
                     args.join(", ")
                 )
             }),
-            Db { error, .. } => error.details.clone().map(Value::String).unwrap_or(Value::Null),
+            Db { error, .. } => error
+                .details
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
             Raised { body, .. } => body.get("details").cloned().unwrap_or(Value::Null),
             _ => Value::Null,
         }

@@ -1,2 +1,153 @@
-#[allow(unused_imports)]
 use super::*;
+use rstest::rstest;
+
+fn db(code: &str, message: &str) -> DbError {
+    DbError {
+        code: code.into(),
+        message: message.into(),
+        details: None,
+        hint: None,
+    }
+}
+
+/// One row per variant: the wire code and status PostgREST uses.
+#[rstest]
+#[case(RestError::parse("filter (x)", "unexpected"), "PGRST100", 400)]
+#[case(RestError::RpcMethod("PUT".into()), "PGRST101", 405)]
+#[case(RestError::InvalidBody("Empty or invalid json".into()), "PGRST102", 400)]
+#[case(RestError::InvalidRange("x".into()), "PGRST103", 416)]
+#[case(RestError::PutFilters, "PGRST105", 405)]
+#[case(RestError::SchemaNotExposed { schema: "x".into(), exposed: vec!["public".into()] }, "PGRST106", 406)]
+#[case(RestError::NotAcceptable("a/b".into()), "PGRST107", 406)]
+#[case(RestError::NotEmbedded("x".into()), "PGRST108", 400)]
+#[case(RestError::ResponseHeaders, "PGRST111", 500)]
+#[case(RestError::ResponseStatus, "PGRST112", 500)]
+#[case(RestError::PutLimit, "PGRST114", 400)]
+#[case(RestError::PutMismatch, "PGRST115", 400)]
+#[case(RestError::Singular(2), "PGRST116", 406)]
+#[case(RestError::Method("TRACE".into()), "PGRST117", 405)]
+#[case(RestError::RelatedOrder { origin: "a".into(), target: "b".into() }, "PGRST118", 400)]
+#[case(RestError::EmbedFilter, "PGRST120", 400)]
+#[case(RestError::RaiseParse, "PGRST121", 500)]
+#[case(RestError::InvalidPreferences(vec!["x".into()]), "PGRST122", 400)]
+#[case(RestError::AggregatesDisabled, "PGRST123", 400)]
+#[case(RestError::MaxAffected(3), "PGRST124", 400)]
+#[case(RestError::InvalidPath, "PGRST125", 404)]
+#[case(RestError::NotImplemented("x".into()), "PGRST127", 400)]
+#[case(RestError::MaxAffectedRpc, "PGRST128", 400)]
+#[case(RestError::NoRelationship { parent: "a".into(), child: "b".into(), schema: "public".into() }, "PGRST200", 400)]
+#[case(RestError::AmbiguousRelationship { parent: "a".into(), child: "b".into(), candidates: vec![], suggestions: vec![] }, "PGRST201", 300)]
+#[case(RestError::FunctionNotFound { qualified: "public.f".into(), args: vec![], suggestion: None }, "PGRST202", 404)]
+#[case(RestError::AmbiguousFunction(vec![]), "PGRST203", 300)]
+#[case(RestError::ColumnNotFound { table: "t".into(), column: "c".into() }, "PGRST204", 400)]
+#[case(RestError::TableNotFound { qualified: "public.t".into(), suggestion: None }, "PGRST205", 404)]
+#[case(RestError::Jwt(JwtErrorKind::SecretMissing), "PGRST300", 500)]
+#[case(RestError::Jwt(JwtErrorKind::Invalid("JWT cryptographic operation failed".into())), "PGRST301", 401)]
+#[case(RestError::Jwt(JwtErrorKind::AnonymousDisabled), "PGRST302", 401)]
+#[case(RestError::Jwt(JwtErrorKind::Claims("JWT expired".into())), "PGRST303", 401)]
+#[case(RestError::Internal("boom".into()), "PGRSTX00", 500)]
+fn variant_codes_and_statuses(#[case] e: RestError, #[case] code: &str, #[case] status: u16) {
+    assert_eq!(e.code(), code);
+    assert_eq!(e.status().as_u16(), status);
+    let body = e.body();
+    assert_eq!(body["code"], code);
+    assert!(body["message"].is_string());
+    assert_eq!(
+        e.headers()["proxy-status"],
+        format!("PostgREST; error={code}")
+    );
+}
+
+/// SQLSTATE → HTTP (`pgErrorStatus`), one row per class PostgREST distinguishes.
+#[rstest]
+#[case("08006", "x", false, 503)]
+#[case("09000", "x", false, 500)]
+#[case("0L000", "x", false, 403)]
+#[case("0P000", "x", false, 403)]
+#[case("21000", "UPDATE requires a WHERE clause", false, 400)]
+#[case("21000", "more than one row", false, 500)]
+#[case("22023", "role \"nobody\" does not exist", false, 401)]
+#[case("22023", "invalid parameter", false, 400)]
+#[case("22P02", "invalid input syntax", false, 400)]
+#[case("23502", "null value", false, 400)]
+#[case("23503", "fk", false, 409)]
+#[case("23505", "unique", false, 409)]
+#[case("25006", "read-only", false, 405)]
+#[case("25P02", "aborted", false, 500)]
+#[case("28000", "auth", false, 403)]
+#[case("2D000", "x", false, 500)]
+#[case("38000", "x", false, 500)]
+#[case("39000", "x", false, 500)]
+#[case("3B000", "x", false, 500)]
+#[case("40001", "x", false, 500)]
+#[case("42501", "permission denied", true, 401)]
+#[case("42501", "permission denied", false, 403)]
+#[case("42703", "column", false, 400)]
+#[case("42883", "function f() does not exist", false, 404)]
+#[case("42883", "function xmlagg(integer) does not exist", false, 406)]
+#[case("42P01", "relation", false, 404)]
+#[case("42P17", "recursion", false, 500)]
+#[case("53400", "x", false, 500)]
+#[case("53100", "disk full", false, 503)]
+#[case("54000", "x", false, 500)]
+#[case("55000", "x", false, 500)]
+#[case("57014", "canceled", false, 500)]
+#[case("57P01", "shutdown", false, 503)]
+#[case("58000", "x", false, 500)]
+#[case("F0000", "x", false, 500)]
+#[case("HV000", "x", false, 500)]
+#[case("XX000", "x", false, 500)]
+#[case("P0001", "raise", false, 400)]
+#[case("P0002", "no data", false, 500)]
+#[case("PT402", "pay", false, 402)]
+#[case("PTabc", "bad", false, 500)]
+fn sqlstate_statuses(
+    #[case] code: &str,
+    #[case] message: &str,
+    #[case] anon: bool,
+    #[case] status: u16,
+) {
+    let e = RestError::from_db(db(code, message), anon);
+    assert_eq!(e.status().as_u16(), status, "{code} {message}");
+    assert_eq!(e.code(), code);
+}
+
+#[test]
+fn anon_permission_error_carries_www_authenticate() {
+    let e = RestError::from_db(db("42501", "permission denied for table t"), true);
+    assert_eq!(e.headers()["www-authenticate"], "Bearer");
+    let e = RestError::from_db(db("42501", "permission denied for table t"), false);
+    assert!(e.headers().get("www-authenticate").is_none());
+}
+
+#[test]
+fn raise_pgrst_full_control_and_bad_json() {
+    let mut d = db(
+        "PGRST",
+        r#"{"code":"123","message":"m","details":"d","hint":"h"}"#,
+    );
+    d.details = Some(r#"{"status":402,"headers":{"X-Powered-By":"Nerds"}}"#.into());
+    let e = RestError::from_db(d, false);
+    assert_eq!(e.status().as_u16(), 402);
+    assert_eq!(e.code(), "123");
+    assert_eq!(e.headers()["x-powered-by"], "Nerds");
+    let e = RestError::from_db(db("PGRST", "not json"), false);
+    assert_eq!(e.code(), "PGRST121");
+    assert_eq!(e.status().as_u16(), 500);
+}
+
+#[test]
+fn messages_match_postgrest() {
+    insta::assert_snapshot!(
+        RestError::TableNotFound { qualified: "public.x".into(), suggestion: Some("public.xs".into()) }.body().to_string(),
+        @r#"{"code":"PGRST205","details":null,"hint":"Perhaps you meant the table 'public.xs'","message":"Could not find the table 'public.x' in the schema cache"}"#
+    );
+    insta::assert_snapshot!(
+        RestError::FunctionNotFound { qualified: "public.f".into(), args: vec!["a".into(), "b".into()], suggestion: None }.body().to_string(),
+        @r#"{"code":"PGRST202","details":"Searched for the function public.f with parameters a, b or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.","hint":null,"message":"Could not find the function public.f(a, b) in the schema cache"}"#
+    );
+    insta::assert_snapshot!(
+        RestError::Jwt(JwtErrorKind::Claims("JWT expired".into())).headers()["www-authenticate"].to_str().unwrap_or_default(),
+        @r#"Bearer error="invalid_token", error_description="JWT expired""#
+    );
+}

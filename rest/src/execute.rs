@@ -40,7 +40,8 @@ pub struct Outcome {
     pub estimate: Option<i64>,
 }
 
-type RowsFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
+type RowsFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
 
 fn typed(params: &[TextParam]) -> Vec<(&(dyn ToSql + Sync), Type)> {
     params
@@ -111,7 +112,10 @@ pub async fn run(client: &Client, tx: &Transaction) -> Result<Outcome, DbError> 
             .and_then(|r| r.as_ref().ok())
             .and_then(|rows| rows.first())
             .and_then(|row| row.try_get::<_, serde_json::Value>(0).ok())
-            .and_then(|v| v.pointer("/0/Plan/Plan Rows").and_then(serde_json::Value::as_f64))
+            .and_then(|v| {
+                v.pointer("/0/Plan/Plan Rows")
+                    .and_then(serde_json::Value::as_f64)
+            })
             .map(|f| f as i64)
     } else {
         None

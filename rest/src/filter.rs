@@ -142,6 +142,7 @@ pub enum IsValue {
 }
 
 /// Full-text search flavours.
+#[allow(clippy::enum_variant_names)] // `Fts::Fts` is PostgREST's own `fts` operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fts {
     /// `fts` → `to_tsquery`.

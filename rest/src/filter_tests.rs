@@ -1,2 +1,195 @@
-#[allow(unused_imports)]
 use super::*;
+use crate::cursor::Field;
+use rstest::rstest;
+
+fn f(value: &str) -> Result<Filter, RestError> {
+    parse_filter(
+        vec![],
+        Field {
+            name: "c".into(),
+            json_path: vec![],
+        },
+        value,
+    )
+}
+
+#[rstest]
+#[case("eq.1", Op::Eq)]
+#[case("neq.1", Op::Neq)]
+#[case("gt.1", Op::Gt)]
+#[case("gte.1", Op::Gte)]
+#[case("lt.1", Op::Lt)]
+#[case("lte.1", Op::Lte)]
+#[case("like.1", Op::Like)]
+#[case("ilike.1", Op::Ilike)]
+#[case("match.1", Op::Match)]
+#[case("imatch.1", Op::Imatch)]
+#[case("isdistinct.1", Op::IsDistinct)]
+#[case("cs.1", Op::Contains)]
+#[case("cd.1", Op::ContainedIn)]
+#[case("ov.1", Op::Overlap)]
+#[case("sl.1", Op::StrictlyLeft)]
+#[case("sr.1", Op::StrictlyRight)]
+#[case("nxr.1", Op::NotExtendRight)]
+#[case("nxl.1", Op::NotExtendLeft)]
+#[case("adj.1", Op::Adjacent)]
+fn binary_operators(#[case] value: &str, #[case] op: Op) {
+    assert_eq!(
+        f(value).expect(value).op,
+        Operation::Binary(op, None, "1".into())
+    );
+}
+
+#[test]
+fn values_keep_dots_commas_and_quotes() {
+    assert_eq!(
+        f("eq.a.b,c(d)\"e\"").expect("ok").op,
+        Operation::Binary(Op::Eq, None, "a.b,c(d)\"e\"".into())
+    );
+    assert_eq!(
+        f("eq.").expect("empty").op,
+        Operation::Binary(Op::Eq, None, "".into())
+    );
+}
+
+#[test]
+fn negation_quantifiers_is_in_fts() {
+    let x = f("not.like(all).{a*,b*}").expect("ok");
+    assert!(x.negate);
+    assert_eq!(
+        x.op,
+        Operation::Binary(Op::Like, Some(Quantifier::All), "{a*,b*}".into())
+    );
+    assert_eq!(
+        f("eq(any).{1,2}").expect("ok").op,
+        Operation::Binary(Op::Eq, Some(Quantifier::Any), "{1,2}".into())
+    );
+    assert_eq!(f("is.NULL").expect("ok").op, Operation::Is(IsValue::Null));
+    assert_eq!(
+        f("is.not_null").expect("ok").op,
+        Operation::Is(IsValue::NotNull)
+    );
+    assert_eq!(
+        f("is.unknown").expect("ok").op,
+        Operation::Is(IsValue::Unknown)
+    );
+    assert_eq!(
+        f(r#"in.(1,"a,b","say \"hi\"",back\slash)"#).expect("ok").op,
+        Operation::In(vec![
+            "1".into(),
+            "a,b".into(),
+            "say \"hi\"".into(),
+            "back\\slash".into()
+        ])
+    );
+    assert_eq!(f("in.()").expect("ok").op, Operation::In(vec![]));
+    assert_eq!(
+        f("fts(english).cat & dog").expect("ok").op,
+        Operation::Fts(Fts::Fts, Some("english".into()), "cat & dog".into())
+    );
+    assert_eq!(
+        f("wfts.a b").expect("ok").op,
+        Operation::Fts(Fts::Websearch, None, "a b".into())
+    );
+    assert!(matches!(
+        f("plfts.x").expect("ok").op,
+        Operation::Fts(Fts::Plain, None, _)
+    ));
+    assert!(matches!(
+        f("phfts.x").expect("ok").op,
+        Operation::Fts(Fts::Phrase, None, _)
+    ));
+}
+
+#[test]
+fn rejects_unknown_operators_and_bad_shapes() {
+    for bad in [
+        "noop.1",
+        "eq",
+        "eq1",
+        "is.maybe",
+        "in.(1,2",
+        "in.1,2",
+        "cs(any).{1}",
+        "not.not.eq.1",
+        "in.(\"unterminated)",
+        "",
+    ] {
+        let e = f(bad).expect_err(bad);
+        assert_eq!(e.code(), "PGRST100", "{bad}");
+    }
+    let e = f("noop.0").expect_err("noop");
+    assert_eq!(
+        e.message(),
+        "\"failed to parse filter (noop.0)\" (line 1, column 1\""
+    );
+}
+
+#[test]
+fn logic_trees() {
+    let t = parse_logic(
+        vec![],
+        false,
+        "(a.eq.1,and(b.gt.2,c.not.is.null),not.or(d.in.(1,2),e.eq.\"x,)\"))",
+    )
+    .expect("parses");
+    let LogicTree::Expr {
+        and,
+        children,
+        negate,
+    } = t
+    else {
+        panic!("expr")
+    };
+    assert!(!and && !negate);
+    assert_eq!(children.len(), 3);
+    assert!(
+        matches!(&children[1], LogicTree::Expr { and: true, children, .. } if children.len() == 2)
+    );
+    let LogicTree::Expr {
+        negate: true,
+        children: inner,
+        ..
+    } = &children[2]
+    else {
+        panic!("negated or")
+    };
+    assert!(
+        matches!(&inner[1], LogicTree::Leaf(f) if f.op == Operation::Binary(Op::Eq, None, "x,)".into()))
+    );
+    let t = parse_logic(
+        vec![],
+        true,
+        "(rel.not.is.null,data->a->>b.eq.1,arr.cs.{1,2})",
+    )
+    .expect("parses");
+    let LogicTree::Expr { children, .. } = t else {
+        panic!("expr")
+    };
+    assert!(matches!(&children[0], LogicTree::Leaf(f) if f.field.name == "rel" && f.negate));
+    assert!(matches!(&children[1], LogicTree::Leaf(f) if f.field.json_path.len() == 2));
+    assert!(
+        matches!(&children[2], LogicTree::Leaf(f) if f.op == Operation::Binary(Op::Contains, None, "{1,2}".into()))
+    );
+    let t = parse_logic(vec![], false, "(sub.col.eq.1)").expect("embed path");
+    let LogicTree::Expr { children, .. } = t else {
+        panic!("expr")
+    };
+    assert!(matches!(&children[0], LogicTree::Leaf(f) if f.path == vec!["sub".to_string()]));
+}
+
+#[test]
+fn logic_tree_errors() {
+    for bad in [
+        "a.eq.1",
+        "(a.eq.1",
+        "(a.eq.1,)",
+        "(a.zz.1)",
+        "()",
+        "(a.eq.1))",
+        "(and(a.eq.1)",
+    ] {
+        let e = parse_logic(vec![], false, bad).expect_err(bad);
+        assert_eq!(e.code(), "PGRST100", "{bad}");
+    }
+}

@@ -300,7 +300,10 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         } else if is_record {
             ReturnKind::Record(out_cols)
         } else if typtype == "c" {
-            let rel = match (r.get::<_, Option<String>>(10), r.get::<_, Option<String>>(11)) {
+            let rel = match (
+                r.get::<_, Option<String>>(10),
+                r.get::<_, Option<String>>(11),
+            ) {
                 (Some(s), Some(t)) if tables.contains_key(&(s.clone(), t.clone())) => Some((s, t)),
                 _ => None,
             };

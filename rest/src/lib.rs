@@ -9,8 +9,8 @@
 mod call;
 mod cursor;
 mod embed;
-mod execute;
 pub mod error;
+mod execute;
 mod filter;
 mod introspect;
 mod media;
@@ -20,8 +20,8 @@ mod order;
 mod plan;
 mod prefer;
 mod query_params;
-mod read;
 mod range;
+mod read;
 mod relationships;
 mod render;
 mod request;
@@ -33,9 +33,9 @@ mod sql;
 mod write;
 
 pub use error::{DbError, JwtErrorKind, RestError};
-pub use schema_cache::{LoadError, SchemaCache};
 pub use request::{RestRequest, RestSettings};
 pub use response::RestResponse;
+pub use schema_cache::{LoadError, SchemaCache};
 
 /// Serves one `/rest/v1` request on `client` (a pooled connection; a
 /// `deadpool_postgres::Object` derefs to it). Never fails: errors are PostgREST error responses.

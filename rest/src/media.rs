@@ -74,9 +74,7 @@ fn candidate(mime: &str, params: &[(String, String)], root: bool) -> Option<Medi
     let stripped = param(params, "nulls") == Some("stripped");
     Some(match mime {
         "*/*" | "application/*" if root => Media::OpenApi,
-        "*/*" | "application/*" | "application/json" => Media::Json {
-            strip_nulls: false,
-        },
+        "*/*" | "application/*" | "application/json" => Media::Json { strip_nulls: false },
         "application/openapi+json" if root => Media::OpenApi,
         "application/vnd.pgrst.array+json" => Media::Json {
             strip_nulls: stripped,
@@ -106,10 +104,16 @@ pub fn negotiate(accept: Option<&str>, root: bool) -> Result<Media, RestError> {
             Media::Json { strip_nulls: false }
         });
     };
-    let mut ranges: Vec<(f32, usize, String, Vec<(String, String)>)> = Vec::new();
+    // (q, position, media type, parameters)
+    type Range = (f32, usize, String, Vec<(String, String)>);
+    let mut ranges: Vec<Range> = Vec::new();
     for (i, part) in split_outside_quotes(accept, ',').into_iter().enumerate() {
         let mut pieces = split_outside_quotes(&part, ';').into_iter();
-        let mime = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let mime = pieces
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         let mut params = Vec::new();
         let mut q = 1.0f32;
         for p in pieces {
@@ -163,13 +167,18 @@ mod tests {
             negotiate(None, false).expect("default"),
             Media::Json { strip_nulls: false }
         );
-        assert!(negotiate(Some("application/vnd.pgrst.object+json"), false)
-            .expect("object")
-            .is_singular());
+        assert!(
+            negotiate(Some("application/vnd.pgrst.object+json"), false)
+                .expect("object")
+                .is_singular()
+        );
         assert_eq!(negotiate(Some("text/csv"), false).expect("csv"), Media::Csv);
         assert_eq!(
-            negotiate(Some("application/vnd.pgrst.array+json;nulls=stripped"), false)
-                .expect("stripped"),
+            negotiate(
+                Some("application/vnd.pgrst.array+json;nulls=stripped"),
+                false
+            )
+            .expect("stripped"),
             Media::Json { strip_nulls: true }
         );
         let plan = negotiate(

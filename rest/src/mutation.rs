@@ -73,9 +73,7 @@ pub fn parse_payload(content_type: Option<&str>, body: &[u8]) -> Result<Payload,
                 match i {
                     Value::Object(m) => rows.push(m.clone()),
                     _ => {
-                        return Err(RestError::InvalidBody(
-                            "All object keys must match".into(),
-                        ));
+                        return Err(RestError::InvalidBody("All object keys must match".into()));
                     }
                 }
             }
@@ -150,10 +148,16 @@ fn parse_csv(text: &str) -> Vec<Vec<(String, bool)>> {
                 in_quotes = true;
                 quoted = true;
             }
-            ',' => rec.push((std::mem::take(&mut field), std::mem::replace(&mut quoted, false))),
+            ',' => rec.push((
+                std::mem::take(&mut field),
+                std::mem::replace(&mut quoted, false),
+            )),
             '\r' => {}
             '\n' => {
-                rec.push((std::mem::take(&mut field), std::mem::replace(&mut quoted, false)));
+                rec.push((
+                    std::mem::take(&mut field),
+                    std::mem::replace(&mut quoted, false),
+                ));
                 out.push(std::mem::take(&mut rec));
             }
             _ => field.push(c),
@@ -217,7 +221,9 @@ pub fn check_put(table: &Table, q: &QueryParams, payload: &Payload) -> Result<()
         return Err(RestError::PutFilters);
     }
     if payload.rows.len() != 1 {
-        return Err(RestError::InvalidBody("PUT payload must contain a single row".into()));
+        return Err(RestError::InvalidBody(
+            "PUT payload must contain a single row".into(),
+        ));
     }
     let row = &payload.rows[0];
     for (pk, v) in pk_values {
@@ -447,11 +453,8 @@ mod tests {
 
     #[test]
     fn csv_payload_with_null_and_quotes() {
-        let p = parse_payload(
-            Some("text/csv"),
-            b"name,note\n\"a, b\",NULL\nc,\"NULL\"\n",
-        )
-        .expect("csv");
+        let p = parse_payload(Some("text/csv"), b"name,note\n\"a, b\",NULL\nc,\"NULL\"\n")
+            .expect("csv");
         assert_eq!(p.rows.len(), 2);
         assert_eq!(p.rows[0]["name"], Value::String("a, b".into()));
         assert_eq!(p.rows[0]["note"], Value::Null);
@@ -460,11 +463,8 @@ mod tests {
 
     #[test]
     fn form_payload() {
-        let p = parse_payload(
-            Some("application/x-www-form-urlencoded"),
-            b"name=a+b&x=%2C",
-        )
-        .expect("form");
+        let p = parse_payload(Some("application/x-www-form-urlencoded"), b"name=a+b&x=%2C")
+            .expect("form");
         assert_eq!(p.rows[0]["name"], Value::String("a b".into()));
         assert_eq!(p.rows[0]["x"], Value::String(",".into()));
     }

@@ -34,9 +34,10 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
         if t.pk.contains(&c.name) {
             notes.push("This is a Primary Key.<pk/>".to_string());
         }
-        for r in rels.iter().filter(|r| {
-            r.is_to_one() && r.columns.len() == 1 && r.columns[0].0 == c.name
-        }) {
+        for r in rels
+            .iter()
+            .filter(|r| r.is_to_one() && r.columns.len() == 1 && r.columns[0].0 == c.name)
+        {
             notes.push(format!(
                 "This is a Foreign Key to `{}.{}`.<fk table='{}' column='{}'/>",
                 r.target.1, r.columns[0].1, r.target.1, r.columns[0].1
@@ -109,7 +110,15 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
                 .collect()
         };
         let mut get_params = row_filters.clone();
-        get_params.extend(refs(&["select", "order", "range", "rangeUnit", "offset", "limit", "preferCount"]));
+        get_params.extend(refs(&[
+            "select",
+            "order",
+            "range",
+            "rangeUnit",
+            "offset",
+            "limit",
+            "preferCount",
+        ]));
         let mut item = Map::new();
         item.insert("get".into(), json!({"tags": [name], "parameters": get_params, "responses": {"200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": format!("#/definitions/{name}")}}}, "206": {"description": "Partial Content"}}}));
         if t.insertable {
@@ -136,7 +145,12 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
             .args
             .iter()
             .filter(|a| !a.name.is_empty())
-            .map(|a| (a.name.clone(), json!({"type": "string", "format": a.data_type})))
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    json!({"type": "string", "format": a.data_type}),
+                )
+            })
             .collect();
         let required: Vec<&str> = f
             .args

@@ -226,11 +226,7 @@ pub fn unknown_column(relation: &str, name: &str, cols: Option<&[ColInfo]>) -> R
 
 impl<'a> Planner<'a> {
     /// A planner for one request.
-    pub fn new(
-        cache: &'a SchemaCache,
-        q: &'a QueryParams,
-        aggregates_enabled: bool,
-    ) -> Self {
+    pub fn new(cache: &'a SchemaCache, q: &'a QueryParams, aggregates_enabled: bool) -> Self {
         Planner {
             cache,
             q,
@@ -505,4 +501,4 @@ impl<'a> Planner<'a> {
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
-mod tests;
+pub(crate) mod tests;

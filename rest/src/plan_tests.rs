@@ -1,2 +1,240 @@
-#[allow(unused_imports)]
 use super::*;
+use crate::relationships::{self, ForeignKey};
+use crate::schema_cache::{Column, TableKind};
+use std::collections::{BTreeMap, HashMap};
+
+fn table(name: &str, cols: &[(&str, &str)], pk: &[&str]) -> Table {
+    Table {
+        schema: "public".into(),
+        name: name.into(),
+        kind: TableKind::Table,
+        columns: cols
+            .iter()
+            .map(|(n, t)| Column {
+                name: n.to_string(),
+                data_type: t.to_string(),
+                type_name: t.to_string(),
+                nullable: true,
+                default: None,
+                max_len: None,
+                enum_values: vec![],
+                description: None,
+            })
+            .collect(),
+        pk: pk.iter().map(|s| s.to_string()).collect(),
+        uniques: vec![pk.iter().map(|s| s.to_string()).collect()],
+        insertable: true,
+        updatable: true,
+        deletable: true,
+        description: None,
+    }
+}
+
+fn q(name: &str) -> QualifiedName {
+    ("public".into(), name.into())
+}
+
+fn fk(name: &str, from: &str, cols: &[&str], to: &str, to_cols: &[&str]) -> ForeignKey {
+    ForeignKey {
+        name: name.into(),
+        table: q(from),
+        columns: cols.iter().map(|s| s.to_string()).collect(),
+        foreign_table: q(to),
+        foreign_columns: to_cols.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// users ← projects (owner_id) ← tasks; users ↔ teams via members; users self-ref manager.
+pub fn sample_cache() -> SchemaCache {
+    let mut tables = BTreeMap::new();
+    for t in [
+        table(
+            "users",
+            &[
+                ("id", "int4"),
+                ("name", "text"),
+                ("manager_id", "int4"),
+                ("data", "jsonb"),
+            ],
+            &["id"],
+        ),
+        table(
+            "projects",
+            &[("id", "int4"), ("name", "text"), ("owner_id", "int4")],
+            &["id"],
+        ),
+        table(
+            "tasks",
+            &[
+                ("id", "int4"),
+                ("project_id", "int4"),
+                ("title", "text"),
+                ("tsv", "tsvector"),
+            ],
+            &["id"],
+        ),
+        table("teams", &[("id", "int4"), ("name", "text")], &["id"]),
+        table(
+            "members",
+            &[("user_id", "int4"), ("team_id", "int4")],
+            &["user_id", "team_id"],
+        ),
+    ] {
+        tables.insert(q(&t.name), t);
+    }
+    let fks = vec![
+        fk(
+            "projects_owner_id_fkey",
+            "projects",
+            &["owner_id"],
+            "users",
+            &["id"],
+        ),
+        fk(
+            "tasks_project_id_fkey",
+            "tasks",
+            &["project_id"],
+            "projects",
+            &["id"],
+        ),
+        fk(
+            "members_user_id_fkey",
+            "members",
+            &["user_id"],
+            "users",
+            &["id"],
+        ),
+        fk(
+            "members_team_id_fkey",
+            "members",
+            &["team_id"],
+            "teams",
+            &["id"],
+        ),
+        fk(
+            "users_manager_id_fkey",
+            "users",
+            &["manager_id"],
+            "users",
+            &["id"],
+        ),
+    ];
+    let uniques: HashMap<QualifiedName, Vec<Vec<String>>> = tables
+        .iter()
+        .map(|(k, t)| (k.clone(), t.uniques.clone()))
+        .collect();
+    let relationships = relationships::derive(&tables, &fks, &uniques, &HashMap::new());
+    SchemaCache {
+        schemas: vec!["public".into()],
+        tables,
+        relationships,
+        functions: BTreeMap::new(),
+    }
+}
+
+pub fn plan(cache: &SchemaCache, name: &str, query: &str) -> Result<ReadNode, RestError> {
+    let params = QueryParams::parse(Some(query), &|_| false)?;
+    let t = cache.table("public", name).expect("table");
+    let mut p = Planner::new(cache, &params, true);
+    p.plan_root(
+        q(name),
+        Ident::qualified("public", name),
+        Some(col_infos(t)),
+    )
+}
+
+#[test]
+fn derives_every_relationship_kind() {
+    let c = sample_cache();
+    let kinds: Vec<(&str, &str)> = c
+        .relationships_from("public", "users")
+        .iter()
+        .map(|r| (r.target.1.as_str(), r.cardinality_label()))
+        .collect();
+    assert!(kinds.contains(&("projects", "one-to-many")));
+    assert!(kinds.contains(&("teams", "many-to-many")));
+    assert!(kinds.contains(&("users", "many-to-one")));
+    assert!(kinds.contains(&("users", "one-to-many")));
+    assert!(kinds.contains(&("members", "one-to-many")));
+}
+
+#[test]
+fn resolves_embeds_and_validates_names() {
+    let c = sample_cache();
+    let node = plan(&c, "projects", "select=id,owner:users(name),tasks(title)").expect("plans");
+    assert_eq!(node.embeds.len(), 2);
+    assert!(node.embeds[0].rel.is_to_one());
+    assert!(!node.embeds[1].rel.is_to_one());
+    let e = plan(&c, "projects", "select=nope").expect_err("unknown column");
+    assert_eq!(e.code(), "42703");
+    let e = plan(&c, "projects", "select=id&nope=eq.1").expect_err("unknown filter column");
+    assert_eq!(e.code(), "42703");
+    let e = plan(&c, "projects", "order=nope").expect_err("unknown order column");
+    assert_eq!(e.code(), "42703");
+    let e = plan(&c, "projects", "select=id,teams(id)").expect_err("no relationship");
+    assert_eq!(e.code(), "PGRST200");
+    let e = plan(&c, "users", "select=id,users(id)").expect_err("self ref is ambiguous");
+    assert_eq!(e.code(), "PGRST201");
+    assert!(
+        plan(&c, "users", "select=id,users!manager_id(id)")
+            .expect("m2o")
+            .embeds[0]
+            .rel
+            .is_to_one()
+    );
+    assert!(
+        !plan(&c, "users", "select=id,users!id(id)")
+            .expect("o2m")
+            .embeds[0]
+            .rel
+            .is_to_one()
+    );
+    assert!(
+        plan(&c, "projects", "select=id,owner_id(name)")
+            .expect("fk column as target")
+            .embeds[0]
+            .rel
+            .is_to_one()
+    );
+}
+
+#[test]
+fn embed_scoped_parameters_need_the_embed() {
+    let c = sample_cache();
+    let e = plan(&c, "projects", "select=id&tasks.title=eq.x").expect_err("not embedded");
+    assert_eq!(e.code(), "PGRST108");
+    let e =
+        plan(&c, "projects", "select=id,t:tasks(id)&tasks.order=id").expect_err("alias required");
+    assert_eq!(e.code(), "PGRST108");
+    let node = plan(
+        &c,
+        "projects",
+        "select=id,t:tasks(id)&t.order=id.desc&t.limit=1&t.title=eq.x",
+    )
+    .expect("ok");
+    let child = &node.embeds[0].node;
+    assert_eq!(child.order.len(), 1);
+    assert_eq!(child.range.limit, Some(1));
+    assert_eq!(child.conds.len(), 1);
+    let e = plan(&c, "projects", "select=id,tasks(id)&tasks=eq.1").expect_err("embed op");
+    assert_eq!(e.code(), "PGRST120");
+    let e =
+        plan(&c, "users", "select=id,projects(id)&order=projects(id)").expect_err("to-many order");
+    assert_eq!(e.code(), "PGRST118");
+}
+
+#[test]
+fn aggregates_can_be_disabled() {
+    let c = sample_cache();
+    let params = QueryParams::parse(Some("select=count()"), &|_| false).expect("parses");
+    let t = c.table("public", "users").expect("table");
+    let mut p = Planner::new(&c, &params, false);
+    let e = p
+        .plan_root(
+            q("users"),
+            Ident::qualified("public", "users"),
+            Some(col_infos(t)),
+        )
+        .expect_err("disabled");
+    assert_eq!(e.code(), "PGRST123");
+}

@@ -199,7 +199,10 @@ mod tests {
     fn strict_rejects_unknown_lenient_ignores() {
         let e = prefs(&["handling=strict, foo, bar=baz"]).expect_err("strict");
         assert_eq!(e.code(), "PGRST122");
-        assert_eq!(e.details(), serde_json::json!("Invalid preferences: foo, bar=baz"));
+        assert_eq!(
+            e.details(),
+            serde_json::json!("Invalid preferences: foo, bar=baz")
+        );
         let p = prefs(&["foo, return=minimal"]).expect("lenient");
         assert_eq!(p.return_, Some(Return::Minimal));
     }

@@ -190,7 +190,10 @@ mod tests {
             q.filters[0].op,
             Operation::Binary(Op::Eq, None, "hello world".into())
         );
-        assert_eq!(q.filters[1].op, Operation::Binary(Op::Eq, None, "a+b c".into()));
+        assert_eq!(
+            q.filters[1].op,
+            Operation::Binary(Op::Eq, None, "a+b c".into())
+        );
     }
 
     #[test]
@@ -201,7 +204,13 @@ mod tests {
         .expect("ok");
         assert_eq!(q.order[&vec!["tasks".to_string()]].len(), 1);
         assert_eq!(q.ranges[&vec!["tasks".to_string()]].limit, Some(2));
-        assert_eq!(q.ranges[&Vec::<String>::new()], RowRange { offset: 1, limit: Some(5) });
+        assert_eq!(
+            q.ranges[&Vec::<String>::new()],
+            RowRange {
+                offset: 1,
+                limit: Some(5)
+            }
+        );
         assert_eq!(q.logic.len(), 2);
         assert_eq!(q.filters[0].path, vec!["tasks".to_string()]);
     }

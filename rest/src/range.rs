@@ -41,10 +41,9 @@ impl RowRange {
 
 /// Parses `limit=`.
 pub fn parse_limit(v: &str) -> Result<i64, RestError> {
-    let n: i64 = v
-        .trim()
-        .parse()
-        .map_err(|_| RestError::parse(format!("limit ({v})"), "expecting a non-negative integer"))?;
+    let n: i64 = v.trim().parse().map_err(|_| {
+        RestError::parse(format!("limit ({v})"), "expecting a non-negative integer")
+    })?;
     if n < 0 {
         return Err(RestError::InvalidRange(
             "Limit should be greater than or equal to zero.".into(),
@@ -72,7 +71,10 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<RowRange>, RestError> 
     {
         return Ok(None);
     }
-    let Some(v) = headers.get(http::header::RANGE).and_then(|v| v.to_str().ok()) else {
+    let Some(v) = headers
+        .get(http::header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Ok(None);
     };
     let v = v.trim().strip_prefix("items=").unwrap_or(v.trim());
@@ -169,12 +171,18 @@ mod tests {
         h.insert("range", HeaderValue::from_static("10-19"));
         assert_eq!(
             from_headers(&h).expect("ok"),
-            Some(RowRange { offset: 10, limit: Some(10) })
+            Some(RowRange {
+                offset: 10,
+                limit: Some(10)
+            })
         );
         h.insert("range", HeaderValue::from_static("5-"));
         assert_eq!(
             from_headers(&h).expect("ok"),
-            Some(RowRange { offset: 5, limit: None })
+            Some(RowRange {
+                offset: 5,
+                limit: None
+            })
         );
         h.insert("range", HeaderValue::from_static("9-3"));
         assert_eq!(from_headers(&h).expect_err("bad").code(), "PGRST103");
@@ -182,9 +190,21 @@ mod tests {
 
     #[test]
     fn restrict_and_cap() {
-        let q = RowRange { offset: 2, limit: Some(10) };
-        let h = RowRange { offset: 0, limit: Some(5) };
-        assert_eq!(q.restrict(h), RowRange { offset: 2, limit: Some(3) });
+        let q = RowRange {
+            offset: 2,
+            limit: Some(10),
+        };
+        let h = RowRange {
+            offset: 0,
+            limit: Some(5),
+        };
+        assert_eq!(
+            q.restrict(h),
+            RowRange {
+                offset: 2,
+                limit: Some(3)
+            }
+        );
         assert_eq!(RowRange::default().cap(Some(100)).limit, Some(100));
         assert_eq!(parse_limit("-1").expect_err("neg").status().as_u16(), 416);
     }

@@ -56,10 +56,20 @@ impl MainRow {
 /// Wraps a statement in `EXPLAIN` with the requested options (an allow-list).
 pub fn explain(main: Sql, opts: &PlanOptions) -> Sql {
     let mut sql = Sql::new();
-    let mut parts = vec![if opts.json { "FORMAT JSON" } else { "FORMAT TEXT" }.to_string()];
+    let mut parts = vec![
+        if opts.json {
+            "FORMAT JSON"
+        } else {
+            "FORMAT TEXT"
+        }
+        .to_string(),
+    ];
     for o in &opts.options {
         let o = o.to_ascii_lowercase();
-        if matches!(o.as_str(), "analyze" | "verbose" | "settings" | "buffers" | "wal") {
+        if matches!(
+            o.as_str(),
+            "analyze" | "verbose" | "settings" | "buffers" | "wal"
+        ) {
             parts.push(o.to_ascii_uppercase());
         }
     }
@@ -124,7 +134,11 @@ pub fn total_for(
 }
 
 /// GET/HEAD on `/name`.
-pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<RestResponse, RestError> {
+pub async fn serve(
+    ctx: &mut Ctx<'_>,
+    client: &Client,
+    name: &str,
+) -> Result<RestResponse, RestError> {
     let table = ctx
         .cache
         .table(&ctx.schema, name)
@@ -164,10 +178,12 @@ pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<Res
         main,
         commit_now: true,
     };
-    let out = execute::run(client, &tx).await.map_err(|error| RestError::Db {
-        error,
-        anon: ctx.anon,
-    })?;
+    let out = execute::run(client, &tx)
+        .await
+        .map_err(|error| RestError::Db {
+            error,
+            anon: ctx.anon,
+        })?;
     if plan {
         return Ok(plan_response(ctx, &out.rows));
     }

@@ -100,8 +100,10 @@ pub fn derive(
                     .cloned()
                     .zip(tgt_cols.iter().cloned())
                     .collect();
-                let backward: Vec<(String, String)> =
-                    forward.iter().map(|(a, b)| (b.clone(), a.clone())).collect();
+                let backward: Vec<(String, String)> = forward
+                    .iter()
+                    .map(|(a, b)| (b.clone(), a.clone()))
+                    .collect();
                 let (fwd, bwd) = if one_to_one {
                     (
                         Cardinality::OneToOne {
@@ -145,7 +147,8 @@ pub fn derive(
                 {
                     continue;
                 }
-                for (src, src_cols) in exposures(&a.foreign_table, &a.foreign_columns, tables, views)
+                for (src, src_cols) in
+                    exposures(&a.foreign_table, &a.foreign_columns, tables, views)
                 {
                     for (tgt, tgt_cols) in
                         exposures(&b.foreign_table, &b.foreign_columns, tables, views)
@@ -157,8 +160,16 @@ pub fn derive(
                                 junction: junction.clone(),
                                 origin_constraint: a.name.clone(),
                                 target_constraint: b.name.clone(),
-                                origin_cols: src_cols.iter().cloned().zip(a.columns.clone()).collect(),
-                                target_cols: tgt_cols.iter().cloned().zip(b.columns.clone()).collect(),
+                                origin_cols: src_cols
+                                    .iter()
+                                    .cloned()
+                                    .zip(a.columns.clone())
+                                    .collect(),
+                                target_cols: tgt_cols
+                                    .iter()
+                                    .cloned()
+                                    .zip(b.columns.clone())
+                                    .collect(),
                             },
                             constraint: junction.1.clone(),
                             columns: Vec::new(),

@@ -488,11 +488,7 @@ pub fn render_from_where(
         .ident(&Ident::new(&node.alias))
         .push(extra_join);
     for (i, e) in node.embeds.iter().enumerate() {
-        let filters = e.inner
-            || node
-                .conds
-                .iter()
-                .any(|c| cond_uses_embed(c, i));
+        let filters = e.inner || node.conds.iter().any(|c| cond_uses_embed(c, i));
         if all_embeds || filters {
             render_lateral(sql, node, e);
         }

@@ -140,7 +140,9 @@ impl Ctx<'_> {
             .bind(Value::Object(cookies).to_string())
             .push(", true)");
         if let Some(tz) = &self.prefs.timezone {
-            sql.push(", set_config('timezone', ").bind(tz.clone()).push(", true)");
+            sql.push(", set_config('timezone', ")
+                .bind(tz.clone())
+                .push(", true)");
         }
         sql
     }
@@ -287,13 +289,12 @@ async fn serve(
         r.header("allow", allow);
         return Ok(r);
     }
-    let media = media::negotiate(
-        header(&req.headers, "accept"),
-        matches!(route, Route::Root),
-    )?;
+    let media = media::negotiate(header(&req.headers, "accept"), matches!(route, Route::Root))?;
     if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
         return Err(RestError::NotAcceptable(
-            header(&req.headers, "accept").unwrap_or_default().to_string(),
+            header(&req.headers, "accept")
+                .unwrap_or_default()
+                .to_string(),
         ));
     }
     let prefs = Preferences::from_headers(&req.headers)?;

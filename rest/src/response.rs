@@ -108,8 +108,11 @@ mod tests {
     #[test]
     fn gucs_override_status_and_headers() {
         let mut r = RestResponse::new(StatusCode::OK, "application/json", "[]");
-        r.apply_gucs(Some("418"), Some(r#"[{"Cache-Control":"public"},{"X-A":"b"}]"#))
-            .expect("valid");
+        r.apply_gucs(
+            Some("418"),
+            Some(r#"[{"Cache-Control":"public"},{"X-A":"b"}]"#),
+        )
+        .expect("valid");
         assert_eq!(r.status.as_u16(), 418);
         assert_eq!(r.headers["cache-control"], "public");
     }
@@ -118,7 +121,9 @@ mod tests {
     fn bad_gucs_are_500() {
         let mut r = RestResponse::new(StatusCode::OK, "application/json", "[]");
         assert_eq!(
-            r.apply_gucs(None, Some(r#"{"a":"b"}"#)).expect_err("bad").code(),
+            r.apply_gucs(None, Some(r#"{"a":"b"}"#))
+                .expect_err("bad")
+                .code(),
             "PGRST111"
         );
         assert_eq!(

@@ -86,7 +86,10 @@ pub fn resolve<'a>(
             ));
         }
     }
-    let unnamed: Vec<&&Function> = single.iter().filter(|f| f.args[0].name.is_empty()).collect();
+    let unnamed: Vec<&&Function> = single
+        .iter()
+        .filter(|f| f.args[0].name.is_empty())
+        .collect();
     if let [f] = unnamed.as_slice() {
         return Ok(Call {
             function: f,
@@ -116,7 +119,10 @@ fn signature(f: &Function) -> String {
 }
 
 /// Builds the JSON object of GET arguments; repeated keys (variadic/array) become arrays.
-pub fn args_from_query(pairs: &[(String, String)], f_args: &[crate::schema_cache::FuncArg]) -> Value {
+pub fn args_from_query(
+    pairs: &[(String, String)],
+    f_args: &[crate::schema_cache::FuncArg],
+) -> Value {
     let mut m = Map::new();
     for (k, v) in pairs {
         let variadic = f_args.iter().any(|a| &a.name == k && a.variadic);
@@ -241,7 +247,10 @@ mod tests {
         assert_eq!(call.function.args[0].name, "a");
         let e = resolve(&c, "public", "add", serde_json::json!({"z": 1}), false).expect_err("none");
         assert_eq!(e.code(), "PGRST202");
-        assert_eq!(e.message(), "Could not find the function public.add(z) in the schema cache");
+        assert_eq!(
+            e.message(),
+            "Could not find the function public.add(z) in the schema cache"
+        );
     }
 
     #[test]
@@ -269,9 +278,18 @@ mod tests {
 
     #[test]
     fn named_call_goes_through_json_to_record() {
-        let c = cache(vec![func("add", &[("a", "integer", false), ("b", "integer", true)])]);
-        let call = resolve(&c, "public", "add", serde_json::json!({"a": 1, "b": 2}), false)
-            .expect("ok");
+        let c = cache(vec![func(
+            "add",
+            &[("a", "integer", false), ("b", "integer", true)],
+        )]);
+        let call = resolve(
+            &c,
+            "public",
+            "add",
+            serde_json::json!({"a": 1, "b": 2}),
+            false,
+        )
+        .expect("ok");
         let sql = render_call_cte(&call, false);
         insta::assert_snapshot!(sql.text, @r#"pgrst_call AS (SELECT pgrst_fn.* FROM json_to_record($1::json) AS pgrst_args("a" integer, "b" integer), LATERAL "public"."add"("a" := pgrst_args."a", "b" := pgrst_args."b") AS pgrst_fn)"#);
     }

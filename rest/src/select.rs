@@ -125,10 +125,9 @@ fn cast(c: &mut Cursor) -> Result<Option<String>, RestError> {
         return Ok(None);
     }
     let mut t = String::new();
-    while let Some(ch) = c
-        .peek()
-        .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '_' || *ch == ' ' || *ch == '[' || *ch == ']')
-    {
+    while let Some(ch) = c.peek().filter(|ch| {
+        ch.is_ascii_alphanumeric() || *ch == '_' || *ch == ' ' || *ch == '[' || *ch == ']'
+    }) {
         t.push(ch);
         c.pos += 1;
     }

@@ -165,10 +165,7 @@ mod tests {
     #[test]
     fn ident_doubles_quotes() {
         assert_eq!(Ident::new("a\"b").as_str(), "\"a\"\"b\"");
-        assert_eq!(
-            Ident::qualified("s", "t;drop").as_str(),
-            "\"s\".\"t;drop\""
-        );
+        assert_eq!(Ident::qualified("s", "t;drop").as_str(), "\"s\".\"t;drop\"");
     }
 
     #[test]

@@ -19,7 +19,11 @@ use crate::response::RestResponse;
 use crate::sql::Ident;
 
 /// Serves a write on `/name`.
-pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<RestResponse, RestError> {
+pub async fn serve(
+    ctx: &mut Ctx<'_>,
+    client: &Client,
+    name: &str,
+) -> Result<RestResponse, RestError> {
     let table = ctx
         .cache
         .table(&ctx.schema, name)
@@ -116,15 +120,19 @@ pub async fn serve(ctx: &mut Ctx<'_>, client: &Client, name: &str) -> Result<Res
         main,
         commit_now: false,
     };
-    let out = execute::run(client, &tx).await.map_err(|error| RestError::Db {
-        error,
-        anon: ctx.anon,
-    })?;
-    if explaining {
-        execute::finish(client, false).await.map_err(|error| RestError::Db {
+    let out = execute::run(client, &tx)
+        .await
+        .map_err(|error| RestError::Db {
             error,
             anon: ctx.anon,
         })?;
+    if explaining {
+        execute::finish(client, false)
+            .await
+            .map_err(|error| RestError::Db {
+                error,
+                anon: ctx.anon,
+            })?;
         return Ok(read::plan_response(ctx, &out.rows));
     }
     let row = out

@@ -55,7 +55,15 @@ impl Api {
         }
     }
 
-    async fn req(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &str, role: &str, claims: Value) -> Resp {
+    async fn req(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+        role: &str,
+        claims: Value,
+    ) -> Resp {
         let (path, query) = match url.split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (url.to_string(), None),
@@ -90,16 +98,25 @@ impl Api {
     }
 
     async fn get(&self, url: &str) -> Resp {
-        self.req("GET", url, &[], "", "anon", json!({"role": "anon"})).await
+        self.req("GET", url, &[], "", "anon", json!({"role": "anon"}))
+            .await
     }
 
     async fn get_h(&self, url: &str, headers: &[(&str, &str)]) -> Resp {
-        self.req("GET", url, headers, "", "anon", json!({"role": "anon"})).await
+        self.req("GET", url, headers, "", "anon", json!({"role": "anon"}))
+            .await
     }
 
     async fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-        self.req(method, url, headers, body, "service_role", json!({"role": "service_role"}))
-            .await
+        self.req(
+            method,
+            url,
+            headers,
+            body,
+            "service_role",
+            json!({"role": "service_role"}),
+        )
+        .await
     }
 }
 
@@ -125,7 +142,10 @@ async fn select_columns_alias_cast_and_json_paths() {
         json!([{"id": 1, "label": "Design", "id_text": "1", "prio": 1, "owner": "Ada"}])
     );
     assert_eq!(r.header("content-range"), Some("0-0/*"));
-    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
 }
 
 #[tokio::test]
@@ -168,7 +188,9 @@ async fn filters_every_operator() {
         ("meta->priority=gt.1", vec![2, 4]),
     ];
     for (filter, expected) in cases {
-        let r = api.get(&format!("/tasks?select=id&order=id&{filter}")).await;
+        let r = api
+            .get(&format!("/tasks?select=id&order=id&{filter}"))
+            .await;
         assert_eq!(r.status, 200, "{filter}: {}", r.body);
         assert_eq!(&ids(&r.json()), expected, "{filter}");
     }
@@ -177,7 +199,9 @@ async fn filters_every_operator() {
 #[tokio::test]
 async fn plus_in_values_is_a_space() {
     let api = Api::new().await;
-    let r = api.get("/articles?select=id&body=eq.The+quick+brown+fox+jumps").await;
+    let r = api
+        .get("/articles?select=id&body=eq.The+quick+brown+fox+jumps")
+        .await;
     assert_eq!(ids(&r.json()), vec![1]);
     let r = api.get("/articles?select=id&body=like.*brown%20fox*").await;
     assert_eq!(ids(&r.json()), vec![1]);
@@ -197,7 +221,14 @@ async fn range_operators() {
     ];
     for (filter, expected) in cases {
         let r = api
-            .req("GET", &format!("/reservations?select=id&order=id&{filter}"), &[], "", "service_role", json!({}))
+            .req(
+                "GET",
+                &format!("/reservations?select=id&order=id&{filter}"),
+                &[],
+                "",
+                "service_role",
+                json!({}),
+            )
             .await;
         assert_eq!(r.status, 200, "{filter}: {}", r.body);
         assert_eq!(&ids(&r.json()), expected, "{filter}");
@@ -224,26 +255,40 @@ async fn full_text_search_variants() {
 #[tokio::test]
 async fn logic_trees_nest_and_negate() {
     let api = Api::new().await;
-    let r = api.get("/tasks?select=id&order=id&or=(id.eq.1,and(status.eq.closed,id.gt.3))").await;
+    let r = api
+        .get("/tasks?select=id&order=id&or=(id.eq.1,and(status.eq.closed,id.gt.3))")
+        .await;
     assert_eq!(ids(&r.json()), vec![1, 4]);
-    let r = api.get("/tasks?select=id&order=id&not.or=(id.eq.1,id.eq.2)").await;
+    let r = api
+        .get("/tasks?select=id&order=id&not.or=(id.eq.1,id.eq.2)")
+        .await;
     assert_eq!(ids(&r.json()), vec![3, 4]);
-    let r = api.get("/tasks?select=id&order=id&and=(id.gte.2,status.not.eq.closed)").await;
+    let r = api
+        .get("/tasks?select=id&order=id&and=(id.gte.2,status.not.eq.closed)")
+        .await;
     assert_eq!(ids(&r.json()), vec![3]);
-    let r = api.get("/tasks?select=id&order=id&or=(title.eq.\"Weave, carefully\",id.in.(1,2))").await;
+    let r = api
+        .get("/tasks?select=id&order=id&or=(title.eq.\"Weave, carefully\",id.in.(1,2))")
+        .await;
     assert_eq!(ids(&r.json()), vec![1, 2, 3]);
-    let r = api.get("/tasks?select=id&order=id&or=(tags.cs.{c},meta->>priority.eq.1)").await;
+    let r = api
+        .get("/tasks?select=id&order=id&or=(tags.cs.{c},meta->>priority.eq.1)")
+        .await;
     assert_eq!(ids(&r.json()), vec![1, 4]);
 }
 
 #[tokio::test]
 async fn order_limit_offset_and_nulls() {
     let api = Api::new().await;
-    let r = api.get("/tasks?select=id&order=due.desc.nullslast,id").await;
+    let r = api
+        .get("/tasks?select=id&order=due.desc.nullslast,id")
+        .await;
     assert_eq!(ids(&r.json()), vec![4, 2, 1, 3]);
     let r = api.get("/tasks?select=id&order=due.asc.nullsfirst").await;
     assert_eq!(ids(&r.json()), vec![3, 1, 2, 4]);
-    let r = api.get("/tasks?select=id&order=meta->priority.desc.nullslast&limit=2&offset=1").await;
+    let r = api
+        .get("/tasks?select=id&order=meta->priority.desc.nullslast&limit=2&offset=1")
+        .await;
     assert_eq!(ids(&r.json()), vec![2, 1]);
     assert_eq!(r.header("content-range"), Some("1-2/*"));
 }
@@ -251,37 +296,72 @@ async fn order_limit_offset_and_nulls() {
 #[tokio::test]
 async fn counts_and_content_range() {
     let api = Api::new().await;
-    let r = api.get_h("/tasks?select=id&order=id&limit=2", &[("prefer", "count=exact")]).await;
+    let r = api
+        .get_h(
+            "/tasks?select=id&order=id&limit=2",
+            &[("prefer", "count=exact")],
+        )
+        .await;
     assert_eq!(r.status, 206);
     assert_eq!(r.header("content-range"), Some("0-1/4"));
     assert_eq!(r.header("preference-applied"), Some("count=exact"));
-    let r = api.get_h("/tasks?select=id", &[("prefer", "count=exact")]).await;
+    let r = api
+        .get_h("/tasks?select=id", &[("prefer", "count=exact")])
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-range"), Some("0-3/4"));
-    let r = api.get_h("/tasks?select=id&id=gt.100", &[("prefer", "count=exact")]).await;
+    let r = api
+        .get_h("/tasks?select=id&id=gt.100", &[("prefer", "count=exact")])
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-range"), Some("*/0"));
-    let r = api.get_h("/tasks?offset=10", &[("prefer", "count=exact")]).await;
+    let r = api
+        .get_h("/tasks?offset=10", &[("prefer", "count=exact")])
+        .await;
     assert_eq!(r.status, 416);
     assert_eq!(r.json()["code"], "PGRST103");
-    assert_eq!(r.json()["details"], "An offset of 10 was requested, but there are only 4 rows.");
-    let r = api.get_h("/tasks?select=id&limit=1", &[("prefer", "count=planned")]).await;
+    assert_eq!(
+        r.json()["details"],
+        "An offset of 10 was requested, but there are only 4 rows."
+    );
+    let r = api
+        .get_h("/tasks?select=id&limit=1", &[("prefer", "count=planned")])
+        .await;
     assert_eq!(r.status, 206, "{:?}", r.header("content-range"));
-    assert!(r.header("content-range").expect("range").starts_with("0-0/"));
-    let r = api.get_h("/tasks?select=id", &[("prefer", "count=estimated")]).await;
+    assert!(
+        r.header("content-range")
+            .expect("range")
+            .starts_with("0-0/")
+    );
+    let r = api
+        .get_h("/tasks?select=id", &[("prefer", "count=estimated")])
+        .await;
     assert_eq!(r.header("content-range"), Some("0-3/4"));
 }
 
 #[tokio::test]
 async fn range_header_and_max_rows() {
     let api = Api::new().await;
-    let r = api.get_h("/tasks?select=id&order=id", &[("range", "1-2"), ("range-unit", "items")]).await;
+    let r = api
+        .get_h(
+            "/tasks?select=id&order=id",
+            &[("range", "1-2"), ("range-unit", "items")],
+        )
+        .await;
     assert_eq!(ids(&r.json()), vec![2, 3]);
     assert_eq!(r.header("content-range"), Some("1-2/*"));
-    let r = api.get_h("/tasks?select=id&order=id", &[("range", "2-")]).await;
+    let r = api
+        .get_h("/tasks?select=id&order=id", &[("range", "2-")])
+        .await;
     assert_eq!(ids(&r.json()), vec![3, 4]);
-    let capped = Api::with(RestSettings { max_rows: Some(2), ..settings() }).await;
-    let r = capped.get_h("/tasks?select=id&order=id", &[("prefer", "count=exact")]).await;
+    let capped = Api::with(RestSettings {
+        max_rows: Some(2),
+        ..settings()
+    })
+    .await;
+    let r = capped
+        .get_h("/tasks?select=id&order=id", &[("prefer", "count=exact")])
+        .await;
     assert_eq!(ids(&r.json()), vec![1, 2]);
     assert_eq!(r.header("content-range"), Some("0-1/4"));
     let r = api.get("/tasks?limit=-1").await;
@@ -292,7 +372,14 @@ async fn range_header_and_max_rows() {
 async fn head_returns_headers_only() {
     let api = Api::new().await;
     let r = api
-        .req("HEAD", "/tasks", &[("prefer", "count=exact")], "", "anon", json!({}))
+        .req(
+            "HEAD",
+            "/tasks",
+            &[("prefer", "count=exact")],
+            "",
+            "anon",
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty());
@@ -306,7 +393,10 @@ async fn singular_object_and_406() {
     let r = api.get_h("/users?select=id,name&id=eq.1", &acc).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!({"id": 1, "name": "Ada"}));
-    assert_eq!(r.header("content-type"), Some("application/vnd.pgrst.object+json; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.pgrst.object+json; charset=utf-8")
+    );
     let r = api.get_h("/users?id=gt.0", &acc).await;
     assert_eq!(r.status, 406);
     assert_eq!(
@@ -320,12 +410,23 @@ async fn singular_object_and_406() {
 #[tokio::test]
 async fn csv_and_stripped_nulls() {
     let api = Api::new().await;
-    let r = api.get_h("/users?select=id,name,email&order=id", &[("accept", "text/csv")]).await;
+    let r = api
+        .get_h(
+            "/users?select=id,name,email&order=id",
+            &[("accept", "text/csv")],
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
-    assert_eq!(r.body, "id,name,email\n1,Ada,ada@example.com\n2,Bob,bob@example.com\n3,Cy,");
+    assert_eq!(
+        r.body,
+        "id,name,email\n1,Ada,ada@example.com\n2,Bob,bob@example.com\n3,Cy,"
+    );
     let r = api
-        .get_h("/users?select=id,email&id=eq.3", &[("accept", "application/vnd.pgrst.array+json;nulls=stripped")])
+        .get_h(
+            "/users?select=id,email&id=eq.3",
+            &[("accept", "application/vnd.pgrst.array+json;nulls=stripped")],
+        )
         .await;
     assert_eq!(r.json(), json!([{"id": 3}]));
 }
@@ -341,13 +442,29 @@ async fn unknown_accept_is_406() {
 #[tokio::test]
 async fn explain_plans_are_gated() {
     let api = Api::new().await;
-    let r = api.get_h("/users?id=eq.1", &[("accept", "application/vnd.pgrst.plan+json")]).await;
+    let r = api
+        .get_h(
+            "/users?id=eq.1",
+            &[("accept", "application/vnd.pgrst.plan+json")],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.json()[0]["Plan"].is_object());
-    let r = api.get_h("/users?id=eq.1", &[("accept", "application/vnd.pgrst.plan+text; options=verbose")]).await;
+    let r = api
+        .get_h(
+            "/users?id=eq.1",
+            &[("accept", "application/vnd.pgrst.plan+text; options=verbose")],
+        )
+        .await;
     assert!(r.body.contains("Output:"), "{}", r.body);
-    let off = Api::with(RestSettings { plan_enabled: false, ..settings() }).await;
-    let r = off.get_h("/users", &[("accept", "application/vnd.pgrst.plan")]).await;
+    let off = Api::with(RestSettings {
+        plan_enabled: false,
+        ..settings()
+    })
+    .await;
+    let r = off
+        .get_h("/users", &[("accept", "application/vnd.pgrst.plan")])
+        .await;
     assert_eq!(r.status, 406);
 }
 
@@ -364,7 +481,9 @@ async fn embeds_many_to_one_one_to_many_and_nested() {
         r.json(),
         json!([{"name": "Engine", "owner": {"name": "Ada"}, "tasks": [{"id": 2, "title": "Build"}, {"id": 1, "title": "Design"}]}])
     );
-    let r = api.get("/users?select=name,projects(name,tasks(title))&id=eq.2").await;
+    let r = api
+        .get("/users?select=name,projects(name,tasks(title))&id=eq.2")
+        .await;
     assert_eq!(
         r.json(),
         json!([{"name": "Bob", "projects": [{"name": "Mill", "tasks": [{"title": "Grind \"fine\""}]}]}])
@@ -374,29 +493,60 @@ async fn embeds_many_to_one_one_to_many_and_nested() {
 #[tokio::test]
 async fn embeds_many_to_many_one_to_one_self_and_composite() {
     let api = Api::new().await;
-    let r = api.get("/users?select=name,teams(name)&id=eq.2&teams.order=id").await;
-    assert_eq!(r.json(), json!([{"name": "Bob", "teams": [{"name": "Core"}, {"name": "Docs"}]}]));
+    let r = api
+        .get("/users?select=name,teams(name)&id=eq.2&teams.order=id")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Bob", "teams": [{"name": "Core"}, {"name": "Docs"}]}])
+    );
     let r = api.get("/users?select=name,profiles(bio)&id=eq.1").await;
-    assert_eq!(r.json(), json!([{"name": "Ada", "profiles": {"bio": "Mathematician"}}]));
-    let r = api.get("/users?select=name,manager:users!manager_id(name)&id=eq.2").await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "profiles": {"bio": "Mathematician"}}])
+    );
+    let r = api
+        .get("/users?select=name,manager:users!manager_id(name)&id=eq.2")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), json!([{"name": "Bob", "manager": {"name": "Ada"}}]));
-    let r = api.get("/users?select=name,reports:users!id(name)&id=eq.1&reports.order=id").await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Bob", "manager": {"name": "Ada"}}])
+    );
+    let r = api
+        .get("/users?select=name,reports:users!id(name)&id=eq.1&reports.order=id")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), json!([{"name": "Ada", "reports": [{"name": "Bob"}, {"name": "Cy"}]}]));
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "reports": [{"name": "Bob"}, {"name": "Cy"}]}])
+    );
     let r = api.get("/cities?select=name,regions(name)&id=eq.1").await;
-    assert_eq!(r.json(), json!([{"name": "Paris", "regions": {"name": "Ile-de-France"}}]));
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Paris", "regions": {"name": "Ile-de-France"}}])
+    );
 }
 
 #[tokio::test]
 async fn embeds_through_views() {
     let api = Api::new().await;
-    let r = api.get("/project_summaries?select=title,users(name)&id=eq.3").await;
+    let r = api
+        .get("/project_summaries?select=title,users(name)&id=eq.3")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), json!([{"title": "Mill", "users": {"name": "Bob"}}]));
-    let r = api.get("/users?select=name,visible_secrets(id)&id=eq.1").await;
+    assert_eq!(
+        r.json(),
+        json!([{"title": "Mill", "users": {"name": "Bob"}}])
+    );
+    let r = api
+        .get("/users?select=name,visible_secrets(id)&id=eq.1")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), json!([{"name": "Ada", "visible_secrets": [{"id": 1}]}]));
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "visible_secrets": [{"id": 1}]}])
+    );
 }
 
 #[tokio::test]
@@ -407,9 +557,17 @@ async fn ambiguous_and_missing_relationships() {
     let b = r.json();
     assert_eq!(b["code"], "PGRST201");
     assert_eq!(b["details"].as_array().expect("details").len(), 2);
-    assert!(b["hint"].as_str().expect("hint").contains("'addresses!billing'"));
+    assert!(
+        b["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("'addresses!billing'")
+    );
     let r = api.get("/shipments?select=id,billing:addresses!billing(city),shipping:addresses!shipping_id(city)").await;
-    assert_eq!(r.json(), json!([{"id": 1, "billing": {"city": "London"}, "shipping": {"city": "Paris"}}]));
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "billing": {"city": "London"}, "shipping": {"city": "Paris"}}])
+    );
     let r = api.get("/shipments?select=id,teams(name)").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST200");
@@ -422,14 +580,22 @@ async fn ambiguous_and_missing_relationships() {
 #[tokio::test]
 async fn inner_joins_null_filters_and_embed_filters() {
     let api = Api::new().await;
-    let r = api.get("/projects?select=id,tasks!inner(id)&tasks.status=eq.open&order=id").await;
+    let r = api
+        .get("/projects?select=id,tasks!inner(id)&tasks.status=eq.open&order=id")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(ids(&r.json()), vec![1, 2]);
-    let r = api.get("/projects?select=id,tasks(id)&tasks.status=eq.open&order=id").await;
+    let r = api
+        .get("/projects?select=id,tasks(id)&tasks.status=eq.open&order=id")
+        .await;
     assert_eq!(r.json()[2]["tasks"], json!([]));
-    let r = api.get("/users?select=id,projects()&projects=is.null").await;
+    let r = api
+        .get("/users?select=id,projects()&projects=is.null")
+        .await;
     assert_eq!(r.json(), json!([{"id": 3}]));
-    let r = api.get("/users?select=id,projects()&projects=not.is.null&order=id").await;
+    let r = api
+        .get("/users?select=id,projects()&projects=not.is.null&order=id")
+        .await;
     assert_eq!(ids(&r.json()), vec![1, 2]);
     let r = api.get("/users?select=id,projects(id)&projects=eq.1").await;
     assert_eq!(r.status, 400);
@@ -437,23 +603,38 @@ async fn inner_joins_null_filters_and_embed_filters() {
     let r = api.get("/users?select=id&projects.id=eq.1").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST108");
-    let r = api.get("/projects?select=id,tasks(id)&tasks.limit=1&tasks.order=id.desc&id=eq.1").await;
+    let r = api
+        .get("/projects?select=id,tasks(id)&tasks.limit=1&tasks.order=id.desc&id=eq.1")
+        .await;
     assert_eq!(r.json(), json!([{"id": 1, "tasks": [{"id": 2}]}]));
-    let r = api.get("/projects?select=id,tasks(id)&tasks.or=(id.eq.1,id.eq.3)&order=id").await;
+    let r = api
+        .get("/projects?select=id,tasks(id)&tasks.or=(id.eq.1,id.eq.3)&order=id")
+        .await;
     assert_eq!(r.json()[0]["tasks"], json!([{"id": 1}]));
 }
 
 #[tokio::test]
 async fn spread_and_related_order() {
     let api = Api::new().await;
-    let r = api.get("/projects?select=name,...users(owner_name:name)&id=eq.3").await;
+    let r = api
+        .get("/projects?select=name,...users(owner_name:name)&id=eq.3")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json(), json!([{"name": "Mill", "owner_name": "Bob"}]));
-    let r = api.get("/users?select=name,...projects(project_names:name)&id=eq.1").await;
-    assert_eq!(r.json(), json!([{"name": "Ada", "project_names": ["Engine", "Loom"]}]));
-    let r = api.get("/projects?select=id,users(name)&order=users(name).desc,id").await;
+    let r = api
+        .get("/users?select=name,...projects(project_names:name)&id=eq.1")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "project_names": ["Engine", "Loom"]}])
+    );
+    let r = api
+        .get("/projects?select=id,users(name)&order=users(name).desc,id")
+        .await;
     assert_eq!(ids(&r.json()), vec![3, 1, 2]);
-    let r = api.get("/users?select=id,projects(name)&order=projects(name)").await;
+    let r = api
+        .get("/users?select=id,projects(name)&order=projects(name)")
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST118");
 }
@@ -461,7 +642,9 @@ async fn spread_and_related_order() {
 #[tokio::test]
 async fn aggregates_group_by_other_columns() {
     let api = Api::new().await;
-    let r = api.get("/projects?select=owner_id,budget.sum(),count()&order=owner_id").await;
+    let r = api
+        .get("/projects?select=owner_id,budget.sum(),count()&order=owner_id")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.json(),
@@ -469,7 +652,11 @@ async fn aggregates_group_by_other_columns() {
     );
     let r = api.get("/tasks?select=total:id.max()::text").await;
     assert_eq!(r.json(), json!([{"total": "4"}]));
-    let off = Api::with(RestSettings { aggregates_enabled: false, ..settings() }).await;
+    let off = Api::with(RestSettings {
+        aggregates_enabled: false,
+        ..settings()
+    })
+    .await;
     let r = off.get("/tasks?select=count()").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST123");
@@ -480,7 +667,9 @@ async fn aggregates_group_by_other_columns() {
 #[tokio::test]
 async fn profiles_switch_schema() {
     let api = Api::new().await;
-    let r = api.get_h("/widgets?order=id", &[("accept-profile", "api")]).await;
+    let r = api
+        .get_h("/widgets?order=id", &[("accept-profile", "api")])
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(ids(&r.json()), vec![1, 2]);
     assert_eq!(r.header("content-profile"), Some("api"));
@@ -492,7 +681,14 @@ async fn profiles_switch_schema() {
     );
     let r = api.get("/widgets").await;
     assert_eq!(r.status, 404);
-    let r = api.send("POST", "/rpc/widget_count", &[("content-profile", "api")], "{}").await;
+    let r = api
+        .send(
+            "POST",
+            "/rpc/widget_count",
+            &[("content-profile", "api")],
+            "{}",
+        )
+        .await;
     assert_eq!(r.body, "2");
 }
 
@@ -508,7 +704,12 @@ async fn unknown_table_column_and_path() {
     let r = api.get("/tasks?select=titel").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "42703");
-    assert!(r.json()["hint"].as_str().expect("hint").contains("tasks.title"));
+    assert!(
+        r.json()["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("tasks.title")
+    );
     let r = api.get("/tasks/1").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["code"], "PGRST125");
@@ -534,12 +735,21 @@ async fn malformed_queries_are_400_and_never_reach_sql() {
         "\"id\"\"=eq.1",
     ] {
         let r = api.get(&format!("/users?{q}")).await;
-        assert!(r.status >= 400 && r.status < 500, "{q}: {} {}", r.status, r.body);
+        assert!(
+            r.status >= 400 && r.status < 500,
+            "{q}: {} {}",
+            r.status,
+            r.body
+        );
     }
     // Hostile names are quoted identifiers that simply do not exist.
-    let r = api.get("/users?select=\"name\\\"; drop table users; --\"").await;
+    let r = api
+        .get("/users?select=\"name\\\"; drop table users; --\"")
+        .await;
     assert_eq!(r.status, 400);
-    let r = api.get("/users?select=id&name=eq.'; drop table users; --").await;
+    let r = api
+        .get("/users?select=id&name=eq.'; drop table users; --")
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!([]));
     let r = api.get("/users?select=name->>'x'').count").await;
@@ -557,7 +767,10 @@ async fn parse_error_names_the_offending_part() {
     assert_eq!(r.status, 400);
     let b = r.json();
     assert_eq!(b["code"], "PGRST100");
-    assert!(b["message"].as_str().expect("msg").contains("noop.1"), "{b}");
+    assert!(
+        b["message"].as_str().expect("msg").contains("noop.1"),
+        "{b}"
+    );
 }
 
 #[tokio::test]
@@ -566,25 +779,58 @@ async fn rls_and_roles() {
     let r = api.get("/todos?select=title").await;
     assert_eq!(r.json(), json!([{"title": "public one"}]));
     let r = api
-        .req("GET", "/todos?select=title&order=id", &[], "", "authenticated", json!({"sub": "u1", "role": "authenticated"}))
+        .req(
+            "GET",
+            "/todos?select=title&order=id",
+            &[],
+            "",
+            "authenticated",
+            json!({"sub": "u1", "role": "authenticated"}),
+        )
         .await;
-    assert_eq!(r.json(), json!([{"title": "public one"}, {"title": "private one"}]));
+    assert_eq!(
+        r.json(),
+        json!([{"title": "public one"}, {"title": "private one"}])
+    );
     // Anonymous write denied by RLS: 401; a user writing for someone else: 403.
     let r = api
-        .req("POST", "/todos", &[], r#"{"title":"x","user_id":"u1"}"#, "anon", json!({"role": "anon"}))
+        .req(
+            "POST",
+            "/todos",
+            &[],
+            r#"{"title":"x","user_id":"u1"}"#,
+            "anon",
+            json!({"role": "anon"}),
+        )
         .await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.json()["code"], "42501");
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     let r = api
-        .req("POST", "/todos", &[], r#"{"title":"x","user_id":"u2"}"#, "authenticated", json!({"sub": "u1", "role": "authenticated"}))
+        .req(
+            "POST",
+            "/todos",
+            &[],
+            r#"{"title":"x","user_id":"u2"}"#,
+            "authenticated",
+            json!({"sub": "u1", "role": "authenticated"}),
+        )
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     // Missing table privileges for anon.
     let r = api.get("/reservations").await;
     assert_eq!(r.status, 401);
     // Unknown role from a JWT.
-    let r = api.req("GET", "/users", &[], "", "nobody", json!({"role": "nobody"})).await;
+    let r = api
+        .req(
+            "GET",
+            "/users",
+            &[],
+            "",
+            "nobody",
+            json!({"role": "nobody"}),
+        )
+        .await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.json()["code"], "22023");
     // service_role bypasses RLS.
@@ -599,7 +845,10 @@ async fn request_settings_reach_the_database() {
         .req(
             "GET",
             "/rpc/whoami",
-            &[("user-agent", "tester/1"), ("cookie", "session=abc; other=1")],
+            &[
+                ("user-agent", "tester/1"),
+                ("cookie", "session=abc; other=1"),
+            ],
             "",
             "authenticated",
             json!({"sub": "u9", "role": "authenticated"}),
@@ -617,7 +866,11 @@ async fn request_settings_reach_the_database() {
 
 #[tokio::test]
 async fn pre_request_runs_first() {
-    let api = Api::with(RestSettings { pre_request: Some("public.check_request".into()), ..settings() }).await;
+    let api = Api::with(RestSettings {
+        pre_request: Some("public.check_request".into()),
+        ..settings()
+    })
+    .await;
     let r = api.get("/rpc/whoami").await;
     assert_eq!(r.json()["pre"], "ran");
     let r = api.get_h("/users", &[("x-block", "yes")]).await;
@@ -630,12 +883,17 @@ async fn jwt_errors_render_postgrest_bodies() {
     let r = madbase_rest::jwt_error(JwtErrorKind::Claims("JWT expired".into()));
     assert_eq!(r.status.as_u16(), 401);
     let b: Value = serde_json::from_slice(&r.body).expect("json");
-    assert_eq!(b, json!({"code": "PGRST303", "message": "JWT expired", "details": null, "hint": null}));
+    assert_eq!(
+        b,
+        json!({"code": "PGRST303", "message": "JWT expired", "details": null, "hint": null})
+    );
     assert_eq!(
         r.headers["www-authenticate"],
         "Bearer error=\"invalid_token\", error_description=\"JWT expired\""
     );
-    let r = madbase_rest::jwt_error(JwtErrorKind::Invalid("Expected 3 parts in JWT; got 2".into()));
+    let r = madbase_rest::jwt_error(JwtErrorKind::Invalid(
+        "Expected 3 parts in JWT; got 2".into(),
+    ));
     let b: Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(b["code"], "PGRST301");
 }
@@ -644,31 +902,43 @@ async fn jwt_errors_render_postgrest_bodies() {
 async fn options_and_openapi() {
     let api = Api::new().await;
     let r = api.send("OPTIONS", "/tasks", &[], "").await;
-    assert_eq!(r.header("allow"), Some("OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"));
+    assert_eq!(
+        r.header("allow"),
+        Some("OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE")
+    );
     let r = api.send("OPTIONS", "/project_counts", &[], "").await;
     assert_eq!(r.header("allow"), Some("OPTIONS,GET,HEAD"));
     let r = api.get("/").await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-type"), Some("application/openapi+json; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/openapi+json; charset=utf-8")
+    );
     let doc = r.json();
     assert_eq!(doc["swagger"], "2.0");
     assert!(doc["paths"]["/tasks"]["get"].is_object());
     assert!(doc["paths"]["/rpc/add"]["get"].is_object());
     assert!(doc["paths"]["/rpc/noop"]["get"].is_null());
-    assert_eq!(doc["definitions"]["tasks"]["properties"]["status"]["enum"], json!(["open", "closed"]));
-    assert!(doc["definitions"]["tasks"]["properties"]["project_id"]["description"]
-        .as_str()
-        .expect("fk note")
-        .contains("<fk table='projects' column='id'/>"));
+    assert_eq!(
+        doc["definitions"]["tasks"]["properties"]["status"]["enum"],
+        json!(["open", "closed"])
+    );
+    assert!(
+        doc["definitions"]["tasks"]["properties"]["project_id"]["description"]
+            .as_str()
+            .expect("fk note")
+            .contains("<fk table='projects' column='id'/>")
+    );
 }
-
 
 // ---------- writes ----------
 
 #[tokio::test]
 async fn insert_single_bulk_and_representation() {
     let api = Api::new().await;
-    let r = api.send("POST", "/items", &[], r#"{"id": 1001, "name": "bolt"}"#).await;
+    let r = api
+        .send("POST", "/items", &[], r#"{"id": 1001, "name": "bolt"}"#)
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert!(r.body.is_empty());
     assert_eq!(r.header("content-range"), Some("*/*"));
@@ -686,7 +956,10 @@ async fn insert_single_bulk_and_representation() {
         json!([{"id": 1002, "name": "nut", "qty": 5}, {"id": 1003, "name": "washer", "qty": null}])
     );
     assert_eq!(r.header("content-range"), Some("*/2"));
-    assert_eq!(r.header("preference-applied"), Some("return=representation, count=exact"));
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("return=representation, count=exact")
+    );
 }
 
 #[tokio::test]
@@ -700,7 +973,10 @@ async fn insert_missing_default_columns_and_location() {
             r#"[{"id": 1101, "name": "a", "qty": 7}, {"id": 1102, "name": "b"}]"#,
         )
         .await;
-    assert_eq!(r.json(), json!([{"id": 1101, "qty": 7}, {"id": 1102, "qty": 1}]));
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1101, "qty": 7}, {"id": 1102, "qty": 1}])
+    );
     let r = api
         .send(
             "POST",
@@ -720,7 +996,12 @@ async fn insert_missing_default_columns_and_location() {
     );
     assert_eq!(r.json()["code"], "PGRST204");
     let r = api
-        .send("POST", "/items", &[("prefer", "return=headers-only")], r#"{"id": 1105, "name": "d"}"#)
+        .send(
+            "POST",
+            "/items",
+            &[("prefer", "return=headers-only")],
+            r#"{"id": 1105, "name": "d"}"#,
+        )
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.header("location"), Some("/items?id=eq.1105"));
@@ -733,12 +1014,18 @@ async fn insert_csv_and_bad_bodies() {
         .send(
             "POST",
             "/items?select=id,note",
-            &[("content-type", "text/csv"), ("prefer", "return=representation")],
+            &[
+                ("content-type", "text/csv"),
+                ("prefer", "return=representation"),
+            ],
             "id,name,note\n1201,x,NULL\n1202,y,\"a, b\"",
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.json(), json!([{"id": 1201, "note": null}, {"id": 1202, "note": "a, b"}]));
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1201, "note": null}, {"id": 1202, "note": "a, b"}])
+    );
     let r = api.send("POST", "/items", &[], "{nope").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST102");
@@ -747,18 +1034,41 @@ async fn insert_csv_and_bad_bodies() {
 #[tokio::test]
 async fn constraint_violations_map_to_http() {
     let api = Api::new().await;
-    let r = api.send("POST", "/items", &[], r#"{"id": 1301, "name": "e", "sku": "S1"}"#).await;
+    let r = api
+        .send(
+            "POST",
+            "/items",
+            &[],
+            r#"{"id": 1301, "name": "e", "sku": "S1"}"#,
+        )
+        .await;
     assert_eq!(r.status, 201);
-    let r = api.send("POST", "/items", &[], r#"{"id": 1302, "name": "f", "sku": "S1"}"#).await;
+    let r = api
+        .send(
+            "POST",
+            "/items",
+            &[],
+            r#"{"id": 1302, "name": "f", "sku": "S1"}"#,
+        )
+        .await;
     assert_eq!(r.status, 409);
     assert_eq!(r.json()["code"], "23505");
-    let r = api.send("POST", "/tasks", &[], r#"{"id": 1303, "title": "t", "project_id": 999}"#).await;
+    let r = api
+        .send(
+            "POST",
+            "/tasks",
+            &[],
+            r#"{"id": 1303, "title": "t", "project_id": 999}"#,
+        )
+        .await;
     assert_eq!(r.status, 409);
     assert_eq!(r.json()["code"], "23503");
     let r = api.send("POST", "/items", &[], r#"{"id": 1304}"#).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "23502");
-    let r = api.send("POST", "/items", &[], r#"{"id": "abc", "name": "g"}"#).await;
+    let r = api
+        .send("POST", "/items", &[], r#"{"id": "abc", "name": "g"}"#)
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "22P02");
 }
@@ -766,12 +1076,21 @@ async fn constraint_violations_map_to_http() {
 #[tokio::test]
 async fn upserts_merge_and_ignore() {
     let api = Api::new().await;
-    api.send("POST", "/items", &[], r#"{"id": 1401, "name": "orig", "sku": "U1"}"#).await;
+    api.send(
+        "POST",
+        "/items",
+        &[],
+        r#"{"id": 1401, "name": "orig", "sku": "U1"}"#,
+    )
+    .await;
     let r = api
         .send(
             "POST",
             "/items?select=id,name",
-            &[("prefer", "resolution=merge-duplicates, return=representation")],
+            &[(
+                "prefer",
+                "resolution=merge-duplicates, return=representation",
+            )],
             r#"{"id": 1401, "name": "merged"}"#,
         )
         .await;
@@ -798,24 +1117,47 @@ async fn patch_delete_and_max_affected() {
     let api = Api::new().await;
     api.send("POST", "/items", &[], r#"[{"id": 1501, "name": "p", "qty": 1}, {"id": 1502, "name": "p", "qty": 2}, {"id": 1503, "name": "q"}]"#)
         .await;
-    let r = api.send("PATCH", "/items?name=eq.p", &[], r#"{"note": "patched"}"#).await;
+    let r = api
+        .send("PATCH", "/items?name=eq.p", &[], r#"{"note": "patched"}"#)
+        .await;
     assert_eq!(r.status, 204);
     assert_eq!(r.header("content-range"), Some("0-1/*"));
     let r = api
-        .send("PATCH", "/items?id=eq.1501&select=id,note,qty", &[("prefer", "return=representation")], r#"{"qty": 9}"#)
+        .send(
+            "PATCH",
+            "/items?id=eq.1501&select=id,note,qty",
+            &[("prefer", "return=representation")],
+            r#"{"qty": 9}"#,
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!([{"id": 1501, "note": "patched", "qty": 9}]));
     let r = api
-        .send("PATCH", "/items?name=eq.p", &[("prefer", "handling=strict, max-affected=1")], r#"{"note": "x"}"#)
+        .send(
+            "PATCH",
+            "/items?name=eq.p",
+            &[("prefer", "handling=strict, max-affected=1")],
+            r#"{"note": "x"}"#,
+        )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST124");
     assert_eq!(r.json()["details"], "The query affects 2 rows");
-    let r = api.send("GET", "/items?name=eq.p&select=note", &[], "").await;
-    assert_eq!(r.json(), json!([{"note": "patched"}, {"note": "patched"}]), "rolled back");
     let r = api
-        .send("DELETE", "/items?id=eq.1503&select=id", &[("prefer", "return=representation")], "")
+        .send("GET", "/items?name=eq.p&select=note", &[], "")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"note": "patched"}, {"note": "patched"}]),
+        "rolled back"
+    );
+    let r = api
+        .send(
+            "DELETE",
+            "/items?id=eq.1503&select=id",
+            &[("prefer", "return=representation")],
+            "",
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!([{"id": 1503}]));
@@ -826,25 +1168,38 @@ async fn patch_delete_and_max_affected() {
 #[tokio::test]
 async fn singular_write_rolls_back() {
     let api = Api::new().await;
-    api.send("POST", "/items", &[], r#"[{"id": 1601, "name": "s"}, {"id": 1602, "name": "s"}]"#)
-        .await;
+    api.send(
+        "POST",
+        "/items",
+        &[],
+        r#"[{"id": 1601, "name": "s"}, {"id": 1602, "name": "s"}]"#,
+    )
+    .await;
     let r = api
         .send(
             "PATCH",
             "/items?name=eq.s",
-            &[("accept", "application/vnd.pgrst.object+json"), ("prefer", "return=representation")],
+            &[
+                ("accept", "application/vnd.pgrst.object+json"),
+                ("prefer", "return=representation"),
+            ],
             r#"{"note": "one"}"#,
         )
         .await;
     assert_eq!(r.status, 406);
     assert_eq!(r.json()["details"], "The result contains 2 rows");
-    let r = api.send("GET", "/items?name=eq.s&note=is.null&select=id", &[], "").await;
+    let r = api
+        .send("GET", "/items?name=eq.s&note=is.null&select=id", &[], "")
+        .await;
     assert_eq!(r.json().as_array().expect("rows").len(), 2);
     let r = api
         .send(
             "POST",
             "/items?select=id",
-            &[("accept", "application/vnd.pgrst.object+json"), ("prefer", "return=representation")],
+            &[
+                ("accept", "application/vnd.pgrst.object+json"),
+                ("prefer", "return=representation"),
+            ],
             r#"{"id": 1603, "name": "t"}"#,
         )
         .await;
@@ -856,10 +1211,19 @@ async fn singular_write_rolls_back() {
 async fn tx_rollback_preference() {
     let api = Api::new().await;
     let r = api
-        .send("POST", "/items", &[("prefer", "tx=rollback, return=representation")], r#"{"id": 1701, "name": "ghost"}"#)
+        .send(
+            "POST",
+            "/items",
+            &[("prefer", "tx=rollback, return=representation")],
+            r#"{"id": 1701, "name": "ghost"}"#,
+        )
         .await;
     assert_eq!(r.status, 201);
-    assert!(r.header("preference-applied").expect("applied").contains("tx=rollback"));
+    assert!(
+        r.header("preference-applied")
+            .expect("applied")
+            .contains("tx=rollback")
+    );
     let r = api.send("GET", "/items?id=eq.1701", &[], "").await;
     assert_eq!(r.json(), json!([]));
 }
@@ -868,30 +1232,65 @@ async fn tx_rollback_preference() {
 async fn put_upserts_one_row_by_primary_key() {
     let api = Api::new().await;
     let r = api
-        .send("PUT", "/items?id=eq.1801&select=id,name", &[("prefer", "return=representation")], r#"{"id": 1801, "name": "put"}"#)
+        .send(
+            "PUT",
+            "/items?id=eq.1801&select=id,name",
+            &[("prefer", "return=representation")],
+            r#"{"id": 1801, "name": "put"}"#,
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let r = api
-        .send("PUT", "/items?id=eq.1801", &[], r#"{"id": 1801, "name": "put again"}"#)
+        .send(
+            "PUT",
+            "/items?id=eq.1801",
+            &[],
+            r#"{"id": 1801, "name": "put again"}"#,
+        )
         .await;
     assert_eq!(r.status, 204);
-    let r = api.send("PUT", "/items?name=eq.x", &[], r#"{"id": 1801, "name": "x"}"#).await;
+    let r = api
+        .send(
+            "PUT",
+            "/items?name=eq.x",
+            &[],
+            r#"{"id": 1801, "name": "x"}"#,
+        )
+        .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.json()["code"], "PGRST105");
-    let r = api.send("PUT", "/items?id=eq.1801", &[], r#"{"id": 1802, "name": "x"}"#).await;
+    let r = api
+        .send(
+            "PUT",
+            "/items?id=eq.1801",
+            &[],
+            r#"{"id": 1802, "name": "x"}"#,
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST115");
-    let r = api.send("PUT", "/items?id=eq.1801&limit=1", &[], r#"{"id": 1801, "name": "x"}"#).await;
+    let r = api
+        .send(
+            "PUT",
+            "/items?id=eq.1801&limit=1",
+            &[],
+            r#"{"id": 1801, "name": "x"}"#,
+        )
+        .await;
     assert_eq!(r.json()["code"], "PGRST114");
 }
 
 #[tokio::test]
 async fn strict_handling_rejects_unknown_preferences() {
     let api = Api::new().await;
-    let r = api.get_h("/users", &[("prefer", "handling=strict, bogus=1")]).await;
+    let r = api
+        .get_h("/users", &[("prefer", "handling=strict, bogus=1")])
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST122");
-    let r = api.get_h("/users?select=id&id=eq.1", &[("prefer", "bogus=1")]).await;
+    let r = api
+        .get_h("/users?select=id&id=eq.1", &[("prefer", "bogus=1")])
+        .await;
     assert_eq!(r.status, 200);
 }
 
@@ -900,7 +1299,9 @@ async fn strict_handling_rejects_unknown_preferences() {
 #[tokio::test]
 async fn rpc_scalar_named_defaults_and_get() {
     let api = Api::new().await;
-    let r = api.send("POST", "/rpc/add", &[], r#"{"a": 2, "b": 3}"#).await;
+    let r = api
+        .send("POST", "/rpc/add", &[], r#"{"a": 2, "b": 3}"#)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, "5");
     let r = api.send("POST", "/rpc/add", &[], r#"{"a": 2}"#).await;
@@ -911,19 +1312,35 @@ async fn rpc_scalar_named_defaults_and_get() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["code"], "PGRST202");
     let r = api.send("POST", "/rpc/ad", &[], r#"{}"#).await;
-    assert_eq!(r.json()["hint"], "Perhaps you meant to call the function public.add");
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant to call the function public.add"
+    );
 }
 
 #[tokio::test]
 async fn rpc_json_args_variadic_and_sets() {
     let api = Api::new().await;
-    let r = api.send("POST", "/rpc/echo", &[], r#"{"body": {"k": [1, 2]}}"#).await;
+    let r = api
+        .send("POST", "/rpc/echo", &[], r#"{"body": {"k": [1, 2]}}"#)
+        .await;
     assert_eq!(r.json(), json!({"k": [1, 2]}));
-    let r = api.send("POST", "/rpc/echo_raw", &[], r#"[1, "two"]"#).await;
+    let r = api
+        .send("POST", "/rpc/echo_raw", &[], r#"[1, "two"]"#)
+        .await;
     assert_eq!(r.json(), json!([1, "two"]));
-    let r = api.send("POST", "/rpc/echo", &[("prefer", "params=single-object")], r#"{"whole": true}"#).await;
+    let r = api
+        .send(
+            "POST",
+            "/rpc/echo",
+            &[("prefer", "params=single-object")],
+            r#"{"whole": true}"#,
+        )
+        .await;
     assert_eq!(r.json(), json!({"whole": true}));
-    let r = api.send("POST", "/rpc/total", &[], r#"{"nums": [1, 2, 3]}"#).await;
+    let r = api
+        .send("POST", "/rpc/total", &[], r#"{"nums": [1, 2, 3]}"#)
+        .await;
     assert_eq!(r.body, "6");
     let r = api.get("/rpc/total?nums=4&nums=5").await;
     assert_eq!(r.body, "9", "{}", r.body);
@@ -938,15 +1355,24 @@ async fn rpc_composite_setof_and_table_results() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json(), json!({"id": 2, "name": "Loom"}));
     let r = api
-        .get_h("/rpc/all_projects?select=id,users(name)&owner_id=eq.1&order=id.desc", &[("prefer", "count=exact")])
+        .get_h(
+            "/rpc/all_projects?select=id,users(name)&owner_id=eq.1&order=id.desc",
+            &[("prefer", "count=exact")],
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), json!([{"id": 2, "users": {"name": "Ada"}}, {"id": 1, "users": {"name": "Ada"}}]));
+    assert_eq!(
+        r.json(),
+        json!([{"id": 2, "users": {"name": "Ada"}}, {"id": 1, "users": {"name": "Ada"}}])
+    );
     assert_eq!(r.header("content-range"), Some("0-1/2"));
     let r = api.get("/rpc/project_rows?pname=eq.Mill").await;
     assert_eq!(r.json(), json!([{"pid": 3, "pname": "Mill"}]));
     let r = api
-        .get_h("/rpc/all_projects?id=eq.1", &[("accept", "application/vnd.pgrst.object+json")])
+        .get_h(
+            "/rpc/all_projects?id=eq.1",
+            &[("accept", "application/vnd.pgrst.object+json")],
+        )
         .await;
     assert_eq!(r.json()["name"], "Engine");
 }
@@ -960,21 +1386,36 @@ async fn rpc_void_volatile_and_errors() {
     let r = api.get("/rpc/add_item?item_name=viaget").await;
     assert_eq!(r.status, 405, "{}", r.body);
     assert_eq!(r.json()["code"], "25006");
-    let r = api.send("POST", "/rpc/add_item", &[], r#"{"item_name": "viapost"}"#).await;
+    let r = api
+        .send("POST", "/rpc/add_item", &[], r#"{"item_name": "viapost"}"#)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = api.send("POST", "/rpc/payment_required", &[], "{}").await;
     assert_eq!(r.status, 402);
-    assert_eq!(r.json(), json!({"code": "PT402", "message": "Pay up", "details": "Quota", "hint": "Upgrade"}));
+    assert_eq!(
+        r.json(),
+        json!({"code": "PT402", "message": "Pay up", "details": "Quota", "hint": "Upgrade"})
+    );
     let r = api.send("POST", "/rpc/plain_raise", &[], "{}").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "P0001");
     let r = api.send("POST", "/rpc/custom_raise", &[], "{}").await;
     assert_eq!(r.status, 418);
     assert_eq!(r.header("x-teapot"), Some("yes"));
-    assert_eq!(r.json(), json!({"code": "123", "message": "Custom", "details": "x", "hint": "y"}));
+    assert_eq!(
+        r.json(),
+        json!({"code": "123", "message": "Custom", "details": "x", "hint": "y"})
+    );
     let r = api.send("POST", "/rpc/with_headers", &[], "{}").await;
     assert_eq!(r.status, 202);
     assert_eq!(r.header("cache-control"), Some("public, max-age=5"));
-    let r = api.send("POST", "/rpc/add", &[("prefer", "handling=strict, max-affected=1")], r#"{"a": 1}"#).await;
+    let r = api
+        .send(
+            "POST",
+            "/rpc/add",
+            &[("prefer", "handling=strict, max-affected=1")],
+            r#"{"a": 1}"#,
+        )
+        .await;
     assert_eq!(r.json()["code"], "PGRST128");
 }

@@ -56,6 +56,8 @@ fn as_user(cmd: &mut Command, user: Option<(u32, u32)>) -> &mut Command {
     cmd
 }
 
+// The server outlives this function on purpose; the watchdog below stops it by pid.
+#[allow(clippy::zombie_processes)]
 fn start() -> Server {
     let bin = bindir();
     let user = if is_root() {
@@ -79,7 +81,16 @@ fn start() -> Server {
     let data = dir.join("data");
     let status = as_user(
         Command::new(bin.join("initdb"))
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-D",
+            ])
             .arg(&data)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
