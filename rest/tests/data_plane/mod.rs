@@ -1,0 +1,141 @@
+//! The test-side caller of `madbase_rest::handle`: one connection as the login role, a
+//! loaded schema cache, and helpers that build requests like the data plane.
+
+#![allow(dead_code)]
+
+use super::postgres;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use madbase_rest::{RestRequest, RestSettings, SchemaCache};
+use serde_json::{Value, json};
+
+/// Calls `madbase_rest::handle` the way the data plane does.
+pub struct Api {
+    client: tokio_postgres::Client,
+    cache: SchemaCache,
+    settings: RestSettings,
+}
+
+/// A response with a text body.
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Settings with both schemas exposed and every optional feature on.
+pub fn settings() -> RestSettings {
+    RestSettings {
+        schemas: vec!["public".into(), "api".into()],
+        plan_enabled: true,
+        aggregates_enabled: true,
+        tx_allow_override: true,
+        ..RestSettings::default()
+    }
+}
+
+impl Api {
+    pub async fn new() -> Api {
+        Api::with(settings()).await
+    }
+
+    pub async fn with(settings: RestSettings) -> Api {
+        let client = postgres::connect().await;
+        let cache = SchemaCache::load(&client, &settings.schemas)
+            .await
+            .expect("schema cache loads");
+        Api {
+            client,
+            cache,
+            settings,
+        }
+    }
+
+    pub async fn req(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+        role: &str,
+        claims: Value,
+    ) -> Resp {
+        let (path, query) = match url.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (url.to_string(), None),
+        };
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        let r = madbase_rest::handle(
+            &self.cache,
+            &self.settings,
+            &self.client,
+            RestRequest {
+                method: Method::from_bytes(method.as_bytes()).expect("method"),
+                path,
+                query,
+                headers: h,
+                body: Bytes::from(body.to_string()),
+                role: role.to_string(),
+                claims,
+            },
+        )
+        .await;
+        Resp {
+            status: r.status.as_u16(),
+            headers: r.headers,
+            body: String::from_utf8(r.body.to_vec()).expect("utf8"),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Resp {
+        self.req("GET", url, &[], "", "anon", json!({"role": "anon"}))
+            .await
+    }
+
+    pub async fn get_h(&self, url: &str, headers: &[(&str, &str)]) -> Resp {
+        self.req("GET", url, headers, "", "anon", json!({"role": "anon"}))
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Resp {
+        self.req(
+            method,
+            url,
+            headers,
+            body,
+            "service_role",
+            json!({"role": "service_role"}),
+        )
+        .await
+    }
+}
+
+/// The `id` of every row of a JSON array.
+pub fn ids(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["id"].as_i64().expect("id"))
+        .collect()
+}

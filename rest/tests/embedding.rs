@@ -1,0 +1,200 @@
+//! Resource embedding: every relationship shape, hints, joins, spreads, aggregates.
+
+mod data_plane;
+mod postgres;
+
+use data_plane::*;
+use madbase_rest::RestSettings;
+use serde_json::json;
+
+#[tokio::test]
+async fn embeds_many_to_one_one_to_many_and_nested() {
+    let api = Api::new().await;
+    let r = api
+        .get("/projects?select=name,owner:users(name),tasks(id,title)&id=eq.1&tasks.order=id.desc")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Engine", "owner": {"name": "Ada"}, "tasks": [{"id": 2, "title": "Build"}, {"id": 1, "title": "Design"}]}])
+    );
+    let r = api
+        .get("/users?select=name,projects(name,tasks(title))&id=eq.2")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Bob", "projects": [{"name": "Mill", "tasks": [{"title": "Grind \"fine\""}]}]}])
+    );
+}
+
+#[tokio::test]
+async fn embeds_many_to_many_one_to_one_self_and_composite() {
+    let api = Api::new().await;
+    let r = api
+        .get("/users?select=name,teams(name)&id=eq.2&teams.order=id")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Bob", "teams": [{"name": "Core"}, {"name": "Docs"}]}])
+    );
+    let r = api.get("/users?select=name,profiles(bio)&id=eq.1").await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "profiles": {"bio": "Mathematician"}}])
+    );
+    let r = api
+        .get("/users?select=name,manager:users!manager_id(name)&id=eq.2")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Bob", "manager": {"name": "Ada"}}])
+    );
+    let r = api
+        .get("/users?select=name,reports:users!id(name)&id=eq.1&reports.order=id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "reports": [{"name": "Bob"}, {"name": "Cy"}]}])
+    );
+    let r = api.get("/cities?select=name,regions(name)&id=eq.1").await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Paris", "regions": {"name": "Ile-de-France"}}])
+    );
+}
+
+#[tokio::test]
+async fn embeds_through_views() {
+    let api = Api::new().await;
+    let r = api
+        .get("/project_summaries?select=title,users(name)&id=eq.3")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"title": "Mill", "users": {"name": "Bob"}}])
+    );
+    let r = api
+        .get("/users?select=name,visible_secrets(id)&id=eq.1")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "visible_secrets": [{"id": 1}]}])
+    );
+}
+
+#[tokio::test]
+async fn ambiguous_and_missing_relationships() {
+    let api = Api::new().await;
+    let r = api.get("/shipments?select=id,addresses(city)").await;
+    assert_eq!(r.status, 300);
+    let b = r.json();
+    assert_eq!(b["code"], "PGRST201");
+    assert_eq!(b["details"].as_array().expect("details").len(), 2);
+    assert!(
+        b["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("'addresses!billing'")
+    );
+    let r = api.get("/shipments?select=id,billing:addresses!billing(city),shipping:addresses!shipping_id(city)").await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "billing": {"city": "London"}, "shipping": {"city": "Paris"}}])
+    );
+    let r = api.get("/shipments?select=id,teams(name)").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST200");
+    assert_eq!(
+        r.json()["message"],
+        "Could not find a relationship between 'shipments' and 'teams' in the schema cache"
+    );
+}
+
+#[tokio::test]
+async fn inner_joins_null_filters_and_embed_filters() {
+    let api = Api::new().await;
+    let r = api
+        .get("/projects?select=id,tasks!inner(id)&tasks.status=eq.open&order=id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids(&r.json()), vec![1, 2]);
+    let r = api
+        .get("/projects?select=id,tasks(id)&tasks.status=eq.open&order=id")
+        .await;
+    assert_eq!(r.json()[2]["tasks"], json!([]));
+    let r = api
+        .get("/users?select=id,projects()&projects=is.null")
+        .await;
+    assert_eq!(r.json(), json!([{"id": 3}]));
+    let r = api
+        .get("/users?select=id,projects()&projects=not.is.null&order=id")
+        .await;
+    assert_eq!(ids(&r.json()), vec![1, 2]);
+    let r = api.get("/users?select=id,projects(id)&projects=eq.1").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST120");
+    let r = api.get("/users?select=id&projects.id=eq.1").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST108");
+    let r = api
+        .get("/projects?select=id,tasks(id)&tasks.limit=1&tasks.order=id.desc&id=eq.1")
+        .await;
+    assert_eq!(r.json(), json!([{"id": 1, "tasks": [{"id": 2}]}]));
+    let r = api
+        .get("/projects?select=id,tasks(id)&tasks.or=(id.eq.1,id.eq.3)&order=id")
+        .await;
+    assert_eq!(r.json()[0]["tasks"], json!([{"id": 1}]));
+}
+
+#[tokio::test]
+async fn spread_and_related_order() {
+    let api = Api::new().await;
+    let r = api
+        .get("/projects?select=name,...users(owner_name:name)&id=eq.3")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"name": "Mill", "owner_name": "Bob"}]));
+    let r = api
+        .get("/users?select=name,...projects(project_names:name)&id=eq.1")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "project_names": ["Engine", "Loom"]}])
+    );
+    let r = api
+        .get("/projects?select=id,users(name)&order=users(name).desc,id")
+        .await;
+    assert_eq!(ids(&r.json()), vec![3, 1, 2]);
+    let r = api
+        .get("/users?select=id,projects(name)&order=projects(name)")
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST118");
+}
+
+#[tokio::test]
+async fn aggregates_group_by_other_columns() {
+    let api = Api::new().await;
+    let r = api
+        .get("/projects?select=owner_id,budget.sum(),count()&order=owner_id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"owner_id": 1, "sum": 150.5, "count": 2}, {"owner_id": 2, "sum": null, "count": 1}])
+    );
+    let r = api.get("/tasks?select=total:id.max()::text").await;
+    assert_eq!(r.json(), json!([{"total": "4"}]));
+    let off = Api::with(RestSettings {
+        aggregates_enabled: false,
+        ..settings()
+    })
+    .await;
+    let r = off.get("/tasks?select=count()").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST123");
+}

@@ -1,0 +1,276 @@
+//! Schemas, errors, roles, RLS, per-request settings, pre-request, OpenAPI.
+
+mod data_plane;
+mod postgres;
+
+use data_plane::*;
+use madbase_rest::JwtErrorKind;
+use madbase_rest::RestSettings;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn profiles_switch_schema() {
+    let api = Api::new().await;
+    let r = api
+        .get_h("/widgets?order=id", &[("accept-profile", "api")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids(&r.json()), vec![1, 2]);
+    assert_eq!(r.header("content-profile"), Some("api"));
+    let r = api.get_h("/widgets", &[("accept-profile", "nope")]).await;
+    assert_eq!(r.status, 406);
+    assert_eq!(
+        r.json(),
+        json!({"code": "PGRST106", "message": "Invalid schema: nope", "details": null, "hint": "Only the following schemas are exposed: public, api"})
+    );
+    let r = api.get("/widgets").await;
+    assert_eq!(r.status, 404);
+    let r = api
+        .send(
+            "POST",
+            "/rpc/widget_count",
+            &[("content-profile", "api")],
+            "{}",
+        )
+        .await;
+    assert_eq!(r.body, "2");
+}
+
+#[tokio::test]
+async fn unknown_table_column_and_path() {
+    let api = Api::new().await;
+    let r = api.get("/task").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json(),
+        json!({"code": "PGRST205", "message": "Could not find the table 'public.task' in the schema cache", "details": null, "hint": "Perhaps you meant the table 'public.tasks'"})
+    );
+    let r = api.get("/tasks?select=titel").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "42703");
+    assert!(
+        r.json()["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("tasks.title")
+    );
+    let r = api.get("/tasks/1").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "PGRST125");
+    let r = api.send("TRACE", "/tasks", &[], "").await;
+    assert_eq!(r.json()["code"], "PGRST117");
+    let r = api.send("PUT", "/rpc/add", &[], "{}").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json()["code"], "PGRST101");
+}
+
+#[tokio::test]
+async fn malformed_queries_are_400_and_never_reach_sql() {
+    let api = Api::new().await;
+    for q in [
+        "select=id;drop table users",
+        "select=id,(name",
+        "id=noop.1",
+        "order=id;delete",
+        "order=id.sideways",
+        "select=id::int);drop table x;--",
+        "id=in.(1,2",
+        "or=(id.eq.1",
+        "\"id\"\"=eq.1",
+    ] {
+        let r = api.get(&format!("/users?{q}")).await;
+        assert!(
+            r.status >= 400 && r.status < 500,
+            "{q}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    // Hostile names are quoted identifiers that simply do not exist.
+    let r = api
+        .get("/users?select=\"name\\\"; drop table users; --\"")
+        .await;
+    assert_eq!(r.status, 400);
+    let r = api
+        .get("/users?select=id&name=eq.'; drop table users; --")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!([]));
+    let r = api.get("/users?select=name->>'x'').count").await;
+    assert!(r.status >= 400 && r.status < 500);
+    let r = api.get("/tasks?select=id&meta->>\"a'b\"=eq.1").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api.get("/users?select=id").await;
+    assert_eq!(r.json().as_array().expect("rows").len(), 3);
+}
+
+#[tokio::test]
+async fn parse_error_names_the_offending_part() {
+    let api = Api::new().await;
+    let r = api.get("/users?id=noop.1").await;
+    assert_eq!(r.status, 400);
+    let b = r.json();
+    assert_eq!(b["code"], "PGRST100");
+    assert!(
+        b["message"].as_str().expect("msg").contains("noop.1"),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn rls_and_roles() {
+    let api = Api::new().await;
+    let r = api.get("/todos?select=title").await;
+    assert_eq!(r.json(), json!([{"title": "public one"}]));
+    let r = api
+        .req(
+            "GET",
+            "/todos?select=title&order=id",
+            &[],
+            "",
+            "authenticated",
+            json!({"sub": "u1", "role": "authenticated"}),
+        )
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"title": "public one"}, {"title": "private one"}])
+    );
+    // Anonymous write denied by RLS: 401; a user writing for someone else: 403.
+    let r = api
+        .req(
+            "POST",
+            "/todos",
+            &[],
+            r#"{"title":"x","user_id":"u1"}"#,
+            "anon",
+            json!({"role": "anon"}),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.json()["code"], "42501");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    let r = api
+        .req(
+            "POST",
+            "/todos",
+            &[],
+            r#"{"title":"x","user_id":"u2"}"#,
+            "authenticated",
+            json!({"sub": "u1", "role": "authenticated"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Missing table privileges for anon.
+    let r = api.get("/reservations").await;
+    assert_eq!(r.status, 401);
+    // Unknown role from a JWT.
+    let r = api
+        .req(
+            "GET",
+            "/users",
+            &[],
+            "",
+            "nobody",
+            json!({"role": "nobody"}),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.json()["code"], "22023");
+    // service_role bypasses RLS.
+    let r = api.send("GET", "/todos?select=id", &[], "").await;
+    assert_eq!(r.json().as_array().expect("rows").len(), 3);
+}
+
+#[tokio::test]
+async fn request_settings_reach_the_database() {
+    let api = Api::new().await;
+    let r = api
+        .req(
+            "GET",
+            "/rpc/whoami",
+            &[
+                ("user-agent", "tester/1"),
+                ("cookie", "session=abc; other=1"),
+            ],
+            "",
+            "authenticated",
+            json!({"sub": "u9", "role": "authenticated"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = r.json();
+    assert_eq!(b["role"], "authenticated");
+    assert_eq!(b["claims"]["sub"], "u9");
+    assert_eq!(b["method"], "GET");
+    assert_eq!(b["path"], "/rpc/whoami");
+    assert_eq!(b["ua"], "tester/1");
+    assert_eq!(b["cookie"], "abc");
+}
+
+#[tokio::test]
+async fn pre_request_runs_first() {
+    let api = Api::with(RestSettings {
+        pre_request: Some("public.check_request".into()),
+        ..settings()
+    })
+    .await;
+    let r = api.get("/rpc/whoami").await;
+    assert_eq!(r.json()["pre"], "ran");
+    let r = api.get_h("/users", &[("x-block", "yes")]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["message"], "Blocked by pre-request");
+}
+
+#[tokio::test]
+async fn jwt_errors_render_postgrest_bodies() {
+    let r = madbase_rest::jwt_error(JwtErrorKind::Claims("JWT expired".into()));
+    assert_eq!(r.status.as_u16(), 401);
+    let b: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(
+        b,
+        json!({"code": "PGRST303", "message": "JWT expired", "details": null, "hint": null})
+    );
+    assert_eq!(
+        r.headers["www-authenticate"],
+        "Bearer error=\"invalid_token\", error_description=\"JWT expired\""
+    );
+    let r = madbase_rest::jwt_error(JwtErrorKind::Invalid(
+        "Expected 3 parts in JWT; got 2".into(),
+    ));
+    let b: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(b["code"], "PGRST301");
+}
+
+#[tokio::test]
+async fn options_and_openapi() {
+    let api = Api::new().await;
+    let r = api.send("OPTIONS", "/tasks", &[], "").await;
+    assert_eq!(
+        r.header("allow"),
+        Some("OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE")
+    );
+    let r = api.send("OPTIONS", "/project_counts", &[], "").await;
+    assert_eq!(r.header("allow"), Some("OPTIONS,GET,HEAD"));
+    let r = api.get("/").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/openapi+json; charset=utf-8")
+    );
+    let doc = r.json();
+    assert_eq!(doc["swagger"], "2.0");
+    assert!(doc["paths"]["/tasks"]["get"].is_object());
+    assert!(doc["paths"]["/rpc/add"]["get"].is_object());
+    assert!(doc["paths"]["/rpc/noop"]["get"].is_null());
+    assert_eq!(
+        doc["definitions"]["tasks"]["properties"]["status"]["enum"],
+        json!(["open", "closed"])
+    );
+    assert!(
+        doc["definitions"]["tasks"]["properties"]["project_id"]["description"]
+            .as_str()
+            .expect("fk note")
+            .contains("<fk table='projects' column='id'/>")
+    );
+}

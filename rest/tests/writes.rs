@@ -1,0 +1,368 @@
+//! Writes: inserts, upserts, PATCH, DELETE, PUT and their preferences.
+
+mod data_plane;
+mod postgres;
+
+use data_plane::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn insert_single_bulk_and_representation() {
+    let api = Api::new().await;
+    let r = api
+        .send("POST", "/items", &[], r#"{"id": 1001, "name": "bolt"}"#)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("content-range"), Some("*/*"));
+    let r = api
+        .send(
+            "POST",
+            "/items?select=id,name,qty",
+            &[("prefer", "return=representation, count=exact")],
+            r#"[{"id": 1002, "name": "nut", "qty": 5}, {"id": 1003, "name": "washer"}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1002, "name": "nut", "qty": 5}, {"id": 1003, "name": "washer", "qty": null}])
+    );
+    assert_eq!(r.header("content-range"), Some("*/2"));
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("return=representation, count=exact")
+    );
+}
+
+#[tokio::test]
+async fn insert_missing_default_columns_and_location() {
+    let api = Api::new().await;
+    let r = api
+        .send(
+            "POST",
+            "/items?select=id,qty",
+            &[("prefer", "return=representation, missing=default")],
+            r#"[{"id": 1101, "name": "a", "qty": 7}, {"id": 1102, "name": "b"}]"#,
+        )
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1101, "qty": 7}, {"id": 1102, "qty": 1}])
+    );
+    let r = api
+        .send(
+            "POST",
+            "/items?columns=id,name&select=id,name,note",
+            &[("prefer", "return=representation")],
+            r#"{"id": 1103, "name": "c", "note": "ignored"}"#,
+        )
+        .await;
+    assert_eq!(r.json(), json!([{"id": 1103, "name": "c", "note": null}]));
+    let r = api
+        .send("POST", "/items?columns=id,nope", &[], r#"{"id": 1104}"#)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        "Could not find the 'nope' column of 'items' in the schema cache"
+    );
+    assert_eq!(r.json()["code"], "PGRST204");
+    let r = api
+        .send(
+            "POST",
+            "/items",
+            &[("prefer", "return=headers-only")],
+            r#"{"id": 1105, "name": "d"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("location"), Some("/items?id=eq.1105"));
+}
+
+#[tokio::test]
+async fn insert_csv_and_bad_bodies() {
+    let api = Api::new().await;
+    let r = api
+        .send(
+            "POST",
+            "/items?select=id,note",
+            &[
+                ("content-type", "text/csv"),
+                ("prefer", "return=representation"),
+            ],
+            "id,name,note\n1201,x,NULL\n1202,y,\"a, b\"",
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1201, "note": null}, {"id": 1202, "note": "a, b"}])
+    );
+    let r = api.send("POST", "/items", &[], "{nope").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST102");
+}
+
+#[tokio::test]
+async fn constraint_violations_map_to_http() {
+    let api = Api::new().await;
+    let r = api
+        .send(
+            "POST",
+            "/items",
+            &[],
+            r#"{"id": 1301, "name": "e", "sku": "S1"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = api
+        .send(
+            "POST",
+            "/items",
+            &[],
+            r#"{"id": 1302, "name": "f", "sku": "S1"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["code"], "23505");
+    let r = api
+        .send(
+            "POST",
+            "/tasks",
+            &[],
+            r#"{"id": 1303, "title": "t", "project_id": 999}"#,
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["code"], "23503");
+    let r = api.send("POST", "/items", &[], r#"{"id": 1304}"#).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "23502");
+    let r = api
+        .send("POST", "/items", &[], r#"{"id": "abc", "name": "g"}"#)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "22P02");
+}
+
+#[tokio::test]
+async fn upserts_merge_and_ignore() {
+    let api = Api::new().await;
+    api.send(
+        "POST",
+        "/items",
+        &[],
+        r#"{"id": 1401, "name": "orig", "sku": "U1"}"#,
+    )
+    .await;
+    let r = api
+        .send(
+            "POST",
+            "/items?select=id,name",
+            &[(
+                "prefer",
+                "resolution=merge-duplicates, return=representation",
+            )],
+            r#"{"id": 1401, "name": "merged"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 1401, "name": "merged"}]));
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("return=representation, resolution=merge-duplicates")
+    );
+    let r = api
+        .send(
+            "POST",
+            "/items?on_conflict=sku&select=id,name",
+            &[("prefer", "resolution=ignore-duplicates, return=representation")],
+            r#"[{"id": 1402, "name": "dup", "sku": "U1"}, {"id": 1403, "name": "new", "sku": "U2"}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json(), json!([{"id": 1403, "name": "new"}]));
+}
+
+#[tokio::test]
+async fn patch_delete_and_max_affected() {
+    let api = Api::new().await;
+    api.send("POST", "/items", &[], r#"[{"id": 1501, "name": "p", "qty": 1}, {"id": 1502, "name": "p", "qty": 2}, {"id": 1503, "name": "q"}]"#)
+        .await;
+    let r = api
+        .send("PATCH", "/items?name=eq.p", &[], r#"{"note": "patched"}"#)
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("content-range"), Some("0-1/*"));
+    let r = api
+        .send(
+            "PATCH",
+            "/items?id=eq.1501&select=id,note,qty",
+            &[("prefer", "return=representation")],
+            r#"{"qty": 9}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!([{"id": 1501, "note": "patched", "qty": 9}]));
+    let r = api
+        .send(
+            "PATCH",
+            "/items?name=eq.p",
+            &[("prefer", "handling=strict, max-affected=1")],
+            r#"{"note": "x"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST124");
+    assert_eq!(r.json()["details"], "The query affects 2 rows");
+    let r = api
+        .send("GET", "/items?name=eq.p&select=note", &[], "")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"note": "patched"}, {"note": "patched"}]),
+        "rolled back"
+    );
+    let r = api
+        .send(
+            "DELETE",
+            "/items?id=eq.1503&select=id",
+            &[("prefer", "return=representation")],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!([{"id": 1503}]));
+    let r = api.send("DELETE", "/items?id=eq.1502", &[], "").await;
+    assert_eq!(r.status, 204);
+}
+
+#[tokio::test]
+async fn singular_write_rolls_back() {
+    let api = Api::new().await;
+    api.send(
+        "POST",
+        "/items",
+        &[],
+        r#"[{"id": 1601, "name": "s"}, {"id": 1602, "name": "s"}]"#,
+    )
+    .await;
+    let r = api
+        .send(
+            "PATCH",
+            "/items?name=eq.s",
+            &[
+                ("accept", "application/vnd.pgrst.object+json"),
+                ("prefer", "return=representation"),
+            ],
+            r#"{"note": "one"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 406);
+    assert_eq!(r.json()["details"], "The result contains 2 rows");
+    let r = api
+        .send("GET", "/items?name=eq.s&note=is.null&select=id", &[], "")
+        .await;
+    assert_eq!(r.json().as_array().expect("rows").len(), 2);
+    let r = api
+        .send(
+            "POST",
+            "/items?select=id",
+            &[
+                ("accept", "application/vnd.pgrst.object+json"),
+                ("prefer", "return=representation"),
+            ],
+            r#"{"id": 1603, "name": "t"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json(), json!({"id": 1603}));
+}
+
+#[tokio::test]
+async fn tx_rollback_preference() {
+    let api = Api::new().await;
+    let r = api
+        .send(
+            "POST",
+            "/items",
+            &[("prefer", "tx=rollback, return=representation")],
+            r#"{"id": 1701, "name": "ghost"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert!(
+        r.header("preference-applied")
+            .expect("applied")
+            .contains("tx=rollback")
+    );
+    let r = api.send("GET", "/items?id=eq.1701", &[], "").await;
+    assert_eq!(r.json(), json!([]));
+}
+
+#[tokio::test]
+async fn put_upserts_one_row_by_primary_key() {
+    let api = Api::new().await;
+    let r = api
+        .send(
+            "PUT",
+            "/items?id=eq.1801&select=id,name",
+            &[("prefer", "return=representation")],
+            r#"{"id": 1801, "name": "put"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = api
+        .send(
+            "PUT",
+            "/items?id=eq.1801",
+            &[],
+            r#"{"id": 1801, "name": "put again"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = api
+        .send(
+            "PUT",
+            "/items?name=eq.x",
+            &[],
+            r#"{"id": 1801, "name": "x"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json()["code"], "PGRST105");
+    let r = api
+        .send(
+            "PUT",
+            "/items?id=eq.1801",
+            &[],
+            r#"{"id": 1802, "name": "x"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST115");
+    let r = api
+        .send(
+            "PUT",
+            "/items?id=eq.1801&limit=1",
+            &[],
+            r#"{"id": 1801, "name": "x"}"#,
+        )
+        .await;
+    assert_eq!(r.json()["code"], "PGRST114");
+}
+
+#[tokio::test]
+async fn strict_handling_rejects_unknown_preferences() {
+    let api = Api::new().await;
+    let r = api
+        .get_h("/users", &[("prefer", "handling=strict, bogus=1")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST122");
+    let r = api
+        .get_h("/users?select=id&id=eq.1", &[("prefer", "bogus=1")])
+        .await;
+    assert_eq!(r.status, 200);
+}
