@@ -1,0 +1,202 @@
+"""Offline checks of the Helm chart: lint, render with default and non-default values, validate
+every manifest against the Kubernetes schemas of the oldest and newest supported minors, and check
+that values.schema.json rejects bad values. No cluster and no helm binary are needed.
+
+    python3 -m venv .venv && .venv/bin/pip install -r charts/madbase/tests/requirements.txt
+    .venv/bin/pytest charts/madbase/tests
+"""
+
+import copy
+import pathlib
+import re
+
+import kubernetes_validate
+import pytest
+import yaml
+from helm_python import Chart, lint
+from helm_python.errors import HelmError
+
+CHART = pathlib.Path(__file__).resolve().parent.parent
+REPO = CHART.parent.parent
+KUBE_VERSIONS = ["1.32.0", "1.37.0"]
+# Kinds whose schemas kubernetes-validate does not bundle (custom resources).
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+NON_DEFAULT = {
+    "crds": {"create": False},
+    "rbac": {"scope": "namespace", "watchNamespace": "tenants"},
+    "cnpg": {"enabled": True},
+    "gatewayApi": {"enabled": True},
+    "controlPlane": {"enabled": False},
+    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    "config": {
+        "databasePools": {
+            "default": {"adminUrlSecret": {"name": "pg-admin", "key": "url"}, "host": "pg-rw.db.svc", "port": 5432}
+        },
+        "objectStores": {
+            "default": {
+                "endpoint": "http://minio.minio.svc:9000",
+                "credentialsSecret": {"name": "s3-creds"},
+            },
+            "aws": {"region": "eu-west-1", "forcePathStyle": False},
+        },
+    },
+    "logFormat": "text",
+}
+
+
+def render(values=None):
+    chart = Chart.load(CHART)
+    rendered = chart.render(values or {}, name="madbase", namespace="madbase-system", is_install=True)
+    docs = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                docs.append((path, doc))
+    return docs
+
+
+def kinds(docs):
+    return sorted((d["kind"], d["metadata"]["name"]) for _, d in docs)
+
+
+@pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["default", "non-default"])
+def test_lint_is_clean(values):
+    report = lint(str(CHART), values, strict=True, namespace="madbase-system")
+    errors = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not errors and not report["errors"], report
+
+
+@pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["default", "non-default"])
+@pytest.mark.parametrize("kube", KUBE_VERSIONS)
+def test_every_manifest_matches_kubernetes_schemas(values, kube):
+    docs = render(values)
+    assert docs
+    for path, doc in docs:
+        if (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(doc, kube, strict=True)
+
+
+def test_default_render():
+    docs = render()
+    assert kinds(docs) == [
+        ("ClusterRole", "madbase"),
+        ("ClusterRoleBinding", "madbase"),
+        ("ConfigMap", "madbase"),
+        ("CustomResourceDefinition", "madbaseprojects.madbase.io"),
+        ("Deployment", "madbase"),
+        ("Service", "madbase"),
+        ("ServiceAccount", "madbase"),
+    ]
+    crd = next(d for _, d in docs if d["kind"] == "CustomResourceDefinition")
+    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    committed = yaml.safe_load((REPO / "crds" / "madbaseproject.yaml").read_text())
+    crd_without_annotation = copy.deepcopy(crd)
+    del crd_without_annotation["metadata"]["annotations"]
+    assert crd_without_annotation == committed, "chart CRD differs from crds/madbaseproject.yaml"
+
+
+def test_non_default_render():
+    docs = render(NON_DEFAULT)
+    assert kinds(docs) == [
+        ("ConfigMap", "madbase"),
+        ("Deployment", "madbase"),
+        ("Role", "madbase"),
+        ("RoleBinding", "madbase"),
+        ("Service", "madbase"),
+        ("ServiceAccount", "madbase"),
+        ("ServiceMonitor", "madbase"),
+    ]
+    role = next(d for _, d in docs if d["kind"] == "Role")
+    assert role["metadata"]["namespace"] == "tenants"
+    groups = {g for rule in role["rules"] for g in rule["apiGroups"]}
+    assert {"postgresql.cnpg.io", "gateway.networking.k8s.io"} <= groups
+    deployment = next(d for _, d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MADBASE_OPERATOR_WATCH_NAMESPACE"] == "tenants"
+    assert "MADBASE_OPERATOR_API_ADDR" not in env
+    config = yaml.safe_load(next(d for _, d in docs if d["kind"] == "ConfigMap")["data"]["config.yaml"])
+    assert config["databasePools"]["default"] == {
+        "adminUrlFile": "/etc/madbase-operator/pools/default/url",
+        "host": "pg-rw.db.svc",
+        "port": 5432,
+    }
+    assert config["objectStores"]["aws"] == {"region": "eu-west-1", "forcePathStyle": False}
+    assert config["objectStores"]["default"]["accessKeyIdFile"].endswith("/stores/default/access-key-id")
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert "/etc/madbase-operator/pools/default" in mounts
+    assert "/etc/madbase-operator/stores/default" in mounts
+
+
+def test_operator_pod_is_hardened():
+    deployment = next(d for _, d in render() if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    container = pod["containers"][0]
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert container["resources"]["limits"]["memory"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+# What the operator and the control-plane API call: (group, resource, verb).
+USED = [
+    ("madbase.io", "madbaseprojects", v) for v in ["get", "list", "watch", "create", "patch", "delete"]
+] + [
+    ("madbase.io", "madbaseprojects/status", "patch"),
+    ("", "secrets", "create"), ("", "secrets", "patch"), ("", "secrets", "get"), ("", "secrets", "watch"),
+    ("", "configmaps", "patch"), ("", "services", "patch"), ("", "services", "watch"),
+    ("apps", "deployments", "patch"), ("apps", "deployments", "watch"),
+    ("networking.k8s.io", "ingresses", "delete"), ("policy", "poddisruptionbudgets", "delete"),
+    ("events.k8s.io", "events", "create"),
+]
+
+
+def test_rbac_covers_what_the_operator_uses_and_every_rule_is_commented():
+    role = next(d for _, d in render() if d["kind"] == "ClusterRole")
+    granted = {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+    missing = [u for u in USED if u not in granted]
+    assert not missing, missing
+    assert not any("*" in v for _, _, v in granted), "no wildcard verbs"
+    source = (CHART / "templates" / "rbac.yaml").read_text().splitlines()
+    for i, line in enumerate(source):
+        if line.strip().startswith("- apiGroups:"):
+            assert source[i - 1].strip().startswith("#"), f"rbac.yaml:{i + 1} has no comment saying why"
+
+
+def test_values_yaml_passes_the_schema():
+    Chart.load(CHART).validate_schema(yaml.safe_load((CHART / "values.yaml").read_text()))
+
+
+@pytest.mark.parametrize(
+    "values,needle",
+    [
+        ({"replicaCount": 2}, "replicaCount"),
+        ({"rbac": {"scope": "everywhere"}}, "scope"),
+        ({"logFormat": "xml"}, "logFormat"),
+        ({"unknownKey": True}, "unknownKey"),
+        ({"config": {"databasePools": {"default": {"host": "x"}}}}, "adminUrlSecret"),
+        ({"config": {"objectStores": {"default": {"endpoint": "minio:9000"}}}}, "endpoint"),
+        ({"controlPlane": {"port": "eighty"}}, "port"),
+    ],
+)
+def test_schema_rejects_bad_values(values, needle):
+    chart = Chart.load(CHART)
+    with pytest.raises(HelmError) as err:
+        chart.validate_schema(values)
+    assert re.search(needle, str(err.value)), str(err.value)

@@ -1,0 +1,530 @@
+//! `MadBaseProject` spec and status. Every field is documented because the documentation becomes
+//! the CRD's OpenAPI descriptions (`kubectl explain mbp.spec…`). Validation that the API server
+//! must enforce is written as CEL rules next to the fields they guard, so the generated CRD, the
+//! client-side checks (`validate_cel`) and this file cannot disagree.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A MadBase project: one Supabase-compatible backend (auth, REST, realtime, storage) with its
+/// own database, bucket, API keys and data-plane Deployment.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "madbase.io",
+    version = "v1alpha1",
+    kind = "MadBaseProject",
+    plural = "madbaseprojects",
+    shortname = "mbp",
+    category = "madbase",
+    namespaced,
+    status = "MadBaseProjectStatus",
+    derive = "Default",
+    derive = "PartialEq",
+    doc = "A MadBase project: a Supabase-compatible backend (auth, REST, realtime, storage) with its own database, bucket, API keys and data plane.",
+    cel,
+    validation = Rule::new("size(self.metadata.name) <= 40").message("metadata.name must be at most 40 characters"),
+    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the project serves requests"),
+    printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.endpoint", description = "Base URL for supabase-js"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Image", type_ = "string", json_path = ".status.dataPlane.image", priority = "1", description = "Data-plane image"),
+    printcolumn(name = "Database", type_ = "string", json_path = ".status.database.name", priority = "1", description = "PostgreSQL database")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MadBaseProjectSpec {
+    /// Stop applying changes to the project's objects while keeping its status up to date
+    /// (like Stackable's `reconciliationPaused`). Wins over `stopped`.
+    #[serde(default)]
+    pub paused: bool,
+    /// Scale the data plane to zero and keep everything else (keys, database, bucket, Service).
+    #[serde(default)]
+    pub stopped: bool,
+    /// What happens to the database, its role and the bucket when the project is deleted.
+    /// Kubernetes objects are always garbage-collected.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Where the project's PostgreSQL database lives. Exactly one mode must be set.
+    pub database: DatabaseSpec,
+    /// The S3 bucket that holds the project's stored objects.
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// API keys and JWT signing.
+    #[serde(default)]
+    pub auth: AuthSpec,
+    /// The data-plane Deployment running `madbase serve`.
+    #[serde(default)]
+    pub data_plane: DataPlaneSpec,
+    /// How clients reach the data plane.
+    #[serde(default)]
+    pub exposure: ExposureSpec,
+}
+
+/// What happens to external state (database, role, bucket) when a project is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Keep the database, role and bucket (the default, as CloudNativePG does for databases).
+    #[default]
+    Retain,
+    /// Drop the database and role and delete the bucket with its objects.
+    Delete,
+}
+
+/// The project's database; exactly one of `external`, `shared` or `cnpg`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("(has(self.external) ? 1 : 0) + (has(self.shared) ? 1 : 0) + (has(self.cnpg) ? 1 : 0) == 1").message("exactly one of database.external, database.shared or database.cnpg must be set"),
+    validation = Rule::new("has(self.external) == has(oldSelf.external) && has(self.shared) == has(oldSelf.shared) && has(self.cnpg) == has(oldSelf.cnpg)").message("the database mode cannot be changed")
+)]
+pub struct DatabaseSpec {
+    /// An existing database whose connection URL is stored in a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalDatabase>,
+    /// A database and role the operator creates on one of its configured PostgreSQL pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedDatabase>,
+    /// A database and role declared as CloudNativePG `Database` and `DatabaseRole` resources on an
+    /// existing CloudNativePG `Cluster` (CloudNativePG 1.30 or newer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnpg: Option<CnpgDatabase>,
+}
+
+/// An existing database reached through a connection URL kept in a Secret.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalDatabase {
+    /// Secret in the project's namespace holding a `postgres://` URL.
+    pub connection_secret_ref: SecretKeyRef,
+}
+
+/// A reference to one key of a Secret in the project's namespace.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key inside the Secret; defaults to `uri` for connection URLs and `jwt-secret` for JWT
+    /// secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: Option<String>,
+}
+
+/// A database on a PostgreSQL pool configured in the operator (admin credentials never leave the
+/// operator's namespace).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.pool == oldSelf.pool").message("database.shared.pool is immutable"),
+    validation = Rule::new("has(self.databaseName) == has(oldSelf.databaseName) && (!has(self.databaseName) || self.databaseName == oldSelf.databaseName)").message("database.shared.databaseName is immutable")
+)]
+pub struct SharedDatabase {
+    /// Name of the pool in the operator's configuration.
+    #[serde(default = "default_pool")]
+    #[schemars(length(min = 1, max = 63))]
+    pub pool: String,
+    /// Database and role name; defaults to `mb_<namespace>_<name>` (dashes become underscores,
+    /// shortened with a hash past 63 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z][a-z0-9_]{0,62}$') && !self.startsWith('pg_') && !(self in ['postgres', 'template0', 'template1', 'streaming_replica'])").message("databaseName must be a lower-case PostgreSQL identifier of at most 63 characters and not reserved"))]
+    pub database_name: Option<String>,
+}
+
+fn default_pool() -> String {
+    "default".into()
+}
+
+/// A database declared on an existing CloudNativePG cluster.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.clusterRef == oldSelf.clusterRef").message("database.cnpg.clusterRef is immutable"),
+    validation = Rule::new("has(self.databaseName) == has(oldSelf.databaseName) && (!has(self.databaseName) || self.databaseName == oldSelf.databaseName)").message("database.cnpg.databaseName is immutable")
+)]
+pub struct CnpgDatabase {
+    /// The CloudNativePG `Cluster` that hosts the database.
+    pub cluster_ref: ClusterRef,
+    /// Database and role name; defaults to `mb_<namespace>_<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z][a-z0-9_]{0,62}$') && !self.startsWith('pg_') && !(self in ['postgres', 'template0', 'template1', 'streaming_replica'])").message("databaseName must be a lower-case PostgreSQL identifier of at most 63 characters and not reserved"))]
+    pub database_name: Option<String>,
+}
+
+/// A CloudNativePG `Cluster`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRef {
+    /// Name of the `Cluster`.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Namespace of the `Cluster`; defaults to the project's namespace. The `Database`,
+    /// `DatabaseRole` and role password Secret are created there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+}
+
+/// The project's S3 bucket.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.bucket) == has(oldSelf.bucket) && (!has(self.bucket) || self.bucket == oldSelf.bucket)").message("storage.bucket is immutable")
+)]
+pub struct StorageSpec {
+    /// Bucket name; defaults to `mb-<namespace>-<name>` (shortened with a hash past 63
+    /// characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$')").message("bucket must be 3 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit"))]
+    pub bucket: Option<String>,
+    /// Create the bucket when it does not exist; when false the bucket must already exist and is
+    /// only checked.
+    #[serde(default = "default_true")]
+    pub create_bucket: bool,
+    /// Name of an object store in the operator's configuration that supplies the endpoint,
+    /// region, addressing style and credentials; defaults to `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub object_store: Option<String>,
+    /// S3 endpoint URL, overriding the object store's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.startsWith('http://') || self.startsWith('https://')").message("endpoint must be an http(s) URL"))]
+    pub endpoint: Option<String>,
+    /// S3 region, overriding the object store's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Path-style addressing (MinIO, Garage), overriding the object store's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    /// Secret in the project's namespace with the S3 credentials, overriding the object store's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<S3CredentialsRef>,
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            bucket: None,
+            create_bucket: true,
+            object_store: None,
+            endpoint: None,
+            region: None,
+            force_path_style: None,
+            credentials_secret_ref: None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A Secret holding S3 credentials.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct S3CredentialsRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key holding the access key id; defaults to `access-key-id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id_key: Option<String>,
+    /// Key holding the secret access key; defaults to `secret-access-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key_key: Option<String>,
+}
+
+/// API keys and JWT signing.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSpec {
+    /// Bring your own HS256 JWT secret (for example when moving a Supabase project, so issued
+    /// keys and sessions stay valid); at least 32 characters. The key defaults to `jwt-secret`.
+    /// Without it the operator generates a random secret once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_secret_ref: Option<SecretKeyRef>,
+    /// Lifetime of the generated `anon` and `service_role` keys in days (Supabase's self-hosting
+    /// script uses five years).
+    #[serde(default = "default_key_days")]
+    #[schemars(range(min = 1, max = 36500))]
+    pub api_key_expiry_days: i64,
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        Self {
+            jwt_secret_ref: None,
+            api_key_expiry_days: default_key_days(),
+        }
+    }
+}
+
+fn default_key_days() -> i64 {
+    1825
+}
+
+/// The data-plane Deployment.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DataPlaneSpec {
+    /// Container image running `madbase serve`; defaults to the operator's configured image.
+    /// Changing it upgrades the project (the data plane runs its own migrations at start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// Number of data-plane pods; a PodDisruptionBudget is created from 2 upwards.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0, max = 20))]
+    pub replicas: i32,
+    /// CPU and memory requests and limits; defaults to the operator's configured resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Node labels the pods must match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Tolerations of the pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// Extra annotations on the pods.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_annotations: BTreeMap<String, String>,
+    /// Schemas exposed by `/rest/v1`, first is the default (`MADBASE_DB_SCHEMAS`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub db_schemas: Vec<String>,
+    /// Maximum database connections per pod (`MADBASE_DB_POOL_SIZE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub db_pool_size: Option<i32>,
+    /// Upper bound on rows returned by one `/rest/v1` read (`MADBASE_DB_MAX_ROWS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub db_max_rows: Option<i64>,
+    /// Log filter (`MADBASE_LOG_LEVEL`): error, warn, info, debug, trace or a directive list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub log_level: Option<String>,
+}
+
+impl Default for DataPlaneSpec {
+    fn default() -> Self {
+        Self {
+            image: None,
+            replicas: default_replicas(),
+            resources: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            pod_annotations: BTreeMap::new(),
+            db_schemas: Vec::new(),
+            db_pool_size: None,
+            db_max_rows: None,
+            log_level: None,
+        }
+    }
+}
+
+fn default_replicas() -> i32 {
+    1
+}
+
+/// How clients reach the data plane: always a Service, plus at most one of Ingress or HTTPRoute.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!(has(self.ingress) && has(self.httpRoute))").message("set at most one of exposure.ingress and exposure.httpRoute")
+)]
+pub struct ExposureSpec {
+    /// Public base URL clients use, when it differs from what the Ingress or HTTPRoute implies
+    /// (for example behind a CDN). Reported as `status.endpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.startsWith('http://') || self.startsWith('https://')").message("externalUrl must be an http(s) URL"))]
+    pub external_url: Option<String>,
+    /// The Service in front of the pods.
+    #[serde(default)]
+    pub service: ServiceExposure,
+    /// Expose through an Ingress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressExposure>,
+    /// Expose through a Gateway API HTTPRoute (the Gateway API CRDs must be installed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_route: Option<HttpRouteExposure>,
+}
+
+/// The Service in front of the data-plane pods.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceExposure {
+    /// Service type.
+    #[serde(default, rename = "type")]
+    pub type_: ServiceType,
+    /// Annotations on the Service (for example for a cloud load balancer).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Kubernetes Service type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ServiceType {
+    /// Reachable inside the cluster only.
+    #[default]
+    ClusterIP,
+    /// Also reachable on a port of every node.
+    NodePort,
+    /// Also reachable through a cloud load balancer.
+    LoadBalancer,
+}
+
+/// An Ingress for the data plane.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressExposure {
+    /// Host name, e.g. `shop.api.example.com`.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("host must be a lower-case DNS name"))]
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// IngressClass; defaults to the cluster's default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    /// Secret holding the TLS certificate for `host` (e.g. issued by cert-manager); the endpoint
+    /// is `https://` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret_name: Option<String>,
+    /// Annotations on the Ingress (cert-manager, external-dns, controller settings).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A Gateway API HTTPRoute for the data plane.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteExposure {
+    /// Host names the route matches; the first one is the endpoint (`https://`).
+    #[schemars(length(min = 1, max = 16))]
+    pub hostnames: Vec<String>,
+    /// Gateways the route attaches to.
+    #[schemars(length(min = 1, max = 32))]
+    pub parent_refs: Vec<GatewayRef>,
+}
+
+/// A Gateway (or one of its listeners).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayRef {
+    /// Name of the Gateway.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Namespace of the Gateway; defaults to the project's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Listener of the Gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+}
+
+/// Observed state of a project, written only by the operator.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MadBaseProjectStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Summary of the project's state, for humans; automation should read `conditions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// `Ready`, `KeysReady`, `DatabaseReady`, `StorageReady`, `DataPlaneAvailable` and
+    /// `ReconciliationPaused`; `lastTransitionTime` changes only when a status flips.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Base URL for supabase-js (`createClient(endpoint, anonKey)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Secret with `jwt-secret`, `anon-key` and `service-role-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_secret_ref: Option<LocalObjectRef>,
+    /// The database the data plane uses (never a password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseStatus>,
+    /// The bucket the data plane uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageStatus>,
+    /// The data-plane Deployment as last applied and observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_plane: Option<DataPlaneStatus>,
+}
+
+/// Lifecycle phase of a project.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Seen, nothing provisioned yet.
+    Pending,
+    /// Keys, database, bucket or data plane are being set up.
+    Provisioning,
+    /// Serving requests.
+    Ready,
+    /// Was ready, now something is wrong (see conditions); the operator keeps retrying.
+    Degraded,
+    /// `spec.stopped`: scaled to zero.
+    Stopped,
+    /// `spec.paused`: changes are not applied.
+    Paused,
+    /// Being deleted.
+    Deleting,
+    /// Needs a change by the user (invalid spec or a missing Secret).
+    Failed,
+}
+
+/// A reference to an object in the project's namespace.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalObjectRef {
+    /// Name of the object.
+    pub name: String,
+}
+
+/// The database as provisioned.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseStatus {
+    /// `external`, `shared` or `cnpg`.
+    pub mode: String,
+    /// Database name, when the operator manages it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Login role, when the operator manages it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Secret with the data plane's connection URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+}
+
+/// The bucket as provisioned.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageStatus {
+    /// Bucket name.
+    pub bucket: String,
+    /// S3 endpoint, when not AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// The data-plane Deployment as applied and observed.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DataPlaneStatus {
+    /// Image running.
+    pub image: String,
+    /// Desired pods.
+    pub replicas: i32,
+    /// Pods passing their readiness probe.
+    pub ready_replicas: i32,
+    /// Hash of the settings the pods were started with (`madbase.io/config-hash`).
+    pub config_hash: String,
+}

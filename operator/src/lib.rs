@@ -1,0 +1,1 @@
+//! The MadBase operator (being built; see the next commits).
