@@ -1,11 +1,223 @@
-//! `/rest/v1`: the PostgREST-compatible data API, served by the `madbase-rest` engine.
+//! `/rest/v1`: the PostgREST-compatible data API. The `madbase-rest` engine does the work;
+//! this module owns what sits around it in the data plane: the bearer token (anon when none),
+//! a pooled connection, the project's schema cache and its reload on
+//! `NOTIFY pgrst, 'reload schema'` (sent by the DDL event trigger of MadBase's migrations).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::Uri;
+use axum::body::Bytes;
+use axum::extract::Extension;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use http::{HeaderMap, Method, StatusCode, Uri, header};
+use madbase_config::DataPlaneConfig;
+use madbase_rest::{JwtErrorKind, RestRequest, RestResponse, RestSettings, SchemaCache};
+use serde_json::{Value, json};
+
+use crate::http::jwt::JwtError;
+use crate::server::project::ProjectContext;
+
+/// The data API's per-project state.
+pub struct RestContext {
+    cache: RwLock<Arc<SchemaCache>>,
+    settings: RestSettings,
+}
+
+impl RestContext {
+    /// Loads the schema cache for the configured schemas.
+    pub async fn load(
+        client: &tokio_postgres::Client,
+        config: &DataPlaneConfig,
+    ) -> anyhow::Result<Self> {
+        let settings = RestSettings {
+            schemas: config.db_schemas.clone(),
+            max_rows: config.db_max_rows,
+            pre_request: config.db_pre_request.clone(),
+            plan_enabled: config.db_plan_enabled,
+            aggregates_enabled: config.db_aggregates_enabled,
+            ..RestSettings::default()
+        };
+        let cache = SchemaCache::load(client, &settings.schemas)
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
+        Ok(Self {
+            cache: RwLock::new(Arc::new(cache)),
+            settings,
+        })
+    }
+
+    /// The current schema cache.
+    pub fn cache(&self) -> Arc<SchemaCache> {
+        // A poisoned lock only means a reload panicked mid-swap; the Arc inside is intact.
+        match self.cache.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the catalog and swaps the cache in; requests in flight keep the old one.
+    pub async fn reload(&self, client: &tokio_postgres::Client) -> Result<(), String> {
+        let fresh = SchemaCache::load(client, &self.settings.schemas)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut guard = match self.cache.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *guard = Arc::new(fresh);
+        Ok(())
+    }
+}
+
+/// Listens for `NOTIFY pgrst` on a dedicated connection and reloads the schema cache on
+/// `reload schema` (or an empty payload, as PostgREST). Reconnects with backoff, reloading after
+/// each reconnect since notifications may have been missed. Ends when the process does.
+pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: String) {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match listen_once(&project, &database_url).await {
+                Ok(()) => backoff = Duration::from_millis(500),
+                Err(e) => {
+                    tracing::warn!(error = %e, "schema reload listener lost its connection; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            reload(&project).await;
+        }
+    });
+}
+
+async fn listen_once(project: &ProjectContext, url: &str) -> Result<(), String> {
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(n.payload().to_owned()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    });
+    client
+        .batch_execute("LISTEN pgrst")
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Some(payload) = rx.recv().await {
+        if payload.is_empty() || payload == "reload schema" {
+            reload(project).await;
+        }
+    }
+    drop(client);
+    driver.await.map_err(|e| e.to_string())?
+}
+
+async fn reload(project: &ProjectContext) {
+    let result = match project.pool.get().await {
+        Ok(client) => project.rest.reload(&client).await,
+        Err(e) => Err(crate::server::project::describe_pool_error(&e)),
+    };
+    match result {
+        Ok(()) => tracing::info!("schema cache reloaded"),
+        Err(e) => {
+            tracing::warn!(error = %e, "schema cache reload failed; keeping the previous cache")
+        }
+    }
+}
 
 /// The `/rest/v1` router.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().fallback(|uri: Uri| async move {
-        crate::http::not_built::message(&format!("data API endpoint {}", uri.path()))
-    })
+    Router::new().fallback(handle)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn into_response(r: RestResponse) -> Response {
+    let mut resp = (r.status, r.body).into_response();
+    resp.headers_mut().extend(r.headers);
+    resp
+}
+
+async fn handle(
+    Extension(project): Extension<Arc<ProjectContext>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rest = &project.rest;
+    let (role, claims) = match bearer(&headers) {
+        None => (
+            rest.settings.anon_role.clone(),
+            json!({"role": rest.settings.anon_role}),
+        ),
+        Some(token) => match project.jwt.verify(token) {
+            Ok(claims) => {
+                let role = claims
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&rest.settings.anon_role)
+                    .to_owned();
+                (role, claims)
+            }
+            Err(e) => {
+                let kind = match e {
+                    JwtError::Expired => JwtErrorKind::Claims("JWT expired".into()),
+                    JwtError::BadSignature => {
+                        JwtErrorKind::Invalid("JWSError JWSInvalidSignature".into())
+                    }
+                    JwtError::Malformed(reason) => JwtErrorKind::Invalid(reason),
+                };
+                return into_response(madbase_rest::jwt_error(kind));
+            }
+        },
+    };
+    let client = match project.pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %crate::server::project::describe_pool_error(&e), "no database connection");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({
+                    "code": "PGRST000",
+                    "details": null,
+                    "hint": null,
+                    "message": "Could not connect with the database",
+                })),
+            )
+                .into_response();
+        }
+    };
+    // Nested under /rest/v1, the router already sees the path relative to it.
+    let path = match uri.path().strip_prefix("/rest/v1").unwrap_or(uri.path()) {
+        "" => "/".to_owned(),
+        p => p.to_owned(),
+    };
+    let req = RestRequest {
+        method,
+        path,
+        query: uri.query().map(str::to_owned),
+        headers,
+        body,
+        role,
+        claims,
+    };
+    let cache = rest.cache();
+    into_response(madbase_rest::handle(&cache, &rest.settings, &client, req).await)
 }

@@ -40,6 +40,8 @@ pub struct ProjectContext {
     pub metrics: Metrics,
     /// `/auth/v1` state.
     pub auth: crate::auth::AuthContext,
+    /// `/rest/v1` state.
+    pub rest: crate::rest::RestContext,
 }
 
 /// Could not open the project's database.
@@ -88,18 +90,21 @@ impl ProjectContext {
     /// Opens the pool, checks the database answers and applies migrations.
     pub async fn open(config: &DataPlaneConfig) -> Result<Arc<Self>, ProjectError> {
         let pool = pool(config.database_url.expose(), config.db_pool_size)?;
-        {
+        let rest = {
             let mut client = pool
                 .get()
                 .await
                 .map_err(|e| ProjectError::Connect(describe_pool_error(&e)))?;
             crate::migrations::run(&mut client).await?;
-        }
+            crate::rest::RestContext::load(&client, config)
+                .await
+                .map_err(ProjectError::Setup)?
+        };
         let api_external_url = config
             .api_external_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", config.listen));
-        Ok(Arc::new(Self {
+        let project = Arc::new(Self {
             project_ref: config.project_ref.clone(),
             pool,
             jwt: JwtKeys::new(&config.jwt_secret),
@@ -111,7 +116,13 @@ impl ProjectContext {
             },
             metrics: Metrics::default(),
             auth: crate::auth::AuthContext::new(config).map_err(ProjectError::Setup)?,
-        }))
+            rest,
+        });
+        crate::rest::spawn_schema_listener(
+            project.clone(),
+            config.database_url.expose().to_owned(),
+        );
+        Ok(project)
     }
 
     /// Pool gauges for `/metrics`.
