@@ -137,7 +137,8 @@ async fn reload(project: &ProjectContext) {
     }
 }
 
-/// The `/rest/v1` router.
+/// The `/rest/v1` router. (`/rest/v1/` itself is routed to [`handle`] by the app: a nested
+/// router does not see its own prefix with a trailing slash.)
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().fallback(handle)
 }
@@ -154,7 +155,7 @@ fn into_response(r: RestResponse) -> Response {
     resp
 }
 
-async fn handle(
+pub async fn handle(
     Extension(project): Extension<Arc<ProjectContext>>,
     method: Method,
     uri: Uri,

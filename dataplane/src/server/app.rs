@@ -24,6 +24,7 @@ pub fn app(projects: Arc<Projects>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .nest("/auth/v1", crate::auth::router())
+        .route("/rest/v1/", axum::routing::any(crate::rest::handle))
         .nest("/rest/v1", crate::rest::router())
         .nest("/realtime/v1", crate::realtime::router())
         .nest("/storage/v1", crate::storage::router())

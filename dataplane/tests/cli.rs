@@ -1,0 +1,266 @@
+//! The `madbase` command line as a user meets it: `dev` lifecycle (start, status, restart with
+//! data and keys kept, clean stop), and every bad input giving a clear message, not a panic.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_madbase");
+
+fn madbase(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("MADBASE_DATABASE_URL")
+        .output()
+        .expect("run madbase")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A `madbase dev` child, stopped with SIGTERM on drop.
+struct Dev {
+    child: Child,
+    data_dir: String,
+}
+
+impl Dev {
+    fn start(data_dir: &Path, port: u16) -> Dev {
+        let child = Command::new(BIN)
+            .args([
+                "dev",
+                "--data-dir",
+                &data_dir.display().to_string(),
+                "--port",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn madbase dev");
+        let dev = Dev {
+            child,
+            data_dir: data_dir.display().to_string(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while dev.status().is_none() {
+            assert!(Instant::now() < deadline, "madbase dev did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        dev
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let out = madbase(&["status", "--data-dir", &self.data_dir, "--output", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).expect("status json"))
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("wait for madbase dev")
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+async fn query_one(url: &str, sql: &str) -> Result<String, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let rows = client.simple_query(sql).await?;
+    Ok(rows
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_default())
+}
+
+#[tokio::test]
+async fn dev_restart_keeps_data_and_keys_and_stops_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let dev = Dev::start(dir.path(), port);
+    let first = dev.status().expect("status");
+    assert_eq!(first["API_URL"], format!("http://127.0.0.1:{port}"));
+    let db_url = first["DB_URL"].as_str().expect("db url").to_owned();
+    query_one(
+        &db_url,
+        "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')",
+    )
+    .await
+    .expect("write");
+    // The keys work against the gateway.
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://127.0.0.1:{port}/rest/v1/"))
+        .header("apikey", first["ANON_KEY"].as_str().expect("anon"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(health.status(), 200);
+
+    let exit = dev.stop();
+    assert!(exit.success(), "madbase dev exited with {exit}");
+    let pid_file = dir.path().join("postgres").join("postmaster.pid");
+    assert!(!pid_file.exists(), "PostgreSQL was not stopped");
+    let gone = madbase(&["status", "--data-dir", &dir.path().display().to_string()]);
+    assert!(!gone.status.success());
+    assert!(
+        stderr(&gone).contains("no madbase dev is running"),
+        "{}",
+        stderr(&gone)
+    );
+
+    let dev = Dev::start(dir.path(), port);
+    let second = dev.status().expect("status");
+    for key in ["JWT_SECRET", "ANON_KEY", "SERVICE_ROLE_KEY"] {
+        assert_eq!(first[key], second[key], "{key} changed across restarts");
+    }
+    let db_url = second["DB_URL"].as_str().expect("db url");
+    assert_eq!(
+        query_one(db_url, "SELECT v FROM kept").await.expect("read"),
+        "still here"
+    );
+    let applied = query_one(db_url, "SELECT count(*) FROM madbase.schema_migrations")
+        .await
+        .expect("migrations");
+    assert!(applied.parse::<u32>().expect("count") >= 1);
+    // The same data dir cannot be used twice at once.
+    let other_port = free_port();
+    let clash = madbase(&[
+        "dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--port",
+        &other_port.to_string(),
+    ]);
+    assert_eq!(clash.status.code(), Some(1));
+    assert!(
+        stderr(&clash).contains("in use by another madbase dev"),
+        "{}",
+        stderr(&clash)
+    );
+    // env output is shell-sourceable.
+    let env = madbase(&[
+        "status",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "-o",
+        "env",
+    ]);
+    let text = String::from_utf8_lossy(&env.stdout);
+    assert!(
+        text.contains(&format!("API_URL=\"http://127.0.0.1:{port}\"")),
+        "{text}"
+    );
+    assert!(dev.stop().success());
+}
+
+#[test]
+fn unknown_flags_are_refused_by_name() {
+    let out = madbase(&["dev", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--no-such-flag"), "{}", stderr(&out));
+    let out = madbase(&["status", "--output", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("yaml"));
+}
+
+#[test]
+fn unreachable_db_url_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dead = free_port();
+    let out = madbase(&[
+        "dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--port",
+        &free_port().to_string(),
+        "--db-url",
+        &format!("postgres://someone:hunter2@127.0.0.1:{dead}/db"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--db-url") && err.contains("cannot connect"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let bad = madbase(&["migrate", "--db-url", "not a url"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("invalid"), "{}", stderr(&bad));
+}
+
+#[test]
+fn a_port_in_use_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let out = madbase(&[
+        "dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--port",
+        &port.to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("already in use") && err.contains("--port"),
+        "{err}"
+    );
+    // Nothing was started: no database was created.
+    assert!(!dir.path().join("postgres").exists());
+}
+
+#[test]
+fn serve_without_settings_lists_what_is_missing() {
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env_clear()
+        .env("MADBASE_JWT_SECRET", "short")
+        .env("MADBASE_DB_POOL_SIZE", "many")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("MADBASE_DATABASE_URL is required"), "{err}");
+    assert!(
+        err.contains("MADBASE_JWT_SECRET must be at least 32"),
+        "{err}"
+    );
+    assert!(err.contains("MADBASE_DB_POOL_SIZE"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let missing_file = Command::new(BIN)
+        .args(["serve", "--config", "/nonexistent/madbase.toml"])
+        .env_clear()
+        .output()
+        .expect("run");
+    assert_eq!(missing_file.status.code(), Some(1));
+    assert!(stderr(&missing_file).contains("cannot read config file"));
+}
