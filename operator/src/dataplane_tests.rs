@@ -1,0 +1,167 @@
+//! Build tests: golden YAML of every built object for representative projects, and the settings
+//! contract between the Deployment and `madbase serve`.
+
+use super::*;
+use crate::validate::tests::{config, external, project, shared};
+use crate::validate::{Referenced, validate};
+use k8s_openapi::api::core::v1::EnvVar;
+
+fn owner() -> OwnerReference {
+    OwnerReference {
+        api_version: "madbase.io/v1alpha1".into(),
+        kind: "MadBaseProject".into(),
+        name: "shop".into(),
+        uid: "0b7c5a2e-1111-4222-8333-944455556666".into(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+fn golden(objects: &DataPlaneObjects) -> String {
+    let mut docs = vec![
+        serde_yaml::to_string(&objects.config_map),
+        serde_yaml::to_string(&objects.deployment),
+        serde_yaml::to_string(&objects.service),
+    ];
+    if let Some(s) = &objects.storage_secret {
+        // Never snapshot credentials.
+        let mut s = s.clone();
+        s.data = s.data.map(|d| d.into_keys().map(|k| (k, ByteString(b"<redacted>".to_vec()))).collect());
+        docs.push(serde_yaml::to_string(&s));
+    }
+    if let Some(i) = &objects.ingress {
+        docs.push(serde_yaml::to_string(i));
+    }
+    if let Some(r) = &objects.http_route {
+        docs.push(serde_yaml::to_string(r));
+    }
+    if let Some(p) = &objects.pdb {
+        docs.push(serde_yaml::to_string(p));
+    }
+    docs.into_iter()
+        .map(|d| d.expect("yaml"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[test]
+fn shared_project_objects() {
+    let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner());
+    assert!(objects.ingress.is_none() && objects.http_route.is_none() && objects.pdb.is_none());
+    insta::assert_snapshot!(golden(&objects));
+}
+
+#[test]
+fn external_project_with_ingress_and_pdb() {
+    let (p, referenced) = external();
+    let v = validate(&p, &config(), &referenced).expect("valid");
+    let objects = build(&v, &owner());
+    assert!(objects.storage_secret.is_none(), "the project brings its own S3 credentials");
+    assert!(objects.pdb.is_some());
+    insta::assert_snapshot!(golden(&objects));
+}
+
+#[test]
+fn cnpg_project_with_http_route_and_objects() {
+    let p = project(include_str!("../../crds/examples/cnpg.yaml"));
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner());
+    let cnpg = crate::cnpg::build(&v, &owner()).expect("cnpg objects");
+    let mut text = golden(&objects);
+    for o in cnpg {
+        text.push_str("---\n");
+        text.push_str(&serde_yaml::to_string(&o).expect("yaml"));
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn stopped_project_has_zero_replicas_and_no_pdb() {
+    let mut p = shared();
+    p.spec.stopped = true;
+    p.spec.data_plane.replicas = 4;
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner());
+    assert_eq!(objects.deployment.spec.as_ref().and_then(|s| s.replicas), Some(0));
+    assert!(objects.pdb.is_none());
+}
+
+fn env_of(objects: &DataPlaneObjects) -> Vec<EnvVar> {
+    objects.deployment.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| p.containers[0].env.clone().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The contract test: every variable the Deployment sets is in `madbase_config::SETTINGS`, secret
+/// ones come from Secrets and the rest from the ConfigMap, every required one is present, and the
+/// ConfigMap holds exactly the non-secret ones.
+#[test]
+fn deployment_env_follows_the_settings_contract() {
+    let (p, referenced) = external();
+    for v in [
+        validate(&shared(), &config(), &Referenced::default()).expect("valid"),
+        validate(&p, &config(), &referenced).expect("valid"),
+    ] {
+        let objects = build(&v, &owner());
+        let env = env_of(&objects);
+        for var in &env {
+            let setting = madbase_config::SETTINGS
+                .iter()
+                .find(|s| s.env == var.name)
+                .unwrap_or_else(|| panic!("{} is not in the data plane's settings contract", var.name));
+            let from = var.value_from.as_ref().expect("valueFrom");
+            assert!(var.value.is_none(), "{} must not be inlined", var.name);
+            if setting.secret {
+                assert!(from.secret_key_ref.is_some(), "{} is secret: must use secretKeyRef", var.name);
+            } else {
+                let cm = from.config_map_key_ref.as_ref().unwrap_or_else(|| panic!("{} must come from the ConfigMap", var.name));
+                assert_eq!(cm.key, var.name);
+                assert!(objects.config_map.data.as_ref().is_some_and(|d| d.contains_key(&var.name)));
+            }
+        }
+        for required in madbase_config::SETTINGS.iter().filter(|s| s.required) {
+            assert!(env.iter().any(|e| e.name == required.env), "required {} missing", required.env);
+        }
+        for key in objects.config_map.data.as_ref().expect("data").keys() {
+            assert!(env.iter().any(|e| &e.name == key), "ConfigMap key {key} is not used");
+            assert!(madbase_config::SETTINGS.iter().any(|s| s.env == key && !s.secret), "{key}");
+        }
+    }
+}
+
+/// `madbase serve` would accept the configuration the operator renders: resolve every env var
+/// from the ConfigMap and stand-in Secret values, then parse with the data plane's own parser.
+#[test]
+fn rendered_configuration_parses_with_the_data_plane_parser() {
+    let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner());
+    let data = objects.config_map.data.clone().expect("data");
+    let mut values = std::collections::BTreeMap::new();
+    for var in env_of(&objects) {
+        let from = var.value_from.expect("valueFrom");
+        let value = match (from.config_map_key_ref, from.secret_key_ref) {
+            (Some(cm), _) => data[&cm.key].clone(),
+            (_, Some(s)) if s.key == "uri" => "postgres://u:p@pg:5432/db".to_owned(),
+            (_, Some(_)) => "0123456789abcdef0123456789abcdef".to_owned(),
+            _ => panic!("{}", var.name),
+        };
+        values.insert(var.name, value);
+    }
+    let keys: Vec<String> = values.keys().cloned().collect();
+    let parsed = madbase_config::DataPlaneConfig::from_sources(&|k| values.get(k).cloned(), &keys, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.project_ref, "shop");
+    assert!(matches!(parsed.storage, madbase_config::StorageBackend::S3(_)));
+}
+
+#[test]
+fn changed_settings_change_the_config_hash() {
+    let base = validate(&shared(), &config(), &Referenced::default()).expect("valid");
+    let mut p = shared();
+    p.spec.data_plane.log_level = Some("debug".into());
+    let changed = validate(&p, &config(), &Referenced::default()).expect("valid");
+    assert_ne!(config_hash(&base), config_hash(&changed));
+    let mut rotated = base.clone();
+    rotated.keys.rotation_token = Some("2026-11-28".into());
+    assert_ne!(config_hash(&base), config_hash(&rotated));
+    assert_eq!(config_hash(&base), config_hash(&base.clone()));
+}

@@ -1,0 +1,257 @@
+//! PostgreSQL administration for `shared` and `external` projects: the connection check, the
+//! idempotent `CREATE ROLE` / `CREATE DATABASE`, and the drop under `deletionPolicy: Delete`.
+//!
+//! Only the operator's admin connection runs this SQL. Schema SQL is never run here: the data
+//! plane migrates its own schemas at start. Identifiers are validated (`naming::pg_identifier_problem`)
+//! and quoted; passwords are generated from `[A-Za-z0-9]` only, which is what makes splicing them
+//! into `PASSWORD '…'` (DDL cannot take bind parameters) safe.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use madbase_crds::naming;
+use tokio_postgres::NoTls;
+use tokio_postgres::config::Host;
+
+/// A boxed future, so the provisioner can sit behind `dyn` in the reconcile context.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How long a connection attempt may take before the database counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Errors talking to PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostgresError {
+    /// The URL cannot be parsed or has no host.
+    #[error("invalid connection URL: {0}")]
+    InvalidUrl(String),
+    /// Could not connect or authenticate.
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
+    /// A statement failed.
+    #[error("SQL failed: {0}")]
+    Sql(String),
+    /// A name that MadBase would have to quote, or a reserved one.
+    #[error("invalid identifier: {0}")]
+    InvalidIdentifier(String),
+}
+
+/// What the reconciler needs from PostgreSQL; the real implementation is [`PgAdmin`].
+pub trait Postgres: Send + Sync {
+    /// Connects with `url` and runs `SELECT 1`.
+    fn check<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<(), PostgresError>>;
+    /// Creates (or updates) `role` with `password` and `database` owned by it, idempotently.
+    fn provision<'a>(
+        &'a self,
+        admin_url: &'a str,
+        database: &'a str,
+        role: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<(), PostgresError>>;
+    /// Drops `database` and `role` if they exist.
+    fn drop_database<'a>(
+        &'a self,
+        admin_url: &'a str,
+        database: &'a str,
+        role: &'a str,
+    ) -> BoxFuture<'a, Result<(), PostgresError>>;
+}
+
+/// Real PostgreSQL administration over `tokio-postgres`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgAdmin;
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, PostgresError> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| PostgresError::InvalidUrl(e.to_string()))?;
+    config.connect_timeout(CONNECT_TIMEOUT);
+    let connecting = config.connect(NoTls);
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| PostgresError::Unreachable("timed out".into()))?
+        .map_err(|e| PostgresError::Unreachable(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "admin connection closed");
+        }
+    });
+    Ok(client)
+}
+
+fn sql_error(e: tokio_postgres::Error) -> PostgresError {
+    match e.as_db_error() {
+        Some(db) => PostgresError::Sql(format!("{}: {}", db.code().code(), db.message())),
+        None => PostgresError::Unreachable(e.to_string()),
+    }
+}
+
+/// Quotes a validated identifier.
+fn ident(name: &str) -> Result<String, PostgresError> {
+    match naming::pg_identifier_problem(name) {
+        Some(p) => Err(PostgresError::InvalidIdentifier(format!("{name}: {p}"))),
+        None => Ok(format!("\"{name}\"")),
+    }
+}
+
+/// A password literal; only alphanumeric passwords are accepted.
+fn password_literal(password: &str) -> Result<String, PostgresError> {
+    if password.len() < 16 || !password.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(PostgresError::InvalidIdentifier(
+            "generated passwords must be at least 16 alphanumeric characters".into(),
+        ));
+    }
+    Ok(format!("'{password}'"))
+}
+
+impl Postgres for PgAdmin {
+    fn check<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
+        Box::pin(async move {
+            let client = connect(url).await?;
+            client.simple_query("SELECT 1").await.map_err(sql_error)?;
+            Ok(())
+        })
+    }
+
+    fn provision<'a>(
+        &'a self,
+        admin_url: &'a str,
+        database: &'a str,
+        role: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<(), PostgresError>> {
+        Box::pin(async move {
+            let (db_ident, role_ident) = (ident(database)?, ident(role)?);
+            let password = password_literal(password)?;
+            let client = connect(admin_url).await?;
+            let role_exists = client
+                .query_opt("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", &[&role])
+                .await
+                .map_err(sql_error)?
+                .is_some();
+            let verb = if role_exists { "ALTER" } else { "CREATE" };
+            // Concurrent reconciles of the same project are serialised by the controller, so the
+            // check-then-create race only matters across operators, which we do not run.
+            client
+                .batch_execute(&format!(
+                    "{verb} ROLE {role_ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOREPLICATION PASSWORD {password}"
+                ))
+                .await
+                .map_err(sql_error)?;
+            let db_exists = client
+                .query_opt(
+                    "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
+                    &[&database],
+                )
+                .await
+                .map_err(sql_error)?
+                .is_some();
+            if !db_exists {
+                // CREATE DATABASE cannot run inside a transaction block; batch_execute of a single
+                // statement runs it on its own.
+                client
+                    .batch_execute(&format!("CREATE DATABASE {db_ident} OWNER {role_ident}"))
+                    .await
+                    .map_err(sql_error)?;
+            }
+            client
+                .batch_execute(&format!(
+                    "ALTER DATABASE {db_ident} OWNER TO {role_ident}; REVOKE ALL ON DATABASE {db_ident} FROM PUBLIC; GRANT ALL ON DATABASE {db_ident} TO {role_ident}"
+                ))
+                .await
+                .map_err(sql_error)?;
+            Ok(())
+        })
+    }
+
+    fn drop_database<'a>(
+        &'a self,
+        admin_url: &'a str,
+        database: &'a str,
+        role: &'a str,
+    ) -> BoxFuture<'a, Result<(), PostgresError>> {
+        Box::pin(async move {
+            let (db_ident, role_ident) = (ident(database)?, ident(role)?);
+            let client = connect(admin_url).await?;
+            client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {db_ident} WITH (FORCE)"))
+                .await
+                .map_err(sql_error)?;
+            client
+                .batch_execute(&format!("DROP ROLE IF EXISTS {role_ident}"))
+                .await
+                .map_err(sql_error)?;
+            Ok(())
+        })
+    }
+}
+
+/// The data plane's connection URL for a project database: the admin URL's host and port (or the
+/// pool's overrides), the project's role, password and database.
+pub fn project_url(
+    admin_url: &str,
+    host: Option<&str>,
+    port: Option<u16>,
+    database: &str,
+    role: &str,
+    password: &str,
+) -> Result<String, PostgresError> {
+    let config = tokio_postgres::Config::from_str(admin_url)
+        .map_err(|e| PostgresError::InvalidUrl(e.to_string()))?;
+    let admin_host = config.get_hosts().iter().find_map(|h| match h {
+        Host::Tcp(h) => Some(h.clone()),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    });
+    let host = host
+        .map(str::to_owned)
+        .or(admin_host)
+        .ok_or_else(|| PostgresError::InvalidUrl("the admin URL has no TCP host".into()))?;
+    let port = port
+        .or_else(|| config.get_ports().first().copied())
+        .unwrap_or(5432);
+    Ok(format!("postgres://{role}:{password}@{host}:{port}/{database}"))
+}
+
+/// A new role password: 32 alphanumeric characters.
+pub fn random_password() -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_urls_take_host_and_port_from_the_pool() {
+        let admin = "postgres://admin:secret@pg.db.svc:5433/postgres";
+        assert_eq!(
+            project_url(admin, None, None, "mb_a_shop", "mb_a_shop", "pw").expect("url"),
+            "postgres://mb_a_shop:pw@pg.db.svc:5433/mb_a_shop"
+        );
+        assert_eq!(
+            project_url(admin, Some("pg-rw"), Some(5432), "d", "r", "pw").expect("url"),
+            "postgres://r:pw@pg-rw:5432/d"
+        );
+        assert!(project_url("not a url", None, None, "d", "r", "pw").is_err());
+    }
+
+    #[test]
+    fn identifiers_and_passwords_are_checked_before_splicing() {
+        assert_eq!(ident("mb_shop").expect("ok"), "\"mb_shop\"");
+        assert!(ident("shop\"; DROP ROLE x; --").is_err());
+        assert!(ident("postgres").is_err());
+        assert!(password_literal("abc'def0123456789").is_err());
+        assert!(password_literal("short").is_err());
+        let pw = random_password();
+        assert_eq!(pw.len(), 32);
+        assert!(password_literal(&pw).is_ok());
+    }
+}

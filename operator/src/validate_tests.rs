@@ -1,0 +1,175 @@
+//! Fixtures and tests for validation; the fixtures are shared with the build and status tests.
+
+use super::*;
+use crate::operator_config::{DatabasePool, ObjectStore};
+
+/// Operator configuration with one pool and one object store, both named `default`.
+pub(crate) fn config() -> OperatorConfig {
+    let mut config = OperatorConfig::default();
+    config.database_pools.insert(
+        "default".into(),
+        DatabasePool {
+            admin_url: Some(SecretString::new("postgres://admin:pw@pg.db.svc:5432/postgres")),
+            ..DatabasePool::default()
+        },
+    );
+    config.object_stores.insert(
+        "default".into(),
+        ObjectStore {
+            endpoint: Some("http://minio.minio.svc:9000".into()),
+            region: "us-east-1".into(),
+            force_path_style: true,
+            access_key_id_file: None,
+            secret_access_key_file: None,
+            access_key_id: Some(SecretString::new("store-id")),
+            secret_access_key: Some(SecretString::new("store-secret")),
+        },
+    );
+    config
+}
+
+/// A project parsed from YAML, with a uid and generation as the API server would set them.
+pub(crate) fn project(yaml: &str) -> MadBaseProject {
+    let mut p: MadBaseProject = serde_yaml::from_str(yaml).expect("project yaml");
+    p.metadata.uid = Some("0b7c5a2e-1111-4222-8333-944455556666".into());
+    p.metadata.generation = Some(1);
+    p
+}
+
+/// The shared-mode example from `crds/examples/shared.yaml`, in namespace `acme`.
+pub(crate) fn shared() -> MadBaseProject {
+    project(
+        "
+apiVersion: madbase.io/v1alpha1
+kind: MadBaseProject
+metadata: {name: shop, namespace: acme}
+spec:
+  database: {shared: {pool: default}}
+",
+    )
+}
+
+fn external_referenced() -> Referenced {
+    Referenced {
+        external_url: Some(SecretString::new("postgres://shop:pw@db.example.com/shop")),
+        s3_credentials: Some((SecretString::new("id"), SecretString::new("secret"))),
+        ..Referenced::default()
+    }
+}
+
+/// The external-mode example, with an Ingress and two replicas.
+pub(crate) fn external() -> (MadBaseProject, Referenced) {
+    (
+        project(include_str!("../../crds/examples/external.yaml")),
+        external_referenced(),
+    )
+}
+
+#[test]
+fn shared_project_gets_derived_names_and_defaults() {
+    let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
+    assert_eq!(v.keys.secret_name, "shop-keys");
+    assert_eq!(v.storage.bucket, "mb-acme-shop");
+    assert_eq!(v.storage.endpoint.as_deref(), Some("http://minio.minio.svc:9000"));
+    assert!(matches!(v.storage.credentials, CredentialsSource::Operator { ref secret_name } if secret_name == "shop-storage"));
+    match &v.database {
+        DatabasePlan::Shared { database, role, secret_name, .. } => {
+            assert_eq!(database, "mb_acme_shop");
+            assert_eq!(role, "mb_acme_shop");
+            assert_eq!(secret_name, "shop-db");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(v.endpoint, "http://shop.acme.svc:8000");
+    assert_eq!(v.data_plane.replicas, 1);
+    assert_eq!(v.data_plane.image, crate::operator_config::DEFAULT_IMAGE);
+    assert_eq!(v.deletion_policy, DeletionPolicy::Retain);
+}
+
+#[test]
+fn stopped_scales_to_zero() {
+    let mut p = shared();
+    p.spec.stopped = true;
+    p.spec.data_plane.replicas = 3;
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    assert_eq!(v.data_plane.replicas, 0);
+}
+
+#[test]
+fn unknown_pool_and_store_are_reported_with_paths() {
+    let mut p = shared();
+    if let Some(s) = p.spec.database.shared.as_mut() {
+        s.pool = "nope".into();
+    }
+    p.spec.storage.object_store = Some("elsewhere".into());
+    let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
+    let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["spec.database.shared.pool", "spec.storage.objectStore"]);
+    assert!(err.to_string().contains("pool `nope` is not configured in the operator (known: default)"), "{err}");
+}
+
+#[test]
+fn external_url_must_be_postgres() {
+    let (p, mut referenced) = external();
+    let v = validate(&p, &config(), &referenced).expect("valid");
+    assert_eq!(v.database.url_secret(), ("shop-database".into(), "uri".into()));
+    assert_eq!(v.endpoint, "https://shop.api.example.com");
+    referenced.external_url = Some(SecretString::new("mysql://nope"));
+    let err = validate(&p, &config(), &referenced).expect_err("invalid");
+    assert_eq!(err.0[0].path, "spec.database.external.connectionSecretRef");
+}
+
+#[test]
+fn byo_jwt_secret_must_be_long_enough() {
+    let p = shared();
+    let referenced = Referenced {
+        jwt_secret: Some(SecretString::new("too-short")),
+        ..Referenced::default()
+    };
+    let err = validate(&p, &config(), &referenced).expect_err("short");
+    assert_eq!(err.0[0].path, "spec.auth.jwtSecretRef");
+}
+
+#[test]
+fn store_without_credentials_needs_a_project_secret() {
+    let mut cfg = config();
+    if let Some(store) = cfg.object_stores.get_mut("default") {
+        store.access_key_id = None;
+    }
+    let err = validate(&shared(), &cfg, &Referenced::default()).expect_err("no creds");
+    assert!(err.to_string().contains("has no credentials"), "{err}");
+}
+
+#[test]
+fn long_namespace_and_name_still_produce_valid_names() {
+    let mut p = shared();
+    p.metadata.namespace = Some("n".repeat(63));
+    p.metadata.name = Some("p".repeat(40));
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    assert_eq!(v.storage.bucket.len(), 63);
+    match &v.database {
+        DatabasePlan::Shared { database, .. } => assert_eq!(database.len(), 63),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn name_over_forty_characters_is_rejected_even_if_the_api_server_let_it_through() {
+    let mut p = shared();
+    p.metadata.name = Some("p".repeat(41));
+    let err = validate(&p, &config(), &Referenced::default()).expect_err("long");
+    assert_eq!(err.0[0].path, "metadata.name");
+}
+
+#[test]
+fn endpoint_prefers_external_url_then_ingress_then_route() {
+    let mut exposure = ExposureSpec::default();
+    assert_eq!(endpoint("a", "ns", &exposure), "http://a.ns.svc:8000");
+    exposure.http_route = Some(madbase_crds::HttpRouteExposure {
+        hostnames: vec!["a.example.com".into()],
+        parent_refs: vec![],
+    });
+    assert_eq!(endpoint("a", "ns", &exposure), "https://a.example.com");
+    exposure.external_url = Some("https://cdn.example.com/".into());
+    assert_eq!(endpoint("a", "ns", &exposure), "https://cdn.example.com");
+}

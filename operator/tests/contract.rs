@@ -1,0 +1,42 @@
+//! The data plane's settings contract outside the operator: `compose.yaml` may only use
+//! environment variable names `madbase serve` reads and must set every required one, and the
+//! `crd` subcommand prints exactly the committed CRD.
+
+use std::path::Path;
+
+fn repo(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+#[test]
+fn compose_madbase_environment_follows_the_contract() {
+    let text = std::fs::read_to_string(repo("compose.yaml")).expect("compose.yaml");
+    let compose: serde_yaml::Value = serde_yaml::from_str(&text).expect("compose.yaml is YAML");
+    let service = &compose["services"]["madbase"];
+    assert_eq!(service["command"][0].as_str(), Some("serve"), "the madbase service runs `madbase serve`");
+    let env = service["environment"].as_mapping().expect("environment as a map");
+    let names: Vec<&str> = env.keys().filter_map(|k| k.as_str()).collect();
+    for name in &names {
+        assert!(
+            madbase_config::SETTINGS.iter().any(|s| s.env == *name),
+            "compose.yaml sets {name}, which is not in the data plane's settings contract"
+        );
+    }
+    for required in madbase_config::SETTINGS.iter().filter(|s| s.required) {
+        assert!(names.contains(&required.env), "compose.yaml misses required {}", required.env);
+    }
+    let postgres = serde_yaml::to_string(&compose["services"]["postgres"]["command"]).expect("yaml");
+    assert!(postgres.contains("wal_level=logical"), "realtime needs logical decoding");
+    assert!(compose["services"]["minio"].is_mapping(), "MinIO provides storage");
+}
+
+#[test]
+fn crd_subcommand_prints_the_committed_crd() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_madbase-operator"))
+        .arg("crd")
+        .output()
+        .expect("run madbase-operator crd");
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(repo("crds/madbaseproject.yaml")).expect("crd");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+}

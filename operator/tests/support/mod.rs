@@ -1,0 +1,215 @@
+//! Fixtures shared by the integration tests: projects that read like sentences, a fake
+//! Kubernetes API server (kube-fake-client) and recording stand-ins for PostgreSQL and S3 where a
+//! test is about the Kubernetes side only.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Client, CustomResource};
+use madbase_crds::MadBaseProject;
+use madbase_operator::bucket::{BucketError, BucketOutcome, ObjectStoreClient};
+use madbase_operator::metrics::Metrics;
+use madbase_operator::operator_config::{DatabasePool, ObjectStore, OperatorConfig, SecretString};
+use madbase_operator::postgres::{BoxFuture, Postgres, PostgresError};
+use madbase_operator::reconcile::Context;
+use madbase_operator::validate::StoragePlan;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Stand-in type so the fake API server knows CloudNativePG's `databases` plural.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[kube(group = "postgresql.cnpg.io", version = "v1", kind = "Database", namespaced, derive = "Default")]
+pub struct CnpgDatabaseSpec {
+    pub name: String,
+}
+
+/// Stand-in type so the fake API server knows CloudNativePG's `databaseroles` plural.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[kube(group = "postgresql.cnpg.io", version = "v1", kind = "DatabaseRole", namespaced, derive = "Default")]
+pub struct CnpgDatabaseRoleSpec {
+    pub name: String,
+}
+
+/// Stand-in type for Gateway API HTTPRoutes.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[kube(group = "gateway.networking.k8s.io", version = "v1", kind = "HTTPRoute", root = "HttpRoute", plural = "httproutes", namespaced, derive = "Default")]
+pub struct HttpRouteSpec {
+    pub hostnames: Vec<String>,
+}
+
+pub const NS: &str = "acme";
+
+/// A project from YAML, in namespace `acme`.
+pub fn project(yaml: &str) -> MadBaseProject {
+    let mut p: MadBaseProject = serde_yaml::from_str(yaml).expect("project yaml");
+    p.metadata.namespace = Some(NS.into());
+    p
+}
+
+/// `shop`, a shared-mode project on pool `default`.
+pub fn shared_project() -> MadBaseProject {
+    project(
+        "
+apiVersion: madbase.io/v1alpha1
+kind: MadBaseProject
+metadata: {name: shop}
+spec:
+  database: {shared: {pool: default}}
+",
+    )
+}
+
+/// `shop`, an external-mode project reading `shop-database`.
+pub fn external_project() -> MadBaseProject {
+    project(
+        "
+apiVersion: madbase.io/v1alpha1
+kind: MadBaseProject
+metadata: {name: shop}
+spec:
+  database: {external: {connectionSecretRef: {name: shop-database}}}
+",
+    )
+}
+
+/// A Secret with string data.
+pub fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), k8s_openapi::ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Operator configuration with pool and store `default`.
+pub fn config(admin_url: &str) -> OperatorConfig {
+    let mut config = OperatorConfig::default();
+    config.database_pools.insert(
+        "default".into(),
+        DatabasePool {
+            admin_url: Some(SecretString::new(admin_url)),
+            ..DatabasePool::default()
+        },
+    );
+    config.object_stores.insert(
+        "default".into(),
+        ObjectStore {
+            endpoint: Some("http://127.0.0.1:1".into()),
+            region: "us-east-1".into(),
+            force_path_style: true,
+            access_key_id_file: None,
+            secret_access_key_file: None,
+            access_key_id: Some(SecretString::new("id")),
+            secret_access_key: Some(SecretString::new("secret")),
+        },
+    );
+    config
+}
+
+/// A fake API server that knows MadBase's and the optional kinds, with status subresources.
+pub async fn fake_client(projects: Vec<MadBaseProject>, secrets: Vec<Secret>) -> Client {
+    let mut builder = kube_fake_client::ClientBuilder::new()
+        .with_resource::<MadBaseProject>()
+        .with_resource::<Database>()
+        .with_resource::<DatabaseRole>()
+        .with_resource::<HttpRoute>()
+        .with_status_subresource::<MadBaseProject>()
+        .with_status_subresource::<Deployment>();
+    for p in projects {
+        builder = builder.with_object(p);
+    }
+    for s in secrets {
+        builder = builder.with_object(s);
+    }
+    builder.build().await.expect("fake client")
+}
+
+/// Records every call; fails on demand.
+#[derive(Default)]
+pub struct FakePostgres {
+    pub calls: Mutex<Vec<String>>,
+    pub fail_with: Mutex<Option<PostgresError>>,
+}
+
+impl FakePostgres {
+    fn record(&self, call: String) -> Result<(), PostgresError> {
+        self.calls.lock().expect("lock").push(call);
+        match self.fail_with.lock().expect("lock").clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Postgres for FakePostgres {
+    fn check<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
+        let r = self.record(format!("check {url}"));
+        Box::pin(async move { r })
+    }
+    fn provision<'a>(&'a self, _admin: &'a str, db: &'a str, role: &'a str, _pw: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
+        let r = self.record(format!("provision {db} {role}"));
+        Box::pin(async move { r })
+    }
+    fn drop_database<'a>(&'a self, _admin: &'a str, db: &'a str, role: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
+        let r = self.record(format!("drop {db} {role}"));
+        Box::pin(async move { r })
+    }
+}
+
+/// Records every call; fails on demand.
+#[derive(Default)]
+pub struct FakeBuckets {
+    pub calls: Mutex<Vec<String>>,
+    pub fail_with: Mutex<Option<BucketError>>,
+}
+
+impl ObjectStoreClient for FakeBuckets {
+    fn ensure<'a>(&'a self, plan: &'a StoragePlan) -> BoxFuture<'a, Result<BucketOutcome, BucketError>> {
+        self.calls.lock().expect("lock").push(format!("ensure {}", plan.bucket));
+        let r = match self.fail_with.lock().expect("lock").clone() {
+            Some(e) => Err(e),
+            None => Ok(BucketOutcome::Created),
+        };
+        Box::pin(async move { r })
+    }
+    fn delete<'a>(&'a self, plan: &'a StoragePlan) -> BoxFuture<'a, Result<(), BucketError>> {
+        self.calls.lock().expect("lock").push(format!("delete {}", plan.bucket));
+        Box::pin(async move { Ok(()) })
+    }
+}
+
+/// A controller context over `client`.
+pub fn context(
+    client: Client,
+    config: OperatorConfig,
+    postgres: Arc<dyn Postgres>,
+    buckets: Arc<dyn ObjectStoreClient>,
+) -> Arc<Context> {
+    Arc::new(Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "madbase-operator".into(),
+                instance: None,
+            },
+        ),
+        client,
+        config: Arc::new(config),
+        postgres,
+        buckets,
+        metrics: Arc::new(Metrics::new()),
+        failures: Mutex::new(HashMap::new()),
+    })
+}
