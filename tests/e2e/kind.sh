@@ -111,8 +111,15 @@ ANON_KEY=$(kubectl get secret demo-keys -o jsonpath='{.data.anon-key}' | base64 
 SERVICE_KEY=$(kubectl get secret demo-keys -o jsonpath='{.data.service-role-key}' | base64 -d)
 JWT_SECRET=$(kubectl get secret demo-keys -o jsonpath='{.data.jwt-secret}' | base64 -d)
 # The suite targets an already running data plane when these are set (instead of `madbase dev`).
+# Fixtures are loaded straight into the project's database through a port-forward.
+kubectl -n madbase-system port-forward svc/postgres 15432:5432 >/dev/null 2>&1 &
+PF_PID=$!
+trap 'kill $PF_PID 2>/dev/null || true' EXIT
+sleep 2
+PROJECT_DB=$(kubectl get secret demo-database -o jsonpath='{.data.url}' 2>/dev/null | base64 -d | sed -E 's#@[^/]+/#@127.0.0.1:15432/#')
 export MADBASE_URL=http://127.0.0.1:30800 MADBASE_ANON_KEY="$ANON_KEY" \
-  MADBASE_SERVICE_KEY="$SERVICE_KEY" MADBASE_JWT_SECRET="$JWT_SECRET"
+  MADBASE_SERVICE_KEY="$SERVICE_KEY" MADBASE_JWT_SECRET="$JWT_SECRET" \
+  MADBASE_DB_URL="${PROJECT_DB:-postgres://postgres:e2e-postgres-password@127.0.0.1:15432/postgres}"
 npm --prefix "$ROOT/tests/js" ci
 npm --prefix "$ROOT/tests/js" test
 

@@ -1,5 +1,9 @@
 // The client suite's entry point: starts one `madbase dev`, runs every *.test.mjs file against
 // it with node's test runner, stops it, and exits with the runner's status.
+//
+// With MADBASE_URL, MADBASE_ANON_KEY, MADBASE_SERVICE_KEY, MADBASE_JWT_SECRET and
+// MADBASE_DB_URL already set (the kind lane, or a deployed project), it runs against that
+// endpoint instead of starting one.
 
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -10,7 +14,20 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const only = process.argv.slice(2);
 const files = only.length ? only : readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort();
 
-const dev = await startDev();
+const external = ['MADBASE_URL', 'MADBASE_ANON_KEY', 'MADBASE_SERVICE_KEY', 'MADBASE_DB_URL'].every((k) => process.env[k]);
+const dev = external
+  ? {
+      url: process.env.MADBASE_URL,
+      anonKey: process.env.MADBASE_ANON_KEY,
+      serviceKey: process.env.MADBASE_SERVICE_KEY,
+      jwtSecret: process.env.MADBASE_JWT_SECRET ?? '',
+      dbUrl: process.env.MADBASE_DB_URL,
+      dataDir: '',
+      bin: process.env.MADBASE_BIN ?? '',
+      log: () => '(external endpoint: no local log)',
+      stop: async () => {},
+    }
+  : await startDev();
 let code = 1;
 try {
   const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '--test', '--test-concurrency=1', ...files], {
