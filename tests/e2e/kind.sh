@@ -116,7 +116,7 @@ kubectl -n madbase-system port-forward svc/postgres 15432:5432 >/dev/null 2>&1 &
 PF_PID=$!
 trap 'kill $PF_PID 2>/dev/null || true' EXIT
 sleep 2
-PROJECT_DB=$(kubectl get secret demo-database -o jsonpath='{.data.url}' 2>/dev/null | base64 -d | sed -E 's#@[^/]+/#@127.0.0.1:15432/#')
+PROJECT_DB=$(kubectl get secret demo-database -o jsonpath='{.data.uri}' 2>/dev/null | base64 -d | sed -E 's#@[^/]+/#@127.0.0.1:15432/#')
 export MADBASE_URL=http://127.0.0.1:30800 MADBASE_ANON_KEY="$ANON_KEY" \
   MADBASE_SERVICE_KEY="$SERVICE_KEY" MADBASE_JWT_SECRET="$JWT_SECRET" \
   MADBASE_DB_URL="${PROJECT_DB:-postgres://postgres:e2e-postgres-password@127.0.0.1:15432/postgres}"
