@@ -30,6 +30,7 @@ for tool in "$bin" "$wrk_bin" pgbench psql python3; do
 done
 
 work=$(mktemp -d)
+chmod 755 "$work"  # PostgreSQL may run as another user (the postgres user when started as root)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dev_pid=
 cleanup() {
@@ -103,8 +104,8 @@ pglog=$(ls "$work/data"/postgres*.log 2>/dev/null | head -1)
 mapfile -t defines < <(python3 "$here/pipeline_from_log.py" "$pglog" '"bench_items"' "$work/pipeline.sql" "$capture_id")
 dopts=()
 for d in "${defines[@]}"; do dopts+=(-D "$d"); done
-printf '%s\n' 'SELECT id, parent_id, name, price, created_at FROM bench_items WHERE id = :id;' \
-  | sed '1i \\set id random(1, 100000)' >"$work/lookup.sql"
+printf '%s\n' '\set id random(1, 100000)' \
+  'SELECT id, parent_id, name, price, created_at FROM bench_items WHERE id = :id;' >"$work/lookup.sql"
 
 declare -A rps p50 p99 cpu_us pg_us rss_peak errs
 run_wrk() {  # scenario script conns
@@ -130,7 +131,8 @@ run_wrk() {  # scenario script conns
 declare -A tps
 run_pgbench() {  # name script conns [extra args]
   local name=$1 script=$2 c=$3; shift 3
-  pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$DB_URL" >/dev/null 2>&1
+  pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$DB_URL" >"$work/pgbench.out" 2>&1 \
+    || { cat "$work/pgbench.out" >&2; exit 1; }
   tps[$name.$c]=$(pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$DB_URL" 2>/dev/null \
     | awk '/^tps = / { printf "%d", $3 }')
 }
@@ -155,7 +157,7 @@ sed 's/^/    /' "$work/pipeline.sql"
 echo
 printf '| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %8s | %6s | %7s | %7s |\n' \
   scenario conns 'req/s' 'p50 ms' 'p99 ms' 'CPU µs/req' 'PG µs/req' 'RSS MB' errors '÷ (a)' '÷ (b)'
-printf '|%s|\n' "$(printf -- '-%.0s' $(seq 1 137))"
+echo '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
 for c in $concurrency; do
   printf '| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %8s | %6s | %7s | %7s |\n' \
     "(a) pgbench bare lookup" "$c" "${tps[bare.$c]}" - - - - - - 1.00 -
