@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Extension;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -160,8 +161,25 @@ pub async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // A body that cannot be read (over the size limit, or cut off) still gets PostgREST's error
+    // shape, with the status axum chose (413 for the limit).
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            return (
+                rejection.status(),
+                axum::Json(json!({
+                    "code": "PGRST102",
+                    "details": rejection.body_text(),
+                    "hint": null,
+                    "message": "The request body could not be read",
+                })),
+            )
+                .into_response();
+        }
+    };
     let rest = &project.rest;
     let (role, claims) = match bearer(&headers) {
         None => (

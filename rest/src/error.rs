@@ -413,8 +413,10 @@ impl RestError {
                     "Searched for the function {qualified} without parameters or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache."
                 )
             } else {
+                // PostgREST says "parameter" for one argument and "parameters" for several.
                 format!(
-                    "Searched for the function {qualified} with parameters {} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+                    "Searched for the function {qualified} with parameter{} {} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+                    if args.len() > 1 { "s" } else { "" },
                     args.join(", ")
                 )
             }),

@@ -147,6 +147,10 @@ fn messages_match_postgrest() {
         @r#"{"code":"PGRST202","details":"Searched for the function public.f with parameters a, b or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.","hint":null,"message":"Could not find the function public.f(a, b) in the schema cache"}"#
     );
     insta::assert_snapshot!(
+        RestError::FunctionNotFound { qualified: "public.f".into(), args: vec!["a".into()], suggestion: None }.body()["details"].to_string(),
+        @r#""Searched for the function public.f with parameter a or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.""#
+    );
+    insta::assert_snapshot!(
         RestError::Jwt(JwtErrorKind::Claims("JWT expired".into())).headers()["www-authenticate"].to_str().unwrap_or_default(),
         @r#"Bearer error="invalid_token", error_description="JWT expired""#
     );

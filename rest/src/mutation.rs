@@ -57,12 +57,18 @@ pub fn parse_payload(content_type: Option<&str>, body: &[u8]) -> Result<Payload,
             }
             Value::Object(m)
         }
-        _ => {
+        "application/json" => {
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Err(RestError::InvalidBody("Empty or invalid json".into()));
             }
             serde_json::from_slice(body)
                 .map_err(|_| RestError::InvalidBody("Empty or invalid json".into()))?
+        }
+        // PostgREST takes no other body for a table; the payload is not guessed at.
+        other => {
+            return Err(RestError::InvalidBody(format!(
+                "Content-Type not acceptable: {other}"
+            )));
         }
     };
     let (rows, is_array) = match &value {
@@ -467,5 +473,14 @@ mod tests {
             .expect("form");
         assert_eq!(p.rows[0]["name"], Value::String("a b".into()));
         assert_eq!(p.rows[0]["x"], Value::String(",".into()));
+    }
+
+    #[test]
+    fn a_body_of_another_content_type_is_refused() {
+        let e = parse_payload(Some("application/xml"), br#"{"a":1}"#).expect_err("xml");
+        assert_eq!(e.code(), "PGRST102");
+        assert_eq!(e.message(), "Content-Type not acceptable: application/xml");
+        let ok = parse_payload(Some("application/json; charset=utf-8"), br#"{"a":1}"#);
+        assert!(ok.is_ok());
     }
 }

@@ -98,11 +98,37 @@ pub fn resolve<'a>(
     }
     let mut sorted = keys;
     sorted.sort();
+    let suggestion = if overloads.is_empty() {
+        cache.suggest_function(schema, name)
+    } else {
+        overload_hint(schema, name, &sorted, overloads)
+    };
     Err(RestError::FunctionNotFound {
         qualified: format!("{schema}.{name}"),
         args: sorted,
-        suggestion: cache.suggest_function(schema, name),
+        suggestion,
     })
+}
+
+/// With the name found but no overload taking these arguments, PostgREST's hint is the
+/// overload whose sorted parameter list reads closest to the one given: `public.f(a, b)`.
+fn overload_hint(
+    schema: &str,
+    name: &str,
+    given: &[String],
+    overloads: &[Function],
+) -> Option<String> {
+    let list = |names: &mut Vec<&str>| {
+        names.sort_unstable();
+        format!("({})", names.join(", "))
+    };
+    let wanted = list(&mut given.iter().map(String::as_str).collect());
+    let lists: Vec<String> = overloads
+        .iter()
+        .map(|f| list(&mut f.args.iter().map(|a| a.name.as_str()).collect()))
+        .collect();
+    crate::schema_cache::nearest(&wanted, lists.iter().map(String::as_str))
+        .map(|l| format!("{schema}.{name}{l}"))
 }
 
 fn signature(f: &Function) -> String {

@@ -271,6 +271,13 @@ pub fn closest<'a>(needle: &str, candidates: impl Iterator<Item = &'a str>) -> O
         .map(|(_, c)| c.to_string())
 }
 
+/// The candidate closest to `needle` by edit distance, however far.
+pub fn nearest<'a>(needle: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .min_by_key(|c| levenshtein(needle, c))
+        .map(str::to_string)
+}
+
 fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -294,5 +301,9 @@ mod tests {
         let names = ["todos", "users", "projects"];
         assert_eq!(closest("todo", names.iter().copied()), Some("todos".into()));
         assert_eq!(closest("zzzzzzzz", names.iter().copied()), None);
+        assert_eq!(
+            nearest("(a, c)", ["(a, b)", "(x, y, z)"].into_iter()),
+            Some("(a, b)".into())
+        );
     }
 }

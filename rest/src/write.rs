@@ -52,15 +52,9 @@ pub async fn serve(
     {
         mutation::check_put(table, &q, p)?;
     }
-    if matches!(kind, WriteKind::Update | WriteKind::Delete)
-        && (q.order.contains_key(&Vec::new()) || q.has_top_range)
-        && ctx.prefs.max_affected.is_none()
-    {
-        // Limited updates/deletes were removed from PostgREST; refuse rather than ignore.
-        return Err(RestError::NotImplemented(
-            "limit/offset and order are not supported on PATCH and DELETE".into(),
-        ));
-    }
+    // `order`, `limit` and `offset` on PATCH and DELETE are ignored, as in PostgREST since
+    // limited updates and deletes were dropped: supabase-js sends `order` with
+    // `.update().select().order()`, and the write must still touch every matching row.
     let columns = match &payload {
         Some(p) => mutation::write_columns(table, &q, p)?,
         None => Vec::new(),
@@ -227,9 +221,14 @@ fn location_header(table: &str, pk: &[String], json: &str) -> Option<String> {
     let Value::Array(values) = serde_json::from_str(json).ok()? else {
         return None;
     };
-    let enc = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
+    // As PostgREST's `renderSimpleQuery True`: keys and values percent-encoded except for the
+    // unreserved characters; the table name is written as it is.
+    const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
     let parts: Vec<String> = pk
         .iter()
         .zip(values)
@@ -243,5 +242,19 @@ fn location_header(table: &str, pk: &[String], json: &str) -> Option<String> {
         })
         .collect();
     let _ = form_decode;
-    Some(format!("/{}?{}", enc(table), parts.join("&")))
+    Some(format!("/{table}?{}", parts.join("&")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::location_header;
+
+    #[test]
+    fn location_encodes_values_but_not_the_table_or_unreserved_characters() {
+        let pk = vec!["id".to_string(), "slug".to_string()];
+        assert_eq!(
+            location_header("js_items", &pk, r#"[7, "a b/c_d.e~f"]"#).as_deref(),
+            Some("/js_items?id=eq.7&slug=eq.a%20b%2Fc_d.e~f")
+        );
+    }
 }

@@ -21,6 +21,15 @@ async fn rpc_scalar_named_defaults_and_get() {
     let r = api.send("POST", "/rpc/add", &[], r#"{"x": 1}"#).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["code"], "PGRST202");
+    assert_eq!(
+        r.json()["details"],
+        "Searched for the function public.add with parameter x or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache."
+    );
+    // The name exists: the hint names the overload's parameters.
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant to call the function public.add(a, b)"
+    );
     let r = api.send("POST", "/rpc/ad", &[], r#"{}"#).await;
     assert_eq!(
         r.json()["hint"],

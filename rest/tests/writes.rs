@@ -239,6 +239,40 @@ async fn patch_delete_and_max_affected() {
 }
 
 #[tokio::test]
+async fn order_and_limit_on_patch_and_delete_are_ignored() {
+    // supabase-js sends `order` with `.update().select().order()`; PostgREST dropped limited
+    // writes, so the write still touches every matching row.
+    let api = Api::new().await;
+    api.send(
+        "POST",
+        "/items",
+        &[],
+        r#"[{"id": 1701, "name": "o"}, {"id": 1702, "name": "o"}, {"id": 1703, "name": "o"}]"#,
+    )
+    .await;
+    let r = api
+        .send(
+            "PATCH",
+            "/items?name=eq.o&select=id&order=id.desc&limit=1",
+            &[("prefer", "return=representation")],
+            r#"{"note": "all"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(3));
+    let r = api
+        .send("GET", "/items?name=eq.o&note=eq.all&select=id", &[], "")
+        .await;
+    assert_eq!(r.json().as_array().map(Vec::len), Some(3));
+    let r = api
+        .send("DELETE", "/items?name=eq.o&order=id&limit=1", &[], "")
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = api.send("GET", "/items?name=eq.o", &[], "").await;
+    assert_eq!(r.json(), json!([]));
+}
+
+#[tokio::test]
 async fn singular_write_rolls_back() {
     let api = Api::new().await;
     api.send(
