@@ -1,0 +1,188 @@
+// The data API's HTTP contract as seen on the wire: Content-Range and the 200/206/416 statuses,
+// counts on HEAD, Preference-Applied, singular and CSV media types, `+` decoding, OPTIONS, and
+// the Proxy-Status on errors.
+
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createFixture, mb, rest } from './rest-fixture.mjs';
+
+before(createFixture);
+
+test('Content-Range without a count: 0-4/* and 200', async () => {
+  const res = await rest('/js_rest_users?select=id&order=id');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-range'), '0-4/*');
+  assert.match(res.headers.get('content-type'), /^application\/json; charset=utf-8/);
+  assert.equal((await res.json()).length, 5);
+});
+
+test('Content-Range with an exact count: 206 for a partial page, 200 for all of it', async () => {
+  const partial = await rest('/js_rest_users?select=id&order=id&offset=1&limit=2', { headers: { prefer: 'count=exact' } });
+  assert.equal(partial.status, 206);
+  assert.equal(partial.headers.get('content-range'), '1-2/5');
+  assert.match(partial.headers.get('preference-applied') ?? '', /count=exact/);
+  const full = await rest('/js_rest_users?select=id', { headers: { prefer: 'count=exact' } });
+  assert.equal(full.status, 200);
+  assert.equal(full.headers.get('content-range'), '0-4/5');
+});
+
+test('Content-Range for no rows: */0 with a count, */* without', async () => {
+  const counted = await rest('/js_rest_users?id=eq.99', { headers: { prefer: 'count=exact' } });
+  assert.equal(counted.status, 200);
+  assert.equal(counted.headers.get('content-range'), '*/0');
+  assert.deepEqual(await counted.json(), []);
+  const bare = await rest('/js_rest_users?id=eq.99');
+  assert.equal(bare.headers.get('content-range'), '*/*');
+});
+
+test('an offset past the end is 416 PGRST103 with a count', async () => {
+  const res = await rest('/js_rest_users?offset=10', { headers: { prefer: 'count=exact' } });
+  assert.equal(res.status, 416);
+  const body = await res.json();
+  assert.equal(body.code, 'PGRST103');
+  assert.equal(body.message, 'Requested range not satisfiable');
+  assert.equal(body.details, 'An offset of 10 was requested, but there are only 5 rows.');
+});
+
+test('the Range header works like limit and offset', async () => {
+  const res = await rest('/js_rest_users?select=id&order=id', { headers: { range: '1-3', 'range-unit': 'items', prefer: 'count=exact' } });
+  assert.equal(res.status, 206);
+  assert.equal(res.headers.get('content-range'), '1-3/5');
+  assert.deepEqual(await res.json(), [{ id: 2 }, { id: 3 }, { id: 4 }]);
+});
+
+test('HEAD returns the headers and no body', async () => {
+  const res = await rest('/js_rest_users?select=id', { method: 'HEAD', headers: { prefer: 'count=exact' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-range'), '0-4/5');
+  assert.equal(await res.text(), '');
+});
+
+test('Preference-Applied echoes what was honoured on writes', async () => {
+  const res = await rest('/js_rest_items?columns=id,name', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      prefer: 'return=representation, count=exact, missing=default, resolution=merge-duplicates',
+    },
+    body: JSON.stringify([{ id: 600, name: 'pa' }]),
+  });
+  assert.equal(res.status, 201);
+  const applied = (res.headers.get('preference-applied') ?? '').split(',').map((s) => s.trim());
+  for (const p of ['return=representation', 'count=exact', 'missing=default', 'resolution=merge-duplicates']) {
+    assert.ok(applied.includes(p), `${p} not in ${applied}`);
+  }
+  assert.equal(res.headers.get('content-range'), '*/1');
+  assert.deepEqual(await res.json(), [{ id: 600, sku: null, name: 'pa', qty: 7, note: 'none' }]);
+  const minimal = await rest('/js_rest_items', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'return=minimal' },
+    body: JSON.stringify({ id: 601, name: 'pa' }),
+  });
+  assert.equal(minimal.status, 201);
+  assert.equal(await minimal.text(), '');
+  const headersOnly = await rest('/js_rest_items', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'return=headers-only' },
+    body: JSON.stringify({ id: 602, name: 'pa' }),
+  });
+  assert.equal(headersOnly.status, 201);
+  assert.equal(headersOnly.headers.get('location'), '/js_rest_items?id=eq.602');
+});
+
+test('handling=strict rejects unknown preferences with 400 PGRST122', async () => {
+  const res = await rest('/js_rest_users', { headers: { prefer: 'handling=strict, foo=bar' } });
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.equal(body.code, 'PGRST122');
+  assert.equal(body.details, 'Invalid preferences: foo=bar');
+  const lenient = await rest('/js_rest_users?select=id&limit=1', { headers: { prefer: 'foo=bar' } });
+  assert.equal(lenient.status, 200);
+});
+
+test('`+` in a query value is a space; %2B is a plus', async () => {
+  const plus = await rest('/js_rest_users?select=id&username=eq.eve+smith');
+  assert.deepEqual(await plus.json(), [{ id: 5 }]);
+  const pct = await rest('/js_rest_users?select=id&username=eq.eve%20smith');
+  assert.deepEqual(await pct.json(), [{ id: 5 }]);
+  // A text argument by GET: the function raises with what it received.
+  const spaced = await rest('/rpc/js_rest_fail?msg=a+b');
+  assert.equal((await spaced.json()).message, 'a b');
+  const literal = await rest('/rpc/js_rest_fail?msg=a%2Bb');
+  assert.equal((await literal.json()).message, 'a+b');
+});
+
+test('the singular media type gives an object, 406 otherwise', async () => {
+  const one = await rest('/js_rest_countries?id=eq.1&select=code', { headers: { accept: 'application/vnd.pgrst.object+json' } });
+  assert.equal(one.status, 200);
+  assert.match(one.headers.get('content-type'), /application\/vnd\.pgrst\.object\+json/);
+  assert.deepEqual(await one.json(), { code: 'FR' });
+  const many = await rest('/js_rest_countries', { headers: { accept: 'application/vnd.pgrst.object+json' } });
+  assert.equal(many.status, 406);
+  assert.equal((await many.json()).code, 'PGRST116');
+});
+
+test('CSV out and CSV in', async () => {
+  const out = await rest('/js_rest_countries?select=id,name&order=id', { headers: { accept: 'text/csv' } });
+  assert.equal(out.status, 200);
+  assert.match(out.headers.get('content-type'), /^text\/csv/);
+  assert.equal((await out.text()).trimEnd(), 'id,name\n1,France\n2,Japan\n3,Chile');
+  const ins = await rest('/js_rest_items', {
+    method: 'POST',
+    headers: { 'content-type': 'text/csv', prefer: 'return=representation' },
+    body: 'id,name,note\n610,from csv,NULL\n611,"quoted, comma",x',
+  });
+  assert.equal(ins.status, 201, await ins.clone().text());
+  assert.deepEqual(
+    (await ins.json()).map((r) => [r.id, r.name, r.note]),
+    [[610, 'from csv', null], [611, 'quoted, comma', 'x']],
+  );
+});
+
+test('OPTIONS lists the allowed methods', async () => {
+  const table = await rest('/js_rest_items', { method: 'OPTIONS' });
+  assert.equal(table.status, 200);
+  assert.equal(table.headers.get('allow'), 'OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE');
+});
+
+test('PUT upserts one row addressed by its whole primary key', async () => {
+  const put = await rest('/js_rest_items?id=eq.620', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', prefer: 'return=representation' },
+    body: JSON.stringify({ id: 620, name: 'put', qty: 1, note: 'n', sku: null }),
+  });
+  assert.ok(put.status === 200 || put.status === 201, String(put.status));
+  assert.deepEqual(await put.json(), [{ id: 620, sku: null, name: 'put', qty: 1, note: 'n' }]);
+  const noPk = await rest('/js_rest_items?name=eq.put', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 620, name: 'put' }),
+  });
+  assert.equal(noPk.status, 405);
+  assert.equal((await noPk.json()).code, 'PGRST105');
+  const mismatch = await rest('/js_rest_items?id=eq.620', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 621, name: 'put' }),
+  });
+  assert.equal(mismatch.status, 400);
+  assert.equal((await mismatch.json()).code, 'PGRST115');
+});
+
+test('error responses carry Proxy-Status and the PostgREST body', async () => {
+  const res = await rest('/js_rest_nothing');
+  assert.equal(res.status, 404);
+  assert.equal(res.headers.get('proxy-status'), 'PostgREST; error=PGRST205');
+  const body = await res.json();
+  assert.deepEqual(Object.keys(body).sort(), ['code', 'details', 'hint', 'message']);
+});
+
+test('the OpenAPI document lists the fixture', async () => {
+  const res = await fetch(`${mb.url}/rest/v1/`, { headers: { apikey: mb.anonKey } });
+  assert.equal(res.status, 200);
+  const doc = await res.json();
+  assert.equal(doc.swagger, '2.0');
+  assert.ok(doc.paths['/js_rest_users'], 'table path missing');
+  assert.ok(doc.paths['/rpc/js_rest_add'], 'function path missing');
+  assert.ok(doc.definitions.js_rest_users.properties.username);
+});

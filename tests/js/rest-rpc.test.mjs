@@ -1,0 +1,153 @@
+// RPC through supabase-js: scalar, SETOF, TABLE, void, volatile, JSON and variadic functions,
+// with POST, GET and HEAD, counts, filters on set results, and the function errors.
+
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { anon, createFixture, rest, service, userClient } from './rest-fixture.mjs';
+import { sql } from './harness.mjs';
+
+before(createFixture);
+
+test('a scalar function returns a bare value, by POST and by GET', async () => {
+  const post = await anon.rpc('js_rest_add', { a: 1, b: 2 });
+  assert.equal(post.error, null, JSON.stringify(post.error));
+  assert.equal(post.status, 200);
+  assert.equal(post.data, 3);
+  const get = await anon.rpc('js_rest_add', { a: 40, b: 2 }, { get: true });
+  assert.equal(get.data, 42);
+  const raw = await rest('/rpc/js_rest_add?a=1&b=1');
+  assert.equal(await raw.text(), '2');
+});
+
+test('a SETOF function takes select, filters, order, limit and count', async () => {
+  const all = await anon.rpc('js_rest_users_by_status', { s: 'away' }).select('username');
+  assert.deepEqual(all.data, [{ username: 'brian' }, { username: 'eve smith' }]);
+  const filtered = await anon
+    .rpc('js_rest_users_by_status', { s: 'away' })
+    .select('id')
+    .gt('age', 45);
+  assert.deepEqual(filtered.data, [{ id: 5 }]);
+  const ordered = await anon
+    .rpc('js_rest_users_by_status', { s: 'online' })
+    .select('id, js_rest_cities(name)')
+    .order('id', { ascending: false })
+    .limit(1);
+  assert.deepEqual(ordered.data, [{ id: 4, js_rest_cities: { name: 'Santiago' } }]);
+  const counted = await anon.rpc('js_rest_users_by_status', { s: 'away' }, { count: 'exact' });
+  assert.equal(counted.count, 2);
+  assert.equal(counted.data.length, 2);
+  const single = await anon.rpc('js_rest_users_by_status', { s: 'offline' }).select('username').single();
+  assert.deepEqual(single.data, { username: 'chloe' });
+});
+
+test('head and get with count', async () => {
+  const head = await anon.rpc('js_rest_users_by_status', { s: 'online' }, { head: true, count: 'exact' });
+  assert.equal(head.error, null, JSON.stringify(head.error));
+  assert.equal(head.data, null);
+  assert.equal(head.count, 2);
+  const get = await anon.rpc('js_rest_users_by_status', { s: 'online' }, { get: true, count: 'exact' });
+  assert.equal(get.count, 2);
+  assert.equal(get.data.length, 2);
+});
+
+test('a RETURNS TABLE function returns rows', async () => {
+  const { data, error } = await anon.rpc('js_rest_status_counts');
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [
+    { status: 'online', n: 2 },
+    { status: 'away', n: 2 },
+    { status: 'offline', n: 1 },
+  ]);
+});
+
+test('a void function answers 204 with no body', async () => {
+  const client = await anon.rpc('js_rest_noop');
+  assert.equal(client.error, null, JSON.stringify(client.error));
+  assert.equal(client.status, 204);
+  assert.equal(client.data, null);
+  const raw = await rest('/rpc/js_rest_noop', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(raw.status, 204);
+  assert.equal(await raw.text(), '');
+});
+
+test('a volatile function writes on POST and is refused read-only on GET (405 25006)', async () => {
+  await sql("INSERT INTO js_rest_items (id, name, qty) VALUES (500, 'bump', 1)");
+  const post = await anon.rpc('js_rest_bump', { item: 500 });
+  assert.equal(post.error, null, JSON.stringify(post.error));
+  assert.equal(post.data, 2);
+  const get = await anon.rpc('js_rest_bump', { item: 500 }, { get: true });
+  assert.equal(get.status, 405);
+  assert.equal(get.error.code, '25006');
+  assert.match(get.error.message, /read-only transaction/);
+  const { rows } = await sql('SELECT qty FROM js_rest_items WHERE id = 500');
+  assert.equal(rows[0].qty, 2);
+});
+
+test('JSON arguments: a named jsonb parameter, and a single unnamed json parameter taking the body', async () => {
+  const named = await anon.rpc('js_rest_echo', { payload: { x: [1, 2], y: { z: null } } });
+  assert.equal(named.error, null, JSON.stringify(named.error));
+  assert.deepEqual(named.data, { got: { x: [1, 2], y: { z: null } } });
+  const whole = await anon.rpc('js_rest_single_json', { any: 'thing', n: 1 });
+  assert.equal(whole.error, null, JSON.stringify(whole.error));
+  assert.deepEqual(whole.data, { whole: { any: 'thing', n: 1 } });
+});
+
+test('a variadic function: an array by POST, repeated or single parameters by GET', async () => {
+  const post = await anon.rpc('js_rest_sum', { nums: [1, 2, 3] });
+  assert.equal(post.error, null, JSON.stringify(post.error));
+  assert.equal(post.data, 6);
+  // By GET each value of a variadic parameter is one element, as in PostgREST.
+  const get = await anon.rpc('js_rest_sum', { nums: 4 }, { get: true });
+  assert.equal(get.data, 4);
+  const repeated = await rest('/rpc/js_rest_sum?nums=1&nums=2&nums=10');
+  assert.equal(repeated.status, 200);
+  assert.equal(await repeated.json(), 13);
+});
+
+test('functions run as the caller, with the request settings', async () => {
+  const a = await anon.rpc('js_rest_whoami');
+  assert.deepEqual(a.data, { role: 'anon', sub: null, method: 'POST', trace: null });
+  const user = userClient();
+  const u = await user.client.rpc('js_rest_whoami', {}, { get: true });
+  assert.deepEqual(u.data, { role: 'authenticated', sub: user.sub, method: 'GET', trace: null });
+  const s = await service.rpc('js_rest_whoami');
+  assert.equal(s.data.role, 'service_role');
+});
+
+test('a RAISE surfaces code, message, details and hint as a 400', async () => {
+  const { error, status, data } = await anon.rpc('js_rest_fail', { msg: 'it broke' });
+  assert.equal(status, 400);
+  assert.equal(data, null);
+  assert.deepEqual(error, { code: 'P0001', message: 'it broke', details: 'the detail', hint: 'the hint' });
+});
+
+test('an unknown function or wrong argument names are 404 PGRST202', async () => {
+  const missing = await anon.rpc('js_rest_nope', { a: 1 });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.error.code, 'PGRST202');
+  assert.equal(missing.error.message, 'Could not find the function public.js_rest_nope(a) in the schema cache');
+  assert.match(
+    missing.error.details,
+    /Searched for the function public\.js_rest_nope with parameter a or with a single unnamed json\/jsonb parameter, but no matches were found in the schema cache\./,
+  );
+  const wrongArgs = await anon.rpc('js_rest_add', { a: 1, c: 2 });
+  assert.equal(wrongArgs.status, 404);
+  assert.equal(wrongArgs.error.code, 'PGRST202');
+  assert.match(wrongArgs.error.hint ?? '', /js_rest_add\(a, b\)/);
+});
+
+test('schema(): the default schema explicitly, another exposed schema, and an unexposed one', async () => {
+  const pub = await anon.schema('public').rpc('js_rest_add', { a: 2, b: 2 });
+  assert.equal(pub.data, 4);
+  const other = await anon.schema('graphql_public').from('js_rest_users').select('id');
+  assert.equal(other.status, 404);
+  assert.equal(other.error.code, 'PGRST205');
+  assert.match(other.error.message, /'graphql_public\.js_rest_users'/);
+  const bad = await anon.schema('js_rest_hidden').from('js_rest_users').select('id');
+  assert.equal(bad.status, 406);
+  assert.equal(bad.error.code, 'PGRST106');
+  assert.equal(bad.error.message, 'Invalid schema: js_rest_hidden');
+  assert.equal(bad.error.hint, 'Only the following schemas are exposed: public, graphql_public');
+  const badWrite = await anon.schema('js_rest_hidden').rpc('js_rest_add', { a: 1, b: 1 });
+  assert.equal(badWrite.status, 406);
+});
