@@ -6,6 +6,9 @@
 //! setting cannot be read under one name and rendered under another. This crate does no I/O:
 //! the caller hands it an environment lookup and the text of an optional TOML file.
 
+mod auth;
+pub use auth::{AuthSettings, OAuthProviderSettings};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -87,6 +90,102 @@ settings! {
         "S3 access key id.";
     "s3_secret_access_key" => "MADBASE_S3_SECRET_ACCESS_KEY", required: false, secret: true, default: None,
         "S3 secret access key.";
+    "site_url" => "MADBASE_SITE_URL", required: false, secret: false, default: None,
+        "Auth: the app's URL; links go here by default and it is always an allowed redirect. Defaults to the API external URL.";
+    "auth_uri_allow_list" => "MADBASE_AUTH_URI_ALLOW_LIST", required: false, secret: false, default: None,
+        "Auth: comma-separated further allowed `redirect_to` URLs; `*` matches within a path segment, `**` across.";
+    "auth_disable_signup" => "MADBASE_AUTH_DISABLE_SIGNUP", required: false, secret: false, default: Some("false"),
+        "Auth: refuse new users except through the admin API.";
+    "auth_external_email_enabled" => "MADBASE_AUTH_EXTERNAL_EMAIL_ENABLED", required: false, secret: false, default: Some("true"),
+        "Auth: email sign-up and sign-in.";
+    "auth_external_phone_enabled" => "MADBASE_AUTH_EXTERNAL_PHONE_ENABLED", required: false, secret: false, default: Some("false"),
+        "Auth: phone sign-up and SMS sign-in.";
+    "auth_external_anonymous_users_enabled" => "MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED", required: false, secret: false, default: Some("false"),
+        "Auth: allow signInAnonymously.";
+    "auth_mailer_autoconfirm" => "MADBASE_AUTH_MAILER_AUTOCONFIRM", required: false, secret: false, default: Some("false"),
+        "Auth: new email users are confirmed without a confirmation email.";
+    "auth_sms_autoconfirm" => "MADBASE_AUTH_SMS_AUTOCONFIRM", required: false, secret: false, default: Some("false"),
+        "Auth: new phone users are confirmed without an SMS code.";
+    "auth_jwt_exp" => "MADBASE_AUTH_JWT_EXP", required: false, secret: false, default: Some("3600"),
+        "Auth: access-token lifetime (seconds, or 15m, 1h...).";
+    "auth_jwt_issuer" => "MADBASE_AUTH_JWT_ISSUER", required: false, secret: false, default: None,
+        "Auth: `iss` claim of access tokens; defaults to <API external URL>/auth/v1.";
+    "auth_jwt_keys" => "MADBASE_AUTH_JWT_KEYS", required: false, secret: true, default: None,
+        "Auth: JSON array of JWKs (EC P-256 private keys sign ES256; public EC/RSA keys only verify). The key whose key_ops contains `sign` (else the first private key) signs; keep a rotated-out key listed, without `sign`, until the tokens it signed have expired.";
+    "auth_password_min_length" => "MADBASE_AUTH_PASSWORD_MIN_LENGTH", required: false, secret: false, default: Some("6"),
+        "Auth: minimum password length (6 to 72).";
+    "auth_password_required_characters" => "MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS", required: false, secret: false, default: None,
+        "Auth: `:`-separated character sets a password must each use, e.g. abcdefghijklmnopqrstuvwxyz:ABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789.";
+    "auth_secure_password_change" => "MADBASE_AUTH_SECURE_PASSWORD_CHANGE", required: false, secret: false, default: Some("false"),
+        "Auth: changing a password needs a sign-in within 24 h or a reauthentication nonce.";
+    "auth_mailer_secure_email_change_enabled" => "MADBASE_AUTH_MAILER_SECURE_EMAIL_CHANGE_ENABLED", required: false, secret: false, default: Some("true"),
+        "Auth: an email change is confirmed on both the old and the new address.";
+    "auth_refresh_token_rotation_enabled" => "MADBASE_AUTH_REFRESH_TOKEN_ROTATION_ENABLED", required: false, secret: false, default: Some("true"),
+        "Auth: detect refresh-token reuse and end the session when it happens.";
+    "auth_refresh_token_reuse_interval" => "MADBASE_AUTH_REFRESH_TOKEN_REUSE_INTERVAL", required: false, secret: false, default: Some("10"),
+        "Auth: seconds a rotated refresh token may still be presented (lost responses).";
+    "auth_sessions_timebox" => "MADBASE_AUTH_SESSIONS_TIMEBOX", required: false, secret: false, default: Some("0"),
+        "Auth: sessions end this long after sign-in (0: never).";
+    "auth_sessions_inactivity_timeout" => "MADBASE_AUTH_SESSIONS_INACTIVITY_TIMEOUT", required: false, secret: false, default: Some("0"),
+        "Auth: sessions end after this long without a refresh (0: never).";
+    "auth_mailer_otp_exp" => "MADBASE_AUTH_MAILER_OTP_EXP", required: false, secret: false, default: Some("86400"),
+        "Auth: lifetime of email links and codes.";
+    "auth_mailer_otp_length" => "MADBASE_AUTH_MAILER_OTP_LENGTH", required: false, secret: false, default: Some("6"),
+        "Auth: digits in email OTP codes (6 to 10).";
+    "auth_sms_otp_exp" => "MADBASE_AUTH_SMS_OTP_EXP", required: false, secret: false, default: Some("60"),
+        "Auth: lifetime of SMS codes.";
+    "auth_email_max_frequency" => "MADBASE_AUTH_EMAIL_MAX_FREQUENCY", required: false, secret: false, default: Some("60"),
+        "Auth: minimum time between two emails to one address.";
+    "auth_sms_max_frequency" => "MADBASE_AUTH_SMS_MAX_FREQUENCY", required: false, secret: false, default: Some("60"),
+        "Auth: minimum time between two SMS to one number.";
+    "auth_rate_limit_email_sent" => "MADBASE_AUTH_RATE_LIMIT_EMAIL_SENT", required: false, secret: false, default: Some("30"),
+        "Auth: emails sent per hour by the whole project.";
+    "auth_rate_limit_otp" => "MADBASE_AUTH_RATE_LIMIT_OTP", required: false, secret: false, default: Some("30"),
+        "Auth: sign-up, OTP, recovery and resend requests per 5 minutes per client IP.";
+    "auth_rate_limit_token" => "MADBASE_AUTH_RATE_LIMIT_TOKEN", required: false, secret: false, default: Some("150"),
+        "Auth: /token requests per 5 minutes per client IP.";
+    "auth_rate_limit_verify" => "MADBASE_AUTH_RATE_LIMIT_VERIFY", required: false, secret: false, default: Some("30"),
+        "Auth: /verify requests per 5 minutes per client IP.";
+    "auth_dev_mailbox" => "MADBASE_AUTH_DEV_MAILBOX", required: false, secret: false, default: Some("false"),
+        "Auth, development only (set by `madbase dev`): keep emails and SMS in memory, readable with the service_role key at /auth/v1/_dev/mailbox, instead of sending them.";
+    "smtp_host" => "MADBASE_SMTP_HOST", required: false, secret: false, default: None,
+        "Auth: SMTP relay host for emails (plain SMTP; use a local TLS-capable relay for the Internet).";
+    "smtp_port" => "MADBASE_SMTP_PORT", required: false, secret: false, default: Some("25"),
+        "Auth: SMTP relay port.";
+    "smtp_user" => "MADBASE_SMTP_USER", required: false, secret: false, default: None,
+        "Auth: SMTP user.";
+    "smtp_pass" => "MADBASE_SMTP_PASS", required: false, secret: true, default: None,
+        "Auth: SMTP password.";
+    "smtp_admin_email" => "MADBASE_SMTP_ADMIN_EMAIL", required: false, secret: false, default: Some("noreply@madbase.local"),
+        "Auth: sender address of emails.";
+    "smtp_sender_name" => "MADBASE_SMTP_SENDER_NAME", required: false, secret: false, default: None,
+        "Auth: sender display name of emails.";
+    "auth_mailer_templates_dir" => "MADBASE_AUTH_MAILER_TEMPLATES_DIR", required: false, secret: false, default: None,
+        "Auth: directory of email templates: <kind>.html and <kind>.subject for confirmation, invite, magic_link, recovery, email_change, reauthentication, with GoTrue's variables ({{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .NewEmail }}, {{ .RedirectTo }}).";
+    "auth_external_github_client_id" => "MADBASE_AUTH_EXTERNAL_GITHUB_CLIENT_ID", required: false, secret: false, default: None,
+        "Auth: GitHub OAuth client id (enables the provider).";
+    "auth_external_github_secret" => "MADBASE_AUTH_EXTERNAL_GITHUB_SECRET", required: false, secret: true, default: None,
+        "Auth: GitHub OAuth client secret.";
+    "auth_external_github_url" => "MADBASE_AUTH_EXTERNAL_GITHUB_URL", required: false, secret: false, default: None,
+        "Auth: GitHub base URL (GitHub Enterprise: its URL).";
+    "auth_external_google_client_id" => "MADBASE_AUTH_EXTERNAL_GOOGLE_CLIENT_ID", required: false, secret: false, default: None,
+        "Auth: Google OAuth client id (enables the provider).";
+    "auth_external_google_secret" => "MADBASE_AUTH_EXTERNAL_GOOGLE_SECRET", required: false, secret: true, default: None,
+        "Auth: Google OAuth client secret.";
+    "auth_external_google_url" => "MADBASE_AUTH_EXTERNAL_GOOGLE_URL", required: false, secret: false, default: None,
+        "Auth: Google issuer URL (OpenID discovery).";
+    "auth_external_gitlab_client_id" => "MADBASE_AUTH_EXTERNAL_GITLAB_CLIENT_ID", required: false, secret: false, default: None,
+        "Auth: GitLab OAuth client id (enables the provider).";
+    "auth_external_gitlab_secret" => "MADBASE_AUTH_EXTERNAL_GITLAB_SECRET", required: false, secret: true, default: None,
+        "Auth: GitLab OAuth client secret.";
+    "auth_external_gitlab_url" => "MADBASE_AUTH_EXTERNAL_GITLAB_URL", required: false, secret: false, default: None,
+        "Auth: GitLab base URL (self-managed: its URL).";
+    "auth_external_oidc_client_id" => "MADBASE_AUTH_EXTERNAL_OIDC_CLIENT_ID", required: false, secret: false, default: None,
+        "Auth: generic OpenID Connect OAuth client id (enables the provider).";
+    "auth_external_oidc_secret" => "MADBASE_AUTH_EXTERNAL_OIDC_SECRET", required: false, secret: true, default: None,
+        "Auth: generic OpenID Connect OAuth client secret.";
+    "auth_external_oidc_url" => "MADBASE_AUTH_EXTERNAL_OIDC_URL", required: false, secret: false, default: None,
+        "Auth: OpenID Connect issuer URL; endpoints come from <issuer>/.well-known/openid-configuration. The provider is named `oidc`.";
 }
 
 /// Looks a setting up in the table.
@@ -183,6 +282,8 @@ pub struct DataPlaneConfig {
     pub log_format: LogFormat,
     /// See `storage_backend` and the `s3_*` settings.
     pub storage: StorageBackend,
+    /// The `/auth/v1` settings (`site_url`, `auth_*`, `smtp_*`).
+    pub auth: AuthSettings,
 }
 
 /// Every problem found in one pass, so a user fixes them all at once.
@@ -434,6 +535,7 @@ impl DataPlaneConfig {
             }),
             None => None,
         };
+        let auth = AuthSettings::parse(&mut raw, api_external_url.as_deref());
         match (
             database_url,
             jwt_secret,
@@ -458,6 +560,7 @@ impl DataPlaneConfig {
                 Some(log_format),
                 Some(storage),
             ) if raw.problems.is_empty() => Ok(DataPlaneConfig {
+                auth,
                 database_url: Secret::new(database_url),
                 jwt_secret: Secret::new(jwt_secret),
                 listen,
@@ -517,6 +620,7 @@ impl DataPlaneConfig {
         if let Some(f) = &self.db_pre_request {
             out.push(("MADBASE_DB_PRE_REQUEST", f.clone()));
         }
+        out.extend(self.auth.to_env());
         match &self.storage {
             StorageBackend::File { dir } => {
                 out.push(("MADBASE_STORAGE_BACKEND", "file".into()));

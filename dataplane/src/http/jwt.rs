@@ -1,5 +1,11 @@
 //! JWT keys of one project: minting the `anon`/`service_role` API keys the way Supabase issues
-//! them, and verifying bearer tokens (HS256 with the project secret).
+//! them, signing user access tokens, and verifying bearer tokens: HS256 with the project
+//! secret (legacy) and the asymmetric keys of `MADBASE_AUTH_JWT_KEYS` (ES256 sign and verify,
+//! RS256 verify), published as a JWKS.
+//!
+//! Rotation: the signing key is the one whose `key_ops` has `sign` (else the first private
+//! key); every listed key verifies, so a rotated-out key stays listed until the tokens it
+//! signed have expired. API keys stay HS256, as Supabase's legacy keys.
 //!
 //! Verification returns the claims or a [`JwtError`]; each API renders that error in its own
 //! wire format (PostgREST `PGRST301`, GoTrue `bad_jwt`, …).
@@ -29,6 +35,18 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    asymmetric: Vec<AsymmetricKey>,
+    signer: Option<usize>,
+}
+
+/// One asymmetric key from the configured JWK set.
+#[derive(Clone)]
+struct AsymmetricKey {
+    kid: String,
+    alg: Algorithm,
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    public_jwk: Value,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -52,7 +70,61 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            asymmetric: Vec::new(),
+            signer: None,
         }
+    }
+
+    /// Adds the asymmetric keys of a JWK set (a JSON array of JWKs, or `{"keys": [...]}`).
+    pub fn with_jwks(mut self, jwks: Option<&Secret>) -> Result<Self, String> {
+        let Some(jwks) = jwks else { return Ok(self) };
+        let parsed: Value = serde_json::from_str(jwks.expose())
+            .map_err(|e| format!("MADBASE_AUTH_JWT_KEYS is not JSON: {e}"))?;
+        let list = match &parsed {
+            Value::Array(a) => a.clone(),
+            Value::Object(o) => o
+                .get("keys")
+                .and_then(Value::as_array)
+                .cloned()
+                .ok_or("MADBASE_AUTH_JWT_KEYS must be a JWK array or {\"keys\": [...]}")?,
+            _ => return Err("MADBASE_AUTH_JWT_KEYS must be a JWK array".into()),
+        };
+        let mut explicit_signer = None;
+        for (i, jwk) in list.iter().enumerate() {
+            let key = parse_jwk(jwk).map_err(|e| format!("MADBASE_AUTH_JWT_KEYS key {i}: {e}"))?;
+            let signs = jwk
+                .get("key_ops")
+                .and_then(Value::as_array)
+                .is_some_and(|ops| ops.iter().any(|o| o == "sign"));
+            if signs && key.encoding.is_some() && explicit_signer.is_none() {
+                explicit_signer = Some(self.asymmetric.len());
+            }
+            self.asymmetric.push(key);
+        }
+        self.signer =
+            explicit_signer.or_else(|| self.asymmetric.iter().position(|k| k.encoding.is_some()));
+        Ok(self)
+    }
+
+    /// Signs a user access token: with the asymmetric signing key when one is configured
+    /// (header `kid`), else HS256 with the project secret.
+    pub fn sign_user_token(&self, claims: &Value) -> String {
+        if let Some(key) = self.signer.and_then(|i| self.asymmetric.get(i))
+            && let Some(enc) = &key.encoding
+        {
+            let mut header = Header::new(key.alg);
+            header.kid = Some(key.kid.clone());
+            // The key was checked when it was loaded; signing a JSON value cannot fail.
+            return jsonwebtoken::encode(&header, claims, enc).unwrap_or_default();
+        }
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("JWT".into());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap_or_default()
+    }
+
+    /// The public keys, as `GET /auth/v1/.well-known/jwks.json` publishes them.
+    pub fn public_jwks(&self) -> Value {
+        json!({"keys": self.asymmetric.iter().map(|k| k.public_jwk.clone()).collect::<Vec<_>>()})
     }
 
     /// The secret, for `madbase dev`'s banner and the operator's keys Secret.
@@ -78,10 +150,29 @@ impl JwtKeys {
         }))
     }
 
-    /// Verifies the signature and expiry and returns the claims.
+    /// Verifies the signature and expiry and returns the claims: HS256 with the secret, or
+    /// ES256/RS256 with the configured key named by `kid` (any key of that algorithm when the
+    /// token has no `kid`).
     pub fn verify(&self, token: &str) -> Result<Value, JwtError> {
         use jsonwebtoken::errors::ErrorKind;
-        match jsonwebtoken::decode::<Value>(token, &self.decoding, &self.validation) {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| JwtError::Malformed("token is not a well-formed JWT".into()))?;
+        let (decoding, validation) = if header.alg == Algorithm::HS256 {
+            (&self.decoding, self.validation.clone())
+        } else {
+            let mut candidates = self
+                .asymmetric
+                .iter()
+                .filter(|k| k.alg == header.alg)
+                .filter(|k| header.kid.as_ref().is_none_or(|kid| *kid == k.kid));
+            let Some(key) = candidates.next() else {
+                return Err(JwtError::Malformed("wrong or unsupported algorithm".into()));
+            };
+            let mut v = self.validation.clone();
+            v.algorithms = vec![key.alg];
+            (&key.decoding, v)
+        };
+        match jsonwebtoken::decode::<Value>(token, decoding, &validation) {
             Ok(data) if data.claims.is_object() => Ok(data.claims),
             Ok(_) => Err(JwtError::Malformed("claims are not a JSON object".into())),
             Err(e) => Err(match e.kind() {
@@ -94,6 +185,93 @@ impl JwtKeys {
             }),
         }
     }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64(v: Option<&Value>, name: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let s = v
+        .and_then(Value::as_str)
+        .ok_or(format!("missing `{name}`"))?;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .map_err(|_| format!("`{name}` is not base64url"))
+}
+
+fn parse_jwk(jwk: &Value) -> Result<AsymmetricKey, String> {
+    let kid = jwk
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or("missing `kid`")?
+        .to_owned();
+    match jwk.get("kty").and_then(Value::as_str) {
+        Some("EC") => {
+            if jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
+                return Err("only EC keys on P-256 (ES256) are supported".into());
+            }
+            let x = unb64(jwk.get("x"), "x")?;
+            let y = unb64(jwk.get("y"), "y")?;
+            let encoding = match jwk.get("d") {
+                None => None,
+                Some(d) => {
+                    use p256::pkcs8::EncodePrivateKey as _;
+                    let d = unb64(Some(d), "d")?;
+                    let sk =
+                        p256::SecretKey::from_slice(&d).map_err(|_| "`d` is not a P-256 key")?;
+                    let der = sk.to_pkcs8_der().map_err(|e| e.to_string())?;
+                    Some(EncodingKey::from_ec_der(der.as_bytes()))
+                }
+            };
+            let decoding = DecodingKey::from_ec_components(&b64(&x), &b64(&y))
+                .map_err(|e| format!("bad EC public key: {e}"))?;
+            Ok(AsymmetricKey {
+                public_jwk: json!({"kty": "EC", "crv": "P-256", "x": b64(&x), "y": b64(&y),
+                                   "kid": kid, "alg": "ES256", "use": "sig", "key_ops": ["verify"]}),
+                kid,
+                alg: Algorithm::ES256,
+                decoding,
+                encoding,
+            })
+        }
+        Some("RSA") => {
+            let n = unb64(jwk.get("n"), "n")?;
+            let e = unb64(jwk.get("e"), "e")?;
+            Ok(AsymmetricKey {
+                public_jwk: json!({"kty": "RSA", "n": b64(&n), "e": b64(&e),
+                                   "kid": kid, "alg": "RS256", "use": "sig", "key_ops": ["verify"]}),
+                kid,
+                alg: Algorithm::RS256,
+                decoding: DecodingKey::from_rsa_raw_components(&n, &e),
+                // RSA keys verify only: tokens a Supabase project signed with RS256 keep working.
+                encoding: None,
+            })
+        }
+        _ => Err("`kty` must be EC or RSA".into()),
+    }
+}
+
+/// A fresh ES256 private JWK with `kid`, for `MADBASE_AUTH_JWT_KEYS`.
+pub fn generate_es256_jwk(kid: &str) -> Value {
+    let mut bytes = [0u8; 32];
+    let sk = loop {
+        rand::fill(&mut bytes);
+        if let Ok(k) = p256::SecretKey::from_slice(&bytes) {
+            break k;
+        }
+    };
+    let point =
+        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&sk.public_key(), false);
+    json!({
+        "kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+        "key_ops": ["sign", "verify"],
+        "d": b64(&sk.to_bytes()),
+        "x": b64(point.x().map(|x| &x[..]).unwrap_or_default()),
+        "y": b64(point.y().map(|y| &y[..]).unwrap_or_default()),
+    })
 }
 
 /// A fresh random HS256 secret: 40 URL-safe characters (240 bits).
@@ -148,6 +326,73 @@ mod tests {
         assert!(matches!(k.verify(""), Err(JwtError::Malformed(_))));
         let none_alg = "eyJhbGciOiJub25lIn0.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.";
         assert!(k.verify(none_alg).is_err());
+    }
+
+    #[test]
+    fn es256_keys_sign_verify_publish_and_rotate() {
+        let old = generate_es256_jwk("old");
+        let mut new = generate_es256_jwk("new");
+        let jwks = |list: Value| Secret::new(list.to_string());
+        let before = keys()
+            .with_jwks(Some(&jwks(json!([old.clone()]))))
+            .expect("jwks");
+        let old_token = before.sign_user_token(&json!({"sub": "u", "role": "authenticated"}));
+        let header = jsonwebtoken::decode_header(&old_token).expect("header");
+        assert_eq!(header.alg, Algorithm::ES256);
+        assert_eq!(header.kid.as_deref(), Some("old"));
+        // Rotation: the new key signs, the old one stays listed for verification only.
+        let mut old_verify_only = old.clone();
+        old_verify_only["key_ops"] = json!(["verify"]);
+        new["key_ops"] = json!(["sign", "verify"]);
+        let after = keys()
+            .with_jwks(Some(&jwks(json!([old_verify_only, new]))))
+            .expect("jwks");
+        assert_eq!(
+            after.verify(&old_token).expect("old still valid")["sub"],
+            "u"
+        );
+        let new_token = after.sign_user_token(&json!({"sub": "v"}));
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token)
+                .expect("h")
+                .kid
+                .as_deref(),
+            Some("new")
+        );
+        assert_eq!(after.verify(&new_token).expect("new")["sub"], "v");
+        // HS256 API keys keep verifying next to the asymmetric keys.
+        assert_eq!(
+            after
+                .verify(&after.mint_api_key("anon", "x", 1_700_000_000))
+                .expect("hs")["role"],
+            "anon"
+        );
+        let published = after.public_jwks();
+        assert_eq!(published["keys"].as_array().map(Vec::len), Some(2));
+        assert!(
+            published["keys"][0].get("d").is_none(),
+            "private part leaked"
+        );
+        // A token signed by a key not listed is refused.
+        let stranger = keys()
+            .with_jwks(Some(&jwks(json!([generate_es256_jwk("new")]))))
+            .expect("jwks");
+        assert!(
+            after
+                .verify(&stranger.sign_user_token(&json!({"sub": "x"})))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn bad_jwks_are_clear_errors() {
+        for bad in [
+            "nope",
+            "[{}]",
+            r#"[{"kid":"a","kty":"EC","crv":"P-384","x":"AA","y":"AA"}]"#,
+        ] {
+            assert!(keys().with_jwks(Some(&Secret::new(bad))).is_err(), "{bad}");
+        }
     }
 
     #[test]

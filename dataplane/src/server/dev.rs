@@ -278,6 +278,27 @@ fn dev_config(
         ("MADBASE_LOG_FORMAT", "text".into()),
         ("MADBASE_STORAGE_BACKEND", "file".into()),
         ("MADBASE_STORAGE_FILE_DIR", storage_dir),
+        // Auth as `supabase start` sets it up: no confirmation emails, anonymous sign-ins and
+        // phone on, messages kept in the dev mailbox, limits raised for local testing.
+        ("MADBASE_SITE_URL", format!("http://{listen}")),
+        ("MADBASE_AUTH_MAILER_AUTOCONFIRM", "true".into()),
+        ("MADBASE_AUTH_SMS_AUTOCONFIRM", "true".into()),
+        (
+            "MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED",
+            "true".into(),
+        ),
+        ("MADBASE_AUTH_EXTERNAL_PHONE_ENABLED", "true".into()),
+        ("MADBASE_AUTH_DEV_MAILBOX", "true".into()),
+        (
+            "MADBASE_AUTH_URI_ALLOW_LIST",
+            "http://localhost:*/**,http://127.0.0.1:*/**".into(),
+        ),
+        ("MADBASE_AUTH_EMAIL_MAX_FREQUENCY", "1s".into()),
+        ("MADBASE_AUTH_SMS_MAX_FREQUENCY", "1s".into()),
+        ("MADBASE_AUTH_RATE_LIMIT_EMAIL_SENT", "1000".into()),
+        ("MADBASE_AUTH_RATE_LIMIT_OTP", "1000".into()),
+        ("MADBASE_AUTH_RATE_LIMIT_TOKEN", "100000".into()),
+        ("MADBASE_AUTH_RATE_LIMIT_VERIFY", "1000".into()),
     ];
     let keys: Vec<String> = values.iter().map(|(k, _)| (*k).to_owned()).collect();
     let lookup = |k: &str| {

@@ -107,7 +107,9 @@ impl ProjectContext {
         let project = Arc::new(Self {
             project_ref: config.project_ref.clone(),
             pool,
-            jwt: JwtKeys::new(&config.jwt_secret),
+            jwt: JwtKeys::new(&config.jwt_secret)
+                .with_jwks(config.auth.jwt_keys.as_ref())
+                .map_err(|e| ProjectError::Setup(anyhow::anyhow!(e)))?,
             settings: ProjectSettings {
                 db_schemas: config.db_schemas.clone(),
                 db_max_rows: config.db_max_rows,

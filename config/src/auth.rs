@@ -1,0 +1,534 @@
+//! The `/auth/v1` part of the contract: GoTrue's settings under MadBase names
+//! (`MADBASE_AUTH_*`, `MADBASE_SMTP_*`, `MADBASE_SITE_URL`), parsed into [`AuthSettings`] and
+//! rendered back by [`AuthSettings::to_env`]. Defaults are GoTrue's unless noted.
+
+use super::{Raw, Secret, parse_bool};
+
+/// One OAuth provider's client registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthProviderSettings {
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub secret: Secret,
+    /// Base URL (GitHub/GitLab) or issuer (Google, OIDC).
+    pub url: String,
+}
+
+/// Settings of the auth API.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Where links send users by default, and the first allowed redirect.
+    pub site_url: String,
+    /// Further redirect targets allowed in `redirect_to` (`*` and `**` globs).
+    pub uri_allow_list: Vec<String>,
+    /// No new users, except through the admin API.
+    pub disable_signup: bool,
+    /// Email/password and email OTP sign-in.
+    pub email_enabled: bool,
+    /// Phone/password and SMS OTP sign-in.
+    pub phone_enabled: bool,
+    /// `signInAnonymously`.
+    pub anonymous_users: bool,
+    /// Skip email confirmation.
+    pub mailer_autoconfirm: bool,
+    /// Skip phone confirmation.
+    pub sms_autoconfirm: bool,
+    /// Access-token lifetime, seconds.
+    pub jwt_exp: u64,
+    /// `iss` of access tokens; `None` means `<api external url>/auth/v1`.
+    pub jwt_issuer: Option<String>,
+    /// Asymmetric signing/verification keys (a JSON array of JWKs, as GoTrue's JWT_KEYS).
+    pub jwt_keys: Option<Secret>,
+    /// Minimum password length.
+    pub password_min_length: usize,
+    /// Character sets a password must each draw from (GoTrue's `:`-separated list).
+    pub password_required_characters: Vec<String>,
+    /// Password changes need a recent sign-in or a reauthentication nonce.
+    pub secure_password_change: bool,
+    /// Email changes are confirmed on both the old and the new address.
+    pub secure_email_change: bool,
+    /// Refresh tokens rotate and reuse is detected.
+    pub refresh_token_rotation: bool,
+    /// Seconds a rotated refresh token may still be used.
+    pub refresh_token_reuse_interval: u64,
+    /// Sessions end this many seconds after sign-in (0: never).
+    pub sessions_timebox: u64,
+    /// Sessions end after this many seconds without a refresh (0: never).
+    pub sessions_inactivity_timeout: u64,
+    /// Lifetime of email links and codes, seconds.
+    pub mailer_otp_exp: u64,
+    /// Digits of email OTP codes.
+    pub mailer_otp_length: usize,
+    /// Lifetime of SMS codes, seconds.
+    pub sms_otp_exp: u64,
+    /// Minimum seconds between two emails to one address.
+    pub email_max_frequency: u64,
+    /// Minimum seconds between two SMS to one number.
+    pub sms_max_frequency: u64,
+    /// Emails sent per hour, whole project.
+    pub rate_limit_email_sent: u32,
+    /// OTP/signup/recover/resend requests per 5 minutes and IP.
+    pub rate_limit_otp: u32,
+    /// `/token` requests per 5 minutes and IP.
+    pub rate_limit_token: u32,
+    /// `/verify` requests per 5 minutes and IP.
+    pub rate_limit_verify: u32,
+    /// Development only: keep mail and SMS in memory, listable at `/auth/v1/_dev/mailbox`.
+    pub dev_mailbox: bool,
+    /// SMTP relay host; no mail is sent when unset (and the dev mailbox is off).
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// SMTP user.
+    pub smtp_user: Option<String>,
+    /// SMTP password.
+    pub smtp_pass: Option<Secret>,
+    /// Sender address.
+    pub smtp_admin_email: String,
+    /// Sender display name.
+    pub smtp_sender_name: Option<String>,
+    /// Directory of mail templates (`<kind>.html`, `<kind>.subject`).
+    pub mailer_templates_dir: Option<String>,
+    /// GitHub (or GitHub Enterprise) OAuth app.
+    pub github: Option<OAuthProviderSettings>,
+    /// Google OAuth client (OIDC).
+    pub google: Option<OAuthProviderSettings>,
+    /// GitLab OAuth application.
+    pub gitlab: Option<OAuthProviderSettings>,
+    /// A generic OpenID Connect provider, found by discovery from its issuer.
+    pub oidc: Option<OAuthProviderSettings>,
+}
+
+fn parse_duration(v: &str) -> Option<u64> {
+    let (num, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+fn http_url(v: &str) -> Option<String> {
+    (v.starts_with("http://") || v.starts_with("https://"))
+        .then(|| v.trim_end_matches('/').to_owned())
+}
+
+impl AuthSettings {
+    pub(super) fn parse(raw: &mut Raw, api_external_url: Option<&str>) -> AuthSettings {
+        let b = |raw: &mut Raw, key: &str, dflt: bool| {
+            raw.parse(key, "true or false", parse_bool).unwrap_or(dflt)
+        };
+        let secs = |raw: &mut Raw, key: &str, dflt: u64| {
+            raw.parse(
+                key,
+                "a duration like 3600, 90s, 15m, 24h or 7d",
+                parse_duration,
+            )
+            .unwrap_or(dflt)
+        };
+        let count = |raw: &mut Raw, key: &str, dflt: u32| {
+            raw.parse(key, "a non-negative integer", |v| v.parse::<u32>().ok())
+                .unwrap_or(dflt)
+        };
+        let site_url = raw
+            .parse("site_url", "an http(s) URL", http_url)
+            .or_else(|| api_external_url.map(str::to_owned))
+            .unwrap_or_else(|| "http://localhost:3000".to_owned());
+        let uri_allow_list = raw
+            .get("auth_uri_allow_list")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let provider = |raw: &mut Raw, name: &str, default_url: Option<&str>| {
+            let id = raw
+                .get(&format!("auth_external_{name}_client_id"))
+                .map(str::to_owned);
+            let secret = raw
+                .get(&format!("auth_external_{name}_secret"))
+                .map(str::to_owned);
+            let url = raw
+                .parse(
+                    &format!("auth_external_{name}_url"),
+                    "an http(s) URL",
+                    http_url,
+                )
+                .or_else(|| default_url.map(str::to_owned));
+            match (id, secret, url) {
+                (None, None, _) => None,
+                (Some(client_id), Some(secret), Some(url)) => Some(OAuthProviderSettings {
+                    client_id,
+                    secret: Secret::new(secret),
+                    url,
+                }),
+                _ => {
+                    raw.problems.push(format!(
+                        "MADBASE_AUTH_EXTERNAL_{0}_CLIENT_ID, _SECRET{1} must be set together",
+                        name.to_ascii_uppercase(),
+                        if default_url.is_none() {
+                            " and _URL"
+                        } else {
+                            ""
+                        }
+                    ));
+                    None
+                }
+            }
+        };
+        AuthSettings {
+            site_url,
+            uri_allow_list,
+            disable_signup: b(raw, "auth_disable_signup", false),
+            email_enabled: b(raw, "auth_external_email_enabled", true),
+            phone_enabled: b(raw, "auth_external_phone_enabled", false),
+            anonymous_users: b(raw, "auth_external_anonymous_users_enabled", false),
+            mailer_autoconfirm: b(raw, "auth_mailer_autoconfirm", false),
+            sms_autoconfirm: b(raw, "auth_sms_autoconfirm", false),
+            jwt_exp: secs(raw, "auth_jwt_exp", 3600).max(30),
+            jwt_issuer: raw.get("auth_jwt_issuer").map(str::to_owned),
+            jwt_keys: raw.get("auth_jwt_keys").map(Secret::new),
+            password_min_length: raw
+                .parse(
+                    "auth_password_min_length",
+                    "an integer between 6 and 72",
+                    |v| v.parse::<usize>().ok().filter(|n| (6..=72).contains(n)),
+                )
+                .unwrap_or(6),
+            password_required_characters: raw
+                .get("auth_password_required_characters")
+                .map(|v| {
+                    v.split(':')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            secure_password_change: b(raw, "auth_secure_password_change", false),
+            secure_email_change: b(raw, "auth_mailer_secure_email_change_enabled", true),
+            refresh_token_rotation: b(raw, "auth_refresh_token_rotation_enabled", true),
+            refresh_token_reuse_interval: secs(raw, "auth_refresh_token_reuse_interval", 10),
+            sessions_timebox: secs(raw, "auth_sessions_timebox", 0),
+            sessions_inactivity_timeout: secs(raw, "auth_sessions_inactivity_timeout", 0),
+            mailer_otp_exp: secs(raw, "auth_mailer_otp_exp", 86_400).max(60),
+            mailer_otp_length: raw
+                .parse(
+                    "auth_mailer_otp_length",
+                    "an integer between 6 and 10",
+                    |v| v.parse::<usize>().ok().filter(|n| (6..=10).contains(n)),
+                )
+                .unwrap_or(6),
+            sms_otp_exp: secs(raw, "auth_sms_otp_exp", 60).max(30),
+            email_max_frequency: secs(raw, "auth_email_max_frequency", 60),
+            sms_max_frequency: secs(raw, "auth_sms_max_frequency", 60),
+            rate_limit_email_sent: count(raw, "auth_rate_limit_email_sent", 30),
+            rate_limit_otp: count(raw, "auth_rate_limit_otp", 30),
+            rate_limit_token: count(raw, "auth_rate_limit_token", 150),
+            rate_limit_verify: count(raw, "auth_rate_limit_verify", 30),
+            dev_mailbox: b(raw, "auth_dev_mailbox", false),
+            smtp_host: raw.get("smtp_host").map(str::to_owned),
+            smtp_port: raw
+                .parse("smtp_port", "a port number", |v| v.parse::<u16>().ok())
+                .unwrap_or(25),
+            smtp_user: raw.get("smtp_user").map(str::to_owned),
+            smtp_pass: raw.get("smtp_pass").map(Secret::new),
+            smtp_admin_email: raw
+                .get("smtp_admin_email")
+                .unwrap_or("noreply@madbase.local")
+                .to_owned(),
+            smtp_sender_name: raw.get("smtp_sender_name").map(str::to_owned),
+            mailer_templates_dir: raw.get("auth_mailer_templates_dir").map(str::to_owned),
+            github: provider(raw, "github", Some("https://github.com")),
+            google: provider(raw, "google", Some("https://accounts.google.com")),
+            gitlab: provider(raw, "gitlab", Some("https://gitlab.com")),
+            oidc: provider(raw, "oidc", None),
+        }
+    }
+
+    /// The environment variables [`AuthSettings::parse`] reads back.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = vec![
+            ("MADBASE_SITE_URL", self.site_url.clone()),
+            (
+                "MADBASE_AUTH_DISABLE_SIGNUP",
+                self.disable_signup.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_EXTERNAL_EMAIL_ENABLED",
+                self.email_enabled.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_EXTERNAL_PHONE_ENABLED",
+                self.phone_enabled.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED",
+                self.anonymous_users.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MAILER_AUTOCONFIRM",
+                self.mailer_autoconfirm.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_SMS_AUTOCONFIRM",
+                self.sms_autoconfirm.to_string(),
+            ),
+            ("MADBASE_AUTH_JWT_EXP", self.jwt_exp.to_string()),
+            (
+                "MADBASE_AUTH_PASSWORD_MIN_LENGTH",
+                self.password_min_length.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_SECURE_PASSWORD_CHANGE",
+                self.secure_password_change.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MAILER_SECURE_EMAIL_CHANGE_ENABLED",
+                self.secure_email_change.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_REFRESH_TOKEN_ROTATION_ENABLED",
+                self.refresh_token_rotation.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_REFRESH_TOKEN_REUSE_INTERVAL",
+                self.refresh_token_reuse_interval.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_SESSIONS_TIMEBOX",
+                self.sessions_timebox.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_SESSIONS_INACTIVITY_TIMEOUT",
+                self.sessions_inactivity_timeout.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MAILER_OTP_EXP",
+                self.mailer_otp_exp.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MAILER_OTP_LENGTH",
+                self.mailer_otp_length.to_string(),
+            ),
+            ("MADBASE_AUTH_SMS_OTP_EXP", self.sms_otp_exp.to_string()),
+            (
+                "MADBASE_AUTH_EMAIL_MAX_FREQUENCY",
+                self.email_max_frequency.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_SMS_MAX_FREQUENCY",
+                self.sms_max_frequency.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_RATE_LIMIT_EMAIL_SENT",
+                self.rate_limit_email_sent.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_RATE_LIMIT_OTP",
+                self.rate_limit_otp.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_RATE_LIMIT_TOKEN",
+                self.rate_limit_token.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_RATE_LIMIT_VERIFY",
+                self.rate_limit_verify.to_string(),
+            ),
+            ("MADBASE_AUTH_DEV_MAILBOX", self.dev_mailbox.to_string()),
+            ("MADBASE_SMTP_PORT", self.smtp_port.to_string()),
+            ("MADBASE_SMTP_ADMIN_EMAIL", self.smtp_admin_email.clone()),
+        ];
+        if !self.uri_allow_list.is_empty() {
+            out.push(("MADBASE_AUTH_URI_ALLOW_LIST", self.uri_allow_list.join(",")));
+        }
+        if !self.password_required_characters.is_empty() {
+            out.push((
+                "MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS",
+                self.password_required_characters.join(":"),
+            ));
+        }
+        let opt: [(&'static str, Option<&str>); 7] = [
+            ("MADBASE_AUTH_JWT_ISSUER", self.jwt_issuer.as_deref()),
+            (
+                "MADBASE_AUTH_JWT_KEYS",
+                self.jwt_keys.as_ref().map(Secret::expose),
+            ),
+            ("MADBASE_SMTP_HOST", self.smtp_host.as_deref()),
+            ("MADBASE_SMTP_USER", self.smtp_user.as_deref()),
+            (
+                "MADBASE_SMTP_PASS",
+                self.smtp_pass.as_ref().map(Secret::expose),
+            ),
+            ("MADBASE_SMTP_SENDER_NAME", self.smtp_sender_name.as_deref()),
+            (
+                "MADBASE_AUTH_MAILER_TEMPLATES_DIR",
+                self.mailer_templates_dir.as_deref(),
+            ),
+        ];
+        for (k, v) in opt {
+            if let Some(v) = v {
+                out.push((k, v.to_owned()));
+            }
+        }
+        let providers: [(&Option<OAuthProviderSettings>, [&'static str; 3]); 4] = [
+            (
+                &self.github,
+                [
+                    "MADBASE_AUTH_EXTERNAL_GITHUB_CLIENT_ID",
+                    "MADBASE_AUTH_EXTERNAL_GITHUB_SECRET",
+                    "MADBASE_AUTH_EXTERNAL_GITHUB_URL",
+                ],
+            ),
+            (
+                &self.google,
+                [
+                    "MADBASE_AUTH_EXTERNAL_GOOGLE_CLIENT_ID",
+                    "MADBASE_AUTH_EXTERNAL_GOOGLE_SECRET",
+                    "MADBASE_AUTH_EXTERNAL_GOOGLE_URL",
+                ],
+            ),
+            (
+                &self.gitlab,
+                [
+                    "MADBASE_AUTH_EXTERNAL_GITLAB_CLIENT_ID",
+                    "MADBASE_AUTH_EXTERNAL_GITLAB_SECRET",
+                    "MADBASE_AUTH_EXTERNAL_GITLAB_URL",
+                ],
+            ),
+            (
+                &self.oidc,
+                [
+                    "MADBASE_AUTH_EXTERNAL_OIDC_CLIENT_ID",
+                    "MADBASE_AUTH_EXTERNAL_OIDC_SECRET",
+                    "MADBASE_AUTH_EXTERNAL_OIDC_URL",
+                ],
+            ),
+        ];
+        for (p, [id, secret, url]) in providers {
+            if let Some(p) = p {
+                out.push((id, p.client_id.clone()));
+                out.push((secret, p.secret.expose().to_owned()));
+                out.push((url, p.url.clone()));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DataPlaneConfig, SETTINGS};
+    use std::collections::BTreeMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<DataPlaneConfig, crate::ConfigError> {
+        let mut map: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        map.insert("MADBASE_DATABASE_URL".into(), "postgres://u:p@h/db".into());
+        map.insert(
+            "MADBASE_JWT_SECRET".into(),
+            "0123456789abcdef0123456789abcdef".into(),
+        );
+        let keys: Vec<String> = map.keys().cloned().collect();
+        DataPlaneConfig::from_sources(&|k| map.get(k).cloned(), &keys, None)
+    }
+
+    #[test]
+    fn auth_defaults_are_gotrues() {
+        let a = parse(&[]).expect("valid").auth;
+        assert_eq!(a.jwt_exp, 3600);
+        assert_eq!(a.password_min_length, 6);
+        assert_eq!(a.refresh_token_reuse_interval, 10);
+        assert!(a.refresh_token_rotation && a.email_enabled && !a.mailer_autoconfirm);
+        assert!(!a.dev_mailbox && !a.anonymous_users);
+        assert_eq!(a.email_max_frequency, 60);
+        assert_eq!(a.site_url, "http://localhost:3000");
+        assert!(a.github.is_none());
+    }
+
+    #[test]
+    fn durations_lists_and_providers_parse() {
+        let a = parse(&[
+            ("MADBASE_AUTH_SESSIONS_TIMEBOX", "24h"),
+            ("MADBASE_AUTH_SESSIONS_INACTIVITY_TIMEOUT", "15m"),
+            ("MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS", "abc:ABC:123"),
+            (
+                "MADBASE_AUTH_URI_ALLOW_LIST",
+                "http://a.test/**, myapp://cb",
+            ),
+            ("MADBASE_AUTH_EXTERNAL_GITHUB_CLIENT_ID", "id"),
+            ("MADBASE_AUTH_EXTERNAL_GITHUB_SECRET", "s"),
+        ])
+        .expect("valid")
+        .auth;
+        assert_eq!(a.sessions_timebox, 86_400);
+        assert_eq!(a.sessions_inactivity_timeout, 900);
+        assert_eq!(a.password_required_characters, vec!["abc", "ABC", "123"]);
+        assert_eq!(a.uri_allow_list, vec!["http://a.test/**", "myapp://cb"]);
+        assert_eq!(
+            a.github.as_ref().map(|g| g.url.as_str()),
+            Some("https://github.com")
+        );
+    }
+
+    #[test]
+    fn bad_auth_values_are_named() {
+        let err = parse(&[
+            ("MADBASE_AUTH_JWT_EXP", "soon"),
+            ("MADBASE_AUTH_PASSWORD_MIN_LENGTH", "3"),
+            ("MADBASE_AUTH_EXTERNAL_OIDC_CLIENT_ID", "id"),
+        ])
+        .expect_err("invalid");
+        let text = err.to_string();
+        assert!(text.contains("MADBASE_AUTH_JWT_EXP"), "{text}");
+        assert!(text.contains("MADBASE_AUTH_PASSWORD_MIN_LENGTH"), "{text}");
+        assert!(
+            text.contains("MADBASE_AUTH_EXTERNAL_OIDC_CLIENT_ID"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn auth_settings_round_trip_through_the_environment() {
+        let c = parse(&[
+            ("MADBASE_AUTH_MAILER_AUTOCONFIRM", "true"),
+            ("MADBASE_SMTP_HOST", "mail.test"),
+            ("MADBASE_SMTP_PASS", "pw"),
+            ("MADBASE_AUTH_JWT_KEYS", "[]"),
+            ("MADBASE_AUTH_EXTERNAL_OIDC_CLIENT_ID", "id"),
+            ("MADBASE_AUTH_EXTERNAL_OIDC_SECRET", "s"),
+            ("MADBASE_AUTH_EXTERNAL_OIDC_URL", "http://idp.test"),
+            ("MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS", "ab:CD"),
+        ])
+        .expect("valid");
+        let env = c.auth.to_env();
+        for (k, _) in &env {
+            assert!(SETTINGS.iter().any(|s| s.env == *k), "{k} not in contract");
+        }
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let again = parse(&pairs).expect("round trip");
+        assert_eq!(again.auth.to_env(), env);
+        assert!(!format!("{:?}", c.auth).contains("pw\""));
+    }
+
+    #[test]
+    fn duration_grammar() {
+        assert_eq!(super::parse_duration("90"), Some(90));
+        assert_eq!(super::parse_duration("2m"), Some(120));
+        assert_eq!(super::parse_duration("7d"), Some(604_800));
+        assert_eq!(super::parse_duration("1w"), None);
+        assert_eq!(super::parse_duration("h"), None);
+    }
+}
