@@ -130,6 +130,9 @@ async fn reload(project: &ProjectContext) {
         Ok(client) => project.rest.reload(&client).await,
         Err(e) => Err(crate::server::project::describe_pool_error(&e)),
     };
+    // Prepared statements were planned against the old schema; a table recreated with other
+    // column types would make them fail, so every connection prepares afresh.
+    project.pool.manager().statement_caches.clear();
     match result {
         Ok(()) => tracing::info!("schema cache reloaded"),
         Err(e) => {
@@ -238,5 +241,30 @@ pub async fn handle(
         claims,
     };
     let cache = rest.cache();
-    into_response(madbase_rest::handle(&cache, &rest.settings, &client, req).await)
+    into_response(madbase_rest::handle(&cache, &rest.settings, &Pooled(&client), req).await)
+}
+
+/// Statements kept prepared per pooled connection; past this the connection's cache is
+/// emptied, so request shapes that never repeat cannot grow it without bound.
+const MAX_CACHED_STATEMENTS: usize = 256;
+
+/// A pooled connection as the engine's [`madbase_rest::Connection`]: statements are prepared
+/// once per connection through deadpool's statement cache.
+struct Pooled<'a>(&'a deadpool_postgres::Object);
+
+impl madbase_rest::Connection for Pooled<'_> {
+    fn client(&self) -> &tokio_postgres::Client {
+        self.0
+    }
+
+    fn prepare_cached<'a>(
+        &'a self,
+        sql: &'a str,
+        types: &'a [tokio_postgres::types::Type],
+    ) -> Option<madbase_rest::PrepareFuture<'a>> {
+        if self.0.statement_cache.size() >= MAX_CACHED_STATEMENTS {
+            self.0.statement_cache.clear();
+        }
+        Some(Box::pin(self.0.prepare_typed_cached(sql, types)))
+    }
 }

@@ -4,10 +4,9 @@
 
 use http::{Method, StatusCode};
 use serde_json::Value;
-use tokio_postgres::Client;
 
 use crate::error::RestError;
-use crate::execute::{self, Transaction};
+use crate::execute::{self, Connection, Transaction};
 use crate::media::Media;
 use crate::plan::{ColInfo, Planner, col_infos};
 use crate::prefer::Count;
@@ -23,7 +22,7 @@ use crate::sql::{Ident, Sql};
 /// Serves `/rpc/{name}`.
 pub async fn serve(
     ctx: &mut Ctx<'_>,
-    client: &Client,
+    client: &dyn Connection,
     name: &str,
 ) -> Result<RestResponse, RestError> {
     let overloads = ctx.cache.function_overloads(&ctx.schema, name);

@@ -33,16 +33,18 @@ mod sql;
 mod write;
 
 pub use error::{DbError, JwtErrorKind, RestError};
+pub use execute::{Connection, PrepareFuture};
 pub use request::{RestRequest, RestSettings};
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};
 
-/// Serves one `/rest/v1` request on `client` (a pooled connection; a
-/// `deadpool_postgres::Object` derefs to it). Never fails: errors are PostgREST error responses.
+/// Serves one `/rest/v1` request on `client` (a `tokio_postgres::Client`, or a pooled
+/// connection that also caches prepared statements). Never fails: errors are PostgREST error
+/// responses.
 pub async fn handle(
     cache: &SchemaCache,
     settings: &RestSettings,
-    client: &tokio_postgres::Client,
+    client: &dyn Connection,
     req: RestRequest,
 ) -> RestResponse {
     request::handle(cache, settings, client, req).await

@@ -3,10 +3,10 @@
 //! reading the main statement's row and for `EXPLAIN` responses.
 
 use http::StatusCode;
-use tokio_postgres::{Client, Row};
+use tokio_postgres::Row;
 
 use crate::error::RestError;
-use crate::execute::{self, Transaction};
+use crate::execute::{self, Connection, Transaction};
 use crate::media::{Media, PlanOptions};
 use crate::plan::{Planner, col_infos};
 use crate::prefer::Count;
@@ -136,7 +136,7 @@ pub fn total_for(
 /// GET/HEAD on `/name`.
 pub async fn serve(
     ctx: &mut Ctx<'_>,
-    client: &Client,
+    client: &dyn Connection,
     name: &str,
 ) -> Result<RestResponse, RestError> {
     let table = ctx

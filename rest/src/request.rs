@@ -2,10 +2,10 @@
 //! reads preferences, builds the per-transaction settings, and dispatches to the read, write
 //! and call flows. Errors of any step become PostgREST's error response here.
 
+use crate::execute::Connection;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
-use tokio_postgres::Client;
 
 use crate::error::RestError;
 use crate::media::{self, Media};
@@ -225,7 +225,7 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
 pub async fn handle(
     cache: &SchemaCache,
     settings: &RestSettings,
-    client: &Client,
+    client: &dyn Connection,
     req: RestRequest,
 ) -> RestResponse {
     let is_head = req.method == Method::HEAD;
@@ -242,7 +242,7 @@ pub async fn handle(
 async fn serve(
     cache: &SchemaCache,
     settings: &RestSettings,
-    client: &Client,
+    client: &dyn Connection,
     req: &RestRequest,
 ) -> Result<RestResponse, RestError> {
     let route = route(&req.path)?;

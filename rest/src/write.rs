@@ -4,10 +4,9 @@
 
 use http::{Method, StatusCode};
 use serde_json::Value;
-use tokio_postgres::Client;
 
 use crate::error::RestError;
-use crate::execute::{self, Transaction};
+use crate::execute::{self, Connection, Transaction};
 use crate::media::Media;
 use crate::mutation::{self, WriteKind, WritePlan};
 use crate::plan::{Cond, Planner, col_infos};
@@ -21,7 +20,7 @@ use crate::sql::Ident;
 /// Serves a write on `/name`.
 pub async fn serve(
     ctx: &mut Ctx<'_>,
-    client: &Client,
+    client: &dyn Connection,
     name: &str,
 ) -> Result<RestResponse, RestError> {
     let table = ctx
