@@ -548,4 +548,4 @@ fn validate_storage(
 
 #[cfg(test)]
 #[path = "validate_tests.rs"]
-mod tests;
+pub(crate) mod tests;
