@@ -80,15 +80,24 @@ fn view(p: &MadBaseProject) -> ProjectView {
 fn parse<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.path().to_string();
-        let path = match (prefix, inner.as_str()) {
+        let message = e.into_inner().to_string();
+        let mut path = match (prefix, inner.as_str()) {
             (p, ".") => p.to_owned(),
             ("", i) => i.to_owned(),
             (p, i) => format!("{p}.{i}"),
         };
-        ApiError::invalid(vec![FieldError {
-            path,
-            message: e.into_inner().to_string(),
-        }])
+        // serde reports a missing field at its parent; name the field itself.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            path = if path.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+        }
+        ApiError::invalid(vec![FieldError { path, message }])
     })
 }
 
