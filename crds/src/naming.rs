@@ -190,7 +190,10 @@ mod tests {
     #[test]
     fn short_inputs_are_not_hashed() {
         assert_eq!(default_bucket("acme", "shop"), "mb-acme-shop");
-        assert_eq!(default_database_name("mb-acme", "my-shop"), "mb_mb_acme_my_shop");
+        assert_eq!(
+            default_database_name("mb-acme", "my-shop"),
+            "mb_mb_acme_my_shop"
+        );
         // Exactly 63 characters is kept as is.
         let name = "p".repeat(63 - "mb-acme-".len());
         assert_eq!(default_bucket("acme", &name).len(), 63);

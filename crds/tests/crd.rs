@@ -210,8 +210,18 @@ fn unknown_fields_and_wrong_types_are_structural_errors() {
     let (_, mut value) = load(&repo_path("crds/examples/shared.yaml"));
     value["spec"]["dataPlane"] = serde_json::json!({"replicas": "two", "replica": 1});
     let found = problems(&value);
-    assert!(found.iter().any(|p| p == ".spec.dataPlane.replicas: expected integer"), "{found:?}");
-    assert!(found.iter().any(|p| p == ".spec.dataPlane.replica: unknown field"), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| p == ".spec.dataPlane.replicas: expected integer"),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p == ".spec.dataPlane.replica: unknown field"),
+        "{found:?}"
+    );
 }
 
 fn project(yaml: &str) -> MadBaseProject {
@@ -233,10 +243,16 @@ fn bucket_cannot_change() {
     let mut new = old.clone();
     new.spec.storage.bucket = Some("other-files".into());
     let err = new.validate_cel_update(&old).expect_err("immutable");
-    assert!(err.to_string().contains("storage.bucket is immutable"), "{err}");
+    assert!(
+        err.to_string().contains("storage.bucket is immutable"),
+        "{err}"
+    );
     new.spec.storage.bucket = None;
     let err = new.validate_cel_update(&old).expect_err("cannot unset");
-    assert!(err.to_string().contains("storage.bucket is immutable"), "{err}");
+    assert!(
+        err.to_string().contains("storage.bucket is immutable"),
+        "{err}"
+    );
     assert!(old.validate_cel_update(&old).is_ok());
 }
 
@@ -248,7 +264,10 @@ fn database_name_and_mode_cannot_change() {
         shared.database_name = Some("shop2".into());
     }
     let err = new.validate_cel_update(&old).expect_err("immutable");
-    assert!(err.to_string().contains("databaseName is immutable"), "{err}");
+    assert!(
+        err.to_string().contains("databaseName is immutable"),
+        "{err}"
+    );
 
     let mut switched = old.clone();
     switched.spec.database.shared = None;
@@ -259,7 +278,10 @@ fn database_name_and_mode_cannot_change() {
         },
     });
     let err = switched.validate_cel_update(&old).expect_err("mode");
-    assert!(err.to_string().contains("database mode cannot be changed"), "{err}");
+    assert!(
+        err.to_string().contains("database mode cannot be changed"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -285,18 +307,31 @@ fn name_length_edge_cases() {
         let mut p = project(BASE);
         p.metadata.name = Some(name.clone());
         assert_eq!(p.validate_cel().is_ok(), ok, "{name}");
-        assert_eq!(madbase_crds::naming::project_name_problem(&name).is_none(), ok, "{name}");
+        assert_eq!(
+            madbase_crds::naming::project_name_problem(&name).is_none(),
+            ok,
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn crd_has_identity_columns_and_status() {
     let crd = <MadBaseProject as kube::CustomResourceExt>::crd();
-    assert_eq!(crd.metadata.name.as_deref(), Some("madbaseprojects.madbase.io"));
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("madbaseprojects.madbase.io")
+    );
     assert_eq!(crd.spec.scope, "Namespaced");
     assert_eq!(crd.spec.names.short_names, Some(vec!["mbp".to_string()]));
     let version = &crd.spec.versions[0];
-    assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+    assert!(
+        version
+            .subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some()
+    );
     let columns: Vec<(String, i32)> = version
         .additional_printer_columns
         .iter()
@@ -305,8 +340,15 @@ fn crd_has_identity_columns_and_status() {
         .collect();
     assert_eq!(
         columns,
-        [("Phase", 0), ("Ready", 0), ("Endpoint", 0), ("Age", 0), ("Image", 1), ("Database", 1)]
-            .map(|(n, p)| (n.to_string(), p))
+        [
+            ("Phase", 0),
+            ("Ready", 0),
+            ("Endpoint", 0),
+            ("Age", 0),
+            ("Image", 1),
+            ("Database", 1)
+        ]
+        .map(|(n, p)| (n.to_string(), p))
     );
 }
 

@@ -113,7 +113,10 @@ where
         Err(e) => return Err(e),
     };
     let labels = existing.labels();
-    let ours = labels.get("app.kubernetes.io/managed-by").map(String::as_str) == Some(MANAGED_BY)
+    let ours = labels
+        .get("app.kubernetes.io/managed-by")
+        .map(String::as_str)
+        == Some(MANAGED_BY)
         && labels.get("madbase.io/project").map(String::as_str) == Some(project);
     if !ours {
         return Ok(false);

@@ -63,7 +63,10 @@ pub enum BucketOutcome {
 /// What the reconciler needs from S3; the real implementation is [`S3Buckets`].
 pub trait ObjectStoreClient: Send + Sync {
     /// Ensures the plan's bucket exists (creating it when allowed).
-    fn ensure<'a>(&'a self, plan: &'a StoragePlan) -> BoxFuture<'a, Result<BucketOutcome, BucketError>>;
+    fn ensure<'a>(
+        &'a self,
+        plan: &'a StoragePlan,
+    ) -> BoxFuture<'a, Result<BucketOutcome, BucketError>>;
     /// Empties and deletes the plan's bucket; a missing bucket is success.
     fn delete<'a>(&'a self, plan: &'a StoragePlan) -> BoxFuture<'a, Result<(), BucketError>>;
 }
@@ -113,7 +116,10 @@ fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
 }
 
 impl ObjectStoreClient for S3Buckets {
-    fn ensure<'a>(&'a self, plan: &'a StoragePlan) -> BoxFuture<'a, Result<BucketOutcome, BucketError>> {
+    fn ensure<'a>(
+        &'a self,
+        plan: &'a StoragePlan,
+    ) -> BoxFuture<'a, Result<BucketOutcome, BucketError>> {
         Box::pin(async move {
             let s3 = client(plan);
             let bucket = plan.bucket.as_str();
@@ -139,7 +145,10 @@ impl ObjectStoreClient for S3Buckets {
             match create.send().await {
                 Ok(_) => Ok(BucketOutcome::Created),
                 Err(e) => {
-                    let code = e.as_service_error().and_then(|s| s.code()).map(str::to_owned);
+                    let code = e
+                        .as_service_error()
+                        .and_then(|s| s.code())
+                        .map(str::to_owned);
                     match code.as_deref() {
                         Some("BucketAlreadyOwnedByYou") => Ok(BucketOutcome::Existing),
                         Some(code) => Err(BucketError::CreateRefused {
@@ -163,7 +172,13 @@ impl ObjectStoreClient for S3Buckets {
             let s3 = client(plan);
             let bucket = plan.bucket.as_str();
             loop {
-                let listed = match s3.list_objects_v2().bucket(bucket).max_keys(1000).send().await {
+                let listed = match s3
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .max_keys(1000)
+                    .send()
+                    .await
+                {
                     Ok(l) => l,
                     Err(e) if status_of(&e) == Some(404) => return Ok(()),
                     Err(e) => return Err(BucketError::Unavailable(describe(&e))),

@@ -91,7 +91,10 @@ pub fn build(project: &ValidatedProject, owner: &OwnerReference) -> Option<[Dyna
 /// Whether CloudNativePG reports the object as applied, and its message otherwise.
 pub fn applied(object: &DynamicObject) -> Result<(), String> {
     let status = object.data.get("status");
-    match status.and_then(|s| s.get("applied")).and_then(|a| a.as_bool()) {
+    match status
+        .and_then(|s| s.get("applied"))
+        .and_then(|a| a.as_bool())
+    {
         Some(true) => Ok(()),
         _ => Err(status
             .and_then(|s| s.get("message"))
@@ -102,6 +105,12 @@ pub fn applied(object: &DynamicObject) -> Result<(), String> {
 }
 
 /// The data plane's URL for a CloudNativePG database: the cluster's read-write Service.
-pub fn project_url(cluster: &str, cluster_namespace: &str, database: &str, role: &str, password: &str) -> String {
+pub fn project_url(
+    cluster: &str,
+    cluster_namespace: &str,
+    database: &str,
+    role: &str,
+    password: &str,
+) -> String {
     format!("postgres://{role}:{password}@{cluster}-rw.{cluster_namespace}.svc:5432/{database}")
 }

@@ -51,7 +51,9 @@ pub enum StartError {
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
     /// The control-plane API is enabled without a token.
-    #[error("the control-plane API needs an admin token (--admin-token-file or MADBASE_OPERATOR_ADMIN_TOKEN)")]
+    #[error(
+        "the control-plane API needs an admin token (--admin-token-file or MADBASE_OPERATOR_ADMIN_TOKEN)"
+    )]
     NoAdminToken,
 }
 
@@ -95,7 +97,10 @@ pub async fn run(client: Client, options: RunOptions) -> Result<(), StartError> 
         .map_err(|e| StartError::Listen(options.probe_addr, e))?;
     let api_listener = match options.api_addr {
         Some(addr) => {
-            let token = options.admin_token.clone().ok_or(StartError::NoAdminToken)?;
+            let token = options
+                .admin_token
+                .clone()
+                .ok_or(StartError::NoAdminToken)?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| StartError::Listen(addr, e))?;

@@ -114,7 +114,11 @@ async fn create_once(client: &Client, secret: Secret) -> Result<Secret, kube::Er
 }
 
 /// The password stored in an existing URL Secret, or a new one.
-async fn existing_password(client: &Client, namespace: &str, name: &str) -> Result<String, kube::Error> {
+async fn existing_password(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<String, kube::Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     Ok(api
         .get_opt(name)
@@ -148,7 +152,14 @@ pub async fn ensure(
             postgres
                 .provision(admin_url.expose(), database, role, &password)
                 .await?;
-            let uri = project_url(admin_url.expose(), host.as_deref(), *port, database, role, &password)?;
+            let uri = project_url(
+                admin_url.expose(),
+                host.as_deref(),
+                *port,
+                database,
+                role,
+                &password,
+            )?;
             create_once(
                 client,
                 secret(
@@ -196,7 +207,8 @@ pub async fn ensure(
             let Some([role_object, db_object]) = cnpg::build(project, owner) else {
                 return Ok(DatabaseState::Waiting("not a cnpg project".into()));
             };
-            let role_applied = apply_dynamic(client, &cnpg::database_role_resource(), &role_object).await?;
+            let role_applied =
+                apply_dynamic(client, &cnpg::database_role_resource(), &role_object).await?;
             let db_applied = apply_dynamic(client, &cnpg::database_resource(), &db_object).await?;
             create_once(
                 client,
@@ -209,7 +221,13 @@ pub async fn ensure(
                     BTreeMap::from([
                         (
                             "uri".to_owned(),
-                            cnpg::project_url(cluster, cluster_namespace, database, role, &password),
+                            cnpg::project_url(
+                                cluster,
+                                cluster_namespace,
+                                database,
+                                role,
+                                &password,
+                            ),
                         ),
                         ("username".to_owned(), role.clone()),
                         ("password".to_owned(), password),
@@ -272,7 +290,9 @@ pub async fn cleanup(
             password_secret_name,
             ..
         } => {
-            let what = format!("database {database} and role {role} on CloudNativePG cluster {cluster_namespace}/{cluster}");
+            let what = format!(
+                "database {database} and role {role} on CloudNativePG cluster {cluster_namespace}/{cluster}"
+            );
             if !delete {
                 return Ok(CleanupOutcome::Retained(what));
             }

@@ -245,8 +245,7 @@ fn deployment(project: &ValidatedProject, owner: &OwnerReference, hash: &str) ->
                         ..PodSecurityContext::default()
                     }),
                     containers: vec![container],
-                    node_selector: (!dp.node_selector.is_empty())
-                        .then(|| dp.node_selector.clone()),
+                    node_selector: (!dp.node_selector.is_empty()).then(|| dp.node_selector.clone()),
                     tolerations: (!dp.tolerations.is_empty()).then(|| dp.tolerations.clone()),
                     volumes: Some(vec![Volume {
                         name: "tmp".into(),
@@ -350,7 +349,10 @@ fn http_route(project: &ValidatedProject, owner: &OwnerReference) -> Option<Dyna
             v
         })
         .collect();
-    let mut object = DynamicObject::new(&naming::workload_name(&project.name), &http_route_resource());
+    let mut object = DynamicObject::new(
+        &naming::workload_name(&project.name),
+        &http_route_resource(),
+    );
     object.metadata = meta(project, naming::workload_name(&project.name), owner);
     object.data = serde_json::json!({
         "spec": {
@@ -391,7 +393,14 @@ fn storage_secret(project: &ValidatedProject, owner: &OwnerReference) -> Option<
         ),
         (
             "secret-access-key".to_owned(),
-            ByteString(project.storage.secret_access_key.expose().as_bytes().to_vec()),
+            ByteString(
+                project
+                    .storage
+                    .secret_access_key
+                    .expose()
+                    .as_bytes()
+                    .to_vec(),
+            ),
         ),
     ]);
     Some(Secret {

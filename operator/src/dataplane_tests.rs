@@ -26,7 +26,11 @@ fn golden(objects: &DataPlaneObjects) -> String {
     if let Some(s) = &objects.storage_secret {
         // Never snapshot credentials.
         let mut s = s.clone();
-        s.data = s.data.map(|d| d.into_keys().map(|k| (k, ByteString(b"<redacted>".to_vec()))).collect());
+        s.data = s.data.map(|d| {
+            d.into_keys()
+                .map(|k| (k, ByteString(b"<redacted>".to_vec())))
+                .collect()
+        });
         docs.push(serde_yaml::to_string(&s));
     }
     if let Some(i) = &objects.ingress {
@@ -57,7 +61,10 @@ fn external_project_with_ingress_and_pdb() {
     let (p, referenced) = external();
     let v = validate(&p, &config(), &referenced).expect("valid");
     let objects = build(&v, &owner());
-    assert!(objects.storage_secret.is_none(), "the project brings its own S3 credentials");
+    assert!(
+        objects.storage_secret.is_none(),
+        "the project brings its own S3 credentials"
+    );
     assert!(objects.pdb.is_some());
     insta::assert_snapshot!(golden(&objects));
 }
@@ -83,12 +90,21 @@ fn stopped_project_has_zero_replicas_and_no_pdb() {
     p.spec.data_plane.replicas = 4;
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let objects = build(&v, &owner());
-    assert_eq!(objects.deployment.spec.as_ref().and_then(|s| s.replicas), Some(0));
+    assert_eq!(
+        objects.deployment.spec.as_ref().and_then(|s| s.replicas),
+        Some(0)
+    );
     assert!(objects.pdb.is_none());
 }
 
 fn env_of(objects: &DataPlaneObjects) -> Vec<EnvVar> {
-    objects.deployment.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| p.containers[0].env.clone().unwrap_or_default()).unwrap_or_default()
+    objects
+        .deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| p.containers[0].env.clone().unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// The contract test: every variable the Deployment sets is in `madbase_config::SETTINGS`, secret
@@ -107,23 +123,50 @@ fn deployment_env_follows_the_settings_contract() {
             let setting = madbase_config::SETTINGS
                 .iter()
                 .find(|s| s.env == var.name)
-                .unwrap_or_else(|| panic!("{} is not in the data plane's settings contract", var.name));
+                .unwrap_or_else(|| {
+                    panic!("{} is not in the data plane's settings contract", var.name)
+                });
             let from = var.value_from.as_ref().expect("valueFrom");
             assert!(var.value.is_none(), "{} must not be inlined", var.name);
             if setting.secret {
-                assert!(from.secret_key_ref.is_some(), "{} is secret: must use secretKeyRef", var.name);
+                assert!(
+                    from.secret_key_ref.is_some(),
+                    "{} is secret: must use secretKeyRef",
+                    var.name
+                );
             } else {
-                let cm = from.config_map_key_ref.as_ref().unwrap_or_else(|| panic!("{} must come from the ConfigMap", var.name));
+                let cm = from
+                    .config_map_key_ref
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{} must come from the ConfigMap", var.name));
                 assert_eq!(cm.key, var.name);
-                assert!(objects.config_map.data.as_ref().is_some_and(|d| d.contains_key(&var.name)));
+                assert!(
+                    objects
+                        .config_map
+                        .data
+                        .as_ref()
+                        .is_some_and(|d| d.contains_key(&var.name))
+                );
             }
         }
         for required in madbase_config::SETTINGS.iter().filter(|s| s.required) {
-            assert!(env.iter().any(|e| e.name == required.env), "required {} missing", required.env);
+            assert!(
+                env.iter().any(|e| e.name == required.env),
+                "required {} missing",
+                required.env
+            );
         }
         for key in objects.config_map.data.as_ref().expect("data").keys() {
-            assert!(env.iter().any(|e| &e.name == key), "ConfigMap key {key} is not used");
-            assert!(madbase_config::SETTINGS.iter().any(|s| s.env == key && !s.secret), "{key}");
+            assert!(
+                env.iter().any(|e| &e.name == key),
+                "ConfigMap key {key} is not used"
+            );
+            assert!(
+                madbase_config::SETTINGS
+                    .iter()
+                    .any(|s| s.env == key && !s.secret),
+                "{key}"
+            );
         }
     }
 }
@@ -147,10 +190,14 @@ fn rendered_configuration_parses_with_the_data_plane_parser() {
         values.insert(var.name, value);
     }
     let keys: Vec<String> = values.keys().cloned().collect();
-    let parsed = madbase_config::DataPlaneConfig::from_sources(&|k| values.get(k).cloned(), &keys, None)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let parsed =
+        madbase_config::DataPlaneConfig::from_sources(&|k| values.get(k).cloned(), &keys, None)
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(parsed.project_ref, "shop");
-    assert!(matches!(parsed.storage, madbase_config::StorageBackend::S3(_)));
+    assert!(matches!(
+        parsed.storage,
+        madbase_config::StorageBackend::S3(_)
+    ));
 }
 
 #[test]

@@ -43,7 +43,10 @@ pub async fn add(api: &Api<MadBaseProject>, project: &MadBaseProject) -> Result<
 }
 
 /// Removes the finalizer, leaving any others in place.
-pub async fn remove(api: &Api<MadBaseProject>, project: &MadBaseProject) -> Result<(), kube::Error> {
+pub async fn remove(
+    api: &Api<MadBaseProject>,
+    project: &MadBaseProject,
+) -> Result<(), kube::Error> {
     let finalizers: Vec<String> = project
         .finalizers()
         .iter()

@@ -10,7 +10,11 @@ use madbase_operator::controller::{self, RunOptions};
 use madbase_operator::operator_config::OperatorConfig;
 
 #[derive(Parser)]
-#[command(name = "madbase-operator", version, about = "Kubernetes operator for MadBase projects")]
+#[command(
+    name = "madbase-operator",
+    version,
+    about = "Kubernetes operator for MadBase projects"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,7 +28,11 @@ enum Command {
         #[arg(long, env = "MADBASE_OPERATOR_CONFIG")]
         config: Option<PathBuf>,
         /// Address of /metrics, /healthz and /readyz.
-        #[arg(long, env = "MADBASE_OPERATOR_PROBE_ADDR", default_value = "0.0.0.0:8080")]
+        #[arg(
+            long,
+            env = "MADBASE_OPERATOR_PROBE_ADDR",
+            default_value = "0.0.0.0:8080"
+        )]
         probe_addr: SocketAddr,
         /// Address of the control-plane API; disabled when absent.
         #[arg(long, env = "MADBASE_OPERATOR_API_ADDR")]
@@ -33,7 +41,11 @@ enum Command {
         #[arg(long, env = "MADBASE_OPERATOR_ADMIN_TOKEN_FILE")]
         admin_token_file: Option<PathBuf>,
         /// Namespace the control-plane API creates projects in.
-        #[arg(long, env = "MADBASE_OPERATOR_API_NAMESPACE", default_value = "default")]
+        #[arg(
+            long,
+            env = "MADBASE_OPERATOR_API_NAMESPACE",
+            default_value = "default"
+        )]
         api_namespace: String,
         /// Watch only this namespace (namespace-scoped installs).
         #[arg(long, env = "MADBASE_OPERATOR_WATCH_NAMESPACE")]

@@ -60,10 +60,16 @@ impl Metrics {
         let mut registry = Registry::with_prefix("madbase_operator");
         let reconciles = Counter::default();
         let failures = Family::<ErrorLabel, Counter>::default();
-        let duration = Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0].into_iter());
+        let duration = Histogram::new(
+            [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0].into_iter(),
+        );
         let phases = Family::<PhaseLabel, Gauge>::default();
         registry.register("reconcile_runs", "Reconciles started", reconciles.clone());
-        registry.register("reconcile_failures", "Reconciles that failed, by step", failures.clone());
+        registry.register(
+            "reconcile_failures",
+            "Reconciles that failed, by step",
+            failures.clone(),
+        );
         registry.register(
             "reconcile_duration_seconds",
             "Time spent in one reconcile",
@@ -87,25 +93,43 @@ impl Metrics {
         self.duration.observe(took.as_secs_f64());
         if let Some(error) = error {
             self.failures
-                .get_or_create(&ErrorLabel { error: error.into() })
+                .get_or_create(&ErrorLabel {
+                    error: error.into(),
+                })
                 .inc();
         }
     }
 
     /// Records a project's current phase.
     pub fn set_phase(&self, project: &str, phase: Phase) {
-        let Ok(mut map) = self.phase_of.lock() else { return };
+        let Ok(mut map) = self.phase_of.lock() else {
+            return;
+        };
         if let Some(old) = map.insert(project.to_owned(), phase) {
-            self.phases.get_or_create(&PhaseLabel { phase: phase_name(old) }).dec();
+            self.phases
+                .get_or_create(&PhaseLabel {
+                    phase: phase_name(old),
+                })
+                .dec();
         }
-        self.phases.get_or_create(&PhaseLabel { phase: phase_name(phase) }).inc();
+        self.phases
+            .get_or_create(&PhaseLabel {
+                phase: phase_name(phase),
+            })
+            .inc();
     }
 
     /// Forgets a deleted project.
     pub fn forget(&self, project: &str) {
-        let Ok(mut map) = self.phase_of.lock() else { return };
+        let Ok(mut map) = self.phase_of.lock() else {
+            return;
+        };
         if let Some(old) = map.remove(project) {
-            self.phases.get_or_create(&PhaseLabel { phase: phase_name(old) }).dec();
+            self.phases
+                .get_or_create(&PhaseLabel {
+                    phase: phase_name(old),
+                })
+                .dec();
         }
     }
 
@@ -166,11 +190,26 @@ mod tests {
         m.observe(Duration::from_millis(20), Some("database"));
         m.observe(Duration::from_millis(20), None);
         let text = m.encode();
-        assert!(text.contains("madbase_operator_projects{phase=\"Ready\"} 2"), "{text}");
-        assert!(text.contains("madbase_operator_projects{phase=\"Provisioning\"} 0"), "{text}");
-        assert!(text.contains("madbase_operator_reconcile_failures_total{error=\"database\"} 1"), "{text}");
-        assert!(text.contains("madbase_operator_reconcile_runs_total 2"), "{text}");
+        assert!(
+            text.contains("madbase_operator_projects{phase=\"Ready\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("madbase_operator_projects{phase=\"Provisioning\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("madbase_operator_reconcile_failures_total{error=\"database\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("madbase_operator_reconcile_runs_total 2"),
+            "{text}"
+        );
         m.forget("a/y");
-        assert!(m.encode().contains("madbase_operator_projects{phase=\"Ready\"} 1"));
+        assert!(
+            m.encode()
+                .contains("madbase_operator_projects{phase=\"Ready\"} 1")
+        );
     }
 }

@@ -231,8 +231,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_pools_without_url_are_errors() {
-        let err = OperatorConfig::from_yaml("defaultImag: x\n", Path::new("c.yaml"))
-            .expect_err("typo");
+        let err =
+            OperatorConfig::from_yaml("defaultImag: x\n", Path::new("c.yaml")).expect_err("typo");
         assert!(err.to_string().contains("defaultImag"), "{err}");
         let err = OperatorConfig::from_yaml("databasePools:\n  main: {}\n", Path::new("c.yaml"))
             .expect_err("no url");

@@ -126,7 +126,10 @@ impl Postgres for PgAdmin {
             let password = password_literal(password)?;
             let client = connect(admin_url).await?;
             let role_exists = client
-                .query_opt("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", &[&role])
+                .query_opt(
+                    "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+                    &[&role],
+                )
                 .await
                 .map_err(sql_error)?
                 .is_some();
@@ -211,7 +214,9 @@ pub fn project_url(
     let port = port
         .or_else(|| config.get_ports().first().copied())
         .unwrap_or(5432);
-    Ok(format!("postgres://{role}:{password}@{host}:{port}/{database}"))
+    Ok(format!(
+        "postgres://{role}:{password}@{host}:{port}/{database}"
+    ))
 }
 
 /// A new role password: 32 alphanumeric characters.

@@ -117,7 +117,13 @@ fn key(project: &MadBaseProject) -> String {
     )
 }
 
-async fn publish(ctx: &Context, project: &MadBaseProject, type_: EventType, reason: &str, note: String) {
+async fn publish(
+    ctx: &Context,
+    project: &MadBaseProject,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
     let event = Event {
         type_,
         reason: reason.into(),
@@ -125,17 +131,16 @@ async fn publish(ctx: &Context, project: &MadBaseProject, type_: EventType, reas
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx
-        .recorder
-        .publish(&event, &project.object_ref(&()))
-        .await
-    {
+    if let Err(e) = ctx.recorder.publish(&event, &project.object_ref(&())).await {
         tracing::warn!(error = %e, reason, "could not publish event");
     }
 }
 
 /// Reconciles one project. Entry point for the controller and for tests.
-pub async fn reconcile(project: Arc<MadBaseProject>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+pub async fn reconcile(
+    project: Arc<MadBaseProject>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
     let started = Instant::now();
     let namespace = project.namespace().unwrap_or_default();
     let api: Api<MadBaseProject> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -144,7 +149,10 @@ pub async fn reconcile(project: Arc<MadBaseProject>, ctx: Arc<Context>) -> Resul
     } else {
         apply_project(&project, &ctx, &api).await
     };
-    ctx.metrics.observe(started.elapsed(), result.as_ref().err().map(ReconcileError::metric_label));
+    ctx.metrics.observe(
+        started.elapsed(),
+        result.as_ref().err().map(ReconcileError::metric_label),
+    );
     if result.is_ok()
         && let Ok(mut failures) = ctx.failures.lock()
     {
@@ -154,7 +162,11 @@ pub async fn reconcile(project: Arc<MadBaseProject>, ctx: Arc<Context>) -> Resul
 }
 
 /// Requeue policy on errors: per-object capped exponential backoff (5 s, 10 s, 20 s … 5 min).
-pub fn error_policy(project: Arc<MadBaseProject>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    project: Arc<MadBaseProject>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
     tracing::warn!(project = %key(&project), error = %error, "reconcile failed");
     let attempts = match ctx.failures.lock() {
         Ok(mut failures) => {
@@ -178,7 +190,9 @@ async fn apply_project(
     ctx: &Context,
     api: &Api<MadBaseProject>,
 ) -> Result<Action, ReconcileError> {
-    finalizer::add(api, project).await.map_err(ReconcileError::Finalizer)?;
+    finalizer::add(api, project)
+        .await
+        .map_err(ReconcileError::Finalizer)?;
     let spec = &project.spec;
     let mut obs = Observation::new(project.meta().generation, spec.paused, spec.stopped);
     let outcome = if spec.paused {
@@ -212,7 +226,10 @@ async fn announce_flips(
         if before == Some(condition.status.as_str()) || condition.status == "Unknown" {
             continue;
         }
-        if condition.type_ == "ReconciliationPaused" && condition.status == "False" && before.is_none() {
+        if condition.type_ == "ReconciliationPaused"
+            && condition.status == "False"
+            && before.is_none()
+        {
             continue;
         }
         let type_ = if condition.status == "True" || condition.type_ == "ReconciliationPaused" {
@@ -223,7 +240,10 @@ async fn announce_flips(
         let note = if condition.message.is_empty() {
             format!("{} is {}", condition.type_, condition.status)
         } else {
-            format!("{} is {}: {}", condition.type_, condition.status, condition.message)
+            format!(
+                "{} is {}: {}",
+                condition.type_, condition.status, condition.message
+            )
         };
         publish(ctx, project, type_, &condition.reason, note).await;
     }
@@ -275,9 +295,15 @@ fn deployment_state(d: &Deployment, stopped: bool) -> (StepState, Option<DataPla
     let state = if stopped {
         StepState::NotReady("Stopped", "spec.stopped is true: scaled to zero".into())
     } else if available >= 1 && current {
-        StepState::Ready("DeploymentAvailable", format!("{ready}/{replicas} pods ready"))
+        StepState::Ready(
+            "DeploymentAvailable",
+            format!("{ready}/{replicas} pods ready"),
+        )
     } else {
-        StepState::NotReady("DeploymentProgressing", format!("{ready}/{replicas} pods ready"))
+        StepState::NotReady(
+            "DeploymentProgressing",
+            format!("{ready}/{replicas} pods ready"),
+        )
     };
     (state, Some(summary))
 }
@@ -310,16 +336,37 @@ async fn run_steps(
     let owner = owner_reference(project);
 
     // Keys.
-    match keys::ensure(&ctx.client, &validated, &owner, Timestamp::now().as_second()).await {
+    match keys::ensure(
+        &ctx.client,
+        &validated,
+        &owner,
+        Timestamp::now().as_second(),
+    )
+    .await
+    {
         Ok(outcome) => {
             obs.keys = StepState::Ready("KeysAvailable", String::new());
             obs.keys_secret = Some(validated.keys.secret_name.clone());
             match outcome {
                 KeysOutcome::Created => {
-                    publish(ctx, project, EventType::Normal, "KeysCreated", format!("created Secret {}", validated.keys.secret_name)).await;
+                    publish(
+                        ctx,
+                        project,
+                        EventType::Normal,
+                        "KeysCreated",
+                        format!("created Secret {}", validated.keys.secret_name),
+                    )
+                    .await;
                 }
                 KeysOutcome::Rotated => {
-                    publish(ctx, project, EventType::Normal, "KeysRotated", format!("minted new keys in Secret {}", validated.keys.secret_name)).await;
+                    publish(
+                        ctx,
+                        project,
+                        EventType::Normal,
+                        "KeysRotated",
+                        format!("minted new keys in Secret {}", validated.keys.secret_name),
+                    )
+                    .await;
                 }
                 KeysOutcome::Existing => {}
             }
@@ -355,7 +402,14 @@ async fn run_steps(
         Ok(outcome) => {
             obs.storage = StepState::Ready("BucketAvailable", String::new());
             if outcome == BucketOutcome::Created {
-                publish(ctx, project, EventType::Normal, "BucketCreated", format!("created bucket {}", validated.storage.bucket)).await;
+                publish(
+                    ctx,
+                    project,
+                    EventType::Normal,
+                    "BucketCreated",
+                    format!("created bucket {}", validated.storage.bucket),
+                )
+                .await;
             }
         }
         Err(e) => {
@@ -457,23 +511,53 @@ async fn cleanup(
                         CleanupOutcome::Deleted(what) => format!("{what} and "),
                         _ => String::new(),
                     };
-                    publish(ctx, project, EventType::Normal, "Deleted", format!("deleted {db}bucket {bucket}")).await;
+                    publish(
+                        ctx,
+                        project,
+                        EventType::Normal,
+                        "Deleted",
+                        format!("deleted {db}bucket {bucket}"),
+                    )
+                    .await;
                 }
                 madbase_crds::DeletionPolicy::Retain => {
                     let db = match &outcome {
                         CleanupOutcome::Retained(what) => format!("{what} and "),
                         _ => String::new(),
                     };
-                    publish(ctx, project, EventType::Normal, "Retained", format!("kept {db}bucket {bucket} (deletionPolicy: Retain)")).await;
+                    publish(
+                        ctx,
+                        project,
+                        EventType::Normal,
+                        "Retained",
+                        format!("kept {db}bucket {bucket} (deletionPolicy: Retain)"),
+                    )
+                    .await;
                 }
             }
         }
         Err(e) if project.spec.deletion_policy == madbase_crds::DeletionPolicy::Delete => {
-            publish(ctx, project, EventType::Warning, "CleanupBlocked", format!("{e}; fix the spec or set deletionPolicy: Retain to release the project")).await;
+            publish(
+                ctx,
+                project,
+                EventType::Warning,
+                "CleanupBlocked",
+                format!("{e}; fix the spec or set deletionPolicy: Retain to release the project"),
+            )
+            .await;
             return Err(ReconcileError::Cleanup(e));
         }
         Err(e) => {
-            publish(ctx, project, EventType::Normal, "Retained", format!("kept external state (deletionPolicy: Retain); spec could not be resolved: {e}")).await;
+            publish(
+                ctx,
+                project,
+                EventType::Normal,
+                "Retained",
+                format!(
+                    "kept external state (deletionPolicy: Retain); spec could not be resolved: {e}"
+                ),
+            )
+            .await;
         }
     }
     finalizer::remove(api, project)

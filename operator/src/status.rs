@@ -135,7 +135,9 @@ pub fn compute(
     let ready = if obs.paused {
         // Paused projects report what they last were; keep the previous Ready condition's status.
         match prev_conditions.iter().find(|c| c.type_ == "Ready") {
-            Some(c) if c.status == "True" => StepState::Ready("Paused", "reconciliation is paused".into()),
+            Some(c) if c.status == "True" => {
+                StepState::Ready("Paused", "reconciliation is paused".into())
+            }
             _ => StepState::NotReady("Paused", "reconciliation is paused".into()),
         }
     } else if let Some(StepState::Failed(r, m)) = failed {
@@ -156,11 +158,21 @@ pub fn compute(
         StepState::NotReady(first.0, first.1)
     };
     let paused = if obs.paused {
-        StepState::Ready("Paused", "spec.paused is true: changes are not applied".into())
+        StepState::Ready(
+            "Paused",
+            "spec.paused is true: changes are not applied".into(),
+        )
     } else {
         StepState::NotReady("Reconciling", String::new())
     };
-    let states = [&ready, &obs.keys, &obs.database, &obs.storage, &obs.data_plane, &paused];
+    let states = [
+        &ready,
+        &obs.keys,
+        &obs.database,
+        &obs.storage,
+        &obs.data_plane,
+        &paused,
+    ];
     let conditions = CONDITION_TYPES
         .iter()
         .zip(states)

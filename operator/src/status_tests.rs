@@ -16,7 +16,11 @@ fn ready_observation() -> Observation {
 }
 
 fn condition<'a>(status: &'a MadBaseProjectStatus, type_: &str) -> &'a Condition {
-    status.conditions.iter().find(|c| c.type_ == type_).expect("condition")
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .expect("condition")
 }
 
 #[test]
@@ -39,8 +43,14 @@ fn transition_time_moves_only_when_status_flips() {
     broken.database = StepState::NotReady("DatabaseUnreachable", "timed out".into());
     let degraded = compute(Some(&again), &broken, at(300));
     assert_eq!(degraded.phase, Some(Phase::Degraded));
-    assert_eq!(condition(&degraded, "DatabaseReady").last_transition_time, at(300));
-    assert_eq!(condition(&degraded, "KeysReady").last_transition_time, at(100));
+    assert_eq!(
+        condition(&degraded, "DatabaseReady").last_transition_time,
+        at(300)
+    );
+    assert_eq!(
+        condition(&degraded, "KeysReady").last_transition_time,
+        at(100)
+    );
     assert_eq!(condition(&degraded, "Ready").reason, "DatabaseUnreachable");
 }
 

@@ -366,7 +366,14 @@ pub fn validate(
         }
     };
 
-    let storage = validate_storage(project, &name, &namespace, config, referenced, &mut problems);
+    let storage = validate_storage(
+        project,
+        &name,
+        &namespace,
+        config,
+        referenced,
+        &mut problems,
+    );
 
     let dp = &spec.data_plane;
     if !(0..=20).contains(&dp.replicas) {

@@ -9,7 +9,9 @@ pub(crate) fn config() -> OperatorConfig {
     config.database_pools.insert(
         "default".into(),
         DatabasePool {
-            admin_url: Some(SecretString::new("postgres://admin:pw@pg.db.svc:5432/postgres")),
+            admin_url: Some(SecretString::new(
+                "postgres://admin:pw@pg.db.svc:5432/postgres",
+            )),
             ..DatabasePool::default()
         },
     );
@@ -70,10 +72,20 @@ fn shared_project_gets_derived_names_and_defaults() {
     let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
     assert_eq!(v.keys.secret_name, "shop-keys");
     assert_eq!(v.storage.bucket, "mb-acme-shop");
-    assert_eq!(v.storage.endpoint.as_deref(), Some("http://minio.minio.svc:9000"));
-    assert!(matches!(v.storage.credentials, CredentialsSource::Operator { ref secret_name } if secret_name == "shop-storage"));
+    assert_eq!(
+        v.storage.endpoint.as_deref(),
+        Some("http://minio.minio.svc:9000")
+    );
+    assert!(
+        matches!(v.storage.credentials, CredentialsSource::Operator { ref secret_name } if secret_name == "shop-storage")
+    );
     match &v.database {
-        DatabasePlan::Shared { database, role, secret_name, .. } => {
+        DatabasePlan::Shared {
+            database,
+            role,
+            secret_name,
+            ..
+        } => {
             assert_eq!(database, "mb_acme_shop");
             assert_eq!(role, "mb_acme_shop");
             assert_eq!(secret_name, "shop-db");
@@ -104,15 +116,25 @@ fn unknown_pool_and_store_are_reported_with_paths() {
     p.spec.storage.object_store = Some("elsewhere".into());
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
     let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
-    assert_eq!(paths, ["spec.database.shared.pool", "spec.storage.objectStore"]);
-    assert!(err.to_string().contains("pool `nope` is not configured in the operator (known: default)"), "{err}");
+    assert_eq!(
+        paths,
+        ["spec.database.shared.pool", "spec.storage.objectStore"]
+    );
+    assert!(
+        err.to_string()
+            .contains("pool `nope` is not configured in the operator (known: default)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn external_url_must_be_postgres() {
     let (p, mut referenced) = external();
     let v = validate(&p, &config(), &referenced).expect("valid");
-    assert_eq!(v.database.url_secret(), ("shop-database".into(), "uri".into()));
+    assert_eq!(
+        v.database.url_secret(),
+        ("shop-database".into(), "uri".into())
+    );
     assert_eq!(v.endpoint, "https://shop.api.example.com");
     referenced.external_url = Some(SecretString::new("mysql://nope"));
     let err = validate(&p, &config(), &referenced).expect_err("invalid");

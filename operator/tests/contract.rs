@@ -13,8 +13,14 @@ fn compose_madbase_environment_follows_the_contract() {
     let text = std::fs::read_to_string(repo("compose.yaml")).expect("compose.yaml");
     let compose: serde_yaml::Value = serde_yaml::from_str(&text).expect("compose.yaml is YAML");
     let service = &compose["services"]["madbase"];
-    assert_eq!(service["command"][0].as_str(), Some("serve"), "the madbase service runs `madbase serve`");
-    let env = service["environment"].as_mapping().expect("environment as a map");
+    assert_eq!(
+        service["command"][0].as_str(),
+        Some("serve"),
+        "the madbase service runs `madbase serve`"
+    );
+    let env = service["environment"]
+        .as_mapping()
+        .expect("environment as a map");
     let names: Vec<&str> = env.keys().filter_map(|k| k.as_str()).collect();
     for name in &names {
         assert!(
@@ -23,11 +29,22 @@ fn compose_madbase_environment_follows_the_contract() {
         );
     }
     for required in madbase_config::SETTINGS.iter().filter(|s| s.required) {
-        assert!(names.contains(&required.env), "compose.yaml misses required {}", required.env);
+        assert!(
+            names.contains(&required.env),
+            "compose.yaml misses required {}",
+            required.env
+        );
     }
-    let postgres = serde_yaml::to_string(&compose["services"]["postgres"]["command"]).expect("yaml");
-    assert!(postgres.contains("wal_level=logical"), "realtime needs logical decoding");
-    assert!(compose["services"]["minio"].is_mapping(), "MinIO provides storage");
+    let postgres =
+        serde_yaml::to_string(&compose["services"]["postgres"]["command"]).expect("yaml");
+    assert!(
+        postgres.contains("wal_level=logical"),
+        "realtime needs logical decoding"
+    );
+    assert!(
+        compose["services"]["minio"].is_mapping(),
+        "MinIO provides storage"
+    );
 }
 
 #[test]

@@ -43,7 +43,12 @@ impl Harness {
             postgres.clone(),
             buckets.clone(),
         );
-        Self { client, ctx, postgres, buckets }
+        Self {
+            client,
+            ctx,
+            postgres,
+            buckets,
+        }
     }
 
     fn projects(&self) -> Api<MadBaseProject> {
@@ -65,12 +70,20 @@ impl Harness {
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
-        Api::<K>::namespaced(self.client.clone(), NS).get_opt(name).await.expect("get")
+        Api::<K>::namespaced(self.client.clone(), NS)
+            .get_opt(name)
+            .await
+            .expect("get")
     }
 
     async fn make_deployment_available(&self) {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), NS);
-        let generation = api.get("shop").await.expect("deployment").metadata.generation;
+        let generation = api
+            .get("shop")
+            .await
+            .expect("deployment")
+            .metadata
+            .generation;
         // The fake bumps `generation` on every apply, also an unchanged one (a real API server
         // does not), so the Deployment controller is simulated as having seen the next apply too.
         let observed = generation.unwrap_or(1) + 1;
@@ -82,7 +95,11 @@ impl Harness {
 
     async fn spec(&self, patch: serde_json::Value) {
         self.projects()
-            .patch("shop", &PatchParams::default(), &Patch::Merge(&serde_json::json!({"spec": patch})))
+            .patch(
+                "shop",
+                &PatchParams::default(),
+                &Patch::Merge(&serde_json::json!({"spec": patch})),
+            )
             .await
             .expect("spec patch");
     }
@@ -108,18 +125,42 @@ async fn first_reconcile_creates_keys_database_secret_and_data_plane() {
     // not), so compare with the generation the reconcile was given.
     let reconciled_generation = h.project().await.metadata.generation;
     let action = h.reconcile().await.expect("reconcile");
-    assert_eq!(action, Action::requeue(WAIT_REQUEUE), "waits for the Deployment");
+    assert_eq!(
+        action,
+        Action::requeue(WAIT_REQUEUE),
+        "waits for the Deployment"
+    );
 
     let p = h.project().await;
-    assert!(p.metadata.finalizers.as_ref().is_some_and(|f| f.contains(&"madbase.io/cleanup".to_string())));
+    assert!(
+        p.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.contains(&"madbase.io/cleanup".to_string()))
+    );
     assert_eq!(phase(&p), Some(Phase::Provisioning));
-    assert_eq!(condition(&p, "KeysReady"), ("True".into(), "KeysAvailable".into()));
-    assert_eq!(condition(&p, "DatabaseReady"), ("True".into(), "DatabaseAvailable".into()));
-    assert_eq!(condition(&p, "StorageReady"), ("True".into(), "BucketAvailable".into()));
+    assert_eq!(
+        condition(&p, "KeysReady"),
+        ("True".into(), "KeysAvailable".into())
+    );
+    assert_eq!(
+        condition(&p, "DatabaseReady"),
+        ("True".into(), "DatabaseAvailable".into())
+    );
+    assert_eq!(
+        condition(&p, "StorageReady"),
+        ("True".into(), "BucketAvailable".into())
+    );
     assert_eq!(condition(&p, "DataPlaneAvailable").0, "False");
     let status = p.status.as_ref().expect("status");
-    assert_eq!(status.endpoint.as_deref(), Some("http://shop.acme.svc:8000"));
-    assert_eq!(status.keys_secret_ref.as_ref().map(|r| r.name.as_str()), Some("shop-keys"));
+    assert_eq!(
+        status.endpoint.as_deref(),
+        Some("http://shop.acme.svc:8000")
+    );
+    assert_eq!(
+        status.keys_secret_ref.as_ref().map(|r| r.name.as_str()),
+        Some("shop-keys")
+    );
     assert_eq!(status.observed_generation, reconciled_generation);
 
     // Keys: HS256 JWTs verifiable with the stored secret, Supabase claims.
@@ -130,30 +171,70 @@ async fn first_reconcile_creates_keys_database_secret_and_data_plane() {
     validation.set_issuer(&["supabase"]);
     for (key, role) in [("anon-key", "anon"), ("service-role-key", "service_role")] {
         let token = secret_value(&keys, key).expect("key");
-        let claims = jsonwebtoken::decode::<ApiKeyClaims>(&token, &DecodingKey::from_secret(jwt_secret.as_bytes()), &validation)
-            .expect("verifies")
-            .claims;
-        assert_eq!((claims.project_ref.as_str(), claims.role.as_str()), ("shop", role));
+        let claims = jsonwebtoken::decode::<ApiKeyClaims>(
+            &token,
+            &DecodingKey::from_secret(jwt_secret.as_bytes()),
+            &validation,
+        )
+        .expect("verifies")
+        .claims;
+        assert_eq!(
+            (claims.project_ref.as_str(), claims.role.as_str()),
+            ("shop", role)
+        );
     }
-    assert_eq!(keys.metadata.owner_references.as_ref().map(|o| o[0].kind.as_str()), Some("MadBaseProject"));
+    assert_eq!(
+        keys.metadata
+            .owner_references
+            .as_ref()
+            .map(|o| o[0].kind.as_str()),
+        Some("MadBaseProject")
+    );
 
     // Database: provisioned on the pool, URL Secret written once.
-    assert_eq!(*h.postgres.calls.lock().expect("lock"), ["provision mb_acme_shop mb_acme_shop"]);
+    assert_eq!(
+        *h.postgres.calls.lock().expect("lock"),
+        ["provision mb_acme_shop mb_acme_shop"]
+    );
     let db: Secret = h.get("shop-db").await.expect("db secret");
     let uri = secret_value(&db, "uri").expect("uri");
-    assert!(uri.starts_with("postgres://mb_acme_shop:") && uri.ends_with("@pg.db.svc:5432/mb_acme_shop"), "{uri}");
+    assert!(
+        uri.starts_with("postgres://mb_acme_shop:")
+            && uri.ends_with("@pg.db.svc:5432/mb_acme_shop"),
+        "{uri}"
+    );
 
     // Bucket and data plane.
-    assert_eq!(*h.buckets.calls.lock().expect("lock"), ["ensure mb-acme-shop"]);
+    assert_eq!(
+        *h.buckets.calls.lock().expect("lock"),
+        ["ensure mb-acme-shop"]
+    );
     let storage: Secret = h.get("shop-storage").await.expect("storage secret");
-    assert_eq!(secret_value(&storage, "access-key-id").as_deref(), Some("id"));
+    assert_eq!(
+        secret_value(&storage, "access-key-id").as_deref(),
+        Some("id")
+    );
     let cm: ConfigMap = h.get("shop-config").await.expect("configmap");
-    assert_eq!(cm.data.as_ref().and_then(|d| d.get("MADBASE_S3_BUCKET")).map(String::as_str), Some("mb-acme-shop"));
+    assert_eq!(
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get("MADBASE_S3_BUCKET"))
+            .map(String::as_str),
+        Some("mb-acme-shop")
+    );
     let deployment: Deployment = h.get("shop").await.expect("deployment");
     let labels = deployment.metadata.labels.clone().unwrap_or_default();
-    assert_eq!(labels.get("app.kubernetes.io/managed-by").map(String::as_str), Some("madbase-operator"));
+    assert_eq!(
+        labels
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("madbase-operator")
+    );
     let service: Service = h.get("shop").await.expect("service");
-    assert_eq!(service.spec.and_then(|s| s.type_).as_deref(), Some("ClusterIP"));
+    assert_eq!(
+        service.spec.and_then(|s| s.type_).as_deref(),
+        Some("ClusterIP")
+    );
     assert!(h.get::<PodDisruptionBudget>("shop").await.is_none());
 }
 
@@ -167,10 +248,20 @@ async fn second_reconcile_keeps_keys_and_passwords_and_becomes_ready() {
 
     h.make_deployment_available().await;
     let action = h.reconcile().await.expect("second");
-    assert_eq!(action, Action::await_change(), "ready projects wait for changes");
+    assert_eq!(
+        action,
+        Action::await_change(),
+        "ready projects wait for changes"
+    );
     let keys_after: Secret = h.get("shop-keys").await.expect("keys");
-    assert_eq!(keys_before.data, keys_after.data, "keys are never regenerated");
-    assert_eq!(keys_before.metadata.resource_version, keys_after.metadata.resource_version, "never written again");
+    assert_eq!(
+        keys_before.data, keys_after.data,
+        "keys are never regenerated"
+    );
+    assert_eq!(
+        keys_before.metadata.resource_version, keys_after.metadata.resource_version,
+        "never written again"
+    );
     let db_after: Secret = h.get("shop-db").await.expect("db");
     assert_eq!(db_before.data, db_after.data, "password is reused");
 
@@ -179,7 +270,10 @@ async fn second_reconcile_keeps_keys_and_passwords_and_becomes_ready() {
     assert_eq!(condition(&p, "Ready"), ("True".into(), "Available".into()));
     // KeysReady did not flip, so its transition time is the first one.
     let t = |s: &Option<madbase_crds::MadBaseProjectStatus>| -> Time {
-        s.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == "KeysReady")).map(|c| c.last_transition_time.clone()).expect("time")
+        s.as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "KeysReady"))
+            .map(|c| c.last_transition_time.clone())
+            .expect("time")
     };
     assert_eq!(t(&first_status), t(&p.status));
 
@@ -195,16 +289,28 @@ async fn second_reconcile_keeps_keys_and_passwords_and_becomes_ready() {
 async fn changed_settings_roll_the_pods_and_replicas_add_a_pdb() {
     let h = Harness::new(vec![shared_project()], vec![]).await;
     h.reconcile().await.expect("first");
-    let hash = |d: &Deployment| d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.annotations.as_ref()).and_then(|a| a.get("madbase.io/config-hash")).cloned();
+    let hash = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get("madbase.io/config-hash"))
+            .cloned()
+    };
     let before: Deployment = h.get("shop").await.expect("deployment");
-    h.spec(serde_json::json!({"dataPlane": {"logLevel": "debug", "replicas": 2}})).await;
+    h.spec(serde_json::json!({"dataPlane": {"logLevel": "debug", "replicas": 2}}))
+        .await;
     h.reconcile().await.expect("second");
     let after: Deployment = h.get("shop").await.expect("deployment");
     assert_ne!(hash(&before), hash(&after));
     assert!(h.get::<PodDisruptionBudget>("shop").await.is_some());
-    h.spec(serde_json::json!({"dataPlane": {"replicas": 1}})).await;
+    h.spec(serde_json::json!({"dataPlane": {"replicas": 1}}))
+        .await;
     h.reconcile().await.expect("third");
-    assert!(h.get::<PodDisruptionBudget>("shop").await.is_none(), "PDB removed below two replicas");
+    assert!(
+        h.get::<PodDisruptionBudget>("shop").await.is_none(),
+        "PDB removed below two replicas"
+    );
 }
 
 #[tokio::test]
@@ -213,9 +319,19 @@ async fn ingress_is_created_and_removed_with_the_spec() {
     h.spec(serde_json::json!({"exposure": {"ingress": {"host": "shop.example.com", "tlsSecretName": "shop-tls"}}})).await;
     h.reconcile().await.expect("first");
     let ingress: Ingress = h.get("shop").await.expect("ingress");
-    assert_eq!(ingress.spec.and_then(|s| s.rules).map(|r| r[0].host.clone()), Some(Some("shop.example.com".into())));
-    assert_eq!(h.project().await.status.and_then(|s| s.endpoint).as_deref(), Some("https://shop.example.com"));
-    h.spec(serde_json::json!({"exposure": {"ingress": null}})).await;
+    assert_eq!(
+        ingress
+            .spec
+            .and_then(|s| s.rules)
+            .map(|r| r[0].host.clone()),
+        Some(Some("shop.example.com".into()))
+    );
+    assert_eq!(
+        h.project().await.status.and_then(|s| s.endpoint).as_deref(),
+        Some("https://shop.example.com")
+    );
+    h.spec(serde_json::json!({"exposure": {"ingress": null}}))
+        .await;
     h.reconcile().await.expect("second");
     assert!(h.get::<Ingress>("shop").await.is_none());
 }
@@ -238,23 +354,41 @@ async fn stopped_scales_to_zero_and_keeps_everything() {
 async fn paused_applies_nothing_but_keeps_status_fresh() {
     let h = Harness::new(vec![shared_project()], vec![]).await;
     h.reconcile().await.expect("first");
-    h.spec(serde_json::json!({"paused": true, "dataPlane": {"replicas": 5}})).await;
+    h.spec(serde_json::json!({"paused": true, "dataPlane": {"replicas": 5}}))
+        .await;
     let action = h.reconcile().await.expect("paused");
     assert_eq!(action, Action::await_change());
     let d: Deployment = h.get("shop").await.expect("deployment");
-    assert_eq!(d.spec.and_then(|s| s.replicas), Some(1), "not applied while paused");
+    assert_eq!(
+        d.spec.and_then(|s| s.replicas),
+        Some(1),
+        "not applied while paused"
+    );
     let p = h.project().await;
     assert_eq!(phase(&p), Some(Phase::Paused));
-    assert_eq!(condition(&p, "ReconciliationPaused"), ("True".into(), "Paused".into()));
-    assert_eq!(p.status.as_ref().and_then(|s| s.observed_generation), p.metadata.generation);
-    assert_eq!(h.postgres.calls.lock().expect("lock").len(), 1, "no provisioning while paused");
+    assert_eq!(
+        condition(&p, "ReconciliationPaused"),
+        ("True".into(), "Paused".into())
+    );
+    assert_eq!(
+        p.status.as_ref().and_then(|s| s.observed_generation),
+        p.metadata.generation
+    );
+    assert_eq!(
+        h.postgres.calls.lock().expect("lock").len(),
+        1,
+        "no provisioning while paused"
+    );
 }
 
 #[tokio::test]
 async fn rotation_annotation_mints_new_keys_once() {
     let h = Harness::new(vec![shared_project()], vec![]).await;
     h.reconcile().await.expect("first");
-    let before = secret_value(&h.get::<Secret>("shop-keys").await.expect("keys"), "jwt-secret");
+    let before = secret_value(
+        &h.get::<Secret>("shop-keys").await.expect("keys"),
+        "jwt-secret",
+    );
     h.projects()
         .patch("shop", &PatchParams::default(), &Patch::Merge(&serde_json::json!({"metadata": {"annotations": {"madbase.io/rotate-keys": "2026-11-28T10:00:00Z"}}})))
         .await
@@ -264,22 +398,44 @@ async fn rotation_annotation_mints_new_keys_once() {
     assert_ne!(before, secret_value(&rotated, "jwt-secret"));
     let rv = rotated.metadata.resource_version.clone();
     h.reconcile().await.expect("again");
-    assert_eq!(h.get::<Secret>("shop-keys").await.expect("keys").metadata.resource_version, rv, "same token: no second rotation");
+    assert_eq!(
+        h.get::<Secret>("shop-keys")
+            .await
+            .expect("keys")
+            .metadata
+            .resource_version,
+        rv,
+        "same token: no second rotation"
+    );
 }
 
 #[tokio::test]
 async fn bring_your_own_jwt_secret_signs_the_keys() {
     let mut p = shared_project();
-    p.spec.auth.jwt_secret_ref = Some(madbase_crds::SecretKeyRef { name: "supabase-jwt".into(), key: None });
+    p.spec.auth.jwt_secret_ref = Some(madbase_crds::SecretKeyRef {
+        name: "supabase-jwt".into(),
+        key: None,
+    });
     let byo = "my-migrated-supabase-jwt-secret-0123456789";
-    let h = Harness::new(vec![p], vec![secret("supabase-jwt", &[("jwt-secret", byo)])]).await;
+    let h = Harness::new(
+        vec![p],
+        vec![secret("supabase-jwt", &[("jwt-secret", byo)])],
+    )
+    .await;
     h.reconcile().await.expect("reconcile");
     let keys: Secret = h.get("shop-keys").await.expect("keys");
     assert_eq!(secret_value(&keys, "jwt-secret").as_deref(), Some(byo));
     let token = secret_value(&keys, "anon-key").expect("anon");
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
-    assert!(jsonwebtoken::decode::<ApiKeyClaims>(&token, &DecodingKey::from_secret(byo.as_bytes()), &validation).is_ok());
+    assert!(
+        jsonwebtoken::decode::<ApiKeyClaims>(
+            &token,
+            &DecodingKey::from_secret(byo.as_bytes()),
+            &validation
+        )
+        .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -289,7 +445,10 @@ async fn missing_secret_fails_the_project_and_is_retried() {
     assert_eq!(err.metric_label(), "dereference");
     let p = h.project().await;
     assert_eq!(phase(&p), Some(Phase::Failed));
-    assert_eq!(condition(&p, "Ready"), ("False".into(), "SecretNotFound".into()));
+    assert_eq!(
+        condition(&p, "Ready"),
+        ("False".into(), "SecretNotFound".into())
+    );
     assert!(h.get::<Deployment>("shop").await.is_none(), "nothing built");
 }
 
@@ -297,15 +456,26 @@ async fn missing_secret_fails_the_project_and_is_retried() {
 async fn unreachable_database_is_not_a_failure() {
     let h = Harness::new(
         vec![external_project()],
-        vec![secret("shop-database", &[("uri", "postgres://shop:pw@db.example.com/shop")])],
+        vec![secret(
+            "shop-database",
+            &[("uri", "postgres://shop:pw@db.example.com/shop")],
+        )],
     )
     .await;
-    *h.postgres.fail_with.lock().expect("lock") = Some(PostgresError::Unreachable("connection refused".into()));
+    *h.postgres.fail_with.lock().expect("lock") =
+        Some(PostgresError::Unreachable("connection refused".into()));
     let err = h.reconcile().await.expect_err("unreachable");
     assert!(matches!(err, ReconcileError::Database(_)));
     let p = h.project().await;
-    assert_eq!(phase(&p), Some(Phase::Provisioning), "transient: never Failed");
-    assert_eq!(condition(&p, "DatabaseReady"), ("False".into(), "DatabaseUnreachable".into()));
+    assert_eq!(
+        phase(&p),
+        Some(Phase::Provisioning),
+        "transient: never Failed"
+    );
+    assert_eq!(
+        condition(&p, "DatabaseReady"),
+        ("False".into(), "DatabaseUnreachable".into())
+    );
     assert_eq!(condition(&p, "KeysReady").0, "True");
     assert!(h.get::<Deployment>("shop").await.is_none());
 
@@ -313,9 +483,21 @@ async fn unreachable_database_is_not_a_failure() {
     *h.postgres.fail_with.lock().expect("lock") = None;
     h.reconcile().await.expect("reachable");
     let d: Deployment = h.get("shop").await.expect("deployment");
-    let env = d.spec.and_then(|s| s.template.spec).map(|p| p.containers[0].env.clone().unwrap_or_default()).unwrap_or_default();
-    let url = env.iter().find(|e| e.name == "MADBASE_DATABASE_URL").and_then(|e| e.value_from.clone()).and_then(|v| v.secret_key_ref).expect("secretKeyRef");
-    assert_eq!((url.name.as_str(), url.key.as_str()), ("shop-database", "uri"));
+    let env = d
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers[0].env.clone().unwrap_or_default())
+        .unwrap_or_default();
+    let url = env
+        .iter()
+        .find(|e| e.name == "MADBASE_DATABASE_URL")
+        .and_then(|e| e.value_from.clone())
+        .and_then(|v| v.secret_key_ref)
+        .expect("secretKeyRef");
+    assert_eq!(
+        (url.name.as_str(), url.key.as_str()),
+        ("shop-database", "uri")
+    );
 }
 
 #[tokio::test]
@@ -329,7 +511,10 @@ async fn refused_bucket_creation_is_reported_on_storage_ready() {
     let err = h.reconcile().await.expect_err("refused");
     assert_eq!(err.metric_label(), "bucket");
     let p = h.project().await;
-    assert_eq!(condition(&p, "StorageReady"), ("False".into(), "BucketCreateFailed".into()));
+    assert_eq!(
+        condition(&p, "StorageReady"),
+        ("False".into(), "BucketCreateFailed".into())
+    );
     assert_eq!(phase(&p), Some(Phase::Provisioning));
 }
 
@@ -340,7 +525,10 @@ async fn invalid_spec_waits_for_a_change() {
         s.pool = "missing".into();
     }
     let h = Harness::new(vec![p], vec![]).await;
-    assert_eq!(h.reconcile().await.expect("invalid is not an error"), Action::await_change());
+    assert_eq!(
+        h.reconcile().await.expect("invalid is not an error"),
+        Action::await_change()
+    );
     let p = h.project().await;
     assert_eq!(phase(&p), Some(Phase::Failed));
     assert_eq!(condition(&p, "Ready").1, "InvalidSpec");
@@ -356,10 +544,22 @@ fn deleting(mut p: MadBaseProject, policy: &str) -> MadBaseProject {
 #[tokio::test]
 async fn delete_policy_drops_database_and_bucket_then_releases() {
     let h = Harness::new(vec![deleting(shared_project(), "Delete")], vec![]).await;
-    assert_eq!(h.reconcile().await.expect("cleanup"), Action::await_change());
-    assert_eq!(*h.postgres.calls.lock().expect("lock"), ["drop mb_acme_shop mb_acme_shop"]);
-    assert_eq!(*h.buckets.calls.lock().expect("lock"), ["delete mb-acme-shop"]);
-    assert!(h.projects().get_opt("shop").await.expect("get").is_none(), "finalizer released");
+    assert_eq!(
+        h.reconcile().await.expect("cleanup"),
+        Action::await_change()
+    );
+    assert_eq!(
+        *h.postgres.calls.lock().expect("lock"),
+        ["drop mb_acme_shop mb_acme_shop"]
+    );
+    assert_eq!(
+        *h.buckets.calls.lock().expect("lock"),
+        ["delete mb-acme-shop"]
+    );
+    assert!(
+        h.projects().get_opt("shop").await.expect("get").is_none(),
+        "finalizer released"
+    );
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::client::Body;
 use kube::Client;
+use kube::client::Body;
 use madbase_crds::MadBaseProject;
 use madbase_operator::reconcile::{ReconcileError, reconcile};
 use serde_json::{Value, json};
@@ -34,7 +34,13 @@ fn status(code: u16, reason: &str) -> Value {
 }
 
 /// Runs one reconcile against a scripted API server; returns the non-event calls and the result.
-async fn scenario(project: MadBaseProject, respond: Responder) -> (Vec<Call>, Result<kube::runtime::controller::Action, ReconcileError>) {
+async fn scenario(
+    project: MadBaseProject,
+    respond: Responder,
+) -> (
+    Vec<Call>,
+    Result<kube::runtime::controller::Action, ReconcileError>,
+) {
     let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(mock, NS);
     let calls = Arc::new(Mutex::new(Vec::new()));
@@ -42,12 +48,21 @@ async fn scenario(project: MadBaseProject, respond: Responder) -> (Vec<Call>, Re
     let server = tokio::spawn(async move {
         while let Some((request, send)) = handle.next_request().await {
             let (parts, body) = request.into_parts();
-            let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let call = Call {
                 method: parts.method.to_string(),
                 path: parts.uri.path().to_owned(),
                 query: parts.uri.query().unwrap_or_default().to_owned(),
-                content_type: parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+                content_type: parts
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
                 body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             };
             let (code, answer) = if call.path.contains("/events") {
@@ -65,10 +80,18 @@ async fn scenario(project: MadBaseProject, respond: Responder) -> (Vec<Call>, Re
             send.send_response(response);
         }
     });
-    let ctx = context(client, config("postgres://admin:pw@pg:5432/postgres"), Arc::new(FakePostgres::default()), Arc::new(FakeBuckets::default()));
-    let result = tokio::time::timeout(std::time::Duration::from_secs(5), reconcile(Arc::new(project), ctx))
-        .await
-        .expect("reconcile finished (no scripted call left unanswered)");
+    let ctx = context(
+        client,
+        config("postgres://admin:pw@pg:5432/postgres"),
+        Arc::new(FakePostgres::default()),
+        Arc::new(FakeBuckets::default()),
+    );
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        reconcile(Arc::new(project), ctx),
+    )
+    .await
+    .expect("reconcile finished (no scripted call left unanswered)");
     server.abort();
     let calls = calls.lock().expect("lock").clone();
     (calls, result)
@@ -98,27 +121,43 @@ async fn finalizer_then_deployment_read_then_status_apply() {
     let (calls, result) = scenario(
         paused_project(),
         Box::new(|call| match (call.method.as_str(), call.path.as_str()) {
-            ("GET", "/apis/apps/v1/namespaces/acme/deployments/shop") => (StatusCode::NOT_FOUND, status(404, "NotFound")),
+            ("GET", "/apis/apps/v1/namespaces/acme/deployments/shop") => {
+                (StatusCode::NOT_FOUND, status(404, "NotFound"))
+            }
             _ => echo_project(call),
         }),
     )
     .await;
     result.expect("reconcile");
-    let sequence: Vec<(String, String)> = calls.iter().map(|c| (c.method.clone(), c.path.clone())).collect();
+    let sequence: Vec<(String, String)> = calls
+        .iter()
+        .map(|c| (c.method.clone(), c.path.clone()))
+        .collect();
     assert_eq!(
         sequence,
         [
             ("PATCH".to_string(), PROJECT_PATH.to_string()),
-            ("GET".into(), "/apis/apps/v1/namespaces/acme/deployments/shop".into()),
+            (
+                "GET".into(),
+                "/apis/apps/v1/namespaces/acme/deployments/shop".into()
+            ),
             ("PATCH".into(), format!("{PROJECT_PATH}/status")),
         ]
     );
     let finalizer = &calls[0];
     assert_eq!(finalizer.content_type, "application/merge-patch+json");
-    assert_eq!(finalizer.body, json!({"metadata": {"finalizers": ["madbase.io/cleanup"], "resourceVersion": "7"}}));
+    assert_eq!(
+        finalizer.body,
+        json!({"metadata": {"finalizers": ["madbase.io/cleanup"], "resourceVersion": "7"}})
+    );
     let status = &calls[2];
     assert_eq!(status.content_type, "application/apply-patch+yaml");
-    assert!(status.query.contains("fieldManager=madbase-operator") && status.query.contains("force=true"), "{}", status.query);
+    assert!(
+        status.query.contains("fieldManager=madbase-operator")
+            && status.query.contains("force=true"),
+        "{}",
+        status.query
+    );
     assert_eq!(status.body["status"]["phase"], "Paused");
     assert_eq!(status.body["status"]["observedGeneration"], 3);
     assert_eq!(status.body["kind"], "MadBaseProject");
@@ -130,7 +169,10 @@ async fn failed_status_write_is_an_error_with_its_own_label() {
         paused_project(),
         Box::new(|call| {
             if call.path.ends_with("/status") {
-                (StatusCode::INTERNAL_SERVER_ERROR, status(500, "InternalError"))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    status(500, "InternalError"),
+                )
             } else if call.method == "GET" {
                 (StatusCode::NOT_FOUND, status(404, "NotFound"))
             } else {
@@ -158,23 +200,45 @@ async fn conflicting_finalizer_write_stops_before_anything_else() {
 fn deleting_project() -> MadBaseProject {
     let mut p = shared_project();
     p.metadata.resource_version = Some("9".into());
-    p.metadata.finalizers = Some(vec!["other.example/keep".into(), "madbase.io/cleanup".into()]);
+    p.metadata.finalizers = Some(vec![
+        "other.example/keep".into(),
+        "madbase.io/cleanup".into(),
+    ]);
     p.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
     p
 }
 
 #[tokio::test]
 async fn retained_deletion_only_releases_our_finalizer() {
-    let (calls, result) = scenario(deleting_project(), Box::new(|_| (StatusCode::OK, serde_json::to_value(deleting_project()).expect("json")))).await;
+    let (calls, result) = scenario(
+        deleting_project(),
+        Box::new(|_| {
+            (
+                StatusCode::OK,
+                serde_json::to_value(deleting_project()).expect("json"),
+            )
+        }),
+    )
+    .await;
     result.expect("cleanup");
     assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!((calls[0].method.as_str(), calls[0].path.as_str()), ("PATCH", PROJECT_PATH));
-    assert_eq!(calls[0].body, json!({"metadata": {"finalizers": ["other.example/keep"], "resourceVersion": "9"}}));
+    assert_eq!(
+        (calls[0].method.as_str(), calls[0].path.as_str()),
+        ("PATCH", PROJECT_PATH)
+    );
+    assert_eq!(
+        calls[0].body,
+        json!({"metadata": {"finalizers": ["other.example/keep"], "resourceVersion": "9"}})
+    );
 }
 
 #[tokio::test]
 async fn failed_finalizer_release_is_retried() {
-    let (calls, result) = scenario(deleting_project(), Box::new(|_| (StatusCode::CONFLICT, status(409, "Conflict")))).await;
+    let (calls, result) = scenario(
+        deleting_project(),
+        Box::new(|_| (StatusCode::CONFLICT, status(409, "Conflict"))),
+    )
+    .await;
     assert_eq!(result.expect_err("conflict").metric_label(), "finalizer");
     assert_eq!(calls.len(), 1);
 }

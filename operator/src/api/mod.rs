@@ -105,9 +105,11 @@ impl ApiError {
             kube::Error::Api(s) if s.code == 409 => {
                 Self::new(StatusCode::CONFLICT, "conflict", s.message)
             }
-            kube::Error::Api(s) if s.code == 422 || s.code == 400 => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", s.message)
-            }
+            kube::Error::Api(s) if s.code == 422 || s.code == 400 => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                s.message,
+            ),
             other => {
                 tracing::error!(error = %other, "Kubernetes API call failed");
                 Self::new(
@@ -147,7 +149,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-async fn authenticate(State(state): State<Arc<ApiState>>, request: Request, next: Next) -> Response {
+async fn authenticate(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -28,9 +28,7 @@ fn error_response(description: &str) -> Value {
 
 /// The OpenAPI document.
 pub fn spec() -> Value {
-    let json_body = |schema_ref: &str| {
-        json!({"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema_ref}")}}}})
-    };
+    let json_body = |schema_ref: &str| json!({"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema_ref}")}}}});
     let ref_param = json!({
         "name": "ref", "in": "path", "required": true,
         "schema": {"type": "string", "maxLength": 40, "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$"}

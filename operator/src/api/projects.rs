@@ -195,7 +195,10 @@ async fn update(
             message: "a JSON merge patch of the spec is required: {\"spec\": {...}}".into(),
         }]));
     };
-    if let Some(other) = body.as_object().and_then(|o| o.keys().find(|k| *k != "spec")) {
+    if let Some(other) = body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "spec"))
+    {
         return Err(ApiError::invalid(vec![FieldError {
             path: other.clone(),
             message: "unknown field; only spec can be changed".into(),
@@ -203,9 +206,8 @@ async fn update(
     }
     let projects = api(&state);
     let current = projects.get(&project_ref).await?;
-    let mut merged = serde_json::to_value(&current.spec).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-    })?;
+    let mut merged = serde_json::to_value(&current.spec)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     merge_patch(&mut merged, &spec_patch);
     let mut next = current.clone();
     next.spec = parse(merged, "spec")?;
@@ -290,7 +292,10 @@ mod tests {
     #[test]
     fn merge_patch_follows_rfc_7386() {
         let mut target = serde_json::json!({"a": {"b": 1, "c": 2}, "d": [1]});
-        merge_patch(&mut target, &serde_json::json!({"a": {"b": null, "e": 3}, "d": [2]}));
+        merge_patch(
+            &mut target,
+            &serde_json::json!({"a": {"b": null, "e": 3}, "d": [2]}),
+        );
         assert_eq!(target, serde_json::json!({"a": {"c": 2, "e": 3}, "d": [2]}));
     }
 
@@ -302,8 +307,15 @@ mod tests {
         )
         .expect_err("bad type");
         assert_eq!(err.details[0].path, "spec.database.shared.pool");
-        let err = parse::<CreateProject>(serde_json::json!({"ref": "x", "spec": {"database": {}}, "extra": 1}), "")
-            .expect_err("unknown");
-        assert!(err.details[0].message.contains("extra"), "{:?}", err.details);
+        let err = parse::<CreateProject>(
+            serde_json::json!({"ref": "x", "spec": {"database": {}}, "extra": 1}),
+            "",
+        )
+        .expect_err("unknown");
+        assert!(
+            err.details[0].message.contains("extra"),
+            "{:?}",
+            err.details
+        );
     }
 }

@@ -22,21 +22,41 @@ use serde::{Deserialize, Serialize};
 
 /// Stand-in type so the fake API server knows CloudNativePG's `databases` plural.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
-#[kube(group = "postgresql.cnpg.io", version = "v1", kind = "Database", namespaced, derive = "Default")]
+#[kube(
+    group = "postgresql.cnpg.io",
+    version = "v1",
+    kind = "Database",
+    namespaced,
+    derive = "Default"
+)]
 pub struct CnpgDatabaseSpec {
     pub name: String,
 }
 
 /// Stand-in type so the fake API server knows CloudNativePG's `databaseroles` plural.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
-#[kube(group = "postgresql.cnpg.io", version = "v1", kind = "DatabaseRole", namespaced, derive = "Default")]
+#[kube(
+    group = "postgresql.cnpg.io",
+    version = "v1",
+    kind = "DatabaseRole",
+    namespaced,
+    derive = "Default"
+)]
 pub struct CnpgDatabaseRoleSpec {
     pub name: String,
 }
 
 /// Stand-in type for Gateway API HTTPRoutes.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
-#[kube(group = "gateway.networking.k8s.io", version = "v1", kind = "HTTPRoute", root = "HttpRoute", plural = "httproutes", namespaced, derive = "Default")]
+#[kube(
+    group = "gateway.networking.k8s.io",
+    version = "v1",
+    kind = "HTTPRoute",
+    root = "HttpRoute",
+    plural = "httproutes",
+    namespaced,
+    derive = "Default"
+)]
 pub struct HttpRouteSpec {
     pub hostnames: Vec<String>,
 }
@@ -86,7 +106,12 @@ pub fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
         },
         data: Some(
             data.iter()
-                .map(|(k, v)| ((*k).to_owned(), k8s_openapi::ByteString(v.as_bytes().to_vec())))
+                .map(|(k, v)| {
+                    (
+                        (*k).to_owned(),
+                        k8s_openapi::ByteString(v.as_bytes().to_vec()),
+                    )
+                })
                 .collect(),
         ),
         ..Default::default()
@@ -158,11 +183,22 @@ impl Postgres for FakePostgres {
         let r = self.record(format!("check {url}"));
         Box::pin(async move { r })
     }
-    fn provision<'a>(&'a self, _admin: &'a str, db: &'a str, role: &'a str, _pw: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
+    fn provision<'a>(
+        &'a self,
+        _admin: &'a str,
+        db: &'a str,
+        role: &'a str,
+        _pw: &'a str,
+    ) -> BoxFuture<'a, Result<(), PostgresError>> {
         let r = self.record(format!("provision {db} {role}"));
         Box::pin(async move { r })
     }
-    fn drop_database<'a>(&'a self, _admin: &'a str, db: &'a str, role: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
+    fn drop_database<'a>(
+        &'a self,
+        _admin: &'a str,
+        db: &'a str,
+        role: &'a str,
+    ) -> BoxFuture<'a, Result<(), PostgresError>> {
         let r = self.record(format!("drop {db} {role}"));
         Box::pin(async move { r })
     }
@@ -176,8 +212,14 @@ pub struct FakeBuckets {
 }
 
 impl ObjectStoreClient for FakeBuckets {
-    fn ensure<'a>(&'a self, plan: &'a StoragePlan) -> BoxFuture<'a, Result<BucketOutcome, BucketError>> {
-        self.calls.lock().expect("lock").push(format!("ensure {}", plan.bucket));
+    fn ensure<'a>(
+        &'a self,
+        plan: &'a StoragePlan,
+    ) -> BoxFuture<'a, Result<BucketOutcome, BucketError>> {
+        self.calls
+            .lock()
+            .expect("lock")
+            .push(format!("ensure {}", plan.bucket));
         let r = match self.fail_with.lock().expect("lock").clone() {
             Some(e) => Err(e),
             None => Ok(BucketOutcome::Created),
@@ -185,7 +227,10 @@ impl ObjectStoreClient for FakeBuckets {
         Box::pin(async move { r })
     }
     fn delete<'a>(&'a self, plan: &'a StoragePlan) -> BoxFuture<'a, Result<(), BucketError>> {
-        self.calls.lock().expect("lock").push(format!("delete {}", plan.bucket));
+        self.calls
+            .lock()
+            .expect("lock")
+            .push(format!("delete {}", plan.bucket));
         Box::pin(async move { Ok(()) })
     }
 }
