@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// Arbitrary constant identifying MadBase's migration lock.
-const LOCK_KEY: i64 = 0x6d61_6462_6173_65;
+const LOCK_KEY: i64 = 0x006d_6164_6261_7365;
 
 /// A migration failed; nothing of it was kept.
 #[derive(Debug, thiserror::Error)]

@@ -259,20 +259,19 @@ pub fn profile_from(kind: &str, raw: &Value, emails: Option<&Value>) -> Option<P
             s("preferred_username"),
         ),
     };
-    if let Some(list) = emails.and_then(Value::as_array) {
-        if let Some(primary) = list
+    if let Some(list) = emails.and_then(Value::as_array)
+        && let Some(primary) = list
             .iter()
             .find(|e| e.get("primary").and_then(Value::as_bool).unwrap_or(false))
-        {
-            email = primary
-                .get("email")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            verified = primary
-                .get("verified")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-        }
+    {
+        email = primary
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        verified = primary
+            .get("verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     }
     let email = email.map(|e| e.to_lowercase());
     let data = json!({

@@ -151,7 +151,7 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
                         req.extensions_mut().insert(RequestId(id.clone()));
                         next.run(req).await
                     }
-                    Err(resp) => resp,
+                    Err(resp) => *resp,
                 },
             }
         };
@@ -161,10 +161,9 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
         }
         let status = resp.status();
         let elapsed = started.elapsed();
-        projects
-            .resolve(&HeaderMap::new())
-            .or(project)
-            .map(|p| p.metrics.observe(api, status.as_u16(), elapsed));
+        if let Some(p) = projects.resolve(&HeaderMap::new()).or(project) {
+            p.metrics.observe(api, status.as_u16(), elapsed);
+        }
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), latency_ms, "request failed");
@@ -180,7 +179,7 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
 fn check_key(
     project: &super::project::ProjectContext,
     mut req: Request<Body>,
-) -> Result<Request<Body>, Response> {
+) -> Result<Request<Body>, Box<Response>> {
     let path = req.uri().path();
     if key_exempt(path) {
         return Ok(req);
@@ -193,10 +192,10 @@ fn check_key(
         .map(str::to_owned);
     let Some(key) = key.filter(|k| !k.is_empty()) else {
         if project.settings.require_apikey {
-            return Err(unauthorized(
+            return Err(Box::new(unauthorized(
                 "No API key found in request",
                 "No `apikey` request header or url param was found.",
-            ));
+            )));
         }
         return Ok(req);
     };
@@ -212,15 +211,16 @@ fn check_key(
         })
         .is_some_and(|role| role == "anon" || role == "service_role");
     if !valid && project.settings.require_apikey {
-        return Err(unauthorized(
+        return Err(Box::new(unauthorized(
             "Invalid API key",
             "Double check your Supabase `anon` or `service_role` API key.",
-        ));
+        )));
     }
-    if valid && !req.headers().contains_key(header::AUTHORIZATION) {
-        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}")) {
-            req.headers_mut().insert(header::AUTHORIZATION, v);
-        }
+    if valid
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}"))
+    {
+        req.headers_mut().insert(header::AUTHORIZATION, v);
     }
     Ok(req)
 }
