@@ -6,12 +6,13 @@ use crate::validate::tests::{config, external, project, shared};
 use crate::validate::{Referenced, validate};
 use k8s_openapi::api::core::v1::EnvVar;
 
-fn owner() -> OwnerReference {
+/// The owner reference the reconciler derives for the validated project.
+fn owner(v: &ValidatedProject) -> OwnerReference {
     OwnerReference {
         api_version: "madbase.io/v1alpha1".into(),
         kind: "MadBaseProject".into(),
-        name: "shop".into(),
-        uid: "0b7c5a2e-1111-4222-8333-944455556666".into(),
+        name: v.name.clone(),
+        uid: v.uid.clone(),
         controller: Some(true),
         block_owner_deletion: Some(true),
     }
@@ -51,7 +52,7 @@ fn golden(objects: &DataPlaneObjects) -> String {
 #[test]
 fn shared_project_objects() {
     let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
-    let objects = build(&v, &owner());
+    let objects = build(&v, &owner(&v));
     assert!(objects.ingress.is_none() && objects.http_route.is_none() && objects.pdb.is_none());
     insta::assert_snapshot!(golden(&objects));
 }
@@ -60,7 +61,7 @@ fn shared_project_objects() {
 fn external_project_with_ingress_and_pdb() {
     let (p, referenced) = external();
     let v = validate(&p, &config(), &referenced).expect("valid");
-    let objects = build(&v, &owner());
+    let objects = build(&v, &owner(&v));
     assert!(
         objects.storage_secret.is_none(),
         "the project brings its own S3 credentials"
@@ -73,8 +74,8 @@ fn external_project_with_ingress_and_pdb() {
 fn cnpg_project_with_http_route_and_objects() {
     let p = project(include_str!("../../crds/examples/cnpg.yaml"));
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
-    let objects = build(&v, &owner());
-    let cnpg = crate::cnpg::build(&v, &owner()).expect("cnpg objects");
+    let objects = build(&v, &owner(&v));
+    let cnpg = crate::cnpg::build(&v, &owner(&v)).expect("cnpg objects");
     let mut text = golden(&objects);
     for o in cnpg {
         text.push_str("---\n");
@@ -89,7 +90,7 @@ fn stopped_project_has_zero_replicas_and_no_pdb() {
     p.spec.stopped = true;
     p.spec.data_plane.replicas = 4;
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
-    let objects = build(&v, &owner());
+    let objects = build(&v, &owner(&v));
     assert_eq!(
         objects.deployment.spec.as_ref().and_then(|s| s.replicas),
         Some(0)
@@ -117,7 +118,7 @@ fn deployment_env_follows_the_settings_contract() {
         validate(&shared(), &config(), &Referenced::default()).expect("valid"),
         validate(&p, &config(), &referenced).expect("valid"),
     ] {
-        let objects = build(&v, &owner());
+        let objects = build(&v, &owner(&v));
         let env = env_of(&objects);
         for var in &env {
             let setting = madbase_config::SETTINGS
@@ -176,7 +177,7 @@ fn deployment_env_follows_the_settings_contract() {
 #[test]
 fn rendered_configuration_parses_with_the_data_plane_parser() {
     let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
-    let objects = build(&v, &owner());
+    let objects = build(&v, &owner(&v));
     let data = objects.config_map.data.clone().expect("data");
     let mut values = std::collections::BTreeMap::new();
     for var in env_of(&objects) {
