@@ -91,7 +91,7 @@ fn structural_problems(schema: &Value, value: &Value, path: &str, out: &mut Vec<
                 for (key, child) in map {
                     match props.get(key) {
                         Some(s) => structural_problems(s, child, &format!("{path}.{key}"), out),
-                        None if path == "" && key == "status" => {}
+                        None if path.is_empty() && key == "status" => {}
                         None => out.push(format!("{path}.{key}: unknown field")),
                     }
                 }

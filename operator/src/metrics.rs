@@ -60,9 +60,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("madbase_operator");
         let reconciles = Counter::default();
         let failures = Family::<ErrorLabel, Counter>::default();
-        let duration = Histogram::new(
-            [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0].into_iter(),
-        );
+        let duration =
+            Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]);
         let phases = Family::<PhaseLabel, Gauge>::default();
         registry.register("reconcile_runs", "Reconciles started", reconciles.clone());
         registry.register(

@@ -141,7 +141,7 @@ pub fn compute(
             _ => StepState::NotReady("Paused", "reconciliation is paused".into()),
         }
     } else if let Some(StepState::Failed(r, m)) = failed {
-        StepState::NotReady(*r, m.clone())
+        StepState::NotReady(r, m.clone())
     } else if obs.stopped && steps[..3].iter().all(|s| s.is_ready()) {
         StepState::NotReady("Stopped", "spec.stopped is true: scaled to zero".into())
     } else if all_ready {
