@@ -325,19 +325,8 @@ pub async fn otp(
             let found = signup::find_by_email(&tx, &email).await?;
             let user = match found {
                 Some(u) => u,
-                None if !create => {
-                    return Err(AuthError::unprocessable(
-                        "otp_disabled",
-                        "Signups not allowed for otp",
-                    ));
-                }
                 None => {
-                    if auth.settings.disable_signup {
-                        return Err(AuthError::unprocessable(
-                            "signup_disabled",
-                            "Signups not allowed for this instance",
-                        ));
-                    }
+                    refuse_otp_signup(create, auth.settings.disable_signup)?;
                     let data = p.data.clone().unwrap_or_else(|| json!({}));
                     let id = signup::create_user(
                         &tx,
@@ -400,19 +389,8 @@ pub async fn otp(
             let phone = validate::phone(phone)?;
             let user = match signup::find_by_phone(&tx, &phone).await? {
                 Some(u) => u,
-                None if !create => {
-                    return Err(AuthError::unprocessable(
-                        "otp_disabled",
-                        "Signups not allowed for otp",
-                    ));
-                }
                 None => {
-                    if auth.settings.disable_signup {
-                        return Err(AuthError::unprocessable(
-                            "signup_disabled",
-                            "Signups not allowed for this instance",
-                        ));
-                    }
+                    refuse_otp_signup(create, auth.settings.disable_signup)?;
                     let data = p.data.clone().unwrap_or_else(|| json!({}));
                     let id = signup::create_user(
                         &tx,
@@ -688,6 +666,24 @@ pub async fn reauthenticate(user: AuthUser) -> AuthResult<Json<Value>> {
     }
     tx.commit().await?;
     Ok(Json(json!({})))
+}
+
+/// GoTrue's refusals when an OTP request would create a user: the client asked not to
+/// (`create_user: false`), or sign-ups are disabled for the project.
+fn refuse_otp_signup(create: bool, disable_signup: bool) -> Result<(), AuthError> {
+    if !create {
+        return Err(AuthError::unprocessable(
+            "otp_disabled",
+            "Signups not allowed for otp",
+        ));
+    }
+    if disable_signup {
+        return Err(AuthError::unprocessable(
+            "signup_disabled",
+            "Signups not allowed for this instance",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
