@@ -15,6 +15,28 @@ pub struct OAuthProviderSettings {
     pub url: String,
 }
 
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS; refused if the server does not offer it.
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+    /// No TLS: only for a relay on the local network.
+    Off,
+}
+
+impl SmtpTls {
+    /// The setting's value for this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpTls::StartTls => "starttls",
+            SmtpTls::Implicit => "implicit",
+            SmtpTls::Off => "off",
+        }
+    }
+}
+
 /// Settings of the auth API.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -80,6 +102,10 @@ pub struct AuthSettings {
     pub smtp_host: Option<String>,
     /// SMTP port.
     pub smtp_port: u16,
+    /// How SMTP is secured; by default implicit TLS on port 465 and STARTTLS elsewhere.
+    pub smtp_tls: SmtpTls,
+    /// PEM file of CA certificates trusted for outbound TLS besides the Mozilla roots.
+    pub outbound_ca_file: Option<String>,
     /// SMTP user.
     pub smtp_user: Option<String>,
     /// SMTP password.
@@ -186,6 +212,23 @@ impl AuthSettings {
                 }
             }
         };
+        let smtp_port = raw
+            .parse("smtp_port", "a port number", |v| v.parse::<u16>().ok())
+            .unwrap_or(25);
+        let smtp_tls = raw
+            .parse("smtp_tls", "starttls, implicit or off", |v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "starttls" => Some(SmtpTls::StartTls),
+                    "implicit" | "tls" | "smtps" => Some(SmtpTls::Implicit),
+                    "off" | "none" | "plain" => Some(SmtpTls::Off),
+                    _ => None,
+                }
+            })
+            .unwrap_or(if smtp_port == 465 {
+                SmtpTls::Implicit
+            } else {
+                SmtpTls::StartTls
+            });
         AuthSettings {
             site_url,
             uri_allow_list,
@@ -237,9 +280,9 @@ impl AuthSettings {
             rate_limit_verify: count(raw, "auth_rate_limit_verify", 30),
             dev_mailbox: b(raw, "auth_dev_mailbox", false),
             smtp_host: raw.get("smtp_host").map(str::to_owned),
-            smtp_port: raw
-                .parse("smtp_port", "a port number", |v| v.parse::<u16>().ok())
-                .unwrap_or(25),
+            smtp_port,
+            smtp_tls,
+            outbound_ca_file: raw.get("auth_outbound_ca_file").map(str::to_owned),
             smtp_user: raw.get("smtp_user").map(str::to_owned),
             smtp_pass: raw.get("smtp_pass").map(Secret::new),
             smtp_admin_email: raw
@@ -347,6 +390,7 @@ impl AuthSettings {
             ),
             ("MADBASE_AUTH_DEV_MAILBOX", self.dev_mailbox.to_string()),
             ("MADBASE_SMTP_PORT", self.smtp_port.to_string()),
+            ("MADBASE_SMTP_TLS", self.smtp_tls.as_str().to_owned()),
             ("MADBASE_SMTP_ADMIN_EMAIL", self.smtp_admin_email.clone()),
         ];
         if !self.uri_allow_list.is_empty() {
@@ -358,7 +402,7 @@ impl AuthSettings {
                 self.password_required_characters.join(":"),
             ));
         }
-        let opt: [(&'static str, Option<&str>); 7] = [
+        let opt: [(&'static str, Option<&str>); 8] = [
             ("MADBASE_AUTH_JWT_ISSUER", self.jwt_issuer.as_deref()),
             (
                 "MADBASE_AUTH_JWT_KEYS",
@@ -371,6 +415,10 @@ impl AuthSettings {
                 self.smtp_pass.as_ref().map(Secret::expose),
             ),
             ("MADBASE_SMTP_SENDER_NAME", self.smtp_sender_name.as_deref()),
+            (
+                "MADBASE_AUTH_OUTBOUND_CA_FILE",
+                self.outbound_ca_file.as_deref(),
+            ),
             (
                 "MADBASE_AUTH_MAILER_TEMPLATES_DIR",
                 self.mailer_templates_dir.as_deref(),
@@ -511,6 +559,8 @@ mod tests {
             ("MADBASE_AUTH_EXTERNAL_OIDC_SECRET", "s"),
             ("MADBASE_AUTH_EXTERNAL_OIDC_URL", "http://idp.test"),
             ("MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS", "ab:CD"),
+            ("MADBASE_SMTP_TLS", "implicit"),
+            ("MADBASE_AUTH_OUTBOUND_CA_FILE", "ca.pem"),
         ])
         .expect("valid");
         let env = c.auth.to_env();
@@ -521,6 +571,32 @@ mod tests {
         let again = parse(&pairs).expect("round trip");
         assert_eq!(again.auth.to_env(), env);
         assert!(!format!("{:?}", c.auth).contains("pw\""));
+    }
+
+    #[test]
+    fn smtp_tls_follows_the_port_unless_set() {
+        use super::SmtpTls;
+        assert_eq!(parse(&[]).expect("valid").auth.smtp_tls, SmtpTls::StartTls);
+        let implicit = parse(&[("MADBASE_SMTP_PORT", "465")]).expect("valid").auth;
+        assert_eq!(implicit.smtp_tls, SmtpTls::Implicit);
+        let off = parse(&[("MADBASE_SMTP_PORT", "465"), ("MADBASE_SMTP_TLS", "off")])
+            .expect("valid")
+            .auth;
+        assert_eq!(off.smtp_tls, SmtpTls::Off);
+        let a = parse(&[
+            ("MADBASE_SMTP_TLS", "STARTTLS"),
+            ("MADBASE_AUTH_OUTBOUND_CA_FILE", "/etc/ca.pem"),
+        ])
+        .expect("valid")
+        .auth;
+        assert_eq!(a.smtp_tls, SmtpTls::StartTls);
+        assert_eq!(a.outbound_ca_file.as_deref(), Some("/etc/ca.pem"));
+        let err = parse(&[("MADBASE_SMTP_TLS", "ssl3")]).expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("MADBASE_SMTP_TLS must be starttls, implicit or off"),
+            "{err}"
+        );
     }
 
     #[test]

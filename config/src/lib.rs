@@ -7,7 +7,7 @@
 //! the caller hands it an environment lookup and the text of an optional TOML file.
 
 mod auth;
-pub use auth::{AuthSettings, OAuthProviderSettings};
+pub use auth::{AuthSettings, OAuthProviderSettings, SmtpTls};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -149,9 +149,13 @@ settings! {
     "auth_dev_mailbox" => "MADBASE_AUTH_DEV_MAILBOX", required: false, secret: false, default: Some("false"),
         "Auth, development only (set by `madbase dev`): keep emails and SMS in memory, readable with the service_role key at /auth/v1/_dev/mailbox, instead of sending them.";
     "smtp_host" => "MADBASE_SMTP_HOST", required: false, secret: false, default: None,
-        "Auth: SMTP relay host for emails (plain SMTP; use a local TLS-capable relay for the Internet).";
+        "Auth: SMTP server host for emails; its TLS certificate must name this host.";
     "smtp_port" => "MADBASE_SMTP_PORT", required: false, secret: false, default: Some("25"),
-        "Auth: SMTP relay port.";
+        "Auth: SMTP server port (587 for STARTTLS submission, 465 for implicit TLS).";
+    "smtp_tls" => "MADBASE_SMTP_TLS", required: false, secret: false, default: None,
+        "Auth: how SMTP is secured: starttls (upgrade required, refused when the server does not offer it), implicit (TLS from the first byte, SMTPS) or off (plain, only for a relay on the local network). Defaults to implicit on port 465 and starttls elsewhere. Certificates are verified against the Mozilla roots and MADBASE_AUTH_OUTBOUND_CA_FILE.";
+    "auth_outbound_ca_file" => "MADBASE_AUTH_OUTBOUND_CA_FILE", required: false, secret: false, default: None,
+        "Auth: PEM file of extra CA certificates trusted for outbound TLS (SMTP, OAuth/OIDC providers), e.g. a private CA; the Mozilla (webpki) roots are always trusted. Read at start: a missing file or one without certificates stops start-up.";
     "smtp_user" => "MADBASE_SMTP_USER", required: false, secret: false, default: None,
         "Auth: SMTP user.";
     "smtp_pass" => "MADBASE_SMTP_PASS", required: false, secret: true, default: None,

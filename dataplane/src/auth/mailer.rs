@@ -1,9 +1,9 @@
 //! Delivery of auth emails and SMS: templates (GoTrue's variables, overridable from a
 //! directory read once at start), SMTP through `lettre`, and the development mailbox.
 //!
-//! SMTP is plain (no TLS): lettre's TLS features pull in a whole TLS stack and crypto provider
-//! for one connection per email; deployments point `MADBASE_SMTP_HOST` at a relay on the
-//! local network (a sidecar or the cluster's mail relay) that does TLS onwards.
+//! SMTP is secured as `MADBASE_SMTP_TLS` says: STARTTLS (required, never silently plain),
+//! implicit TLS (port 465), or off for a relay on the local network; certificates are
+//! verified as `tls` sets up. One connection per email.
 //!
 //! SMS goes through [`SmsSender`]: the only sender so far records messages in the dev mailbox
 //! in development and otherwise logs that an SMS was due, never its code.
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::error::{AuthError, AuthResult};
 use super::rate_limit::Bucket;
 use super::sessions::Admin;
-use madbase_config::AuthSettings;
+use madbase_config::{AuthSettings, SmtpTls};
 
 /// Kinds of auth email, named as GoTrue's templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,13 +171,20 @@ pub trait SmsSender {
 
 impl Mailer {
     /// Builds the mailer from settings; reads template overrides now, not per request.
-    pub fn new(s: &AuthSettings, _api_external_url: &str) -> anyhow::Result<Self> {
+    pub fn new(s: &AuthSettings, trust: &super::tls::OutboundTrust) -> anyhow::Result<Self> {
         let transport = if s.dev_mailbox {
             Transport::DevMailbox
         } else if let Some(host) = &s.smtp_host {
+            use lettre::transport::smtp::client::Tls;
+            let tls = match s.smtp_tls {
+                SmtpTls::StartTls => Tls::Required(trust.smtp(host)?),
+                SmtpTls::Implicit => Tls::Wrapper(trust.smtp(host)?),
+                SmtpTls::Off => Tls::None,
+            };
             let mut b =
                 lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host)
                     .port(s.smtp_port)
+                    .tls(tls)
                     .timeout(Some(std::time::Duration::from_secs(10)));
             if let (Some(user), Some(pass)) = (&s.smtp_user, &s.smtp_pass) {
                 b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
@@ -293,9 +300,12 @@ impl Mailer {
                     .header(lettre::message::header::ContentType::TEXT_HTML)
                     .body(body)
                     .map_err(|e| AuthError::internal(format!("building email: {e}")))?;
-                smtp.send(msg)
-                    .await
-                    .map_err(|e| AuthError::internal(format!("sending email over SMTP: {e}")))?;
+                smtp.send(msg).await.map_err(|e| {
+                    AuthError::internal(format!(
+                        "sending email over SMTP: {}",
+                        super::tls::describe(&e)
+                    ))
+                })?;
                 Ok(())
             }
         }
@@ -364,7 +374,93 @@ pub async fn dev_mailbox_clear(admin: Admin) -> AuthResult<Json<Value>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tls::testing::{SmtpMode, TestPki, smtp_server};
     use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> AuthSettings {
+        let mut map: std::collections::BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        map.insert("MADBASE_DATABASE_URL".into(), "postgres://u:p@h/db".into());
+        map.insert(
+            "MADBASE_JWT_SECRET".into(),
+            "0123456789abcdef0123456789abcdef".into(),
+        );
+        let keys: Vec<String> = map.keys().cloned().collect();
+        madbase_config::DataPlaneConfig::from_sources(&|k| map.get(k).cloned(), &keys, None)
+            .expect("valid settings")
+            .auth
+    }
+
+    async fn send_over(mode: SmtpMode, trusted_pem: String) -> (AuthResult<()>, Option<String>) {
+        let pki = TestPki::new();
+        let (port, rx) = smtp_server(&pki, mode).await;
+        let pem = if trusted_pem.is_empty() {
+            pki.ca_pem.clone()
+        } else {
+            trusted_pem
+        };
+        let port = port.to_string();
+        let tls = match mode {
+            SmtpMode::StartTls => "starttls",
+            SmtpMode::Implicit => "implicit",
+        };
+        let s = settings(&[
+            ("MADBASE_SMTP_HOST", "127.0.0.1"),
+            ("MADBASE_SMTP_PORT", &port),
+            ("MADBASE_SMTP_TLS", tls),
+        ]);
+        let trust = super::super::tls::OutboundTrust::from_pem(pem.into_bytes()).expect("ca");
+        let mailer = Mailer::new(&s, &trust).expect("mailer");
+        let vars = MailVars {
+            token: "123456".into(),
+            ..Default::default()
+        };
+        let sent = mailer
+            .send(
+                &super::super::rate_limit::Limits::default(),
+                MailKind::Reauthentication,
+                "someone@example.com",
+                &vars,
+            )
+            .await;
+        let data = tokio::time::timeout(std::time::Duration::from_secs(5), rx)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        (sent, data)
+    }
+
+    #[tokio::test]
+    async fn smtp_over_starttls_and_implicit_tls_verifies_the_server() {
+        for mode in [SmtpMode::StartTls, SmtpMode::Implicit] {
+            let (sent, data) = send_over(mode, String::new()).await;
+            sent.expect("sent over TLS");
+            let data = data.expect("message reached the server");
+            assert!(data.contains("Subject: Confirm reauthentication"), "{data}");
+            assert!(data.contains("someone@example.com"), "{data}");
+        }
+    }
+
+    #[tokio::test]
+    async fn smtp_refuses_a_certificate_from_an_untrusted_ca() {
+        for mode in [SmtpMode::StartTls, SmtpMode::Implicit] {
+            let (sent, data) = send_over(mode, TestPki::stranger_ca_pem()).await;
+            let err = sent.expect_err("untrusted certificate");
+            assert_eq!(err.status.as_u16(), 500);
+            let detail = err.internal.unwrap_or_default();
+            assert!(
+                detail.contains("invalid peer certificate") && detail.contains("UnknownIssuer"),
+                "{detail}"
+            );
+            assert!(data.is_none(), "no message may be delivered");
+            assert!(
+                !err.message.contains("certificate"),
+                "detail stays in the log"
+            );
+        }
+    }
 
     #[test]
     fn templates_use_gotrue_variables() {

@@ -4,7 +4,7 @@
 //! endpoint shares (client IP, JSON bodies in GoTrue's error shape). Each flow lives in its
 //! own file: `signup`, `token` (grants), `sessions`, `refresh_tokens`, `users` (`/user`),
 //! `logout`, `otp` and `verify` (email/SMS flows), `mailer`, `mfa`, `admin`, `oauth`,
-//! `keys` (JWKS). All state is in the project's database (the `auth` schema, GoTrue's layout)
+//! `keys` (JWKS), `tls` (trust for outbound SMTP and HTTPS). All state is in the project's database (the `auth` schema, GoTrue's layout)
 //! except rate-limit counters and the dev mailbox, which are in memory.
 //! Nothing here logs a password, token or one-time code.
 
@@ -23,6 +23,7 @@ pub mod rate_limit;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod signup;
+pub mod tls;
 pub mod token;
 pub mod users;
 pub mod validate;
@@ -80,7 +81,8 @@ impl AuthContext {
             .unwrap_or_else(|| format!("http://{}", config.listen));
         let api_url = format!("{external}/auth/v1");
         let issuer = s.jwt_issuer.clone().unwrap_or_else(|| api_url.clone());
-        let mailer = mailer::Mailer::new(&s, &external)?;
+        let trust = tls::OutboundTrust::load(s.outbound_ca_file.as_deref())?;
+        let mailer = mailer::Mailer::new(&s, &trust)?;
         if s.dev_mailbox {
             tracing::warn!(
                 "auth dev mailbox is on: emails and SMS are kept in memory, not sent (development only)"
@@ -92,7 +94,7 @@ impl AuthContext {
                 required_characters: s.password_required_characters.clone(),
             },
             limits: rate_limit::Limits::default(),
-            oauth: oauth::Providers::new(&s)?,
+            oauth: oauth::Providers::new(&s, &trust)?,
             mailer,
             issuer,
             api_url,

@@ -5,8 +5,8 @@
 //! and redirects to the provider; `GET /callback` exchanges the code, reads the profile, links
 //! or creates the user and identity, and redirects to `redirect_to` with the session in the
 //! fragment (or `?code=` for PKCE). `grant_type=id_token` verifies an ID token against the
-//! issuer's JWKS. Outbound HTTP is plain reqwest without TLS: providers are reached over http
-//! (loopback and in-cluster proxies); an https provider gets a clear error until TLS is built in.
+//! issuer's JWKS. Providers are reached over HTTPS verified as `tls` sets up (or plain http,
+//! for a provider on loopback or behind an in-cluster proxy).
 
 use axum::Json;
 use axum::extract::Query;
@@ -46,7 +46,7 @@ pub struct Providers {
 
 impl Providers {
     /// From settings.
-    pub fn new(s: &AuthSettings) -> anyhow::Result<Self> {
+    pub fn new(s: &AuthSettings, trust: &super::tls::OutboundTrust) -> anyhow::Result<Self> {
         let mut list = Vec::new();
         for (name, kind, p) in [
             ("github", Kind::GitHub, &s.github),
@@ -62,11 +62,10 @@ impl Providers {
                 });
             }
         }
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .user_agent("madbase-auth")
-            .build()?;
-        Ok(Self { list, http })
+        Ok(Self {
+            list,
+            http: trust.http_client()?,
+        })
     }
     /// Whether `name` is configured.
     pub fn enabled(&self, name: &str) -> bool {
@@ -90,21 +89,26 @@ fn upstream(e: impl std::fmt::Display) -> AuthError {
     )
 }
 
-async fn get_json(http: &reqwest::Client, url: &str, bearer: Option<&str>) -> AuthResult<Value> {
-    if url.starts_with("https://") {
-        return Err(upstream(
-            "https providers need a TLS-enabled MadBase build; reach the provider over http (e.g. through an egress proxy)",
-        ));
-    }
+/// A reqwest failure with its causes (a refused certificate says why).
+fn upstream_http(e: reqwest::Error) -> AuthError {
+    upstream(super::tls::describe(&e))
+}
+
+/// GETs a provider's JSON document (discovery, JWKS, userinfo, profile).
+pub(crate) async fn get_json(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+) -> AuthResult<Value> {
     let mut req = http.get(url).header("accept", "application/json");
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.map_err(upstream)?;
+    let resp = req.send().await.map_err(upstream_http)?;
     if !resp.status().is_success() {
         return Err(upstream(format!("{url} answered {}", resp.status())));
     }
-    resp.json().await.map_err(upstream)
+    resp.json().await.map_err(upstream_http)
 }
 
 struct Endpoints {
@@ -383,9 +387,6 @@ pub async fn callback(ctx: Ctx, Query(q): Query<CallbackQuery>) -> Response {
         let code = q.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| AuthError::bad_request("validation_failed", "OAuth code missing"))?;
         let p = auth.oauth.get(&provider)?;
         let ep = endpoints(&auth.oauth, p).await?;
-        if ep.token.starts_with("https://") {
-            return Err(upstream("https providers need a TLS-enabled MadBase build"));
-        }
         let tok: Value = auth
             .oauth
             .http
@@ -400,10 +401,10 @@ pub async fn callback(ctx: Ctx, Query(q): Query<CallbackQuery>) -> Response {
             ])
             .send()
             .await
-            .map_err(upstream)?
+            .map_err(upstream_http)?
             .json()
             .await
-            .map_err(upstream)?;
+            .map_err(upstream_http)?;
         let access = tok.get("access_token").and_then(Value::as_str).ok_or_else(|| upstream("no access_token in the token response"))?;
         let base = p.settings.url.trim_end_matches('/');
         let (raw, emails) = match p.kind {
