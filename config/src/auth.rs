@@ -66,6 +66,8 @@ pub struct AuthSettings {
     pub password_min_length: usize,
     /// Character sets a password must each draw from (GoTrue's `:`-separated list).
     pub password_required_characters: Vec<String>,
+    /// Signed-in users may link and unlink identities (`linkIdentity`, `unlinkIdentity`).
+    pub manual_linking_enabled: bool,
     /// Password changes need a recent sign-in or a reauthentication nonce.
     pub secure_password_change: bool,
     /// Email changes are confirmed on both the old and the new address.
@@ -257,6 +259,7 @@ impl AuthSettings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            manual_linking_enabled: b(raw, "auth_security_manual_linking_enabled", false),
             secure_password_change: b(raw, "auth_secure_password_change", false),
             secure_email_change: b(raw, "auth_mailer_secure_email_change_enabled", true),
             refresh_token_rotation: b(raw, "auth_refresh_token_rotation_enabled", true),
@@ -330,6 +333,10 @@ impl AuthSettings {
             (
                 "MADBASE_AUTH_PASSWORD_MIN_LENGTH",
                 self.password_min_length.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED",
+                self.manual_linking_enabled.to_string(),
             ),
             (
                 "MADBASE_AUTH_SECURE_PASSWORD_CHANGE",

@@ -116,6 +116,8 @@ settings! {
         "Auth: minimum password length (6 to 72).";
     "auth_password_required_characters" => "MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS", required: false, secret: false, default: None,
         "Auth: `:`-separated character sets a password must each use, e.g. abcdefghijklmnopqrstuvwxyz:ABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789.";
+    "auth_security_manual_linking_enabled" => "MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED", required: false, secret: false, default: Some("false"),
+        "Auth: signed-in users may link further OAuth/OIDC identities (linkIdentity) and unlink them (unlinkIdentity), as GoTrue's GOTRUE_SECURITY_MANUAL_LINKING_ENABLED; off, both answer 404 manual_linking_disabled.";
     "auth_secure_password_change" => "MADBASE_AUTH_SECURE_PASSWORD_CHANGE", required: false, secret: false, default: Some("false"),
         "Auth: changing a password needs a sign-in within 24 h or a reauthentication nonce.";
     "auth_mailer_secure_email_change_enabled" => "MADBASE_AUTH_MAILER_SECURE_EMAIL_CHANGE_ENABLED", required: false, secret: false, default: Some("true"),

@@ -4,6 +4,7 @@
 //! endpoint shares (client IP, JSON bodies in GoTrue's error shape). Each flow lives in its
 //! own file: `signup`, `token` (grants), `sessions`, `refresh_tokens`, `users` (`/user`),
 //! `logout`, `otp` and `verify` (email/SMS flows), `mailer`, `mfa`, `admin`, `oauth`,
+//! `identities` (linking and unlinking),
 //! `keys` (JWKS), `tls` (trust for outbound SMTP and HTTPS). All state is in the project's database (the `auth` schema, GoTrue's layout)
 //! except rate-limit counters and the dev mailbox, which are in memory.
 //! Nothing here logs a password, token or one-time code.
@@ -11,6 +12,7 @@
 pub mod admin;
 pub mod audit;
 pub mod error;
+pub mod identities;
 pub mod keys;
 pub mod logout;
 pub mod mailer;
@@ -120,8 +122,8 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/verify", get(verify::verify_get).post(verify::verify_post))
         .route("/authorize", get(oauth::authorize))
         .route("/callback", get(oauth::callback).post(oauth::callback_post))
-        .route("/user/identities/authorize", get(oauth::link_identity))
-        .route("/user/identities/{id}", delete(users::unlink_identity))
+        .route("/user/identities/authorize", get(identities::authorize))
+        .route("/user/identities/{id}", delete(identities::unlink))
         .route("/factors", post(mfa::enroll))
         .route("/factors/{id}", delete(mfa::unenroll))
         .route("/factors/{id}/challenge", post(mfa::challenge))

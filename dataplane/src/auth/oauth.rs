@@ -8,7 +8,6 @@
 //! issuer's JWKS. Providers are reached over HTTPS verified as `tls` sets up (or plain http,
 //! for a provider on loopback or behind an in-cluster proxy).
 
-use axum::Json;
 use axum::extract::Query;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -17,7 +16,7 @@ use uuid::Uuid;
 
 use super::error::{AuthError, AuthResult};
 use super::otp::pct;
-use super::sessions::{self, AuthUser, Extras};
+use super::sessions::{self, Extras};
 use super::signup::{self, NewUser};
 use super::{Ctx, pkce, unix_now, validate, verify::error_fragment};
 use madbase_config::{AuthSettings, OAuthProviderSettings};
@@ -161,7 +160,7 @@ async fn endpoints(providers: &Providers, p: &Provider) -> AuthResult<Endpoints>
     })
 }
 
-/// `GET /authorize` query.
+/// `GET /authorize` (and `/user/identities/authorize`) query.
 #[derive(Debug, Deserialize)]
 pub struct AuthorizeQuery {
     provider: Option<String>,
@@ -169,48 +168,64 @@ pub struct AuthorizeQuery {
     scopes: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
+    /// `true`: answer `{url}` instead of redirecting (auth-js `linkIdentity`).
+    pub skip_http_redirect: Option<String>,
 }
 
 /// `GET /authorize?provider=…`: 302 to the provider.
 pub async fn authorize(ctx: Ctx, Query(q): Query<AuthorizeQuery>) -> Response {
-    let run = async {
-        let auth = ctx.auth();
-        let p = auth.oauth.get(q.provider.as_deref().unwrap_or(""))?;
-        let redirect = validate::redirect(
-            &auth.settings.site_url,
-            &auth.settings.uri_allow_list,
-            q.redirect_to.as_deref(),
-        );
-        let challenge = pkce::challenge(
-            q.code_challenge.as_deref(),
-            q.code_challenge_method.as_deref(),
-        )?;
-        let ep = endpoints(&auth.oauth, p).await?;
-        let db = ctx.project.pool.get().await?;
-        let state = Uuid::new_v4();
-        db.execute(
-            "INSERT INTO auth.flow_state (id, code_challenge_method, code_challenge, provider_type, authentication_method,
-                 referrer, created_at, updated_at)
-             VALUES ($1, $2::text::auth.code_challenge_method, $3, $4, 'oauth', $5, now(), now())",
-            &[&state, &challenge.as_ref().map(|c| c.1.clone()), &challenge.as_ref().map(|c| c.0.clone()), &p.name, &redirect],
-        )
-        .await?;
-        let scopes = match q.scopes.as_deref().filter(|s| !s.is_empty()) {
-            Some(extra) => format!("{} {extra}", ep.scopes),
-            None => ep.scopes.to_owned(),
-        };
-        Ok::<String, AuthError>(format!(
-            "{}?client_id={}&redirect_uri={}&response_type=code&scope={}&state={state}",
-            ep.authorize,
-            pct(&p.settings.client_id),
-            pct(&format!("{}/callback", auth.api_url)),
-            pct(&scopes)
-        ))
-    };
-    match run.await {
+    match authorize_url(&ctx, &q, None).await {
         Ok(url) => (http::StatusCode::FOUND, [(http::header::LOCATION, url)]).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Starts an OAuth flow (a row in `auth.flow_state` whose id is the `state`, naming the user
+/// to link to when `linking_target` is set) and returns the provider's authorization URL.
+pub(crate) async fn authorize_url(
+    ctx: &Ctx,
+    q: &AuthorizeQuery,
+    linking_target: Option<Uuid>,
+) -> AuthResult<String> {
+    let auth = ctx.auth();
+    let p = auth.oauth.get(q.provider.as_deref().unwrap_or(""))?;
+    let redirect = validate::redirect(
+        &auth.settings.site_url,
+        &auth.settings.uri_allow_list,
+        q.redirect_to.as_deref(),
+    );
+    let challenge = pkce::challenge(
+        q.code_challenge.as_deref(),
+        q.code_challenge_method.as_deref(),
+    )?;
+    let ep = endpoints(&auth.oauth, p).await?;
+    let db = ctx.project.pool.get().await?;
+    let state = Uuid::new_v4();
+    db.execute(
+        "INSERT INTO auth.flow_state (id, code_challenge_method, code_challenge, provider_type, authentication_method,
+             referrer, linking_target_id, created_at, updated_at)
+         VALUES ($1, $2::text::auth.code_challenge_method, $3, $4, 'oauth', $5, $6, now(), now())",
+        &[
+            &state,
+            &challenge.as_ref().map(|c| c.1.clone()),
+            &challenge.as_ref().map(|c| c.0.clone()),
+            &p.name,
+            &redirect,
+            &linking_target,
+        ],
+    )
+    .await?;
+    let scopes = match q.scopes.as_deref().filter(|s| !s.is_empty()) {
+        Some(extra) => format!("{} {extra}", ep.scopes),
+        None => ep.scopes.to_owned(),
+    };
+    Ok(format!(
+        "{}?client_id={}&redirect_uri={}&response_type=code&scope={}&state={state}",
+        ep.authorize,
+        pct(&p.settings.client_id),
+        pct(&format!("{}/callback", auth.api_url)),
+        pct(&scopes)
+    ))
 }
 
 /// The profile read from a provider.
@@ -369,13 +384,15 @@ pub async fn callback(ctx: Ctx, Query(q): Query<CallbackQuery>) -> Response {
         let tx = db.transaction().await?;
         let row = tx
             .query_opt(
-                "SELECT provider_type, referrer, code_challenge IS NOT NULL, floor(extract(epoch FROM created_at))::bigint
+                "SELECT provider_type, referrer, code_challenge IS NOT NULL, floor(extract(epoch FROM created_at))::bigint,
+                        linking_target_id
                  FROM auth.flow_state WHERE id = $1 AND user_id IS NULL FOR UPDATE",
                 &[&state],
             )
             .await?
             .ok_or_else(|| AuthError::not_found("flow_state_not_found", "OAuth state is invalid or was already used"))?;
         let provider: String = row.get(0);
+        let linking_target: Option<Uuid> = row.get(4);
         redirect = row.get::<_, Option<String>>(1).unwrap_or(redirect.clone());
         pkce_flow = row.get(2);
         if unix_now() > row.get::<_, i64>(3) + pkce::FLOW_STATE_TTL {
@@ -422,7 +439,10 @@ pub async fn callback(ctx: Ctx, Query(q): Query<CallbackQuery>) -> Response {
         };
         let kind = match p.kind { Kind::GitHub => "github", Kind::GitLab => "gitlab", Kind::Oidc => "oidc" };
         let prof = profile_from(kind, &raw, emails.as_ref()).ok_or_else(|| upstream("profile has no user id"))?;
-        let uid = upsert_user(&tx, &ctx, &provider, &prof).await?;
+        let uid = match linking_target {
+            Some(target) => super::identities::link(&tx, &ctx, target, &provider, &prof).await?,
+            None => upsert_user(&tx, &ctx, &provider, &prof).await?,
+        };
         let extras = Extras {
             provider_token: Some(access.to_owned()),
             provider_refresh_token: tok.get("refresh_token").and_then(Value::as_str).map(str::to_owned),
@@ -474,16 +494,19 @@ pub async fn callback_post(ctx: Ctx, q: Query<CallbackQuery>) -> Response {
     callback(ctx, q).await
 }
 
-/// `GET /user/identities/authorize`: linking another identity is not offered yet.
-pub async fn link_identity(_user: AuthUser) -> AuthResult<Json<Value>> {
-    Err(AuthError::unprocessable(
-        "manual_linking_disabled",
-        "Manual linking is disabled",
-    ))
-}
-
-/// `POST /token?grant_type=id_token`: an ID token from the provider, verified with its JWKS.
-pub async fn id_token_grant(ctx: &Ctx, body: &Value) -> AuthResult<Value> {
+/// `POST /token?grant_type=id_token`: an ID token from the provider, verified with its JWKS;
+/// with `link_identity: true` (auth-js `linkIdentity({token})`) the identity is linked to the
+/// bearer of the request instead of signing someone in by it.
+pub async fn id_token_grant(
+    ctx: &Ctx,
+    body: &Value,
+    headers: &http::HeaderMap,
+) -> AuthResult<Value> {
+    let link_target = if body.get("link_identity").and_then(Value::as_bool) == Some(true) {
+        Some(super::identities::id_token_target(ctx, headers).await?)
+    } else {
+        None
+    };
     let auth = ctx.auth();
     let name = body.get("provider").and_then(Value::as_str).unwrap_or("");
     let token = body.get("id_token").and_then(Value::as_str).unwrap_or("");
@@ -535,7 +558,10 @@ pub async fn id_token_grant(ctx: &Ctx, body: &Value) -> AuthResult<Value> {
         .ok_or_else(|| AuthError::bad_request("bad_jwt", "ID token has no sub"))?;
     let mut db = ctx.project.pool.get().await?;
     let tx = db.transaction().await?;
-    let uid = upsert_user(&tx, ctx, name, &prof).await?;
+    let uid = match link_target {
+        Some(target) => super::identities::link(&tx, ctx, target, name, &prof).await?,
+        None => upsert_user(&tx, ctx, name, &prof).await?,
+    };
     let s = sessions::sign_in(&tx, ctx, uid, "oauth", &Extras::default()).await?;
     tx.commit().await?;
     Ok(s)

@@ -245,8 +245,12 @@ impl AuthUser {
 }
 
 fn bearer(parts: &Parts) -> AuthResult<String> {
-    let value = parts
-        .headers
+    bearer_token(&parts.headers)
+}
+
+/// The bearer token of a request, or GoTrue's 401 `no_authorization`.
+pub fn bearer_token(headers: &http::HeaderMap) -> AuthResult<String> {
+    let value = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");

@@ -21,6 +21,7 @@ pub struct TokenQuery {
 pub async fn token(
     ctx: Ctx,
     q: Query<TokenQuery>,
+    headers: http::HeaderMap,
     Body(body): Body<Value>,
 ) -> AuthResult<Json<Value>> {
     let auth = ctx.auth();
@@ -34,7 +35,7 @@ pub async fn token(
         "password" => password(&ctx, &body).await.map(Json),
         "refresh_token" => refresh_tokens::grant(&ctx, &body).await.map(Json),
         "pkce" => pkce::grant(&ctx, &body).await,
-        "id_token" => oauth::id_token_grant(&ctx, &body).await.map(Json),
+        "id_token" => oauth::id_token_grant(&ctx, &body, &headers).await.map(Json),
         _ => Err(AuthError::bad_request(
             "invalid_credentials",
             "unsupported_grant_type",

@@ -3,7 +3,7 @@
 //! `DELETE /user/identities/{id}`; and the public `GET /settings` and `GET /health`.
 
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -350,60 +350,6 @@ pub async fn upsert_email_identity(
         signup::add_identity(db, user_id, "email", &user_id.to_string(), &data).await?;
     }
     Ok(())
-}
-
-/// `DELETE /user/identities/{id}`.
-pub async fn unlink_identity(user: AuthUser, Path(id): Path<String>) -> AuthResult<Json<Value>> {
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| AuthError::not_found("identity_not_found", "Identity doesn't exist"))?;
-    let mut db = user.project().pool.get().await?;
-    let tx = db.transaction().await?;
-    let count: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM auth.identities WHERE user_id = $1",
-            &[&user.user_id],
-        )
-        .await?
-        .get(0);
-    if count <= 1 {
-        return Err(AuthError::unprocessable(
-            "single_identity_not_deletable",
-            "User must have at least 1 identity after unlinking",
-        ));
-    }
-    let provider: Option<String> = tx
-        .query_opt(
-            "DELETE FROM auth.identities WHERE id = $1 AND user_id = $2 RETURNING provider",
-            &[&id, &user.user_id],
-        )
-        .await?
-        .map(|r| r.get(0));
-    let Some(provider) = provider else {
-        return Err(AuthError::not_found(
-            "identity_not_found",
-            "Identity doesn't exist",
-        ));
-    };
-    tx.execute(
-        "UPDATE auth.users SET raw_app_meta_data = jsonb_set(coalesce(raw_app_meta_data, '{}'::jsonb), '{providers}',
-             coalesce((SELECT jsonb_agg(DISTINCT provider) FROM auth.identities WHERE user_id = $1), '[]'::jsonb)),
-             updated_at = now()
-         WHERE id = $1",
-        &[&user.user_id],
-    )
-    .await?;
-    audit::record(
-        &tx,
-        &user.ctx,
-        Some(user.user_id),
-        "",
-        "identity_unlinked",
-        "account",
-        json!({"provider": provider}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(json!({})))
 }
 
 /// `GET /settings`.
