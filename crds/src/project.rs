@@ -89,8 +89,9 @@ pub struct DatabaseSpec {
     /// A database and role the operator creates on one of its configured PostgreSQL pools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<SharedDatabase>,
-    /// A database and role declared as CloudNativePG `Database` and `DatabaseRole` resources on an
-    /// existing CloudNativePG `Cluster` (CloudNativePG 1.30 or newer).
+    /// A database and role on an existing CloudNativePG `Cluster` (CloudNativePG 1.25 or newer):
+    /// the role is added to the cluster's `spec.managed.roles`, the database is a CloudNativePG
+    /// `Database` resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnpg: Option<CnpgDatabase>,
 }
@@ -164,8 +165,8 @@ pub struct ClusterRef {
     /// Name of the `Cluster`.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Namespace of the `Cluster`; defaults to the project's namespace. The `Database`,
-    /// `DatabaseRole` and role password Secret are created there.
+    /// Namespace of the `Cluster`; defaults to the project's namespace. The `Database` and the
+    /// role's password Secret are created there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63))]
     pub namespace: Option<String>,

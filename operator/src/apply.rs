@@ -42,6 +42,15 @@ pub fn selector_labels(project: &str) -> BTreeMap<String, String> {
     ])
 }
 
+/// Whether an object's labels say the operator created it for `project`.
+pub fn is_managed(labels: &BTreeMap<String, String>, project: &str) -> bool {
+    labels
+        .get("app.kubernetes.io/managed-by")
+        .map(String::as_str)
+        == Some(MANAGED_BY)
+        && labels.get("madbase.io/project").map(String::as_str) == Some(project)
+}
+
 /// Owner reference making the project the controller of a derived object, so Kubernetes garbage
 /// collection removes the object with the project.
 pub fn owner_reference(project: &MadBaseProject) -> OwnerReference {
@@ -112,13 +121,7 @@ where
         Err(e) if is_not_found(&e) => return Ok(false),
         Err(e) => return Err(e),
     };
-    let labels = existing.labels();
-    let ours = labels
-        .get("app.kubernetes.io/managed-by")
-        .map(String::as_str)
-        == Some(MANAGED_BY)
-        && labels.get("madbase.io/project").map(String::as_str) == Some(project);
-    if !ours {
+    if !is_managed(existing.labels(), project) {
         return Ok(false);
     }
     match api.delete(name, &DeleteParams::background()).await {

@@ -1,18 +1,49 @@
-//! CloudNativePG mode: a `DatabaseRole` and a `Database` (CloudNativePG 1.30+) declared on an
-//! existing `Cluster`, applied as dynamic objects (the operator does not depend on CloudNativePG's
-//! types), plus the role's basic-auth password Secret that CloudNativePG reads. CloudNativePG does
-//! the SQL; the operator waits until both resources report `status.applied: true`.
+//! CloudNativePG mode. The project's login role is declared in the referenced `Cluster`'s
+//! `spec.managed.roles` (reported back in `status.managedRolesStatus`), its database as a
+//! `postgresql.cnpg.io/v1` `Database` resource (reported back in `status.applied`), and the role's
+//! password lives in a `kubernetes.io/basic-auth` Secret next to the cluster that CloudNativePG
+//! reads. CloudNativePG runs the SQL; this module declares, waits and cleans up, and never
+//! touches a role entry it did not write.
 //!
-//! Reclaim policies mirror `deletionPolicy`, so deleting the resources drops the database and role
-//! only under `Delete`.
+//! Roles go into the `Cluster` rather than a `DatabaseRole` resource so that the mode works on
+//! every CloudNativePG release that has the `Database` resource (1.25 and later), not only on
+//! those that also ship `DatabaseRole` (1.30 and later).
+//!
+//! The `Cluster` CRD declares `spec.managed.roles` as a plain array (no
+//! `x-kubernetes-list-type: map`), so for server-side apply it is atomic: applying our entry
+//! would replace every entry written by other managers. The list is therefore changed with a
+//! read-modify-write — a JSON merge patch of the whole list carrying the `resourceVersion` that
+//! was read — and retried from a fresh read when the API server answers 409 Conflict.
+//!
+//! The operator does not depend on CloudNativePG's Rust types: everything is a dynamic object.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::DynamicObject;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Api, Client, ResourceExt};
 use madbase_crds::DeletionPolicy;
+use serde_json::{Value, json};
 
-use crate::apply::managed_labels;
+use crate::apply::{
+    FIELD_MANAGER, MANAGED_BY, apply_dynamic, is_managed, is_not_found, managed_labels,
+};
 use crate::validate::{DatabasePlan, ValidatedProject};
+
+/// How often a role-list write is retried after a 409 Conflict before the reconcile gives up
+/// (and is retried with backoff).
+pub const ROLE_WRITE_ATTEMPTS: usize = 5;
+
+/// Keys of a `spec.managed.roles` entry the operator sets; any other key it leaves alone except
+/// when it rewrites its own entry.
+const ROLE_KEYS: [&str; 5] = ["name", "ensure", "login", "passwordSecret", "comment"];
+
+/// CloudNativePG's `Cluster` kind.
+pub fn cluster_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("postgresql.cnpg.io", "v1", "Cluster"),
+        "clusters",
+    )
+}
 
 /// CloudNativePG's `Database` kind.
 pub fn database_resource() -> ApiResource {
@@ -22,28 +53,159 @@ pub fn database_resource() -> ApiResource {
     )
 }
 
-/// CloudNativePG's `DatabaseRole` kind.
-pub fn database_role_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("postgresql.cnpg.io", "v1", "DatabaseRole"),
-        "databaseroles",
-    )
-}
-
-/// Name of the `Database` and `DatabaseRole` resources (unique in the cluster's namespace even
-/// when projects from many namespaces share one cluster).
+/// Name of the `Database` resource (unique in the cluster's namespace even when projects from
+/// many namespaces share one cluster).
 pub fn resource_name(project: &ValidatedProject) -> String {
     format!("mb-{}-{}", project.namespace, project.name)
 }
 
-/// `Database` and `DatabaseRole` for a `cnpg` project, or `None` for other modes.
-pub fn build(project: &ValidatedProject, owner: &OwnerReference) -> Option<[DynamicObject; 2]> {
+/// The comment on a role entry the operator wrote; it marks the entry as the project's, so an
+/// entry of the same name written by someone else is never taken over.
+pub fn role_comment(project: &ValidatedProject) -> String {
+    format!(
+        "{MANAGED_BY}: project {}/{}",
+        project.namespace, project.name
+    )
+}
+
+/// Whether the role should exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensure {
+    /// `ensure: present`, with login and the password Secret.
+    Present,
+    /// `ensure: absent`: CloudNativePG drops the role.
+    Absent,
+}
+
+/// The project's entry in `spec.managed.roles`. An absent role carries no password Secret, so
+/// CloudNativePG does not look for a Secret that is about to go.
+pub fn role_entry(project: &ValidatedProject, ensure: Ensure) -> Option<Value> {
+    let DatabasePlan::Cnpg {
+        role,
+        password_secret_name,
+        ..
+    } = &project.database
+    else {
+        return None;
+    };
+    Some(match ensure {
+        Ensure::Present => json!({
+            "name": role,
+            "ensure": "present",
+            "login": true,
+            "passwordSecret": {"name": password_secret_name},
+            "comment": role_comment(project),
+        }),
+        Ensure::Absent => json!({
+            "name": role,
+            "ensure": "absent",
+            "comment": role_comment(project),
+        }),
+    })
+}
+
+/// Why a role entry cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "role {role} is already declared in spec.managed.roles of Cluster {cluster} by someone else; \
+     choose another spec.database.cnpg.databaseName or remove that entry"
+)]
+pub struct RoleConflict {
+    /// Role name.
+    pub role: String,
+    /// `namespace/name` of the cluster.
+    pub cluster: String,
+}
+
+/// Pure: the role list with `entry` merged in, or `None` when the list already says what
+/// `entry` says. Entries of other roles are kept as they are, in order. An entry of the same
+/// name that lacks the project's comment belongs to someone else and is a conflict.
+pub fn merge_role(
+    roles: &[Value],
+    entry: &Value,
+    cluster: &str,
+) -> Result<Option<Vec<Value>>, RoleConflict> {
+    let name = entry
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let position = roles
+        .iter()
+        .position(|r| r.get("name").and_then(Value::as_str) == Some(name));
+    let Some(i) = position else {
+        let mut out = roles.to_vec();
+        out.push(entry.clone());
+        return Ok(Some(out));
+    };
+    let existing = &roles[i];
+    if existing.get("comment") != entry.get("comment") {
+        return Err(RoleConflict {
+            role: name.to_owned(),
+            cluster: cluster.to_owned(),
+        });
+    }
+    // CloudNativePG's defaults (`inherit`, `connectionLimit`) are filled in by the API server;
+    // only the keys the operator sets decide whether a write is needed.
+    let same = ROLE_KEYS.iter().all(|k| existing.get(*k) == entry.get(*k));
+    if same {
+        return Ok(None);
+    }
+    let mut out = roles.to_vec();
+    out[i] = entry.clone();
+    Ok(Some(out))
+}
+
+/// Pure: the roles declared in a `Cluster` object.
+pub fn declared_roles(cluster: &DynamicObject) -> Vec<Value> {
+    cluster
+        .data
+        .pointer("/spec/managed/roles")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// What CloudNativePG reports about one managed role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleState {
+    /// Listed as `reconciled`: the database matches the entry.
+    Reconciled,
+    /// Listed under `cannotReconcile`, with CloudNativePG's reasons.
+    CannotReconcile(String),
+    /// Not reconciled yet (pending, or not reported).
+    Pending,
+}
+
+/// Pure: the role's state from the `Cluster`'s `status.managedRolesStatus`.
+pub fn role_state(cluster: &DynamicObject, role: &str) -> RoleState {
+    let status = cluster.data.pointer("/status/managedRolesStatus");
+    if let Some(errors) = status
+        .and_then(|s| s.pointer("/cannotReconcile"))
+        .and_then(|c| c.get(role))
+        .and_then(Value::as_array)
+    {
+        let text: Vec<&str> = errors.iter().filter_map(Value::as_str).collect();
+        return RoleState::CannotReconcile(text.join("; "));
+    }
+    let reconciled = status
+        .and_then(|s| s.pointer("/byStatus/reconciled"))
+        .and_then(Value::as_array)
+        .is_some_and(|names| names.iter().any(|n| n.as_str() == Some(role)));
+    if reconciled {
+        RoleState::Reconciled
+    } else {
+        RoleState::Pending
+    }
+}
+
+/// The `Database` for a `cnpg` project, or `None` for other modes. Its reclaim policy mirrors
+/// `deletionPolicy`, so deleting it drops the database only under `Delete`.
+pub fn database(project: &ValidatedProject, owner: &OwnerReference) -> Option<DynamicObject> {
     let DatabasePlan::Cnpg {
         cluster,
         cluster_namespace,
         database,
         role,
-        password_secret_name,
         ..
     } = &project.database
     else {
@@ -53,30 +215,16 @@ pub fn build(project: &ValidatedProject, owner: &OwnerReference) -> Option<[Dyna
         DeletionPolicy::Retain => "retain",
         DeletionPolicy::Delete => "delete",
     };
-    // Owner references cannot cross namespaces; across namespaces the finalizer cleans up.
-    let owners = (cluster_namespace == &project.namespace).then(|| vec![owner.clone()]);
-    let meta = || ObjectMeta {
+    let mut object = DynamicObject::new(&resource_name(project), &database_resource());
+    object.metadata = ObjectMeta {
         name: Some(resource_name(project)),
         namespace: Some(cluster_namespace.clone()),
         labels: Some(managed_labels(&project.name)),
-        owner_references: owners.clone(),
+        // Owner references cannot cross namespaces; across namespaces the finalizer cleans up.
+        owner_references: (cluster_namespace == &project.namespace).then(|| vec![owner.clone()]),
         ..ObjectMeta::default()
     };
-    let mut role_object = DynamicObject::new(&resource_name(project), &database_role_resource());
-    role_object.metadata = meta();
-    role_object.data = serde_json::json!({
-        "spec": {
-            "cluster": {"name": cluster},
-            "name": role,
-            "ensure": "present",
-            "login": true,
-            "passwordSecret": {"name": password_secret_name},
-            "databaseRoleReclaimPolicy": policy,
-        }
-    });
-    let mut db_object = DynamicObject::new(&resource_name(project), &database_resource());
-    db_object.metadata = meta();
-    db_object.data = serde_json::json!({
+    object.data = json!({
         "spec": {
             "cluster": {"name": cluster},
             "name": database,
@@ -85,20 +233,30 @@ pub fn build(project: &ValidatedProject, owner: &OwnerReference) -> Option<[Dyna
             "databaseReclaimPolicy": policy,
         }
     });
-    Some([role_object, db_object])
+    Some(object)
 }
 
-/// Whether CloudNativePG reports the object as applied, and its message otherwise.
-pub fn applied(object: &DynamicObject) -> Result<(), String> {
+/// Pure: whether CloudNativePG applied the current generation of a `Database`, and its message
+/// otherwise.
+pub fn database_applied(object: &DynamicObject) -> Result<(), String> {
     let status = object.data.get("status");
-    match status
+    let applied = status
         .and_then(|s| s.get("applied"))
-        .and_then(|a| a.as_bool())
-    {
-        Some(true) => Ok(()),
+        .and_then(Value::as_bool);
+    let observed = status
+        .and_then(|s| s.get("observedGeneration"))
+        .and_then(Value::as_i64);
+    let current = match (observed, object.metadata.generation) {
+        (Some(o), Some(g)) => o >= g,
+        // Without generations (older servers, fakes) `applied` alone decides.
+        _ => true,
+    };
+    match applied {
+        Some(true) if current => Ok(()),
         _ => Err(status
             .and_then(|s| s.get("message"))
-            .and_then(|m| m.as_str())
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
             .map(str::to_owned)
             .unwrap_or_else(|| "not applied yet".into())),
     }
@@ -114,3 +272,211 @@ pub fn project_url(
 ) -> String {
     format!("postgres://{role}:{password}@{cluster}-rw.{cluster_namespace}.svc:5432/{database}")
 }
+
+/// What a pass over the CloudNativePG resources found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CnpgState {
+    /// Role and database are applied.
+    Ready,
+    /// Waiting on CloudNativePG or on the cluster; a condition reason and a message for status.
+    Waiting(&'static str, String),
+}
+
+/// Errors of the CloudNativePG step.
+#[derive(Debug, thiserror::Error)]
+pub enum CnpgError {
+    /// Someone else declared the role.
+    #[error(transparent)]
+    RoleConflict(#[from] RoleConflict),
+    /// Every attempt to write the role list met a concurrent change.
+    #[error(
+        "spec.managed.roles of Cluster {0} kept changing under the operator ({ROLE_WRITE_ATTEMPTS} conflicts); retrying later"
+    )]
+    TooManyConflicts(String),
+    /// The API server failed.
+    #[error("CloudNativePG resources: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(e) if e.code == 409)
+}
+
+/// Puts `entry` into the cluster's role list unless it is there already, re-reading and retrying
+/// on 409 Conflict. Returns the `Cluster` as last read or written, or `None` when the cluster
+/// does not exist.
+pub async fn ensure_role_entry(
+    api: &Api<DynamicObject>,
+    cluster: &str,
+    entry: &Value,
+) -> Result<Option<DynamicObject>, CnpgError> {
+    let label = format!("{}/{cluster}", api_namespace(api));
+    for _ in 0..ROLE_WRITE_ATTEMPTS {
+        let current = match api.get_opt(cluster).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            // The Cluster kind itself is unknown: CloudNativePG is not installed.
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(roles) = merge_role(&declared_roles(&current), entry, &label)? else {
+            return Ok(Some(current));
+        };
+        // A merge patch replaces the whole list; the resourceVersion makes the API server refuse
+        // it if anyone changed the Cluster since the read above.
+        let patch = json!({
+            "metadata": {"resourceVersion": current.resource_version()},
+            "spec": {"managed": {"roles": roles}},
+        });
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        match api.patch(cluster, &params, &Patch::Merge(&patch)).await {
+            Ok(written) => return Ok(Some(written)),
+            Err(e) if is_conflict(&e) => {
+                tracing::debug!(cluster = %label, "role list changed concurrently; re-reading");
+            }
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CnpgError::TooManyConflicts(label))
+}
+
+fn api_namespace(api: &Api<DynamicObject>) -> String {
+    api.namespace().unwrap_or_default().to_owned()
+}
+
+/// Declares the role and the database and reports whether CloudNativePG applied both. The
+/// password Secret must exist already (the caller creates it once).
+pub async fn ensure(
+    client: &Client,
+    project: &ValidatedProject,
+    owner: &OwnerReference,
+) -> Result<CnpgState, CnpgError> {
+    let (
+        Some(entry),
+        Some(db_object),
+        DatabasePlan::Cnpg {
+            cluster,
+            cluster_namespace,
+            role,
+            ..
+        },
+    ) = (
+        role_entry(project, Ensure::Present),
+        database(project, owner),
+        &project.database,
+    )
+    else {
+        return Ok(CnpgState::Ready);
+    };
+    let clusters: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), cluster_namespace, &cluster_resource());
+    let Some(cluster_object) = ensure_role_entry(&clusters, cluster, &entry).await? else {
+        return Ok(CnpgState::Waiting(
+            "ClusterNotFound",
+            format!(
+                "CloudNativePG Cluster {cluster_namespace}/{cluster} does not exist (or CloudNativePG is not installed)"
+            ),
+        ));
+    };
+    let db_applied = apply_dynamic(client, &database_resource(), &db_object).await?;
+    match role_state(&cluster_object, role) {
+        RoleState::Reconciled => {}
+        RoleState::CannotReconcile(why) => {
+            return Ok(CnpgState::Waiting(
+                "RoleNotReconciled",
+                format!("CloudNativePG cannot reconcile role {role}: {why}"),
+            ));
+        }
+        RoleState::Pending => {
+            return Ok(CnpgState::Waiting(
+                "WaitingForRole",
+                format!(
+                    "waiting for CloudNativePG to create role {role} in Cluster {cluster_namespace}/{cluster}"
+                ),
+            ));
+        }
+    }
+    match database_applied(&db_applied) {
+        Ok(()) => Ok(CnpgState::Ready),
+        Err(message) => Ok(CnpgState::Waiting(
+            "WaitingForDatabase",
+            format!(
+                "waiting for CloudNativePG to apply Database {cluster_namespace}/{}: {message}",
+                resource_name(project)
+            ),
+        )),
+    }
+}
+
+/// Under `Delete`: removes the `Database` (its reclaim policy `delete` makes CloudNativePG drop
+/// the database), and once it is gone sets the role to `ensure: absent`, because PostgreSQL
+/// refuses to drop a role that still owns a database. Returns `Waiting` while CloudNativePG is
+/// still dropping the database.
+pub async fn cleanup_delete(
+    client: &Client,
+    project: &ValidatedProject,
+) -> Result<CnpgState, CnpgError> {
+    let (
+        Some(entry),
+        DatabasePlan::Cnpg {
+            cluster,
+            cluster_namespace,
+            database,
+            ..
+        },
+    ) = (role_entry(project, Ensure::Absent), &project.database)
+    else {
+        return Ok(CnpgState::Ready);
+    };
+    let databases: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), cluster_namespace, &database_resource());
+    let name = resource_name(project);
+    let existing = match databases.get_opt(&name).await {
+        Ok(o) => o,
+        Err(e) if is_not_found(&e) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(object) = existing.filter(|o| is_managed(o.labels(), &project.name)) {
+        // Make sure the policy says delete even if the last apply predates the policy change.
+        if object.data.pointer("/spec/databaseReclaimPolicy") != Some(&json!("delete")) {
+            let patch = json!({"spec": {"databaseReclaimPolicy": "delete"}});
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..PatchParams::default()
+            };
+            databases
+                .patch(&name, &params, &Patch::Merge(&patch))
+                .await?;
+        }
+        if object.metadata.deletion_timestamp.is_none() {
+            match databases.delete(&name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // CloudNativePG's finalizer keeps the object until the database is dropped.
+        if databases.get_opt(&name).await?.is_some() {
+            return Ok(CnpgState::Waiting(
+                "DroppingDatabase",
+                format!("waiting for CloudNativePG to drop database {database}"),
+            ));
+        }
+    }
+    let clusters: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), cluster_namespace, &cluster_resource());
+    match ensure_role_entry(&clusters, cluster, &entry).await {
+        Ok(_) => Ok(CnpgState::Ready),
+        // Someone else owns an entry of that name now: it is not the operator's to drop.
+        Err(CnpgError::RoleConflict(_)) => Ok(CnpgState::Ready),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+#[path = "cnpg_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
 //! The database step: checks an `external` URL, provisions a `shared` role and database, or
-//! declares CloudNativePG resources for `cnpg`; writes the data plane's URL Secret (`<name>-db`)
-//! once; and, from the finalizer, removes what `deletionPolicy: Delete` asks to remove.
+//! declares the role and database on a CloudNativePG cluster for `cnpg` (see [`crate::cnpg`]);
+//! writes the data plane's URL Secret (`<name>-db`) once; and, from the finalizer, removes what
+//! `deletionPolicy: Delete` asks to remove.
 //!
 //! Passwords are generated once and kept in Secrets; a reconcile reuses them, so the data plane's
 //! URL never changes under it.
@@ -10,12 +11,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{DynamicObject, PostParams};
-use kube::{Api, Client};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
 use madbase_crds::{DatabaseStatus, DeletionPolicy};
 
-use crate::apply::{FIELD_MANAGER, apply_dynamic, delete_if_managed, managed_labels};
-use crate::cnpg;
+use crate::apply::{FIELD_MANAGER, delete_if_managed, is_managed, managed_labels};
+use crate::cnpg::{self, CnpgError, CnpgState};
 use crate::keys::secret_value;
 use crate::postgres::{Postgres, PostgresError, project_url, random_password};
 use crate::validate::{DatabasePlan, ValidatedProject};
@@ -29,6 +30,9 @@ pub enum DatabaseError {
     /// Reading or writing Kubernetes objects failed.
     #[error("database objects: {0}")]
     Kube(#[from] kube::Error),
+    /// Declaring the CloudNativePG role or database failed.
+    #[error(transparent)]
+    Cnpg(#[from] CnpgError),
 }
 
 impl DatabaseError {
@@ -38,7 +42,9 @@ impl DatabaseError {
             DatabaseError::Postgres(PostgresError::Unreachable(_)) => "DatabaseUnreachable",
             DatabaseError::Postgres(PostgresError::InvalidUrl(_)) => "InvalidConnectionUrl",
             DatabaseError::Postgres(_) => "ProvisioningFailed",
-            DatabaseError::Kube(_) => "KubernetesError",
+            DatabaseError::Kube(_) | DatabaseError::Cnpg(CnpgError::Kube(_)) => "KubernetesError",
+            DatabaseError::Cnpg(CnpgError::RoleConflict(_)) => "RoleConflict",
+            DatabaseError::Cnpg(CnpgError::TooManyConflicts(_)) => "ClusterUpdateConflict",
         }
     }
 }
@@ -48,8 +54,8 @@ impl DatabaseError {
 pub enum DatabaseState {
     /// The data plane can connect.
     Ready,
-    /// Waiting for someone else (CloudNativePG) to finish.
-    Waiting(String),
+    /// Waiting for someone else (CloudNativePG) to finish: condition reason and message.
+    Waiting(&'static str, String),
 }
 
 /// What the status reports about the database.
@@ -187,6 +193,9 @@ pub async fn ensure(
             secret_name,
             password_secret_name,
         } => {
+            // The role's password, read by CloudNativePG from the cluster's namespace. Owned by
+            // the project when it lives in the project's namespace (owner references cannot
+            // cross namespaces; the finalizer handles the other case).
             let same_namespace = cluster_namespace == &project.namespace;
             let password_secret = create_once(
                 client,
@@ -204,12 +213,10 @@ pub async fn ensure(
             )
             .await?;
             let password = secret_value(&password_secret, "password").unwrap_or_default();
-            let Some([role_object, db_object]) = cnpg::build(project, owner) else {
-                return Ok(DatabaseState::Waiting("not a cnpg project".into()));
-            };
-            let role_applied =
-                apply_dynamic(client, &cnpg::database_role_resource(), &role_object).await?;
-            let db_applied = apply_dynamic(client, &cnpg::database_resource(), &db_object).await?;
+            let state = cnpg::ensure(client, project, owner).await?;
+            if let CnpgState::Waiting(reason, message) = state {
+                return Ok(DatabaseState::Waiting(reason, message));
+            }
             create_once(
                 client,
                 secret(
@@ -236,11 +243,7 @@ pub async fn ensure(
                 ),
             )
             .await?;
-            match (cnpg::applied(&role_applied), cnpg::applied(&db_applied)) {
-                (Ok(()), Ok(())) => Ok(DatabaseState::Ready),
-                (Err(m), _) => Ok(DatabaseState::Waiting(format!("DatabaseRole: {m}"))),
-                (_, Err(m)) => Ok(DatabaseState::Waiting(format!("Database: {m}"))),
-            }
+            Ok(DatabaseState::Ready)
         }
     }
 }
@@ -254,6 +257,8 @@ pub enum CleanupOutcome {
     Retained(String),
     /// Dropped under `Delete`; the text names what was dropped.
     Deleted(String),
+    /// Still being dropped by someone else (CloudNativePG); the finalizer stays.
+    Waiting(String),
 }
 
 /// Removes the database and role under `Delete`, keeps them under `Retain`.
@@ -293,20 +298,46 @@ pub async fn cleanup(
             let what = format!(
                 "database {database} and role {role} on CloudNativePG cluster {cluster_namespace}/{cluster}"
             );
+            let secrets: Api<Secret> = Api::namespaced(client.clone(), cluster_namespace);
             if !delete {
+                // The role entry stays in the Cluster and keeps pointing at its password Secret,
+                // so that Secret must outlive the project: drop the owner reference that would
+                // let garbage collection remove it.
+                orphan_if_managed(&secrets, password_secret_name, &project.name).await?;
                 return Ok(CleanupOutcome::Retained(what));
             }
-            // The reclaim policy on these resources is `delete`, so CloudNativePG drops the
-            // database and role when they go.
-            let name = cnpg::resource_name(project);
-            for resource in [cnpg::database_resource(), cnpg::database_role_resource()] {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(client.clone(), cluster_namespace, &resource);
-                delete_if_managed(&api, &name, &project.name).await?;
+            if let CnpgState::Waiting(_, message) = cnpg::cleanup_delete(client, project).await? {
+                return Ok(CleanupOutcome::Waiting(message));
             }
-            let secrets: Api<Secret> = Api::namespaced(client.clone(), cluster_namespace);
             delete_if_managed(&secrets, password_secret_name, &project.name).await?;
             Ok(CleanupOutcome::Deleted(what))
         }
     }
+}
+
+/// Removes owner references from a Secret the operator created for `project`, so garbage
+/// collection keeps it after the project is gone.
+async fn orphan_if_managed(
+    api: &Api<Secret>,
+    name: &str,
+    project: &str,
+) -> Result<(), kube::Error> {
+    let Some(existing) = api.get_opt(name).await? else {
+        return Ok(());
+    };
+    if !is_managed(existing.labels(), project) || existing.metadata.owner_references.is_none() {
+        return Ok(());
+    }
+    let patch = serde_json::json!({
+        "metadata": {
+            "ownerReferences": null,
+            "resourceVersion": existing.metadata.resource_version,
+        }
+    });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch)).await?;
+    Ok(())
 }

@@ -75,12 +75,13 @@ fn cnpg_project_with_http_route_and_objects() {
     let p = project(include_str!("../../crds/examples/cnpg.yaml"));
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let objects = build(&v, &owner(&v));
-    let cnpg = crate::cnpg::build(&v, &owner(&v)).expect("cnpg objects");
+    let database = crate::cnpg::database(&v, &owner(&v)).expect("cnpg Database");
+    let role = crate::cnpg::role_entry(&v, crate::cnpg::Ensure::Present).expect("role entry");
     let mut text = golden(&objects);
-    for o in cnpg {
-        text.push_str("---\n");
-        text.push_str(&serde_yaml::to_string(&o).expect("yaml"));
-    }
+    text.push_str("---\n");
+    text.push_str(&serde_yaml::to_string(&database).expect("yaml"));
+    text.push_str("--- # entry in Cluster databases/shared-pg spec.managed.roles\n");
+    text.push_str(&serde_yaml::to_string(&role).expect("yaml"));
     insta::assert_snapshot!(text);
 }
 

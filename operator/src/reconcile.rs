@@ -383,8 +383,8 @@ async fn run_steps(
         Ok(DatabaseState::Ready) => {
             obs.database = StepState::Ready("DatabaseAvailable", String::new());
         }
-        Ok(DatabaseState::Waiting(m)) => {
-            obs.database = StepState::NotReady("WaitingForDatabase", m);
+        Ok(DatabaseState::Waiting(reason, m)) => {
+            obs.database = StepState::NotReady(reason, m);
             return Ok(Action::requeue(WAIT_REQUEUE));
         }
         Err(e) => {
@@ -503,6 +503,11 @@ async fn cleanup(
     match validate(project, &ctx.config, &referenced) {
         Ok(validated) => {
             let outcome = database::cleanup(&ctx.client, ctx.postgres.as_ref(), &validated).await?;
+            if let CleanupOutcome::Waiting(message) = &outcome {
+                // Keep the finalizer until CloudNativePG has dropped the database.
+                tracing::info!(project = %key(project), %message, "cleanup waiting");
+                return Ok(Action::requeue(WAIT_REQUEUE));
+            }
             let bucket = &validated.storage.bucket;
             match validated.deletion_policy {
                 madbase_crds::DeletionPolicy::Delete => {

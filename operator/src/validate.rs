@@ -110,7 +110,7 @@ pub enum DatabasePlan {
         /// Secret (project namespace) receiving the data plane's URL.
         secret_name: String,
     },
-    /// CloudNativePG `Database` and `DatabaseRole` resources.
+    /// A role in a CloudNativePG `Cluster`'s `spec.managed.roles` and a `Database` resource.
     Cnpg {
         /// Cluster name.
         cluster: String,

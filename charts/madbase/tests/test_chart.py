@@ -179,6 +179,33 @@ def test_rbac_covers_what_the_operator_uses_and_every_rule_is_commented():
             assert source[i - 1].strip().startswith("#"), f"rbac.yaml:{i + 1} has no comment saying why"
 
 
+def granted_rules(docs, kind):
+    role = next(d for _, d in docs if d["kind"] == kind)
+    return {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+
+
+def test_cnpg_rbac_is_exactly_what_cnpg_mode_needs():
+    # Roles: read the Cluster and merge-patch its spec.managed.roles; databases: server-side
+    # apply, read status, delete under deletionPolicy: Delete. Nothing else in the group.
+    granted = granted_rules(render({"cnpg": {"enabled": True}}), "ClusterRole")
+    cnpg = {(r, v) for g, r, v in granted if g == "postgresql.cnpg.io"}
+    assert cnpg == {
+        ("clusters", "get"),
+        ("clusters", "patch"),
+        ("databases", "get"),
+        ("databases", "create"),
+        ("databases", "patch"),
+        ("databases", "delete"),
+    }
+    assert not any(g == "postgresql.cnpg.io" for g, _, _ in granted_rules(render(), "ClusterRole"))
+
+
 def test_values_yaml_passes_the_schema():
     Chart.load(CHART).validate_schema(yaml.safe_load((CHART / "values.yaml").read_text()))
 

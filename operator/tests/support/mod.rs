@@ -33,17 +33,19 @@ pub struct CnpgDatabaseSpec {
     pub name: String,
 }
 
-/// Stand-in type so the fake API server knows CloudNativePG's `databaseroles` plural.
+/// Stand-in type so the fake API server knows CloudNativePG's `clusters` plural; the fake keeps
+/// whatever JSON it is given, so `managed.roles` and `status` are free-form here.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
 #[kube(
     group = "postgresql.cnpg.io",
     version = "v1",
-    kind = "DatabaseRole",
+    kind = "Cluster",
     namespaced,
     derive = "Default"
 )]
-pub struct CnpgDatabaseRoleSpec {
-    pub name: String,
+pub struct CnpgClusterSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<serde_json::Value>,
 }
 
 /// Stand-in type for Gateway API HTTPRoutes.
@@ -143,22 +145,36 @@ pub fn config(admin_url: &str) -> OperatorConfig {
     config
 }
 
-/// A fake API server that knows MadBase's and the optional kinds, with status subresources.
-pub async fn fake_client(projects: Vec<MadBaseProject>, secrets: Vec<Secret>) -> Client {
+/// A fake API server builder that knows MadBase's and the optional kinds, with status
+/// subresources, seeded with `projects` and `secrets`.
+pub fn fake_builder(
+    projects: Vec<MadBaseProject>,
+    secrets: Vec<Secret>,
+) -> kube_fake_client::ClientBuilder {
     let mut builder = kube_fake_client::ClientBuilder::new()
         .with_resource::<MadBaseProject>()
         .with_resource::<Database>()
-        .with_resource::<DatabaseRole>()
+        .with_resource::<Cluster>()
         .with_resource::<HttpRoute>()
         .with_status_subresource::<MadBaseProject>()
-        .with_status_subresource::<Deployment>();
+        .with_status_subresource::<Deployment>()
+        .with_status_subresource::<Database>()
+        .with_status_subresource::<Cluster>();
     for p in projects {
         builder = builder.with_object(p);
     }
     for s in secrets {
         builder = builder.with_object(s);
     }
-    builder.build().await.expect("fake client")
+    builder
+}
+
+/// A fake API server that knows MadBase's and the optional kinds, with status subresources.
+pub async fn fake_client(projects: Vec<MadBaseProject>, secrets: Vec<Secret>) -> Client {
+    fake_builder(projects, secrets)
+        .build()
+        .await
+        .expect("fake client")
 }
 
 /// Records every call; fails on demand.
