@@ -68,6 +68,14 @@ pub struct AuthSettings {
     pub password_required_characters: Vec<String>,
     /// Signed-in users may link and unlink identities (`linkIdentity`, `unlinkIdentity`).
     pub manual_linking_enabled: bool,
+    /// Users may enroll phone (SMS) MFA factors.
+    pub mfa_phone_enroll_enabled: bool,
+    /// Phone MFA factors may be challenged and verified.
+    pub mfa_phone_verify_enabled: bool,
+    /// Digits of phone MFA codes.
+    pub mfa_phone_otp_length: usize,
+    /// Minimum seconds between two phone MFA codes to one factor.
+    pub mfa_phone_max_frequency: u64,
     /// Password changes need a recent sign-in or a reauthentication nonce.
     pub secure_password_change: bool,
     /// Email changes are confirmed on both the old and the new address.
@@ -260,6 +268,16 @@ impl AuthSettings {
                 })
                 .unwrap_or_default(),
             manual_linking_enabled: b(raw, "auth_security_manual_linking_enabled", false),
+            mfa_phone_enroll_enabled: b(raw, "auth_mfa_phone_enroll_enabled", false),
+            mfa_phone_verify_enabled: b(raw, "auth_mfa_phone_verify_enabled", false),
+            mfa_phone_otp_length: raw
+                .parse(
+                    "auth_mfa_phone_otp_length",
+                    "an integer between 6 and 10",
+                    |v| v.parse::<usize>().ok().filter(|n| (6..=10).contains(n)),
+                )
+                .unwrap_or(6),
+            mfa_phone_max_frequency: secs(raw, "auth_mfa_phone_max_frequency", 60),
             secure_password_change: b(raw, "auth_secure_password_change", false),
             secure_email_change: b(raw, "auth_mailer_secure_email_change_enabled", true),
             refresh_token_rotation: b(raw, "auth_refresh_token_rotation_enabled", true),
@@ -337,6 +355,22 @@ impl AuthSettings {
             (
                 "MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED",
                 self.manual_linking_enabled.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MFA_PHONE_ENROLL_ENABLED",
+                self.mfa_phone_enroll_enabled.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MFA_PHONE_VERIFY_ENABLED",
+                self.mfa_phone_verify_enabled.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MFA_PHONE_OTP_LENGTH",
+                self.mfa_phone_otp_length.to_string(),
+            ),
+            (
+                "MADBASE_AUTH_MFA_PHONE_MAX_FREQUENCY",
+                self.mfa_phone_max_frequency.to_string(),
             ),
             (
                 "MADBASE_AUTH_SECURE_PASSWORD_CHANGE",

@@ -118,6 +118,14 @@ settings! {
         "Auth: `:`-separated character sets a password must each use, e.g. abcdefghijklmnopqrstuvwxyz:ABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789.";
     "auth_security_manual_linking_enabled" => "MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED", required: false, secret: false, default: Some("false"),
         "Auth: signed-in users may link further OAuth/OIDC identities (linkIdentity) and unlink them (unlinkIdentity), as GoTrue's GOTRUE_SECURITY_MANUAL_LINKING_ENABLED; off, both answer 404 manual_linking_disabled.";
+    "auth_mfa_phone_enroll_enabled" => "MADBASE_AUTH_MFA_PHONE_ENROLL_ENABLED", required: false, secret: false, default: Some("false"),
+        "Auth: users may enroll phone (SMS) MFA factors (mfa.enroll({factorType: 'phone'})); opt-in, as GoTrue.";
+    "auth_mfa_phone_verify_enabled" => "MADBASE_AUTH_MFA_PHONE_VERIFY_ENABLED", required: false, secret: false, default: Some("false"),
+        "Auth: phone MFA factors may be challenged (a code by SMS) and verified, which lifts the session to aal2.";
+    "auth_mfa_phone_otp_length" => "MADBASE_AUTH_MFA_PHONE_OTP_LENGTH", required: false, secret: false, default: Some("6"),
+        "Auth: digits in phone MFA codes (6 to 10).";
+    "auth_mfa_phone_max_frequency" => "MADBASE_AUTH_MFA_PHONE_MAX_FREQUENCY", required: false, secret: false, default: Some("60"),
+        "Auth: minimum time between two phone MFA codes to one factor.";
     "auth_secure_password_change" => "MADBASE_AUTH_SECURE_PASSWORD_CHANGE", required: false, secret: false, default: Some("false"),
         "Auth: changing a password needs a sign-in within 24 h or a reauthentication nonce.";
     "auth_mailer_secure_email_change_enabled" => "MADBASE_AUTH_MAILER_SECURE_EMAIL_CHANGE_ENABLED", required: false, secret: false, default: Some("true"),

@@ -1,6 +1,11 @@
-//! Multi-factor authentication with TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits, one step
-//! of clock drift either way): enrolling a factor, challenging and verifying it (which lifts
-//! the session to `aal2` and adds `totp` to its `amr`), and unenrolling.
+//! Multi-factor authentication: enrolling a factor, challenging and verifying it (which lifts
+//! the session to `aal2` and adds the factor's method to its `amr`), and unenrolling.
+//!
+//! TOTP factors follow RFC 6238 (HMAC-SHA1, 30 s steps, 6 digits, one step of clock drift
+//! either way; `amr` method `totp`). Phone factors (opt-in, as GoTrue:
+//! `MADBASE_AUTH_MFA_PHONE_ENROLL_ENABLED` / `_VERIFY_ENABLED`) get a fresh numeric code by SMS
+//! on each challenge, through the pluggable SMS sender; the challenge keeps only a hash of the
+//! code, and a correct code verifies it once (`amr` method `mfa/phone`).
 
 use axum::Json;
 use axum::extract::Path;
@@ -11,6 +16,7 @@ use sha1::Sha1;
 use uuid::Uuid;
 
 use super::error::{AuthError, AuthResult};
+use super::mailer::SmsSender as _;
 use super::rate_limit::Bucket;
 use super::sessions::{self, AuthUser, Extras};
 use super::{Body, ct_eq, otp::pct, refresh_tokens, unix_now};
@@ -86,6 +92,105 @@ pub struct EnrollParams {
     friendly_name: Option<String>,
     factor_type: Option<String>,
     issuer: Option<String>,
+    phone: Option<String>,
+}
+
+/// The stored form of a phone challenge's code: a hash bound to the challenge.
+fn phone_code_hash(challenge: Uuid, code: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(
+        format!("{challenge}:{code}").as_bytes(),
+    ))
+}
+
+fn phone_enroll_disabled() -> AuthError {
+    AuthError::unprocessable(
+        "mfa_phone_enroll_not_enabled",
+        "MFA enroll is disabled for Phone",
+    )
+}
+
+fn phone_verify_disabled() -> AuthError {
+    AuthError::unprocessable(
+        "mfa_phone_verify_not_enabled",
+        "MFA verification is disabled for Phone",
+    )
+}
+
+/// `POST /factors` with `factor_type: phone`: a new, unverified phone factor. Unverified
+/// factors for the same number are replaced; a verified one blocks a second.
+async fn enroll_phone(user: &AuthUser, p: &EnrollParams) -> AuthResult<Json<Value>> {
+    if !user.ctx.auth().settings.mfa_phone_enroll_enabled {
+        return Err(phone_enroll_disabled());
+    }
+    let raw = p.phone.as_deref().map(str::trim).unwrap_or("");
+    if raw.is_empty() {
+        return Err(AuthError::validation(
+            "Phone number required to enroll Phone factor",
+        ));
+    }
+    let phone = super::validate::phone(raw)?;
+    let name = p.friendly_name.clone().unwrap_or_default();
+    let mut db = user.project().pool.get().await?;
+    let tx = db.transaction().await?;
+    // Serialises enrolments of one user, so the checks below hold until commit.
+    tx.execute(
+        "SELECT 1 FROM auth.users WHERE id = $1 FOR UPDATE",
+        &[&user.user_id],
+    )
+    .await?;
+    let verified_exists = tx
+        .query_opt(
+            "SELECT 1 FROM auth.mfa_factors
+             WHERE user_id = $1 AND factor_type = 'phone' AND phone = $2 AND status = 'verified'",
+            &[&user.user_id, &phone],
+        )
+        .await?
+        .is_some();
+    if verified_exists {
+        return Err(AuthError::unprocessable(
+            "mfa_verified_factor_exists",
+            "A verified phone factor already exists, unenroll the existing factor to continue",
+        ));
+    }
+    tx.execute(
+        "DELETE FROM auth.mfa_factors
+         WHERE user_id = $1 AND factor_type = 'phone' AND phone = $2 AND status = 'unverified'",
+        &[&user.user_id, &phone],
+    )
+    .await?;
+    let id = Uuid::new_v4();
+    let inserted = tx
+        .execute(
+            "INSERT INTO auth.mfa_factors (id, user_id, friendly_name, factor_type, status, created_at, updated_at, phone)
+             VALUES ($1, $2, $3, 'phone', 'unverified', now(), now(), $4)
+             ON CONFLICT DO NOTHING",
+            &[&id, &user.user_id, &name, &phone],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(AuthError::unprocessable(
+            "mfa_factor_name_conflict",
+            format!("A factor with the friendly name \"{name}\" for this user already exists"),
+        ));
+    }
+    super::audit::record(
+        &tx,
+        &user.ctx,
+        Some(user.user_id),
+        "",
+        "factor_in_progress",
+        "factor",
+        json!({"factor_id": id, "factor_type": "phone"}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({
+        "id": id,
+        "type": "phone",
+        "friendly_name": name,
+        "phone": raw,
+    })))
 }
 
 fn qr_svg(uri: &str) -> AuthResult<String> {
@@ -111,10 +216,11 @@ pub async fn enroll(user: AuthUser, Body(p): Body<EnrollParams>) -> AuthResult<J
     }
     match p.factor_type.as_deref() {
         Some("totp") => {}
-        Some("phone") | Some("webauthn") => {
+        Some("phone") => return enroll_phone(&user, &p).await,
+        Some("webauthn") => {
             return Err(AuthError::unprocessable(
-                "mfa_factor_type_not_supported",
-                "Only TOTP factors are supported",
+                "mfa_webauthn_enroll_not_enabled",
+                "MFA enroll is disabled for WebAuthn",
             ));
         }
         _ => {
@@ -196,14 +302,29 @@ fn mfa_limit(user: &AuthUser) -> AuthResult<()> {
     )
 }
 
-/// `POST /factors/{id}/challenge`.
-pub async fn challenge(user: AuthUser, Path(id): Path<String>) -> AuthResult<Json<Value>> {
+/// `POST /factors/{id}/challenge` body.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChallengeParams {
+    channel: Option<String>,
+}
+
+/// `POST /factors/{id}/challenge`: a challenge to verify against; for a phone factor, a new
+/// code sent by SMS (at most one per `MADBASE_AUTH_MFA_PHONE_MAX_FREQUENCY`).
+pub async fn challenge(
+    user: AuthUser,
+    Path(id): Path<String>,
+    Body(p): Body<ChallengeParams>,
+) -> AuthResult<Json<Value>> {
     mfa_limit(&user)?;
     let fid = parse_factor(&id)?;
-    let db = user.project().pool.get().await?;
-    let owned = db
+    let settings = &user.ctx.auth().settings;
+    let mut db = user.project().pool.get().await?;
+    let tx = db.transaction().await?;
+    let owned = tx
         .query_opt(
-            "SELECT factor_type::text FROM auth.mfa_factors WHERE id = $1 AND user_id = $2",
+            "SELECT factor_type::text, phone,
+                    floor(extract(epoch FROM last_challenged_at))::bigint
+             FROM auth.mfa_factors WHERE id = $1 AND user_id = $2 FOR UPDATE",
             &[&fid, &user.user_id],
         )
         .await?
@@ -211,11 +332,57 @@ pub async fn challenge(user: AuthUser, Path(id): Path<String>) -> AuthResult<Jso
     let kind: String = owned.get(0);
     let cid = Uuid::new_v4();
     let ip = user.ctx.ip.clone().unwrap_or_else(|| "0.0.0.0".into());
-    db.execute(
-        "INSERT INTO auth.mfa_challenges (id, factor_id, created_at, ip_address) VALUES ($1, $2, now(), $3::text::inet)",
-        &[&cid, &fid, &ip],
+    let mut sms = None;
+    let otp_hash = if kind == "phone" {
+        if !settings.mfa_phone_verify_enabled {
+            return Err(phone_verify_disabled());
+        }
+        match p.channel.as_deref().unwrap_or("sms") {
+            "sms" => {}
+            _ => {
+                return Err(AuthError::validation(
+                    "Invalid channel: only sms is supported",
+                ));
+            }
+        }
+        let last: Option<i64> = owned.get(2);
+        super::otp::check_frequency(last, settings.mfa_phone_max_frequency, unix_now(), true)?;
+        let code = super::otp::numeric_code(settings.mfa_phone_otp_length);
+        let phone: Option<String> = owned.get(1);
+        sms = Some((phone.unwrap_or_default(), code.clone()));
+        tx.execute(
+            "UPDATE auth.mfa_factors SET last_challenged_at = now(), updated_at = now() WHERE id = $1",
+            &[&fid],
+        )
+        .await?;
+        Some(phone_code_hash(cid, &code))
+    } else {
+        None
+    };
+    tx.execute(
+        "INSERT INTO auth.mfa_challenges (id, factor_id, created_at, ip_address, otp_code)
+         VALUES ($1, $2, now(), $3::text::inet, $4)",
+        &[&cid, &fid, &ip, &otp_hash],
     )
     .await?;
+    super::audit::record(
+        &tx,
+        &user.ctx,
+        Some(user.user_id),
+        "",
+        "challenge_created",
+        "factor",
+        json!({"factor_id": fid}),
+    )
+    .await?;
+    // Sent before the commit: a failed send leaves no challenge and no rate-limit mark.
+    if let Some((phone, code)) = sms {
+        user.ctx
+            .auth()
+            .mailer
+            .send_sms(&phone, &format!("Your code is {code}"), &code)?;
+    }
+    tx.commit().await?;
     Ok(Json(
         json!({"id": cid, "type": kind, "expires_at": unix_now() + CHALLENGE_TTL}),
     ))
@@ -248,13 +415,13 @@ pub async fn verify(
     let mut db = ctx.project.pool.get().await?;
     let tx = db.transaction().await?;
     let factor = tx
-        .query_opt("SELECT secret, status::text FROM auth.mfa_factors WHERE id = $1 AND user_id = $2 FOR UPDATE", &[&fid, &user.user_id])
+        .query_opt("SELECT secret, status::text, factor_type::text FROM auth.mfa_factors WHERE id = $1 AND user_id = $2 FOR UPDATE", &[&fid, &user.user_id])
         .await?
         .ok_or_else(|| AuthError::not_found("mfa_factor_not_found", "Factor not found"))?;
     let ch = tx
         .query_opt(
-            "SELECT floor(extract(epoch FROM created_at))::bigint, verified_at IS NOT NULL FROM auth.mfa_challenges
-             WHERE id = $1 AND factor_id = $2 FOR UPDATE",
+            "SELECT floor(extract(epoch FROM created_at))::bigint, verified_at IS NOT NULL, otp_code
+             FROM auth.mfa_challenges WHERE id = $1 AND factor_id = $2 FOR UPDATE",
             &[&cid, &fid],
         )
         .await?
@@ -268,27 +435,45 @@ pub async fn verify(
             "MFA challenge has expired, verify against another challenge or create a new challenge.",
         ));
     }
-    let secret: Option<String> = factor.get(0);
-    let secret = secret.and_then(|s| base32_decode(&s)).unwrap_or_default();
-    if !totp_valid(&secret, p.code.as_deref().unwrap_or("").trim(), unix_now()) {
-        return Err(AuthError::unprocessable(
-            "mfa_verification_failed",
-            "Invalid TOTP code entered",
-        ));
-    }
+    let code = p.code.as_deref().unwrap_or("").trim();
+    let kind: String = factor.get(2);
+    let method = if kind == "phone" {
+        if !ctx.auth().settings.mfa_phone_verify_enabled {
+            return Err(phone_verify_disabled());
+        }
+        let stored: Option<String> = ch.get(2);
+        let ok = !code.is_empty() && stored.is_some_and(|h| ct_eq(&h, &phone_code_hash(cid, code)));
+        if !ok {
+            return Err(AuthError::unprocessable(
+                "mfa_verification_failed",
+                "Invalid MFA Phone code entered",
+            ));
+        }
+        "mfa/phone"
+    } else {
+        let secret: Option<String> = factor.get(0);
+        let secret = secret.and_then(|s| base32_decode(&s)).unwrap_or_default();
+        if !totp_valid(&secret, code, unix_now()) {
+            return Err(AuthError::unprocessable(
+                "mfa_verification_failed",
+                "Invalid TOTP code entered",
+            ));
+        }
+        "totp"
+    };
     tx.execute(
         "UPDATE auth.mfa_challenges SET verified_at = now() WHERE id = $1",
         &[&cid],
     )
     .await?;
-    tx.execute("UPDATE auth.mfa_factors SET status = 'verified', updated_at = now(), last_challenged_at = now() WHERE id = $1", &[&fid])
+    tx.execute("UPDATE auth.mfa_factors SET status = 'verified', updated_at = now(), last_challenged_at = CASE WHEN factor_type = 'phone' THEN last_challenged_at ELSE now() END WHERE id = $1", &[&fid])
         .await?;
     tx.execute(
         "UPDATE auth.sessions SET aal = 'aal2', factor_id = $2, updated_at = now() WHERE id = $1",
         &[&session_id, &fid],
     )
     .await?;
-    sessions::add_amr(&tx, session_id, "totp").await?;
+    sessions::add_amr(&tx, session_id, method).await?;
     tx.execute("UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = $1 AND revoked = false", &[&session_id])
         .await?;
     let refresh = refresh_tokens::create(&tx, user.user_id, session_id, None).await?;
@@ -362,6 +547,20 @@ mod tests {
         assert!(totp_valid(secret, "287082", 59 + 30), "one step of drift");
         assert!(!totp_valid(secret, "287082", 59 + 90));
         assert!(!totp_valid(secret, "28708", 59));
+    }
+
+    #[test]
+    fn phone_codes_are_stored_hashed_and_bound_to_their_challenge() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let h = phone_code_hash(a, "123456");
+        assert!(!h.contains("123456"));
+        assert_eq!(h, phone_code_hash(a, "123456"));
+        assert_ne!(
+            h,
+            phone_code_hash(b, "123456"),
+            "a code is good for one challenge"
+        );
+        assert_ne!(h, phone_code_hash(a, "123457"));
     }
 
     #[test]
