@@ -107,7 +107,8 @@ pub async fn serve(
             ),
             _ => ((f.schema.clone(), f.name.clone()), None),
         };
-        let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled);
+        let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
+            .with_search_path(ctx.search_path());
         let mut node = planner.plan_root(relation, Ident::new("pgrst_call"), columns)?;
         node.alias = f.name.clone();
         if !f.returns_set {

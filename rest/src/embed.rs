@@ -13,15 +13,29 @@ pub fn resolve(
     name: &str,
     hint: Option<&str>,
 ) -> Result<Relationship, RestError> {
-    let rels = cache.relationships_from(&origin.0, &origin.1);
+    let all = cache.relationships_from(&origin.0, &origin.1);
+    // A computed relationship is named by its function and takes no hint; the others are
+    // matched by target, constraint or column below.
+    let (computed, rels): (Vec<&Relationship>, Vec<&Relationship>) = all
+        .iter()
+        .partition(|r| matches!(r.cardinality, Cardinality::Computed { .. }));
+    let computed: Vec<&Relationship> = computed
+        .into_iter()
+        .filter(|r| matches!(&r.cardinality, Cardinality::Computed { function, .. } if function.1 == name))
+        .collect();
     let single = |cols: Vec<&String>, h: &str| cols.len() == 1 && cols[0] == h;
     // The name may be the target table, an FK column of the origin, or a constraint name.
     let by_name: Vec<&Relationship> = {
-        let tables: Vec<&Relationship> = rels.iter().filter(|r| r.target.1 == name).collect();
+        let tables: Vec<&Relationship> = rels
+            .iter()
+            .copied()
+            .filter(|r| r.target.1 == name)
+            .collect();
         if !tables.is_empty() {
             tables
         } else {
             rels.iter()
+                .copied()
                 .filter(|r| {
                     (r.is_to_one() && r.constraint == name)
                         || (matches!(
@@ -70,6 +84,7 @@ pub fn resolve(
             }
         }
     };
+    let candidates: Vec<&Relationship> = computed.into_iter().chain(candidates).collect();
     match candidates.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(RestError::NoRelationship {
@@ -100,6 +115,10 @@ pub fn resolve(
 
 fn relationship_label(r: &Relationship) -> String {
     match &r.cardinality {
+        Cardinality::Computed { function, .. } => format!(
+            "{}.{}({}) returning {}",
+            function.0, function.1, r.origin.1, r.target.1
+        ),
         Cardinality::ManyToMany {
             junction,
             origin_cols,

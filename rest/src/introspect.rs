@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use tokio_postgres::Client;
 
-use crate::relationships::{self, ForeignKey, Uniques, ViewLineage};
+use crate::relationships::{self, ComputedRelationship, ForeignKey, Uniques, ViewLineage};
 use crate::schema_cache::{
-    Column, FuncArg, Function, QualifiedName, ReturnKind, SchemaCache, Table, TableKind,
+    Column, ComputedField, FuncArg, Function, QualifiedName, ReturnKind, SchemaCache, Table,
+    TableKind,
 };
 
 /// Why the schema cache could not be loaded.
@@ -94,6 +95,28 @@ WHERE n.nspname = ANY($1) AND p.prokind = 'f'
 ORDER BY n.nspname, p.proname
 "#;
 
+/// Functions of one argument taking a relation's row type: computed fields (scalar result) and
+/// computed relationships (a relation's row type, `SETOF` or not). Read from every schema:
+/// computed relationships are called qualified, and computed fields are picked by the request's
+/// search path.
+const COMPUTED_SQL: &str = r#"
+SELECT pn.nspname::text, p.proname::text, an.nspname::text, ac.relname::text,
+       COALESCE(rbt.typname, rt.typname)::text, rn.nspname::text, rc.relname::text,
+       p.proretset, p.prorows::float8
+FROM pg_proc p
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+JOIN pg_class ac ON ac.reltype = p.proargtypes[0] AND ac.relkind IN ('r', 'v', 'm', 'f', 'p')
+JOIN pg_namespace an ON an.oid = ac.relnamespace
+JOIN pg_type rt ON rt.oid = p.prorettype
+LEFT JOIN pg_type rbt ON rt.typtype = 'd' AND rbt.oid = rt.typbasetype
+LEFT JOIN pg_class rc ON rc.reltype = p.prorettype AND rc.relkind IN ('r', 'v', 'm', 'f', 'p')
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE p.pronargs = 1 AND p.prokind = 'f' AND an.nspname = ANY($1)
+  AND pn.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND p.prorettype <> 'void'::regtype
+ORDER BY pn.nspname, p.proname
+"#;
+
 /// Runs the catalog queries and assembles the cache.
 pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
     let schemas_vec: Vec<String> = schemas.to_vec();
@@ -102,16 +125,17 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     client
         .batch_execute("BEGIN READ ONLY; SET LOCAL search_path = ''")
         .await?;
-    let loaded = futures_util::future::try_join4(
+    let loaded = futures_util::future::try_join5(
         client.query(RELATIONS_SQL, &[&schemas_vec]),
         client.query(KEYS_SQL, &[]),
         client.query(VIEWS_SQL, &[&schemas_vec]),
         client.query(FUNCTIONS_SQL, &[&schemas_vec]),
+        client.query(COMPUTED_SQL, &[&schemas_vec]),
     )
     .await;
     let finish = if loaded.is_ok() { "COMMIT" } else { "ROLLBACK" };
     client.batch_execute(finish).await?;
-    let (rel_rows, key_rows, view_rows, fn_rows) = loaded?;
+    let (rel_rows, key_rows, view_rows, fn_rows, computed_rows) = loaded?;
 
     let mut tables: BTreeMap<QualifiedName, Table> = BTreeMap::new();
     for r in &rel_rows {
@@ -258,7 +282,37 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         }
     }
 
-    let relationships = relationships::derive(&tables, &fks, &uniques, &lineage);
+    let mut relationships = relationships::derive(&tables, &fks, &uniques, &lineage);
+    let mut computed_fields: HashMap<QualifiedName, Vec<ComputedField>> = HashMap::new();
+    let mut computed_rels = Vec::new();
+    for r in &computed_rows {
+        let function: QualifiedName = (r.get(0), r.get(1));
+        let table: QualifiedName = (r.get(2), r.get(3));
+        if !tables.contains_key(&table) {
+            continue;
+        }
+        match (r.get::<_, Option<String>>(5), r.get::<_, Option<String>>(6)) {
+            (Some(ts), Some(tn)) => {
+                let returns_set: bool = r.get(7);
+                let rows: f64 = r.get(8);
+                computed_rels.push(ComputedRelationship {
+                    function,
+                    table,
+                    target: (ts, tn),
+                    to_one: !returns_set || rows == 1.0,
+                });
+            }
+            _ => computed_fields
+                .entry(table)
+                .or_default()
+                .push(ComputedField {
+                    schema: function.0,
+                    name: function.1,
+                    type_name: r.get(4),
+                }),
+        }
+    }
+    relationships::add_computed(&mut relationships, &tables, &computed_rels);
 
     let mut functions: BTreeMap<QualifiedName, Vec<Function>> = BTreeMap::new();
     for r in &fn_rows {
@@ -329,5 +383,6 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         tables,
         relationships,
         functions,
+        computed_fields,
     })
 }

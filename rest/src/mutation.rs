@@ -408,7 +408,7 @@ pub fn render_write(p: &WritePlan, prefs: &Preferences) -> Result<Sql, RestError
     match &p.representation {
         Some(media) => {
             sql.push("(WITH pgrst_rep AS (");
-            render::render_node_body(&mut sql, &p.node, "", None, false);
+            render::render_node_body(&mut sql, &p.node, None, "", None, false);
             sql.push(") SELECT ")
                 .push(&render::body_expr(media, "pgrst_rep"))
                 .push(" FROM (SELECT * FROM pgrst_rep) _postgrest_t)");

@@ -41,6 +41,8 @@ pub enum Out {
         aggregate: Option<(Aggregate, Option<String>)>,
         /// Output key.
         name: String,
+        /// The function when the field is a computed field.
+        computed: Option<QualifiedName>,
     },
     /// `count()`.
     CountAll {
@@ -66,6 +68,8 @@ pub enum Cond {
         negate: bool,
         /// The operation.
         op: Operation,
+        /// The function when the field is a computed field.
+        computed: Option<QualifiedName>,
     },
     /// `and`/`or`.
     Tree {
@@ -98,6 +102,8 @@ pub struct OrderExpr {
     pub direction: Option<Direction>,
     /// Nulls placement.
     pub nulls: Option<Nulls>,
+    /// The function when the field is a computed field.
+    pub computed: Option<QualifiedName>,
 }
 
 /// A relation read with its select list, conditions, order, range and embeds.
@@ -193,8 +199,16 @@ pub struct Planner<'a> {
     pub q: &'a QueryParams,
     /// Whether aggregates are allowed.
     pub aggregates_enabled: bool,
+    /// Schemas whose computed fields are visible (the request's search path).
+    search_path: Vec<String>,
     counter: usize,
     seen_paths: BTreeSet<Vec<String>>,
+}
+
+/// A name resolved to a column or a computed field of a relation.
+struct Resolved {
+    type_name: String,
+    computed: Option<QualifiedName>,
 }
 
 /// Columns of a table as [`ColInfo`].
@@ -231,9 +245,16 @@ impl<'a> Planner<'a> {
             cache,
             q,
             aggregates_enabled,
+            search_path: Vec::new(),
             counter: 0,
             seen_paths: BTreeSet::new(),
         }
+    }
+
+    /// Makes the computed fields of these schemas usable (in search path order).
+    pub fn with_search_path(mut self, search_path: Vec<String>) -> Self {
+        self.search_path = search_path;
+        self
     }
 
     /// Plans the top-level node and checks that every filter/order/limit path names an embed.
@@ -268,18 +289,32 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    fn column<'c>(
+    /// A column of `relation`, else one of its computed fields (a column wins, as with
+    /// PostgreSQL's `row.name` notation). Untyped records accept any name.
+    fn column(
+        &self,
         relation: &QualifiedName,
-        columns: &'c Option<Vec<ColInfo>>,
+        columns: &Option<Vec<ColInfo>>,
         name: &str,
-    ) -> Result<Option<&'c ColInfo>, RestError> {
-        match columns {
-            None => Ok(None),
-            Some(cols) => cols
-                .iter()
-                .find(|c| c.name == name)
-                .map(Some)
-                .ok_or_else(|| unknown_column(&relation.1, name, Some(cols))),
+    ) -> Result<Resolved, RestError> {
+        let Some(cols) = columns else {
+            return Ok(Resolved {
+                type_name: String::new(),
+                computed: None,
+            });
+        };
+        if let Some(c) = cols.iter().find(|c| c.name == name) {
+            return Ok(Resolved {
+                type_name: c.type_name.clone(),
+                computed: None,
+            });
+        }
+        match self.cache.computed_field(relation, name, &self.search_path) {
+            Some(f) => Ok(Resolved {
+                type_name: f.type_name.clone(),
+                computed: Some((f.schema.clone(), f.name.clone())),
+            }),
+            None => Err(unknown_column(&relation.1, name, Some(cols))),
         }
     }
 
@@ -316,7 +351,7 @@ impl<'a> Planner<'a> {
                     if aggregate.is_some() && !self.aggregates_enabled {
                         return Err(RestError::AggregatesDisabled);
                     }
-                    let col = Self::column(&relation, &columns, &field.name)?;
+                    let col = self.column(&relation, &columns, &field.name)?;
                     let name = match (a, aggregate) {
                         (Some(a), _) => a.clone(),
                         (None, Some((agg, _))) => agg.sql().to_string(),
@@ -324,10 +359,11 @@ impl<'a> Planner<'a> {
                     };
                     select.push(Out::Col {
                         field: field.clone(),
-                        type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+                        type_name: col.type_name,
                         cast: cast.clone(),
                         aggregate: aggregate.clone(),
                         name,
+                        computed: col.computed,
                     });
                 }
                 SelectItem::Embed(e) => {
@@ -387,13 +423,14 @@ impl<'a> Planner<'a> {
             for t in terms {
                 match &t.relation {
                     None => {
-                        let col = Self::column(&relation, &columns, &t.field.name)?;
+                        let col = self.column(&relation, &columns, &t.field.name)?;
                         order.push(OrderExpr {
                             related: None,
                             field: t.field.clone(),
-                            type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+                            type_name: col.type_name,
                             direction: t.direction,
                             nulls: t.nulls,
+                            computed: col.computed,
                         });
                     }
                     Some(rel_name) => {
@@ -408,13 +445,14 @@ impl<'a> Planner<'a> {
                                 target: rel_name.clone(),
                             });
                         }
-                        let col = Self::column(&e.rel.target, &e.node.columns, &t.field.name)?;
+                        let col = self.column(&e.rel.target, &e.node.columns, &t.field.name)?;
                         order.push(OrderExpr {
                             related: Some(e.rel.clone()),
                             field: t.field.clone(),
-                            type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+                            type_name: col.type_name,
                             direction: t.direction,
                             nulls: t.nulls,
+                            computed: col.computed,
                         });
                     }
                 }
@@ -456,12 +494,13 @@ impl<'a> Planner<'a> {
                 _ => Err(RestError::EmbedFilter),
             };
         }
-        let col = Self::column(relation, columns, &f.field.name)?;
+        let col = self.column(relation, columns, &f.field.name)?;
         Ok(Cond::Filter {
             field: f.field.clone(),
-            type_name: col.map(|c| c.type_name.clone()).unwrap_or_default(),
+            type_name: col.type_name,
             negate: f.negate,
             op: f.op.clone(),
+            computed: col.computed,
         })
     }
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::relationships::{self, ForeignKey};
-use crate::schema_cache::{Column, TableKind};
+use crate::schema_cache::{Column, ComputedField, TableKind};
 use std::collections::{BTreeMap, HashMap};
 
 fn table(name: &str, cols: &[(&str, &str)], pk: &[&str]) -> Table {
@@ -123,19 +123,38 @@ pub fn sample_cache() -> SchemaCache {
         .iter()
         .map(|(k, t)| (k.clone(), t.uniques.clone()))
         .collect();
-    let relationships = relationships::derive(&tables, &fks, &uniques, &HashMap::new());
+    let mut relationships = relationships::derive(&tables, &fks, &uniques, &HashMap::new());
+    relationships::add_computed(
+        &mut relationships,
+        &tables,
+        &[relationships::ComputedRelationship {
+            function: q("latest_task"),
+            table: q("projects"),
+            target: q("tasks"),
+            to_one: true,
+        }],
+    );
+    let computed_fields = HashMap::from([(
+        q("users"),
+        vec![ComputedField {
+            schema: "public".into(),
+            name: "display".into(),
+            type_name: "text".into(),
+        }],
+    )]);
     SchemaCache {
         schemas: vec!["public".into()],
         tables,
         relationships,
         functions: BTreeMap::new(),
+        computed_fields,
     }
 }
 
 pub fn plan(cache: &SchemaCache, name: &str, query: &str) -> Result<ReadNode, RestError> {
     let params = QueryParams::parse(Some(query), &|_| false)?;
     let t = cache.table("public", name).expect("table");
-    let mut p = Planner::new(cache, &params, true);
+    let mut p = Planner::new(cache, &params, true).with_search_path(vec!["public".into()]);
     p.plan_root(
         q(name),
         Ident::qualified("public", name),
@@ -237,4 +256,50 @@ fn aggregates_can_be_disabled() {
         )
         .expect_err("disabled");
     assert_eq!(e.code(), "PGRST123");
+}
+
+#[test]
+fn computed_fields_resolve_after_columns_and_only_on_the_search_path() {
+    let c = sample_cache();
+    let node = plan(&c, "users", "select=id,display&display=eq.x&order=display").expect("plans");
+    assert!(matches!(
+        &node.select[1],
+        Out::Col { computed: Some(f), .. } if f == &q("display")
+    ));
+    assert!(matches!(
+        &node.conds[0],
+        Cond::Filter {
+            computed: Some(_),
+            ..
+        }
+    ));
+    assert!(node.order[0].computed.is_some());
+    // Not part of `*`.
+    let node = plan(&c, "users", "select=*").expect("plans");
+    assert!(!node.output_names().contains(&"display".to_string()));
+    // Off the search path it is an unknown column.
+    let params = QueryParams::parse(Some("select=display"), &|_| false).expect("parses");
+    let t = c.table("public", "users").expect("table");
+    let e = Planner::new(&c, &params, true)
+        .with_search_path(vec!["api".into()])
+        .plan_root(
+            q("users"),
+            Ident::qualified("public", "users"),
+            Some(col_infos(t)),
+        )
+        .expect_err("not visible");
+    assert_eq!(e.code(), "42703");
+}
+
+#[test]
+fn computed_relationships_are_named_by_their_function() {
+    let c = sample_cache();
+    let node = plan(&c, "projects", "select=id,latest_task(title)").expect("plans");
+    assert!(node.embeds[0].rel.is_to_one());
+    assert_eq!(node.embeds[0].rel.target, q("tasks"));
+    // The foreign-key embed to tasks is still there under the table's name.
+    let node = plan(&c, "projects", "select=id,tasks(title)").expect("plans");
+    assert!(!node.embeds[0].rel.is_to_one());
+    // A hint does not matter to a computed relationship.
+    assert!(plan(&c, "projects", "select=id,latest_task!whatever(title)").is_ok());
 }

@@ -147,7 +147,8 @@ pub async fn serve(
             suggestion: ctx.cache.suggest_table(&ctx.schema, name),
         })?;
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
-    let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled);
+    let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
+        .with_search_path(ctx.search_path());
     let mut node = planner.plan_root(
         (table.schema.clone(), table.name.clone()),
         Ident::qualified(&table.schema, &table.name),

@@ -23,6 +23,19 @@ pub struct ForeignKey {
     pub foreign_columns: Vec<String>,
 }
 
+/// A function `function(table) RETURNS [SETOF] target` as read from `pg_proc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputedRelationship {
+    /// The function.
+    pub function: QualifiedName,
+    /// The relation whose row it takes (the origin of the embed).
+    pub table: QualifiedName,
+    /// The relation whose rows it returns.
+    pub target: QualifiedName,
+    /// Not `SETOF`, or `ROWS 1`.
+    pub to_one: bool,
+}
+
 /// For each view: `(view column, base table, base column)` lineage of its output columns.
 pub type ViewLineage = HashMap<QualifiedName, Vec<(String, QualifiedName, String)>>;
 
@@ -180,6 +193,38 @@ pub fn derive(
         }
     }
     rels
+}
+
+/// Adds computed relationships between exposed relations. As in PostgREST, a function named
+/// like a table of its own schema replaces the foreign-key relationships from its argument's
+/// relation to that table, so a function can override an ambiguous or unwanted embed.
+pub fn add_computed(
+    rels: &mut HashMap<QualifiedName, Vec<Relationship>>,
+    tables: &BTreeMap<QualifiedName, Table>,
+    computed: &[ComputedRelationship],
+) {
+    for c in computed {
+        if !tables.contains_key(&c.table) || !tables.contains_key(&c.target) {
+            continue;
+        }
+        let list = rels.entry(c.table.clone()).or_default();
+        list.retain(|r| {
+            matches!(r.cardinality, Cardinality::Computed { .. }) || r.target != c.function
+        });
+        let rel = Relationship {
+            origin: c.table.clone(),
+            target: c.target.clone(),
+            cardinality: Cardinality::Computed {
+                function: c.function.clone(),
+                to_one: c.to_one,
+            },
+            constraint: c.function.1.clone(),
+            columns: Vec::new(),
+        };
+        if !list.contains(&rel) {
+            list.push(rel);
+        }
+    }
 }
 
 /// Extracts `(output column, base table oid, base column number)` from a view's `_RETURN` rule

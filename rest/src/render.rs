@@ -9,7 +9,7 @@ use crate::filter::{IsValue, Op, Operation, Quantifier};
 use crate::media::Media;
 use crate::order::{Direction, Nulls};
 use crate::plan::{Cond, EmbedPlan, OrderExpr, Out, ReadNode};
-use crate::schema_cache::Cardinality;
+use crate::schema_cache::{Cardinality, QualifiedName};
 use crate::sql::{Ident, Sql};
 
 /// Renders a JSON path key as a literal, safe under any `standard_conforming_strings`.
@@ -29,7 +29,51 @@ fn key_literal(k: &JsonKey) -> String {
 
 /// `"alias"."col"` with its JSON path; non-JSON columns go through `to_jsonb` first.
 pub fn field_expr(alias: &str, field: &Field, type_name: &str) -> String {
-    let base = format!("{}.{}", Ident::new(alias), Ident::new(&field.name));
+    path_expr(
+        format!("{}.{}", Ident::new(alias), Ident::new(&field.name)),
+        field,
+        type_name,
+    )
+}
+
+/// The row of `node` (aliased `alias`) as a value of its relation's type, the argument of
+/// computed fields and relationships. A node reading its relation directly passes the
+/// whole-row reference (so an index on `f(tbl)` applies); one reading a CTE (RPC results,
+/// written rows) rebuilds the row from the relation's columns.
+pub fn row_expr(node: &ReadNode, alias: &str) -> String {
+    let relation = Ident::qualified(&node.relation.0, &node.relation.1);
+    if node.from == relation {
+        return Ident::new(alias).to_string();
+    }
+    let a = Ident::new(alias);
+    let cols: Vec<String> = node
+        .columns
+        .iter()
+        .flatten()
+        .map(|c| format!("{a}.{}", Ident::new(&c.name)))
+        .collect();
+    format!("ROW({})::{relation}", cols.join(", "))
+}
+
+/// `"schema"."function"(row)`.
+fn call_expr(function: &QualifiedName, row: &str) -> String {
+    format!("{}({row})", Ident::qualified(&function.0, &function.1))
+}
+
+/// A field of `node`: a column, or a computed field called with the node's row.
+fn value_expr(
+    node: &ReadNode,
+    field: &Field,
+    type_name: &str,
+    computed: Option<&QualifiedName>,
+) -> String {
+    match computed {
+        None => field_expr(&node.alias, field, type_name),
+        Some(f) => path_expr(call_expr(f, &row_expr(node, &node.alias)), field, type_name),
+    }
+}
+
+fn path_expr(base: String, field: &Field, type_name: &str) -> String {
     if field.json_path.is_empty() {
         return base;
     }
@@ -61,12 +105,13 @@ pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
             type_name,
             negate,
             op,
+            computed,
         } => {
             if *negate {
                 sql.push("NOT ");
             }
             sql.push("(");
-            let lhs = field_expr(&node.alias, field, type_name);
+            let lhs = value_expr(node, field, type_name, computed.as_ref());
             render_op(sql, &lhs, type_name, field.json_path.is_empty(), op);
             sql.push(")");
         }
@@ -187,8 +232,9 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
             cast,
             aggregate,
             name,
+            computed,
         } => {
-            let mut e = field_expr(&node.alias, field, type_name);
+            let mut e = value_expr(node, field, type_name, computed.as_ref());
             if let Some(c) = cast {
                 e = format!("CAST({e} AS {c})");
             }
@@ -253,9 +299,10 @@ fn group_exprs(node: &ReadNode) -> Vec<String> {
                 field,
                 type_name,
                 cast,
+                computed,
                 ..
             } => {
-                let mut e = field_expr(&node.alias, field, type_name);
+                let mut e = value_expr(node, field, type_name, computed.as_ref());
                 if let Some(c) = cast {
                     e = format!("CAST({e} AS {c})");
                 }
@@ -329,8 +376,22 @@ fn join_cond(parent_alias: &str, e: &EmbedPlan) -> (String, String) {
 
 fn render_lateral(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan) {
     let (junction_join, cond) = join_cond(&parent.alias, e);
+    // A computed relationship reads the function's rows for the parent row.
+    let from = match &e.rel.cardinality {
+        Cardinality::Computed { function, .. } => {
+            Some(call_expr(function, &row_expr(parent, &parent.alias)))
+        }
+        _ => None,
+    };
     let mut inner = Sql::new();
-    render_node_body(&mut inner, &e.node, &junction_join, Some(&cond), true);
+    render_node_body(
+        &mut inner,
+        &e.node,
+        from.as_deref(),
+        &junction_join,
+        Some(&cond),
+        true,
+    );
     let lat = Ident::new(&e.lateral);
     let to_one = e.rel.is_to_one();
     sql.push(if e.inner {
@@ -388,23 +449,45 @@ fn render_order(sql: &mut Sql, node: &ReadNode, order: &[OrderExpr]) {
         }
         match &o.related {
             None => {
-                sql.push(&field_expr(&node.alias, &o.field, &o.type_name));
+                sql.push(&value_expr(
+                    node,
+                    &o.field,
+                    &o.type_name,
+                    o.computed.as_ref(),
+                ));
             }
             Some(rel) => {
                 // A correlated lookup of the to-one row keeps the parent's row count intact.
                 let alias = format!("{}_o{i}", node.alias);
                 let a = Ident::new(&alias);
                 let p = Ident::new(&node.alias);
-                let conds = rel
-                    .columns
-                    .iter()
-                    .map(|(oc, tc)| format!("{a}.{} = {p}.{}", Ident::new(tc), Ident::new(oc)))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
+                let value = match &o.computed {
+                    None => field_expr(&alias, &o.field, &o.type_name),
+                    Some(f) => path_expr(call_expr(f, a.as_str()), &o.field, &o.type_name),
+                };
+                let (from, conds) = match &rel.cardinality {
+                    Cardinality::Computed { function, .. } => (
+                        call_expr(function, &row_expr(node, &node.alias)),
+                        String::new(),
+                    ),
+                    _ => (
+                        Ident::qualified(&rel.target.0, &rel.target.1).to_string(),
+                        format!(
+                            " WHERE {}",
+                            rel.columns
+                                .iter()
+                                .map(|(oc, tc)| format!(
+                                    "{a}.{} = {p}.{}",
+                                    Ident::new(tc),
+                                    Ident::new(oc)
+                                ))
+                                .collect::<Vec<_>>()
+                                .join(" AND ")
+                        ),
+                    ),
+                };
                 sql.push(&format!(
-                    "(SELECT {} FROM {} AS {a} WHERE {conds} LIMIT 1)",
-                    field_expr(&alias, &o.field, &o.type_name),
-                    Ident::qualified(&rel.target.0, &rel.target.1)
+                    "(SELECT {value} FROM {from} AS {a}{conds} LIMIT 1)"
                 ));
             }
         }
@@ -430,10 +513,12 @@ fn render_order(sql: &mut Sql, node: &ReadNode, order: &[OrderExpr]) {
 }
 
 /// `SELECT <list> FROM <from> AS alias <joins> WHERE … [GROUP BY] [ORDER BY] [LIMIT/OFFSET]`.
-/// `extra_join` and `join_cond` tie an embedded node to its parent.
+/// `from` replaces the node's relation (a computed relationship's call); `extra_join` and
+/// `join_cond` tie an embedded node to its parent.
 pub fn render_node_body(
     sql: &mut Sql,
     node: &ReadNode,
+    from: Option<&str>,
     extra_join: &str,
     join_cond: Option<&str>,
     with_range: bool,
@@ -450,7 +535,7 @@ pub fn render_node_body(
     } else {
         sql.push(&list.join(", "));
     }
-    render_from_where(sql, node, extra_join, join_cond, true);
+    render_from_where(sql, node, from, extra_join, join_cond, true);
     if grouped {
         let g = group_exprs(node);
         if !g.is_empty() {
@@ -478,13 +563,17 @@ pub fn render_range(sql: &mut Sql, node: &ReadNode) {
 pub fn render_from_where(
     sql: &mut Sql,
     node: &ReadNode,
+    from: Option<&str>,
     extra_join: &str,
     join_cond: Option<&str>,
     all_embeds: bool,
 ) {
-    sql.push(" FROM ")
-        .ident(&node.from)
-        .push(" AS ")
+    sql.push(" FROM ");
+    match from {
+        Some(f) => sql.push(f),
+        None => sql.ident(&node.from),
+    };
+    sql.push(" AS ")
         .ident(&Ident::new(&node.alias))
         .push(extra_join);
     for (i, e) in node.embeds.iter().enumerate() {
@@ -549,11 +638,11 @@ pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool, ctes: Opti
         sql.append(c).push(", ");
     }
     sql.push("pgrst_source AS (");
-    render_node_body(&mut sql, node, "", None, true);
+    render_node_body(&mut sql, node, None, "", None, true);
     sql.push(") SELECT ");
     if exact_count {
         sql.push("(SELECT count(*) FROM (SELECT 1");
-        render_from_where(&mut sql, node, "", None, false);
+        render_from_where(&mut sql, node, None, "", None, false);
         if node.is_aggregated() {
             let g = group_exprs(node);
             if !g.is_empty() {
@@ -576,7 +665,7 @@ pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool, ctes: Opti
 pub fn render_count_source(node: &ReadNode) -> Sql {
     let mut sql = Sql::new();
     sql.push("SELECT 1");
-    render_from_where(&mut sql, node, "", None, false);
+    render_from_where(&mut sql, node, None, "", None, false);
     sql
 }
 

@@ -124,3 +124,56 @@ fn aggregates_group_by_plain_columns() {
     );
     assert!(sql.text.contains(r#"SELECT "projects"."owner_id" AS "owner_id", count("projects"."id") AS "count", CAST(sum("projects"."id") AS text) AS "total" FROM "public"."projects" AS "projects" GROUP BY "projects"."owner_id""#), "{}", sql.text);
 }
+
+#[test]
+fn computed_fields_and_relationships_call_their_function_with_the_row() {
+    let sql = read(
+        "users",
+        "select=id,display,d:display->>x&display=eq.a&order=display.desc",
+    );
+    assert!(
+        sql.text
+            .contains(r#""public"."display"("users") AS "display""#),
+        "{}",
+        sql.text
+    );
+    assert!(
+        sql.text
+            .contains(r#"to_jsonb("public"."display"("users"))->>'x' AS "d""#),
+        "{}",
+        sql.text
+    );
+    assert!(
+        sql.text.contains(
+            r#"WHERE ("public"."display"("users") = $1) ORDER BY "public"."display"("users") DESC"#
+        ),
+        "{}",
+        sql.text
+    );
+    let sql = read(
+        "projects",
+        "select=id,latest_task(title)&order=latest_task(title)",
+    );
+    assert!(
+        sql.text
+            .contains(r#"FROM "public"."latest_task"("projects") AS "tasks_1""#),
+        "{}",
+        sql.text
+    );
+    assert!(
+        sql.text.contains(r#"ORDER BY (SELECT "projects_o0"."title" FROM "public"."latest_task"("projects") AS "projects_o0" LIMIT 1)"#),
+        "{}",
+        sql.text
+    );
+}
+
+#[test]
+fn a_row_read_from_a_cte_is_rebuilt_for_computed_fields() {
+    let c = sample_cache();
+    let mut node = plan(&c, "users", "select=display").expect("plans");
+    node.from = Ident::new("pgrst_call");
+    assert_eq!(
+        crate::render::row_expr(&node, "users"),
+        r#"ROW("users"."id", "users"."name", "users"."manager_id", "users"."data")::"public"."users""#
+    );
+}

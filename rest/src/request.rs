@@ -147,6 +147,18 @@ impl Ctx<'_> {
         sql
     }
 
+    /// Schemas on the request's `search_path`, in order: the negotiated schema, then the
+    /// extra search path.
+    pub fn search_path(&self) -> Vec<String> {
+        let mut path = vec![self.schema.clone()];
+        for s in &self.settings.extra_search_path {
+            if !path.contains(s) {
+                path.push(s.clone());
+            }
+        }
+        path
+    }
+
     /// `SELECT pre_request()` when configured.
     pub fn pre_request_sql(&self) -> Option<Sql> {
         let f = self.settings.pre_request.as_ref()?;

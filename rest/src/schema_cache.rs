@@ -103,6 +103,14 @@ pub enum Cardinality {
         /// `(target column, junction column)` pairs.
         target_cols: Vec<(String, String)>,
     },
+    /// A computed relationship: `function(origin) RETURNS [SETOF] target`, joined by calling
+    /// the function with the origin row rather than by key columns.
+    Computed {
+        /// The function, `(schema, name)`; its name is what `select=` embeds.
+        function: QualifiedName,
+        /// Not `SETOF`, or `SETOF … ROWS 1`: at most one target row per origin row.
+        to_one: bool,
+    },
 }
 
 /// A relationship usable for embedding.
@@ -125,7 +133,9 @@ impl Relationship {
     pub fn is_to_one(&self) -> bool {
         matches!(
             self.cardinality,
-            Cardinality::ManyToOne | Cardinality::OneToOne { .. }
+            Cardinality::ManyToOne
+                | Cardinality::OneToOne { .. }
+                | Cardinality::Computed { to_one: true, .. }
         )
     }
 
@@ -136,6 +146,8 @@ impl Relationship {
             Cardinality::OneToMany => "one-to-many",
             Cardinality::OneToOne { .. } => "one-to-one",
             Cardinality::ManyToMany { .. } => "many-to-many",
+            Cardinality::Computed { to_one: true, .. } => "many-to-one",
+            Cardinality::Computed { to_one: false, .. } => "one-to-many",
         }
     }
 }
@@ -194,6 +206,19 @@ impl Function {
     }
 }
 
+/// A computed field: `function(table) RETURNS scalar`, selectable, filterable and orderable as
+/// if it were a column of `table` (never part of `*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputedField {
+    /// Schema of the function; it must be on the request's search path to be used, as
+    /// PostgreSQL's `row.function` notation requires.
+    pub schema: String,
+    /// Function name, which is the field name.
+    pub name: String,
+    /// Return type name without modifiers (`text`, `jsonb`, `tsvector`…).
+    pub type_name: String,
+}
+
 /// Everything the planner knows about the exposed schemas.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SchemaCache {
@@ -205,6 +230,8 @@ pub struct SchemaCache {
     pub relationships: HashMap<QualifiedName, Vec<Relationship>>,
     /// Functions (all overloads) by `(schema, name)`.
     pub functions: BTreeMap<QualifiedName, Vec<Function>>,
+    /// Computed fields by the table whose row they take.
+    pub computed_fields: HashMap<QualifiedName, Vec<ComputedField>>,
 }
 
 impl SchemaCache {
@@ -227,6 +254,20 @@ impl SchemaCache {
             .get(&(schema.to_string(), name.to_string()))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// The computed field `name` of `table`, from the first schema of `search_path` that has
+    /// one (the function PostgreSQL would pick for `row.name`).
+    pub fn computed_field(
+        &self,
+        table: &QualifiedName,
+        name: &str,
+        search_path: &[String],
+    ) -> Option<&ComputedField> {
+        let fields = self.computed_fields.get(table)?;
+        search_path
+            .iter()
+            .find_map(|s| fields.iter().find(|f| &f.schema == s && f.name == name))
     }
 
     /// Overloads of `schema.name`.

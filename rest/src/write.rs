@@ -58,7 +58,8 @@ pub async fn serve(
         Some(p) => mutation::write_columns(table, &q, p)?,
         None => Vec::new(),
     };
-    let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled);
+    let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
+        .with_search_path(ctx.search_path());
     let mut node = planner.plan_root(
         (table.schema.clone(), table.name.clone()),
         Ident::new("pgrst_source"),

@@ -155,6 +155,14 @@ CREATE FUNCTION js_rest_whoami() RETURNS json
 CREATE FUNCTION js_rest_fail(msg text) RETURNS int
   LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION '%', msg USING DETAIL = 'the detail', HINT = 'the hint'; END$$;
 
+-- Computed fields and relationships: functions taking a row of the table they extend.
+CREATE FUNCTION js_rest_display(js_rest_users) RETURNS text
+  LANGUAGE sql STABLE AS $$SELECT $1.username || ' (' || $1.status || ')'$$;
+CREATE FUNCTION js_rest_authored(js_rest_users) RETURNS SETOF js_rest_messages
+  LANGUAGE sql STABLE AS 'SELECT * FROM js_rest_messages WHERE author_id = $1.id';
+CREATE FUNCTION js_rest_latest(js_rest_channels) RETURNS SETOF js_rest_messages ROWS 1
+  LANGUAGE sql STABLE AS 'SELECT * FROM js_rest_messages WHERE channel_id = $1.id ORDER BY id DESC LIMIT 1';
+
 INSERT INTO js_rest_countries VALUES (1, 'France', 'FR'), (2, 'Japan', 'JP'), (3, 'Chile', 'CL');
 INSERT INTO js_rest_cities VALUES
   (1, 'Paris', 1, 2100000), (2, 'Lyon', 1, 520000), (3, 'Tokyo', 2, 14000000),

@@ -132,6 +132,23 @@ CREATE FUNCTION public.check_request() RETURNS void LANGUAGE plpgsql AS $$ BEGIN
   END IF;
   PERFORM set_config('app.pre', 'ran', true);
 END $$;
+-- Computed fields and relationships: functions taking a table's row.
+CREATE FUNCTION public.label(public.projects) RETURNS text LANGUAGE sql STABLE AS $$ SELECT $1.name || ' #' || $1.id $$;
+CREATE FUNCTION public.summary(public.tasks) RETURNS jsonb LANGUAGE sql STABLE AS $$ SELECT jsonb_build_object('title', $1.title, 'tags', $1.tags) $$;
+CREATE FUNCTION public.shout(public.items) RETURNS text LANGUAGE sql STABLE AS $$ SELECT upper($1.name) $$;
+CREATE FUNCTION public.open_tasks(public.projects) RETURNS SETOF public.tasks LANGUAGE sql STABLE AS $$ SELECT * FROM public.tasks WHERE project_id = $1.id AND status = 'open' $$;
+CREATE FUNCTION public.first_task(public.projects) RETURNS SETOF public.tasks ROWS 1 LANGUAGE sql STABLE AS $$ SELECT * FROM public.tasks WHERE project_id = $1.id ORDER BY id LIMIT 1 $$;
+CREATE FUNCTION public.owner(public.projects) RETURNS public.users LANGUAGE sql STABLE AS $$ SELECT * FROM public.users WHERE id = $1.owner_id $$;
+CREATE FUNCTION private.hidden_label(public.projects) RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'hidden' $$;
+CREATE FUNCTION api.loud(api.widgets) RETURNS text LANGUAGE sql STABLE AS $$ SELECT upper($1.label) $$;
+-- Two foreign keys to addresses would be ambiguous; a function named like the table replaces both.
+CREATE TABLE public.parcels (
+  id int PRIMARY KEY,
+  sender_id int REFERENCES public.addresses(id),
+  recipient_id int REFERENCES public.addresses(id)
+);
+CREATE FUNCTION public.addresses(public.parcels) RETURNS SETOF public.addresses ROWS 1 LANGUAGE sql STABLE AS $$ SELECT * FROM public.addresses WHERE id = $1.recipient_id $$;
+
 CREATE FUNCTION api.widget_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM api.widgets $$;
 
 GRANT USAGE ON SCHEMA public, api TO anon, authenticated, service_role;
@@ -158,5 +175,6 @@ INSERT INTO public.articles VALUES (1, 'The quick brown fox jumps'), (2, 'Lazy d
 INSERT INTO public.reservations VALUES (1, '[1,5)'), (2, '[10,20)');
 INSERT INTO private.secrets VALUES (1, 1, 's1');
 INSERT INTO public.todos (user_id, title, is_public) VALUES ('u1', 'public one', true), ('u1', 'private one', false), ('u2', 'other', false);
+INSERT INTO public.parcels VALUES (1, 1, 2), (2, 2, 1);
 INSERT INTO api.widgets VALUES (1, 'gear'), (2, 'cog');
 REFRESH MATERIALIZED VIEW public.project_counts;
