@@ -1,8 +1,9 @@
 //! `/rest/v1`: the PostgREST-compatible data API. The `madbase-rest` engine does the work;
 //! this module owns what sits around it in the data plane: the bearer token (anon when none),
-//! a pooled connection, the project's schema cache and its reload on
-//! `NOTIFY pgrst, 'reload schema'` (sent by the DDL event trigger of MadBase's migrations).
+//! the data API's own pool of pipelining connections, the project's schema cache and its reload
+//! on `NOTIFY pgrst, 'reload schema'` (sent by the DDL event trigger of MadBase's migrations).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -24,6 +25,78 @@ use crate::server::project::ProjectContext;
 pub struct RestContext {
     cache: RwLock<Arc<SchemaCache>>,
     settings: RestSettings,
+    pool: RestPool,
+}
+
+/// A data API connection and the schema generation its prepared statements were made for.
+pub struct RestConn {
+    conn: madbase_rest::PgConn,
+    generation: u64,
+}
+
+/// Opens and recycles the data API's connections.
+pub struct RestManager {
+    config: tokio_postgres::Config,
+    /// Bumped on every schema reload: connections prepared under an older one start afresh.
+    generation: AtomicU64,
+}
+
+impl deadpool::managed::Manager for RestManager {
+    type Type = RestConn;
+    type Error = madbase_rest::wire::ConnectError;
+
+    async fn create(&self) -> Result<RestConn, Self::Error> {
+        Ok(RestConn {
+            conn: madbase_rest::PgConn::connect(&self.config).await?,
+            generation: self.generation.load(Ordering::Acquire),
+        })
+    }
+
+    async fn recycle(
+        &self,
+        c: &mut RestConn,
+        _: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<Self::Error> {
+        if !c.conn.is_usable() {
+            // Broken, or left mid-request by a client that went away.
+            return Err(deadpool::managed::RecycleError::message(
+                "connection left unusable",
+            ));
+        }
+        let current = self.generation.load(Ordering::Acquire);
+        if c.generation != current {
+            // Statements were planned against the old schema; a table recreated with other
+            // column types would make them fail.
+            c.conn.clear_statements();
+            c.generation = current;
+        }
+        Ok(())
+    }
+}
+
+/// The data API's connection pool.
+pub type RestPool = deadpool::managed::Pool<RestManager>;
+
+/// A pool of `max_size` data API connections to `url`.
+pub fn rest_pool(url: &str, max_size: usize) -> anyhow::Result<RestPool> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| anyhow::anyhow!("the database URL is invalid: {e}"))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    config.application_name("madbase rest");
+    let manager = RestManager {
+        config,
+        generation: AtomicU64::new(0),
+    };
+    deadpool::managed::Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 impl RestContext {
@@ -46,6 +119,7 @@ impl RestContext {
         Ok(Self {
             cache: RwLock::new(Arc::new(cache)),
             settings,
+            pool: rest_pool(config.database_url.expose(), config.db_pool_size)?,
         })
     }
 
@@ -69,6 +143,11 @@ impl RestContext {
         };
         *guard = Arc::new(fresh);
         Ok(())
+    }
+
+    /// Pool gauges of the data API's connections.
+    pub fn pool_status(&self) -> deadpool::Status {
+        self.pool.status()
     }
 }
 
@@ -132,7 +211,12 @@ async fn reload(project: &ProjectContext) {
     };
     // Prepared statements were planned against the old schema; a table recreated with other
     // column types would make them fail, so every connection prepares afresh.
-    project.pool.manager().statement_caches.clear();
+    project
+        .rest
+        .pool
+        .manager()
+        .generation
+        .fetch_add(1, Ordering::AcqRel);
     match result {
         Ok(()) => tracing::info!("schema cache reloaded"),
         Err(e) => {
@@ -210,10 +294,10 @@ pub async fn handle(
             }
         },
     };
-    let client = match project.pool.get().await {
+    let mut conn = match rest.pool.get().await {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %crate::server::project::describe_pool_error(&e), "no database connection");
+            tracing::error!(error = %e, "no database connection");
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(json!({
@@ -241,30 +325,6 @@ pub async fn handle(
         claims,
     };
     let cache = rest.cache();
-    into_response(madbase_rest::handle(&cache, &rest.settings, &Pooled(&client), req).await)
-}
-
-/// Statements kept prepared per pooled connection; past this the connection's cache is
-/// emptied, so request shapes that never repeat cannot grow it without bound.
-const MAX_CACHED_STATEMENTS: usize = 256;
-
-/// A pooled connection as the engine's [`madbase_rest::Connection`]: statements are prepared
-/// once per connection through deadpool's statement cache.
-struct Pooled<'a>(&'a deadpool_postgres::Object);
-
-impl madbase_rest::Connection for Pooled<'_> {
-    fn client(&self) -> &tokio_postgres::Client {
-        self.0
-    }
-
-    fn prepare_cached<'a>(
-        &'a self,
-        sql: &'a str,
-        types: &'a [tokio_postgres::types::Type],
-    ) -> Option<madbase_rest::PrepareFuture<'a>> {
-        if self.0.statement_cache.size() >= MAX_CACHED_STATEMENTS {
-            self.0.statement_cache.clear();
-        }
-        Some(Box::pin(self.0.prepare_typed_cached(sql, types)))
-    }
+    let conn = tokio::sync::Mutex::new(&mut conn.conn);
+    into_response(madbase_rest::handle(&cache, &rest.settings, &conn, req).await)
 }

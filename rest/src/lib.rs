@@ -30,16 +30,18 @@ mod rpc;
 pub mod schema_cache;
 mod select;
 mod sql;
+pub mod wire;
 mod write;
 
 pub use error::{DbError, JwtErrorKind, RestError};
-pub use execute::{Connection, PrepareFuture};
+pub use execute::{ConnFuture, Connection};
 pub use request::{RestRequest, RestSettings};
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};
+pub use wire::PgConn;
 
-/// Serves one `/rest/v1` request on `client` (a `tokio_postgres::Client`, or a pooled
-/// connection that also caches prepared statements). Never fails: errors are PostgREST error
+/// Serves one `/rest/v1` request on `client` (a [`PgConn`] behind an async mutex, owned or
+/// borrowed from a pool). Never fails: errors are PostgREST error
 /// responses.
 pub async fn handle(
     cache: &SchemaCache,

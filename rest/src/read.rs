@@ -3,7 +3,6 @@
 //! reading the main statement's row and for `EXPLAIN` responses.
 
 use http::StatusCode;
-use tokio_postgres::Row;
 
 use crate::error::RestError;
 use crate::execute::{self, Connection, Transaction};
@@ -16,6 +15,7 @@ use crate::render;
 use crate::request::{Ctx, count_header};
 use crate::response::RestResponse;
 use crate::sql::{Ident, Sql};
+use crate::wire::Row;
 
 /// `BEGIN` for read-only requests.
 pub const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY";
@@ -39,16 +39,21 @@ pub struct MainRow {
 impl MainRow {
     /// Reads the row by column name.
     pub fn from_row(row: &Row) -> Result<MainRow, RestError> {
-        let get_err = |e: tokio_postgres::Error| RestError::Internal(e.to_string());
+        let text = |name: &str| row.text_named(name).map_err(RestError::Internal);
+        let int = |name: &str| -> Result<Option<i64>, RestError> {
+            text(name)?
+                .map(|t| {
+                    t.parse::<i64>()
+                        .map_err(|_| RestError::Internal(format!("{name} is not an integer: {t}")))
+                })
+                .transpose()
+        };
         Ok(MainRow {
-            total: row.try_get("total_result_set").map_err(get_err)?,
-            page_total: row.try_get("page_total").map_err(get_err)?,
-            body: row
-                .try_get::<_, Option<String>>("body")
-                .map_err(get_err)?
-                .unwrap_or_default(),
-            response_headers: row.try_get("response_headers").map_err(get_err)?,
-            response_status: row.try_get("response_status").map_err(get_err)?,
+            total: int("total_result_set")?,
+            page_total: int("page_total")?.unwrap_or(0),
+            body: text("body")?.unwrap_or_default().to_owned(),
+            response_headers: text("response_headers")?.map(str::to_owned),
+            response_status: text("response_status")?.map(str::to_owned),
         })
     }
 }
@@ -82,12 +87,13 @@ pub fn explain(main: Sql, opts: &PlanOptions) -> Sql {
 pub fn plan_response(ctx: &Ctx, rows: &[Row]) -> RestResponse {
     let body = if matches!(&ctx.media, Media::Plan(p) if p.json) {
         rows.first()
-            .and_then(|r| r.try_get::<_, serde_json::Value>(0).ok())
+            .and_then(|r| r.text(0))
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
             .map(|v| v.to_string())
             .unwrap_or_default()
     } else {
         rows.iter()
-            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .filter_map(|r| r.text(0))
             .collect::<Vec<_>>()
             .join("\n")
     };

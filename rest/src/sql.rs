@@ -1,13 +1,11 @@
 //! SQL text primitives: quoted identifiers and a fragment builder whose values are always binds.
 //!
 //! Dynamic SQL is only ever assembled through [`Sql`]: identifiers go through [`Ident`] (double
-//! quoted, embedded quotes doubled) and values through [`Sql::bind`], which sends them as text
-//! parameters of type `unknown` so PostgreSQL infers their type, exactly like PostgREST does.
+//! quoted, embedded quotes doubled) and values through [`Sql::bind`], which the connection sends as
+//! text parameters of type `unknown` so PostgreSQL infers their type, exactly like PostgREST does.
 //! This module must not know about HTTP or the schema cache.
 
-use bytes::BytesMut;
 use std::fmt::Write;
-use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
 
 /// A quoted SQL identifier. Construct only from names validated against the schema cache
 /// (or from names this crate generates itself).
@@ -41,37 +39,6 @@ impl std::fmt::Display for Ident {
 /// were validated as identifiers; user values are always bound).
 pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A parameter sent in text format with type `unknown`: PostgreSQL parses it with the input
-/// function of whatever type the context needs, as with an untyped literal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextParam(pub Option<String>);
-
-impl ToSql for TextParam {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match &self.0 {
-            Some(s) => {
-                out.extend_from_slice(s.as_bytes());
-                Ok(IsNull::No)
-            }
-            None => Ok(IsNull::Yes),
-        }
-    }
-
-    fn accepts(_ty: &Type) -> bool {
-        true
-    }
-
-    fn encode_format(&self, _ty: &Type) -> Format {
-        Format::Text
-    }
-
-    to_sql_checked!();
 }
 
 /// A SQL statement under construction: text plus its bound values.
@@ -115,11 +82,6 @@ impl Sql {
         self.text.push_str(&renumber(&other.text, offset));
         self.params.extend(other.params);
         self
-    }
-
-    /// Parameters as the driver wants them.
-    pub fn driver_params(&self) -> Vec<TextParam> {
-        self.params.iter().cloned().map(TextParam).collect()
     }
 }
 

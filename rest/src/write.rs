@@ -135,8 +135,13 @@ pub async fn serve(
         .ok_or_else(|| RestError::Internal("write returned no row".into()));
     let checked = row.and_then(|row| {
         let main = MainRow::from_row(row)?;
-        let inserted: i64 = row.try_get("inserted").unwrap_or(0);
-        let location: Option<String> = row.try_get("location").unwrap_or(None);
+        let inserted: i64 = row
+            .text_named("inserted")
+            .ok()
+            .flatten()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let location: Option<String> = row.text_named("location").ok().flatten().map(str::to_owned);
         if ctx.media.is_singular() && main.page_total != 1 {
             return Err(RestError::Singular(main.page_total));
         }

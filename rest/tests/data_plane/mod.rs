@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 /// Calls `madbase_rest::handle` the way the data plane does.
 pub struct Api {
-    client: tokio_postgres::Client,
+    conn: tokio::sync::Mutex<madbase_rest::PgConn>,
     cache: SchemaCache,
     settings: RestSettings,
 }
@@ -53,8 +53,12 @@ impl Api {
         let cache = SchemaCache::load(&client, &settings.schemas)
             .await
             .expect("schema cache loads");
+        let config: tokio_postgres::Config = postgres::url().parse().expect("url");
+        let conn = madbase_rest::PgConn::connect(&config)
+            .await
+            .expect("data API connection");
         Api {
-            client,
+            conn: tokio::sync::Mutex::new(conn),
             cache,
             settings,
         }
@@ -83,7 +87,7 @@ impl Api {
         let r = madbase_rest::handle(
             &self.cache,
             &self.settings,
-            &self.client,
+            &self.conn,
             RestRequest {
                 method: Method::from_bytes(method.as_bytes()).expect("method"),
                 path,

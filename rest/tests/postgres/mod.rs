@@ -197,6 +197,15 @@ pub fn server() -> &'static Server {
     SERVER.get_or_init(start)
 }
 
+/// Connection settings of the data plane's login role.
+#[allow(dead_code)]
+pub fn url() -> String {
+    format!(
+        "host=127.0.0.1 port={} user=authenticator dbname=postgres",
+        server().port
+    )
+}
+
 /// A new connection as the data plane's login role.
 pub async fn connect() -> tokio_postgres::Client {
     let port = server().port;

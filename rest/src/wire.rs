@@ -1,0 +1,650 @@
+//! The data API's own PostgreSQL connection: the extended query protocol, pipelined.
+//!
+//! A request's statements (`BEGIN`, the settings, an optional pre-request call and count
+//! estimate, the main statement, and `COMMIT` for reads) go out in one write ending in a single
+//! `Sync`, so PostgreSQL flushes its answer once and the data plane reads it in one go: one
+//! round trip, two system calls on each side. A general-purpose driver ends every statement with
+//! its own `Sync` (and so its own flush and wake-up); on a 2-core machine that cost about a third
+//! of the throughput. The connection is owned by one request at a time, so there is no
+//! background task and no channel between the request and the socket.
+//!
+//! Statements are prepared on first use (`Parse` + `Describe` inside the same pipeline) and kept
+//! per connection, bounded; parameters are text of type `unknown`, results are text. A request
+//! dropped mid-flight (client gone) leaves the connection marked busy, and the pool discards it.
+
+use std::collections::HashMap;
+use std::io;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::IsNull;
+use postgres_protocol::authentication::{md5_hash, sasl};
+use postgres_protocol::message::backend::{ErrorFields, Message};
+use postgres_protocol::message::frontend;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_postgres::config::{Host, SslMode};
+
+use crate::error::DbError;
+use crate::sql::Sql;
+
+/// Prepared statements kept per connection; past this they are all closed and the cache starts
+/// over, so request shapes that never repeat cannot grow it without bound.
+pub const MAX_STATEMENTS: usize = 256;
+
+trait Socket: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Socket for T {}
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The settings ask for something this connection cannot do.
+    #[error("{0}")]
+    Config(String),
+    /// The socket failed.
+    #[error("could not connect to the database: {0}")]
+    Io(#[from] io::Error),
+    /// The server refused (authentication, unknown database, …).
+    #[error("the database refused the connection: {0}")]
+    Refused(String),
+}
+
+/// One result row, columns in text format.
+#[derive(Debug, Clone)]
+pub struct Row {
+    columns: Arc<[String]>,
+    data: Bytes,
+    ranges: Vec<Option<Range<usize>>>,
+}
+
+impl Row {
+    /// The column names.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Column `i` as text; `None` for NULL or a column that does not exist.
+    pub fn text(&self, i: usize) -> Option<&str> {
+        let range = self.ranges.get(i)?.clone()?;
+        std::str::from_utf8(self.data.get(range)?).ok()
+    }
+
+    /// The column named `name` as text (`Ok(None)` for NULL), or an error naming the column.
+    pub fn text_named(&self, name: &str) -> Result<Option<&str>, String> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| format!("the result has no column {name}"))?;
+        Ok(self.text(i))
+    }
+}
+
+/// One statement of a pipeline.
+pub struct Step<'a> {
+    /// Statement text with `$n` placeholders.
+    pub text: &'a str,
+    /// Text values (`None` is NULL), all of type `unknown`.
+    pub params: &'a [Option<String>],
+}
+
+impl<'a> Step<'a> {
+    /// A statement without parameters.
+    pub fn plain(text: &'a str) -> Self {
+        Step { text, params: &[] }
+    }
+
+    /// A built statement.
+    pub fn sql(sql: &'a Sql) -> Self {
+        Step {
+            text: &sql.text,
+            params: &sql.params,
+        }
+    }
+}
+
+struct Prepared {
+    name: String,
+    columns: Arc<[String]>,
+}
+
+/// A connection to PostgreSQL, used by one request at a time.
+pub struct PgConn {
+    socket: Box<dyn Socket>,
+    read: BytesMut,
+    write: BytesMut,
+    statements: HashMap<String, Prepared>,
+    /// Statement names to close at the start of the next pipeline.
+    to_close: Vec<String>,
+    next_id: u64,
+    busy: bool,
+    broken: bool,
+    in_transaction: bool,
+}
+
+impl std::fmt::Debug for PgConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConn")
+            .field("statements", &self.statements.len())
+            .field("busy", &self.busy)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+fn db_error(fields: ErrorFields<'_>) -> DbError {
+    let mut e = DbError {
+        code: String::new(),
+        message: String::new(),
+        details: None,
+        hint: None,
+    };
+    let mut fields = fields;
+    while let Ok(Some(f)) = fields.next() {
+        let value = String::from_utf8_lossy(f.value_bytes()).into_owned();
+        match f.type_() {
+            b'C' => e.code = value,
+            b'M' => e.message = value,
+            b'D' => e.details = Some(value),
+            b'H' => e.hint = Some(value),
+            _ => {}
+        }
+    }
+    e
+}
+
+/// The error reported when the connection itself fails mid-request.
+pub fn connection_error(e: &io::Error) -> DbError {
+    DbError {
+        code: "08000".into(),
+        message: "Database connection error".into(),
+        details: Some(e.to_string()),
+        hint: None,
+    }
+}
+
+fn protocol_error(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unexpected message from the database: {what}"),
+    )
+}
+
+impl PgConn {
+    /// Opens a connection with libpq-style settings (the first host that answers; plain TCP or
+    /// a Unix socket directory; password, md5 or SCRAM-SHA-256 authentication).
+    pub async fn connect(config: &tokio_postgres::Config) -> Result<PgConn, ConnectError> {
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(ConnectError::Config(
+                "sslmode=require is not supported by the data API connection yet; use sslmode=disable or prefer on a trusted network".into(),
+            ));
+        }
+        let user = config
+            .get_user()
+            .ok_or_else(|| ConnectError::Config("the database URL names no user".into()))?;
+        let hosts = config.get_hosts();
+        if hosts.is_empty() {
+            return Err(ConnectError::Config(
+                "the database URL names no host".into(),
+            ));
+        }
+        let ports = config.get_ports();
+        let mut last = None;
+        for (i, host) in hosts.iter().enumerate() {
+            let port = match ports {
+                [] => 5432,
+                [one] => *one,
+                many => many.get(i).copied().unwrap_or(5432),
+            };
+            let socket = match open(host, port, config.get_connect_timeout().copied()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            };
+            let mut conn = PgConn {
+                socket,
+                read: BytesMut::with_capacity(16 * 1024),
+                write: BytesMut::with_capacity(8 * 1024),
+                statements: HashMap::new(),
+                to_close: Vec::new(),
+                next_id: 0,
+                busy: false,
+                broken: false,
+                in_transaction: false,
+            };
+            conn.startup(config, user).await?;
+            return Ok(conn);
+        }
+        Err(ConnectError::Io(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "no host to connect to")
+        })))
+    }
+
+    async fn startup(
+        &mut self,
+        config: &tokio_postgres::Config,
+        user: &str,
+    ) -> Result<(), ConnectError> {
+        let mut params = vec![
+            ("user", user),
+            ("client_encoding", "UTF8"),
+            (
+                "application_name",
+                config.get_application_name().unwrap_or("madbase"),
+            ),
+        ];
+        if let Some(db) = config.get_dbname() {
+            params.push(("database", db));
+        }
+        if let Some(options) = config.get_options() {
+            params.push(("options", options));
+        }
+        frontend::startup_message(params, &mut self.write)?;
+        self.flush().await?;
+        let password = config.get_password();
+        let need_password = || {
+            password.ok_or_else(|| {
+                ConnectError::Refused("the server asks for a password and none was given".into())
+            })
+        };
+        let mut scram: Option<sasl::ScramSha256> = None;
+        loop {
+            match self.next_message().await? {
+                Message::AuthenticationOk => {}
+                Message::AuthenticationCleartextPassword => {
+                    frontend::password_message(need_password()?, &mut self.write)?;
+                    self.flush().await?;
+                }
+                Message::AuthenticationMd5Password(body) => {
+                    let hash = md5_hash(user.as_bytes(), need_password()?, body.salt());
+                    frontend::password_message(hash.as_bytes(), &mut self.write)?;
+                    self.flush().await?;
+                }
+                Message::AuthenticationSasl(body) => {
+                    let mut mechanisms = body.mechanisms();
+                    let mut scram_offered = false;
+                    while let Some(m) = mechanisms.next()? {
+                        scram_offered |= m == sasl::SCRAM_SHA_256;
+                    }
+                    if !scram_offered {
+                        return Err(ConnectError::Refused(
+                            "the server offers no supported SASL mechanism".into(),
+                        ));
+                    }
+                    let s = sasl::ScramSha256::new(
+                        need_password()?,
+                        sasl::ChannelBinding::unsupported(),
+                    );
+                    frontend::sasl_initial_response(
+                        sasl::SCRAM_SHA_256,
+                        s.message(),
+                        &mut self.write,
+                    )?;
+                    self.flush().await?;
+                    scram = Some(s);
+                }
+                Message::AuthenticationSaslContinue(body) => {
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| ConnectError::Io(protocol_error("SASL continue")))?;
+                    s.update(body.data())?;
+                    frontend::sasl_response(s.message(), &mut self.write)?;
+                    self.flush().await?;
+                }
+                Message::AuthenticationSaslFinal(body) => {
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| ConnectError::Io(protocol_error("SASL final")))?;
+                    s.finish(body.data())?;
+                }
+                Message::ErrorResponse(body) => {
+                    let e = db_error(body.fields());
+                    return Err(ConnectError::Refused(format!("{} ({})", e.message, e.code)));
+                }
+                Message::ReadyForQuery(_) => return Ok(()),
+                Message::ParameterStatus(_)
+                | Message::BackendKeyData(_)
+                | Message::NoticeResponse(_) => {}
+                _ => {
+                    return Err(ConnectError::Refused(
+                        "the server asked for an authentication method that is not supported"
+                            .into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Whether the connection can serve another request (not broken, not left mid-request).
+    pub fn is_usable(&self) -> bool {
+        !self.broken && !self.busy && !self.in_transaction
+    }
+
+    /// Forgets every prepared statement (after a schema reload); they are closed on the
+    /// server with the next request.
+    pub fn clear_statements(&mut self) {
+        self.to_close
+            .extend(self.statements.drain().map(|(_, p)| p.name));
+    }
+
+    /// How many statements are prepared on this connection.
+    pub fn prepared_count(&self) -> usize {
+        self.statements.len()
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        let r = self.socket.write_all(&self.write).await;
+        self.write.clear();
+        if r.is_err() {
+            self.broken = true;
+        }
+        r
+    }
+
+    async fn next_message(&mut self) -> io::Result<Message> {
+        loop {
+            match Message::parse(&mut self.read) {
+                Ok(Some(m)) => return Ok(m),
+                Ok(None) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+            if self.read.capacity() - self.read.len() < 4096 {
+                self.read.reserve(16 * 1024);
+            }
+            match self.socket.read_buf(&mut self.read).await {
+                Ok(0) => {
+                    self.broken = true;
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the database closed the connection",
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The next message that is part of a statement's answer (notices and parameter changes
+    /// are skipped).
+    async fn next_reply(&mut self) -> io::Result<Message> {
+        loop {
+            match self.next_message().await? {
+                Message::NoticeResponse(_)
+                | Message::ParameterStatus(_)
+                | Message::NotificationResponse(_) => {}
+                m => return Ok(m),
+            }
+        }
+    }
+
+    /// Runs `steps` as one pipeline ending in a single `Sync`: the rows of each statement, or
+    /// the first error (PostgreSQL skips the rest, and an open transaction is rolled back).
+    /// After success, a transaction opened by the steps and not committed stays open: end it
+    /// with [`PgConn::finish`].
+    pub async fn pipeline(&mut self, steps: &[Step<'_>]) -> Result<Vec<Vec<Row>>, DbError> {
+        if self.broken {
+            return Err(connection_error(&io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the connection is broken",
+            )));
+        }
+        self.busy = true;
+        let result = self.pipeline_inner(steps).await;
+        match result {
+            Ok(Ok(rows)) => {
+                self.busy = false;
+                Ok(rows)
+            }
+            Ok(Err(db)) => {
+                // An error inside an explicit transaction leaves it aborted; end it here so the
+                // connection goes back to the pool clean.
+                if self.in_transaction {
+                    match self.simple("ROLLBACK").await {
+                        Ok(_) => self.busy = false,
+                        Err(_) => self.broken = true,
+                    }
+                } else {
+                    self.busy = false;
+                }
+                Err(db)
+            }
+            Err(io) => {
+                self.broken = true;
+                Err(connection_error(&io))
+            }
+        }
+    }
+
+    async fn pipeline_inner(
+        &mut self,
+        steps: &[Step<'_>],
+    ) -> io::Result<Result<Vec<Vec<Row>>, DbError>> {
+        if self.statements.len() + steps.len() > MAX_STATEMENTS {
+            self.clear_statements();
+        }
+        let closes = std::mem::take(&mut self.to_close);
+        for name in &closes {
+            frontend::close(b'S', name, &mut self.write)?;
+        }
+        // For each step: the name of a statement prepared in this pipeline, if any.
+        let mut parsed: Vec<Option<String>> = Vec::with_capacity(steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            let earlier = steps[..i]
+                .iter()
+                .zip(&parsed)
+                .find_map(|(s, n)| n.as_ref().filter(|_| s.text == step.text));
+            let (name, fresh) = match (self.statements.get(step.text), earlier) {
+                (Some(p), _) => (p.name.clone(), false),
+                (None, Some(name)) => (name.clone(), false),
+                (None, None) => {
+                    self.next_id += 1;
+                    let name = format!("mb{}", self.next_id);
+                    let types = std::iter::repeat_n(0u32, step.params.len());
+                    frontend::parse(&name, step.text, types, &mut self.write)?;
+                    frontend::describe(b'S', &name, &mut self.write)?;
+                    (name, true)
+                }
+            };
+            let bound = frontend::bind(
+                "",
+                &name,
+                std::iter::empty(),
+                step.params,
+                |p: &Option<String>, buf: &mut BytesMut| match p {
+                    Some(s) => {
+                        buf.extend_from_slice(s.as_bytes());
+                        Ok(IsNull::No)
+                    }
+                    None => Ok(IsNull::Yes),
+                },
+                std::iter::empty(),
+                &mut self.write,
+            );
+            if bound.is_err() {
+                // Text values cannot fail to serialise; only a count over the protocol's
+                // limit can. Nothing has been sent.
+                self.write.clear();
+                self.to_close = closes;
+                return Ok(Err(DbError {
+                    code: "54000".into(),
+                    message: "too many parameters for one statement".into(),
+                    details: Some(format!("{} parameters", step.params.len())),
+                    hint: None,
+                }));
+            }
+            frontend::execute("", 0, &mut self.write)?;
+            parsed.push(fresh.then_some(name));
+        }
+        frontend::sync(&mut self.write);
+        self.flush().await?;
+
+        for _ in &closes {
+            match self.next_reply().await? {
+                Message::CloseComplete => {}
+                Message::ErrorResponse(body) => {
+                    let e = db_error(body.fields());
+                    return self.drain(e).await;
+                }
+                _ => return Err(protocol_error("expected CloseComplete")),
+            }
+        }
+        let mut results = Vec::with_capacity(steps.len());
+        for (step, fresh) in steps.iter().zip(parsed) {
+            let columns = match fresh {
+                None => self
+                    .statements
+                    .get(step.text)
+                    .map(|p| p.columns.clone())
+                    .ok_or_else(|| protocol_error("statement vanished"))?,
+                Some(name) => {
+                    match self.next_reply().await? {
+                        Message::ParseComplete => {}
+                        Message::ErrorResponse(body) => {
+                            let e = db_error(body.fields());
+                            return self.drain(e).await;
+                        }
+                        _ => return Err(protocol_error("expected ParseComplete")),
+                    }
+                    match self.next_reply().await? {
+                        Message::ParameterDescription(_) => {}
+                        _ => return Err(protocol_error("expected ParameterDescription")),
+                    }
+                    let columns: Arc<[String]> = match self.next_reply().await? {
+                        Message::RowDescription(body) => body
+                            .fields()
+                            .map(|f| Ok(f.name().to_owned()))
+                            .collect::<Vec<_>>()?
+                            .into(),
+                        Message::NoData => Arc::from(Vec::new()),
+                        _ => return Err(protocol_error("expected RowDescription")),
+                    };
+                    self.statements.insert(
+                        step.text.to_owned(),
+                        Prepared {
+                            name,
+                            columns: columns.clone(),
+                        },
+                    );
+                    columns
+                }
+            };
+            match self.next_reply().await? {
+                Message::BindComplete => {}
+                Message::ErrorResponse(body) => {
+                    let e = db_error(body.fields());
+                    return self.drain(e).await;
+                }
+                _ => return Err(protocol_error("expected BindComplete")),
+            }
+            let mut rows = Vec::new();
+            loop {
+                match self.next_reply().await? {
+                    Message::DataRow(body) => {
+                        let ranges = body.ranges().collect::<Vec<_>>()?;
+                        rows.push(Row {
+                            columns: columns.clone(),
+                            data: body.buffer_bytes().clone(),
+                            ranges,
+                        });
+                    }
+                    Message::CommandComplete(_) | Message::EmptyQueryResponse => break,
+                    Message::ErrorResponse(body) => {
+                        let e = db_error(body.fields());
+                        return self.drain(e).await;
+                    }
+                    _ => return Err(protocol_error("expected DataRow or CommandComplete")),
+                }
+            }
+            results.push(rows);
+        }
+        match self.next_reply().await? {
+            Message::ReadyForQuery(body) => {
+                self.in_transaction = body.status() != b'I';
+                Ok(Ok(results))
+            }
+            _ => Err(protocol_error("expected ReadyForQuery")),
+        }
+    }
+
+    /// After an error: skips to `ReadyForQuery` and returns the error.
+    async fn drain<T>(&mut self, e: DbError) -> io::Result<Result<T, DbError>> {
+        loop {
+            if let Message::ReadyForQuery(body) = self.next_reply().await? {
+                self.in_transaction = body.status() != b'I';
+                return Ok(Err(e));
+            }
+        }
+    }
+
+    /// Runs a statement without parameters through the simple protocol.
+    async fn simple(&mut self, text: &str) -> io::Result<Result<(), DbError>> {
+        frontend::query(text, &mut self.write)?;
+        self.flush().await?;
+        let mut error = None;
+        loop {
+            match self.next_reply().await? {
+                Message::ReadyForQuery(body) => {
+                    self.in_transaction = body.status() != b'I';
+                    return Ok(error.map_or(Ok(()), Err));
+                }
+                Message::ErrorResponse(body) => error = Some(db_error(body.fields())),
+                _ => {}
+            }
+        }
+    }
+
+    /// Ends the open transaction with COMMIT or ROLLBACK.
+    pub async fn finish(&mut self, commit: bool) -> Result<(), DbError> {
+        self.busy = true;
+        match self
+            .simple(if commit { "COMMIT" } else { "ROLLBACK" })
+            .await
+        {
+            Ok(r) => {
+                self.busy = false;
+                r
+            }
+            Err(io) => {
+                self.broken = true;
+                Err(connection_error(&io))
+            }
+        }
+    }
+}
+
+async fn open(
+    host: &Host,
+    port: u16,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<Box<dyn Socket>> {
+    let connect = async {
+        Ok::<Box<dyn Socket>, io::Error>(match host {
+            Host::Tcp(name) => {
+                let s = tokio::net::TcpStream::connect((name.as_str(), port)).await?;
+                s.set_nodelay(true)?;
+                Box::new(s)
+            }
+            Host::Unix(dir) => {
+                let path: PathBuf = dir.join(format!(".s.PGSQL.{port}"));
+                Box::new(tokio::net::UnixStream::connect(path).await?)
+            }
+        })
+    };
+    match timeout {
+        Some(t) => tokio::time::timeout(t, connect)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?,
+        None => connect.await,
+    }
+}

@@ -1,0 +1,205 @@
+//! The data API's own connection (`madbase_rest::PgConn`): statements prepared once per shape
+//! and answering alike, errors mid-pipeline leaving the connection clean, statement cache
+//! bounds and resets, and a request abandoned mid-flight making the connection unusable.
+
+mod postgres;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use madbase_rest::wire::{MAX_STATEMENTS, Step};
+use madbase_rest::{PgConn, RestRequest, RestSettings, SchemaCache};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+async fn open() -> (Mutex<PgConn>, SchemaCache) {
+    let client = postgres::connect().await;
+    let cache = SchemaCache::load(&client, &["public".to_string()])
+        .await
+        .expect("schema cache");
+    let config: tokio_postgres::Config = postgres::url().parse().expect("url");
+    let conn = PgConn::connect(&config).await.expect("connect");
+    (Mutex::new(conn), cache)
+}
+
+async fn call(
+    conn: &Mutex<PgConn>,
+    cache: &SchemaCache,
+    method: &str,
+    url: &str,
+    body: &str,
+) -> (u16, Value) {
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (url.to_string(), None),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("prefer", "return=representation".parse().expect("header"));
+    let r = madbase_rest::handle(
+        cache,
+        &RestSettings::default(),
+        conn,
+        RestRequest {
+            method: Method::from_bytes(method.as_bytes()).expect("method"),
+            path,
+            query,
+            headers,
+            body: Bytes::from(body.to_string()),
+            role: "anon".into(),
+            claims: json!({"role": "anon"}),
+        },
+    )
+    .await;
+    let text = String::from_utf8(r.body.to_vec()).expect("utf8");
+    (
+        r.status.as_u16(),
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn statements_are_prepared_once_per_shape_and_answer_alike() {
+    let (conn, cache) = open().await;
+    let url = "/items?select=id,name&id=eq.1&order=id";
+    let (status, first) = call(&conn, &cache, "GET", url, "").await;
+    assert_eq!(status, 200, "{first}");
+    let after_first = conn.lock().await.prepared_count();
+    assert_eq!(after_first, 4, "BEGIN, settings, main statement, COMMIT");
+    let (_, again) = call(&conn, &cache, "GET", url, "").await;
+    assert_eq!(again, first);
+    let (_, other_id) = call(
+        &conn,
+        &cache,
+        "GET",
+        "/items?select=id,name&id=eq.2&order=id",
+        "",
+    )
+    .await;
+    assert!(other_id.is_array());
+    assert_eq!(
+        conn.lock().await.prepared_count(),
+        after_first,
+        "same shapes, no new prepares"
+    );
+
+    let (status, inserted) = call(
+        &conn,
+        &cache,
+        "POST",
+        "/items?select=id,name",
+        r#"{"id": 2901, "name": "cached"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{inserted}");
+    assert_eq!(inserted, json!([{"id": 2901, "name": "cached"}]));
+    let (status, sum) = call(&conn, &cache, "POST", "/rpc/add", r#"{"a": 2, "b": 40}"#).await;
+    assert_eq!((status, sum), (200, json!(42)));
+    assert!(conn.lock().await.is_usable());
+}
+
+#[tokio::test]
+async fn an_error_mid_pipeline_rolls_back_and_leaves_the_connection_clean() {
+    let (conn, cache) = open().await;
+    // An unknown column fails when the main statement is parsed; the request still gets
+    // PostgreSQL's 42703, and the statements after it are not kept as prepared.
+    let (status, body) = call(&conn, &cache, "GET", "/items?select=nope", "").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "42703");
+    assert!(conn.lock().await.is_usable(), "no transaction left open");
+    let (status, _) = call(&conn, &cache, "GET", "/items?select=id&limit=1", "").await;
+    assert_eq!(status, 200);
+
+    // A write that fails at execution (duplicate key) inside BEGIN … is rolled back.
+    let row = r#"{"id": 2902, "name": "once"}"#;
+    assert_eq!(call(&conn, &cache, "POST", "/items", row).await.0, 201);
+    let (status, body) = call(&conn, &cache, "POST", "/items", row).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "23505");
+    assert!(conn.lock().await.is_usable());
+    let (status, rows) = call(&conn, &cache, "GET", "/items?select=id&id=eq.2902", "").await;
+    assert_eq!((status, rows), (200, json!([{"id": 2902}])), "exactly one row kept");
+    let mut c = conn.lock().await;
+    let rows = c
+        .pipeline(&[Step::plain("SELECT current_user::text AS who")])
+        .await
+        .expect("select");
+    assert_eq!(rows[0][0].text(0), Some("authenticator"), "no role left set");
+    assert_eq!(rows[0][0].columns(), ["who"]);
+}
+
+#[tokio::test]
+async fn values_are_bound_and_nulls_survive() {
+    let (conn, _) = open().await;
+    let mut c = conn.lock().await;
+    let params = [Some("it's; DROP TABLE items".to_string()), None];
+    let rows = c
+        .pipeline(&[Step {
+            text: "SELECT $1::text AS a, $2::text AS b, 'x' AS c",
+            params: &params,
+        }])
+        .await
+        .expect("select");
+    let row = &rows[0][0];
+    assert_eq!(row.text_named("a"), Ok(Some("it's; DROP TABLE items")));
+    assert_eq!(row.text_named("b"), Ok(None));
+    assert_eq!(row.text(2), Some("x"));
+    assert!(row.text_named("missing").is_err());
+}
+
+#[tokio::test]
+async fn the_statement_cache_is_bounded_and_can_be_reset() {
+    let (conn, _) = open().await;
+    let mut c = conn.lock().await;
+    for i in 0..(MAX_STATEMENTS + 10) {
+        let text = format!("SELECT {i} AS n");
+        let rows = c.pipeline(&[Step::plain(&text)]).await.expect("select");
+        assert_eq!(rows[0][0].text(0), Some(i.to_string().as_str()));
+        assert!(c.prepared_count() <= MAX_STATEMENTS);
+    }
+    c.clear_statements();
+    assert_eq!(c.prepared_count(), 0);
+    // The next pipeline closes the old statements on the server and prepares afresh.
+    let rows = c
+        .pipeline(&[Step::plain("SELECT 1 AS n")])
+        .await
+        .expect("select");
+    assert_eq!(rows[0][0].text(0), Some("1"));
+    let rows = c
+        .pipeline(&[Step::plain(
+            "SELECT count(*)::text FROM pg_prepared_statements",
+        )])
+        .await
+        .expect("count");
+    assert_eq!(
+        rows[0][0].text(0),
+        Some("2"),
+        "only the two live statements remain"
+    );
+}
+
+#[tokio::test]
+async fn a_request_abandoned_mid_flight_makes_the_connection_unusable() {
+    let (conn, _) = open().await;
+    let mut c = conn.lock().await;
+    let steps = [Step::plain("SELECT pg_sleep(5)")];
+    let slow = c.pipeline(&steps);
+    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(100), slow).await;
+    assert!(timed_out.is_err(), "the sleep outlives the timeout");
+    assert!(!c.is_usable(), "the pool must discard it");
+}
+
+#[tokio::test]
+async fn bad_connection_settings_are_clear_errors() {
+    let config: tokio_postgres::Config = format!(
+        "host=127.0.0.1 port={} user=nobody_here dbname=postgres",
+        postgres::server().port
+    )
+    .parse()
+    .expect("url");
+    let err = PgConn::connect(&config).await.expect_err("unknown role");
+    assert!(err.to_string().contains("nobody_here"), "{err}");
+    let config: tokio_postgres::Config = "host=127.0.0.1 port=1 user=x sslmode=require"
+        .parse()
+        .expect("url");
+    let err = PgConn::connect(&config).await.expect_err("tls");
+    assert!(err.to_string().contains("sslmode=require"), "{err}");
+}
