@@ -37,6 +37,28 @@ impl SmtpTls {
     }
 }
 
+/// Which kind of key signs user access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtSigningAlg {
+    /// The project's HS256 secret (legacy Supabase), even when asymmetric keys are listed.
+    Hs256,
+    /// An EC P-256 private key of `MADBASE_AUTH_JWT_KEYS`.
+    Es256,
+    /// An RSA private key of `MADBASE_AUTH_JWT_KEYS`.
+    Rs256,
+}
+
+impl JwtSigningAlg {
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtSigningAlg::Hs256 => "HS256",
+            JwtSigningAlg::Es256 => "ES256",
+            JwtSigningAlg::Rs256 => "RS256",
+        }
+    }
+}
+
 /// Settings of the auth API.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -62,6 +84,9 @@ pub struct AuthSettings {
     pub jwt_issuer: Option<String>,
     /// Asymmetric signing/verification keys (a JSON array of JWKs, as GoTrue's JWT_KEYS).
     pub jwt_keys: Option<Secret>,
+    /// Which key signs access tokens; `None`: the key marked `sign`, else the first private key,
+    /// else HS256.
+    pub jwt_signing_alg: Option<JwtSigningAlg>,
     /// Minimum password length.
     pub password_min_length: usize,
     /// Character sets a password must each draw from (GoTrue's `:`-separated list).
@@ -251,6 +276,16 @@ impl AuthSettings {
             jwt_exp: secs(raw, "auth_jwt_exp", 3600).max(30),
             jwt_issuer: raw.get("auth_jwt_issuer").map(str::to_owned),
             jwt_keys: raw.get("auth_jwt_keys").map(Secret::new),
+            jwt_signing_alg: raw.parse(
+                "auth_jwt_signing_alg",
+                "HS256, ES256 or RS256",
+                |v| match v.to_ascii_uppercase().as_str() {
+                    "HS256" => Some(JwtSigningAlg::Hs256),
+                    "ES256" => Some(JwtSigningAlg::Es256),
+                    "RS256" => Some(JwtSigningAlg::Rs256),
+                    _ => None,
+                },
+            ),
             password_min_length: raw
                 .parse(
                     "auth_password_min_length",
@@ -443,8 +478,12 @@ impl AuthSettings {
                 self.password_required_characters.join(":"),
             ));
         }
-        let opt: [(&'static str, Option<&str>); 8] = [
+        let opt: [(&'static str, Option<&str>); 9] = [
             ("MADBASE_AUTH_JWT_ISSUER", self.jwt_issuer.as_deref()),
+            (
+                "MADBASE_AUTH_JWT_SIGNING_ALG",
+                self.jwt_signing_alg.map(JwtSigningAlg::as_str),
+            ),
             (
                 "MADBASE_AUTH_JWT_KEYS",
                 self.jwt_keys.as_ref().map(Secret::expose),
@@ -602,6 +641,7 @@ mod tests {
             ("MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS", "ab:CD"),
             ("MADBASE_SMTP_TLS", "implicit"),
             ("MADBASE_AUTH_OUTBOUND_CA_FILE", "ca.pem"),
+            ("MADBASE_AUTH_JWT_SIGNING_ALG", "rs256"),
         ])
         .expect("valid");
         let env = c.auth.to_env();
@@ -636,6 +676,22 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("MADBASE_SMTP_TLS must be starttls, implicit or off"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn signing_algorithm_is_one_of_three() {
+        use super::JwtSigningAlg;
+        assert_eq!(parse(&[]).expect("valid").auth.jwt_signing_alg, None);
+        let a = parse(&[("MADBASE_AUTH_JWT_SIGNING_ALG", "RS256")])
+            .expect("valid")
+            .auth;
+        assert_eq!(a.jwt_signing_alg, Some(JwtSigningAlg::Rs256));
+        let err = parse(&[("MADBASE_AUTH_JWT_SIGNING_ALG", "PS256")]).expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("MADBASE_AUTH_JWT_SIGNING_ALG must be HS256, ES256 or RS256"),
             "{err}"
         );
     }

@@ -7,7 +7,7 @@
 //! the caller hands it an environment lookup and the text of an optional TOML file.
 
 mod auth;
-pub use auth::{AuthSettings, OAuthProviderSettings, SmtpTls};
+pub use auth::{AuthSettings, JwtSigningAlg, OAuthProviderSettings, SmtpTls};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -111,7 +111,9 @@ settings! {
     "auth_jwt_issuer" => "MADBASE_AUTH_JWT_ISSUER", required: false, secret: false, default: None,
         "Auth: `iss` claim of access tokens; defaults to <API external URL>/auth/v1.";
     "auth_jwt_keys" => "MADBASE_AUTH_JWT_KEYS", required: false, secret: true, default: None,
-        "Auth: JSON array of JWKs (EC P-256 private keys sign ES256; public EC/RSA keys only verify). The key whose key_ops contains `sign` (else the first private key) signs; keep a rotated-out key listed, without `sign`, until the tokens it signed have expired.";
+        "Auth: JSON array of JWKs (or {\"keys\": [...]}), each with a `kid`: EC P-256 keys (ES256) and RSA keys of at least 2048 bits (RS256); private keys (with `d`) can sign, public ones only verify. The signer is chosen by MADBASE_AUTH_JWT_SIGNING_ALG, then by `key_ops` containing `sign`, then the first private key. Every listed key verifies and is published at /auth/v1/.well-known/jwks.json: keep a rotated-out key listed, without `sign`, until the tokens it signed have expired.";
+    "auth_jwt_signing_alg" => "MADBASE_AUTH_JWT_SIGNING_ALG", required: false, secret: false, default: None,
+        "Auth: which key signs access tokens: HS256 (the project secret, even with asymmetric keys listed), ES256 or RS256 (a private key of that type in MADBASE_AUTH_JWT_KEYS, the one marked `sign` first; start-up fails without one). Unset: the key marked `sign`, else the first private key, else HS256.";
     "auth_password_min_length" => "MADBASE_AUTH_PASSWORD_MIN_LENGTH", required: false, secret: false, default: Some("6"),
         "Auth: minimum password length (6 to 72).";
     "auth_password_required_characters" => "MADBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS", required: false, secret: false, default: None,

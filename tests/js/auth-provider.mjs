@@ -68,10 +68,11 @@ export async function startIdp() {
 }
 
 /** Starts `madbase serve` on the suite's database with the OIDC and GitHub providers of `idp`
- * (when given) and `env` on top; returns its URL, log and a stop function. */
-export async function startServe({ idp, env = {} } = {}) {
+ * (when given) and `env` on top, on `port` (a free one by default, so a restart can keep its
+ * URL); returns its URL, port, log and a stop function. */
+export async function startServe({ idp, env = {}, port } = {}) {
   const mb = instance();
-  const port = await freePort();
+  port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
   let log = '';
   const providers = idp
@@ -108,6 +109,7 @@ export async function startServe({ idp, env = {} } = {}) {
       if ((await fetch(`${url}/health`)).ok) {
         return {
           url,
+          port,
           log: () => log,
           async stop() {
             child.kill('SIGTERM');

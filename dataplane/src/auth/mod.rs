@@ -63,6 +63,9 @@ pub struct AuthContext {
     pub limits: rate_limit::Limits,
     /// Configured OAuth/OIDC providers.
     pub oauth: oauth::Providers,
+    /// Signs access tokens with the key `MADBASE_AUTH_JWT_SIGNING_ALG` chooses (the project's
+    /// keys verify; these are the same keys with the signer picked).
+    pub signing: crate::http::jwt::JwtKeys,
 }
 
 impl std::fmt::Debug for AuthContext {
@@ -84,6 +87,12 @@ impl AuthContext {
         let api_url = format!("{external}/auth/v1");
         let issuer = s.jwt_issuer.clone().unwrap_or_else(|| api_url.clone());
         let trust = tls::OutboundTrust::load(s.outbound_ca_file.as_deref())?;
+        let signing = crate::http::jwt::JwtKeys::new(&config.jwt_secret)
+            .with_jwks(s.jwt_keys.as_ref())
+            .and_then(|k| k.with_signing_alg(s.jwt_signing_alg))
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let (alg, kid) = signing.signing_key();
+        tracing::info!(alg = ?alg, kid = kid.unwrap_or(""), "auth signs access tokens");
         let mailer = mailer::Mailer::new(&s, &trust)?;
         if s.dev_mailbox {
             tracing::warn!(
@@ -97,6 +106,7 @@ impl AuthContext {
             },
             limits: rate_limit::Limits::default(),
             oauth: oauth::Providers::new(&s, &trust)?,
+            signing,
             mailer,
             issuer,
             api_url,

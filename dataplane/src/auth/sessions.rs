@@ -141,7 +141,7 @@ pub async fn access_token(
     let iat = unix_now();
     let claims = build_claims(&input, &auth.issuer, iat, auth.settings.jwt_exp);
     let exp = iat + auth.settings.jwt_exp as i64;
-    Ok((ctx.project.jwt.sign_user_token(&claims), exp, row.get(9)))
+    Ok((ctx.auth().signing.sign_user_token(&claims), exp, row.get(9)))
 }
 
 /// GoTrue's token response.

@@ -1,17 +1,18 @@
 //! JWT keys of one project: minting the `anon`/`service_role` API keys the way Supabase issues
 //! them, signing user access tokens, and verifying bearer tokens: HS256 with the project
-//! secret (legacy) and the asymmetric keys of `MADBASE_AUTH_JWT_KEYS` (ES256 sign and verify,
-//! RS256 verify), published as a JWKS.
+//! secret (legacy) and the asymmetric keys of `MADBASE_AUTH_JWT_KEYS` (ES256 and RS256, each
+//! signing with a private key and verifying with a public one), published as a JWKS.
 //!
-//! Rotation: the signing key is the one whose `key_ops` has `sign` (else the first private
-//! key); every listed key verifies, so a rotated-out key stays listed until the tokens it
-//! signed have expired. API keys stay HS256, as Supabase's legacy keys.
+//! Rotation: the signing key is chosen by algorithm (`MADBASE_AUTH_JWT_SIGNING_ALG`), then by
+//! `key_ops` containing `sign`, then as the first private key; every listed key verifies, so a
+//! rotated-out key stays listed until the tokens it signed have expired. API keys stay HS256,
+//! as Supabase's legacy keys.
 //!
 //! Verification returns the claims or a [`JwtError`]; each API renders that error in its own
 //! wire format (PostgREST `PGRST301`, GoTrue `bad_jwt`, …).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use madbase_config::Secret;
+use madbase_config::{JwtSigningAlg, Secret};
 use serde_json::{Value, json};
 
 /// Why a token was refused.
@@ -46,8 +47,13 @@ struct AsymmetricKey {
     alg: Algorithm,
     decoding: DecodingKey,
     encoding: Option<EncodingKey>,
+    /// `key_ops` contains `sign`.
+    marked_sign: bool,
     public_jwk: Value,
 }
+
+/// Fewest bits an RSA key may have.
+const RSA_MIN_BITS: usize = 2048;
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,21 +95,57 @@ impl JwtKeys {
                 .ok_or("MADBASE_AUTH_JWT_KEYS must be a JWK array or {\"keys\": [...]}")?,
             _ => return Err("MADBASE_AUTH_JWT_KEYS must be a JWK array".into()),
         };
-        let mut explicit_signer = None;
         for (i, jwk) in list.iter().enumerate() {
             let key = parse_jwk(jwk).map_err(|e| format!("MADBASE_AUTH_JWT_KEYS key {i}: {e}"))?;
-            let signs = jwk
-                .get("key_ops")
-                .and_then(Value::as_array)
-                .is_some_and(|ops| ops.iter().any(|o| o == "sign"));
-            if signs && key.encoding.is_some() && explicit_signer.is_none() {
-                explicit_signer = Some(self.asymmetric.len());
+            if self.asymmetric.iter().any(|k| k.kid == key.kid) {
+                return Err(format!(
+                    "MADBASE_AUTH_JWT_KEYS key {i}: `kid` {} is used twice",
+                    key.kid
+                ));
             }
             self.asymmetric.push(key);
         }
-        self.signer =
-            explicit_signer.or_else(|| self.asymmetric.iter().position(|k| k.encoding.is_some()));
+        self.signer = self.pick_signer(None);
         Ok(self)
+    }
+
+    /// The private key that signs among those of algorithm `alg` (any, when `None`): the one
+    /// marked `sign`, else the first.
+    fn pick_signer(&self, alg: Option<Algorithm>) -> Option<usize> {
+        let usable = |k: &AsymmetricKey| k.encoding.is_some() && alg.is_none_or(|a| a == k.alg);
+        self.asymmetric
+            .iter()
+            .position(|k| usable(k) && k.marked_sign)
+            .or_else(|| self.asymmetric.iter().position(usable))
+    }
+
+    /// Chooses the signing algorithm (`MADBASE_AUTH_JWT_SIGNING_ALG`): HS256 signs with the
+    /// secret even when asymmetric keys are listed; ES256/RS256 need a private key of that type.
+    pub fn with_signing_alg(mut self, alg: Option<JwtSigningAlg>) -> Result<Self, String> {
+        let wanted = match alg {
+            None => return Ok(self),
+            Some(JwtSigningAlg::Hs256) => {
+                self.signer = None;
+                return Ok(self);
+            }
+            Some(JwtSigningAlg::Es256) => Algorithm::ES256,
+            Some(JwtSigningAlg::Rs256) => Algorithm::RS256,
+        };
+        self.signer = Some(self.pick_signer(Some(wanted)).ok_or_else(|| {
+            format!(
+                "MADBASE_AUTH_JWT_SIGNING_ALG is {wanted:?} but MADBASE_AUTH_JWT_KEYS has no {} private key",
+                if wanted == Algorithm::RS256 { "RSA" } else { "EC P-256" }
+            )
+        })?);
+        Ok(self)
+    }
+
+    /// The algorithm and `kid` user access tokens are signed with (`HS256` has no `kid`).
+    pub fn signing_key(&self) -> (Algorithm, Option<&str>) {
+        match self.signer.and_then(|i| self.asymmetric.get(i)) {
+            Some(k) => (k.alg, Some(k.kid.as_str())),
+            None => (Algorithm::HS256, None),
+        }
     }
 
     /// Signs a user access token: with the asymmetric signing key when one is configured
@@ -208,6 +250,10 @@ fn parse_jwk(jwk: &Value) -> Result<AsymmetricKey, String> {
         .and_then(Value::as_str)
         .ok_or("missing `kid`")?
         .to_owned();
+    let marked_sign = jwk
+        .get("key_ops")
+        .and_then(Value::as_array)
+        .is_some_and(|ops| ops.iter().any(|o| o == "sign"));
     match jwk.get("kty").and_then(Value::as_str) {
         Some("EC") => {
             if jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
@@ -235,23 +281,69 @@ fn parse_jwk(jwk: &Value) -> Result<AsymmetricKey, String> {
                 alg: Algorithm::ES256,
                 decoding,
                 encoding,
+                marked_sign,
             })
         }
         Some("RSA") => {
+            if jwk
+                .get("alg")
+                .and_then(Value::as_str)
+                .is_some_and(|a| a != "RS256")
+            {
+                return Err("RSA keys must be for RS256".into());
+            }
             let n = unb64(jwk.get("n"), "n")?;
             let e = unb64(jwk.get("e"), "e")?;
+            let n = strip_leading_zeros(&n);
+            if n.len() * 8 < RSA_MIN_BITS {
+                return Err(format!("RSA keys need at least {RSA_MIN_BITS} bits"));
+            }
+            let encoding = match jwk.get("d") {
+                None => None,
+                Some(d) => Some(rsa_signing_key(jwk, n, &e, &unb64(Some(d), "d")?)?),
+            };
             Ok(AsymmetricKey {
-                public_jwk: json!({"kty": "RSA", "n": b64(&n), "e": b64(&e),
+                public_jwk: json!({"kty": "RSA", "n": b64(n), "e": b64(&e),
                                    "kid": kid, "alg": "RS256", "use": "sig", "key_ops": ["verify"]}),
                 kid,
                 alg: Algorithm::RS256,
-                decoding: DecodingKey::from_rsa_raw_components(&n, &e),
-                // RSA keys verify only: tokens a Supabase project signed with RS256 keep working.
-                encoding: None,
+                decoding: DecodingKey::from_rsa_raw_components(n, &e),
+                encoding,
+                marked_sign,
             })
         }
         _ => Err("`kty` must be EC or RSA".into()),
     }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// The signing key of an RSA private JWK: `n`, `e`, `d` and, when present, the primes `p` and
+/// `q` (otherwise recovered); the key is checked for consistency before use.
+fn rsa_signing_key(jwk: &Value, n: &[u8], e: &[u8], d: &[u8]) -> Result<EncodingKey, String> {
+    use rsa::BigUint;
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    let primes = match (jwk.get("p"), jwk.get("q")) {
+        (Some(p), Some(q)) => vec![
+            BigUint::from_bytes_be(&unb64(Some(p), "p")?),
+            BigUint::from_bytes_be(&unb64(Some(q), "q")?),
+        ],
+        _ => Vec::new(),
+    };
+    let key = rsa::RsaPrivateKey::from_components(
+        BigUint::from_bytes_be(n),
+        BigUint::from_bytes_be(e),
+        BigUint::from_bytes_be(d),
+        primes,
+    )
+    .map_err(|e| format!("not a consistent RSA private key: {e}"))?;
+    let der = key
+        .to_pkcs1_der()
+        .map_err(|e| format!("encoding the RSA key: {e}"))?;
+    Ok(EncodingKey::from_rsa_der(der.as_bytes()))
 }
 
 /// A fresh ES256 private JWK with `kid`, for `MADBASE_AUTH_JWT_KEYS`.
@@ -384,12 +476,111 @@ mod tests {
         );
     }
 
+    /// A fresh RS256 private JWK (2048 bits), with or without its primes.
+    fn rs256_jwk(kid: &str, with_primes: bool) -> Value {
+        use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
+        let mut jwk = json!({
+            "kty": "RSA", "kid": kid, "alg": "RS256",
+            "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be()),
+            "d": b64(&key.d().to_bytes_be()),
+        });
+        if with_primes {
+            jwk["p"] = json!(b64(&key.primes()[0].to_bytes_be()));
+            jwk["q"] = json!(b64(&key.primes()[1].to_bytes_be()));
+        }
+        jwk
+    }
+
+    #[test]
+    fn rs256_keys_sign_verify_publish_and_are_chosen_by_setting() {
+        let rsa = rs256_jwk("rs-1", true);
+        let es = generate_es256_jwk("es-1");
+        let set = Secret::new(json!([es.clone(), rsa.clone()]).to_string());
+        // Unset: the first private key (here EC) signs.
+        let by_order = keys().with_jwks(Some(&set)).expect("jwks");
+        assert_eq!(by_order.signing_key(), (Algorithm::ES256, Some("es-1")));
+        let rs = keys()
+            .with_jwks(Some(&set))
+            .and_then(|k| k.with_signing_alg(Some(JwtSigningAlg::Rs256)))
+            .expect("rs256 chosen");
+        assert_eq!(rs.signing_key(), (Algorithm::RS256, Some("rs-1")));
+        let token = rs.sign_user_token(&json!({"sub": "u", "exp": 4_000_000_000_u64}));
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(
+            (header.alg, header.kid.as_deref()),
+            (Algorithm::RS256, Some("rs-1"))
+        );
+        assert_eq!(rs.verify(&token).expect("verifies")["sub"], "u");
+        // Rotation: ES256 signs now; the RS256 token stays valid while its key is listed.
+        let es_now = keys()
+            .with_jwks(Some(&set))
+            .and_then(|k| k.with_signing_alg(Some(JwtSigningAlg::Es256)))
+            .expect("es256 chosen");
+        assert_eq!(
+            es_now.verify(&token).expect("old RS256 still valid")["sub"],
+            "u"
+        );
+        let without_rsa = keys()
+            .with_jwks(Some(&Secret::new(json!([es]).to_string())))
+            .expect("jwks");
+        assert!(
+            without_rsa.verify(&token).is_err(),
+            "a dropped key no longer verifies"
+        );
+        // Tampered payloads fail the signature.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = b64(br#"{"sub":"admin","exp":4000000000}"#);
+        parts[1] = &forged;
+        assert_eq!(rs.verify(&parts.join(".")), Err(JwtError::BadSignature));
+        // HS256 can be forced; the published set never carries private parts.
+        let hs = rs
+            .clone()
+            .with_signing_alg(Some(JwtSigningAlg::Hs256))
+            .expect("hs");
+        assert_eq!(hs.signing_key(), (Algorithm::HS256, None));
+        let published = rs.public_jwks().to_string();
+        for private in ["\"d\"", "\"p\"", "\"q\""] {
+            assert!(!published.contains(private), "{published}");
+        }
+        // Primes are optional: they are recovered from n, e and d.
+        let no_primes = keys()
+            .with_jwks(Some(&Secret::new(
+                json!([rs256_jwk("rs-2", false)]).to_string(),
+            )))
+            .expect("jwks");
+        let t = no_primes.sign_user_token(&json!({"sub": "v"}));
+        assert_eq!(no_primes.verify(&t).expect("verifies")["sub"], "v");
+    }
+
+    #[test]
+    fn signing_algorithm_without_a_matching_key_is_a_start_up_error() {
+        let only_es = Secret::new(json!([generate_es256_jwk("es")]).to_string());
+        let err = keys()
+            .with_jwks(Some(&only_es))
+            .and_then(|k| k.with_signing_alg(Some(JwtSigningAlg::Rs256)))
+            .map(|_| ())
+            .expect_err("no RSA key");
+        assert!(err.contains("no RSA private key"), "{err}");
+        let mut public_only = rs256_jwk("pub", true);
+        for k in ["d", "p", "q"] {
+            public_only.as_object_mut().expect("object").remove(k);
+        }
+        let err = keys()
+            .with_jwks(Some(&Secret::new(json!([public_only]).to_string())))
+            .and_then(|k| k.with_signing_alg(Some(JwtSigningAlg::Rs256)))
+            .map(|_| ())
+            .expect_err("public RSA keys cannot sign");
+        assert!(err.contains("no RSA private key"), "{err}");
+    }
+
     #[test]
     fn bad_jwks_are_clear_errors() {
         for bad in [
             "nope",
             "[{}]",
             r#"[{"kid":"a","kty":"EC","crv":"P-384","x":"AA","y":"AA"}]"#,
+            r#"[{"kid":"small","kty":"RSA","n":"AQAB","e":"AQAB"}]"#,
         ] {
             assert!(keys().with_jwks(Some(&Secret::new(bad))).is_err(), "{bad}");
         }
