@@ -61,6 +61,7 @@ pub struct Cursor<'a> {
     pub pos: usize,
     what: &'a str,
     source: &'a str,
+    offset: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -71,6 +72,16 @@ impl<'a> Cursor<'a> {
             pos: 0,
             what,
             source,
+            offset: 0,
+        }
+    }
+
+    /// Like [`Cursor::new`], with error columns shifted by `offset`: PostgREST parses a logic
+    /// tree as `or(…)`, so its columns count the operator in front of the value.
+    pub fn with_offset(what: &'a str, source: &'a str, offset: usize) -> Self {
+        Cursor {
+            offset,
+            ..Cursor::new(what, source)
         }
     }
 
@@ -129,13 +140,9 @@ impl<'a> Cursor<'a> {
             Some(c) => format!("unexpected \"{c}\""),
             None => "unexpected end of input".to_string(),
         };
-        RestError::parse(
-            format!(
-                "{} ({})\" (line 1, column {}",
-                self.what,
-                self.source,
-                self.pos + 1
-            ),
+        RestError::parse_at(
+            format!("{} ({})", self.what, self.source),
+            self.pos + 1 + self.offset,
             format!("{unexpected} expecting {expecting}"),
         )
     }

@@ -44,6 +44,8 @@ pub enum RestError {
         what: String,
         /// What was unexpected.
         details: String,
+        /// 1-based column of the failure, when the parser knows it.
+        column: Option<usize>,
     },
     /// PGRST101: a verb RPC does not support.
     #[error("rpc method")]
@@ -97,9 +99,9 @@ pub enum RestError {
         /// The embed.
         target: String,
     },
-    /// PGRST120: embeds accept only `is.null` / `not.is.null`.
+    /// PGRST120: embeds accept only `is.null` / `not.is.null`; the embed's name.
     #[error("embed filter")]
-    EmbedFilter,
+    EmbedFilter(String),
     /// PGRST121: a `RAISE SQLSTATE 'PGRST'` whose JSON could not be parsed.
     #[error("raise pgrst")]
     RaiseParse,
@@ -237,6 +239,17 @@ impl RestError {
         RestError::Parse {
             what: what.into(),
             details: details.into(),
+            column: None,
+        }
+    }
+
+    /// A parse error at a 1-based column, reported as Parsec's `SourcePos` is by PostgREST:
+    /// `"failed to parse filter (noop.0)" (line 1, column 1)`.
+    pub fn parse_at(what: impl Into<String>, column: usize, details: impl Into<String>) -> Self {
+        RestError::Parse {
+            what: what.into(),
+            details: details.into(),
+            column: Some(column),
         }
     }
 
@@ -259,7 +272,7 @@ impl RestError {
             Singular(_) => "PGRST116",
             Method(_) => "PGRST117",
             RelatedOrder { .. } => "PGRST118",
-            EmbedFilter => "PGRST120",
+            EmbedFilter(_) => "PGRST120",
             RaiseParse => "PGRST121",
             InvalidPreferences(_) => "PGRST122",
             AggregatesDisabled => "PGRST123",
@@ -300,7 +313,7 @@ impl RestError {
             | PutLimit
             | PutMismatch
             | RelatedOrder { .. }
-            | EmbedFilter
+            | EmbedFilter(_)
             | InvalidPreferences(_)
             | AggregatesDisabled
             | MaxAffected(_)
@@ -326,7 +339,16 @@ impl RestError {
     pub fn message(&self) -> String {
         use RestError::*;
         match self {
-            Parse { what, .. } => format!("\"failed to parse {what}\""),
+            Parse {
+                what,
+                column: None,
+                ..
+            } => format!("\"failed to parse {what}\""),
+            Parse {
+                what,
+                column: Some(c),
+                ..
+            } => format!("\"failed to parse {what}\" (line 1, column {c})"),
             RpcMethod(m) => format!("Cannot use the {m} method on RPC"),
             InvalidBody(m) => m.clone(),
             InvalidRange(_) => "Requested range not satisfiable".into(),
@@ -343,9 +365,7 @@ impl RestError {
             Singular(_) => "Cannot coerce the result to a single JSON object".into(),
             Method(m) => format!("Unsupported HTTP method: {m}"),
             RelatedOrder { target, .. } => format!("A related order on '{target}' is not possible"),
-            EmbedFilter => {
-                "only is null or not is null filters are allowed on embedded resources".into()
-            }
+            EmbedFilter(target) => format!("Bad operator on the '{target}' embedded resource"),
             RaiseParse => "The message and detail field of RAISE 'PGRST' error expects JSON".into(),
             InvalidPreferences(_) => "Invalid preferences given with handling=strict".into(),
             AggregatesDisabled => "Use of aggregate functions is not allowed".into(),
@@ -397,6 +417,9 @@ impl RestError {
                 "'{origin}' and '{target}' do not form a many-to-one or one-to-one relationship"
             )),
             InvalidPreferences(p) => json!(format!("Invalid preferences: {}", p.join(", "))),
+            EmbedFilter(_) => {
+                json!("Only is null or not is null filters are allowed on embedded resources")
+            }
             MaxAffected(n) => json!(format!("The query affects {n} rows")),
             NoRelationship {
                 parent,

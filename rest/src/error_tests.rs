@@ -27,7 +27,7 @@ fn db(code: &str, message: &str) -> DbError {
 #[case(RestError::Singular(2), "PGRST116", 406)]
 #[case(RestError::Method("TRACE".into()), "PGRST117", 405)]
 #[case(RestError::RelatedOrder { origin: "a".into(), target: "b".into() }, "PGRST118", 400)]
-#[case(RestError::EmbedFilter, "PGRST120", 400)]
+#[case(RestError::EmbedFilter("x".into()), "PGRST120", 400)]
 #[case(RestError::RaiseParse, "PGRST121", 500)]
 #[case(RestError::InvalidPreferences(vec!["x".into()]), "PGRST122", 400)]
 #[case(RestError::AggregatesDisabled, "PGRST123", 400)]

@@ -378,7 +378,7 @@ fn list_values(c: &mut Cursor) -> Result<Vec<String>, RestError> {
 /// Parses the value of `or=`/`and=` (`(a.eq.1,b.gt.2)`), with `key_negate` from `not.or`.
 pub fn parse_logic(path: Vec<String>, and: bool, value: &str) -> Result<LogicTree, RestError> {
     let source = value.to_string();
-    let mut c = Cursor::new("logic tree", &source);
+    let mut c = Cursor::with_offset("logic tree", &source, if and { 3 } else { 2 });
     let mut negate = false;
     if c.eat("not.") {
         negate = true;
@@ -426,32 +426,16 @@ fn logic_term(c: &mut Cursor, path: &[String]) -> Result<LogicTree, RestError> {
         }
     }
     c.pos = start;
-    // field[.field…].[not.]op.value — leading names are embed paths.
-    let mut names = vec![c.field()?];
-    loop {
-        c.expect('.')?;
-        let save = c.pos;
-        let word = op_word(c);
-        c.pos = save;
-        let is_op = word == "not"
-            || word == "in"
-            || word == "is"
-            || matches!(word.as_str(), "fts" | "plfts" | "phfts" | "wfts")
-            || Op::parse(&word).is_some();
-        let followed = c.peek_at(word.chars().count());
-        if is_op && matches!(followed, Some('.') | Some('(')) {
-            break;
-        }
-        names.push(c.field()?);
-    }
-    let field = names.pop().ok_or_else(|| c.error("field"))?;
-    let mut full_path = path.to_vec();
-    full_path.extend(names.into_iter().map(|f| f.name));
-    let (neg, op) = operation(c, true)?;
+    // `field.[not.]op.value`, as PostgREST's grammar has it: a leaf names one field of the
+    // tree's own resource (an embed only for `embed.is.null`); `rel.col.eq.1` is a parse
+    // error, and filters on an embed's columns go in `rel.or=(…)`.
+    let field = c.field()?;
+    c.expect('.')?;
+    let (negate, op) = operation(c, true)?;
     Ok(LogicTree::Leaf(Filter {
-        path: full_path,
+        path: path.to_vec(),
         field,
-        negate: neg,
+        negate,
         op,
     }))
 }

@@ -121,7 +121,7 @@ fn rejects_unknown_operators_and_bad_shapes() {
     let e = f("noop.0").expect_err("noop");
     assert_eq!(
         e.message(),
-        "\"failed to parse filter (noop.0)\" (line 1, column 1\""
+        "\"failed to parse filter (noop.0)\" (line 1, column 1)"
     );
 }
 
@@ -171,11 +171,37 @@ fn logic_trees() {
     assert!(
         matches!(&children[2], LogicTree::Leaf(f) if f.op == Operation::Binary(Op::Contains, None, "{1,2}".into()))
     );
-    let t = parse_logic(vec![], false, "(sub.col.eq.1)").expect("embed path");
+    // Leaves belong to the tree's own resource: `rel.or=(…)` scopes a tree to an embed.
+    let t = parse_logic(vec!["rel".into()], false, "(a.eq.1,sub.is.null)").expect("scoped");
     let LogicTree::Expr { children, .. } = t else {
         panic!("expr")
     };
-    assert!(matches!(&children[0], LogicTree::Leaf(f) if f.path == vec!["sub".to_string()]));
+    assert!(
+        children
+            .iter()
+            .all(|c| matches!(c, LogicTree::Leaf(f) if f.path == vec!["rel".to_string()]))
+    );
+}
+
+#[test]
+fn a_column_of_an_embed_inside_a_tree_is_a_parse_error_at_its_position() {
+    // As PostgREST, which parses `or(sub.col.eq.1)`: the column after `sub.` is where an
+    // operator was expected.
+    let e = parse_logic(vec![], false, "(sub.col.eq.1)").expect_err("embed column");
+    assert_eq!(e.code(), "PGRST100");
+    assert_eq!(
+        e.message(),
+        "\"failed to parse logic tree ((sub.col.eq.1))\" (line 1, column 8)"
+    );
+    assert_eq!(
+        e.details(),
+        serde_json::json!("unexpected \"c\" expecting \"not\" or operator (eq, gt, ...)")
+    );
+    let e = parse_logic(vec![], true, "(a.eq.1,b.c.is.null)").expect_err("nested embed");
+    assert_eq!(
+        e.message(),
+        "\"failed to parse logic tree ((a.eq.1,b.c.is.null))\" (line 1, column 14)"
+    );
 }
 
 #[test]

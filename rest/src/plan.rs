@@ -89,6 +89,17 @@ pub enum Cond {
     },
 }
 
+impl Cond {
+    /// The embed index of the first `rel=is.null`-style check in this condition, if any.
+    pub fn embed_null(&self) -> Option<usize> {
+        match self {
+            Cond::EmbedNull { embed, .. } => Some(*embed),
+            Cond::Tree { children, .. } => children.iter().find_map(Cond::embed_null),
+            Cond::Filter { .. } => None,
+        }
+    }
+}
+
 /// One ordering key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderExpr {
@@ -267,7 +278,7 @@ impl<'a> Planner<'a> {
         let default_items = vec![SelectItem::Star];
         let items = self.q.select.clone().unwrap_or(default_items);
         let alias = relation.1.clone();
-        let node = self.plan_node(relation, from, alias, columns, &items, &[])?;
+        let node = self.plan_node(relation, from, alias, columns, &items, &[Vec::new()])?;
         self.check_paths()?;
         Ok(node)
     }
@@ -282,8 +293,9 @@ impl<'a> Planner<'a> {
             .chain(q.order.keys())
             .chain(q.ranges.keys());
         for p in paths {
-            if !p.is_empty() && !self.seen_paths.contains(p) {
-                return Err(RestError::NotEmbedded(p.join(".")));
+            // As PostgREST, name the first segment that is not an embed at its level.
+            if let Some(k) = (0..p.len()).find(|k| !self.seen_paths.contains(&p[..=*k])) {
+                return Err(RestError::NotEmbedded(p[k].clone()));
             }
         }
         Ok(())
@@ -318,7 +330,8 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Plans one node: `items` against `relation`, with the query parts addressed to `path`.
+    /// Plans one node: `items` against `relation`, with the query parts addressed to any of
+    /// `paths`, the spellings of this node's embed path (see [`embed_spellings`]).
     pub fn plan_node(
         &mut self,
         relation: QualifiedName,
@@ -326,10 +339,12 @@ impl<'a> Planner<'a> {
         alias: String,
         columns: Option<Vec<ColInfo>>,
         items: &[SelectItem],
-        path: &[String],
+        paths: &[Vec<String>],
     ) -> Result<ReadNode, RestError> {
         let mut select = Vec::new();
         let mut embeds: Vec<EmbedPlan> = Vec::new();
+        let spellings = embed_spellings(items);
+        let mut spellings = spellings.into_iter();
         for item in items {
             match item {
                 SelectItem::Star => select.push(Out::Star),
@@ -373,9 +388,18 @@ impl<'a> Planner<'a> {
                         .table(&rel.target.0, &rel.target.1)
                         .ok_or_else(|| RestError::Internal("relationship target missing".into()))?;
                     let label = e.label().to_string();
-                    let mut child_path = path.to_vec();
-                    child_path.push(label.clone());
-                    self.seen_paths.insert(child_path.clone());
+                    let names = spellings.next().unwrap_or_default();
+                    let child_paths: Vec<Vec<String>> = paths
+                        .iter()
+                        .flat_map(|p| {
+                            names.iter().map(move |n| {
+                                let mut c = p.clone();
+                                c.push(n.clone());
+                                c
+                            })
+                        })
+                        .collect();
+                    self.seen_paths.extend(child_paths.iter().cloned());
                     self.counter += 1;
                     let child_alias = format!("{}_{}", rel.target.1, self.counter);
                     let child_items = if e.items.is_empty() {
@@ -389,7 +413,7 @@ impl<'a> Planner<'a> {
                         child_alias.clone(),
                         Some(col_infos(target)),
                         &child_items,
-                        &child_path,
+                        &child_paths,
                     )?;
                     if e.spread && !rel.is_to_one() && node.is_aggregated() {
                         return Err(RestError::NotImplemented(
@@ -411,15 +435,14 @@ impl<'a> Planner<'a> {
         }
 
         let mut conds = Vec::new();
-        for f in self.q.filters.iter().filter(|f| f.path == path) {
+        for f in self.q.filters.iter().filter(|f| paths.contains(&f.path)) {
             conds.push(self.plan_filter(&relation, &columns, &embeds, f)?);
         }
-        for (_, tree) in self.q.logic.iter().filter(|(p, _)| p == path) {
-            conds.push(self.plan_tree(&relation, &columns, &embeds, path, tree)?);
+        for (_, tree) in self.q.logic.iter().filter(|(p, _)| paths.contains(p)) {
+            conds.push(self.plan_tree(&relation, &columns, &embeds, tree)?);
         }
-        // An `!inner` embed filters its parents.
         let mut order = Vec::new();
-        if let Some(terms) = self.q.order.get(path) {
+        if let Some(terms) = paths.iter().find_map(|p| self.q.order.get(p)) {
             for t in terms {
                 match &t.relation {
                     None => {
@@ -435,9 +458,7 @@ impl<'a> Planner<'a> {
                     }
                     Some(rel_name) => {
                         let Some(e) = embeds.iter().find(|e| &e.label == rel_name) else {
-                            let mut p = path.to_vec();
-                            p.push(rel_name.clone());
-                            return Err(RestError::NotEmbedded(p.join(".")));
+                            return Err(RestError::NotEmbedded(rel_name.clone()));
                         };
                         if !e.rel.is_to_one() {
                             return Err(RestError::RelatedOrder {
@@ -458,7 +479,11 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let range = self.q.ranges.get(path).copied().unwrap_or_default();
+        let range = paths
+            .iter()
+            .find_map(|p| self.q.ranges.get(p))
+            .copied()
+            .unwrap_or_default();
         Ok(ReadNode {
             relation,
             from,
@@ -479,20 +504,25 @@ impl<'a> Planner<'a> {
         embeds: &[EmbedPlan],
         f: &Filter,
     ) -> Result<Cond, RestError> {
+        // `rel=is.null` / `rel=not.is.null` on an embedded resource (by its alias when it has
+        // one) tests whether the parent has a related row. Any other operator on that name is
+        // a filter on the column of that name, as in PostgREST (an embed is often named after
+        // its foreign key column); with no such column it is PGRST120.
         if f.field.json_path.is_empty()
             && let Some(i) = embeds.iter().position(|e| e.label == f.field.name)
         {
-            return match f.op {
-                Operation::Is(IsValue::Null) => Ok(Cond::EmbedNull {
-                    embed: i,
-                    is_null: !f.negate,
-                }),
-                Operation::Is(IsValue::NotNull) => Ok(Cond::EmbedNull {
-                    embed: i,
-                    is_null: f.negate,
-                }),
-                _ => Err(RestError::EmbedFilter),
+            let is_null = match f.op {
+                Operation::Is(IsValue::Null) => Some(!f.negate),
+                Operation::Is(IsValue::NotNull) => Some(f.negate),
+                _ => None,
             };
+            match is_null {
+                Some(is_null) => return Ok(Cond::EmbedNull { embed: i, is_null }),
+                None if columns
+                    .as_ref()
+                    .is_some_and(|cols| cols.iter().any(|c| c.name == f.field.name)) => {}
+                None => return Err(RestError::EmbedFilter(f.field.name.clone())),
+            }
         }
         let col = self.column(relation, columns, &f.field.name)?;
         Ok(Cond::Filter {
@@ -509,7 +539,6 @@ impl<'a> Planner<'a> {
         relation: &QualifiedName,
         columns: &Option<Vec<ColInfo>>,
         embeds: &[EmbedPlan],
-        path: &[String],
         tree: &LogicTree,
     ) -> Result<Cond, RestError> {
         match tree {
@@ -522,20 +551,44 @@ impl<'a> Planner<'a> {
                 and: *and,
                 children: children
                     .iter()
-                    .map(|c| self.plan_tree(relation, columns, embeds, path, c))
+                    .map(|c| self.plan_tree(relation, columns, embeds, c))
                     .collect::<Result<_, _>>()?,
             }),
-            LogicTree::Leaf(f) => {
-                if f.path.as_slice() != path {
-                    return Err(RestError::NotImplemented(format!(
-                        "Filtering on columns of embedded resources inside logic trees is not supported: '{}'",
-                        f.path.join(".")
-                    )));
-                }
-                self.plan_filter(relation, columns, embeds, f)
-            }
+            // The grammar keeps a leaf on the tree's own resource; only `embed.is.null` and
+            // `embed.not.is.null` reach an embed from inside a tree.
+            LogicTree::Leaf(f) => self.plan_filter(relation, columns, embeds, f),
         }
     }
+}
+
+/// For each embed of `items` in order, the names that address it in filter, order and limit
+/// keys: its label (the alias, else the name) and, for an aliased embed, its relation name as
+/// PostgREST still accepts by default (`url-use-legacy-target-names`), unless another embed at
+/// the same level is labelled so or an earlier one already took it.
+pub fn embed_spellings(items: &[SelectItem]) -> Vec<Vec<String>> {
+    let embeds: Vec<&crate::select::Embed> = items
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::Embed(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let labels: Vec<&str> = embeds.iter().map(|e| e.label()).collect();
+    let mut taken: Vec<&str> = Vec::new();
+    embeds
+        .iter()
+        .map(|e| {
+            let mut names = vec![e.label().to_string()];
+            if e.alias.is_some()
+                && !labels.contains(&e.name.as_str())
+                && !taken.contains(&e.name.as_str())
+            {
+                taken.push(&e.name);
+                names.push(e.name.clone());
+            }
+            names
+        })
+        .collect()
 }
 
 #[cfg(test)]

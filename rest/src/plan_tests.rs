@@ -222,9 +222,27 @@ fn embed_scoped_parameters_need_the_embed() {
     let c = sample_cache();
     let e = plan(&c, "projects", "select=id&tasks.title=eq.x").expect_err("not embedded");
     assert_eq!(e.code(), "PGRST108");
-    let e =
-        plan(&c, "projects", "select=id,t:tasks(id)&tasks.order=id").expect_err("alias required");
+    // An aliased embed still answers to its relation name, as PostgREST's default
+    // `url-use-legacy-target-names` allows.
+    let node = plan(&c, "projects", "select=id,t:tasks(id)&tasks.order=id").expect("legacy name");
+    assert_eq!(node.embeds[0].node.order.len(), 1);
+    // The first unknown segment is the one named.
+    let e = plan(
+        &c,
+        "projects",
+        "select=id,tasks(id)&tasks.nope.or=(id.eq.1)",
+    )
+    .expect_err("nested");
     assert_eq!(e.code(), "PGRST108");
+    assert_eq!(
+        e.message(),
+        "'nope' is not an embedded resource in this request"
+    );
+    let e = plan(&c, "projects", "select=id&order=users(name)").expect_err("related order");
+    assert_eq!(
+        e.message(),
+        "'users' is not an embedded resource in this request"
+    );
     let node = plan(
         &c,
         "projects",
@@ -237,6 +255,15 @@ fn embed_scoped_parameters_need_the_embed() {
     assert_eq!(child.conds.len(), 1);
     let e = plan(&c, "projects", "select=id,tasks(id)&tasks=eq.1").expect_err("embed op");
     assert_eq!(e.code(), "PGRST120");
+    assert_eq!(e.message(), "Bad operator on the 'tasks' embedded resource");
+    // An embed named after a column leaves other operators to the column.
+    let node = plan(&c, "projects", "select=id,owner_id(name)&owner_id=eq.1").expect("column");
+    assert!(matches!(&node.conds[0], Cond::Filter { .. }));
+    let node = plan(&c, "projects", "select=id,owner_id(name)&owner_id=is.null").expect("embed");
+    assert!(matches!(
+        &node.conds[0],
+        Cond::EmbedNull { is_null: true, .. }
+    ));
     let e =
         plan(&c, "users", "select=id,projects(id)&order=projects(id)").expect_err("to-many order");
     assert_eq!(e.code(), "PGRST118");
@@ -302,4 +329,44 @@ fn computed_relationships_are_named_by_their_function() {
     assert!(!node.embeds[0].rel.is_to_one());
     // A hint does not matter to a computed relationship.
     assert!(plan(&c, "projects", "select=id,latest_task!whatever(title)").is_ok());
+}
+
+#[test]
+fn logic_trees_test_embeds_for_null_at_any_depth() {
+    let c = sample_cache();
+    let node = plan(
+        &c,
+        "users",
+        "select=id,p:projects(),teams()&or=(p.not.is.null,and(teams.is.null,not.or(id.eq.1,p.is.null)))",
+    )
+    .expect("plans");
+    let Cond::Tree { children, .. } = &node.conds[0] else {
+        panic!("tree")
+    };
+    assert!(matches!(
+        &children[0],
+        Cond::EmbedNull {
+            embed: 0,
+            is_null: false
+        }
+    ));
+    assert_eq!(node.conds[0].embed_null(), Some(0));
+    // Scoped to an embed, a tree applies to the embed's rows and may test its own embeds.
+    let node = plan(
+        &c,
+        "users",
+        "select=id,projects(id,tasks())&projects.or=(tasks.is.null,name.eq.x)",
+    )
+    .expect("plans");
+    let child = &node.embeds[0].node;
+    assert_eq!(child.conds.len(), 1);
+    assert_eq!(child.conds[0].embed_null(), Some(0));
+    // With an alias, the null check needs the alias: the table name is a column then.
+    let e = plan(
+        &c,
+        "users",
+        "select=id,p:projects()&or=(projects.is.null,id.eq.1)",
+    )
+    .expect_err("not a column");
+    assert_eq!(e.code(), "42703");
 }

@@ -66,8 +66,10 @@ pub async fn serve(
         Some(col_infos(table)),
     )?;
     let conds: Vec<Cond> = std::mem::take(&mut node.conds);
-    if conds.iter().any(|c| matches!(c, Cond::EmbedNull { .. })) {
-        return Err(RestError::EmbedFilter);
+    // The written rows are filtered before any embed exists: null checks on embeds, also
+    // inside logic trees, cannot apply to them.
+    if let Some(i) = conds.iter().find_map(Cond::embed_null) {
+        return Err(RestError::EmbedFilter(node.embeds[i].label.clone()));
     }
     node.order.clear();
     let ret = ctx.prefs.return_;

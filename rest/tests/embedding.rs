@@ -198,3 +198,128 @@ async fn aggregates_group_by_other_columns() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST123");
 }
+
+#[tokio::test]
+async fn logic_trees_across_embeds() {
+    let api = Api::new().await;
+    // Projects with an open task titled like D*, or with an owner named Bob (PostgREST's
+    // "or across embedded resources": filtered empty embeds, tested for presence).
+    let url = "/projects?select=id,t:tasks(),o:users()&t.status=eq.open&t.title=like.D*&o.name=eq.Bob&or=(t.not.is.null,o.not.is.null)&order=id";
+    let r = api.get_h(url, &[("prefer", "count=exact")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 1}, {"id": 3}]));
+    assert_eq!(r.header("content-range"), Some("0-1/2"));
+    for count in ["planned", "estimated"] {
+        let r = api
+            .get_h(url, &[("prefer", &format!("count={count}"))])
+            .await;
+        assert_eq!(r.status / 100, 2, "{count}: {}", r.body);
+        assert_eq!(ids(&r.json()), vec![1, 3], "{count}");
+    }
+    // Nested and negated trees reach embeds too.
+    let r = api
+        .get("/users?select=id,projects(),profiles()&and=(projects.not.is.null,not.or(profiles.not.is.null,id.eq.3))")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids(&r.json()), vec![2]);
+    // A tree scoped to an embed filters the embed's rows, and may test the embed's own embeds.
+    let r = api
+        .get("/users?select=id,projects(id,tasks())&projects.or=(tasks.is.null,budget.gt.60)&projects.order=id&id=in.(1,2)&order=id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "projects": [{"id": 1}]}, {"id": 2, "projects": []}])
+    );
+    // By relation name, an aliased embed is still found for filters, orders and limits.
+    let r = api
+        .get("/projects?select=id,t:tasks(id)&tasks.or=(id.eq.1,id.eq.2)&tasks.order=id.desc&id=eq.1")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 1, "t": [{"id": 2}, {"id": 1}]}]));
+}
+
+#[tokio::test]
+async fn logic_tree_errors_on_embeds() {
+    let api = Api::new().await;
+    // A tree scoped to an embed that is not selected.
+    let r = api.get("/projects?select=id&tasks.or=(id.eq.1)").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({
+            "code": "PGRST108",
+            "message": "'tasks' is not an embedded resource in this request",
+            "details": null,
+            "hint": "Verify that 'tasks' is included in the 'select' query parameter."
+        })
+    );
+    let r = api
+        .get("/projects?select=id,tasks(id)&tasks.users.and=(id.eq.1)")
+        .await;
+    assert_eq!(r.json()["code"], "PGRST108");
+    assert_eq!(
+        r.json()["message"],
+        "'users' is not an embedded resource in this request"
+    );
+    // Inside a tree, an embed that is not selected is just an unknown column.
+    let r = api
+        .get("/projects?select=id&or=(tasks.is.null,id.eq.1)")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "42703");
+    assert_eq!(r.json()["message"], "column projects.tasks does not exist");
+    // A column of an embed inside a tree is a parse error, as in PostgREST.
+    let r = api
+        .get("/projects?select=id,tasks(id)&or=(tasks.id.eq.1,id.eq.1)")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({
+            "code": "PGRST100",
+            "message": "\"failed to parse logic tree ((tasks.id.eq.1,id.eq.1))\" (line 1, column 10)",
+            "details": "unexpected \"i\" expecting \"not\" or operator (eq, gt, ...)",
+            "hint": null
+        })
+    );
+    // An operator other than is.null on an embed without a same-named column.
+    let r = api
+        .get("/projects?select=id,tasks(id)&or=(tasks.eq.1,id.eq.1)")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({
+            "code": "PGRST120",
+            "message": "Bad operator on the 'tasks' embedded resource",
+            "details": "Only is null or not is null filters are allowed on embedded resources",
+            "hint": null
+        })
+    );
+    // Writes filter rows before any embed exists.
+    let r = api
+        .send(
+            "DELETE",
+            "/projects?select=id,tasks()&or=(tasks.is.null,id.eq.99)",
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST120");
+}
+
+#[tokio::test]
+async fn an_embed_named_after_its_column_leaves_other_operators_to_the_column() {
+    let api = Api::new().await;
+    let r = api
+        .get("/projects?select=id,owner_id(name)&owner_id=eq.2")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 3, "owner_id": {"name": "Bob"}}]));
+    let r = api
+        .get("/projects?select=id,owner_id(name)&or=(owner_id.eq.2,id.eq.2)&order=id")
+        .await;
+    assert_eq!(ids(&r.json()), vec![2, 3]);
+}

@@ -229,6 +229,57 @@ describe('embedding', () => {
     assert.deepEqual(data, { name: 'France', js_rest_cities: [{ name: 'Paris' }] });
   });
 
+  test('or() across embeds tests filtered empty embeds for presence', async () => {
+    // Users who wrote in #random, or who live in Japan.
+    const { data, error, count } = await anon
+      .from('js_rest_users')
+      .select('id, msg:js_rest_messages(), city:js_rest_cities()', { count: 'exact' })
+      .eq('msg.channel_id', 2)
+      .eq('city.country_id', 2)
+      .or('msg.not.is.null,city.not.is.null')
+      .order('id');
+    assert.equal(error, null, JSON.stringify(error));
+    assert.deepEqual(data, [{ id: 2 }, { id: 3 }]);
+    assert.equal(count, 2);
+  });
+
+  test('a nested, negated tree on a referenced table can test its own embeds', async () => {
+    // Channels whose messages are kept when they have no author or do not mention "night".
+    const { data, error } = await anon
+      .from('js_rest_channels')
+      .select('slug, js_rest_messages(id, js_rest_users())')
+      .or('js_rest_users.is.null,not.and(message.ilike.*night*,id.gt.0)', { referencedTable: 'js_rest_messages' })
+      .order('id', { referencedTable: 'js_rest_messages' })
+      .order('id')
+      .limit(2);
+    assert.equal(error, null, JSON.stringify(error));
+    assert.deepEqual(data, [
+      { slug: 'general', js_rest_messages: [{ id: 1 }, { id: 2 }] },
+      { slug: 'random', js_rest_messages: [{ id: 3 }, { id: 5 }] },
+    ]);
+  });
+
+  test('or() on a referenced table that is not selected is 400 PGRST108', async () => {
+    const { error, status } = await anon
+      .from('js_rest_countries')
+      .select('name')
+      .or('name.eq.Paris', { referencedTable: 'js_rest_cities' });
+    assert.equal(status, 400);
+    assert.equal(error.code, 'PGRST108');
+    assert.equal(error.message, "'js_rest_cities' is not an embedded resource in this request");
+    assert.equal(error.hint, "Verify that 'js_rest_cities' is included in the 'select' query parameter.");
+  });
+
+  test('a column of an embed inside or() is a parse error, as in PostgREST', async () => {
+    const { error, status } = await anon
+      .from('js_rest_countries')
+      .select('name, js_rest_cities(name)')
+      .or('js_rest_cities.name.eq.Paris,id.eq.2');
+    assert.equal(status, 400);
+    assert.equal(error.code, 'PGRST100');
+    assert.match(error.details, /expecting "not" or operator/);
+  });
+
   test('spread of a to-one embed lifts its columns', async () => {
     const { data, error } = await anon
       .from('js_rest_users')
