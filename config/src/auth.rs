@@ -131,6 +131,9 @@ pub struct AuthSettings {
     pub rate_limit_token: u32,
     /// `/verify` requests per 5 minutes and IP.
     pub rate_limit_verify: u32,
+    /// Request header naming the client for rate limits (set by a trusted proxy); `None`: the
+    /// TCP peer address.
+    pub rate_limit_header: Option<String>,
     /// Development only: keep mail and SMS in memory, listable at `/auth/v1/_dev/mailbox`.
     pub dev_mailbox: bool,
     /// SMTP relay host; no mail is sent when unset (and the dev mailbox is off).
@@ -334,6 +337,16 @@ impl AuthSettings {
             rate_limit_otp: count(raw, "auth_rate_limit_otp", 30),
             rate_limit_token: count(raw, "auth_rate_limit_token", 150),
             rate_limit_verify: count(raw, "auth_rate_limit_verify", 30),
+            rate_limit_header: raw.parse(
+                "auth_rate_limit_header",
+                "an HTTP header name like X-Forwarded-For",
+                |v| {
+                    let ok = v.len() <= 64
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                    ok.then(|| v.to_owned())
+                },
+            ),
             dev_mailbox: b(raw, "auth_dev_mailbox", false),
             smtp_host: raw.get("smtp_host").map(str::to_owned),
             smtp_port,
@@ -478,7 +491,11 @@ impl AuthSettings {
                 self.password_required_characters.join(":"),
             ));
         }
-        let opt: [(&'static str, Option<&str>); 9] = [
+        let opt: [(&'static str, Option<&str>); 10] = [
+            (
+                "MADBASE_AUTH_RATE_LIMIT_HEADER",
+                self.rate_limit_header.as_deref(),
+            ),
             ("MADBASE_AUTH_JWT_ISSUER", self.jwt_issuer.as_deref()),
             (
                 "MADBASE_AUTH_JWT_SIGNING_ALG",
@@ -642,6 +659,7 @@ mod tests {
             ("MADBASE_SMTP_TLS", "implicit"),
             ("MADBASE_AUTH_OUTBOUND_CA_FILE", "ca.pem"),
             ("MADBASE_AUTH_JWT_SIGNING_ALG", "rs256"),
+            ("MADBASE_AUTH_RATE_LIMIT_HEADER", "X-Forwarded-For"),
         ])
         .expect("valid");
         let env = c.auth.to_env();
@@ -692,6 +710,18 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("MADBASE_AUTH_JWT_SIGNING_ALG must be HS256, ES256 or RS256"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rate_limit_header_must_be_a_header_name() {
+        assert_eq!(parse(&[]).expect("valid").auth.rate_limit_header, None);
+        let err =
+            parse(&[("MADBASE_AUTH_RATE_LIMIT_HEADER", "X Forwarded: For")]).expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("MADBASE_AUTH_RATE_LIMIT_HEADER must be"),
             "{err}"
         );
     }

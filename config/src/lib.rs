@@ -153,11 +153,13 @@ settings! {
     "auth_rate_limit_email_sent" => "MADBASE_AUTH_RATE_LIMIT_EMAIL_SENT", required: false, secret: false, default: Some("30"),
         "Auth: emails sent per hour by the whole project.";
     "auth_rate_limit_otp" => "MADBASE_AUTH_RATE_LIMIT_OTP", required: false, secret: false, default: Some("30"),
-        "Auth: sign-up, OTP, recovery and resend requests per 5 minutes per client IP.";
+        "Auth: sign-up, OTP, recovery and resend requests per 5 minutes per client (see MADBASE_AUTH_RATE_LIMIT_HEADER).";
     "auth_rate_limit_token" => "MADBASE_AUTH_RATE_LIMIT_TOKEN", required: false, secret: false, default: Some("150"),
-        "Auth: /token requests per 5 minutes per client IP.";
+        "Auth: /token requests per 5 minutes per client (see MADBASE_AUTH_RATE_LIMIT_HEADER).";
     "auth_rate_limit_verify" => "MADBASE_AUTH_RATE_LIMIT_VERIFY", required: false, secret: false, default: Some("30"),
-        "Auth: /verify requests per 5 minutes per client IP.";
+        "Auth: /verify requests per 5 minutes per client (see MADBASE_AUTH_RATE_LIMIT_HEADER).";
+    "auth_rate_limit_header" => "MADBASE_AUTH_RATE_LIMIT_HEADER", required: false, secret: false, default: None,
+        "Auth: request header whose first comma-separated value identifies the client for rate limits and session IPs, e.g. X-Forwarded-For (GoTrue's GOTRUE_RATE_LIMIT_HEADER). Set it only when a proxy you run sets that header on every request. Unset: the TCP peer address, and headers such as X-Forwarded-For are ignored because any client can send them.";
     "auth_dev_mailbox" => "MADBASE_AUTH_DEV_MAILBOX", required: false, secret: false, default: Some("false"),
         "Auth, development only (set by `madbase dev`): keep emails and SMS in memory, readable with the service_role key at /auth/v1/_dev/mailbox, instead of sending them.";
     "smtp_host" => "MADBASE_SMTP_HOST", required: false, secret: false, default: None,

@@ -177,8 +177,10 @@ async fn unsupported_sso() -> AuthError {
 pub struct Ctx {
     /// The project.
     pub project: Arc<ProjectContext>,
-    /// Client IP: the first `X-Forwarded-For` hop (set by the ingress), else `X-Real-IP`.
+    /// Client IP, kept on sessions and audit rows: see [`client_address`].
     pub ip: Option<String>,
+    /// What rate limits count under: see [`client_address`].
+    limit_key: String,
     /// `User-Agent`, kept on sessions.
     pub user_agent: Option<String>,
 }
@@ -190,24 +192,41 @@ impl Ctx {
     }
     /// The key rate limits count under.
     pub fn ip_key(&self) -> &str {
-        self.ip.as_deref().unwrap_or("direct")
+        &self.limit_key
     }
 }
 
-fn client_ip(parts: &Parts) -> Option<String> {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let raw = header("x-forwarded-for")
-        .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
-        .or_else(|| header("x-real-ip"))?;
-    raw.parse::<std::net::IpAddr>()
-        .ok()
-        .map(|ip| ip.to_string())
+/// Who is calling: `(ip, rate-limit key)`. By default the TCP peer address, because any client
+/// can write `X-Forwarded-For`. With `MADBASE_AUTH_RATE_LIMIT_HEADER` (GoTrue's
+/// `GOTRUE_RATE_LIMIT_HEADER`, for a trusted proxy in front) the first comma-separated value of
+/// that header instead (the key even when it is not an IP address); without the header on a
+/// request, the peer again.
+pub fn client_address(
+    trusted_header: Option<&str>,
+    headers: &http::HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> (Option<String>, String) {
+    let from_header = trusted_header
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().take(256).collect::<String>());
+    match from_header {
+        Some(key) => {
+            let ip = key
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| ip.to_string());
+            (ip, key)
+        }
+        None => {
+            let ip = peer.map(|ip| ip.to_canonical().to_string());
+            let key = ip.clone().unwrap_or_else(|| "unknown".to_owned());
+            (ip, key)
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -218,9 +237,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .get::<Arc<ProjectContext>>()
             .cloned()
             .ok_or_else(|| AuthError::internal("no project in request extensions"))?;
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let (ip, limit_key) = client_address(
+            project.auth.settings.rate_limit_header.as_deref(),
+            &parts.headers,
+            peer,
+        );
         Ok(Ctx {
             project,
-            ip: client_ip(parts),
+            ip,
+            limit_key,
             user_agent: parts
                 .headers
                 .get(http::header::USER_AGENT)
@@ -302,6 +331,41 @@ mod tests {
         assert!(ct_eq("abc", "abc"));
         assert!(!ct_eq("abc", "abd"));
         assert!(!ct_eq("abc", "abcd"));
+    }
+
+    #[test]
+    fn rate_limits_key_on_the_peer_unless_a_header_is_trusted() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 10.0.0.1".parse().expect("hv"),
+        );
+        h.insert("cf-connecting-ip", "not-an-ip".parse().expect("hv"));
+        let peer = Some("192.0.2.1".parse().expect("ip"));
+        // Spoofable headers are ignored by default.
+        assert_eq!(
+            client_address(None, &h, peer),
+            (Some("192.0.2.1".into()), "192.0.2.1".into())
+        );
+        // A trusted header's first value, as GoTrue.
+        assert_eq!(
+            client_address(Some("X-Forwarded-For"), &h, peer),
+            (Some("203.0.113.9".into()), "203.0.113.9".into())
+        );
+        // A key that is not an address still keys the limit, but is not stored as an IP.
+        assert_eq!(
+            client_address(Some("CF-Connecting-IP"), &h, peer),
+            (None, "not-an-ip".into())
+        );
+        // The trusted header missing on a request: the peer.
+        assert_eq!(
+            client_address(Some("X-Real-IP"), &h, peer),
+            (Some("192.0.2.1".into()), "192.0.2.1".into())
+        );
+        // IPv4 peers seen through a dual-stack socket key as IPv4.
+        let mapped = Some("::ffff:192.0.2.1".parse().expect("ip"));
+        assert_eq!(client_address(None, &h, mapped).1, "192.0.2.1");
+        assert_eq!(client_address(None, &h, None), (None, "unknown".into()));
     }
 
     #[test]
