@@ -4,80 +4,38 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, createSign, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createClient } from '@supabase/supabase-js';
-import { instance, freePort, madbaseBin } from './harness.mjs';
+import { instance } from './harness.mjs';
 import { claimsOf } from './auth-helpers.mjs';
+import { startIdp, startServe } from './auth-provider.mjs';
 
 const mb = instance();
-let idp, idpUrl, serve, url, log = '';
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const rsaJwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'idp-1', alg: 'RS256', use: 'sig' };
+let idp, idpUrl, serve, url;
 const es = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const esJwk = { ...es.privateKey.export({ format: 'jwk' }), kid: 'mb-es-1', key_ops: ['sign', 'verify'] };
 const sub = `idp-${randomUUID().slice(0, 8)}`;
 const userEmail = `${sub}@idp.test`;
-
-function idToken(claims) {
-  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const head = enc({ alg: 'RS256', typ: 'JWT', kid: 'idp-1' });
-  const body = enc(claims);
-  const sig = createSign('RSA-SHA256').update(`${head}.${body}`).sign(rsa.privateKey).toString('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const idToken = (claims) => idp.idToken(claims);
 
 before(async () => {
-  const idpPort = await freePort();
-  idpUrl = `http://127.0.0.1:${idpPort}`;
-  idp = createServer((req, res) => {
-    const path = new URL(req.url, idpUrl).pathname;
-    const json = (o) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(o)); };
-    if (path === '/.well-known/openid-configuration') return json({
-      issuer: idpUrl, authorization_endpoint: `${idpUrl}/authorize`, token_endpoint: `${idpUrl}/token`,
-      userinfo_endpoint: `${idpUrl}/userinfo`, jwks_uri: `${idpUrl}/jwks`,
-    });
-    if (path === '/jwks') return json({ keys: [rsaJwk] });
-    if (path === '/token' || path === '/login/oauth/access_token') return json({ access_token: 'provider-access', refresh_token: 'provider-refresh', token_type: 'bearer' });
-    if (path === '/userinfo') return json({ sub, email: userEmail, email_verified: true, name: 'Idp User' });
-    if (path === '/api/v3/user') return json({ id: 777, login: 'octo', name: 'Octo' });
-    if (path === '/api/v3/user/emails') return json([{ email: `octo-${sub}@gh.test`, primary: true, verified: true }]);
-    res.statusCode = 404; res.end();
+  idp = await startIdp();
+  idpUrl = idp.url;
+  idp.profile('provider-code', {
+    oidc: { sub, email: userEmail, email_verified: true, name: 'Idp User' },
+    github: { id: 777, login: 'octo', name: 'Octo' },
+    githubEmails: [{ email: `octo-${sub}@gh.test`, primary: true, verified: true }],
   });
-  await new Promise((r) => idp.listen(idpPort, '127.0.0.1', r));
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  serve = spawn(madbaseBin(), ['serve'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH,
-      MADBASE_DATABASE_URL: mb.dbUrl,
-      MADBASE_JWT_SECRET: mb.jwtSecret,
-      MADBASE_LISTEN: `127.0.0.1:${port}`,
-      MADBASE_API_EXTERNAL_URL: url,
-      MADBASE_SITE_URL: 'http://localhost:3000',
-      MADBASE_LOG_FORMAT: 'text',
-      MADBASE_AUTH_MAILER_AUTOCONFIRM: 'true',
-      MADBASE_AUTH_JWT_KEYS: JSON.stringify([esJwk]),
-      MADBASE_AUTH_EXTERNAL_OIDC_CLIENT_ID: 'madbase-client',
-      MADBASE_AUTH_EXTERNAL_OIDC_SECRET: 'madbase-secret',
-      MADBASE_AUTH_EXTERNAL_OIDC_URL: idpUrl,
-      MADBASE_AUTH_EXTERNAL_GITHUB_CLIENT_ID: 'gh-client',
-      MADBASE_AUTH_EXTERNAL_GITHUB_SECRET: 'gh-secret',
-      MADBASE_AUTH_EXTERNAL_GITHUB_URL: idpUrl,
-    },
-  });
-  serve.stdout.on('data', (d) => (log += d));
-  serve.stderr.on('data', (d) => (log += d));
-  for (let i = 0; i < 150; i++) {
-    try { if ((await fetch(`${url}/health`)).ok) return; } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`madbase serve did not start:\n${log}`);
+  serve = await startServe({ idp, env: { MADBASE_AUTH_JWT_KEYS: JSON.stringify([esJwk]) } });
+  url = serve.url;
 });
 
-after(() => { serve?.kill('SIGTERM'); idp?.close(); });
+after(async () => {
+  await serve?.stop();
+  idp?.close();
+});
+
+const log = () => serve.log();
 
 async function oauthRoundTrip(provider) {
   const start = await fetch(`${url}/auth/v1/authorize?provider=${provider}&redirect_to=${encodeURIComponent('http://localhost:3000/cb')}`, { redirect: 'manual' });
@@ -89,9 +47,9 @@ async function oauthRoundTrip(provider) {
   const cb = await fetch(`${url}/auth/v1/callback?code=provider-code&state=${state}`, { redirect: 'manual' });
   assert.equal(cb.status, 303);
   const loc = cb.headers.get('location');
-  assert.ok(loc.startsWith('http://localhost:3000/cb#access_token='), `${loc}\n${log}`);
+  assert.ok(loc.startsWith('http://localhost:3000/cb#access_token='), `${loc}\n${log()}`);
   const frag = new URLSearchParams(loc.split('#')[1]);
-  assert.equal(frag.get('provider_token'), 'provider-access');
+  assert.equal(frag.get('provider_token'), 'at-provider-code');
   const replay = await fetch(`${url}/auth/v1/callback?code=provider-code&state=${state}`, { redirect: 'manual' });
   assert.match(replay.headers.get('location'), /error_code=flow_state_not_found/);
   return frag;
