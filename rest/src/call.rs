@@ -3,21 +3,82 @@
 //! set and void results, with select/filters/order/limit applied to set results.
 
 use http::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::RestError;
 use crate::execute::{self, Connection, Transaction};
 use crate::media::Media;
+use crate::mutation;
 use crate::plan::{ColInfo, Planner, col_infos};
 use crate::prefer::Count;
 use crate::query_params::QueryParams;
+use crate::query_params::decode_pairs;
 use crate::read::{self, BEGIN_READ, BEGIN_WRITE, MainRow};
 use crate::render::{self, RESPONSE_GUCS};
 use crate::request::{Ctx, count_header};
 use crate::response::RestResponse;
-use crate::rpc::{self, CallArgs};
-use crate::schema_cache::ReturnKind;
+use crate::rpc::{self, ArgSource, Args};
+use crate::schema_cache::{FuncArg, ReturnKind};
 use crate::sql::{Ident, Sql};
+
+/// The arguments of a POST by its `Content-Type`, as PostgREST reads them: JSON (the
+/// default), a form or CSV naming arguments, or a `text/plain`, `text/xml` or
+/// `application/octet-stream` body for a single text, xml or bytea parameter. Any other type
+/// is PGRST102.
+fn body_args(ctx: &Ctx, all_args: &[FuncArg]) -> Result<Args, RestError> {
+    let header = ctx
+        .req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mime = header
+        .as_deref()
+        .and_then(|h| h.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase());
+    let body = &ctx.req.body;
+    let text = || {
+        std::str::from_utf8(body)
+            .map(str::to_string)
+            .map_err(|_| RestError::InvalidBody("The request body is not valid UTF-8".into()))
+    };
+    let (source, value, raw) = match mime.as_deref() {
+        None | Some("application/json") => {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                (ArgSource::Json, Value::Object(Map::new()), None)
+            } else {
+                let value = serde_json::from_slice(body)
+                    .map_err(|_| RestError::InvalidBody("Empty or invalid json".into()))?;
+                // A single json parameter gets the body as sent, not re-serialised.
+                (ArgSource::Json, value, Some(text()?))
+            }
+        }
+        Some("application/x-www-form-urlencoded") => {
+            let pairs = decode_pairs(&String::from_utf8_lossy(body));
+            (
+                ArgSource::Form,
+                rpc::args_from_pairs(&pairs, all_args),
+                None,
+            )
+        }
+        Some("text/csv") => {
+            let rows = mutation::parse_payload(Some("text/csv"), body)?.rows;
+            let rows = rows.into_iter().map(Value::Object).collect();
+            (ArgSource::Csv, Value::Array(rows), None)
+        }
+        Some("text/plain") => (ArgSource::Text, Value::Null, Some(text()?)),
+        Some("text/xml") => (ArgSource::Xml, Value::Null, Some(text()?)),
+        Some("application/octet-stream") => {
+            (ArgSource::Bytea, Value::Null, Some(rpc::bytea_hex(body)))
+        }
+        Some(_) => {
+            return Err(RestError::InvalidBody(format!(
+                "Content-Type not acceptable: {}",
+                header.unwrap_or_default()
+            )));
+        }
+    };
+    Ok(Args { source, value, raw })
+}
 
 /// Serves `/rpc/{name}`.
 pub async fn serve(
@@ -29,27 +90,24 @@ pub async fn serve(
     let reading = matches!(ctx.req.method, Method::GET | Method::HEAD);
     let is_arg = |k: &str| overloads.iter().any(|f| f.args.iter().any(|a| a.name == k));
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|k| reading && is_arg(k))?;
-    let body: Value = if reading {
-        let all_args: Vec<_> = overloads.iter().flat_map(|f| f.args.clone()).collect();
-        rpc::args_from_query(&q.rpc_args, &all_args)
-    } else if ctx.req.body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Default::default())
+    let all_args: Vec<_> = overloads.iter().flat_map(|f| f.args.clone()).collect();
+    let args = if reading {
+        Args {
+            source: ArgSource::Query,
+            value: rpc::args_from_pairs(&q.rpc_args, &all_args),
+            raw: None,
+        }
     } else {
-        serde_json::from_slice(&ctx.req.body)
-            .map_err(|_| RestError::InvalidBody("Empty or invalid json".into()))?
+        body_args(ctx, &all_args)?
     };
     let single_object = ctx.prefs.single_object;
     if single_object {
         ctx.applied.push("params=single-object");
     }
-    let call = rpc::resolve(ctx.cache, &ctx.schema, name, body, single_object)?;
+    let call = rpc::resolve(ctx.cache, &ctx.schema, name, args, single_object)?;
     let f = call.function;
     if ctx.prefs.is_strict() && ctx.prefs.max_affected.is_some() && !f.returns_set {
         return Err(RestError::MaxAffectedRpc);
-    }
-    if let CallArgs::Named(..) = &call.args {
-    } else if !matches!(call.args, CallArgs::SingleJson(_)) {
-        return Err(RestError::Internal("unreachable call args".into()));
     }
     let read_only = reading || f.is_read_only();
     let count = ctx.prefs.count;

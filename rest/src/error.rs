@@ -6,6 +6,8 @@
 //! SQLSTATE and are mapped to HTTP by [`pg_status`]. This module must not do I/O.
 
 use http::{HeaderMap, HeaderValue, StatusCode};
+
+pub use crate::rpc::ArgSource;
 use serde_json::{Value, json};
 
 /// Why a JWT was rejected; the data plane verifies tokens and renders these with [`crate::jwt_error`].
@@ -154,6 +156,8 @@ pub enum RestError {
         args: Vec<String>,
         /// A close match, if any.
         suggestion: Option<String>,
+        /// How the arguments were sent, which decides what was searched for.
+        sent_as: ArgSource,
     },
     /// PGRST203: more than one overload matches.
     #[error("ambiguous function")]
@@ -379,7 +383,19 @@ impl RestError {
             AmbiguousRelationship { parent, child, .. } => format!(
                 "Could not embed because more than one relationship was found for '{parent}' and '{child}'"
             ),
-            FunctionNotFound { qualified, args, .. } => format!(
+            FunctionNotFound {
+                qualified, sent_as, ..
+            } if sent_as.is_raw() => {
+                format!("Could not find the function {qualified} in the schema cache")
+            }
+            FunctionNotFound {
+                qualified, args, ..
+            } if args.is_empty() => format!(
+                "Could not find the function {qualified} without parameters in the schema cache"
+            ),
+            FunctionNotFound {
+                qualified, args, ..
+            } => format!(
                 "Could not find the function {qualified}({}) in the schema cache",
                 args.join(", ")
             ),
@@ -430,19 +446,34 @@ impl RestError {
             )),
             AmbiguousRelationship { candidates, .. } => Value::Array(candidates.clone()),
             FunctionNotFound {
-                qualified, args, ..
-            } => json!(if args.is_empty() {
-                format!(
-                    "Searched for the function {qualified} without parameters or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache."
-                )
-            } else {
+                qualified,
+                args,
+                sent_as,
+                ..
+            } => {
                 // PostgREST says "parameter" for one argument and "parameters" for several.
-                format!(
-                    "Searched for the function {qualified} with parameter{} {} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
-                    if args.len() > 1 { "s" } else { "" },
-                    args.join(", ")
-                )
-            }),
+                let params = if args.is_empty() {
+                    " without parameters".to_string()
+                } else {
+                    format!(
+                        " with parameter{} {}",
+                        if args.len() > 1 { "s" } else { "" },
+                        args.join(", ")
+                    )
+                };
+                let searched = match sent_as {
+                    ArgSource::Text => " with a single unnamed text parameter".to_string(),
+                    ArgSource::Xml => " with a single unnamed xml parameter".to_string(),
+                    ArgSource::Bytea => " with a single unnamed bytea parameter".to_string(),
+                    ArgSource::Json => {
+                        format!("{params} or with a single unnamed json/jsonb parameter")
+                    }
+                    ArgSource::Query | ArgSource::Form | ArgSource::Csv => params,
+                };
+                json!(format!(
+                    "Searched for the function {qualified}{searched}, but no matches were found in the schema cache."
+                ))
+            }
             Db { error, .. } => error
                 .details
                 .clone()
@@ -474,10 +505,12 @@ impl RestError {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+            // No hint for a raw body: only one parameter shape was possible.
             FunctionNotFound {
                 suggestion: Some(s),
+                sent_as,
                 ..
-            } => json!(format!("Perhaps you meant to call the function {s}")),
+            } if !sent_as.is_raw() => json!(format!("Perhaps you meant to call the function {s}")),
             AmbiguousFunction(_) => json!(
                 "Try renaming the parameters or the function itself in the database so function overloading can be resolved"
             ),

@@ -37,7 +37,7 @@ fn db(code: &str, message: &str) -> DbError {
 #[case(RestError::MaxAffectedRpc, "PGRST128", 400)]
 #[case(RestError::NoRelationship { parent: "a".into(), child: "b".into(), schema: "public".into() }, "PGRST200", 400)]
 #[case(RestError::AmbiguousRelationship { parent: "a".into(), child: "b".into(), candidates: vec![], suggestions: vec![] }, "PGRST201", 300)]
-#[case(RestError::FunctionNotFound { qualified: "public.f".into(), args: vec![], suggestion: None }, "PGRST202", 404)]
+#[case(RestError::FunctionNotFound { qualified: "public.f".into(), args: vec![], suggestion: None, sent_as: ArgSource::Json }, "PGRST202", 404)]
 #[case(RestError::AmbiguousFunction(vec![]), "PGRST203", 300)]
 #[case(RestError::ColumnNotFound { table: "t".into(), column: "c".into() }, "PGRST204", 400)]
 #[case(RestError::TableNotFound { qualified: "public.t".into(), suggestion: None }, "PGRST205", 404)]
@@ -143,13 +143,45 @@ fn messages_match_postgrest() {
         @r#"{"code":"PGRST205","details":null,"hint":"Perhaps you meant the table 'public.xs'","message":"Could not find the table 'public.x' in the schema cache"}"#
     );
     insta::assert_snapshot!(
-        RestError::FunctionNotFound { qualified: "public.f".into(), args: vec!["a".into(), "b".into()], suggestion: None }.body().to_string(),
+        RestError::FunctionNotFound { qualified: "public.f".into(), args: vec!["a".into(), "b".into()], suggestion: None, sent_as: ArgSource::Json }.body().to_string(),
         @r#"{"code":"PGRST202","details":"Searched for the function public.f with parameters a, b or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.","hint":null,"message":"Could not find the function public.f(a, b) in the schema cache"}"#
     );
     insta::assert_snapshot!(
-        RestError::FunctionNotFound { qualified: "public.f".into(), args: vec!["a".into()], suggestion: None }.body()["details"].to_string(),
+        RestError::FunctionNotFound { qualified: "public.f".into(), args: vec!["a".into()], suggestion: None, sent_as: ArgSource::Json }.body()["details"].to_string(),
         @r#""Searched for the function public.f with parameter a or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.""#
     );
+    let not_found = |args: Vec<String>, source| RestError::FunctionNotFound {
+        qualified: "public.f".into(),
+        args,
+        suggestion: Some("public.g".into()),
+        sent_as: source,
+    };
+    insta::assert_snapshot!(
+        not_found(vec![], ArgSource::Query).body().to_string(),
+        @r#"{"code":"PGRST202","details":"Searched for the function public.f without parameters, but no matches were found in the schema cache.","hint":"Perhaps you meant to call the function public.g","message":"Could not find the function public.f without parameters in the schema cache"}"#
+    );
+    insta::assert_snapshot!(
+        not_found(vec!["a".into()], ArgSource::Form).body()["details"].to_string(),
+        @r#""Searched for the function public.f with parameter a, but no matches were found in the schema cache.""#
+    );
+    for (source, kind) in [
+        (ArgSource::Text, "text"),
+        (ArgSource::Xml, "xml"),
+        (ArgSource::Bytea, "bytea"),
+    ] {
+        let body = not_found(vec![], source).body();
+        assert_eq!(
+            body["message"],
+            "Could not find the function public.f in the schema cache"
+        );
+        assert_eq!(
+            body["details"],
+            format!(
+                "Searched for the function public.f with a single unnamed {kind} parameter, but no matches were found in the schema cache."
+            )
+        );
+        assert_eq!(body["hint"], serde_json::Value::Null);
+    }
     insta::assert_snapshot!(
         RestError::Jwt(JwtErrorKind::Claims("JWT expired".into())).headers()["www-authenticate"].to_str().unwrap_or_default(),
         @r#"Bearer error="invalid_token", error_description="JWT expired""#

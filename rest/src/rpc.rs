@@ -2,19 +2,70 @@
 //! passing (named through `json_to_record`, a single unnamed json/jsonb body, variadic), and
 //! the call rendered as a CTE that the read renderer or the scalar body builds on. Pure.
 
+use std::fmt::Write;
+
 use serde_json::{Map, Value};
 
 use crate::error::RestError;
 use crate::schema_cache::{Function, SchemaCache};
 use crate::sql::{Ident, Sql};
 
+/// How the arguments were sent: PostgREST resolves overloads and words its errors by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgSource {
+    /// GET/HEAD query parameters.
+    Query,
+    /// A JSON body (also with no `Content-Type`).
+    Json,
+    /// An `application/x-www-form-urlencoded` body: named arguments as text.
+    Form,
+    /// A `text/csv` body: a header row of argument names.
+    Csv,
+    /// A `text/plain` body for a single `text` parameter.
+    Text,
+    /// A `text/xml` body for a single `xml` parameter.
+    Xml,
+    /// An `application/octet-stream` body for a single `bytea` parameter.
+    Bytea,
+}
+
+impl ArgSource {
+    /// Whether the body is passed whole to a single parameter and never names arguments.
+    pub fn is_raw(self) -> bool {
+        matches!(self, ArgSource::Text | ArgSource::Xml | ArgSource::Bytea)
+    }
+
+    /// Types a single parameter may have to take the whole body.
+    fn single_param_types(self) -> &'static [&'static str] {
+        match self {
+            ArgSource::Json => &["json", "jsonb"],
+            ArgSource::Text => &["text"],
+            ArgSource::Xml => &["xml"],
+            ArgSource::Bytea => &["bytea"],
+            ArgSource::Query | ArgSource::Form | ArgSource::Csv => &[],
+        }
+    }
+}
+
+/// The arguments of a call as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Args {
+    /// How they were sent.
+    pub source: ArgSource,
+    /// Named arguments: an object, or an array of objects (one call per element); for a JSON
+    /// body, any JSON value.
+    pub value: Value,
+    /// The body as bound to a single parameter: the text as sent, or `\x…` hex for bytea.
+    pub raw: Option<String>,
+}
+
 /// How the arguments reach the function.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallArgs {
-    /// Named arguments from a JSON object (those present in it).
+    /// Named arguments from a JSON object or array of objects (those keys present in it).
     Named(Vec<String>, Value),
-    /// The whole body as the single json/jsonb argument.
-    SingleJson(Value),
+    /// The whole body, bound as text and cast to the single parameter's type.
+    Single(String),
 }
 
 /// A resolved call.
@@ -26,57 +77,79 @@ pub struct Call<'a> {
     pub args: CallArgs,
 }
 
-fn is_json_type(t: &str) -> bool {
-    matches!(t, "json" | "jsonb")
+/// The argument names a value carries: an object's keys, or those of an array's first object.
+fn arg_keys(value: &Value) -> Vec<String> {
+    match value {
+        Value::Object(m) => m.keys().cloned().collect(),
+        Value::Array(items) => match items.first() {
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }
 
-/// Picks the overload for the given arguments (an object for named arguments, or any JSON for
-/// a single unnamed json/jsonb parameter).
+/// PostgREST's test of an overload against the argument names: every required parameter
+/// given, nothing unknown; a function without parameters takes no arguments (and no raw body).
+fn matches_params(f: &Function, keys: &[String], source: ArgSource) -> bool {
+    if f.args.is_empty() {
+        return keys.is_empty() && !source.is_raw();
+    }
+    f.args.iter().all(|a| !a.name.is_empty())
+        && keys.iter().all(|k| f.args.iter().any(|a| &a.name == k))
+        && f.args
+            .iter()
+            .all(|a| a.has_default || keys.contains(&a.name))
+}
+
+/// Picks the overload for the arguments. Named matches win; otherwise a function with a single
+/// parameter of the body's type (json/jsonb, text, xml, bytea) takes the whole body, as
+/// PostgREST's fallback does for a POST.
 pub fn resolve<'a>(
     cache: &'a SchemaCache,
     schema: &str,
     name: &str,
-    body: Value,
+    args: Args,
     single_object: bool,
 ) -> Result<Call<'a>, RestError> {
     let overloads = cache.function_overloads(schema, name);
-    let keys: Vec<String> = match &body {
-        Value::Object(m) => m.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    let named: Vec<&Function> = if matches!(body, Value::Object(_)) {
-        overloads
-            .iter()
-            .filter(|f| {
-                f.args.iter().all(|a| !a.name.is_empty())
-                    && keys.iter().all(|k| f.args.iter().any(|a| &a.name == k))
-                    && f.args
-                        .iter()
-                        .all(|a| a.has_default || keys.contains(&a.name))
-            })
-            .collect()
-    } else {
+    let keys = if args.source.is_raw() {
         Vec::new()
+    } else {
+        arg_keys(&args.value)
     };
+    let whole_body = || match &args.raw {
+        Some(raw) => raw.clone(),
+        None => args.value.to_string(),
+    };
+    let types = args.source.single_param_types();
     let single: Vec<&Function> = overloads
         .iter()
-        .filter(|f| {
-            f.args.len() == 1
-                && is_json_type(&f.args[0].data_type)
-                && (f.args[0].name.is_empty() || single_object)
-        })
+        .filter(|f| f.args.len() == 1 && types.contains(&f.args[0].data_type.as_str()))
         .collect();
-    if single_object && let [f] = single.as_slice() {
+    if single_object
+        && args.source == ArgSource::Json
+        && let [f] = single.as_slice()
+    {
         return Ok(Call {
             function: f,
-            args: CallArgs::SingleJson(body),
+            args: CallArgs::Single(whole_body()),
         });
     }
+    let named: Vec<&Function> =
+        if matches!(args.value, Value::Object(_) | Value::Array(_)) || args.source.is_raw() {
+            overloads
+                .iter()
+                .filter(|f| matches_params(f, &keys, args.source))
+                .collect()
+        } else {
+            Vec::new()
+        };
     match named.as_slice() {
         [f] => {
             return Ok(Call {
                 function: f,
-                args: CallArgs::Named(keys, body),
+                args: CallArgs::Named(keys, args.value),
             });
         }
         [] => {}
@@ -86,15 +159,19 @@ pub fn resolve<'a>(
             ));
         }
     }
-    let unnamed: Vec<&&Function> = single
-        .iter()
-        .filter(|f| f.args[0].name.is_empty())
-        .collect();
-    if let [f] = unnamed.as_slice() {
-        return Ok(Call {
-            function: f,
-            args: CallArgs::SingleJson(body),
-        });
+    match single.as_slice() {
+        [f] => {
+            return Ok(Call {
+                function: f,
+                args: CallArgs::Single(whole_body()),
+            });
+        }
+        [] => {}
+        many => {
+            return Err(RestError::AmbiguousFunction(
+                many.iter().map(|f| signature(f)).collect(),
+            ));
+        }
     }
     let mut sorted = keys;
     sorted.sort();
@@ -107,7 +184,18 @@ pub fn resolve<'a>(
         qualified: format!("{schema}.{name}"),
         args: sorted,
         suggestion,
+        sent_as: args.source,
     })
+}
+
+/// `\x…`: bytes as bytea's text input, so binary bodies travel as a text parameter.
+pub fn bytea_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 + bytes.len() * 2);
+    out.push_str("\\x");
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// With the name found but no overload taking these arguments, PostgREST's hint is the
@@ -144,8 +232,10 @@ fn signature(f: &Function) -> String {
     )
 }
 
-/// Builds the JSON object of GET arguments; repeated keys (variadic/array) become arrays.
-pub fn args_from_query(
+/// Builds the JSON object of text arguments (GET query, form body): a variadic parameter
+/// collects its repeated values into an array; for any other, the last value wins, as in
+/// PostgREST.
+pub fn args_from_pairs(
     pairs: &[(String, String)],
     f_args: &[crate::schema_cache::FuncArg],
 ) -> Value {
@@ -153,15 +243,11 @@ pub fn args_from_query(
     for (k, v) in pairs {
         let variadic = f_args.iter().any(|a| &a.name == k && a.variadic);
         match m.get_mut(k) {
-            Some(Value::Array(a)) => a.push(Value::String(v.clone())),
-            Some(existing) => {
-                let prev = existing.take();
-                *existing = Value::Array(vec![prev, Value::String(v.clone())]);
-            }
-            None if variadic => {
+            Some(Value::Array(a)) if variadic => a.push(Value::String(v.clone())),
+            _ if variadic => {
                 m.insert(k.clone(), Value::Array(vec![Value::String(v.clone())]));
             }
-            None => {
+            _ => {
                 m.insert(k.clone(), Value::String(v.clone()));
             }
         }
@@ -183,10 +269,10 @@ pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
     sql.push(" FROM ");
     let target = Ident::qualified(&f.schema, &f.name);
     match &call.args {
-        CallArgs::SingleJson(v) => {
+        CallArgs::Single(v) => {
             sql.ident(&target)
                 .push("(")
-                .bind(v.to_string())
+                .bind(v.clone())
                 .push("::")
                 .push(&f.args[0].data_type)
                 .push(")");
@@ -200,13 +286,18 @@ pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
                     .iter()
                     .map(|a| format!("{} {}", Ident::new(&a.name), a.data_type))
                     .collect();
-                sql.push("json_to_record(")
-                    .bind(v.to_string())
-                    .push("::json) AS pgrst_args(")
-                    .push(&defs.join(", "))
-                    .push("), LATERAL ")
-                    .ident(&target)
-                    .push("(");
+                // An array of objects calls the function once per element.
+                sql.push(if v.is_array() {
+                    "json_to_recordset("
+                } else {
+                    "json_to_record("
+                })
+                .bind(v.to_string())
+                .push("::json) AS pgrst_args(")
+                .push(&defs.join(", "))
+                .push("), LATERAL ")
+                .ident(&target)
+                .push("(");
                 let passed: Vec<String> = used
                     .iter()
                     .map(|a| {
@@ -252,6 +343,22 @@ mod tests {
         }
     }
 
+    fn json(value: Value) -> Args {
+        Args {
+            source: ArgSource::Json,
+            value,
+            raw: None,
+        }
+    }
+
+    fn raw(source: ArgSource, text: &str) -> Args {
+        Args {
+            source,
+            value: Value::Object(Map::new()),
+            raw: Some(text.into()),
+        }
+    }
+
     fn cache(fs: Vec<Function>) -> SchemaCache {
         let mut c = SchemaCache::default();
         for f in fs {
@@ -269,9 +376,23 @@ mod tests {
             func("add", &[("a", "integer", false), ("b", "integer", true)]),
             func("add", &[("x", "text", false)]),
         ]);
-        let call = resolve(&c, "public", "add", serde_json::json!({"a": 1}), false).expect("ok");
+        let call = resolve(
+            &c,
+            "public",
+            "add",
+            json(serde_json::json!({"a": 1})),
+            false,
+        )
+        .expect("ok");
         assert_eq!(call.function.args[0].name, "a");
-        let e = resolve(&c, "public", "add", serde_json::json!({"z": 1}), false).expect_err("none");
+        let e = resolve(
+            &c,
+            "public",
+            "add",
+            json(serde_json::json!({"z": 1})),
+            false,
+        )
+        .expect_err("none");
         assert_eq!(e.code(), "PGRST202");
         assert_eq!(
             e.message(),
@@ -285,7 +406,8 @@ mod tests {
             func("f", &[("a", "integer", false)]),
             func("f", &[("a", "text", false)]),
         ]);
-        let e = resolve(&c, "public", "f", serde_json::json!({"a": 1}), false).expect_err("300");
+        let e =
+            resolve(&c, "public", "f", json(serde_json::json!({"a": 1})), false).expect_err("300");
         assert_eq!(e.code(), "PGRST203");
         assert_eq!(e.status().as_u16(), 300);
     }
@@ -293,8 +415,8 @@ mod tests {
     #[test]
     fn single_unnamed_json_takes_the_body() {
         let c = cache(vec![func("j", &[("", "jsonb", false)])]);
-        let call = resolve(&c, "public", "j", serde_json::json!([1, 2]), false).expect("ok");
-        assert!(matches!(call.args, CallArgs::SingleJson(_)));
+        let call = resolve(&c, "public", "j", json(serde_json::json!([1, 2])), false).expect("ok");
+        assert!(matches!(call.args, CallArgs::Single(_)));
         let sql = render_call_cte(&call, true);
         assert_eq!(
             sql.text,
@@ -312,11 +434,123 @@ mod tests {
             &c,
             "public",
             "add",
-            serde_json::json!({"a": 1, "b": 2}),
+            json(serde_json::json!({"a": 1, "b": 2})),
             false,
         )
         .expect("ok");
         let sql = render_call_cte(&call, false);
         insta::assert_snapshot!(sql.text, @r#"pgrst_call AS (SELECT pgrst_fn.* FROM json_to_record($1::json) AS pgrst_args("a" integer, "b" integer), LATERAL "public"."add"("a" := pgrst_args."a", "b" := pgrst_args."b") AS pgrst_fn)"#);
+        // An array of objects calls once per element.
+        let call = resolve(
+            &c,
+            "public",
+            "add",
+            json(serde_json::json!([{"a": 1}, {"a": 2}])),
+            false,
+        )
+        .expect("ok");
+        assert!(
+            render_call_cte(&call, false)
+                .text
+                .contains("json_to_recordset($1::json)")
+        );
+    }
+
+    #[test]
+    fn a_raw_body_goes_to_the_single_parameter_of_its_type() {
+        let c = cache(vec![
+            func("f", &[("", "text", false)]),
+            func("f", &[("", "bytea", false)]),
+            func("f", &[("", "jsonb", false)]),
+            func("f", &[("x", "integer", false), ("y", "integer", false)]),
+            func("f", &[]),
+        ]);
+        let call = resolve(&c, "public", "f", raw(ArgSource::Text, "hello"), false).expect("text");
+        assert_eq!(call.function.args[0].data_type, "text");
+        assert_eq!(call.args, CallArgs::Single("hello".into()));
+        let sql = render_call_cte(&call, true);
+        assert!(
+            sql.text.contains(r#""public"."f"($1::text)"#),
+            "{}",
+            sql.text
+        );
+        let call =
+            resolve(&c, "public", "f", raw(ArgSource::Bytea, "\\x00ff"), false).expect("bytea");
+        assert_eq!(call.function.args[0].data_type, "bytea");
+        // No xml overload: not found, worded for the content type.
+        let e = resolve(&c, "public", "f", raw(ArgSource::Xml, "<a/>"), false).expect_err("xml");
+        assert_eq!(e.code(), "PGRST202");
+        assert_eq!(
+            e.message(),
+            "Could not find the function public.f in the schema cache"
+        );
+        // Named arguments still pick their overload; `{}` picks the one without parameters.
+        let call = resolve(
+            &c,
+            "public",
+            "f",
+            json(serde_json::json!({"x": 1, "y": 2})),
+            false,
+        )
+        .expect("named");
+        assert_eq!(call.function.args.len(), 2);
+        let call =
+            resolve(&c, "public", "f", json(serde_json::json!({})), false).expect("no params");
+        assert!(call.function.args.is_empty());
+        // A JSON body naming nothing known falls back to the json overload.
+        let call =
+            resolve(&c, "public", "f", json(serde_json::json!({"z": 1})), false).expect("fallback");
+        assert_eq!(call.function.args[0].data_type, "jsonb");
+        // A form never falls back to a single parameter.
+        let form = Args {
+            source: ArgSource::Form,
+            value: serde_json::json!({"z": "1"}),
+            raw: None,
+        };
+        let e = resolve(&c, "public", "f", form, false).expect_err("form");
+        assert_eq!(
+            e.details(),
+            serde_json::json!(
+                "Searched for the function public.f with parameter z, but no matches were found in the schema cache."
+            )
+        );
+    }
+
+    #[test]
+    fn two_single_parameter_fallbacks_are_ambiguous() {
+        let c = cache(vec![
+            func("j", &[("", "json", false)]),
+            func("j", &[("", "jsonb", false)]),
+        ]);
+        let e =
+            resolve(&c, "public", "j", json(serde_json::json!({"a": 1})), false).expect_err("300");
+        assert_eq!(e.code(), "PGRST203");
+    }
+
+    #[test]
+    fn repeated_text_arguments_keep_the_last_unless_variadic() {
+        let args = vec![
+            FuncArg {
+                name: "name".into(),
+                data_type: "text".into(),
+                has_default: false,
+                variadic: false,
+            },
+            FuncArg {
+                name: "v".into(),
+                data_type: "text[]".into(),
+                has_default: true,
+                variadic: true,
+            },
+        ];
+        let pairs: Vec<(String, String)> = [("name", "a"), ("name", "b"), ("v", "x"), ("v", "y")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            args_from_pairs(&pairs, &args),
+            serde_json::json!({"name": "b", "v": ["x", "y"]})
+        );
+        assert_eq!(bytea_hex(&[0, 255, 16]), "\\x00ff10");
     }
 }

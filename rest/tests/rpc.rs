@@ -138,3 +138,207 @@ async fn rpc_void_volatile_and_errors() {
         .await;
     assert_eq!(r.json()["code"], "PGRST128");
 }
+
+#[tokio::test]
+async fn rpc_raw_bodies_go_to_the_single_parameter_of_their_type() {
+    let api = Api::new().await;
+    let r = api
+        .send(
+            "POST",
+            "/rpc/shout_text",
+            &[("content-type", "text/plain; charset=utf-8")],
+            "plain, \"unparsed\" {text}",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!("PLAIN, \"UNPARSED\" {TEXT}"));
+    let r = api
+        .send(
+            "POST",
+            "/rpc/xml_root",
+            &[("content-type", "text/xml")],
+            "<note><to>Jane</to></note>",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!("note"));
+    let r = api
+        .send(
+            "POST",
+            "/rpc/bytes_hex",
+            &[("content-type", "application/octet-stream")],
+            "ab\u{0}\u{ff}",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!("616200c3bf"));
+    // Invalid XML is PostgreSQL's own error.
+    let r = api
+        .send(
+            "POST",
+            "/rpc/xml_root",
+            &[("content-type", "text/xml")],
+            "<",
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "2200N");
+}
+
+#[tokio::test]
+async fn rpc_overloads_are_chosen_by_content_type() {
+    let api = Api::new().await;
+    let cases = [
+        ("application/json", "{}", "none"),
+        ("application/json", r#"{"x": 1, "y": 2}"#, "sum 3"),
+        ("application/json", r#"{"A": 1}"#, "json {\"A\": 1}"),
+        ("text/plain", "words", "text words"),
+        ("application/octet-stream", "four", "bytes 4"),
+        ("application/x-www-form-urlencoded", "x=2&y=5", "sum 7"),
+        ("application/x-www-form-urlencoded", "", "none"),
+    ];
+    for (ct, body, want) in cases {
+        let r = api
+            .send("POST", "/rpc/multi", &[("content-type", ct)], body)
+            .await;
+        assert_eq!(r.status, 200, "{ct} {body}: {}", r.body);
+        assert_eq!(r.json(), json!(want), "{ct} {body}");
+    }
+    // GET ignores a request content type: arguments come from the query.
+    let r = api
+        .get_h("/rpc/multi", &[("content-type", "text/plain")])
+        .await;
+    assert_eq!(r.json(), json!("none"));
+}
+
+#[tokio::test]
+async fn rpc_form_bodies_name_arguments() {
+    let api = Api::new().await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let r = api
+        .send("POST", "/rpc/greet", &form, "name=Ada+L%2E&punct=%3F")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!("hi Ada L.?"));
+    // Repeated values feed a variadic parameter; otherwise the last one wins.
+    let r = api
+        .send("POST", "/rpc/total", &form, "nums=1&nums=2&nums=4")
+        .await;
+    assert_eq!(r.json(), json!(7));
+    let r = api
+        .send("POST", "/rpc/greet", &form, "name=first&name=last")
+        .await;
+    assert_eq!(r.json(), json!("hi last!"));
+    let r = api.get("/rpc/greet?name=first&name=last").await;
+    assert_eq!(r.json(), json!("hi last!"));
+    // A form never reaches a single json parameter.
+    let r = api.send("POST", "/rpc/echo_raw", &form, "a=1").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        r.json()["details"],
+        "Searched for the function public.echo_raw with parameter a, but no matches were found in the schema cache."
+    );
+}
+
+#[tokio::test]
+async fn rpc_csv_bodies_name_arguments_in_their_header() {
+    let api = Api::new().await;
+    let r = api
+        .send(
+            "POST",
+            "/rpc/greet",
+            &[("content-type", "text/csv")],
+            "name\nAda\n",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!("hi Ada!"));
+    let r = api
+        .send(
+            "POST",
+            "/rpc/multi",
+            &[("content-type", "text/csv")],
+            "a,b\n1,2\n",
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        r.json()["message"],
+        "Could not find the function public.multi(a, b) in the schema cache"
+    );
+    assert_eq!(
+        r.json()["details"],
+        "Searched for the function public.multi with parameters a, b, but no matches were found in the schema cache."
+    );
+}
+
+#[tokio::test]
+async fn rpc_body_errors_are_postgrest_errors() {
+    let api = Api::new().await;
+    for (ct, kind) in [
+        ("text/plain", "text"),
+        ("text/xml", "xml"),
+        ("application/octet-stream", "bytea"),
+    ] {
+        let r = api
+            .send("POST", "/rpc/only_int", &[("content-type", ct)], "1")
+            .await;
+        assert_eq!(r.status, 404, "{ct}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            json!({
+                "code": "PGRST202",
+                "message": "Could not find the function public.only_int in the schema cache",
+                "details": format!("Searched for the function public.only_int with a single unnamed {kind} parameter, but no matches were found in the schema cache."),
+                "hint": null
+            }),
+            "{ct}"
+        );
+    }
+    // A function without parameters takes no raw body.
+    let r = api
+        .send("POST", "/rpc/noop", &[("content-type", "text/plain")], "x")
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // No arguments at all reads "without parameters".
+    let r = api.get("/rpc/only_int").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        r.json()["message"],
+        "Could not find the function public.only_int without parameters in the schema cache"
+    );
+    assert_eq!(
+        r.json()["details"],
+        "Searched for the function public.only_int without parameters, but no matches were found in the schema cache."
+    );
+    // Any other content type is refused before anything runs.
+    for ct in [
+        "text/html",
+        "application/xml; charset=utf-8",
+        "multipart/form-data",
+    ] {
+        let r = api
+            .send("POST", "/rpc/shout_text", &[("content-type", ct)], "x")
+            .await;
+        assert_eq!(r.status, 400, "{ct}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            json!({
+                "code": "PGRST102",
+                "message": format!("Content-Type not acceptable: {ct}"),
+                "details": null,
+                "hint": null
+            })
+        );
+    }
+    // Invalid JSON stays PGRST102 with PostgREST's generic message.
+    let r = api
+        .send(
+            "POST",
+            "/rpc/add",
+            &[("content-type", "application/json")],
+            "{a",
+        )
+        .await;
+    assert_eq!(r.json()["message"], "Empty or invalid json");
+}

@@ -49,7 +49,8 @@ DROP TABLE IF EXISTS js_rest_messages, js_rest_memberships, js_rest_channels, js
   js_rest_docs, js_rest_items CASCADE;
 DROP FUNCTION IF EXISTS js_rest_add(int, int), js_rest_users_by_status(js_rest_status),
   js_rest_status_counts(), js_rest_noop(), js_rest_bump(int), js_rest_echo(jsonb),
-  js_rest_sum(int[]), js_rest_whoami(), js_rest_single_json(json), js_rest_fail(text);
+  js_rest_sum(int[]), js_rest_whoami(), js_rest_single_json(json), js_rest_fail(text),
+  js_rest_upper(text), js_rest_bytes(bytea), js_rest_xml_root(xml);
 DROP TYPE IF EXISTS js_rest_status;
 `;
 
@@ -152,6 +153,12 @@ CREATE FUNCTION js_rest_whoami() RETURNS json
   LANGUAGE sql STABLE AS $$SELECT json_build_object('role', current_user, 'sub', auth.uid(),
     'method', current_setting('request.method', true),
     'trace', current_setting('request.headers', true)::json->>'x-trace')$$;
+CREATE FUNCTION js_rest_upper(text) RETURNS text
+  LANGUAGE sql IMMUTABLE AS 'SELECT upper($1)';
+CREATE FUNCTION js_rest_bytes(bytea) RETURNS json
+  LANGUAGE sql IMMUTABLE AS $$SELECT json_build_object('length', length($1), 'hex', encode($1, 'hex'))$$;
+CREATE FUNCTION js_rest_xml_root(xml) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$SELECT (xpath('name(/*)', $1))[1]::text$$;
 CREATE FUNCTION js_rest_fail(msg text) RETURNS int
   LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION '%', msg USING DETAIL = 'the detail', HINT = 'the hint'; END$$;
 

@@ -151,3 +151,67 @@ test('schema(): the default schema explicitly, another exposed schema, and an un
   const badWrite = await anon.schema('js_rest_hidden').rpc('js_rest_add', { a: 1, b: 1 });
   assert.equal(badWrite.status, 406);
 });
+
+test('a text/plain, text/xml or octet-stream body goes whole to the single parameter of that type', async () => {
+  const text = await rest('/rpc/js_rest_upper', {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    body: 'not {json}, just "text"',
+  });
+  assert.equal(text.status, 200);
+  assert.equal(await text.json(), 'NOT {JSON}, JUST "TEXT"');
+  const bytes = await rest('/rpc/js_rest_bytes', {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.from([0x00, 0xff, 0x10, 0x80]),
+  });
+  assert.equal(bytes.status, 200);
+  assert.deepEqual(await bytes.json(), { length: 4, hex: '00ff1080' });
+  const xml = await rest('/rpc/js_rest_xml_root', {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml' },
+    body: '<note><to>Jane</to></note>',
+  });
+  assert.equal(xml.status, 200);
+  assert.equal(await xml.json(), 'note');
+});
+
+test('a form body names the arguments', async () => {
+  const res = await rest('/rpc/js_rest_add', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ a: '20', b: '22' }).toString(),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(await res.json(), 42);
+});
+
+test('a raw body without a matching function is 404 PGRST202 worded for its type', async () => {
+  const res = await rest('/rpc/js_rest_add', {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: '1',
+  });
+  assert.equal(res.status, 404);
+  assert.deepEqual(await res.json(), {
+    code: 'PGRST202',
+    message: 'Could not find the function public.js_rest_add in the schema cache',
+    details: 'Searched for the function public.js_rest_add with a single unnamed text parameter, but no matches were found in the schema cache.',
+    hint: null,
+  });
+});
+
+test('any other content type is 400 PGRST102', async () => {
+  const res = await rest('/rpc/js_rest_upper', {
+    method: 'POST',
+    headers: { 'content-type': 'text/html' },
+    body: '<b>x</b>',
+  });
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), {
+    code: 'PGRST102',
+    message: 'Content-Type not acceptable: text/html',
+    details: null,
+    hint: null,
+  });
+});

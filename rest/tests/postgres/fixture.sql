@@ -149,6 +149,18 @@ CREATE TABLE public.parcels (
 );
 CREATE FUNCTION public.addresses(public.parcels) RETURNS SETOF public.addresses ROWS 1 LANGUAGE sql STABLE AS $$ SELECT * FROM public.addresses WHERE id = $1.recipient_id $$;
 
+-- Functions taking a request body whole, by content type.
+CREATE FUNCTION public.shout_text(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper($1) $$;
+CREATE FUNCTION public.xml_root(xml) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT (xpath('name(/*)', $1))[1]::text $$;
+CREATE FUNCTION public.bytes_hex(bytea) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT encode($1, 'hex') $$;
+CREATE FUNCTION public.only_int(int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT $1 $$;
+CREATE FUNCTION public.multi() RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'none' $$;
+CREATE FUNCTION public.multi(x int, y int) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'sum ' || (x + y) $$;
+CREATE FUNCTION public.multi(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'text ' || $1 $$;
+CREATE FUNCTION public.multi(bytea) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'bytes ' || length($1) $$;
+CREATE FUNCTION public.multi(json) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'json ' || $1::text $$;
+CREATE FUNCTION public.greet(name text, punct text DEFAULT '!') RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'hi ' || name || punct $$;
+
 CREATE FUNCTION api.widget_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM api.widgets $$;
 
 GRANT USAGE ON SCHEMA public, api TO anon, authenticated, service_role;
