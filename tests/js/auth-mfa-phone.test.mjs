@@ -93,6 +93,18 @@ test('phone MFA: enroll, SMS challenge, verify lifts the session to aal2 with mf
   const dup = await supabase.auth.mfa.enroll({ factorType: 'phone', phone });
   assert.equal(dup.error.status, 422);
   assert.equal(dup.error.code, 'mfa_verified_factor_exists');
+
+  // With a verified factor, a password-only (aal1) session cannot add another factor.
+  const { data: me } = await supabase.auth.getUser();
+  const aal1 = clientOf(serve.url);
+  assert.equal((await aal1.auth.signInWithPassword({ email: me.user.email, password: 'a-good-password-1' })).error, null);
+  for (const attempt of [{ factorType: 'phone', phone: phoneNumber() }, { factorType: 'totp' }]) {
+    const more = await aal1.auth.mfa.enroll(attempt);
+    assert.equal(more.error.status, 403, attempt.factorType);
+    assert.equal(more.error.code, 'insufficient_aal');
+  }
+  const fromAal2 = await supabase.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'app' });
+  assert.equal(fromAal2.error, null, fromAal2.error?.message);
 });
 
 test('phone MFA refuses bad numbers and unsupported channels', async () => {

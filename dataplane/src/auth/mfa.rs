@@ -117,6 +117,43 @@ fn phone_verify_disabled() -> AuthError {
     )
 }
 
+/// Most factors, and most verified factors, one user may have (GoTrue's defaults).
+const MAX_FACTORS: i64 = 10;
+
+/// GoTrue's checks before a new factor: the factor limits, and once a factor is verified, new
+/// ones only from an `aal2` session (so a stolen password cannot add the thief's factor).
+async fn check_new_factor(
+    db: &impl deadpool_postgres::GenericClient,
+    user: &AuthUser,
+) -> AuthResult<()> {
+    let row = db
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'verified')
+             FROM auth.mfa_factors WHERE user_id = $1",
+            &[&user.user_id],
+        )
+        .await?;
+    let (all, verified): (i64, i64) = (row.get(0), row.get(1));
+    if all >= MAX_FACTORS || verified >= MAX_FACTORS {
+        return Err(AuthError::unprocessable(
+            "too_many_enrolled_mfa_factors",
+            "Maximum number of verified factors reached, unenroll to continue",
+        ));
+    }
+    let aal = user
+        .claims
+        .get("aal")
+        .and_then(Value::as_str)
+        .unwrap_or("aal1");
+    if verified > 0 && aal != "aal2" {
+        return Err(AuthError::forbidden(
+            "insufficient_aal",
+            "AAL2 required to enroll a new factor",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /factors` with `factor_type: phone`: a new, unverified phone factor. Unverified
 /// factors for the same number are replaced; a verified one blocks a second.
 async fn enroll_phone(user: &AuthUser, p: &EnrollParams) -> AuthResult<Json<Value>> {
@@ -159,6 +196,7 @@ async fn enroll_phone(user: &AuthUser, p: &EnrollParams) -> AuthResult<Json<Valu
         &[&user.user_id, &phone],
     )
     .await?;
+    check_new_factor(&tx, user).await?;
     let id = Uuid::new_v4();
     let inserted = tx
         .execute(
@@ -266,6 +304,7 @@ pub async fn enroll(user: AuthUser, Body(p): Body<EnrollParams>) -> AuthResult<J
     let id = Uuid::new_v4();
     let name = p.friendly_name.clone().unwrap_or_default();
     let db = user.project().pool.get().await?;
+    check_new_factor(&db, &user).await?;
     let inserted = db
         .execute(
             "INSERT INTO auth.mfa_factors (id, user_id, friendly_name, factor_type, status, created_at, updated_at, secret)
