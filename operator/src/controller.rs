@@ -1,6 +1,7 @@
-//! Wiring to a real cluster: the CRD check at start, the `kube-runtime` controller with its
-//! owned-object watches, and the probe/metrics and control-plane HTTP servers, all stopped
-//! together on SIGTERM or Ctrl-C.
+//! Wiring to a real cluster: the CRD check at start, the probe/metrics and control-plane HTTP
+//! servers (on every replica), and the `kube-runtime` controller with its owned-object watches
+//! (only on the elected leader when leader election is on), all stopped together on SIGTERM or
+//! Ctrl-C.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use madbase_crds::MadBaseProject;
 
 use crate::api::{self, ApiState};
 use crate::bucket::S3Buckets;
+use crate::leader::{LeaderElector, LeaseSettings, run_elected};
 use crate::metrics::{self, Metrics};
 use crate::operator_config::OperatorConfig;
 use crate::postgres::PgAdmin;
@@ -36,6 +38,8 @@ pub struct RunOptions {
     pub api_namespace: String,
     /// Watch only this namespace (namespace-scoped install); all when `None`.
     pub watch_namespace: Option<String>,
+    /// Leader election; `None` runs the controller unconditionally (one replica only).
+    pub leader_election: Option<LeaseSettings>,
 }
 
 /// Why the operator could not start.
@@ -109,7 +113,14 @@ pub async fn run(client: Client, options: RunOptions) -> Result<(), StartError> 
         None => None,
     };
 
+    // One stop signal for everything: set on SIGTERM/Ctrl-C (or when the controller ends).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let signal_tx = stop_tx.clone();
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        signal_tx.send_replace(true);
+    });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
@@ -142,7 +153,65 @@ pub async fn run(client: Client, options: RunOptions) -> Result<(), StartError> 
         metrics: metrics.clone(),
         failures: Mutex::new(HashMap::new()),
     });
-    let (projects, deployments, services, config_maps, secrets) = match &options.watch_namespace {
+    let watch_namespace = options.watch_namespace.clone();
+    let controller = {
+        let client = client.clone();
+        let stop_rx = stop_rx.clone();
+        move || {
+            run_controller(
+                client.clone(),
+                watch_namespace.clone(),
+                ctx.clone(),
+                stopped(stop_rx.clone()),
+            )
+        }
+    };
+    // Every replica is ready once it serves HTTP; leadership only decides who reconciles.
+    metrics.set_ready(true);
+    tracing::info!("madbase-operator started");
+    match options.leader_election {
+        Some(settings) => {
+            tracing::info!(
+                lease = %format!("{}/{}", settings.namespace, settings.name),
+                identity = %settings.identity,
+                "campaigning for leadership"
+            );
+            let elector = LeaderElector::new(client.clone(), settings);
+            let leader_metrics = metrics.clone();
+            run_elected(
+                elector,
+                stopped(stop_rx.clone()),
+                move |leading| leader_metrics.set_leader(leading),
+                controller,
+            )
+            .await;
+        }
+        None => {
+            metrics.set_leader(true);
+            controller().await;
+            metrics.set_leader(false);
+        }
+    }
+    metrics.set_ready(false);
+    tracing::info!("shutting down");
+    stop_tx.send_replace(true);
+    signal.abort();
+    let _ = probe_server.await;
+    if let Some(server) = api_server {
+        let _ = server.await;
+    }
+    Ok(())
+}
+
+/// The controller: runs until `shutdown` resolves, or until its future is dropped (leadership
+/// lost).
+async fn run_controller(
+    client: Client,
+    watch_namespace: Option<String>,
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (projects, deployments, services, config_maps, secrets) = match &watch_namespace {
         Some(ns) => (
             Api::<MadBaseProject>::namespaced(client.clone(), ns),
             Api::<Deployment>::namespaced(client.clone(), ns),
@@ -160,14 +229,12 @@ pub async fn run(client: Client, options: RunOptions) -> Result<(), StartError> 
     };
     // Owned watches only see objects labelled as ours, which bounds the operator's memory.
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=madbase-operator");
-    metrics.set_ready(true);
-    tracing::info!("madbase-operator started");
     Controller::new(projects, watcher::Config::default().any_semantic())
         .owns(deployments, owned.clone())
         .owns(services, owned.clone())
         .owns(config_maps, owned.clone())
         .owns(secrets, owned)
-        .graceful_shutdown_on(shutdown_signal())
+        .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
@@ -175,12 +242,4 @@ pub async fn run(client: Client, options: RunOptions) -> Result<(), StartError> 
             }
         })
         .await;
-    metrics.set_ready(false);
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    let _ = probe_server.await;
-    if let Some(server) = api_server {
-        let _ = server.await;
-    }
-    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod dataplane;
 pub mod dereference;
 pub mod finalizer;
 pub mod keys;
+pub mod leader;
 pub mod metrics;
 pub mod operator_config;
 pub mod postgres;

@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 use madbase_operator::controller::{self, RunOptions};
+use madbase_operator::leader::{DEFAULT_LEASE_NAME, LeaseSettings, parse_duration};
 use madbase_operator::operator_config::OperatorConfig;
 
 #[derive(Parser)]
@@ -51,11 +53,71 @@ enum Command {
         #[arg(long, env = "MADBASE_OPERATOR_WATCH_NAMESPACE")]
         watch_namespace: Option<String>,
         /// Log format: json or text.
-        #[arg(long, env = "MADBASE_OPERATOR_LOG_FORMAT", default_value = "json")]
+        #[arg(long, env = "MADBASE_OPERATOR_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
         log_format: String,
+        #[command(flatten)]
+        election: Box<ElectionArgs>,
     },
     /// Print the MadBaseProject CRD as YAML.
     Crd,
+}
+
+/// Leader election among operator replicas.
+#[derive(clap::Args)]
+struct ElectionArgs {
+    /// Elect one leader through a coordination.k8s.io Lease; only the leader reconciles. Turn
+    /// off only when exactly one replica runs.
+    #[arg(long, env = "MADBASE_OPERATOR_LEADER_ELECTION", default_value_t = true, action = ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the Lease.
+    #[arg(long, env = "MADBASE_OPERATOR_LEASE_NAME", default_value = DEFAULT_LEASE_NAME)]
+    lease_name: String,
+    /// Namespace of the Lease; defaults to the client's namespace (the pod's, in a cluster).
+    #[arg(long, env = "MADBASE_OPERATOR_LEASE_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// This replica's identity in the Lease; defaults to POD_NAME, else the host name.
+    #[arg(long, env = "MADBASE_OPERATOR_LEASE_IDENTITY")]
+    lease_identity: Option<String>,
+    /// How long a Lease that stopped being renewed blocks the other replicas (whole seconds).
+    #[arg(long, env = "MADBASE_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+    /// How long the leader keeps reconciling without a successful renewal; below the lease
+    /// duration.
+    #[arg(long, env = "MADBASE_OPERATOR_LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    lease_renew_deadline: Duration,
+    /// How often the leader renews and standbys retry; below the renew deadline.
+    #[arg(long, env = "MADBASE_OPERATOR_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    lease_retry_period: Duration,
+}
+
+impl ElectionArgs {
+    /// Checked settings, with the namespace given by the client when none was set.
+    fn settings(&self, default_namespace: &str) -> anyhow::Result<Option<LeaseSettings>> {
+        if !self.leader_election {
+            return Ok(None);
+        }
+        let identity = self
+            .lease_identity
+            .clone()
+            .or_else(|| std::env::var("POD_NAME").ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| {
+                let host = std::env::var("HOSTNAME")
+                    .ok()
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "madbase-operator".into());
+                format!("{host}-{:08x}", rand::random::<u32>())
+            });
+        Ok(Some(LeaseSettings::new(
+            self.lease_name.clone(),
+            self.lease_namespace
+                .clone()
+                .unwrap_or_else(|| default_namespace.to_owned()),
+            identity,
+            self.lease_duration,
+            self.lease_renew_deadline,
+            self.lease_retry_period,
+        )?))
+    }
 }
 
 fn init_logging(format: &str) {
@@ -84,8 +146,12 @@ async fn main() -> anyhow::Result<()> {
             api_namespace,
             watch_namespace,
             log_format,
+            election,
         } => {
             init_logging(&log_format);
+            // Check the election settings before anything else, with a placeholder namespace
+            // when none was given (the real one comes from the client).
+            election.settings("default")?;
             let config = OperatorConfig::load(config.as_deref())?;
             let admin_token = match admin_token_file {
                 Some(path) => Some(
@@ -99,6 +165,7 @@ async fn main() -> anyhow::Result<()> {
             let client = kube::Client::try_default()
                 .await
                 .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+            let leader_election = election.settings(client.default_namespace())?;
             controller::run(
                 client,
                 RunOptions {
@@ -108,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
                     admin_token,
                     api_namespace,
                     watch_namespace,
+                    leader_election,
                 },
             )
             .await?;

@@ -1,5 +1,11 @@
 //! Operator metrics and probes: reconcile count, failures by bounded error label, reconcile
-//! duration histogram, projects by phase; served on `/metrics` next to `/healthz` and `/readyz`.
+//! duration histogram, projects by phase, leadership; served on `/metrics` next to `/healthz`
+//! and `/readyz`.
+//!
+//! `/healthz` answers while the process serves HTTP. `/readyz` answers 200 once the CRD was found
+//! and the probe and control-plane listeners are up, on every replica, leader or standby: the
+//! control-plane API works on all of them, and a standby is ready to take over. Which replica
+//! reconciles is `madbase_operator_leader` (1 on the leader).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +48,7 @@ pub struct Metrics {
     phases: Family<PhaseLabel, Gauge>,
     phase_of: Mutex<HashMap<String, Phase>>,
     ready: AtomicBool,
+    leader: Gauge,
 }
 
 fn phase_name(p: Phase) -> String {
@@ -75,6 +82,12 @@ impl Metrics {
             duration.clone(),
         );
         registry.register("projects", "Projects by phase", phases.clone());
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 on the replica that holds the leader Lease and runs the controller",
+            leader.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -83,6 +96,7 @@ impl Metrics {
             phases,
             phase_of: Mutex::new(HashMap::new()),
             ready: AtomicBool::new(false),
+            leader,
         }
     }
 
@@ -132,9 +146,14 @@ impl Metrics {
         }
     }
 
-    /// Marks the operator ready (CRD found, controller running) or not.
+    /// Marks the replica ready (CRD found, listeners up) or not; independent of leadership.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Records whether this replica runs the controller.
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
     }
 
     /// Prometheus text exposition.

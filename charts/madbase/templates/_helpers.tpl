@@ -34,3 +34,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "madbase.apiNamespace" -}}
 {{- default .Release.Namespace .Values.controlPlane.namespace -}}
 {{- end -}}
+
+{{- define "madbase.leaseName" -}}
+{{- default (include "madbase.fullname" .) .Values.leaderElection.leaseName -}}
+{{- end -}}

@@ -42,6 +42,8 @@ NON_DEFAULT = {
         },
     },
     "logFormat": "text",
+    "replicaCount": 2,
+    "leaderElection": {"leaseName": "mb-lease", "leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "4s"},
 }
 
 
@@ -88,6 +90,8 @@ def test_default_render():
         ("ConfigMap", "madbase"),
         ("CustomResourceDefinition", "madbaseprojects.madbase.io"),
         ("Deployment", "madbase"),
+        ("Role", "madbase-leader-election"),
+        ("RoleBinding", "madbase-leader-election"),
         ("Service", "madbase"),
         ("ServiceAccount", "madbase"),
     ]
@@ -104,13 +108,16 @@ def test_non_default_render():
     assert kinds(docs) == [
         ("ConfigMap", "madbase"),
         ("Deployment", "madbase"),
+        ("PodDisruptionBudget", "madbase"),
         ("Role", "madbase"),
+        ("Role", "madbase-leader-election"),
         ("RoleBinding", "madbase"),
+        ("RoleBinding", "madbase-leader-election"),
         ("Service", "madbase"),
         ("ServiceAccount", "madbase"),
         ("ServiceMonitor", "madbase"),
     ]
-    role = next(d for _, d in docs if d["kind"] == "Role")
+    role = next(d for _, d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "madbase")
     assert role["metadata"]["namespace"] == "tenants"
     groups = {g for rule in role["rules"] for g in rule["apiGroups"]}
     assert {"postgresql.cnpg.io", "gateway.networking.k8s.io"} <= groups
@@ -145,7 +152,7 @@ def test_operator_pod_is_hardened():
     assert container["resources"]["limits"]["memory"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate", "leader election is on by default"
 
 
 # What the operator and the control-plane API call: (group, resource, verb).
@@ -159,6 +166,8 @@ USED = [
     ("networking.k8s.io", "ingresses", "delete"), ("policy", "poddisruptionbudgets", "delete"),
     ("events.k8s.io", "events", "create"),
 ]
+# What leader election calls, granted by the release-namespace Role.
+USED_LEASES = [("coordination.k8s.io", "leases", v) for v in ["get", "create", "update"]]
 
 
 def test_rbac_covers_what_the_operator_uses_and_every_rule_is_commented():
@@ -172,11 +181,14 @@ def test_rbac_covers_what_the_operator_uses_and_every_rule_is_commented():
     }
     missing = [u for u in USED if u not in granted]
     assert not missing, missing
+    lease_grants = granted_rules(render(), "Role")
+    assert not [u for u in USED_LEASES if u not in lease_grants]
     assert not any("*" in v for _, _, v in granted), "no wildcard verbs"
-    source = (CHART / "templates" / "rbac.yaml").read_text().splitlines()
-    for i, line in enumerate(source):
-        if line.strip().startswith("- apiGroups:"):
-            assert source[i - 1].strip().startswith("#"), f"rbac.yaml:{i + 1} has no comment saying why"
+    for name in ["rbac.yaml", "leader-election.yaml"]:
+        source = (CHART / "templates" / name).read_text().splitlines()
+        for i, line in enumerate(source):
+            if line.strip().startswith("- apiGroups:"):
+                assert source[i - 1].strip().startswith("#"), f"{name}:{i + 1} has no comment saying why"
 
 
 def granted_rules(docs, kind):
@@ -206,6 +218,40 @@ def test_cnpg_rbac_is_exactly_what_cnpg_mode_needs():
     assert not any(g == "postgresql.cnpg.io" for g, _, _ in granted_rules(render(), "ClusterRole"))
 
 
+def test_leader_election_renders_lease_settings_rbac_and_rollout():
+    docs = render(NON_DEFAULT)
+    deployment = next(d for _, d in docs if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MADBASE_OPERATOR_LEADER_ELECTION"] == "true"
+    assert env["MADBASE_OPERATOR_LEASE_NAME"] == "mb-lease"
+    assert env["MADBASE_OPERATOR_LEASE_NAMESPACE"] == "madbase-system"
+    assert (env["MADBASE_OPERATOR_LEASE_DURATION"], env["MADBASE_OPERATOR_LEASE_RENEW_DEADLINE"],
+            env["MADBASE_OPERATOR_LEASE_RETRY_PERIOD"]) == ("30s", "20s", "4s")
+    # The Lease Role lives in the release namespace, also when projects are watched elsewhere,
+    # and names the Lease for everything but create.
+    role = next(d for _, d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("leader-election"))
+    assert role["metadata"]["namespace"] == "madbase-system"
+    rules = {(tuple(r.get("resourceNames", [])), v) for r in role["rules"] for v in r["verbs"]}
+    assert rules == {((), "create"), (("mb-lease",), "get"), (("mb-lease",), "update")}
+    pdb = next(d for _, d in docs if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+def test_without_leader_election_one_replica_recreates_and_more_are_refused():
+    docs = render({"leaderElection": {"enabled": False}})
+    assert not any(d["kind"] == "Role" for _, d in docs)
+    deployment = next(d for _, d in docs if d["kind"] == "Deployment")
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MADBASE_OPERATOR_LEADER_ELECTION"] == "false"
+    assert "MADBASE_OPERATOR_LEASE_NAME" not in env
+    with pytest.raises(HelmError) as err:
+        render({"replicaCount": 3, "leaderElection": {"enabled": False}})
+    assert "leaderElection.enabled" in str(err.value)
+
+
 def test_values_yaml_passes_the_schema():
     Chart.load(CHART).validate_schema(yaml.safe_load((CHART / "values.yaml").read_text()))
 
@@ -213,7 +259,9 @@ def test_values_yaml_passes_the_schema():
 @pytest.mark.parametrize(
     "values,needle",
     [
-        ({"replicaCount": 2}, "replicaCount"),
+        ({"replicaCount": 11}, "replicaCount"),
+        ({"leaderElection": {"leaseDuration": "1.5s"}}, "leaseDuration"),
+        ({"leaderElection": {"leaseName": "Not_A_Name"}}, "leaseName"),
         ({"rbac": {"scope": "everywhere"}}, "scope"),
         ({"logFormat": "xml"}, "logFormat"),
         ({"unknownKey": True}, "unknownKey"),
