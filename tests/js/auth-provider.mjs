@@ -7,18 +7,44 @@
 // `/api/v3/user`) answers the profile of that code.
 
 import { createServer } from 'node:http';
-import { spawn } from 'node:child_process';
+import { createServer as createHttpsServer } from 'node:https';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateKeyPairSync, createSign } from 'node:crypto';
 import { createClient } from '@supabase/supabase-js';
 import { instance, freePort, madbaseBin } from './harness.mjs';
 
-export async function startIdp() {
+/** A private CA made now with the openssl CLI, and a server certificate it signed for
+ * 127.0.0.1 and localhost: `{ caFile, key, cert }`, or null when openssl is missing. */
+export function testCa(name = 'MadBase test CA') {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'madbase-ca-'));
+  const f = (n) => join(dir, n);
+  const run = (...args) => execFileSync('openssl', args, { stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', `/CN=${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  run('req', ...ec, '-keyout', f('srv.key'), '-out', f('srv.csr'), '-subj', '/CN=127.0.0.1');
+  writeFileSync(f('ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
+  run('x509', '-req', '-in', f('srv.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('srv.pem'), '-days', '1', '-extfile', f('ext'));
+  return { caFile: f('ca.pem'), key: readFileSync(f('srv.key')), cert: readFileSync(f('srv.pem')) };
+}
+
+/** The fake provider; with `tls: { key, cert }` it serves HTTPS. */
+export async function startIdp({ tls } = {}) {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'idp-1', alg: 'RS256', use: 'sig' };
   const profiles = new Map();
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const server = createServer((req, res) => {
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const handler = (req, res) => {
     const u = new URL(req.url, url);
     const json = (o, status = 200) => {
       res.statusCode = status;
@@ -47,7 +73,8 @@ export async function startIdp() {
     if (u.pathname === '/api/v3/user/emails') return json(p.githubEmails ?? []);
     res.statusCode = 404;
     res.end();
-  });
+  };
+  const server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
   await new Promise((r) => server.listen(port, '127.0.0.1', r));
   return {
     url,
