@@ -1,12 +1,65 @@
-//! `GET /`: a Swagger 2.0 description of the exposed schema, built from the schema cache only
-//! (tables and views as paths and definitions, functions under `/rpc`).
+//! `GET /`: a Swagger 2.0 description of the exposed schema, built from the schema cache
+//! (tables and views as paths and definitions, functions under `/rpc`) and, as PostgREST's
+//! default `openapi-mode = follow-privileges`, showing only the relations and functions the
+//! request's role may use: one catalog query, run as that role, says which.
+
+use std::collections::HashSet;
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use crate::error::RestError;
+use crate::execute::{self, Connection, Transaction};
+use crate::read::BEGIN_READ;
 use crate::request::Ctx;
 use crate::response::RestResponse;
 use crate::schema_cache::{Column, Relationship, SchemaCache, Table};
+use crate::sql::Sql;
+
+/// What the request's role may use in one schema; `None` in [`document`] shows everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visible {
+    /// Relations with any table or column privilege (or owned through a role).
+    pub tables: HashSet<String>,
+    /// Functions with at least one overload the role may execute.
+    pub functions: HashSet<String>,
+}
+
+/// As PostgREST's `accessibleTables` and `accessibleFuncs`: a relation is shown when the role
+/// owns it (through membership) or holds any table or column privilege on it; a function when
+/// it may be executed.
+const VISIBLE_SQL: &str = r#"SELECT json_build_object(
+  'tables', COALESCE((SELECT json_agg(c.relname::text) FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relkind IN ('v', 'r', 'm', 'f', 'p')
+      AND (pg_has_role(c.relowner, 'USAGE')
+        OR has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+        OR has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))), '[]'),
+  'functions', COALESCE((SELECT json_agg(DISTINCT p.proname::text) FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = $1 AND has_function_privilege(p.oid, 'EXECUTE')), '[]')
+)::text AS body"#;
+
+impl Visible {
+    fn from_json(text: &str) -> Result<Visible, RestError> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| RestError::Internal(format!("privileges: {e}")))?;
+        let names = |key: &str| -> HashSet<String> {
+            v[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|n| n.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(Visible {
+            tables: names("tables"),
+            functions: names("functions"),
+        })
+    }
+}
 
 fn swagger_type(c: &Column) -> (&'static str, Option<&'static str>) {
     let t = c.type_name.as_str();
@@ -78,8 +131,8 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
     d
 }
 
-/// Builds the document for `schema`.
-pub fn document(cache: &SchemaCache, schema: &str) -> Value {
+/// Builds the document for `schema`, limited to `visible` when given.
+pub fn document(cache: &SchemaCache, schema: &str, visible: Option<&Visible>) -> Value {
     let mut paths = Map::new();
     let mut definitions = Map::new();
     let mut parameters = Map::new();
@@ -87,7 +140,13 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
         "/".into(),
         json!({"get": {"tags": ["Introspection"], "summary": "OpenAPI description (this document)", "produces": ["application/openapi+json", "application/json"], "responses": {"200": {"description": "OK"}}}}),
     );
-    for ((s, name), t) in cache.tables.iter().filter(|((s, _), _)| s == schema) {
+    let table_visible = |n: &str| visible.is_none_or(|v| v.tables.contains(n));
+    let function_visible = |n: &str| visible.is_none_or(|v| v.functions.contains(n));
+    for ((s, name), t) in cache
+        .tables
+        .iter()
+        .filter(|((s, n), _)| s == schema && table_visible(n))
+    {
         let rels = cache.relationships_from(s, name);
         definitions.insert(name.clone(), definition(t, rels));
         let mut row_filters = Vec::new();
@@ -138,7 +197,11 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
         }
         paths.insert(format!("/{name}"), Value::Object(item));
     }
-    for ((s, name), overloads) in cache.functions.iter().filter(|((s, _), _)| s == schema) {
+    for ((s, name), overloads) in cache
+        .functions
+        .iter()
+        .filter(|((s, n), _)| s == schema && function_visible(n))
+    {
         let _ = s;
         let Some(f) = overloads.first() else { continue };
         let props: Map<String, Value> = f
@@ -201,12 +264,66 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
     })
 }
 
-/// The `GET /` response.
-pub fn response(ctx: &Ctx) -> RestResponse {
-    let doc = document(ctx.cache, &ctx.schema);
-    ctx.finish(RestResponse::new(
+/// The `GET /` response: the privileges of the request's role are read in the request's own
+/// read-only transaction (role and claims set as for any request), then the document is built.
+pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestResponse, RestError> {
+    let mut main = Sql::new();
+    main.push(VISIBLE_SQL);
+    main.params.push(Some(ctx.schema.clone()));
+    let tx = Transaction {
+        begin: BEGIN_READ,
+        settings: ctx.settings_sql(),
+        pre_request: ctx.pre_request_sql(),
+        estimate: None,
+        main,
+        commit_now: true,
+    };
+    let out = execute::run(client, &tx)
+        .await
+        .map_err(|error| RestError::Db {
+            error,
+            anon: ctx.anon,
+        })?;
+    let text = out
+        .rows
+        .first()
+        .and_then(|r| r.text(0))
+        .ok_or_else(|| RestError::Internal("privileges query returned no row".into()))?;
+    let visible = Visible::from_json(text)?;
+    let doc = document(ctx.cache, &ctx.schema, Some(&visible));
+    Ok(ctx.finish(RestResponse::new(
         StatusCode::OK,
         "application/openapi+json; charset=utf-8",
         doc.to_string(),
-    ))
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::tests::sample_cache;
+
+    #[test]
+    fn only_visible_relations_and_functions_are_described() {
+        let cache = sample_cache();
+        let all = document(&cache, "public", None);
+        assert!(all["paths"]["/users"].is_object());
+        assert!(all["paths"]["/projects"].is_object());
+        let visible = Visible {
+            tables: HashSet::from(["users".to_string()]),
+            functions: HashSet::new(),
+        };
+        let some = document(&cache, "public", Some(&visible));
+        assert!(some["paths"]["/users"].is_object());
+        assert!(some["paths"]["/projects"].is_null());
+        assert!(some["definitions"]["projects"].is_null());
+        assert!(some["parameters"]["rowFilter.projects.id"].is_null());
+        assert_eq!(
+            Visible::from_json(r#"{"tables":["a"],"functions":["f","g"]}"#).expect("parses"),
+            Visible {
+                tables: HashSet::from(["a".to_string()]),
+                functions: HashSet::from(["f".to_string(), "g".to_string()]),
+            }
+        );
+    }
 }

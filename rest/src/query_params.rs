@@ -55,6 +55,32 @@ pub fn form_decode(s: &str) -> String {
         .into_owned()
 }
 
+/// PostgREST's canonical form of a query string, used in `Content-Location`: the decoded
+/// parameters sorted by name (stably), names and values percent-encoded again (all but ASCII
+/// letters, digits and `-_.~`, upper-case hex), a repeated name's values joined by commas.
+pub fn canonical(raw: &str) -> String {
+    const ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, ENCODE).to_string();
+    let mut pairs = decode_pairs(raw);
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < pairs.len() {
+        let key = &pairs[i].0;
+        let mut values = Vec::new();
+        while i < pairs.len() && &pairs[i].0 == key {
+            values.push(enc(&pairs[i].1));
+            i += 1;
+        }
+        out.push(format!("{}={}", enc(key), values.join(",")));
+    }
+    out.join("&")
+}
+
 /// Splits a key like `rel.sub.col->x` into the embed path and the field.
 fn key_path(key: &str) -> Result<(Vec<String>, Field), RestError> {
     let mut c = Cursor::new("filter key", key);
@@ -213,6 +239,18 @@ mod tests {
         );
         assert_eq!(q.logic.len(), 2);
         assert_eq!(q.filters[0].path, vec!["tasks".to_string()]);
+    }
+
+    #[test]
+    fn canonical_query_is_sorted_reencoded_and_merges_repeats() {
+        assert_eq!(canonical("b=eq.1&a=eq.1"), "a=eq.1&b=eq.1");
+        assert_eq!(canonical("a=1&c=3&b=2&d"), "a=1&b=2&c=3&d=");
+        assert_eq!(
+            canonical("select=id,name&name=eq.a+b&or=(x.eq.1,y.eq.%C3%A9)"),
+            "name=eq.a%20b&or=%28x.eq.1%2Cy.eq.%C3%A9%29&select=id%2Cname"
+        );
+        assert_eq!(canonical("id=gt.1&id=lt.5"), "id=gt.1,lt.5");
+        assert_eq!(canonical(""), "");
     }
 
     #[test]

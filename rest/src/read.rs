@@ -139,6 +139,19 @@ pub fn total_for(
     }
 }
 
+/// `Content-Location: /name?<canonical query>` on reads, as PostgREST sends it.
+fn content_location(resp: &mut RestResponse, name: &str, query: Option<&str>) {
+    let canonical = crate::query_params::canonical(query.unwrap_or(""));
+    let mut location = format!("/{name}");
+    if !canonical.is_empty() {
+        location.push('?');
+        location.push_str(&canonical);
+    }
+    if let Ok(v) = http::HeaderValue::from_bytes(location.as_bytes()) {
+        resp.headers.insert(http::header::CONTENT_LOCATION, v);
+    }
+}
+
 /// GET/HEAD on `/name`.
 pub async fn serve(
     ctx: &mut Ctx<'_>,
@@ -205,6 +218,7 @@ pub async fn serve(
     let total = total_for(ctx, main.total, out.estimate, range, main.page_total);
     let mut resp = RestResponse::new(StatusCode::OK, &ctx.media.content_type(), main.body);
     count_header(ctx, &mut resp, range.offset, main.page_total, total)?;
+    content_location(&mut resp, name, ctx.req.query.as_deref());
     resp.apply_gucs(
         main.response_status.as_deref(),
         main.response_headers.as_deref(),

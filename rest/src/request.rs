@@ -233,6 +233,52 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// PostgREST's `Allow` for OPTIONS: a table's verbs follow what the relation supports (PUT
+/// needs a primary key); a function is callable by GET only when it is not volatile.
+fn options_allow(cache: &SchemaCache, schema: &str, route: &Route) -> Result<String, RestError> {
+    Ok(match route {
+        Route::Root => "OPTIONS,GET,HEAD".into(),
+        Route::Table(name) => {
+            let t = cache
+                .table(schema, name)
+                .ok_or_else(|| RestError::TableNotFound {
+                    qualified: format!("{schema}.{name}"),
+                    suggestion: cache.suggest_table(schema, name),
+                })?;
+            let mut verbs = vec!["OPTIONS", "GET", "HEAD"];
+            if t.insertable {
+                verbs.push("POST");
+            }
+            if t.insertable && t.updatable && !t.pk.is_empty() {
+                verbs.push("PUT");
+            }
+            if t.updatable {
+                verbs.push("PATCH");
+            }
+            if t.deletable {
+                verbs.push("DELETE");
+            }
+            verbs.join(",")
+        }
+        Route::Rpc(name) => {
+            let overloads = cache.function_overloads(schema, name);
+            if overloads.is_empty() {
+                return Err(RestError::FunctionNotFound {
+                    qualified: format!("{schema}.{name}"),
+                    args: Vec::new(),
+                    suggestion: cache.suggest_function(schema, name),
+                    sent_as: crate::rpc::ArgSource::Query,
+                });
+            }
+            if overloads.iter().any(|f| f.is_read_only()) {
+                "OPTIONS,GET,HEAD,POST".into()
+            } else {
+                "OPTIONS,POST".into()
+            }
+        }
+    })
+}
+
 /// Serves one request; never fails, errors become PostgREST error responses.
 pub async fn handle(
     cache: &SchemaCache,
@@ -287,18 +333,10 @@ async fn serve(
             .unwrap_or_else(|| "public".into()),
     };
     if *m == Method::OPTIONS {
-        let allow = match &route {
-            Route::Table(t) => match cache.table(&schema, t) {
-                Some(t) if t.insertable || t.updatable || t.deletable => {
-                    "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"
-                }
-                _ => "OPTIONS,GET,HEAD",
-            },
-            Route::Rpc(_) => "OPTIONS,GET,HEAD,POST",
-            Route::Root => "OPTIONS,GET,HEAD",
-        };
-        let mut r = RestResponse::new(StatusCode::OK, "application/json; charset=utf-8", "");
-        r.header("allow", allow);
+        let allow = options_allow(cache, &schema, &route)?;
+        let mut r = RestResponse::new(StatusCode::OK, "", "");
+        r.headers.remove(http::header::CONTENT_TYPE);
+        r.header("allow", &allow);
         return Ok(r);
     }
     let media = media::negotiate(header(&req.headers, "accept"), matches!(route, Route::Root))?;
@@ -323,7 +361,7 @@ async fn serve(
     };
     let anon = ctx.anon;
     let result = match route {
-        Route::Root => Ok(openapi::response(&ctx)),
+        Route::Root => openapi::serve(&ctx, client).await,
         Route::Table(t) => {
             if reading {
                 read::serve(&mut ctx, client, &t).await

@@ -274,3 +274,112 @@ async fn options_and_openapi() {
             .contains("<fk table='projects' column='id'/>")
     );
 }
+
+#[tokio::test]
+async fn openapi_follows_the_privileges_of_the_role() {
+    let api = Api::new().await;
+    let paths = |r: &Resp| -> Vec<String> {
+        r.json()["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let anon = api.get("/").await;
+    assert_eq!(anon.status, 200, "{}", anon.body);
+    let anon_paths = paths(&anon);
+    assert!(anon_paths.contains(&"/tasks".to_string()));
+    assert!(anon_paths.contains(&"/rpc/add".to_string()));
+    // No privilege on reservations, ledger or admin_only for anon.
+    for hidden in ["/reservations", "/ledger", "/rpc/admin_only"] {
+        assert!(
+            !anon_paths.contains(&hidden.to_string()),
+            "{hidden} {anon_paths:?}"
+        );
+    }
+    assert!(anon.json()["definitions"].get("reservations").is_none());
+    // A column privilege is enough to see the table.
+    let user = api
+        .req(
+            "GET",
+            "/",
+            &[],
+            "",
+            "authenticated",
+            json!({"role": "authenticated", "sub": "u1"}),
+        )
+        .await;
+    let user_paths = paths(&user);
+    assert!(user_paths.contains(&"/ledger".to_string()));
+    assert!(user_paths.contains(&"/reservations".to_string()));
+    assert!(!user_paths.contains(&"/rpc/admin_only".to_string()));
+    let service = api.send("GET", "/", &[], "").await;
+    let service_paths = paths(&service);
+    for shown in ["/reservations", "/ledger", "/rpc/admin_only"] {
+        assert!(service_paths.contains(&shown.to_string()), "{shown}");
+    }
+    // HEAD answers the same headers without a body.
+    let head = api
+        .req("HEAD", "/", &[], "", "anon", json!({"role": "anon"}))
+        .await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+}
+
+#[tokio::test]
+async fn options_allow_follows_the_relation_and_the_function() {
+    let api = Api::new().await;
+    let r = api.send("OPTIONS", "/tasks", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("allow"),
+        Some("OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE")
+    );
+    assert_eq!(r.header("content-type"), None);
+    // A table without a primary key can be written to but not PUT.
+    let r = api.send("OPTIONS", "/audit", &[], "").await;
+    assert_eq!(
+        r.header("allow"),
+        Some("OPTIONS,GET,HEAD,POST,PATCH,DELETE")
+    );
+    let r = api.send("OPTIONS", "/rpc/noop", &[], "").await;
+    assert_eq!(r.header("allow"), Some("OPTIONS,POST"));
+    let r = api.send("OPTIONS", "/rpc/add", &[], "").await;
+    assert_eq!(r.header("allow"), Some("OPTIONS,GET,HEAD,POST"));
+    let r = api.send("OPTIONS", "/nope", &[], "").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "PGRST205");
+    let r = api.send("OPTIONS", "/rpc/nope", &[], "").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "PGRST202");
+}
+
+#[tokio::test]
+async fn reads_carry_a_canonical_content_location() {
+    let api = Api::new().await;
+    let r = api
+        .get("/tasks?title=eq.Build&select=id,title&id=gt.0&id=lt.9")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("content-location"),
+        Some("/tasks?id=gt.0,lt.9&select=id%2Ctitle&title=eq.Build")
+    );
+    let r = api.get("/tasks").await;
+    assert_eq!(r.header("content-location"), Some("/tasks"));
+    let r = api
+        .req(
+            "HEAD",
+            "/tasks?title=eq.x&id=eq.1",
+            &[],
+            "",
+            "anon",
+            json!({"role": "anon"}),
+        )
+        .await;
+    assert_eq!(
+        r.header("content-location"),
+        Some("/tasks?id=eq.1&title=eq.x")
+    );
+}

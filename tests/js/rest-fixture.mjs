@@ -46,11 +46,11 @@ const DROP = `
 DROP VIEW IF EXISTS js_rest_user_cities;
 DROP TABLE IF EXISTS js_rest_messages, js_rest_memberships, js_rest_channels, js_rest_users,
   js_rest_cities, js_rest_countries, js_rest_shipments, js_rest_orders, js_rest_notes,
-  js_rest_docs, js_rest_items CASCADE;
+  js_rest_docs, js_rest_items, js_rest_vault CASCADE;
 DROP FUNCTION IF EXISTS js_rest_add(int, int), js_rest_users_by_status(js_rest_status),
   js_rest_status_counts(), js_rest_noop(), js_rest_bump(int), js_rest_echo(jsonb),
   js_rest_sum(int[]), js_rest_whoami(), js_rest_single_json(json), js_rest_fail(text),
-  js_rest_upper(text), js_rest_bytes(bytea), js_rest_xml_root(xml);
+  js_rest_upper(text), js_rest_bytes(bytea), js_rest_xml_root(xml), js_rest_admin();
 DROP TYPE IF EXISTS js_rest_status;
 `;
 
@@ -216,6 +216,14 @@ GRANT ALL ON js_rest_notes TO anon, authenticated;
 GRANT ALL ON js_rest_items TO anon, authenticated;
 GRANT ALL ON ALL TABLES IN SCHEMA public TO service_role;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO anon, authenticated, service_role;
+
+-- Only service_role may touch these; the OpenAPI document of the other roles leaves them out.
+CREATE TABLE js_rest_vault (id int PRIMARY KEY, secret text);
+REVOKE ALL ON js_rest_vault FROM anon, authenticated;
+GRANT ALL ON js_rest_vault TO service_role;
+CREATE FUNCTION js_rest_admin() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1';
+REVOKE EXECUTE ON FUNCTION js_rest_admin() FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION js_rest_admin() TO service_role;
 `;
 
 /** Rebuilds the fixture and waits until the data API's schema cache has picked it up. */

@@ -186,3 +186,44 @@ test('the OpenAPI document lists the fixture', async () => {
   assert.ok(doc.paths['/rpc/js_rest_add'], 'function path missing');
   assert.ok(doc.definitions.js_rest_users.properties.username);
 });
+
+test('reads carry Content-Location with the canonical (sorted, re-encoded) query', async () => {
+  const res = await rest('/js_rest_users?select=id,username&username=eq.eve+smith&id=gt.1&id=lt.9');
+  assert.equal(res.status, 200);
+  assert.equal(
+    res.headers.get('content-location'),
+    '/js_rest_users?id=gt.1,lt.9&select=id%2Cusername&username=eq.eve%20smith',
+  );
+  const bare = await rest('/js_rest_users', { method: 'HEAD' });
+  assert.equal(bare.headers.get('content-location'), '/js_rest_users');
+});
+
+test('OPTIONS answers per relation and function', async () => {
+  const view = await rest('/js_rest_user_cities', { method: 'OPTIONS' });
+  assert.equal(view.status, 200);
+  assert.equal(view.headers.get('allow'), 'OPTIONS,GET,HEAD');
+  const volatile = await rest('/rpc/js_rest_noop', { method: 'OPTIONS' });
+  assert.equal(volatile.headers.get('allow'), 'OPTIONS,POST');
+  const stable = await rest('/rpc/js_rest_add', { method: 'OPTIONS' });
+  assert.equal(stable.headers.get('allow'), 'OPTIONS,GET,HEAD,POST');
+  const missing = await rest('/js_rest_nope', { method: 'OPTIONS' });
+  assert.equal(missing.status, 404);
+  assert.equal((await missing.json()).code, 'PGRST205');
+});
+
+test('the OpenAPI document follows the privileges of the role', async () => {
+  const paths = async (key) => {
+    const res = await rest('/', { headers: { apikey: key, authorization: `Bearer ${key}` } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^application\/openapi\+json/);
+    return Object.keys((await res.json()).paths);
+  };
+  const anonPaths = await paths(mb.anonKey);
+  assert.ok(anonPaths.includes('/js_rest_users'));
+  assert.ok(anonPaths.includes('/rpc/js_rest_add'));
+  assert.ok(!anonPaths.includes('/js_rest_vault'));
+  assert.ok(!anonPaths.includes('/rpc/js_rest_admin'));
+  const servicePaths = await paths(mb.serviceKey);
+  assert.ok(servicePaths.includes('/js_rest_vault'));
+  assert.ok(servicePaths.includes('/rpc/js_rest_admin'));
+});

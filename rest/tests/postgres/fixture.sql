@@ -70,6 +70,7 @@ CREATE TABLE public.articles (
 );
 
 CREATE TABLE public.reservations (id int PRIMARY KEY, during int4range);
+CREATE TABLE public.audit (at int, msg text);
 
 -- Written to by tests; each test uses its own id range.
 CREATE TABLE public.items (
@@ -168,6 +169,15 @@ GRANT ALL ON ALL TABLES IN SCHEMA public, api TO anon, authenticated, service_ro
 GRANT ALL ON ALL SEQUENCES IN SCHEMA public, api TO anon, authenticated, service_role;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public, api TO anon, authenticated, service_role;
 REVOKE ALL ON public.reservations FROM anon;
+-- Only service_role may call this one, so only its OpenAPI lists it.
+CREATE FUNCTION public.admin_only() RETURNS int LANGUAGE sql STABLE AS $$ SELECT 1 $$;
+REVOKE EXECUTE ON FUNCTION public.admin_only() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.admin_only() TO service_role;
+-- A column privilege alone is enough to see a table.
+CREATE TABLE public.ledger (id int PRIMARY KEY, amount numeric, note text);
+REVOKE ALL ON public.ledger FROM anon, authenticated;
+GRANT SELECT (id, note) ON public.ledger TO authenticated;
+GRANT ALL ON public.ledger TO service_role;
 
 INSERT INTO public.users VALUES (1, 'Ada', 'ada@example.com', NULL), (2, 'Bob', 'bob@example.com', 1), (3, 'Cy', NULL, 1);
 INSERT INTO public.profiles VALUES (1, 'Mathematician');
