@@ -13,7 +13,10 @@ let idp, serve;
 
 before(async () => {
   idp = await startIdp();
-  serve = await startServe({ idp, env: { MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED: 'true' } });
+  serve = await startServe({
+    idp,
+    env: { MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED: 'true', MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED: 'true' },
+  });
 });
 
 after(async () => {
@@ -158,6 +161,25 @@ test('linkIdentity with an ID token links to the signed-in user', async () => {
   // The gateway turns the bare apikey into its bearer, which names no user.
   assert.equal(noSession.status, 403, 'linking needs a signed-in user');
   assert.equal((await noSession.json()).code, 'bad_jwt');
+});
+
+test('an anonymous user who links a provider with a verified email becomes a regular user', async () => {
+  const supabase = clientOf(serve.url);
+  const { data: anon, error } = await supabase.auth.signInAnonymously();
+  assert.equal(error, null, error?.message);
+  assert.equal(anon.user.is_anonymous, true);
+  const code = `c-${randomUUID()}`;
+  const sub = oidcProfile(code);
+  const link = await supabase.auth.linkIdentity({ provider: 'oidc' });
+  assert.equal(link.error, null, link.error?.message);
+  const loc = await throughProvider(link.data.url, code);
+  const token = new URLSearchParams(loc.split('#')[1]).get('access_token');
+  const c = claimsOf(token);
+  assert.equal(c.sub, anon.user.id);
+  assert.equal(c.is_anonymous, false);
+  assert.equal(c.email, `${sub}@idp.test`);
+  assert.deepEqual(c.app_metadata.providers, ['oidc']);
+  assert.equal(c.app_metadata.provider, 'oidc');
 });
 
 test('with manual linking off (the default) both endpoints answer 404 manual_linking_disabled', async () => {

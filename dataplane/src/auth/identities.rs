@@ -127,6 +127,7 @@ pub async fn link(
         )
         .await?;
     }
+    providers_from_identities(db, target).await?;
     audit::record(
         db,
         ctx,
@@ -184,17 +185,7 @@ pub async fn unlink(user: AuthUser, Path(id): Path<String>) -> AuthResult<Json<V
     } else {
         email_from_identities(&tx, &user.ctx, user.user_id).await?;
     }
-    tx.execute(
-        "UPDATE auth.users SET raw_app_meta_data = coalesce(raw_app_meta_data, '{}'::jsonb)
-             || jsonb_build_object('providers', p.list, 'provider', coalesce(p.list->>0, raw_app_meta_data->>'provider')),
-             updated_at = now()
-         FROM (SELECT coalesce(jsonb_agg(provider ORDER BY first), '[]'::jsonb) AS list
-               FROM (SELECT provider, min(created_at) AS first FROM auth.identities
-                     WHERE user_id = $1 GROUP BY provider) i) p
-         WHERE id = $1",
-        &[&user.user_id],
-    )
-    .await?;
+    providers_from_identities(&tx, user.user_id).await?;
     audit::record(
         &tx,
         &user.ctx,
@@ -207,6 +198,24 @@ pub async fn unlink(user: AuthUser, Path(id): Path<String>) -> AuthResult<Json<V
     .await?;
     tx.commit().await?;
     Ok(Json(json!({})))
+}
+
+/// `app_metadata.providers` from the user's identities, oldest first, and `provider` the first
+/// of them (GoTrue's `UpdateAppMetaDataProviders`): an anonymous user who links an identity
+/// stops listing `anonymous`.
+async fn providers_from_identities(db: &impl GenericClient, uid: Uuid) -> AuthResult<()> {
+    db.execute(
+        "UPDATE auth.users SET raw_app_meta_data = coalesce(raw_app_meta_data, '{}'::jsonb)
+             || jsonb_build_object('providers', p.list, 'provider', coalesce(p.list->>0, raw_app_meta_data->>'provider')),
+             updated_at = now()
+         FROM (SELECT coalesce(jsonb_agg(provider ORDER BY first), '[]'::jsonb) AS list
+               FROM (SELECT provider, min(created_at) AS first FROM auth.identities
+                     WHERE user_id = $1 GROUP BY provider) i) p
+         WHERE id = $1",
+        &[&uid],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Keeps the user's email if an identity still has it; otherwise takes the email of the best
