@@ -251,14 +251,13 @@ pub async fn serve(
     } else {
         RestResponse::new(StatusCode::OK, &ctx.media.content_type(), main.body)
     };
-    if f.returns_set {
-        let total = if count.is_some() {
-            read::total_for(ctx, main.total, None, range, main.page_total)
-        } else {
-            None
-        };
-        count_header(ctx, &mut resp, range.offset, main.page_total, total)?;
-    }
+    // PostgREST sends Content-Range for every call, `0-0/*` for a single value (void too).
+    let total = if count.is_some() {
+        read::total_for(ctx, main.total, None, range, main.page_total)
+    } else {
+        None
+    };
+    count_header(ctx, &mut resp, range.offset, main.page_total, total)?;
     resp.apply_gucs(
         main.response_status.as_deref(),
         main.response_headers.as_deref(),

@@ -14,8 +14,22 @@ async fn rpc_scalar_named_defaults_and_get() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, "5");
+    assert_eq!(r.header("content-range"), Some("0-0/*"));
     let r = api.send("POST", "/rpc/add", &[], r#"{"a": 2}"#).await;
     assert_eq!(r.body, "2");
+    let r = api.send("POST", "/rpc/noop", &[], "").await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("content-range"), Some("0-0/*"));
+    let r = api
+        .send(
+            "POST",
+            "/rpc/project_by_id",
+            &[("prefer", "count=exact")],
+            r#"{"pid": 1}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-range"), Some("0-0/1"));
     let r = api.get("/rpc/add?a=4&b=5").await;
     assert_eq!(r.body, "9");
     let r = api.send("POST", "/rpc/add", &[], r#"{"x": 1}"#).await;

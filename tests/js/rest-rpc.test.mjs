@@ -17,6 +17,8 @@ test('a scalar function returns a bare value, by POST and by GET', async () => {
   assert.equal(get.data, 42);
   const raw = await rest('/rpc/js_rest_add?a=1&b=1');
   assert.equal(await raw.text(), '2');
+  // As PostgREST, every call answers with a Content-Range, one value being 0-0.
+  assert.equal(raw.headers.get('content-range'), '0-0/*');
 });
 
 test('a SETOF function takes select, filters, order, limit and count', async () => {
