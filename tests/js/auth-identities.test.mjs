@@ -15,7 +15,11 @@ before(async () => {
   idp = await startIdp();
   serve = await startServe({
     idp,
-    env: { MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED: 'true', MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED: 'true' },
+    env: {
+      MADBASE_AUTH_SECURITY_MANUAL_LINKING_ENABLED: 'true',
+      MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED: 'true',
+      MADBASE_AUTH_DEV_MAILBOX: 'true',
+    },
   });
 });
 
@@ -180,6 +184,30 @@ test('an anonymous user who links a provider with a verified email becomes a reg
   assert.equal(c.email, `${sub}@idp.test`);
   assert.deepEqual(c.app_metadata.providers, ['oidc']);
   assert.equal(c.app_metadata.provider, 'oidc');
+});
+
+test('linking an unverified provider email links it but asks to confirm the email first', async () => {
+  const supabase = clientOf(serve.url);
+  const { data: anon } = await supabase.auth.signInAnonymously();
+  const code = `c-${randomUUID()}`;
+  const sub = `unv-${randomUUID().slice(0, 8)}`;
+  idp.profile(code, { oidc: { sub, email: `${sub}@idp.test`, email_verified: false } });
+  const link = await supabase.auth.linkIdentity({ provider: 'oidc' });
+  const loc = await throughProvider(link.data.url, code);
+  assert.match(loc, /error_code=email_not_confirmed/);
+  assert.match(decodeURIComponent(loc), /A confirmation email has been sent/);
+  const { data: ids } = await supabase.auth.getUserIdentities();
+  assert.deepEqual(ids.identities.map((i) => i.provider), ['oidc'], 'the identity stays linked');
+  const { data: u } = await supabase.auth.getUser();
+  assert.equal(u.user.id, anon.user.id);
+  assert.equal(u.user.email, `${sub}@idp.test`);
+  assert.equal(u.user.email_confirmed_at, undefined);
+  const res = await fetch(`${serve.url}/auth/v1/_dev/mailbox?to=${encodeURIComponent(`${sub}@idp.test`)}`, { headers: { apikey: instance().serviceKey } });
+  const [mail] = (await res.json()).messages;
+  assert.equal(mail.kind, 'confirmation');
+  const v = await supabase.auth.verifyOtp({ email: `${sub}@idp.test`, token: mail.token, type: 'signup' });
+  assert.equal(v.error, null, v.error?.message);
+  assert.ok(v.data.user.email_confirmed_at);
 });
 
 test('with manual linking off (the default) both endpoints answer 404 manual_linking_disabled', async () => {

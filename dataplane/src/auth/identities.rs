@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::error::{AuthError, AuthResult};
 use super::oauth::{self, AuthorizeQuery, Profile};
+use super::otp::{self, EmailAction};
 use super::sessions::{self, AuthUser};
 use super::{Ctx, audit, signup};
 
@@ -55,17 +56,28 @@ pub async fn id_token_target(ctx: &Ctx, headers: &http::HeaderMap) -> AuthResult
     Ok(user_id)
 }
 
+/// What linking did.
+#[derive(Debug)]
+pub enum Linked {
+    /// Linked; sign the user in.
+    Done(Uuid),
+    /// Linked, and the identity's unverified email became the user's (unconfirmed) email with
+    /// a confirmation sent: commit, then answer this error instead of a session (GoTrue's
+    /// 422 `email_not_confirmed`).
+    Unconfirmed(AuthError),
+}
+
 /// Links the identity in `prof` to `target` (callback or ID-token grant of a linking flow), in
 /// the caller's transaction. An identity already linked (to this or another user) is
-/// `identity_already_exists`. A user without an email takes a verified one from the identity,
-/// which also ends its anonymity.
+/// `identity_already_exists`. A user without an email takes the identity's: a verified one
+/// confirmed, which also ends its anonymity; an unverified one to be confirmed by email first.
 pub async fn link(
     db: &impl GenericClient,
     ctx: &Ctx,
     target: Uuid,
     provider: &str,
     prof: &Profile,
-) -> AuthResult<Uuid> {
+) -> AuthResult<Linked> {
     let owner: Option<Uuid> = db
         .query_opt(
             "SELECT user_id FROM auth.identities WHERE provider_id = $1 AND provider = $2",
@@ -97,15 +109,10 @@ pub async fn link(
         .ok_or_else(|| AuthError::unprocessable("user_not_found", "Linking target user not found"))?
         .get(0);
     signup::add_identity(db, target, provider, &prof.sub, &prof.data).await?;
+    let mut outcome = Linked::Done(target);
     if email.is_empty()
         && let Some(new_email) = prof.email.as_deref()
     {
-        if !prof.email_verified {
-            return Err(AuthError::unprocessable(
-                "email_not_confirmed",
-                format!("Unverified email with {provider}. Verify the email with {provider} first"),
-            ));
-        }
         let taken = db
             .query_opt(
                 "SELECT 1 FROM auth.users WHERE lower(email) = lower($1) AND id <> $2",
@@ -119,13 +126,39 @@ pub async fn link(
                 "A user with this email address has already been registered",
             ));
         }
-        db.execute(
-            "UPDATE auth.users SET email = $2, email_confirmed_at = coalesce(email_confirmed_at, now()),
-                 is_anonymous = false, updated_at = now()
-             WHERE id = $1",
-            &[&target, &new_email],
-        )
-        .await?;
+        if prof.email_verified {
+            db.execute(
+                "UPDATE auth.users SET email = $2, email_confirmed_at = coalesce(email_confirmed_at, now()),
+                     is_anonymous = false, updated_at = now()
+                 WHERE id = $1",
+                &[&target, &new_email],
+            )
+            .await?;
+        } else {
+            db.execute(
+                "UPDATE auth.users SET email = $2, email_confirmed_at = NULL, updated_at = now() WHERE id = $1",
+                &[&target, &new_email],
+            )
+            .await?;
+            let site = &ctx.auth().settings.site_url;
+            otp::send_email_token(
+                db,
+                ctx,
+                target,
+                new_email,
+                EmailAction::Signup,
+                site,
+                false,
+                None,
+            )
+            .await?;
+            outcome = Linked::Unconfirmed(AuthError::unprocessable(
+                "email_not_confirmed",
+                format!(
+                    "Unverified email with {provider}. A confirmation email has been sent to your {provider} email"
+                ),
+            ));
+        }
     }
     providers_from_identities(db, target).await?;
     audit::record(
@@ -138,7 +171,7 @@ pub async fn link(
         json!({"provider": provider, "provider_id": prof.sub}),
     )
     .await?;
-    Ok(target)
+    Ok(outcome)
 }
 
 /// `DELETE /user/identities/{identity_id}` (auth-js `unlinkIdentity`): `{}`.

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::{AuthError, AuthResult};
+use super::identities::Linked;
 use super::otp::pct;
 use super::sessions::{self, Extras};
 use super::signup::{self, NewUser};
@@ -440,7 +441,14 @@ pub async fn callback(ctx: Ctx, Query(q): Query<CallbackQuery>) -> Response {
         let kind = match p.kind { Kind::GitHub => "github", Kind::GitLab => "gitlab", Kind::Oidc => "oidc" };
         let prof = profile_from(kind, &raw, emails.as_ref()).ok_or_else(|| upstream("profile has no user id"))?;
         let uid = match linking_target {
-            Some(target) => super::identities::link(&tx, &ctx, target, &provider, &prof).await?,
+            Some(target) => match super::identities::link(&tx, &ctx, target, &provider, &prof).await? {
+                Linked::Done(uid) => uid,
+                Linked::Unconfirmed(e) => {
+                    tx.execute("DELETE FROM auth.flow_state WHERE id = $1", &[&state]).await?;
+                    tx.commit().await?;
+                    return Err(e);
+                }
+            },
             None => upsert_user(&tx, &ctx, &provider, &prof).await?,
         };
         let extras = Extras {
@@ -559,7 +567,13 @@ pub async fn id_token_grant(
     let mut db = ctx.project.pool.get().await?;
     let tx = db.transaction().await?;
     let uid = match link_target {
-        Some(target) => super::identities::link(&tx, ctx, target, name, &prof).await?,
+        Some(target) => match super::identities::link(&tx, ctx, target, name, &prof).await? {
+            Linked::Done(uid) => uid,
+            Linked::Unconfirmed(e) => {
+                tx.commit().await?;
+                return Err(e);
+            }
+        },
         None => upsert_user(&tx, ctx, name, &prof).await?,
     };
     let s = sessions::sign_in(&tx, ctx, uid, "oauth", &Extras::default()).await?;
