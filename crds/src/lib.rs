@@ -5,9 +5,11 @@
 //! This crate does no I/O and talks to no cluster: the operator and the control-plane API depend on
 //! it for the wire types, tests depend on it for client-side CEL checks.
 
+pub mod auth;
 pub mod naming;
 pub mod project;
 
+pub use auth::*;
 pub use project::*;
 
 use kube::CustomResourceExt;

@@ -11,6 +11,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::auth::AuthSpec;
+
 /// A MadBase project: one Supabase-compatible backend (auth, REST, realtime, storage) with its
 /// own database, bucket, API keys and data-plane Deployment.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -54,7 +56,7 @@ pub struct MadBaseProjectSpec {
     /// The S3 bucket that holds the project's stored objects.
     #[serde(default)]
     pub storage: StorageSpec,
-    /// API keys and JWT signing.
+    /// API keys, JWT signing and the auth API's settings.
     #[serde(default)]
     pub auth: AuthSpec,
     /// The data-plane Deployment running `madbase serve`.
@@ -239,35 +241,6 @@ pub struct S3CredentialsRef {
     /// Key holding the secret access key; defaults to `secret-access-key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key_key: Option<String>,
-}
-
-/// API keys and JWT signing.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthSpec {
-    /// Bring your own HS256 JWT secret (for example when moving a Supabase project, so issued
-    /// keys and sessions stay valid); at least 32 characters. The key defaults to `jwt-secret`.
-    /// Without it the operator generates a random secret once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwt_secret_ref: Option<SecretKeyRef>,
-    /// Lifetime of the generated `anon` and `service_role` keys in days (Supabase's self-hosting
-    /// script uses five years).
-    #[serde(default = "default_key_days")]
-    #[schemars(range(min = 1, max = 36500))]
-    pub api_key_expiry_days: i64,
-}
-
-impl Default for AuthSpec {
-    fn default() -> Self {
-        Self {
-            jwt_secret_ref: None,
-            api_key_expiry_days: default_key_days(),
-        }
-    }
-}
-
-fn default_key_days() -> i64 {
-    1825
 }
 
 /// The data-plane Deployment.

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapKeySelector, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount,
+    Capabilities, ConfigMap, ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, Secret, SecretKeySelector, SecurityContext,
+    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -29,6 +29,7 @@ use madbase_crds::{ServiceType, naming};
 use sha2::{Digest, Sha256};
 
 use crate::apply::{managed_labels, selector_labels};
+use crate::auth_settings::ConfigMapMount;
 use crate::keys::JWT_SECRET_KEY;
 use crate::validate::{CredentialsSource, DATA_PLANE_PORT, ValidatedProject};
 
@@ -103,6 +104,11 @@ fn secret_sources(project: &ValidatedProject) -> BTreeMap<&'static str, (String,
     };
     out.insert("MADBASE_S3_ACCESS_KEY_ID", (secret.clone(), id_key));
     out.insert("MADBASE_S3_SECRET_ACCESS_KEY", (secret, secret_key));
+    for (env, source) in &project.data_plane.secret_settings {
+        if let Some(setting) = madbase_config::SETTINGS.iter().find(|s| s.env == env) {
+            out.insert(setting.env, source.clone());
+        }
+    }
     out
 }
 
@@ -143,8 +149,9 @@ fn env(project: &ValidatedProject) -> Vec<EnvVar> {
         .collect()
 }
 
-/// Hash of what the pods read at start: the ConfigMap's data, where each secret comes from, and
-/// the key rotation token (a rotation rewrites the keys Secret in place).
+/// Hash of what the pods read at start: the ConfigMap's data, where each secret comes from, the
+/// versions of the user's Secrets and ConfigMaps `spec.auth` points at, the mounts, and the key
+/// rotation token (a rotation rewrites the keys Secret in place).
 pub fn config_hash(project: &ValidatedProject) -> String {
     let mut hasher = Sha256::new();
     for (k, v) in &project.data_plane.settings {
@@ -155,6 +162,12 @@ pub fn config_hash(project: &ValidatedProject) -> String {
     }
     for (env, (name, key)) in secret_sources(project) {
         hasher.update(format!("{env}={name}/{key}\0").as_bytes());
+    }
+    for (object, version) in &project.data_plane.input_versions {
+        hasher.update(format!("{object}@{version}\0").as_bytes());
+    }
+    for m in &project.data_plane.mounts {
+        hasher.update(format!("mount {}={}:{:?}\0", m.path, m.config_map, m.items).as_bytes());
     }
     if let Some(token) = &project.keys.rotation_token {
         hasher.update(format!("rotation={token}\0").as_bytes());
@@ -173,6 +186,28 @@ fn http_probe(path: &str, period: i32) -> Probe {
         timeout_seconds: Some(2),
         failure_threshold: Some(3),
         ..Probe::default()
+    }
+}
+
+fn config_map_volume(m: &ConfigMapMount) -> Volume {
+    Volume {
+        name: m.volume.into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: m.config_map.clone(),
+            items: (!m.items.is_empty()).then(|| {
+                m.items
+                    .iter()
+                    .map(|(key, path)| KeyToPath {
+                        key: key.clone(),
+                        path: path.clone(),
+                        mode: None,
+                    })
+                    .collect()
+            }),
+            optional: Some(false),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
     }
 }
 
@@ -209,11 +244,20 @@ fn deployment(project: &ValidatedProject, owner: &OwnerReference, hash: &str) ->
             }),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(
+            std::iter::once(VolumeMount {
+                name: "tmp".into(),
+                mount_path: "/tmp".into(),
+                ..VolumeMount::default()
+            })
+            .chain(dp.mounts.iter().map(|m| VolumeMount {
+                name: m.volume.into(),
+                mount_path: m.path.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            }))
+            .collect(),
+        ),
         ..Container::default()
     };
     Deployment {
@@ -247,11 +291,15 @@ fn deployment(project: &ValidatedProject, owner: &OwnerReference, hash: &str) ->
                     containers: vec![container],
                     node_selector: (!dp.node_selector.is_empty()).then(|| dp.node_selector.clone()),
                     tolerations: (!dp.tolerations.is_empty()).then(|| dp.tolerations.clone()),
-                    volumes: Some(vec![Volume {
-                        name: "tmp".into(),
-                        empty_dir: Some(EmptyDirVolumeSource::default()),
-                        ..Volume::default()
-                    }]),
+                    volumes: Some(
+                        std::iter::once(Volume {
+                            name: "tmp".into(),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            ..Volume::default()
+                        })
+                        .chain(dp.mounts.iter().map(config_map_volume))
+                        .collect(),
+                    ),
                     ..PodSpec::default()
                 }),
             },

@@ -5,6 +5,7 @@ use super::*;
 use crate::validate::tests::{config, external, project, shared};
 use crate::validate::{Referenced, validate};
 use k8s_openapi::api::core::v1::EnvVar;
+use madbase_crds::MadBaseProject;
 
 /// The owner reference the reconciler derives for the validated project.
 fn owner(v: &ValidatedProject) -> OwnerReference {
@@ -118,6 +119,7 @@ fn deployment_env_follows_the_settings_contract() {
     for v in [
         validate(&shared(), &config(), &Referenced::default()).expect("valid"),
         validate(&p, &config(), &referenced).expect("valid"),
+        validate(&auth_project(), &config(), &Referenced::default()).expect("valid"),
     ] {
         let objects = build(&v, &owner(&v));
         let env = env_of(&objects);
@@ -202,6 +204,104 @@ fn rendered_configuration_parses_with_the_data_plane_parser() {
     ));
 }
 
+fn auth_project() -> MadBaseProject {
+    project(include_str!("../../crds/examples/auth.yaml"))
+}
+
+/// Every setting `spec.auth` renders reaches the container: plain ones through the ConfigMap,
+/// secret ones through `secretKeyRef` to the user's Secret, paths through mounted ConfigMaps.
+#[test]
+fn auth_spec_reaches_the_deployment_env() {
+    let v = validate(&auth_project(), &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner(&v));
+    let env = env_of(&objects);
+    let rendered = crate::auth_settings::render(&auth_project().spec.auth);
+    for name in rendered.settings.keys() {
+        let var = env
+            .iter()
+            .find(|e| &e.name == name)
+            .unwrap_or_else(|| panic!("{name} missing from the Deployment"));
+        assert!(
+            var.value_from
+                .as_ref()
+                .and_then(|f| f.config_map_key_ref.as_ref())
+                .is_some()
+        );
+    }
+    for (name, (secret, key)) in &rendered.secrets {
+        let var = env
+            .iter()
+            .find(|e| &e.name == name)
+            .unwrap_or_else(|| panic!("{name} missing from the Deployment"));
+        let from = var
+            .value_from
+            .as_ref()
+            .and_then(|f| f.secret_key_ref.as_ref())
+            .unwrap_or_else(|| panic!("{name} must come from a Secret"));
+        assert_eq!((&from.name, &from.key), (secret, key));
+    }
+    let pod = objects
+        .deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod");
+    let volumes: Vec<(String, Option<String>)> = pod
+        .volumes
+        .iter()
+        .flatten()
+        .map(|v| {
+            (
+                v.name.clone(),
+                v.config_map.as_ref().map(|c| c.name.clone()),
+            )
+        })
+        .collect();
+    assert!(volumes.contains(&("mail-templates".into(), Some("crm-mail-templates".into()))));
+    assert!(volumes.contains(&("outbound-ca".into(), Some("corp-ca".into()))));
+    let mounts = pod.containers[0].volume_mounts.clone().unwrap_or_default();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.mount_path == "/etc/madbase/outbound-ca" && m.read_only == Some(true))
+    );
+    insta::assert_snapshot!(golden(&objects));
+}
+
+/// `madbase serve` accepts what the full auth example renders.
+#[test]
+fn auth_configuration_parses_with_the_data_plane_parser() {
+    let v = validate(&auth_project(), &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner(&v));
+    let data = objects.config_map.data.clone().expect("data");
+    let mut values = std::collections::BTreeMap::new();
+    for var in env_of(&objects) {
+        let from = var.value_from.expect("valueFrom");
+        let value = match (from.config_map_key_ref, from.secret_key_ref) {
+            (Some(cm), _) => data[&cm.key].clone(),
+            (_, Some(s)) if s.key == "uri" => "postgres://u:p@pg:5432/db".to_owned(),
+            (_, Some(_)) if var.name == "MADBASE_AUTH_JWT_KEYS" => "[]".to_owned(),
+            (_, Some(_)) => "0123456789abcdef0123456789abcdef".to_owned(),
+            _ => panic!("{}", var.name),
+        };
+        values.insert(var.name, value);
+    }
+    let keys: Vec<String> = values.keys().cloned().collect();
+    let parsed =
+        madbase_config::DataPlaneConfig::from_sources(&|k| values.get(k).cloned(), &keys, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    let auth = &parsed.auth;
+    assert_eq!(auth.site_url, "https://crm.example.com");
+    assert_eq!(auth.jwt_exp, 1800);
+    assert_eq!(auth.password_min_length, 10);
+    assert_eq!(auth.smtp_host.as_deref(), Some("smtp.example.com"));
+    assert!(auth.anonymous_users && auth.phone_enabled);
+    assert_eq!(
+        auth.oidc.as_ref().map(|p| p.url.as_str()),
+        Some("https://sso.example.com/realms/acme")
+    );
+}
+
 #[test]
 fn changed_settings_change_the_config_hash() {
     let base = validate(&shared(), &config(), &Referenced::default()).expect("valid");
@@ -209,6 +309,12 @@ fn changed_settings_change_the_config_hash() {
     p.spec.data_plane.log_level = Some("debug".into());
     let changed = validate(&p, &config(), &Referenced::default()).expect("valid");
     assert_ne!(config_hash(&base), config_hash(&changed));
+    let mut secret_changed = base.clone();
+    secret_changed
+        .data_plane
+        .input_versions
+        .insert("secret/crm-smtp".into(), "42".into());
+    assert_ne!(config_hash(&base), config_hash(&secret_changed));
     let mut rotated = base.clone();
     rotated.keys.rotation_token = Some("2026-11-28".into());
     assert_ne!(config_hash(&base), config_hash(&rotated));

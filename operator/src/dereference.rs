@@ -1,10 +1,15 @@
 //! Dereference: reads the Secrets a project references (bring-your-own JWT secret, external
-//! database URL, S3 credentials) so that validation and build can stay pure.
+//! database URL, S3 credentials) so that validation and build can stay pure, and checks that the
+//! Secrets and ConfigMaps `spec.auth` hands to the pods exist — without reading their values —
+//! recording their `resourceVersion`s so a change rolls the pods.
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use std::collections::BTreeMap;
+
 use kube::{Api, Client, ResourceExt};
 use madbase_crds::MadBaseProject;
 
+use crate::auth_settings;
 use crate::keys::secret_value;
 use crate::operator_config::SecretString;
 use crate::validate::Referenced;
@@ -15,6 +20,9 @@ pub enum DerefError {
     /// A referenced Secret does not exist.
     #[error("Secret {0} not found")]
     SecretMissing(String),
+    /// A referenced ConfigMap (or its key) does not exist.
+    #[error("ConfigMap {0} not found")]
+    ConfigMapMissing(String),
     /// A referenced Secret lacks the key.
     #[error("Secret {name} has no key {key}")]
     KeyMissing {
@@ -85,5 +93,57 @@ pub async fn dereference(
         let secret = tolerate(read(&api, &r.name, secret_key).await)?;
         referenced.s3_credentials = id.zip(secret);
     }
+    if !lenient {
+        referenced.auth_versions = auth_inputs(client, project, &api).await?;
+    }
     Ok(referenced)
+}
+
+/// Checks the Secrets (and keys) and ConfigMaps `spec.auth` hands to the pods; returns their
+/// `resourceVersion`s. Values are never read into the operator.
+async fn auth_inputs(
+    client: &Client,
+    project: &MadBaseProject,
+    secrets: &Api<Secret>,
+) -> Result<BTreeMap<String, String>, DerefError> {
+    let mut versions = BTreeMap::new();
+    for (name, key) in auth_settings::referenced_secrets(&project.spec.auth) {
+        let secret = secrets
+            .get_opt(&name)
+            .await?
+            .ok_or_else(|| DerefError::SecretMissing(name.clone()))?;
+        let has_key = secret.data.as_ref().is_some_and(|d| d.contains_key(&key))
+            || secret
+                .string_data
+                .as_ref()
+                .is_some_and(|d| d.contains_key(&key));
+        if !has_key {
+            return Err(DerefError::KeyMissing { name, key });
+        }
+        versions.insert(
+            format!("secret/{name}"),
+            secret.resource_version().unwrap_or_default(),
+        );
+    }
+    let namespace = project.namespace().unwrap_or_default();
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    for mount in auth_settings::render(&project.spec.auth).mounts {
+        let name = mount.config_map;
+        let cm = config_maps
+            .get_opt(&name)
+            .await?
+            .ok_or_else(|| DerefError::ConfigMapMissing(name.clone()))?;
+        for (key, _) in &mount.items {
+            let present = cm.data.as_ref().is_some_and(|d| d.contains_key(key))
+                || cm.binary_data.as_ref().is_some_and(|d| d.contains_key(key));
+            if !present {
+                return Err(DerefError::ConfigMapMissing(format!("{name} (key {key})")));
+            }
+        }
+        versions.insert(
+            format!("configmap/{name}"),
+            cm.resource_version().unwrap_or_default(),
+        );
+    }
+    Ok(versions)
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod auth_settings;
 pub mod bucket;
 pub mod cnpg;
 pub mod controller;

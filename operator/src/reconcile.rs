@@ -318,6 +318,9 @@ async fn run_steps(
         Err(e) => {
             obs.spec = match &e {
                 DerefError::Kube(_) => StepState::NotReady("KubernetesError", e.to_string()),
+                DerefError::ConfigMapMissing(_) => {
+                    StepState::Failed("ConfigMapNotFound", e.to_string())
+                }
                 _ => StepState::Failed("SecretNotFound", e.to_string()),
             };
             return Err(e.into());

@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use madbase_crds::naming;
 use madbase_crds::{DeletionPolicy, ExposureSpec, MadBaseProject};
 
+use crate::auth_settings::{self, ConfigMapMount};
 use crate::operator_config::{OperatorConfig, SecretString};
 
 /// Annotation on a project that asks for new keys; its value is an opaque token (a timestamp).
@@ -27,6 +28,9 @@ pub struct Referenced {
     pub external_url: Option<SecretString>,
     /// `spec.storage.credentialsSecretRef`'s values (access key id, secret access key).
     pub s3_credentials: Option<(SecretString, SecretString)>,
+    /// `resourceVersion` of each Secret and ConfigMap `spec.auth` points the pods at, keyed
+    /// `secret/<name>` or `configmap/<name>`: a change rolls the pods, which read them at start.
+    pub auth_versions: BTreeMap<String, String>,
 }
 
 /// One problem with a spec, named by its field path.
@@ -209,6 +213,14 @@ pub struct DataPlanePlan {
     pub pod_annotations: BTreeMap<String, String>,
     /// Non-secret settings by environment variable name (the ConfigMap's data).
     pub settings: BTreeMap<String, String>,
+    /// Secret settings from Secrets the user references (`spec.auth`), by environment variable
+    /// name: (Secret, key).
+    pub secret_settings: BTreeMap<String, (String, String)>,
+    /// ConfigMaps mounted as files (`spec.auth` templates and CA bundle).
+    pub mounts: Vec<ConfigMapMount>,
+    /// What the pods read at start from those Secrets and ConfigMaps (see
+    /// [`Referenced::auth_versions`]).
+    pub input_versions: BTreeMap<String, String>,
 }
 
 fn problem(out: &mut Vec<FieldProblem>, path: &str, message: impl Into<String>) {
@@ -392,6 +404,8 @@ pub fn validate(
     );
     settings.insert("MADBASE_API_EXTERNAL_URL".to_owned(), endpoint.clone());
     settings.insert("MADBASE_LOG_FORMAT".to_owned(), "json".into());
+    let auth = auth_settings::render(&spec.auth);
+    settings.extend(auth.settings);
     if let Some(level) = &dp.log_level {
         settings.insert("MADBASE_LOG_LEVEL".to_owned(), level.clone());
     }
@@ -439,6 +453,9 @@ pub fn validate(
                 tolerations: dp.tolerations.clone(),
                 pod_annotations: dp.pod_annotations.clone(),
                 settings,
+                secret_settings: auth.secrets,
+                mounts: auth.mounts,
+                input_versions: referenced.auth_versions.clone(),
             },
             exposure: spec.exposure.clone(),
             endpoint,

@@ -1,6 +1,7 @@
 //! The data plane's settings contract outside the operator: `compose.yaml` may only use
-//! environment variable names `madbase serve` reads and must set every required one, and the
-//! `crd` subcommand prints exactly the committed CRD.
+//! environment variable names `madbase serve` reads and must set every required one, the auth
+//! settings it uses must be ones a project can set through `spec.auth`, and the `crd`
+//! subcommand prints exactly the committed CRD.
 
 use std::path::Path;
 
@@ -26,6 +27,21 @@ fn compose_madbase_environment_follows_the_contract() {
         assert!(
             madbase_config::SETTINGS.iter().any(|s| s.env == *name),
             "compose.yaml sets {name}, which is not in the data plane's settings contract"
+        );
+    }
+    // Auth settings compose uses must be reachable from `spec.auth` too (the full example sets
+    // every one the operator can render), so both deployments configure the same things.
+    let example: madbase_crds::MadBaseProject =
+        serde_yaml::from_str(include_str!("../../crds/examples/auth.yaml")).expect("example");
+    let auth = madbase_operator::auth_settings::render(&example.spec.auth);
+    for name in names.iter().filter(|n| {
+        n.starts_with("MADBASE_AUTH_")
+            || n.starts_with("MADBASE_SMTP_")
+            || **n == "MADBASE_SITE_URL"
+    }) {
+        assert!(
+            auth.settings.contains_key(*name) || auth.secrets.contains_key(*name),
+            "compose.yaml sets {name}, which spec.auth cannot set"
         );
     }
     for required in madbase_config::SETTINGS.iter().filter(|s| s.required) {

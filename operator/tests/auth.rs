@@ -1,0 +1,193 @@
+//! `spec.auth` through a reconcile against kube-fake-client: Secrets and ConfigMaps it references
+//! must exist (a missing one fails the project with a reason naming it, values are never copied),
+//! the Deployment reads them by reference, and a changed Secret rolls the pods.
+
+mod support;
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use madbase_crds::{MadBaseProject, Phase};
+use madbase_operator::reconcile::reconcile;
+use support::*;
+
+fn smtp_project() -> MadBaseProject {
+    project(
+        "
+apiVersion: madbase.io/v1alpha1
+kind: MadBaseProject
+metadata: {name: shop}
+spec:
+  database: {shared: {pool: default}}
+  auth:
+    siteUrl: https://shop.example.com
+    email:
+      templatesConfigMap: shop-mail
+      smtp: {host: smtp.example.com, user: shop, passwordSecretRef: {name: shop-smtp}}
+    external:
+      github: {clientId: gh-id, secretRef: {name: shop-oauth, key: github}}
+",
+    )
+}
+
+async fn reconcile_shop(client: &Client) -> Result<(), String> {
+    let ctx = context(
+        client.clone(),
+        config("postgres://admin:pw@pg.db.svc:5432/postgres"),
+        Arc::new(FakePostgres::default()),
+        Arc::new(FakeBuckets::default()),
+    );
+    let p = Api::<MadBaseProject>::namespaced(client.clone(), NS)
+        .get("shop")
+        .await
+        .expect("project");
+    reconcile(Arc::new(p), ctx)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+async fn status(client: &Client) -> (Option<Phase>, String, String) {
+    let p = Api::<MadBaseProject>::namespaced(client.clone(), NS)
+        .get("shop")
+        .await
+        .expect("project");
+    let s = p.status.expect("status");
+    let ready = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    (s.phase, ready.reason.clone(), ready.message.clone())
+}
+
+fn config_map(name: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some([("confirmation.html".to_owned(), "<p>hi</p>".to_owned())].into()),
+        ..Default::default()
+    }
+}
+
+fn hash(d: &Deployment) -> Option<String> {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get("madbase.io/config-hash"))
+        .cloned()
+}
+
+#[tokio::test]
+async fn referenced_auth_secrets_must_exist_and_are_passed_by_reference() {
+    let client = fake_client(
+        vec![smtp_project()],
+        vec![secret("shop-smtp", &[("password", "smtp-pw")])],
+    )
+    .await;
+    // The OAuth Secret is missing: the project fails and says which one.
+    let err = reconcile_shop(&client).await.expect_err("missing secret");
+    assert!(err.contains("shop-oauth"), "{err}");
+    let (phase, _, message) = status(&client).await;
+    assert_eq!(phase, Some(Phase::Failed));
+    assert!(message.contains("shop-oauth"), "{message}");
+
+    // A Secret without the referenced key is just as unusable.
+    let secrets = Api::<Secret>::namespaced(client.clone(), NS);
+    secrets
+        .create(
+            &PostParams::default(),
+            &secret("shop-oauth", &[("gitlab", "x")]),
+        )
+        .await
+        .expect("create");
+    let err = reconcile_shop(&client).await.expect_err("missing key");
+    assert!(err.contains("github"), "{err}");
+    secrets
+        .replace(
+            "shop-oauth",
+            &PostParams::default(),
+            &secret("shop-oauth", &[("github", "gh-secret")]),
+        )
+        .await
+        .expect("replace");
+
+    // The templates ConfigMap is missing next.
+    let err = reconcile_shop(&client)
+        .await
+        .expect_err("missing configmap");
+    assert!(err.contains("shop-mail"), "{err}");
+    let (_, reason, _) = status(&client).await;
+    assert!(!reason.is_empty());
+    Api::<ConfigMap>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &config_map("shop-mail"))
+        .await
+        .expect("create");
+
+    reconcile_shop(&client).await.expect("reconcile");
+    let deployment = Api::<Deployment>::namespaced(client.clone(), NS)
+        .get("shop")
+        .await
+        .expect("deployment");
+    let container = &deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod")
+        .containers[0];
+    let env = container.env.clone().unwrap_or_default();
+    let smtp = env
+        .iter()
+        .find(|e| e.name == "MADBASE_SMTP_PASS")
+        .expect("SMTP password env");
+    assert!(smtp.value.is_none(), "never inlined");
+    let from = smtp
+        .value_from
+        .as_ref()
+        .and_then(|f| f.secret_key_ref.as_ref())
+        .expect("secretKeyRef");
+    assert_eq!(
+        (from.name.as_str(), from.key.as_str()),
+        ("shop-smtp", "password")
+    );
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), NS)
+        .get("shop-config")
+        .await
+        .expect("configmap");
+    let text = serde_json::to_string(&cm).expect("json");
+    assert!(
+        !text.contains("smtp-pw") && !text.contains("gh-secret"),
+        "no secret values copied"
+    );
+    assert_eq!(
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get("MADBASE_SITE_URL"))
+            .map(String::as_str),
+        Some("https://shop.example.com")
+    );
+
+    // A new SMTP password rolls the pods on the next reconcile.
+    let before = hash(&deployment);
+    secrets
+        .patch(
+            "shop-smtp",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"stringData": {"password": "new-pw"}})),
+        )
+        .await
+        .expect("patch");
+    reconcile_shop(&client).await.expect("reconcile");
+    let after = Api::<Deployment>::namespaced(client.clone(), NS)
+        .get("shop")
+        .await
+        .expect("deployment");
+    assert_ne!(before, hash(&after));
+}
