@@ -78,8 +78,9 @@ impl Metrics {
         );
     }
 
-    /// The text exposition of everything, with `project` as a label.
-    pub fn render(&self, project: &str, pool: PoolGauges) -> String {
+    /// The text exposition of everything, with `project` as a label; each connection pool's
+    /// gauges carry a `pool` label (`rest` for the data API's, `main` for the rest).
+    pub fn render(&self, project: &str, pools: &[(&str, PoolGauges)]) -> String {
         use std::fmt::Write as _;
         let mut out = String::with_capacity(4096);
         let p = project;
@@ -123,32 +124,33 @@ impl Metrics {
                 "madbase_http_request_duration_seconds_count{{project=\"{p}\",api=\"{api}\"}} {count}"
             );
         }
-        for (name, help, v) in [
+        for (name, help, get) in [
             (
                 "madbase_db_pool_max",
                 "Configured maximum database connections.",
-                pool.max,
+                (|g: &PoolGauges| g.max) as fn(&PoolGauges) -> usize,
             ),
             (
                 "madbase_db_pool_size",
                 "Open database connections.",
-                pool.size,
+                |g: &PoolGauges| g.size,
             ),
             (
                 "madbase_db_pool_idle",
                 "Idle database connections.",
-                pool.idle,
+                |g: &PoolGauges| g.idle,
             ),
             (
                 "madbase_db_pool_waiting",
                 "Requests waiting for a database connection.",
-                pool.waiting,
+                |g: &PoolGauges| g.waiting,
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{project=\"{p}\"}} {v}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (pool, gauges) in pools {
+                let v = get(gauges);
+                let _ = writeln!(out, "{name}{{project=\"{p}\",pool=\"{pool}\"}} {v}");
+            }
         }
         if let Some(rss) = resident_bytes() {
             let _ = writeln!(
@@ -190,7 +192,7 @@ mod tests {
             idle: 1,
             waiting: 0,
         };
-        let text = m.render("default", pool);
+        let text = m.render("default", &[("main", pool), ("rest", pool)]);
         assert!(text.contains(
             "madbase_http_requests_total{project=\"default\",api=\"rest\",status=\"2xx\"} 1"
         ));
@@ -201,6 +203,8 @@ mod tests {
         assert!(text.contains(
             "madbase_http_request_duration_seconds_count{project=\"default\",api=\"rest\"} 2"
         ));
-        assert!(text.contains("madbase_db_pool_size{project=\"default\"} 2"));
+        assert!(text.contains("madbase_db_pool_size{project=\"default\",pool=\"main\"} 2"));
+        assert!(text.contains("madbase_db_pool_size{project=\"default\",pool=\"rest\"} 2"));
+        assert_eq!(text.matches("# TYPE madbase_db_pool_size gauge").count(), 1);
     }
 }

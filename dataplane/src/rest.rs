@@ -19,6 +19,7 @@ use madbase_rest::{JwtErrorKind, RestRequest, RestResponse, RestSettings, Schema
 use serde_json::{Value, json};
 
 use crate::http::jwt::JwtError;
+use crate::server::gateway::VerifiedKey;
 use crate::server::project::ProjectContext;
 
 /// The data API's per-project state.
@@ -245,6 +246,7 @@ fn into_response(r: RestResponse) -> Response {
 
 pub async fn handle(
     Extension(project): Extension<Arc<ProjectContext>>,
+    verified: Option<Extension<VerifiedKey>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -273,7 +275,10 @@ pub async fn handle(
             rest.settings.anon_role.clone(),
             json!({"role": rest.settings.anon_role}),
         ),
-        Some(token) => match project.jwt.verify(token) {
+        Some(token) => match verified
+            .filter(|v| v.token == token)
+            .map_or_else(|| project.jwt.verify(token), |v| Ok(v.0.claims))
+        {
             Ok(claims) => {
                 let role = claims
                     .get("role")

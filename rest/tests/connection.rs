@@ -116,13 +116,21 @@ async fn an_error_mid_pipeline_rolls_back_and_leaves_the_connection_clean() {
     assert_eq!(body["code"], "23505");
     assert!(conn.lock().await.is_usable());
     let (status, rows) = call(&conn, &cache, "GET", "/items?select=id&id=eq.2902", "").await;
-    assert_eq!((status, rows), (200, json!([{"id": 2902}])), "exactly one row kept");
+    assert_eq!(
+        (status, rows),
+        (200, json!([{"id": 2902}])),
+        "exactly one row kept"
+    );
     let mut c = conn.lock().await;
     let rows = c
         .pipeline(&[Step::plain("SELECT current_user::text AS who")])
         .await
         .expect("select");
-    assert_eq!(rows[0][0].text(0), Some("authenticator"), "no role left set");
+    assert_eq!(
+        rows[0][0].text(0),
+        Some("authenticator"),
+        "no role left set"
+    );
     assert_eq!(rows[0][0].columns(), ["who"]);
 }
 

@@ -88,7 +88,8 @@ test('/health, /ready and /metrics answer', async () => {
   const text = await metrics.text();
   assert.match(text, /madbase_http_requests_total\{project="default",api="rest",status="4xx"\} \d+/);
   assert.match(text, /madbase_http_request_duration_seconds_bucket/);
-  assert.match(text, /madbase_db_pool_size\{project="default"\} \d+/);
+  assert.match(text, /madbase_db_pool_size\{project="default",pool="main"\} \d+/);
+  assert.match(text, /madbase_db_pool_size\{project="default",pool="rest"\} \d+/);
   assert.match(text, /process_resident_memory_bytes \d+/);
 });
 

@@ -74,7 +74,7 @@ async fn metrics(State(projects): State<Arc<Projects>>) -> Response {
     let p = projects.default_project();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        p.metrics.render(&p.project_ref, p.pool_gauges()),
+        p.metrics.render(&p.project_ref, &p.pool_gauges()),
     )
         .into_response()
 }

@@ -32,6 +32,16 @@ const EXPOSE_HEADERS: &str = "Content-Encoding, Content-Location, Content-Range,
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// The API key the gateway verified and its claims, so a handler whose bearer token is the same
+/// key (the usual case for anon and service-role requests) does not verify it a second time.
+#[derive(Debug, Clone)]
+pub struct VerifiedKey {
+    /// The key as sent.
+    pub token: String,
+    /// Its verified claims.
+    pub claims: serde_json::Value,
+}
+
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
@@ -199,29 +209,28 @@ fn check_key(
         }
         return Ok(req);
     };
-    let valid = project
-        .jwt
-        .verify(&key)
-        .ok()
-        .and_then(|claims| {
-            claims
-                .get("role")
-                .and_then(|r| r.as_str())
-                .map(str::to_owned)
-        })
-        .is_some_and(|role| role == "anon" || role == "service_role");
-    if !valid && project.settings.require_apikey {
-        return Err(Box::new(unauthorized(
-            "Invalid API key",
-            "Double check your Supabase `anon` or `service_role` API key.",
-        )));
-    }
-    if valid
-        && !req.headers().contains_key(header::AUTHORIZATION)
+    let claims = project.jwt.verify(&key).ok().filter(|claims| {
+        claims
+            .get("role")
+            .and_then(|r| r.as_str())
+            .is_some_and(|role| role == "anon" || role == "service_role")
+    });
+    let Some(claims) = claims else {
+        if project.settings.require_apikey {
+            return Err(Box::new(unauthorized(
+                "Invalid API key",
+                "Double check your Supabase `anon` or `service_role` API key.",
+            )));
+        }
+        return Ok(req);
+    };
+    if !req.headers().contains_key(header::AUTHORIZATION)
         && let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}"))
     {
         req.headers_mut().insert(header::AUTHORIZATION, v);
     }
+    req.extensions_mut()
+        .insert(VerifiedKey { token: key, claims });
     Ok(req)
 }
 

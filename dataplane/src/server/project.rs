@@ -127,15 +127,19 @@ impl ProjectContext {
         Ok(project)
     }
 
-    /// Pool gauges for `/metrics`.
-    pub fn pool_gauges(&self) -> PoolGauges {
-        let s = self.pool.status();
-        PoolGauges {
+    /// Gauges of the project's pools for `/metrics`: `main` (auth, health, migrations) and
+    /// `rest` (the data API's pipelining connections).
+    pub fn pool_gauges(&self) -> [(&'static str, PoolGauges); 2] {
+        let gauges = |s: deadpool::Status| PoolGauges {
             max: s.max_size,
             size: s.size,
             idle: s.available,
             waiting: s.waiting,
-        }
+        };
+        [
+            ("main", gauges(self.pool.status())),
+            ("rest", gauges(self.rest.pool_status())),
+        ]
     }
 }
 
