@@ -153,8 +153,9 @@ impl RestContext {
 }
 
 /// Listens for `NOTIFY pgrst` on a dedicated connection and reloads the schema cache on
-/// `reload schema` (or an empty payload, as PostgREST). Reconnects with backoff, reloading after
-/// each reconnect since notifications may have been missed. Ends when the process does.
+/// `reload schema`, `reload config` (role settings) or an empty payload, as PostgREST.
+/// Reconnects with backoff, reloading after each reconnect since notifications may have been
+/// missed. Ends when the process does.
 pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: String) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(500);
@@ -197,7 +198,8 @@ async fn listen_once(project: &ProjectContext, url: &str) -> Result<(), String> 
         .await
         .map_err(|e| e.to_string())?;
     while let Some(payload) = rx.recv().await {
-        if payload.is_empty() || payload == "reload schema" {
+        // `reload config` re-reads the role settings, which live in the same cache.
+        if payload.is_empty() || payload == "reload schema" || payload == "reload config" {
             reload(project).await;
         }
     }

@@ -13,7 +13,7 @@ use crate::plan::{ColInfo, Planner, col_infos};
 use crate::prefer::Count;
 use crate::query_params::QueryParams;
 use crate::query_params::decode_pairs;
-use crate::read::{self, BEGIN_READ, BEGIN_WRITE, MainRow};
+use crate::read::{self, MainRow};
 use crate::render::{self, RESPONSE_GUCS};
 use crate::request::{Ctx, count_header};
 use crate::response::RestResponse;
@@ -188,7 +188,7 @@ pub async fn serve(
         false
     };
     let tx = Transaction {
-        begin: if read_only { BEGIN_READ } else { BEGIN_WRITE },
+        begin: ctx.begin(read_only),
         settings: ctx.settings_sql(),
         pre_request: ctx.pre_request_sql(),
         estimate: None,

@@ -9,8 +9,8 @@ use tokio_postgres::Client;
 
 use crate::relationships::{self, ComputedRelationship, ForeignKey, Uniques, ViewLineage};
 use crate::schema_cache::{
-    Column, ComputedField, FuncArg, Function, QualifiedName, ReturnKind, SchemaCache, Table,
-    TableKind,
+    Column, ComputedField, FuncArg, Function, Isolation, QualifiedName, ReturnKind, RoleSettings,
+    SchemaCache, Table, TableKind,
 };
 
 /// Why the schema cache could not be loaded.
@@ -117,6 +117,29 @@ WHERE p.pronargs = 1 AND p.prokind = 'f' AND an.nspname = ANY($1)
 ORDER BY pn.nspname, p.proname
 "#;
 
+/// Settings of the roles this connection can switch to (not its own, which the session already
+/// has): per-database ones after the all-database ones so they win, restricted to settings a
+/// plain user may change (and superuser ones when connected as a superuser).
+const ROLE_SETTINGS_SQL: &str = r#"
+WITH role_setting AS (
+  SELECT r.rolname::text AS role, s.setdatabase <> 0 AS this_db, c.n AS pos,
+         split_part(c.setting, '=', 1) AS key,
+         substr(c.setting, strpos(c.setting, '=') + 1) AS value
+  FROM pg_db_role_setting s
+  JOIN pg_roles r ON r.oid = s.setrole
+  CROSS JOIN LATERAL unnest(s.setconfig) WITH ORDINALITY AS c(setting, n)
+  WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+    AND r.rolname <> current_user
+    AND pg_has_role(current_user, r.oid, 'MEMBER')
+)
+SELECT rs.role, rs.key, rs.value
+FROM role_setting rs
+JOIN pg_settings ps ON ps.name = rs.key
+WHERE ps.context = 'user'
+   OR (ps.context = 'superuser' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))
+ORDER BY rs.role, rs.this_db, rs.pos
+"#;
+
 /// Runs the catalog queries and assembles the cache.
 pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
     let schemas_vec: Vec<String> = schemas.to_vec();
@@ -125,17 +148,21 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     client
         .batch_execute("BEGIN READ ONLY; SET LOCAL search_path = ''")
         .await?;
-    let loaded = futures_util::future::try_join5(
-        client.query(RELATIONS_SQL, &[&schemas_vec]),
-        client.query(KEYS_SQL, &[]),
-        client.query(VIEWS_SQL, &[&schemas_vec]),
-        client.query(FUNCTIONS_SQL, &[&schemas_vec]),
-        client.query(COMPUTED_SQL, &[&schemas_vec]),
+    let loaded = futures_util::future::try_join(
+        futures_util::future::try_join5(
+            client.query(RELATIONS_SQL, &[&schemas_vec]),
+            client.query(KEYS_SQL, &[]),
+            client.query(VIEWS_SQL, &[&schemas_vec]),
+            client.query(FUNCTIONS_SQL, &[&schemas_vec]),
+            client.query(COMPUTED_SQL, &[&schemas_vec]),
+        ),
+        client.query(ROLE_SETTINGS_SQL, &[]),
     )
     .await;
     let finish = if loaded.is_ok() { "COMMIT" } else { "ROLLBACK" };
     client.batch_execute(finish).await?;
-    let (rel_rows, key_rows, view_rows, fn_rows, computed_rows) = loaded?;
+    let ((rel_rows, key_rows, view_rows, fn_rows, computed_rows), role_rows) = loaded?;
+    let role_settings = role_settings(&role_rows);
 
     let mut tables: BTreeMap<QualifiedName, Table> = BTreeMap::new();
     for r in &rel_rows {
@@ -384,5 +411,25 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         relationships,
         functions,
         computed_fields,
+        role_settings,
     })
+}
+
+/// Groups `(role, key, value)` rows; a later row for the same key (a per-database setting)
+/// replaces an earlier one.
+fn role_settings(rows: &[tokio_postgres::Row]) -> HashMap<String, RoleSettings> {
+    let mut out: HashMap<String, RoleSettings> = HashMap::new();
+    for r in rows {
+        let (role, key, value): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let entry = out.entry(role).or_default();
+        if key == "default_transaction_isolation" {
+            entry.isolation = Isolation::parse(&value);
+            continue;
+        }
+        match entry.settings.iter_mut().find(|(k, _)| *k == key) {
+            Some(existing) => existing.1 = value,
+            None => entry.settings.push((key, value)),
+        }
+    }
+    out
 }

@@ -10,7 +10,6 @@ use serde_json::{Map, Value, json};
 
 use crate::error::RestError;
 use crate::execute::{self, Connection, Transaction};
-use crate::read::BEGIN_READ;
 use crate::request::Ctx;
 use crate::response::RestResponse;
 use crate::schema_cache::{Column, Relationship, SchemaCache, Table};
@@ -271,7 +270,7 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
     main.push(VISIBLE_SQL);
     main.params.push(Some(ctx.schema.clone()));
     let tx = Transaction {
-        begin: BEGIN_READ,
+        begin: ctx.begin(true),
         settings: ctx.settings_sql(),
         pre_request: ctx.pre_request_sql(),
         estimate: None,

@@ -148,6 +148,7 @@ pub fn sample_cache() -> SchemaCache {
         relationships,
         functions: BTreeMap::new(),
         computed_fields,
+        role_settings: HashMap::new(),
     }
 }
 

@@ -17,10 +17,6 @@ use crate::response::RestResponse;
 use crate::sql::{Ident, Sql};
 use crate::wire::Row;
 
-/// `BEGIN` for read-only requests.
-pub const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY";
-/// `BEGIN` for writes.
-pub const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE";
 
 /// The columns of the main statement's single row.
 pub struct MainRow {
@@ -191,7 +187,7 @@ pub async fn serve(
         false
     };
     let tx = Transaction {
-        begin: BEGIN_READ,
+        begin: ctx.begin(true),
         settings: ctx.settings_sql(),
         pre_request: ctx.pre_request_sql(),
         estimate,

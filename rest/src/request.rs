@@ -11,7 +11,7 @@ use crate::error::RestError;
 use crate::media::{self, Media};
 use crate::prefer::{Applied, Preferences};
 use crate::response::RestResponse;
-use crate::schema_cache::SchemaCache;
+use crate::schema_cache::{Isolation, SchemaCache};
 use crate::sql::{Ident, Sql};
 use crate::{call, openapi, read, write};
 
@@ -139,12 +139,32 @@ impl Ctx<'_> {
             .push(", true), set_config('request.cookies', ")
             .bind(Value::Object(cookies).to_string())
             .push(", true)");
+        if let Some(role) = self.cache.role_settings.get(&req.role) {
+            for (key, value) in &role.settings {
+                sql.push(", set_config(")
+                    .bind(key.clone())
+                    .push(", ")
+                    .bind(value.clone())
+                    .push(", true)");
+            }
+        }
         if let Some(tz) = &self.prefs.timezone {
             sql.push(", set_config('timezone', ")
                 .bind(tz.clone())
                 .push(", true)");
         }
         sql
+    }
+
+    /// The request's `BEGIN`: read-only or not, at the isolation level the role's
+    /// `default_transaction_isolation` setting names (read committed otherwise).
+    pub fn begin(&self, read_only: bool) -> &'static str {
+        self.cache
+            .role_settings
+            .get(&self.req.role)
+            .and_then(|r| r.isolation)
+            .unwrap_or(Isolation::ReadCommitted)
+            .begin(read_only)
     }
 
     /// Schemas on the request's `search_path`, in order: the negotiated schema, then the

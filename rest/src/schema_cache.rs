@@ -232,6 +232,56 @@ pub struct SchemaCache {
     pub functions: BTreeMap<QualifiedName, Vec<Function>>,
     /// Computed fields by the table whose row they take.
     pub computed_fields: HashMap<QualifiedName, Vec<ComputedField>>,
+    /// Settings of the roles requests can switch to (`ALTER ROLE … SET`), by role.
+    pub role_settings: HashMap<String, RoleSettings>,
+}
+
+/// What `ALTER ROLE r SET …` (for all databases or this one) gives a role that requests switch
+/// to: applied as transaction-scoped settings right after the role switch, as PostgREST does
+/// for impersonated roles. Only settings a plain user may change are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleSettings {
+    /// `default_transaction_isolation`, which decides the request's `BEGIN`.
+    pub isolation: Option<Isolation>,
+    /// Every other setting, name and value.
+    pub settings: Vec<(String, String)>,
+}
+
+/// A transaction isolation level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// `READ COMMITTED` (also what `READ UNCOMMITTED` means in PostgreSQL).
+    ReadCommitted,
+    /// `REPEATABLE READ`.
+    RepeatableRead,
+    /// `SERIALIZABLE`.
+    Serializable,
+}
+
+impl Isolation {
+    /// Parses a `default_transaction_isolation` value.
+    pub fn parse(value: &str) -> Option<Isolation> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "read committed" | "read uncommitted" => Some(Isolation::ReadCommitted),
+            "repeatable read" => Some(Isolation::RepeatableRead),
+            "serializable" => Some(Isolation::Serializable),
+            _ => None,
+        }
+    }
+
+    /// The `BEGIN` statement for this level.
+    pub fn begin(self, read_only: bool) -> &'static str {
+        match (self, read_only) {
+            (Isolation::ReadCommitted, true) => "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY",
+            (Isolation::ReadCommitted, false) => "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
+            (Isolation::RepeatableRead, true) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            (Isolation::RepeatableRead, false) => {
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE"
+            }
+            (Isolation::Serializable, true) => "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
+            (Isolation::Serializable, false) => "BEGIN ISOLATION LEVEL SERIALIZABLE READ WRITE",
+        }
+    }
 }
 
 impl SchemaCache {

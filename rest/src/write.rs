@@ -12,7 +12,7 @@ use crate::mutation::{self, WriteKind, WritePlan};
 use crate::plan::{Cond, Planner, col_infos};
 use crate::prefer::{Resolution, Return};
 use crate::query_params::{QueryParams, form_decode};
-use crate::read::{self, BEGIN_WRITE, MainRow};
+use crate::read::{self, MainRow};
 use crate::request::Ctx;
 use crate::response::RestResponse;
 use crate::sql::Ident;
@@ -109,7 +109,7 @@ pub async fn serve(
         false
     };
     let tx = Transaction {
-        begin: BEGIN_WRITE,
+        begin: ctx.begin(false),
         settings: ctx.settings_sql(),
         pre_request: ctx.pre_request_sql(),
         estimate: None,

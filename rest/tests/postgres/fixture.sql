@@ -200,3 +200,16 @@ INSERT INTO public.todos (user_id, title, is_public) VALUES ('u1', 'public one',
 INSERT INTO public.parcels VALUES (1, 1, 2), (2, 2, 1);
 INSERT INTO api.widgets VALUES (1, 'gear'), (2, 'cog');
 REFRESH MATERIALIZED VIEW public.project_counts;
+
+-- Impersonated role settings (ALTER ROLE … SET), applied to each request of the role.
+CREATE ROLE settings_user NOLOGIN;
+GRANT settings_user TO authenticator;
+ALTER ROLE settings_user SET statement_timeout = '300ms';
+ALTER ROLE settings_user SET default_transaction_isolation = 'serializable';
+ALTER ROLE settings_user SET log_min_duration_statement = 0;  -- superuser-only: never applied
+CREATE FUNCTION public.session_settings() RETURNS json LANGUAGE sql STABLE AS $$
+  SELECT json_build_object('statement_timeout', current_setting('statement_timeout'),
+                           'isolation', current_setting('transaction_isolation'),
+                           'read_only', current_setting('transaction_read_only'))
+$$;
+CREATE FUNCTION public.sleep_a_second() RETURNS int LANGUAGE sql VOLATILE AS $$ SELECT 1 FROM pg_sleep(1) $$;
