@@ -6,7 +6,7 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::error::RestError;
-use crate::execute::{self, Connection, Transaction};
+use crate::execute::{self, Connection};
 use crate::media::Media;
 use crate::mutation;
 use crate::plan::{ColInfo, Planner, col_infos};
@@ -187,20 +187,7 @@ pub async fn serve(
     } else {
         false
     };
-    let tx = Transaction {
-        begin: ctx.begin(read_only),
-        settings: ctx.settings_sql(),
-        pre_request: ctx.pre_request_sql(),
-        estimate: None,
-        main,
-        commit_now: read_only,
-    };
-    let out = execute::run(client, &tx)
-        .await
-        .map_err(|error| RestError::Db {
-            error,
-            anon: ctx.anon,
-        })?;
+    let out = ctx.run(client, read_only, main, None).await?;
     if explaining {
         if !read_only {
             let _ = execute::finish(client, false).await;

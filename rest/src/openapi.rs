@@ -9,7 +9,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::error::RestError;
-use crate::execute::{self, Connection, Transaction};
+use crate::execute::Connection;
 use crate::request::Ctx;
 use crate::response::RestResponse;
 use crate::schema_cache::{Column, Relationship, SchemaCache, Table};
@@ -269,20 +269,7 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
     let mut main = Sql::new();
     main.push(VISIBLE_SQL);
     main.params.push(Some(ctx.schema.clone()));
-    let tx = Transaction {
-        begin: ctx.begin(true),
-        settings: ctx.settings_sql(),
-        pre_request: ctx.pre_request_sql(),
-        estimate: None,
-        main,
-        commit_now: true,
-    };
-    let out = execute::run(client, &tx)
-        .await
-        .map_err(|error| RestError::Db {
-            error,
-            anon: ctx.anon,
-        })?;
+    let out = ctx.run(client, true, main, None).await?;
     let text = out
         .rows
         .first()

@@ -5,7 +5,7 @@
 use http::StatusCode;
 
 use crate::error::RestError;
-use crate::execute::{self, Connection, Transaction};
+use crate::execute::Connection;
 use crate::media::{Media, PlanOptions};
 use crate::plan::{Planner, col_infos};
 use crate::prefer::Count;
@@ -16,7 +16,6 @@ use crate::request::{Ctx, count_header};
 use crate::response::RestResponse;
 use crate::sql::{Ident, Sql};
 use crate::wire::Row;
-
 
 /// The columns of the main statement's single row.
 pub struct MainRow {
@@ -186,20 +185,7 @@ pub async fn serve(
     } else {
         false
     };
-    let tx = Transaction {
-        begin: ctx.begin(true),
-        settings: ctx.settings_sql(),
-        pre_request: ctx.pre_request_sql(),
-        estimate,
-        main,
-        commit_now: true,
-    };
-    let out = execute::run(client, &tx)
-        .await
-        .map_err(|error| RestError::Db {
-            error,
-            anon: ctx.anon,
-        })?;
+    let out = ctx.run(client, true, main, estimate).await?;
     if plan {
         return Ok(plan_response(ctx, &out.rows));
     }

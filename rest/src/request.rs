@@ -2,7 +2,7 @@
 //! reads preferences, builds the per-transaction settings, and dispatches to the read, write
 //! and call flows. Errors of any step become PostgREST's error response here.
 
-use crate::execute::Connection;
+use crate::execute::{self, Connection};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
@@ -154,6 +154,33 @@ impl Ctx<'_> {
                 .push(", true)");
         }
         sql
+    }
+
+    /// Runs the request's transaction: `BEGIN` (read-only or not), the settings, the
+    /// pre-request call, the optional count estimate and `main`. A read-only transaction is
+    /// committed in the same pipeline; a writing one is left open for [`execute::finish`] once
+    /// the result has been checked.
+    pub async fn run(
+        &self,
+        client: &dyn Connection,
+        read_only: bool,
+        main: Sql,
+        estimate: Option<Sql>,
+    ) -> Result<execute::Outcome, RestError> {
+        let tx = execute::Transaction {
+            begin: self.begin(read_only),
+            settings: self.settings_sql(),
+            pre_request: self.pre_request_sql(),
+            estimate,
+            main,
+            commit_now: read_only,
+        };
+        execute::run(client, &tx)
+            .await
+            .map_err(|error| RestError::Db {
+                error,
+                anon: self.anon,
+            })
     }
 
     /// The request's `BEGIN`: read-only or not, at the isolation level the role's

@@ -6,7 +6,7 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::error::RestError;
-use crate::execute::{self, Connection, Transaction};
+use crate::execute::{self, Connection};
 use crate::media::Media;
 use crate::mutation::{self, WriteKind, WritePlan};
 use crate::plan::{Cond, Planner, col_infos};
@@ -108,20 +108,7 @@ pub async fn serve(
     } else {
         false
     };
-    let tx = Transaction {
-        begin: ctx.begin(false),
-        settings: ctx.settings_sql(),
-        pre_request: ctx.pre_request_sql(),
-        estimate: None,
-        main,
-        commit_now: false,
-    };
-    let out = execute::run(client, &tx)
-        .await
-        .map_err(|error| RestError::Db {
-            error,
-            anon: ctx.anon,
-        })?;
+    let out = ctx.run(client, false, main, None).await?;
     if explaining {
         execute::finish(client, false)
             .await
