@@ -56,12 +56,18 @@ proc_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }   # kB
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 clk_tck=$(getconf CLK_TCK)
 pg_pid=$(head -1 "$work/data/postgres/postmaster.pid")
-pg_ticks() {  # postmaster and all its children
-  local total=0 p
+pg_snapshot() {  # "pid ticks" for the postmaster and each of its children
+  local p
   for p in "$pg_pid" $(pgrep -P "$pg_pid"); do
-    [[ -r /proc/$p/stat ]] && total=$((total + $(cpu_ticks "$p" 2>/dev/null || echo 0)))
+    [[ -r /proc/$p/stat ]] && echo "$p $(cpu_ticks "$p" 2>/dev/null || echo 0)"
   done
-  echo "$total"
+  true
+}
+pg_ticks_between() {  # CPU ticks PostgreSQL spent between two snapshots: the growth of each
+  # process alive at both, plus everything of processes started since (a backend that exited
+  # in between is not counted, rather than counted negative)
+  awk 'NR == FNR { before[$1] = $2; next } { total += ($1 in before) ? $2 - before[$1] : $2 }
+       END { print total + 0 }' "$1" "$2"
 }
 
 psql -q -v ON_ERROR_STOP=1 "$DB_URL" <<'SQL'
@@ -111,12 +117,12 @@ declare -A rps p50 p99 cpu_us pg_us rss_peak errs
 run_wrk() {  # scenario script conns
   local name=$1 script=$2 c=$3 out t0 t1 g0 g1 peak=0 r
   "$wrk_bin" -t1 -c"$c" -d"${warmup}s" -s "$here/$script" "$base" >/dev/null
-  t0=$(cpu_ticks "$dev_pid"); g0=$(pg_ticks)
+  t0=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg0"
   ( while kill -0 "$dev_pid" 2>/dev/null; do proc_field "$dev_pid" VmRSS; sleep 0.2; done ) >"$work/rss.$name.$c" &
   local sampler=$!
   out=$("$wrk_bin" -t1 -c"$c" -d"${duration}s" --latency -s "$here/$script" "$base")
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-  t1=$(cpu_ticks "$dev_pid"); g1=$(pg_ticks)
+  t1=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg1"; g1=$(pg_ticks_between "$work/pg0" "$work/pg1"); g0=0
   peak=$(sort -n "$work/rss.$name.$c" | tail -1)
   r=$(grep '^RESULT' <<<"$out")
   eval "$(sed 's/^RESULT //' <<<"$r")"
