@@ -34,6 +34,8 @@ pub struct ProjectContext {
     pub pool: Pool,
     /// JWT verification and minting.
     pub jwt: JwtKeys,
+    /// API keys the gateway has verified.
+    pub api_keys: crate::server::gateway::ApiKeyCache,
     /// Settings.
     pub settings: ProjectSettings,
     /// Request metrics.
@@ -117,6 +119,7 @@ impl ProjectContext {
                 api_external_url,
             },
             metrics: Metrics::default(),
+            api_keys: Default::default(),
             auth: crate::auth::AuthContext::new(config).map_err(ProjectError::Setup)?,
             rest,
         });
