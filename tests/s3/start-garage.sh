@@ -33,7 +33,9 @@ admin_token = "$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
 TOML
 
 g() { "$GARAGE" -c "$DIR/garage.toml" "$@"; }
-g server > "$DIR/server.log" 2>&1 &
+# Started directly, not through `g`: a backgrounded function runs in a subshell, and its pid is
+# not the server's.
+"$GARAGE" -c "$DIR/garage.toml" server > "$DIR/server.log" 2>&1 &
 PID=$!
 NODE=""
 for _ in $(seq 1 100); do
