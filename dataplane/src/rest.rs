@@ -332,6 +332,24 @@ pub async fn handle(
         claims,
     };
     let cache = rest.cache();
-    let conn = tokio::sync::Mutex::new(&mut conn.conn);
-    into_response(madbase_rest::handle(&cache, &rest.settings, &conn, req).await)
+    // If the client goes away mid-request this future is dropped: the guard then cancels the
+    // statement still running on the server (the pool discards the connection, left busy).
+    let mut guard = CancelOnDrop(Some(conn.conn.cancel_token()));
+    let response = {
+        let conn = tokio::sync::Mutex::new(&mut conn.conn);
+        madbase_rest::handle(&cache, &rest.settings, &conn, req).await
+    };
+    guard.0 = None;
+    into_response(response)
+}
+
+/// Cancels the connection's running statement when dropped while still armed.
+struct CancelOnDrop(Option<madbase_rest::wire::CancelToken>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(token) = self.0.take() {
+            token.cancel_if_busy();
+        }
+    }
 }

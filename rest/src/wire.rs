@@ -10,13 +10,16 @@
 //!
 //! Statements are prepared on first use (`Parse` + `Describe` inside the same pipeline) and kept
 //! per connection, bounded; parameters are text of type `unknown`, results are text. A request
-//! dropped mid-flight (client gone) leaves the connection marked busy, and the pool discards it.
+//! dropped mid-flight (client gone) leaves the connection marked busy, and the pool discards it;
+//! a [`CancelToken`] taken before the request lets the caller cancel the abandoned statement on
+//! the server, as `pg_cancel_backend` would.
 
 use std::collections::HashMap;
 use std::io;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use fallible_iterator::FallibleIterator;
@@ -119,7 +122,9 @@ pub struct PgConn {
     /// Statement names to close at the start of the next pipeline.
     to_close: Vec<String>,
     next_id: u64,
-    busy: bool,
+    busy: Arc<AtomicBool>,
+    /// Where the server is and the backend's cancel key (`BackendKeyData`).
+    cancel: Option<(Host, u16, i32, i32)>,
     broken: bool,
     in_transaction: bool,
 }
@@ -128,7 +133,7 @@ impl std::fmt::Debug for PgConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgConn")
             .field("statements", &self.statements.len())
-            .field("busy", &self.busy)
+            .field("busy", &self.busy.load(Ordering::Relaxed))
             .field("broken", &self.broken)
             .finish()
     }
@@ -212,11 +217,14 @@ impl PgConn {
                 statements: HashMap::new(),
                 to_close: Vec::new(),
                 next_id: 0,
-                busy: false,
+                busy: Arc::new(AtomicBool::new(false)),
+                cancel: None,
                 broken: false,
                 in_transaction: false,
             };
-            conn.startup(config, user).await?;
+            if let Some((pid, key)) = conn.startup(config, user).await? {
+                conn.cancel = Some((host.clone(), port, pid, key));
+            }
             return Ok(conn);
         }
         Err(ConnectError::Io(last.unwrap_or_else(|| {
@@ -224,11 +232,12 @@ impl PgConn {
         })))
     }
 
+    /// Authenticates; returns the backend's cancel key.
     async fn startup(
         &mut self,
         config: &tokio_postgres::Config,
         user: &str,
-    ) -> Result<(), ConnectError> {
+    ) -> Result<Option<(i32, i32)>, ConnectError> {
         let mut params = vec![
             ("user", user),
             ("client_encoding", "UTF8"),
@@ -252,6 +261,7 @@ impl PgConn {
             })
         };
         let mut scram: Option<sasl::ScramSha256> = None;
+        let mut backend_key = None;
         loop {
             match self.next_message().await? {
                 Message::AuthenticationOk => {}
@@ -305,10 +315,11 @@ impl PgConn {
                     let e = db_error(body.fields());
                     return Err(ConnectError::Refused(format!("{} ({})", e.message, e.code)));
                 }
-                Message::ReadyForQuery(_) => return Ok(()),
-                Message::ParameterStatus(_)
-                | Message::BackendKeyData(_)
-                | Message::NoticeResponse(_) => {}
+                Message::ReadyForQuery(_) => return Ok(backend_key),
+                Message::BackendKeyData(body) => {
+                    backend_key = Some((body.process_id(), body.secret_key()));
+                }
+                Message::ParameterStatus(_) | Message::NoticeResponse(_) => {}
                 _ => {
                     return Err(ConnectError::Refused(
                         "the server asked for an authentication method that is not supported"
@@ -321,7 +332,7 @@ impl PgConn {
 
     /// Whether the connection can serve another request (not broken, not left mid-request).
     pub fn is_usable(&self) -> bool {
-        !self.broken && !self.busy && !self.in_transaction
+        !self.broken && !self.busy.load(Ordering::Acquire) && !self.in_transaction
     }
 
     /// Forgets every prepared statement (after a schema reload); they are closed on the
@@ -329,6 +340,14 @@ impl PgConn {
     pub fn clear_statements(&mut self) {
         self.to_close
             .extend(self.statements.drain().map(|(_, p)| p.name));
+    }
+
+    /// A handle that can cancel whatever this connection is running, from elsewhere.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken {
+            busy: self.busy.clone(),
+            target: self.cancel.clone(),
+        }
     }
 
     /// How many statements are prepared on this connection.
@@ -399,11 +418,11 @@ impl PgConn {
                 "the connection is broken",
             )));
         }
-        self.busy = true;
+        self.busy.store(true, Ordering::Release);
         let result = self.pipeline_inner(steps).await;
         match result {
             Ok(Ok(rows)) => {
-                self.busy = false;
+                self.busy.store(false, Ordering::Release);
                 Ok(rows)
             }
             Ok(Err(db)) => {
@@ -411,11 +430,11 @@ impl PgConn {
                 // connection goes back to the pool clean.
                 if self.in_transaction {
                     match self.simple("ROLLBACK").await {
-                        Ok(_) => self.busy = false,
+                        Ok(_) => self.busy.store(false, Ordering::Release),
                         Err(_) => self.broken = true,
                     }
                 } else {
-                    self.busy = false;
+                    self.busy.store(false, Ordering::Release);
                 }
                 Err(db)
             }
@@ -606,13 +625,13 @@ impl PgConn {
 
     /// Ends the open transaction with COMMIT or ROLLBACK.
     pub async fn finish(&mut self, commit: bool) -> Result<(), DbError> {
-        self.busy = true;
+        self.busy.store(true, Ordering::Release);
         match self
             .simple(if commit { "COMMIT" } else { "ROLLBACK" })
             .await
         {
             Ok(r) => {
-                self.busy = false;
+                self.busy.store(false, Ordering::Release);
                 r
             }
             Err(io) => {
@@ -620,6 +639,44 @@ impl PgConn {
                 Err(connection_error(&io))
             }
         }
+    }
+}
+
+/// Cancels a connection's running statement when the request that started it was abandoned.
+#[derive(Debug, Clone)]
+pub struct CancelToken {
+    busy: Arc<AtomicBool>,
+    target: Option<(Host, u16, i32, i32)>,
+}
+
+impl CancelToken {
+    /// Whether the connection is in the middle of a request.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    /// Sends PostgreSQL a cancel request for the connection's backend, in the background, but
+    /// only while the connection is mid-request: a connection left busy is never reused (the
+    /// pool discards it), so a late cancel cannot hit another request's statement.
+    pub fn cancel_if_busy(&self) {
+        let Some((host, port, pid, key)) = self.target.clone() else {
+            return;
+        };
+        if !self.is_busy() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let mut buf = BytesMut::with_capacity(16);
+            frontend::cancel_request(pid, key, &mut buf);
+            if let Ok(mut socket) = open(&host, port, Some(std::time::Duration::from_secs(5))).await
+            {
+                let _ = socket.write_all(&buf).await;
+                let _ = socket.shutdown().await;
+            }
+        });
     }
 }
 

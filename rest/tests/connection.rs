@@ -185,14 +185,47 @@ async fn the_statement_cache_is_bounded_and_can_be_reset() {
 }
 
 #[tokio::test]
-async fn a_request_abandoned_mid_flight_makes_the_connection_unusable() {
+async fn a_request_abandoned_mid_flight_makes_the_connection_unusable_and_is_cancelled() {
     let (conn, _) = open().await;
     let mut c = conn.lock().await;
-    let steps = [Step::plain("SELECT pg_sleep(5)")];
+    let token = c.cancel_token();
+    assert!(!token.is_busy());
+    token.cancel_if_busy(); // idle: nothing is sent
+    let steps = [Step::plain("SELECT pg_sleep(30) AS abandoned")];
     let slow = c.pipeline(&steps);
-    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(100), slow).await;
+    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(300), slow).await;
     assert!(timed_out.is_err(), "the sleep outlives the timeout");
     assert!(!c.is_usable(), "the pool must discard it");
+    assert!(token.is_busy());
+
+    let watcher = postgres::connect().await;
+    let running = || async {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE state = 'active' AND query LIKE '%pg_sleep(30) AS abandoned%' \
+                 AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get::<_, i64>(0)
+    };
+    assert_eq!(
+        running().await,
+        1,
+        "the abandoned statement is still running"
+    );
+    token.cancel_if_busy();
+    let mut left = 1;
+    for _ in 0..50 {
+        left = running().await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the cancel request stopped it");
 }
 
 #[tokio::test]
