@@ -509,13 +509,11 @@ impl PgConn {
         self.flush().await?;
 
         for _ in &closes {
-            match self.next_reply().await? {
-                Message::CloseComplete => {}
-                Message::ErrorResponse(body) => {
-                    let e = db_error(body.fields());
-                    return self.drain(e).await;
-                }
-                _ => return Err(protocol_error("expected CloseComplete")),
+            if let Err(e) = self
+                .expect("CloseComplete", |m| matches!(m, Message::CloseComplete))
+                .await?
+            {
+                return Ok(Err(e));
             }
         }
         let mut results = Vec::with_capacity(steps.len());
@@ -527,13 +525,11 @@ impl PgConn {
                     .map(|p| p.columns.clone())
                     .ok_or_else(|| protocol_error("statement vanished"))?,
                 Some(name) => {
-                    match self.next_reply().await? {
-                        Message::ParseComplete => {}
-                        Message::ErrorResponse(body) => {
-                            let e = db_error(body.fields());
-                            return self.drain(e).await;
-                        }
-                        _ => return Err(protocol_error("expected ParseComplete")),
+                    if let Err(e) = self
+                        .expect("ParseComplete", |m| matches!(m, Message::ParseComplete))
+                        .await?
+                    {
+                        return Ok(Err(e));
                     }
                     match self.next_reply().await? {
                         Message::ParameterDescription(_) => {}
@@ -558,13 +554,11 @@ impl PgConn {
                     columns
                 }
             };
-            match self.next_reply().await? {
-                Message::BindComplete => {}
-                Message::ErrorResponse(body) => {
-                    let e = db_error(body.fields());
-                    return self.drain(e).await;
-                }
-                _ => return Err(protocol_error("expected BindComplete")),
+            if let Err(e) = self
+                .expect("BindComplete", |m| matches!(m, Message::BindComplete))
+                .await?
+            {
+                return Ok(Err(e));
             }
             let mut rows = Vec::new();
             loop {
@@ -593,6 +587,23 @@ impl PgConn {
                 Ok(Ok(results))
             }
             _ => Err(protocol_error("expected ReadyForQuery")),
+        }
+    }
+
+    /// The next reply when `want` accepts it; a database error (after skipping to
+    /// `ReadyForQuery`); or a protocol error naming what was `expected`.
+    async fn expect(
+        &mut self,
+        expected: &str,
+        want: impl Fn(&Message) -> bool,
+    ) -> io::Result<Result<Message, DbError>> {
+        match self.next_reply().await? {
+            Message::ErrorResponse(body) => {
+                let e = db_error(body.fields());
+                self.drain(e).await
+            }
+            m if want(&m) => Ok(Ok(m)),
+            _ => Err(protocol_error(&format!("expected {expected}"))),
         }
     }
 
