@@ -8,6 +8,7 @@
 //! after seeing the result (singular, max-affected, `tx=rollback`), which costs a second round
 //! trip.
 
+use std::borrow::BorrowMut;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -27,29 +28,21 @@ pub trait Connection: Sync {
     fn finish(&self, commit: bool) -> ConnFuture<'_, ()>;
 }
 
-impl Connection for tokio::sync::Mutex<PgConn> {
+/// Covers `Mutex<PgConn>` (an owned connection) and `Mutex<&mut PgConn>` (one borrowed from a
+/// pool for the length of a request).
+impl<C: BorrowMut<PgConn> + Send> Connection for tokio::sync::Mutex<C> {
     fn run<'a>(&'a self, tx: &'a Transaction) -> ConnFuture<'a, Outcome> {
-        Box::pin(async move { run_on(&mut *self.lock().await, tx).await })
+        Box::pin(async move { run_on((*self.lock().await).borrow_mut(), tx).await })
     }
 
     fn finish(&self, commit: bool) -> ConnFuture<'_, ()> {
-        Box::pin(async move { self.lock().await.finish(commit).await })
-    }
-}
-
-impl Connection for tokio::sync::Mutex<&mut PgConn> {
-    fn run<'a>(&'a self, tx: &'a Transaction) -> ConnFuture<'a, Outcome> {
-        Box::pin(async move { run_on(*self.lock().await, tx).await })
-    }
-
-    fn finish(&self, commit: bool) -> ConnFuture<'_, ()> {
-        Box::pin(async move { self.lock().await.finish(commit).await })
+        Box::pin(async move { (*self.lock().await).borrow_mut().finish(commit).await })
     }
 }
 
 /// The statements of one request.
 pub struct Transaction {
-    /// `BEGIN …` (simple protocol).
+    /// `BEGIN …` with the request's access mode and isolation level.
     pub begin: &'static str,
     /// The settings statement.
     pub settings: Sql,
