@@ -285,6 +285,18 @@ pub struct OtpParams {
     code_challenge_method: Option<String>,
 }
 
+/// The per-client budget shared by `/otp`, `/recover` and `/resend`: every one of them sends
+/// an email or an SMS.
+fn limit_otp_sends(ctx: &Ctx) -> AuthResult<()> {
+    let auth = ctx.auth();
+    auth.limits.hit(
+        Bucket::Otp,
+        ctx.ip_key(),
+        auth.settings.rate_limit_otp,
+        FIVE_MINUTES,
+    )
+}
+
 /// `POST /otp`: a magic link / code by email, or a code by SMS. Always `{}` on success.
 pub async fn otp(
     ctx: Ctx,
@@ -292,12 +304,7 @@ pub async fn otp(
     Body(p): Body<OtpParams>,
 ) -> AuthResult<Json<Value>> {
     let auth = ctx.auth();
-    auth.limits.hit(
-        Bucket::Otp,
-        ctx.ip_key(),
-        auth.settings.rate_limit_otp,
-        FIVE_MINUTES,
-    )?;
+    limit_otp_sends(&ctx)?;
     let create = p.create_user.unwrap_or(true);
     let redirect = validate::redirect(
         &auth.settings.site_url,
@@ -450,12 +457,7 @@ pub async fn recover(
     Body(p): Body<RecoverParams>,
 ) -> AuthResult<Json<Value>> {
     let auth = ctx.auth();
-    auth.limits.hit(
-        Bucket::Otp,
-        ctx.ip_key(),
-        auth.settings.rate_limit_otp,
-        FIVE_MINUTES,
-    )?;
+    limit_otp_sends(&ctx)?;
     let email = validate::email(p.email.as_deref().unwrap_or(""))?;
     let challenge = pkce::challenge(
         p.code_challenge.as_deref(),
@@ -517,12 +519,7 @@ pub async fn resend(
     Body(p): Body<ResendParams>,
 ) -> AuthResult<Json<Value>> {
     let auth = ctx.auth();
-    auth.limits.hit(
-        Bucket::Otp,
-        ctx.ip_key(),
-        auth.settings.rate_limit_otp,
-        FIVE_MINUTES,
-    )?;
+    limit_otp_sends(&ctx)?;
     let redirect = validate::redirect(
         &auth.settings.site_url,
         &auth.settings.uri_allow_list,
