@@ -3,7 +3,7 @@ pgbench script that replays them pipelined, plus the -D options that bind their 
 
 Usage: pipeline_from_log.py POSTGRES_LOG MARKER OUT_SCRIPT ID_VALUE
 The statements are those of the backend that ran the first statement containing MARKER, from the
-BEGIN before it to the COMMIT after it. Parameters equal to ID_VALUE become pgbench's random :id;
+settings statement (or the BEGIN before it) to that statement (or the COMMIT after it). Parameters equal to ID_VALUE become pgbench's random :id;
 the others are passed as fixed -D variables, so pgbench binds them exactly as the server did.
 Prints the -D options, one per line.
 """
@@ -39,8 +39,14 @@ hit = next(i for i, s in enumerate(statements) if marker in s[1])
 pid = statements[hit][0]
 own = [s for s in statements if s[0] == pid]
 pos = own.index(statements[hit])
-start = max(i for i in range(pos + 1) if own[i][1].startswith("BEGIN"))
-end = min(i for i in range(pos, len(own)) if own[i][1].startswith(("COMMIT", "ROLLBACK")))
+# A request starts at its settings statement, or at the BEGIN just before it; a read at read
+# committed has no BEGIN/COMMIT (it is the implicit transaction of its pipeline).
+start = max(i for i in range(pos + 1) if "set_config('search_path'" in own[i][1])
+if start > 0 and own[start - 1][1].startswith("BEGIN"):
+    start -= 1
+end = pos
+if end + 1 < len(own) and own[end + 1][1].startswith(("COMMIT", "ROLLBACK")):
+    end += 1
 tx = own[start:end + 1]
 
 defines = {}

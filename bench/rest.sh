@@ -56,16 +56,18 @@ proc_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }   # kB
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 clk_tck=$(getconf CLK_TCK)
 pg_pid=$(head -1 "$work/data/postgres/postmaster.pid")
-pg_snapshot() {  # "pid ticks" for the postmaster and each of its children
+pg_snapshot() {  # "pid ticks" for the postmaster and each live child, and "reaped ticks": what
+  # the children that already exited used (the postmaster's cutime + cstime)
   local p
   for p in "$pg_pid" $(pgrep -P "$pg_pid"); do
     [[ -r /proc/$p/stat ]] && echo "$p $(cpu_ticks "$p" 2>/dev/null || echo 0)"
   done
-  true
+  echo "reaped $(awk '{ print $16 + $17 }' "/proc/$pg_pid/stat")"
 }
 pg_ticks_between() {  # CPU ticks PostgreSQL spent between two snapshots: the growth of each
-  # process alive at both, plus everything of processes started since (a backend that exited
-  # in between is not counted, rather than counted negative)
+  # process alive at both, everything of processes started since, and what exited children
+  # used (pgbench's backends end with its run). A backend alive at the first snapshot that
+  # exits before the second is counted whole; the runs below start none such.
   awk 'NR == FNR { before[$1] = $2; next } { total += ($1 in before) ? $2 - before[$1] : $2 }
        END { print total + 0 }' "$1" "$2"
 }
@@ -113,14 +115,19 @@ for d in "${defines[@]}"; do dopts+=(-D "$d"); done
 printf '%s\n' '\set id random(1, 100000)' \
   'SELECT id, parent_id, name, price, created_at FROM bench_items WHERE id = :id;' >"$work/lookup.sql"
 
-declare -A rps p50 p99 cpu_us pg_us rss_peak errs
+children_cpu_us() {  # CPU the shell's reaped children used, in µs, from `times` output in $1
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+                 printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1e6 }' "$1"
+}
+declare -A rps p50 p99 cpu_us pg_us client_us rss_peak errs
 run_wrk() {  # scenario script conns
   local name=$1 script=$2 c=$3 out t0 t1 g0 g1 peak=0 r
   "$wrk_bin" -t1 -c"$c" -d"${warmup}s" -s "$here/$script" "$base" >/dev/null
-  t0=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg0"
+  t0=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg0"; times >"$work/times0"
   ( while kill -0 "$dev_pid" 2>/dev/null; do proc_field "$dev_pid" VmRSS; sleep 0.2; done ) >"$work/rss.$name.$c" &
   local sampler=$!
   out=$("$wrk_bin" -t1 -c"$c" -d"${duration}s" --latency -s "$here/$script" "$base")
+  times >"$work/times1"
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   t1=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg1"; g1=$(pg_ticks_between "$work/pg0" "$work/pg1"); g0=0
   peak=$(sort -n "$work/rss.$name.$c" | tail -1)
@@ -131,6 +138,7 @@ run_wrk() {  # scenario script conns
   p99[$name.$c]=$(python3 -c "print(f'{$p99_us / 1000:.2f}')")
   cpu_us[$name.$c]=$(python3 -c "print(round(($t1 - $t0) / $clk_tck * 1e6 / max($requests, 1)))")
   pg_us[$name.$c]=$(python3 -c "print(round(($g1 - $g0) / $clk_tck * 1e6 / max($requests, 1)))")
+  client_us[$name.$c]=$(python3 -c "print(round(($(children_cpu_us "$work/times1") - $(children_cpu_us "$work/times0")) / max($requests, 1)))")
   rss_peak[$name.$c]=$peak
   errs[$name.$c]=$((non2xx + errors))
 }
@@ -139,8 +147,15 @@ run_pgbench() {  # name script conns [extra args]
   local name=$1 script=$2 c=$3; shift 3
   pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$DB_URL" >"$work/pgbench.out" 2>&1 \
     || { cat "$work/pgbench.out" >&2; exit 1; }
-  tps[$name.$c]=$(pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$DB_URL" 2>/dev/null \
-    | awk '/^tps = / { printf "%d", $3 }')
+  local out n
+  sleep 0.5  # the warm-up's backends are gone and reaped
+  pg_snapshot >"$work/pg0"; times >"$work/times0"
+  out=$(pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$DB_URL" 2>/dev/null)
+  times >"$work/times1"; sleep 0.5; pg_snapshot >"$work/pg1"
+  tps[$name.$c]=$(awk '/^tps = / { printf "%d", $3 }' <<<"$out")
+  n=$(awk -F': *' '/number of transactions actually processed/ { split($2, a, "/"); print a[1] }' <<<"$out")
+  pg_us[$name.$c]=$(python3 -c "print(round($(pg_ticks_between "$work/pg0" "$work/pg1") / $clk_tck * 1e6 / max(${n:-0}, 1)))")
+  client_us[$name.$c]=$(python3 -c "print(round(($(children_cpu_us "$work/times1") - $(children_cpu_us "$work/times0")) / max(${n:-0}, 1)))")
 }
 
 for c in $concurrency; do
@@ -161,22 +176,28 @@ echo
 echo "GET by PK, as PostgreSQL received it (replayed as pgbench (b)):"
 sed 's/^/    /' "$work/pipeline.sql"
 echo
-printf '| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %8s | %6s | %7s | %7s |\n' \
-  scenario conns 'req/s' 'p50 ms' 'p99 ms' 'CPU µs/req' 'PG µs/req' 'RSS MB' errors '÷ (a)' '÷ (b)'
-echo '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
+row='| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %9s | %8s | %6s | %7s | %7s |\n'
+# shellcheck disable=SC2059
+printf "$row" scenario conns 'req/s' 'p50 ms' 'p99 ms' 'CPU µs/req' 'PG µs/req' 'load µs/req' \
+  'RSS MB' errors '÷ (a)' '÷ (b)'
+echo '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
 for c in $concurrency; do
-  printf '| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %8s | %6s | %7s | %7s |\n' \
-    "(a) pgbench bare lookup" "$c" "${tps[bare.$c]}" - - - - - - 1.00 -
-  printf '| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %8s | %6s | %7s | %7s |\n' \
-    "(b) pgbench MadBase's SQL" "$c" "${tps[madbase_sql.$c]}" - - - - - - \
+  # shellcheck disable=SC2059
+  printf "$row" "(a) pgbench bare lookup" "$c" "${tps[bare.$c]}" - - - "${pg_us[bare.$c]}" \
+    "${client_us[bare.$c]}" - - 1.00 -
+  # shellcheck disable=SC2059
+  printf "$row" "(b) pgbench MadBase's SQL" "$c" "${tps[madbase_sql.$c]}" - - - \
+    "${pg_us[madbase_sql.$c]}" "${client_us[madbase_sql.$c]}" - - \
     "$(python3 -c "print(f'{${tps[madbase_sql.$c]} / ${tps[bare.$c]}:.2f}')")" 1.00
   for s in get_pk get_embed post rpc; do
     case $s in
       get_pk) label='GET by PK' ;; get_embed) label='GET 100 rows + M2O embed' ;;
       post) label='POST one row (minimal)' ;; rpc) label='RPC trivial function' ;;
     esac
-    printf '| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %8s | %6s | %7s | %7s |\n' \
+    # shellcheck disable=SC2059
+    printf "$row" \
       "$label" "$c" "${rps[$s.$c]}" "${p50[$s.$c]}" "${p99[$s.$c]}" "${cpu_us[$s.$c]}" "${pg_us[$s.$c]}" \
+      "${client_us[$s.$c]}" \
       "$(python3 -c "print(f'{${rss_peak[$s.$c]} / 1024:.1f}')")" "${errs[$s.$c]}" \
       "$(python3 -c "print(f'{${rps[$s.$c]} / ${tps[bare.$c]}:.2f}')")" \
       "$(python3 -c "print(f'{${rps[$s.$c]} / ${tps[madbase_sql.$c]}:.2f}')")"
@@ -184,4 +205,6 @@ for c in $concurrency; do
 done
 echo
 echo "RSS of madbase: idle 10 s after start $(python3 -c "print(f'{$idle_rss / 1024:.1f}')") MB; after the run $(python3 -c "print(f'{$rss_end / 1024:.1f}')") MB; peak (VmHWM) $(python3 -c "print(f'{$hwm / 1024:.1f}')") MB"
-echo "CPU µs/req is the madbase process only (utime+stime); PG µs/req is the postmaster and its backends."
+echo "CPU µs/req is the madbase process only (utime+stime); PG µs/req is the postmaster and its backends;"
+echo "load µs/req is the load generator's own (wrk or pgbench). On a shared box the three add up to"
+echo "the CPU a request costs: 2 cores ÷ their sum is the ceiling on req/s."

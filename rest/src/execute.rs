@@ -1,9 +1,11 @@
 //! The only I/O of the crate: runs one request's transaction on a connection.
 //!
-//! BEGIN, the bound `set_config` settings, the optional pre-request call, an optional count
-//! estimate, the main statement and (for reads) COMMIT go out as one pipeline with a single
-//! `Sync` on the crate's own connection ([`crate::wire::PgConn`]): a read costs one network
-//! round trip and one flush on each side. Parameters are text of type `unknown`, as PostgREST
+//! The bound `set_config` settings, the optional pre-request call, an optional count estimate
+//! and the main statement go out as one pipeline with a single `Sync` on the crate's own
+//! connection ([`crate::wire::PgConn`]): a read costs one network round trip and one flush on
+//! each side. A read at read committed needs no `BEGIN`/`COMMIT`: the statements before a
+//! `Sync` share the implicit transaction PostgreSQL ends at it. Writes, and reads at another
+//! isolation level, open one with `BEGIN`. Parameters are text of type `unknown`, as PostgREST
 //! sends them; statements are prepared once per connection. Writes decide COMMIT or ROLLBACK
 //! after seeing the result (singular, max-affected, `tx=rollback`), which costs a second round
 //! trip.
@@ -42,8 +44,9 @@ impl<C: BorrowMut<PgConn> + Send> Connection for tokio::sync::Mutex<C> {
 
 /// The statements of one request.
 pub struct Transaction {
-    /// `BEGIN …` with the request's access mode and isolation level.
-    pub begin: &'static str,
+    /// `BEGIN …` with the request's access mode and isolation level; None runs the pipeline as
+    /// its own implicit transaction (committed at its `Sync`).
+    pub begin: Option<&'static str>,
     /// The settings statement.
     pub settings: Sql,
     /// `SELECT pre_request()`.
@@ -52,7 +55,8 @@ pub struct Transaction {
     pub estimate: Option<Sql>,
     /// The main statement.
     pub main: Sql,
-    /// Whether COMMIT can be pipelined (the outcome cannot change it).
+    /// Whether COMMIT can be pipelined (the outcome cannot change it). Without `begin` the
+    /// transaction always ends with the pipeline.
     pub commit_now: bool,
 }
 
@@ -66,7 +70,9 @@ pub struct Outcome {
 
 async fn run_on(conn: &mut PgConn, tx: &Transaction) -> Result<Outcome, DbError> {
     let mut steps = Vec::with_capacity(6);
-    steps.push(Step::plain(tx.begin));
+    if let Some(begin) = tx.begin {
+        steps.push(Step::plain(begin));
+    }
     steps.push(Step::sql(&tx.settings));
     if let Some(pre) = &tx.pre_request {
         steps.push(Step::sql(pre));
@@ -77,7 +83,7 @@ async fn run_on(conn: &mut PgConn, tx: &Transaction) -> Result<Outcome, DbError>
     }
     let main_index = steps.len();
     steps.push(Step::sql(&tx.main));
-    if tx.commit_now {
+    if tx.commit_now && tx.begin.is_some() {
         steps.push(Step::plain("COMMIT"));
     }
     let mut results = conn.pipeline(&steps).await?;

@@ -6,6 +6,7 @@ use crate::execute::{self, Connection};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 
 use crate::error::RestError;
 use crate::media::{self, Media};
@@ -93,65 +94,67 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// `set_config` for search_path, role, claims, method, path, headers, cookies, timezone.
-    pub fn settings_sql(&self) -> Sql {
+    /// `set_config` for search_path, role, claims, method, path, headers, cookies, the role's
+    /// own settings and timezone; with `read_only` also `transaction_read_only`, for a read that
+    /// runs as its pipeline's implicit transaction (no `BEGIN … READ ONLY` before it).
+    pub fn settings_sql(&self, read_only: bool) -> Sql {
         let req = self.req;
-        let mut search_path = vec![Ident::new(&self.schema).to_string()];
+        let mut search_path = String::with_capacity(64);
+        push_ident(&mut search_path, &self.schema);
         for s in &self.settings.extra_search_path {
             if s != &self.schema {
-                search_path.push(Ident::new(s).to_string());
+                search_path.push_str(", ");
+                push_ident(&mut search_path, s);
             }
         }
-        let mut claims = match &req.claims {
-            Value::Object(m) => m.clone(),
-            _ => Map::new(),
+        let claims = match &req.claims {
+            Value::Object(m) if m.get("role").and_then(Value::as_str) == Some(&req.role) => {
+                req.claims.to_string()
+            }
+            Value::Object(m) => {
+                let mut m = m.clone();
+                m.insert("role".into(), Value::String(req.role.clone()));
+                Value::Object(m).to_string()
+            }
+            _ => {
+                let mut m = Map::new();
+                m.insert("role".into(), Value::String(req.role.clone()));
+                Value::Object(m).to_string()
+            }
         };
-        claims.insert("role".into(), Value::String(req.role.clone()));
-        let mut headers = Map::new();
-        for (k, v) in &req.headers {
-            if let Ok(v) = v.to_str() {
-                headers.insert(k.as_str().to_string(), Value::String(v.to_string()));
-            }
-        }
-        let mut cookies = Map::new();
-        for c in req.headers.get_all(http::header::COOKIE) {
-            if let Ok(c) = c.to_str() {
-                for pair in c.split(';') {
-                    if let Some((k, v)) = pair.trim().split_once('=') {
-                        cookies.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
-                    }
-                }
-            }
-        }
         let mut sql = Sql::new();
+        sql.text.reserve(512);
         sql.push("SELECT set_config('search_path', ")
-            .bind(search_path.join(", "))
+            .bind(search_path)
             .push(", true), set_config('role', ")
-            .bind(req.role.clone())
+            .bind(req.role.as_str())
             .push(", true), set_config('request.jwt.claims', ")
-            .bind(Value::Object(claims).to_string())
+            .bind(claims)
             .push(", true), set_config('request.method', ")
             .bind(req.method.as_str())
             .push(", true), set_config('request.path', ")
-            .bind(req.path.clone())
+            .bind(req.path.as_str())
             .push(", true), set_config('request.headers', ")
-            .bind(Value::Object(headers).to_string())
+            .bind(headers_json(&req.headers))
             .push(", true), set_config('request.cookies', ")
-            .bind(Value::Object(cookies).to_string())
+            .bind(cookies_json(&req.headers))
             .push(", true)");
         if let Some(role) = self.cache.role_settings.get(&req.role) {
             for (key, value) in &role.settings {
                 sql.push(", set_config(")
-                    .bind(key.clone())
+                    .bind(key.as_str())
                     .push(", ")
-                    .bind(value.clone())
+                    .bind(value.as_str())
                     .push(", true)");
             }
         }
         if let Some(tz) = &self.prefs.timezone {
             sql.push(", set_config('timezone', ")
-                .bind(tz.clone())
+                .bind(tz.as_str())
                 .push(", true)");
+        }
+        if read_only && self.begin(true).is_none() {
+            sql.push(", set_config('transaction_read_only', 'on', true)");
         }
         sql
     }
@@ -169,7 +172,7 @@ impl Ctx<'_> {
     ) -> Result<execute::Outcome, RestError> {
         let tx = execute::Transaction {
             begin: self.begin(read_only),
-            settings: self.settings_sql(),
+            settings: self.settings_sql(read_only),
             pre_request: self.pre_request_sql(),
             estimate,
             main,
@@ -184,14 +187,22 @@ impl Ctx<'_> {
     }
 
     /// The request's `BEGIN`: read-only or not, at the isolation level the role's
-    /// `default_transaction_isolation` setting names (read committed otherwise).
-    pub fn begin(&self, read_only: bool) -> &'static str {
-        self.cache
+    /// `default_transaction_isolation` setting names (read committed otherwise). None for a
+    /// read at read committed: it runs as the implicit transaction PostgreSQL opens for the
+    /// statements before a pipeline's `Sync` and ends at it, made read-only by the settings,
+    /// which spares the server a `BEGIN` and a `COMMIT` statement per request.
+    pub fn begin(&self, read_only: bool) -> Option<&'static str> {
+        let isolation = self
+            .cache
             .role_settings
             .get(&self.req.role)
             .and_then(|r| r.isolation)
-            .unwrap_or(Isolation::ReadCommitted)
-            .begin(read_only)
+            .unwrap_or(Isolation::ReadCommitted);
+        if read_only && isolation == Isolation::ReadCommitted {
+            None
+        } else {
+            Some(isolation.begin(read_only))
+        }
     }
 
     /// Schemas on the request's `search_path`, in order: the negotiated schema, then the
@@ -249,6 +260,97 @@ impl Ctx<'_> {
         }
         resp
     }
+}
+
+/// Appends `name` as a quoted identifier.
+fn push_ident(out: &mut String, name: &str) {
+    out.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// Appends `s` as a JSON string (escaped as serde_json does).
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(&s[start..i]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escaped);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// `request.headers`: every header readable as text, keyed by its lower-case name; of a
+/// repeated header the last value.
+fn headers_json(headers: &HeaderMap) -> String {
+    let mut out = String::with_capacity(64 + headers.len() * 48);
+    out.push('{');
+    for name in headers.keys() {
+        let Some(value) = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .next_back()
+        else {
+            continue;
+        };
+        if out.len() > 1 {
+            out.push(',');
+        }
+        push_json_str(&mut out, name.as_str());
+        out.push(':');
+        push_json_str(&mut out, value);
+    }
+    out.push('}');
+    out
+}
+
+/// `request.cookies`: the `Cookie` headers' pairs; of a repeated name the last value.
+fn cookies_json(headers: &HeaderMap) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for c in headers.get_all(http::header::COOKIE) {
+        let Ok(c) = c.to_str() else { continue };
+        for pair in c.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                let (k, v) = (k.trim(), v.trim());
+                pairs.retain(|(seen, _)| *seen != k);
+                pairs.push((k, v));
+            }
+        }
+    }
+    let mut out = String::with_capacity(2 + pairs.len() * 32);
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, k);
+        out.push(':');
+        push_json_str(&mut out, v);
+    }
+    out.push('}');
+    out
 }
 
 enum Route {
@@ -439,4 +541,55 @@ pub fn count_header(
     }
     let _ = ctx;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_reads_them() {
+        for s in [
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "tab\there",
+            "nl\nand\rcr",
+            "\u{1}\u{1f}",
+            "é ü 😀",
+            "",
+        ] {
+            let mut out = String::new();
+            push_json_str(&mut out, s);
+            assert_eq!(serde_json::from_str::<String>(&out).expect(&out), s);
+        }
+    }
+
+    #[test]
+    fn headers_and_cookies_become_json_objects_last_value_winning() {
+        let mut h = HeaderMap::new();
+        h.append("x-twice", "first".parse().expect("value"));
+        h.append("x-twice", "second".parse().expect("value"));
+        h.insert("x-quote", "say \"hi\"".parse().expect("value"));
+        h.insert(
+            "x-binary",
+            http::HeaderValue::from_bytes(b"\xff").expect("value"),
+        );
+        h.append("cookie", "a=1; b = two ; a=3".parse().expect("value"));
+        h.append("cookie", "c=\"q\";novalue".parse().expect("value"));
+        let headers: Value = serde_json::from_str(&headers_json(&h)).expect("headers json");
+        assert_eq!(headers["x-twice"], "second");
+        assert_eq!(headers["x-quote"], "say \"hi\"");
+        assert!(
+            headers.get("x-binary").is_none(),
+            "not readable as text: left out"
+        );
+        let cookies: Value = serde_json::from_str(&cookies_json(&h)).expect("cookies json");
+        assert_eq!(
+            cookies,
+            serde_json::json!({"a": "3", "b": "two", "c": "\"q\""})
+        );
+        assert_eq!(headers_json(&HeaderMap::new()), "{}");
+        assert_eq!(cookies_json(&HeaderMap::new()), "{}");
+    }
 }

@@ -71,8 +71,9 @@ impl Sql {
     /// Appends a placeholder bound to `value`.
     pub fn bind(&mut self, value: impl Into<String>) -> &mut Self {
         self.params.push(Some(value.into()));
-        let n = self.params.len();
-        let _ = write!(self.text, "${n}");
+        self.text.push('$');
+        self.text
+            .push_str(itoa::Buffer::new().format(self.params.len()));
         self
     }
 

@@ -118,7 +118,9 @@ pub struct PgConn {
     socket: Box<dyn Socket>,
     read: BytesMut,
     write: BytesMut,
-    statements: HashMap<String, Prepared>,
+    /// Keyed by statement text; hashed with foldhash, as SipHash over every request's text
+    /// showed in profiles (the map is bounded, see `MAX_STATEMENTS`).
+    statements: HashMap<String, Prepared, foldhash::fast::RandomState>,
     /// Statement names to close at the start of the next pipeline.
     to_close: Vec<String>,
     next_id: u64,
@@ -214,7 +216,7 @@ impl PgConn {
                 socket,
                 read: BytesMut::with_capacity(16 * 1024),
                 write: BytesMut::with_capacity(8 * 1024),
-                statements: HashMap::new(),
+                statements: HashMap::default(),
                 to_close: Vec::new(),
                 next_id: 0,
                 busy: Arc::new(AtomicBool::new(false)),

@@ -63,7 +63,10 @@ async fn statements_are_prepared_once_per_shape_and_answer_alike() {
     let (status, first) = call(&conn, &cache, "GET", url, "").await;
     assert_eq!(status, 200, "{first}");
     let after_first = conn.lock().await.prepared_count();
-    assert_eq!(after_first, 4, "BEGIN, settings, main statement, COMMIT");
+    assert_eq!(
+        after_first, 2,
+        "settings and main statement: a read needs no BEGIN or COMMIT"
+    );
     let (_, again) = call(&conn, &cache, "GET", url, "").await;
     assert_eq!(again, first);
     let (_, other_id) = call(
@@ -94,6 +97,43 @@ async fn statements_are_prepared_once_per_shape_and_answer_alike() {
     let (status, sum) = call(&conn, &cache, "POST", "/rpc/add", r#"{"a": 2, "b": 40}"#).await;
     assert_eq!((status, sum), (200, json!(42)));
     assert!(conn.lock().await.is_usable());
+}
+
+#[tokio::test]
+async fn a_read_is_read_only_and_leaves_nothing_set_on_the_connection() {
+    let (conn, cache) = open().await;
+    let before = session_state(&conn).await;
+    let (status, body) = call(&conn, &cache, "GET", "/items?select=id&limit=1", "").await;
+    assert_eq!(status, 200, "{body}");
+    // A read runs as its pipeline's implicit transaction: the role, the claims and the
+    // read-only mode end with it.
+    assert_eq!(session_state(&conn).await, before);
+    assert_eq!(before[2], "off", "the connection itself is read-write");
+
+    // A volatile function called by GET is refused by the database as a write in a read-only
+    // transaction, and writes nothing.
+    let (status, body) = call(&conn, &cache, "GET", "/rpc/add_item?item_name=ro-probe", "").await;
+    assert_eq!((status, &body["code"]), (405, &json!("25006")), "{body}");
+    let (_, rows) = call(&conn, &cache, "GET", "/items?name=eq.ro-probe", "").await;
+    assert_eq!(rows, json!([]));
+    assert_eq!(session_state(&conn).await, before);
+}
+
+/// The connection's role, claims setting and read-only mode, outside any request.
+async fn session_state(conn: &Mutex<PgConn>) -> Vec<String> {
+    let rows = conn
+        .lock()
+        .await
+        .pipeline(&[Step::plain(
+            "SELECT current_user::text, coalesce(current_setting('request.jwt.claims', true), ''), \
+             current_setting('transaction_read_only')",
+        )])
+        .await
+        .expect("state");
+    let row = &rows[0][0];
+    (0..3)
+        .map(|i| row.text(i).unwrap_or_default().to_string())
+        .collect()
 }
 
 #[tokio::test]
