@@ -49,6 +49,9 @@ pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
 
 /// `+` → space, then percent-decoding (invalid UTF-8 is replaced, never trusted).
 pub fn form_decode(s: &str) -> String {
+    if !s.bytes().any(|b| b == b'+' || b == b'%') {
+        return s.to_owned();
+    }
     let plus = s.replace('+', " ");
     percent_encoding::percent_decode_str(&plus)
         .decode_utf8_lossy()
@@ -64,21 +67,22 @@ pub fn canonical(raw: &str) -> String {
         .remove(b'_')
         .remove(b'.')
         .remove(b'~');
-    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, ENCODE).to_string();
     let mut pairs = decode_pairs(raw);
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < pairs.len() {
-        let key = &pairs[i].0;
-        let mut values = Vec::new();
-        while i < pairs.len() && &pairs[i].0 == key {
-            values.push(enc(&pairs[i].1));
-            i += 1;
+    let mut out = String::with_capacity(raw.len() + 16);
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 && pairs[i - 1].0 == *key {
+            out.push(',');
+        } else {
+            if i > 0 {
+                out.push('&');
+            }
+            out.extend(percent_encoding::utf8_percent_encode(key, ENCODE));
+            out.push('=');
         }
-        out.push(format!("{}={}", enc(key), values.join(",")));
+        out.extend(percent_encoding::utf8_percent_encode(value, ENCODE));
     }
-    out.join("&")
+    out
 }
 
 /// Splits a key like `rel.sub.col->x` into the embed path and the field.

@@ -67,8 +67,9 @@ pub struct RestRequest {
     pub body: Bytes,
     /// Database role from the JWT `role` claim, or the anonymous role.
     pub role: String,
-    /// Verified JWT claims (`{"role":"anon"}` without a token).
-    pub claims: Value,
+    /// Verified JWT claims (`{"role":"anon"}` without a token); shared, as the data plane
+    /// keeps those of its API keys.
+    pub claims: std::sync::Arc<Value>,
 }
 
 /// Per-request context shared by the flows.
@@ -100,14 +101,14 @@ impl Ctx<'_> {
     pub fn settings_sql(&self, read_only: bool) -> Sql {
         let req = self.req;
         let mut search_path = String::with_capacity(64);
-        push_ident(&mut search_path, &self.schema);
+        crate::sql::push_quoted(&mut search_path, &self.schema);
         for s in &self.settings.extra_search_path {
             if s != &self.schema {
                 search_path.push_str(", ");
-                push_ident(&mut search_path, s);
+                crate::sql::push_quoted(&mut search_path, s);
             }
         }
-        let claims = match &req.claims {
+        let claims = match &*req.claims {
             Value::Object(m) if m.get("role").and_then(Value::as_str) == Some(&req.role) => {
                 req.claims.to_string()
             }
@@ -262,21 +263,14 @@ impl Ctx<'_> {
     }
 }
 
-/// Appends `name` as a quoted identifier.
-fn push_ident(out: &mut String, name: &str) {
-    out.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
 /// Appends `s` as a JSON string (escaped as serde_json does).
 fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let escaped = match b {

@@ -22,7 +22,8 @@ pub struct RestResponse {
 impl RestResponse {
     /// A response with a body and content type.
     pub fn new(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Self {
-        let mut headers = HeaderMap::new();
+        // Room for what a read sets (type, range, location, and a few more) without regrowing.
+        let mut headers = HeaderMap::with_capacity(8);
         if let Ok(v) = HeaderValue::from_str(content_type) {
             headers.insert(http::header::CONTENT_TYPE, v);
         }

@@ -15,12 +15,18 @@ pub struct Ident(String);
 impl Ident {
     /// Quotes `name` as an identifier.
     pub fn new(name: &str) -> Self {
-        Ident(format!("\"{}\"", name.replace('"', "\"\"")))
+        let mut s = String::with_capacity(name.len() + 2);
+        push_quoted(&mut s, name);
+        Ident(s)
     }
 
     /// `"schema"."name"`.
     pub fn qualified(schema: &str, name: &str) -> Self {
-        Ident(format!("{}.{}", Ident::new(schema).0, Ident::new(name).0))
+        let mut s = String::with_capacity(schema.len() + name.len() + 5);
+        push_quoted(&mut s, schema);
+        s.push('.');
+        push_quoted(&mut s, name);
+        Ident(s)
     }
 
     /// The quoted text.
@@ -33,6 +39,20 @@ impl std::fmt::Display for Ident {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Appends `name` double-quoted, embedded quotes doubled.
+pub(crate) fn push_quoted(out: &mut String, name: &str) {
+    out.push('"');
+    let mut parts = name.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for part in parts {
+        out.push_str("\"\"");
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 /// Quotes a string as a SQL literal (only for text this crate controls, e.g. JSON keys that

@@ -95,7 +95,7 @@ impl Api {
                 headers: h,
                 body: Bytes::from(body.to_string()),
                 role: role.to_string(),
-                claims,
+                claims: std::sync::Arc::new(claims),
             },
         )
         .await;
