@@ -16,7 +16,10 @@ const BUCKETS_SECS: [f64; 12] = [
 
 /// Which API a path belongs to.
 pub fn api_of(path: &str) -> usize {
-    let prefix = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    let prefix = |p: &str| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
     if prefix("/auth/v1") {
         0
     } else if prefix("/rest/v1") {
@@ -34,6 +37,7 @@ pub fn api_of(path: &str) -> usize {
 
 #[derive(Default)]
 struct Histogram {
+    /// Requests whose latency fell in each bucket (not cumulative: see `render`).
     buckets: [AtomicU64; BUCKETS_SECS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -66,10 +70,10 @@ impl Metrics {
         self.requests[api][class].fetch_add(1, Ordering::Relaxed);
         let h = &self.latency[api];
         let secs = elapsed.as_secs_f64();
-        for (i, le) in BUCKETS_SECS.iter().enumerate() {
-            if secs <= *le {
-                h.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        // Only the narrowest bucket is counted here; the exposition adds them up, so a request
+        // touches one shared counter rather than every bucket above its latency.
+        if let Some(i) = BUCKETS_SECS.iter().position(|le| secs <= *le) {
+            h.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         h.count.fetch_add(1, Ordering::Relaxed);
         h.sum_micros.fetch_add(
@@ -103,8 +107,9 @@ impl Metrics {
             if count == 0 {
                 continue;
             }
+            let mut n = 0;
             for (i, le) in BUCKETS_SECS.iter().enumerate() {
-                let n = h.buckets[i].load(Ordering::Relaxed);
+                n += h.buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
                     "madbase_http_request_duration_seconds_bucket{{project=\"{p}\",api=\"{api}\",le=\"{le}\"}} {n}"
@@ -200,6 +205,9 @@ mod tests {
             "madbase_http_requests_total{project=\"default\",api=\"rest\",status=\"4xx\"} 1"
         ));
         assert!(text.contains("madbase_http_request_duration_seconds_bucket{project=\"default\",api=\"rest\",le=\"0.005\"} 1"));
+        // Buckets are cumulative: 30 ms counts in every bucket from 0.05 s up.
+        assert!(text.contains("madbase_http_request_duration_seconds_bucket{project=\"default\",api=\"rest\",le=\"0.05\"} 2"));
+        assert!(text.contains("madbase_http_request_duration_seconds_bucket{project=\"default\",api=\"rest\",le=\"5\"} 2"));
         assert!(text.contains(
             "madbase_http_request_duration_seconds_count{project=\"default\",api=\"rest\"} 2"
         ));

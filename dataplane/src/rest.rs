@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::extract::rejection::BytesRejection;
@@ -228,12 +227,6 @@ async fn reload(project: &ProjectContext) {
     }
 }
 
-/// The `/rest/v1` router. (`/rest/v1/` itself is routed to [`handle`] by the app: a nested
-/// router does not see its own prefix with a trailing slash.)
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().fallback(handle)
-}
-
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -241,8 +234,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn into_response(r: RestResponse) -> Response {
-    let mut resp = (r.status, r.body).into_response();
-    resp.headers_mut().extend(r.headers);
+    let mut resp = Response::new(axum::body::Body::from(r.body));
+    *resp.status_mut() = r.status;
+    *resp.headers_mut() = r.headers;
     resp
 }
 
@@ -275,12 +269,12 @@ pub async fn handle(
     let (role, claims) = match bearer(&headers) {
         None => (
             rest.settings.anon_role.clone(),
-            json!({"role": rest.settings.anon_role}),
+            Arc::new(json!({"role": rest.settings.anon_role})),
         ),
-        Some(token) => match verified
-            .filter(|v| v.token == token)
-            .map_or_else(|| project.jwt.verify(token), |v| Ok(v.0.claims))
-        {
+        Some(token) => match verified.filter(|v| v.token == token).map_or_else(
+            || project.jwt.verify(token).map(Arc::new),
+            |v| Ok(v.0.claims),
+        ) {
             Ok(claims) => {
                 let role = claims
                     .get("role")
@@ -317,7 +311,6 @@ pub async fn handle(
                 .into_response();
         }
     };
-    // Nested under /rest/v1, the router already sees the path relative to it.
     let path = match uri.path().strip_prefix("/rest/v1").unwrap_or(uri.path()) {
         "" => "/".to_owned(),
         p => p.to_owned(),

@@ -38,8 +38,8 @@ pub struct RequestId(pub String);
 pub struct VerifiedKey {
     /// The key as sent.
     pub token: String,
-    /// Its verified claims.
-    pub claims: serde_json::Value,
+    /// Its verified claims (shared with the key cache).
+    pub claims: Arc<serde_json::Value>,
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -48,7 +48,12 @@ fn request_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        // A v4 UUID from the thread's generator: `Uuid::new_v4` asks the kernel for every one.
+        .unwrap_or_else(|| {
+            uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string()
+        })
 }
 
 /// API keys already verified, with their claims. The anon and service-role keys arrive with
@@ -57,7 +62,7 @@ fn request_id(headers: &HeaderMap) -> String {
 /// the verifier's leeway); the signing keys are fixed for the life of the process.
 #[derive(Default)]
 pub struct ApiKeyCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, serde_json::Value>>,
+    entries: std::sync::RwLock<std::collections::HashMap<String, Arc<serde_json::Value>>>,
 }
 
 /// Keys remembered at most; past this the cache starts over (only keys that verified as `anon`
@@ -67,7 +72,7 @@ const API_KEY_CACHE_SIZE: usize = 64;
 const EXP_LEEWAY_SECS: f64 = 30.0;
 
 impl ApiKeyCache {
-    fn get(&self, key: &str) -> Option<serde_json::Value> {
+    fn get(&self, key: &str) -> Option<Arc<serde_json::Value>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let claims = entries.get(key)?;
         let now = std::time::SystemTime::now()
@@ -83,7 +88,7 @@ impl ApiKeyCache {
         }
     }
 
-    fn put(&self, key: &str, claims: &serde_json::Value) {
+    fn put(&self, key: &str, claims: &Arc<serde_json::Value>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= API_KEY_CACHE_SIZE {
             entries.clear();
@@ -102,7 +107,10 @@ fn key_exempt(path: &str) -> bool {
         "/auth/v1/sso/saml/acs",
         "/auth/v1/sso/saml/metadata",
     ];
-    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    let under = |p: &str| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
     let api = ["/auth/v1", "/rest/v1", "/realtime/v1"]
         .iter()
         .any(|p| under(p));
@@ -257,6 +265,7 @@ fn check_key(
                 .and_then(|r| r.as_str())
                 .is_some_and(|role| role == "anon" || role == "service_role")
         })?;
+        let claims = Arc::new(claims);
         project.api_keys.put(&key, &claims);
         Some(claims)
     });
@@ -312,11 +321,20 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        cache.put("forever", &json!({"role": "anon"}));
-        cache.put("valid", &json!({"role": "anon", "exp": now + 3600}));
-        cache.put("in-leeway", &json!({"role": "anon", "exp": now - 10}));
-        cache.put("expired", &json!({"role": "anon", "exp": now - 120}));
-        cache.put("odd-exp", &json!({"role": "anon", "exp": "soon"}));
+        cache.put("forever", &Arc::new(json!({"role": "anon"})));
+        cache.put(
+            "valid",
+            &Arc::new(json!({"role": "anon", "exp": now + 3600})),
+        );
+        cache.put(
+            "in-leeway",
+            &Arc::new(json!({"role": "anon", "exp": now - 10})),
+        );
+        cache.put(
+            "expired",
+            &Arc::new(json!({"role": "anon", "exp": now - 120})),
+        );
+        cache.put("odd-exp", &Arc::new(json!({"role": "anon", "exp": "soon"})));
         assert!(cache.get("forever").is_some());
         assert!(cache.get("valid").is_some());
         assert!(cache.get("in-leeway").is_some());
@@ -324,7 +342,7 @@ mod tests {
         assert!(cache.get("odd-exp").is_none());
         assert!(cache.get("never-seen").is_none());
         for i in 0..(API_KEY_CACHE_SIZE + 1) {
-            cache.put(&format!("k{i}"), &json!({"role": "anon"}));
+            cache.put(&format!("k{i}"), &Arc::new(json!({"role": "anon"})));
         }
         assert!(
             cache.entries.read().expect("lock").len() <= API_KEY_CACHE_SIZE,
