@@ -160,10 +160,10 @@ impl Ctx<'_> {
         sql
     }
 
-    /// Runs the request's transaction: `BEGIN` (read-only or not), the settings, the
-    /// pre-request call, the optional count estimate and `main`. A read-only transaction is
-    /// committed in the same pipeline; a writing one is left open for [`execute::finish`] once
-    /// the result has been checked.
+    /// Runs the request's transaction: `BEGIN` when [`Ctx::begin`] asks for one, the settings,
+    /// the pre-request call, the optional count estimate and `main`. A read-only transaction
+    /// ends with the pipeline; a writing one is left open for [`execute::finish`] once the
+    /// result has been checked.
     pub async fn run(
         &self,
         client: &dyn Connection,

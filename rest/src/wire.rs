@@ -1,8 +1,7 @@
 //! The data API's own PostgreSQL connection: the extended query protocol, pipelined.
 //!
-//! A request's statements (`BEGIN`, the settings, an optional pre-request call and count
-//! estimate, the main statement, and `COMMIT` for reads) go out in one write ending in a single
-//! `Sync`, so PostgreSQL flushes its answer once and the data plane reads it in one go: one
+//! A request's statements (`BEGIN` for writes, the settings, an optional pre-request call and
+//! count estimate, the main statement) go out in one write ending in a single `Sync`, so PostgreSQL flushes its answer once and the data plane reads it in one go: one
 //! round trip, two system calls on each side. A general-purpose driver ends every statement with
 //! its own `Sync` (and so its own flush and wake-up); on a 2-core machine that cost about a third
 //! of the throughput. The connection is owned by one request at a time, so there is no
