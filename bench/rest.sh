@@ -49,6 +49,22 @@ done
 # shellcheck disable=SC1091
 source "$work/status.env"
 export ANON_KEY BENCH_DIR=$here
+# pgbench reaches PostgreSQL the way the data plane does: over the embedded server's Unix
+# socket when it has one (in its data directory), else the loopback TCP of DB_URL.
+pgbench_db=$(python3 - "$DB_URL" "$work/data/postgres" <<'PY'
+import os, sys, urllib.parse
+url, sock_dir = sys.argv[1], sys.argv[2]
+u = urllib.parse.urlparse(url)
+if os.path.exists(f"{sock_dir}/.s.PGSQL.{u.port}"):
+    q = lambda v: "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    print(" ".join(f"{k}={q(v)}" for k, v in [
+        ("host", sock_dir), ("port", str(u.port)), ("user", urllib.parse.unquote(u.username or "")),
+        ("password", urllib.parse.unquote(u.password or "")), ("dbname", u.path.lstrip("/"))]))
+else:
+    print(url)
+PY
+)
+transport=$([[ $pgbench_db == postgresql://* ]] && echo "loopback TCP" || echo "the Unix socket")
 base="http://127.0.0.1:$port"
 started=$(date +%s.%N)
 
@@ -145,12 +161,12 @@ run_wrk() {  # scenario script conns
 declare -A tps
 run_pgbench() {  # name script conns [extra args]
   local name=$1 script=$2 c=$3; shift 3
-  pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$DB_URL" >"$work/pgbench.out" 2>&1 \
+  pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$pgbench_db" >"$work/pgbench.out" 2>&1 \
     || { cat "$work/pgbench.out" >&2; exit 1; }
   local out n
   sleep 0.5  # the warm-up's backends are gone and reaped
   pg_snapshot >"$work/pg0"; times >"$work/times0"
-  out=$(pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$DB_URL" 2>/dev/null)
+  out=$(pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$pgbench_db" 2>/dev/null)
   times >"$work/times1"; sleep 0.5; pg_snapshot >"$work/pg1"
   tps[$name.$c]=$(awk '/^tps = / { printf "%d", $3 }' <<<"$out")
   n=$(awk -F': *' '/number of transactions actually processed/ { split($2, a, "/"); print a[1] }' <<<"$out")
@@ -172,6 +188,7 @@ rss_end=$(proc_field "$dev_pid" VmRSS)
 echo
 echo "MadBase data API benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) vCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "madbase: $bin (pool: ${MADBASE_DB_POOL_SIZE:-10} connections); wrk -t1; pgbench -M prepared -j 1; ${warmup}s warm-up, ${duration}s measured"
+echo "madbase and pgbench both reach PostgreSQL over $transport"
 echo
 echo "GET by PK, as PostgreSQL received it (replayed as pgbench (b)):"
 sed 's/^/    /' "$work/pipeline.sql"

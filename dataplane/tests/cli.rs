@@ -122,6 +122,16 @@ async fn dev_restart_keeps_data_and_keys_and_stops_cleanly() {
         .await
         .expect("request");
     assert_eq!(health.status(), 200);
+    // The data plane reaches the embedded server over its Unix socket; DB_URL stays TCP.
+    let transports = query_one(
+        &db_url,
+        "SELECT string_agg(DISTINCT coalesce(client_addr::text, 'unix'), ',') \
+         FROM pg_stat_activity WHERE application_name IN ('madbase', 'madbase rest')",
+    )
+    .await
+    .expect("activity");
+    assert_eq!(transports, "unix");
+    assert!(db_url.contains("@127.0.0.1:"), "{db_url}");
 
     let exit = dev.stop();
     assert!(exit.success(), "madbase dev exited with {exit}");

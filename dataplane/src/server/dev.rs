@@ -184,8 +184,10 @@ pub async fn dev(opts: DevOptions) -> anyhow::Result<()> {
     let listener = super::serve::bind(opts.listen, "pass --port to choose another port").await?;
     let mut secrets = load_or_create_secrets(&opts.data_dir)?;
 
-    let (pg, db_url) = match &opts.db_url {
-        Some(url) => (None, url.clone()),
+    // `db_url` is what `madbase status` hands out (loopback TCP); `plane_url` is what the data
+    // plane itself uses (the embedded server's Unix socket when it has one).
+    let (pg, db_url, plane_url) = match &opts.db_url {
+        Some(url) => (None, url.clone(), url.clone()),
         None => {
             let pg = EmbeddedPostgres::start(&PgOptions {
                 data_dir: opts.data_dir.join("postgres"),
@@ -198,11 +200,11 @@ pub async fn dev(opts: DevOptions) -> anyhow::Result<()> {
                 secrets.db_port = Some(pg.port());
                 save_secrets(&opts.data_dir, &secrets)?;
             }
-            let url = pg.url("postgres");
-            (Some(pg), url)
+            let (url, plane_url) = (pg.url("postgres"), pg.local_url("postgres"));
+            (Some(pg), url, plane_url)
         }
     };
-    let result = run(&opts, &secrets, listener, &db_url).await;
+    let result = run(&opts, &secrets, listener, &db_url, &plane_url).await;
     if let Some(pg) = pg {
         tracing::info!("stopping PostgreSQL");
         if let Err(e) = pg.stop().await {
@@ -218,10 +220,11 @@ async fn run(
     secrets: &DevSecrets,
     listener: tokio::net::TcpListener,
     db_url: &str,
+    plane_url: &str,
 ) -> anyhow::Result<()> {
     let listen = listener.local_addr()?;
     let api_url = format!("http://{listen}");
-    let config = dev_config(opts, secrets, listen, db_url)?;
+    let config = dev_config(opts, secrets, listen, plane_url)?;
     let project = ProjectContext::open(&config).await.with_context(|| {
         if opts.db_url.is_some() {
             "--db-url".to_owned()
