@@ -16,10 +16,7 @@ const BUCKETS_SECS: [f64; 12] = [
 
 /// Which API a path belongs to.
 pub fn api_of(path: &str) -> usize {
-    let prefix = |p: &str| {
-        path.strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    };
+    let prefix = |p: &str| crate::http::path_is_under(path, p);
     if prefix("/auth/v1") {
         0
     } else if prefix("/rest/v1") {

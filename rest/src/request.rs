@@ -5,7 +5,7 @@
 use crate::execute::{self, Connection};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt::Write as _;
 
 use crate::error::RestError;
@@ -96,29 +96,23 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// `set_config` for search_path, role, claims, method, path, headers, cookies, the role's
-    /// own settings and timezone; with `read_only` also `transaction_read_only`, for a read that
-    /// runs as its pipeline's implicit transaction (no `BEGIN … READ ONLY` before it).
-    pub fn settings_sql(&self, read_only: bool) -> Sql {
+    /// own settings and timezone; with `implicit_read_only` also `transaction_read_only`, for a
+    /// read that runs as its pipeline's implicit transaction (no `BEGIN … READ ONLY` before it).
+    pub fn settings_sql(&self, implicit_read_only: bool) -> Sql {
         let req = self.req;
         let mut search_path = String::with_capacity(64);
-        crate::sql::push_quoted(&mut search_path, &self.schema);
-        for s in &self.settings.extra_search_path {
-            if s != &self.schema {
+        for (i, s) in self.search_path().iter().enumerate() {
+            if i > 0 {
                 search_path.push_str(", ");
-                crate::sql::push_quoted(&mut search_path, s);
             }
+            crate::sql::push_quoted(&mut search_path, s);
         }
-        let claims = match &*req.claims {
-            Value::Object(m) if m.get("role").and_then(Value::as_str) == Some(&req.role) => {
+        let claims = match req.claims.as_object() {
+            Some(m) if m.get("role").and_then(Value::as_str) == Some(&req.role) => {
                 req.claims.to_string()
             }
-            Value::Object(m) => {
-                let mut m = m.clone();
-                m.insert("role".into(), Value::String(req.role.clone()));
-                Value::Object(m).to_string()
-            }
-            _ => {
-                let mut m = Map::new();
+            other => {
+                let mut m = other.cloned().unwrap_or_default();
                 m.insert("role".into(), Value::String(req.role.clone()));
                 Value::Object(m).to_string()
             }
@@ -154,7 +148,7 @@ impl Ctx<'_> {
                 .bind(tz.as_str())
                 .push(", true)");
         }
-        if read_only && self.begin(true).is_none() {
+        if implicit_read_only {
             sql.push(", set_config('transaction_read_only', 'on', true)");
         }
         sql
@@ -171,9 +165,10 @@ impl Ctx<'_> {
         main: Sql,
         estimate: Option<Sql>,
     ) -> Result<execute::Outcome, RestError> {
+        let begin = self.begin(read_only);
         let tx = execute::Transaction {
-            begin: self.begin(read_only),
-            settings: self.settings_sql(read_only),
+            begin,
+            settings: self.settings_sql(begin.is_none()),
             pre_request: self.pre_request_sql(),
             estimate,
             main,

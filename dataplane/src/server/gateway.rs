@@ -107,13 +107,9 @@ fn key_exempt(path: &str) -> bool {
         "/auth/v1/sso/saml/acs",
         "/auth/v1/sso/saml/metadata",
     ];
-    let under = |p: &str| {
-        path.strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    };
     let api = ["/auth/v1", "/rest/v1", "/realtime/v1"]
         .iter()
-        .any(|p| under(p));
+        .any(|p| crate::http::path_is_under(path, p));
     !api || OPEN_AUTH.contains(&path)
 }
 
