@@ -2,7 +2,6 @@
 //! PostgreSQL. `server` assembles the gateway and the API routers; each API owns its module.
 
 pub mod auth;
-pub mod embedded_pg;
 pub mod http;
 pub mod metrics;
 pub mod migrations;

@@ -1,17 +1,11 @@
-//! `shared` mode against a real PostgreSQL started privately by the test (from `pg_config
-//! --bindir` or /usr/lib/postgresql/*/bin, on a free loopback port, as the `postgres` OS user when
-//! running as root): roles and databases are created, re-running is idempotent, `Delete` drops
-//! them and `Retain` keeps them. The Kubernetes side runs on the fake API server.
+//! `shared` mode against a real PostgreSQL started privately by the test (`madbase_pg`'s scratch
+//! server): roles and databases are created, re-running is idempotent, `Delete` drops them and
+//! `Retain` keeps them. The Kubernetes side runs on the fake API server.
 
 mod support;
 
 use std::net::TcpListener;
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -20,129 +14,15 @@ use madbase_crds::MadBaseProject;
 use madbase_operator::keys::secret_value;
 use madbase_operator::postgres::{PgAdmin, Postgres, PostgresError};
 use madbase_operator::reconcile::reconcile;
+use madbase_pg::EmbeddedPostgres;
 use support::*;
 
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn bindir() -> PathBuf {
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
-        && out.status.success()
-    {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if dir.join("initdb").exists() {
-            return dir;
-        }
-    }
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    candidates.sort();
-    candidates
-        .pop()
-        .expect("PostgreSQL server binaries (initdb, postgres) are required")
-}
-
-/// uid/gid of the `postgres` OS user, from /etc/passwd.
-fn postgres_user() -> (u32, u32) {
-    let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
-    passwd
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&"postgres"))
-                .then(|| (f[2].parse().expect("uid"), f[3].parse().expect("gid")))
-        })
-        .expect("a postgres OS user (running as root)")
-}
-
-fn as_user(cmd: &mut Command, ids: Option<(u32, u32)>) -> &mut Command {
-    if let Some((uid, gid)) = ids {
-        cmd.uid(uid).gid(gid);
-    }
-    cmd
-}
-
-fn start() -> Server {
-    let bin = bindir();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    let ids = root.then(postgres_user);
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).expect("data dir");
-    if let Some((uid, gid)) = ids {
-        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown");
-        std::os::unix::fs::chown(&data, Some(uid), Some(gid)).expect("chown");
-    }
-    let status = as_user(
-        Command::new(bin.join("initdb"))
-            .args(["-D"])
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-        ids,
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .status()
-    .expect("initdb");
-    assert!(status.success(), "initdb failed");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let child = as_user(
-        Command::new(bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-c",
-                "unix_socket_directories=",
-                "-c",
-                "fsync=off",
-            ]),
-        ids,
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("postgres");
-    let server = Server {
-        child,
-        port,
-        _dir: dir,
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            std::thread::sleep(Duration::from_millis(200));
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("postgres did not start on port {port}");
-}
-
-fn admin_url(server: &Server) -> String {
-    format!("postgres://postgres@127.0.0.1:{}/postgres", server.port)
+/// A scratch server of this test's own (tests run in parallel and create the same names);
+/// it is stopped when the test process exits.
+async fn start() -> EmbeddedPostgres {
+    EmbeddedPostgres::start_scratch(&[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn query_one(url: &str, sql: &str, param: &str) -> Option<String> {
@@ -178,8 +58,8 @@ async fn database_owner(url: &str, db: &str) -> Option<String> {
 
 #[tokio::test]
 async fn provisioning_is_idempotent_and_drop_removes_everything() {
-    let server = start();
-    let admin = admin_url(&server);
+    let server = start().await;
+    let admin = server.url("postgres");
     let pg = PgAdmin;
     pg.provision(
         &admin,
@@ -203,7 +83,7 @@ async fn provisioning_is_idempotent_and_drop_removes_everything() {
     );
     let project_url = format!(
         "postgres://mb_acme_shop:Passw0rdPassw0rdPassw0rd@127.0.0.1:{}/mb_acme_shop",
-        server.port
+        server.port()
     );
     pg.check(&project_url)
         .await
@@ -278,8 +158,8 @@ async fn reconcile_with_real_postgres(admin: &str, project: MadBaseProject) -> k
 
 #[tokio::test]
 async fn reconcile_provisions_a_working_url_and_deletion_honours_the_policy() {
-    let server = start();
-    let admin = admin_url(&server);
+    let server = start().await;
+    let admin = server.url("postgres");
 
     // Create: the URL Secret's DSN logs in.
     let client = reconcile_with_real_postgres(&admin, shared_project()).await;

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use madbase_config::DataPlaneConfig;
+use madbase_pg::{EmbeddedPostgres, PgOptions};
 use serde::{Deserialize, Serialize};
 
 use super::project::{ProjectContext, Projects};
-use crate::embedded_pg::{EmbeddedPostgres, PgOptions};
 use crate::http::jwt::{JwtKeys, generate_secret};
 
 /// Options of `madbase dev`.

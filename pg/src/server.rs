@@ -1,151 +1,16 @@
-//! The embedded default database: a private PostgreSQL server started from the binaries
-//! installed on the machine, for `madbase dev` and for the test harness.
-//!
-//! It owns finding the binaries, `initdb` on first start, starting `postgres` on loopback with
-//! `wal_level=logical`, waiting until it accepts connections, and stopping it. When run as root
-//! (containers, CI) the server runs as the `postgres` system user, because PostgreSQL refuses to
-//! run as root. It never touches a data directory it did not create, except to stop a stale
-//! server left behind by a crashed run of its own.
+//! One server's life: `initdb` on first start, `postgres` on loopback (and on a Unix socket in
+//! its data directory when the path allows), waiting until it accepts connections, and
+//! stopping it. Finding the binaries and the OS user is `binaries`' job.
 
-use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-/// Why the embedded PostgreSQL could not be started or stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum PgError {
-    /// No server binaries were found.
-    #[error(
-        "PostgreSQL server binaries (initdb, postgres) were not found via `pg_config --bindir`, PATH or /usr/lib/postgresql/<N>/bin.\n\
-         Install them, e.g. `apt-get install postgresql` (Debian/Ubuntu), `dnf install postgresql-server` (Fedora) or `brew install postgresql@15` (macOS),\n\
-         or point madbase at an existing server with --db-url"
-    )]
-    BinariesNotFound,
-    /// Running as root without a `postgres` user to drop to.
-    #[error(
-        "running as root, but there is no `postgres` system user to run PostgreSQL as (PostgreSQL refuses to run as root)"
-    )]
-    NoPostgresUser,
-    /// A step failed with output worth showing.
-    #[error("{step} failed: {detail}")]
-    Step {
-        /// What was being done.
-        step: &'static str,
-        /// What went wrong, including the tail of the server log when useful.
-        detail: String,
-    },
-    /// File-system trouble.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> PgError {
-    let context = context.into();
-    move |source| PgError::Io { context, source }
-}
-
-/// Where the server binaries live.
-#[derive(Debug, Clone)]
-pub struct PgBinaries {
-    bindir: PathBuf,
-}
-
-impl PgBinaries {
-    /// Finds `initdb` and `postgres`: `pg_config --bindir`, then `PATH`, then the newest
-    /// `/usr/lib/postgresql/<N>/bin`.
-    pub fn locate() -> Result<Self, PgError> {
-        let has_server =
-            |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-        if let Ok(out) = std::process::Command::new("pg_config")
-            .arg("--bindir")
-            .output()
-            && out.status.success()
-        {
-            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            if has_server(&dir) {
-                return Ok(Self { bindir: dir });
-            }
-        }
-        if let Some(path) = std::env::var_os("PATH") {
-            for dir in std::env::split_paths(&path) {
-                if has_server(&dir) {
-                    return Ok(Self { bindir: dir });
-                }
-            }
-        }
-        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .filter_map(|e| {
-                        let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-                        Some((v, e.path().join("bin")))
-                    })
-                    .filter(|(_, dir)| has_server(dir))
-                    .collect()
-            })
-            .unwrap_or_default();
-        versions.sort();
-        versions
-            .pop()
-            .map(|(_, bindir)| Self { bindir })
-            .ok_or(PgError::BinariesNotFound)
-    }
-
-    fn tool(&self, name: &str) -> PathBuf {
-        self.bindir.join(name)
-    }
-}
-
-/// The OS user the server runs as when we are root.
-#[derive(Debug, Clone, Copy)]
-struct RunAs {
-    uid: u32,
-    gid: u32,
-}
-
-fn run_as() -> Result<Option<RunAs>, PgError> {
-    let euid = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .map_err(io("reading /proc/self"))?;
-    if euid != 0 {
-        return Ok(None);
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").map_err(io("reading /etc/passwd"))?;
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&"postgres") && f.len() > 3)
-        .and_then(|f| {
-            Some(RunAs {
-                uid: f[2].parse().ok()?,
-                gid: f[3].parse().ok()?,
-            })
-        })
-        .map(Some)
-        .ok_or(PgError::NoPostgresUser)
-}
-
-fn command(bin: &Path, user: Option<RunAs>) -> Command {
-    let mut std_cmd = std::process::Command::new(bin);
-    if let Some(u) = user {
-        std_cmd.uid(u.uid).gid(u.gid);
-    }
-    // Own process group: a Ctrl-C in the terminal reaches madbase, which drains requests
-    // and then stops the server, instead of the server dying under in-flight requests.
-    std_cmd.process_group(0);
-    std_cmd.stdin(Stdio::null());
-    Command::from(std_cmd)
-}
+use crate::binaries::{PgBinaries, RunAs, command, run_as};
+use crate::{PgError, io};
 
 /// How to start the server.
 #[derive(Debug, Clone)]
@@ -158,6 +23,16 @@ pub struct PgOptions {
     pub port: Option<u16>,
     /// Password of the `postgres` superuser, set by `initdb` on first start.
     pub password: String,
+}
+
+/// How clients authenticate, fixed by `initdb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// The Unix socket is trusted and TCP asks for a SCRAM password: any local user can reach
+    /// the loopback port, so it must not be open.
+    Password,
+    /// Everything is trusted: throw-away servers whose roles have no passwords.
+    Trust,
 }
 
 /// A running private PostgreSQL server.
@@ -208,10 +83,20 @@ impl EmbeddedPostgres {
     /// Initialises the data directory if needed, starts the server and waits until it accepts
     /// connections.
     pub async fn start(opts: &PgOptions) -> Result<Self, PgError> {
+        Self::start_with(opts, Auth::Password, &[]).await
+    }
+
+    /// [`EmbeddedPostgres::start`] with the authentication `initdb` sets up and `settings`
+    /// passed as `-c name=value` after (and so over) the defaults.
+    pub(crate) async fn start_with(
+        opts: &PgOptions,
+        auth: Auth,
+        settings: &[(&str, &str)],
+    ) -> Result<Self, PgError> {
         let bins = PgBinaries::locate()?;
         let user = run_as()?;
         if !opts.data_dir.join("PG_VERSION").is_file() {
-            init_data_dir(&bins, user, &opts.data_dir, &opts.password).await?;
+            init_data_dir(&bins, user, &opts.data_dir, &opts.password, auth).await?;
         }
         stop_stale_server(&bins, user, &opts.data_dir).await;
         let port = match opts.port {
@@ -237,9 +122,11 @@ impl EmbeddedPostgres {
             .args(["-c", &sockets])
             .args(["-c", "wal_level=logical"])
             .args(["-c", "max_replication_slots=10"])
-            .args(["-c", "max_wal_senders=10"])
-            .stdout(log)
-            .stderr(log_err);
+            .args(["-c", "max_wal_senders=10"]);
+        for (name, value) in settings {
+            cmd.arg("-c").arg(format!("{name}={value}"));
+        }
+        cmd.stdout(log).stderr(log_err);
         let child = cmd.spawn().map_err(io("starting postgres"))?;
         let mut pg = Self {
             bins,
@@ -381,6 +268,7 @@ async fn init_data_dir(
     user: Option<RunAs>,
     data_dir: &Path,
     password: &str,
+    auth: Auth,
 ) -> Result<(), PgError> {
     std::fs::create_dir_all(data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
     let pwfile = data_dir
@@ -394,15 +282,15 @@ async fn init_data_dir(
                 .map_err(io(format!("handing {} to the postgres user", p.display())))?;
         }
     }
+    let auth_args: &[&str] = match auth {
+        Auth::Password => &["--auth-local=trust", "--auth-host=scram-sha-256"],
+        Auth::Trust => &["--auth=trust"],
+    };
     let out = command(&bins.tool("initdb"), user)
         .arg("-D")
         .arg(data_dir)
-        .args([
-            "-U",
-            "postgres",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-        ])
+        .args(["-U", "postgres"])
+        .args(auth_args)
         .args(["-E", "UTF8", "--locale=C"])
         .arg(format!("--pwfile={}", pwfile.display()))
         .output()
