@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use madbase_config::DataPlaneConfig;
-use madbase_rest::{JwtErrorKind, RestRequest, RestResponse, RestSettings, SchemaCache};
+use madbase_rest::{Claims, JwtErrorKind, RestRequest, RestResponse, RestSettings, SchemaCache};
 use serde_json::{Value, json};
 
 use crate::http::jwt::JwtError;
@@ -269,14 +269,15 @@ pub async fn handle(
     let (role, claims) = match bearer(&headers) {
         None => (
             rest.settings.anon_role.clone(),
-            Arc::new(json!({"role": rest.settings.anon_role})),
+            Arc::new(Claims::new(json!({"role": rest.settings.anon_role}))),
         ),
         Some(token) => match verified.filter(|v| v.token == token).map_or_else(
-            || project.jwt.verify(token).map(Arc::new),
+            || project.jwt.verify(token).map(|c| Arc::new(Claims::new(c))),
             |v| Ok(v.0.claims),
         ) {
             Ok(claims) => {
                 let role = claims
+                    .value()
                     .get("role")
                     .and_then(Value::as_str)
                     .unwrap_or(&rest.settings.anon_role)

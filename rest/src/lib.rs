@@ -35,7 +35,7 @@ mod write;
 
 pub use error::{DbError, JwtErrorKind, RestError};
 pub use execute::{ConnFuture, Connection};
-pub use request::{RestRequest, RestSettings};
+pub use request::{Claims, RestRequest, RestSettings};
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};
 pub use wire::PgConn;

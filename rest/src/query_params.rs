@@ -60,8 +60,9 @@ pub fn form_decode(s: &str) -> String {
 
 /// PostgREST's canonical form of a query string, used in `Content-Location`: the decoded
 /// parameters sorted by name (stably), names and values percent-encoded again (all but ASCII
-/// letters, digits and `-_.~`, upper-case hex), a repeated name's values joined by commas.
-pub fn canonical(raw: &str) -> String {
+/// letters, digits and `-_.~`, upper-case hex), a repeated name's values joined by commas;
+/// appended to `out`.
+pub fn push_canonical(out: &mut String, raw: &str) {
     const ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
@@ -69,7 +70,6 @@ pub fn canonical(raw: &str) -> String {
         .remove(b'~');
     let mut pairs = decode_pairs(raw);
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = String::with_capacity(raw.len() + 16);
     for (i, (key, value)) in pairs.iter().enumerate() {
         if i > 0 && pairs[i - 1].0 == *key {
             out.push(',');
@@ -82,7 +82,6 @@ pub fn canonical(raw: &str) -> String {
         }
         out.extend(percent_encoding::utf8_percent_encode(value, ENCODE));
     }
-    out
 }
 
 /// Splits a key like `rel.sub.col->x` into the embed path and the field.
@@ -211,6 +210,12 @@ mod tests {
 
     fn parse(q: &str) -> Result<QueryParams, RestError> {
         QueryParams::parse(Some(q), &|_| false)
+    }
+
+    fn canonical(raw: &str) -> String {
+        let mut out = String::new();
+        push_canonical(&mut out, raw);
+        out
     }
 
     #[test]

@@ -136,13 +136,17 @@ pub fn total_for(
 
 /// `Content-Location: /name?<canonical query>` on reads, as PostgREST sends it.
 fn content_location(resp: &mut RestResponse, name: &str, query: Option<&str>) {
-    let canonical = crate::query_params::canonical(query.unwrap_or(""));
-    let mut location = format!("/{name}");
-    if !canonical.is_empty() {
-        location.push('?');
-        location.push_str(&canonical);
+    let query = query.unwrap_or("");
+    let mut location = String::with_capacity(name.len() + query.len() + 24);
+    location.push('/');
+    location.push_str(name);
+    location.push('?');
+    crate::query_params::push_canonical(&mut location, query);
+    if location.ends_with('?') {
+        location.pop();
     }
-    if let Ok(v) = http::HeaderValue::from_bytes(location.as_bytes()) {
+    // The header takes the text as it is, without a copy.
+    if let Ok(v) = http::HeaderValue::from_maybe_shared(bytes::Bytes::from(location)) {
         resp.headers.insert(http::header::CONTENT_LOCATION, v);
     }
 }

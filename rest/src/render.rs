@@ -524,16 +524,36 @@ pub fn render_node_body(
     with_range: bool,
 ) {
     let grouped = node.is_aggregated();
-    let list: Vec<String> = node
-        .select
-        .iter()
-        .flat_map(|o| select_expr(node, o, grouped))
-        .collect();
     sql.push("SELECT ");
-    if list.is_empty() {
+    let mut empty = true;
+    for o in &node.select {
+        match (o, &node.columns) {
+            // The common `*` (and plain column lists) written straight into the statement,
+            // without a string per column.
+            (Out::Star, Some(cols)) => {
+                for c in cols {
+                    if !empty {
+                        sql.push(", ");
+                    }
+                    empty = false;
+                    crate::sql::push_quoted(&mut sql.text, &node.alias);
+                    sql.text.push('.');
+                    crate::sql::push_quoted(&mut sql.text, &c.name);
+                }
+            }
+            _ => {
+                for e in select_expr(node, o, grouped) {
+                    if !empty {
+                        sql.push(", ");
+                    }
+                    empty = false;
+                    sql.push(&e);
+                }
+            }
+        }
+    }
+    if empty {
         sql.push("NULL");
-    } else {
-        sql.push(&list.join(", "));
     }
     render_from_where(sql, node, from, extra_join, join_cond, true);
     if grouped {
@@ -633,6 +653,9 @@ pub const RESPONSE_GUCS: &str = "nullif(current_setting('response.headers', true
 /// `ctes` are extra common table expressions placed before `pgrst_source` (RPC calls).
 pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool, ctes: Option<Sql>) -> Sql {
     let mut sql = Sql::new();
+    // Room for a typical read without regrowing the text (under glibc's large-chunk size,
+    // whose requests make malloc consolidate its free lists).
+    sql.text.reserve(768);
     sql.push("WITH ");
     if let Some(c) = ctes {
         sql.append(c).push(", ");

@@ -35,12 +35,10 @@ impl RestResponse {
     }
 
     /// Sets a header, ignoring values that are not valid header text.
-    pub fn header(&mut self, name: &str, value: &str) {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            self.headers.insert(n, v);
+    /// `name` is a lower-case literal, so it needs no parsing or copy.
+    pub fn header(&mut self, name: &'static str, value: &str) {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(HeaderName::from_static(name), v);
         }
     }
 

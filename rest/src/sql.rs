@@ -44,6 +44,12 @@ impl std::fmt::Display for Ident {
 /// Appends `name` double-quoted, embedded quotes doubled.
 pub(crate) fn push_quoted(out: &mut String, name: &str) {
     out.push('"');
+    // Names are short and almost never hold a quote: a plain scan beats setting up a split.
+    if !name.bytes().any(|b| b == b'"') {
+        out.push_str(name);
+        out.push('"');
+        return;
+    }
     let mut parts = name.split('"');
     if let Some(first) = parts.next() {
         out.push_str(first);

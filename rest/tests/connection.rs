@@ -45,7 +45,7 @@ async fn call(
             headers,
             body: Bytes::from(body.to_string()),
             role: "anon".into(),
-            claims: std::sync::Arc::new(json!({"role": "anon"})),
+            claims: std::sync::Arc::new(madbase_rest::Claims::new(json!({"role": "anon"}))),
         },
     )
     .await;

@@ -21,6 +21,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::json;
 use tracing::Instrument as _;
 
+use madbase_rest::Claims;
+
 use super::project::Projects;
 use crate::metrics::api_of;
 
@@ -39,7 +41,7 @@ pub struct VerifiedKey {
     /// The key as sent.
     pub token: String,
     /// Its verified claims (shared with the key cache).
-    pub claims: Arc<serde_json::Value>,
+    pub claims: Arc<Claims>,
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -62,7 +64,7 @@ fn request_id(headers: &HeaderMap) -> String {
 /// the verifier's leeway); the signing keys are fixed for the life of the process.
 #[derive(Default)]
 pub struct ApiKeyCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, Arc<serde_json::Value>>>,
+    entries: std::sync::RwLock<std::collections::HashMap<String, Arc<Claims>>>,
 }
 
 /// Keys remembered at most; past this the cache starts over (only keys that verified as `anon`
@@ -72,14 +74,14 @@ const API_KEY_CACHE_SIZE: usize = 64;
 const EXP_LEEWAY_SECS: f64 = 30.0;
 
 impl ApiKeyCache {
-    fn get(&self, key: &str) -> Option<Arc<serde_json::Value>> {
+    fn get(&self, key: &str) -> Option<Arc<Claims>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let claims = entries.get(key)?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        match claims.get("exp") {
+        match claims.value().get("exp") {
             None => Some(claims.clone()),
             Some(exp) => exp
                 .as_f64()
@@ -88,7 +90,7 @@ impl ApiKeyCache {
         }
     }
 
-    fn put(&self, key: &str, claims: &Arc<serde_json::Value>) {
+    fn put(&self, key: &str, claims: &Arc<Claims>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= API_KEY_CACHE_SIZE {
             entries.clear();
@@ -261,7 +263,7 @@ fn check_key(
                 .and_then(|r| r.as_str())
                 .is_some_and(|role| role == "anon" || role == "service_role")
         })?;
-        let claims = Arc::new(claims);
+        let claims = Arc::new(Claims::new(claims));
         project.api_keys.put(&key, &claims);
         Some(claims)
     });
@@ -317,20 +319,23 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        cache.put("forever", &Arc::new(json!({"role": "anon"})));
+        cache.put("forever", &Arc::new(Claims::new(json!({"role": "anon"}))));
         cache.put(
             "valid",
-            &Arc::new(json!({"role": "anon", "exp": now + 3600})),
+            &Arc::new(Claims::new(json!({"role": "anon", "exp": now + 3600}))),
         );
         cache.put(
             "in-leeway",
-            &Arc::new(json!({"role": "anon", "exp": now - 10})),
+            &Arc::new(Claims::new(json!({"role": "anon", "exp": now - 10}))),
         );
         cache.put(
             "expired",
-            &Arc::new(json!({"role": "anon", "exp": now - 120})),
+            &Arc::new(Claims::new(json!({"role": "anon", "exp": now - 120}))),
         );
-        cache.put("odd-exp", &Arc::new(json!({"role": "anon", "exp": "soon"})));
+        cache.put(
+            "odd-exp",
+            &Arc::new(Claims::new(json!({"role": "anon", "exp": "soon"}))),
+        );
         assert!(cache.get("forever").is_some());
         assert!(cache.get("valid").is_some());
         assert!(cache.get("in-leeway").is_some());
@@ -338,7 +343,10 @@ mod tests {
         assert!(cache.get("odd-exp").is_none());
         assert!(cache.get("never-seen").is_none());
         for i in 0..(API_KEY_CACHE_SIZE + 1) {
-            cache.put(&format!("k{i}"), &Arc::new(json!({"role": "anon"})));
+            cache.put(
+                &format!("k{i}"),
+                &Arc::new(Claims::new(json!({"role": "anon"}))),
+            );
         }
         assert!(
             cache.entries.read().expect("lock").len() <= API_KEY_CACHE_SIZE,

@@ -95,7 +95,7 @@ impl Api {
                 headers: h,
                 body: Bytes::from(body.to_string()),
                 role: role.to_string(),
-                claims: std::sync::Arc::new(claims),
+                claims: std::sync::Arc::new(madbase_rest::Claims::new(claims)),
             },
         )
         .await;
