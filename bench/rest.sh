@@ -10,9 +10,14 @@
 #       replayed pipelined (\startpipeline), with the same parameters.
 # Prints req/s, p50/p99, the data plane's CPU per request, its RSS, and the ratios to (a) and (b).
 #
+# A shared 2-core machine drifts by ±20 % from one minute to the next, so each concurrency runs
+# ROUNDS rounds of every scenario, interleaved, and reports medians; a ratio is the median of the
+# ratios measured within the same round (each pair taken seconds apart).
+#
 # Usage: bench/rest.sh              (uses target/release/madbase; build it first)
 #        MADBASE_BIN=path bench/rest.sh
-# Knobs: WARMUP (5), DURATION (10), CONCURRENCY ("10 50").
+# Knobs: WARMUP (5, once per scenario and concurrency), DURATION (5 per round), ROUNDS (3),
+#        CONCURRENCY ("10 50").
 # Not part of CI: numbers depend on the machine; read them as ratios.
 
 set -euo pipefail
@@ -21,7 +26,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 bin=${MADBASE_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/madbase}
 warmup=${WARMUP:-5}
-duration=${DURATION:-10}
+duration=${DURATION:-5}
+rounds=${ROUNDS:-3}
 concurrency=${CONCURRENCY:-"10 50"}
 wrk_bin=${WRK:-/usr/bin/wrk}
 
@@ -81,11 +87,13 @@ pg_snapshot() {  # "pid ticks" for the postmaster and each live child, and "reap
   echo "reaped $(awk '{ print $16 + $17 }' "/proc/$pg_pid/stat")"
 }
 pg_ticks_between() {  # CPU ticks PostgreSQL spent between two snapshots: the growth of each
-  # process alive at both, everything of processes started since, and what exited children
-  # used (pgbench's backends end with its run). A backend alive at the first snapshot that
-  # exits before the second is counted whole; the runs below start none such.
-  awk 'NR == FNR { before[$1] = $2; next } { total += ($1 in before) ? $2 - before[$1] : $2 }
-       END { print total + 0 }' "$1" "$2"
+  # process alive at both, everything of processes started since, and the growth of what exited
+  # children used (pgbench's backends end with its run). A backend alive at the first snapshot
+  # that exits before the second (the data plane drops the connections of requests wrk abandons
+  # when it stops) shows its whole life in the reaped total: its first reading is taken off.
+  awk 'NR == FNR { before[$1] = $2; next }
+       { seen[$1] = 1; total += ($1 in before) ? $2 - before[$1] : $2 }
+       END { for (p in before) if (!(p in seen)) total -= before[p]; print total + 0 }' "$1" "$2"
 }
 
 psql -q -v ON_ERROR_STOP=1 "$DB_URL" <<'SQL'
@@ -135,93 +143,113 @@ children_cpu_us() {  # CPU the shell's reaped children used, in µs, from `times
   awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
                  printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1e6 }' "$1"
 }
-declare -A rps p50 p99 cpu_us pg_us client_us rss_peak errs
-run_wrk() {  # scenario script conns
-  local name=$1 script=$2 c=$3 out t0 t1 g0 g1 peak=0 r
-  "$wrk_bin" -t1 -c"$c" -d"${warmup}s" -s "$here/$script" "$base" >/dev/null
+# Each measurement appends its value to a space-separated list under "scenario.conns"; the
+# report takes medians (RSS: the maximum; errors: the sum).
+declare -A rps p50 p99 cpu_us pg_us client_us rss_peak errs tps
+median() {  # values…: their median, whole (ms values: two decimals)
+  python3 -c 'import statistics, sys
+m = statistics.median(float(v) for v in sys.argv[1:])
+print(f"{m:.2f}" if any("." in v for v in sys.argv[1:]) else round(m))' "$@"
+}
+py() { python3 -c "print($1)"; }
+run_wrk() {  # scenario script conns warm(0|1)
+  local name=$1 script=$2 c=$3 out t0 t1 g1 peak r
+  if [[ $4 == 1 ]]; then "$wrk_bin" -t1 -c"$c" -d"${warmup}s" -s "$here/$script" "$base" >/dev/null; fi
   t0=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg0"; times >"$work/times0"
   ( while kill -0 "$dev_pid" 2>/dev/null; do proc_field "$dev_pid" VmRSS; sleep 0.2; done ) >"$work/rss.$name.$c" &
   local sampler=$!
   out=$("$wrk_bin" -t1 -c"$c" -d"${duration}s" --latency -s "$here/$script" "$base")
   times >"$work/times1"
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-  t1=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg1"; g1=$(pg_ticks_between "$work/pg0" "$work/pg1"); g0=0
+  t1=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg1"; g1=$(pg_ticks_between "$work/pg0" "$work/pg1")
   peak=$(sort -n "$work/rss.$name.$c" | tail -1)
   r=$(grep '^RESULT' <<<"$out")
   eval "$(sed 's/^RESULT //' <<<"$r")"
-  rps[$name.$c]=$(python3 -c "print(round($requests / ($duration_us / 1e6)))")
-  p50[$name.$c]=$(python3 -c "print(f'{$p50_us / 1000:.2f}')")
-  p99[$name.$c]=$(python3 -c "print(f'{$p99_us / 1000:.2f}')")
-  cpu_us[$name.$c]=$(python3 -c "print(round(($t1 - $t0) / $clk_tck * 1e6 / max($requests, 1)))")
-  pg_us[$name.$c]=$(python3 -c "print(round(($g1 - $g0) / $clk_tck * 1e6 / max($requests, 1)))")
-  client_us[$name.$c]=$(python3 -c "print(round(($(children_cpu_us "$work/times1") - $(children_cpu_us "$work/times0")) / max($requests, 1)))")
-  rss_peak[$name.$c]=$peak
-  errs[$name.$c]=$((non2xx + errors))
+  rps[$name.$c]+="$(py "round($requests / ($duration_us / 1e6))") "
+  p50[$name.$c]+="$(py "f'{$p50_us / 1000:.2f}'") "
+  p99[$name.$c]+="$(py "f'{$p99_us / 1000:.2f}'") "
+  cpu_us[$name.$c]+="$(py "round(($t1 - $t0) / $clk_tck * 1e6 / max($requests, 1))") "
+  pg_us[$name.$c]+="$(py "round($g1 / $clk_tck * 1e6 / max($requests, 1))") "
+  client_us[$name.$c]+="$(py "round(($(children_cpu_us "$work/times1") - $(children_cpu_us "$work/times0")) / max($requests, 1))") "
+  rss_peak[$name.$c]=$(py "max(${rss_peak[$name.$c]:-0}, $peak)")
+  errs[$name.$c]=$(( ${errs[$name.$c]:-0} + non2xx + errors ))
 }
-declare -A tps
-run_pgbench() {  # name script conns [extra args]
-  local name=$1 script=$2 c=$3; shift 3
-  pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$pgbench_db" >"$work/pgbench.out" 2>&1 \
-    || { cat "$work/pgbench.out" >&2; exit 1; }
+run_pgbench() {  # name script conns warm(0|1) [extra args]
+  local name=$1 script=$2 c=$3 warm=$4; shift 4
+  if [[ $warm == 1 ]]; then
+    pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$pgbench_db" >"$work/pgbench.out" 2>&1 \
+      || { cat "$work/pgbench.out" >&2; exit 1; }
+    sleep 0.5  # the warm-up's backends are gone and reaped
+  fi
   local out n
-  sleep 0.5  # the warm-up's backends are gone and reaped
   pg_snapshot >"$work/pg0"; times >"$work/times0"
   out=$(pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$pgbench_db" 2>/dev/null)
   times >"$work/times1"; sleep 0.5; pg_snapshot >"$work/pg1"
-  tps[$name.$c]=$(awk '/^tps = / { printf "%d", $3 }' <<<"$out")
+  tps[$name.$c]+="$(awk '/^tps = / { printf "%d", $3 }' <<<"$out") "
   n=$(awk -F': *' '/number of transactions actually processed/ { split($2, a, "/"); print a[1] }' <<<"$out")
-  pg_us[$name.$c]=$(python3 -c "print(round($(pg_ticks_between "$work/pg0" "$work/pg1") / $clk_tck * 1e6 / max(${n:-0}, 1)))")
-  client_us[$name.$c]=$(python3 -c "print(round(($(children_cpu_us "$work/times1") - $(children_cpu_us "$work/times0")) / max(${n:-0}, 1)))")
+  pg_us[$name.$c]+="$(py "round($(pg_ticks_between "$work/pg0" "$work/pg1") / $clk_tck * 1e6 / max(${n:-0}, 1))") "
+  client_us[$name.$c]+="$(py "round(($(children_cpu_us "$work/times1") - $(children_cpu_us "$work/times0")) / max(${n:-0}, 1))") "
 }
 
+scenarios=(get_pk get_embed post rpc)
+declare -A lua=([get_pk]=get_by_pk.lua [get_embed]=get_embed.lua [post]=post_row.lua [rpc]=rpc.lua)
+declare -A label=([get_pk]='GET by PK' [get_embed]='GET 100 rows + M2O embed'
+                  [post]='POST one row (minimal)' [rpc]='RPC trivial function')
 for c in $concurrency; do
-  run_pgbench bare "$work/lookup.sql" "$c"
-  run_pgbench madbase_sql "$work/pipeline.sql" "$c" "${dopts[@]}"
-  run_wrk get_pk get_by_pk.lua "$c"
-  run_wrk get_embed get_embed.lua "$c"
-  run_wrk post post_row.lua "$c"
-  run_wrk rpc rpc.lua "$c"
+  for r in $(seq 1 "$rounds"); do
+    warm=$([[ $r == 1 ]] && echo 1 || echo 0)
+    run_pgbench bare "$work/lookup.sql" "$c" "$warm"
+    run_pgbench madbase_sql "$work/pipeline.sql" "$c" "$warm" "${dopts[@]}"
+    for s in "${scenarios[@]}"; do run_wrk "$s" "${lua[$s]}" "$c" "$warm"; done
+  done
 done
 hwm=$(proc_field "$dev_pid" VmHWM)
 rss_end=$(proc_field "$dev_pid" VmRSS)
 
+ratios() {  # "x1 x2 …" "y1 y2 …": the median of the per-round ratios x_i / y_i
+  python3 -c 'import statistics, sys
+x, y = (list(map(float, a.split())) for a in sys.argv[1:3])
+print(f"{statistics.median(a / b for a, b in zip(x, y) if b):.2f}")' "$1" "$2"
+}
+spread() {  # "x1 x2 …": min–max
+  python3 -c 'import sys; v = sorted(int(float(a)) for a in sys.argv[1].split()); print(f"{v[0]}–{v[-1]}")' "$1"
+}
+
 echo
 echo "MadBase data API benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) vCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "madbase: $bin (pool: ${MADBASE_DB_POOL_SIZE:-10} connections); wrk -t1; pgbench -M prepared -j 1; ${warmup}s warm-up, ${duration}s measured"
+echo "madbase: $bin (pool: ${MADBASE_DB_POOL_SIZE:-10} connections); wrk -t1; pgbench -M prepared -j 1"
+echo "${rounds} interleaved rounds of ${duration}s per scenario after one ${warmup}s warm-up each; medians, req/s spread min–max"
 echo "madbase and pgbench both reach PostgreSQL over $transport"
 echo
 echo "GET by PK, as PostgreSQL received it (replayed as pgbench (b)):"
 sed 's/^/    /' "$work/pipeline.sql"
 echo
-row='| %-26s | %5s | %8s | %8s | %8s | %9s | %9s | %9s | %8s | %6s | %7s | %7s |\n'
+row='| %-26s | %5s | %8s | %13s | %8s | %8s | %9s | %9s | %9s | %8s | %6s | %7s | %7s |\n'
 # shellcheck disable=SC2059
-printf "$row" scenario conns 'req/s' 'p50 ms' 'p99 ms' 'CPU µs/req' 'PG µs/req' 'load µs/req' \
+printf "$row" scenario conns 'req/s' 'spread' 'p50 ms' 'p99 ms' 'CPU µs/req' 'PG µs/req' 'load µs/req' \
   'RSS MB' errors '÷ (a)' '÷ (b)'
-echo '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
+echo '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
 for c in $concurrency; do
   # shellcheck disable=SC2059
-  printf "$row" "(a) pgbench bare lookup" "$c" "${tps[bare.$c]}" - - - "${pg_us[bare.$c]}" \
-    "${client_us[bare.$c]}" - - 1.00 -
+  printf "$row" "(a) pgbench bare lookup" "$c" "$(median ${tps[bare.$c]})" "$(spread "${tps[bare.$c]}")" - - - \
+    "$(median ${pg_us[bare.$c]})" "$(median ${client_us[bare.$c]})" - - 1.00 -
   # shellcheck disable=SC2059
-  printf "$row" "(b) pgbench MadBase's SQL" "$c" "${tps[madbase_sql.$c]}" - - - \
-    "${pg_us[madbase_sql.$c]}" "${client_us[madbase_sql.$c]}" - - \
-    "$(python3 -c "print(f'{${tps[madbase_sql.$c]} / ${tps[bare.$c]}:.2f}')")" 1.00
-  for s in get_pk get_embed post rpc; do
-    case $s in
-      get_pk) label='GET by PK' ;; get_embed) label='GET 100 rows + M2O embed' ;;
-      post) label='POST one row (minimal)' ;; rpc) label='RPC trivial function' ;;
-    esac
+  printf "$row" "(b) pgbench MadBase's SQL" "$c" "$(median ${tps[madbase_sql.$c]})" \
+    "$(spread "${tps[madbase_sql.$c]}")" - - - \
+    "$(median ${pg_us[madbase_sql.$c]})" "$(median ${client_us[madbase_sql.$c]})" - - \
+    "$(ratios "${tps[madbase_sql.$c]}" "${tps[bare.$c]}")" 1.00
+  for s in "${scenarios[@]}"; do
     # shellcheck disable=SC2059
     printf "$row" \
-      "$label" "$c" "${rps[$s.$c]}" "${p50[$s.$c]}" "${p99[$s.$c]}" "${cpu_us[$s.$c]}" "${pg_us[$s.$c]}" \
-      "${client_us[$s.$c]}" \
-      "$(python3 -c "print(f'{${rss_peak[$s.$c]} / 1024:.1f}')")" "${errs[$s.$c]}" \
-      "$(python3 -c "print(f'{${rps[$s.$c]} / ${tps[bare.$c]}:.2f}')")" \
-      "$(python3 -c "print(f'{${rps[$s.$c]} / ${tps[madbase_sql.$c]}:.2f}')")"
+      "${label[$s]}" "$c" "$(median ${rps[$s.$c]})" "$(spread "${rps[$s.$c]}")" \
+      "$(median ${p50[$s.$c]})" "$(median ${p99[$s.$c]})" "$(median ${cpu_us[$s.$c]})" \
+      "$(median ${pg_us[$s.$c]})" "$(median ${client_us[$s.$c]})" \
+      "$(py "f'{${rss_peak[$s.$c]} / 1024:.1f}'")" "${errs[$s.$c]}" \
+      "$(ratios "${rps[$s.$c]}" "${tps[bare.$c]}")" "$(ratios "${rps[$s.$c]}" "${tps[madbase_sql.$c]}")"
   done
 done
 echo
-echo "RSS of madbase: idle 10 s after start $(python3 -c "print(f'{$idle_rss / 1024:.1f}')") MB; after the run $(python3 -c "print(f'{$rss_end / 1024:.1f}')") MB; peak (VmHWM) $(python3 -c "print(f'{$hwm / 1024:.1f}')") MB"
+echo "RSS of madbase: idle 10 s after start $(py "f'{$idle_rss / 1024:.1f}'") MB; after the run $(py "f'{$rss_end / 1024:.1f}'") MB; peak (VmHWM) $(py "f'{$hwm / 1024:.1f}'") MB"
 echo "CPU µs/req is the madbase process only (utime+stime); PG µs/req is the postmaster and its backends;"
 echo "load µs/req is the load generator's own (wrk or pgbench). On a shared box the three add up to"
 echo "the CPU a request costs: 2 cores ÷ their sum is the ceiling on req/s."
