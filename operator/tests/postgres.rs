@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -111,11 +110,7 @@ async fn provisioning_is_idempotent_and_drop_removes_everything() {
 #[tokio::test]
 async fn unreachable_and_hostile_inputs_are_errors() {
     let pg = PgAdmin;
-    let free = TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let free = madbase_pg::free_port().expect("port");
     let err = pg
         .check(&format!("postgres://x@127.0.0.1:{free}/x"))
         .await

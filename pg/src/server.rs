@@ -25,6 +25,9 @@ pub struct PgOptions {
     pub password: String,
 }
 
+/// How long a starting server may take to accept connections.
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
 /// How clients authenticate, fixed by `initdb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Auth {
@@ -93,6 +96,17 @@ impl EmbeddedPostgres {
         auth: Auth,
         settings: &[(&str, &str)],
     ) -> Result<Self, PgError> {
+        Self::start_within(opts, auth, settings, READY_WITHIN).await
+    }
+
+    /// [`EmbeddedPostgres::start_with`], giving up when the server does not accept
+    /// connections within `ready_within`.
+    async fn start_within(
+        opts: &PgOptions,
+        auth: Auth,
+        settings: &[(&str, &str)],
+        ready_within: Duration,
+    ) -> Result<Self, PgError> {
         let bins = PgBinaries::locate()?;
         let user = run_as()?;
         if !opts.data_dir.join("PG_VERSION").is_file() {
@@ -137,12 +151,16 @@ impl EmbeddedPostgres {
             socket_dir,
             child,
         };
-        pg.wait_ready(&opts.log_file).await?;
+        if let Err(e) = pg.wait_ready(&opts.log_file, ready_within).await {
+            // A server that never became ready is not left running behind the error.
+            let _ = pg.child.kill().await;
+            return Err(e);
+        }
         Ok(pg)
     }
 
-    async fn wait_ready(&mut self, log_file: &Path) -> Result<(), PgError> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    async fn wait_ready(&mut self, log_file: &Path, within: Duration) -> Result<(), PgError> {
+        let deadline = Instant::now() + within;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(PgError::Step {
@@ -163,7 +181,8 @@ impl EmbeddedPostgres {
                 return Err(PgError::Step {
                     step: "starting PostgreSQL",
                     detail: format!(
-                        "not accepting connections after 60 s; its log says:\n{}",
+                        "not accepting connections after {} s; its log says:\n{}",
+                        within.as_secs(),
                         log_tail(log_file)
                     ),
                 });
@@ -343,7 +362,53 @@ async fn stop_stale_server(bins: &PgBinaries, user: Option<RunAs>, data_dir: &Pa
 
 #[cfg(test)]
 mod tests {
-    use super::socket_dir_for;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::time::Duration;
+
+    use super::{Auth, EmbeddedPostgres, PgOptions, socket_dir_for};
+
+    #[tokio::test]
+    async fn a_server_that_never_becomes_ready_is_stopped_and_reported() {
+        let base = tempfile::tempdir().expect("tempdir");
+        // When run as root the server runs as `postgres`, which must reach the directory.
+        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let data_dir = base.path().join("data");
+        let opts = PgOptions {
+            data_dir: data_dir.clone(),
+            log_file: base.path().join("log"),
+            port: None,
+            password: "pw".into(),
+        };
+        // Listening on no TCP address: it starts, but the readiness check never connects.
+        let err = match EmbeddedPostgres::start_within(
+            &opts,
+            Auth::Trust,
+            &[("listen_addresses", "")],
+            Duration::from_secs(3),
+        )
+        .await
+        {
+            Ok(_) => panic!("a server without a TCP address became ready"),
+            Err(e) => e,
+        };
+        assert!(
+            err.to_string()
+                .contains("not accepting connections after 3 s"),
+            "{err}"
+        );
+        // No postgres left running on that data directory.
+        let pattern = format!("postgres.*{}", data_dir.display());
+        let left = std::process::Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .expect("pgrep");
+        assert!(
+            left.stdout.is_empty(),
+            "left running: {}",
+            String::from_utf8_lossy(&left.stdout)
+        );
+    }
 
     #[test]
     fn a_short_plain_data_dir_gets_the_socket_and_others_fall_back_to_tcp() {
