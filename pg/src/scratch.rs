@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::server::{Auth, EmbeddedPostgres, PgOptions};
+use crate::server::{Auth, EmbeddedPostgres, PgOptions, READY_WITHIN};
 use crate::{PgError, io};
 
 /// The `postgres` superuser's password on a scratch server; trust authentication ignores it,
@@ -28,7 +28,7 @@ impl EmbeddedPostgres {
         };
         let mut all = vec![("fsync", "off")];
         all.extend_from_slice(settings);
-        let started = match Self::start_with(&opts, Auth::Trust, &all).await {
+        let started = match Self::start_with(&opts, Auth::Trust, &all, READY_WITHIN).await {
             Ok(pg) => pg.stop_when_process_exits(Some(&dir)).map(|()| pg),
             Err(e) => Err(e),
         };

@@ -26,7 +26,7 @@ pub struct PgOptions {
 }
 
 /// How long a starting server may take to accept connections.
-const READY_WITHIN: Duration = Duration::from_secs(60);
+pub(crate) const READY_WITHIN: Duration = Duration::from_secs(60);
 
 /// How clients authenticate, fixed by `initdb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,22 +86,13 @@ impl EmbeddedPostgres {
     /// Initialises the data directory if needed, starts the server and waits until it accepts
     /// connections.
     pub async fn start(opts: &PgOptions) -> Result<Self, PgError> {
-        Self::start_with(opts, Auth::Password, &[]).await
+        Self::start_with(opts, Auth::Password, &[], READY_WITHIN).await
     }
 
-    /// [`EmbeddedPostgres::start`] with the authentication `initdb` sets up and `settings`
-    /// passed as `-c name=value` after (and so over) the defaults.
+    /// [`EmbeddedPostgres::start`] with the authentication `initdb` sets up, `settings` passed
+    /// as `-c name=value` after (and so over) the defaults, and the time the server has to
+    /// accept connections.
     pub(crate) async fn start_with(
-        opts: &PgOptions,
-        auth: Auth,
-        settings: &[(&str, &str)],
-    ) -> Result<Self, PgError> {
-        Self::start_within(opts, auth, settings, READY_WITHIN).await
-    }
-
-    /// [`EmbeddedPostgres::start_with`], giving up when the server does not accept
-    /// connections within `ready_within`.
-    async fn start_within(
         opts: &PgOptions,
         auth: Auth,
         settings: &[(&str, &str)],
@@ -381,7 +372,7 @@ mod tests {
             password: "pw".into(),
         };
         // Listening on no TCP address: it starts, but the readiness check never connects.
-        let err = match EmbeddedPostgres::start_within(
+        let err = match EmbeddedPostgres::start_with(
             &opts,
             Auth::Trust,
             &[("listen_addresses", "")],

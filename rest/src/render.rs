@@ -526,16 +526,19 @@ pub fn render_node_body(
     let grouped = node.is_aggregated();
     sql.push("SELECT ");
     let mut empty = true;
+    // Before each item: a comma unless it is the first.
+    let mut next_item = |sql: &mut Sql| {
+        if !std::mem::replace(&mut empty, false) {
+            sql.push(", ");
+        }
+    };
     for o in &node.select {
         match (o, &node.columns) {
             // The common `*` (and plain column lists) written straight into the statement,
             // without a string per column.
             (Out::Star, Some(cols)) => {
                 for c in cols {
-                    if !empty {
-                        sql.push(", ");
-                    }
-                    empty = false;
+                    next_item(sql);
                     crate::sql::push_quoted(&mut sql.text, &node.alias);
                     sql.text.push('.');
                     crate::sql::push_quoted(&mut sql.text, &c.name);
@@ -543,10 +546,7 @@ pub fn render_node_body(
             }
             _ => {
                 for e in select_expr(node, o, grouped) {
-                    if !empty {
-                        sql.push(", ");
-                    }
-                    empty = false;
+                    next_item(sql);
                     sql.push(&e);
                 }
             }

@@ -18,10 +18,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use madbase_rest::Claims;
 use serde_json::json;
 use tracing::Instrument as _;
-
-use madbase_rest::Claims;
 
 use super::project::Projects;
 use crate::metrics::api_of;
