@@ -60,6 +60,8 @@ settings! {
         "Comma-separated schemas exposed by /rest/v1; the first is the default.";
     "db_pool_size" => "MADBASE_DB_POOL_SIZE", required: false, secret: false, default: Some("10"),
         "Maximum connections the data plane opens to PostgreSQL.";
+    "db_read_lanes" => "MADBASE_DB_READ_LANES", required: false, secret: false, default: Some("2"),
+        "Connections, besides the pool, on which short /rest/v1 reads of many requests are sent in batches; 0 turns batching off.";
     "db_max_rows" => "MADBASE_DB_MAX_ROWS", required: false, secret: false, default: None,
         "Upper bound on rows returned by one /rest/v1 read (PostgREST's db-max-rows).";
     "db_aggregates_enabled" => "MADBASE_DB_AGGREGATES_ENABLED", required: false, secret: false, default: Some("false"),
@@ -284,6 +286,8 @@ pub struct DataPlaneConfig {
     pub db_schemas: Vec<String>,
     /// See `db_pool_size`.
     pub db_pool_size: usize,
+    /// See `db_read_lanes`.
+    pub db_read_lanes: usize,
     /// See `db_max_rows`.
     pub db_max_rows: Option<i64>,
     /// See `db_aggregates_enabled`.
@@ -503,6 +507,9 @@ impl DataPlaneConfig {
         let db_pool_size = raw.parse("db_pool_size", "an integer between 1 and 1000", |v| {
             v.parse::<usize>().ok().filter(|n| (1..=1000).contains(n))
         });
+        let db_read_lanes = raw.parse("db_read_lanes", "an integer between 0 and 16", |v| {
+            v.parse::<usize>().ok().filter(|n| *n <= 16)
+        });
         let db_max_rows = raw.parse("db_max_rows", "a positive integer", |v| {
             v.parse::<i64>().ok().filter(|n| *n > 0)
         });
@@ -586,6 +593,7 @@ impl DataPlaneConfig {
                 api_external_url,
                 db_schemas,
                 db_pool_size,
+                db_read_lanes: db_read_lanes.unwrap_or(2),
                 db_max_rows,
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
@@ -613,6 +621,7 @@ impl DataPlaneConfig {
             ("MADBASE_PROJECT_REF", self.project_ref.clone()),
             ("MADBASE_DB_SCHEMAS", self.db_schemas.join(",")),
             ("MADBASE_DB_POOL_SIZE", self.db_pool_size.to_string()),
+            ("MADBASE_DB_READ_LANES", self.db_read_lanes.to_string()),
             ("MADBASE_REQUIRE_APIKEY", self.require_apikey.to_string()),
             ("MADBASE_LOG_LEVEL", self.log_level.clone()),
             (

@@ -81,7 +81,12 @@ impl Metrics {
 
     /// The text exposition of everything, with `project` as a label; each connection pool's
     /// gauges carry a `pool` label (`rest` for the data API's, `main` for the rest).
-    pub fn render(&self, project: &str, pools: &[(&str, PoolGauges)]) -> String {
+    pub fn render(
+        &self,
+        project: &str,
+        pools: &[(&str, PoolGauges)],
+        lanes: madbase_rest::LaneStats,
+    ) -> String {
         use std::fmt::Write as _;
         let mut out = String::with_capacity(4096);
         let p = project;
@@ -154,6 +159,23 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{project=\"{p}\",pool=\"{pool}\"}} {v}");
             }
         }
+        for (name, help, v) in [
+            (
+                "madbase_rest_lane_batches_total",
+                "Batches of /rest/v1 reads sent on the read lanes.",
+                lanes.batches,
+            ),
+            (
+                "madbase_rest_lane_reads_total",
+                "/rest/v1 reads answered on the read lanes.",
+                lanes.reads,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{project=\"{p}\"}} {v}"
+            );
+        }
         if let Some(rss) = resident_bytes() {
             let _ = writeln!(
                 out,
@@ -194,7 +216,11 @@ mod tests {
             idle: 1,
             waiting: 0,
         };
-        let text = m.render("default", &[("main", pool), ("rest", pool)]);
+        let lanes = madbase_rest::LaneStats {
+            batches: 3,
+            reads: 7,
+        };
+        let text = m.render("default", &[("main", pool), ("rest", pool)], lanes);
         assert!(text.contains(
             "madbase_http_requests_total{project=\"default\",api=\"rest\",status=\"2xx\"} 1"
         ));
@@ -211,5 +237,7 @@ mod tests {
         assert!(text.contains("madbase_db_pool_size{project=\"default\",pool=\"main\"} 2"));
         assert!(text.contains("madbase_db_pool_size{project=\"default\",pool=\"rest\"} 2"));
         assert_eq!(text.matches("# TYPE madbase_db_pool_size gauge").count(), 1);
+        assert!(text.contains("madbase_rest_lane_batches_total{project=\"default\"} 3"));
+        assert!(text.contains("madbase_rest_lane_reads_total{project=\"default\"} 7"));
     }
 }

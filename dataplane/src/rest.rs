@@ -12,9 +12,12 @@ use axum::extract::Extension;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
-use http::{HeaderMap, Method, StatusCode, Uri, header};
+use http::{HeaderMap, Method, Uri, header};
 use madbase_config::DataPlaneConfig;
-use madbase_rest::{Claims, JwtErrorKind, RestRequest, RestResponse, RestSettings, SchemaCache};
+use madbase_rest::{
+    Claims, ConnFuture, Connection, DbError, JwtErrorKind, LaneStats, Lanes, Outcome, RestRequest,
+    RestResponse, RestSettings, SchemaCache, Transaction,
+};
 use serde_json::{Value, json};
 
 use crate::http::jwt::JwtError;
@@ -26,6 +29,8 @@ pub struct RestContext {
     cache: RwLock<Arc<SchemaCache>>,
     settings: RestSettings,
     pool: RestPool,
+    /// Short reads batched on shared connections; None when `db_read_lanes` is 0.
+    lanes: Option<Lanes>,
 }
 
 /// A data API connection and the schema generation its prepared statements were made for.
@@ -38,7 +43,8 @@ pub struct RestConn {
 pub struct RestManager {
     config: tokio_postgres::Config,
     /// Bumped on every schema reload: connections prepared under an older one start afresh.
-    generation: AtomicU64,
+    /// Shared with the read lanes.
+    generation: Arc<AtomicU64>,
 }
 
 impl deadpool::managed::Manager for RestManager {
@@ -77,8 +83,8 @@ impl deadpool::managed::Manager for RestManager {
 /// The data API's connection pool.
 pub type RestPool = deadpool::managed::Pool<RestManager>;
 
-/// A pool of `max_size` data API connections to `url`.
-pub fn rest_pool(url: &str, max_size: usize) -> anyhow::Result<RestPool> {
+/// The data API's connection settings for `url`.
+fn rest_config(url: &str) -> anyhow::Result<tokio_postgres::Config> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| anyhow::anyhow!("the database URL is invalid: {e}"))?;
@@ -86,9 +92,14 @@ pub fn rest_pool(url: &str, max_size: usize) -> anyhow::Result<RestPool> {
         config.connect_timeout(Duration::from_secs(5));
     }
     config.application_name("madbase rest");
+    Ok(config)
+}
+
+/// A pool of `max_size` data API connections to `url`.
+pub fn rest_pool(url: &str, max_size: usize) -> anyhow::Result<RestPool> {
     let manager = RestManager {
-        config,
-        generation: AtomicU64::new(0),
+        config: rest_config(url)?,
+        generation: Arc::new(AtomicU64::new(0)),
     };
     deadpool::managed::Pool::builder(manager)
         .max_size(max_size)
@@ -116,10 +127,19 @@ impl RestContext {
         let cache = SchemaCache::load(client, &settings.schemas)
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
+        let pool = rest_pool(config.database_url.expose(), config.db_pool_size)?;
+        let lanes = (config.db_read_lanes > 0).then(|| {
+            Lanes::start(
+                config.db_read_lanes,
+                pool.manager().config.clone(),
+                pool.manager().generation.clone(),
+            )
+        });
         Ok(Self {
             cache: RwLock::new(Arc::new(cache)),
             settings,
-            pool: rest_pool(config.database_url.expose(), config.db_pool_size)?,
+            pool,
+            lanes,
         })
     }
 
@@ -148,6 +168,11 @@ impl RestContext {
     /// Pool gauges of the data API's connections.
     pub fn pool_status(&self) -> deadpool::Status {
         self.pool.status()
+    }
+
+    /// Counters of the read lanes (zero when there are none).
+    pub fn lane_stats(&self) -> LaneStats {
+        self.lanes.as_ref().map(Lanes::stats).unwrap_or_default()
     }
 }
 
@@ -219,6 +244,9 @@ async fn reload(project: &ProjectContext) {
         .manager()
         .generation
         .fetch_add(1, Ordering::AcqRel);
+    if let Some(lanes) = &project.rest.lanes {
+        lanes.forget_slow();
+    }
     match result {
         Ok(()) => tracing::info!("schema cache reloaded"),
         Err(e) => {
@@ -296,22 +324,6 @@ pub async fn handle(
             }
         },
     };
-    let mut conn = match rest.pool.get().await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "no database connection");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({
-                    "code": "PGRST000",
-                    "details": null,
-                    "hint": null,
-                    "message": "Could not connect with the database",
-                })),
-            )
-                .into_response();
-        }
-    };
     let path = match uri.path().strip_prefix("/rest/v1").unwrap_or(uri.path()) {
         "" => "/".to_owned(),
         p => p.to_owned(),
@@ -326,24 +338,104 @@ pub async fn handle(
         claims,
     };
     let cache = rest.cache();
-    // If the client goes away mid-request this future is dropped: the guard then cancels the
-    // statement still running on the server (the pool discards the connection, left busy).
-    let mut guard = CancelOnDrop(Some(conn.conn.cancel_token()));
-    let response = {
-        let conn = tokio::sync::Mutex::new(&mut conn.conn);
-        madbase_rest::handle(&cache, &rest.settings, &conn, req).await
+    let conn = Routed {
+        rest,
+        own: tokio::sync::Mutex::new(None),
     };
-    guard.0 = None;
-    into_response(response)
+    into_response(madbase_rest::handle(&cache, &rest.settings, &conn, req).await)
 }
 
-/// Cancels the connection's running statement when dropped while still armed.
-struct CancelOnDrop(Option<madbase_rest::wire::CancelToken>);
+/// Where a request's statements run: a short read on a read lane when one takes it, anything
+/// else on a connection of the request's own, taken from the pool when first needed (so a
+/// request refused before reaching the database never waits for one).
+struct Routed<'a> {
+    rest: &'a RestContext,
+    own: tokio::sync::Mutex<Option<deadpool::managed::Object<RestManager>>>,
+}
 
-impl Drop for CancelOnDrop {
+impl Connection for Routed<'_> {
+    fn run(&self, tx: Transaction) -> ConnFuture<'_, Outcome> {
+        Box::pin(async move {
+            let tx = match &self.rest.lanes {
+                Some(lanes) => match lanes.run(tx).await {
+                    Ok(result) => return result,
+                    Err(tx) => tx,
+                },
+                None => tx,
+            };
+            let mut own = self.own.lock().await;
+            let conn = match &mut *own {
+                Some(conn) => conn,
+                slot => slot.insert(self.rest.pool.get().await.map_err(pool_error)?),
+            };
+            let outcome = madbase_rest::run_on(&mut conn.conn, &tx).await;
+            if tx.is_implicit() {
+                // Its transaction ended with the pipeline: nothing is left to finish.
+                *own = None;
+            }
+            outcome
+        })
+    }
+
+    fn finish(&self, commit: bool) -> ConnFuture<'_, ()> {
+        Box::pin(async move {
+            match &mut *self.own.lock().await {
+                Some(conn) => conn.conn.finish(commit).await,
+                // Nothing was left open: a lane's reads end with their pipeline.
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+impl Drop for Routed<'_> {
+    /// A request dropped mid-statement (its client went away) cancels that statement on the
+    /// server; the pool then discards the connection, left busy.
     fn drop(&mut self) {
-        if let Some(token) = self.0.take() {
-            token.cancel_if_busy();
+        if let Some(conn) = self.own.get_mut() {
+            conn.conn.cancel_token().cancel_if_busy();
         }
+    }
+}
+
+/// PostgREST's errors for a connection the pool could not give: 504 PGRST003 when none came
+/// free in time, 503 PGRST000 when the database could not be reached.
+fn pool_error(e: deadpool::managed::PoolError<madbase_rest::wire::ConnectError>) -> DbError {
+    tracing::error!(error = %e, "no database connection");
+    let (code, message) = match e {
+        deadpool::managed::PoolError::Timeout(deadpool::managed::TimeoutType::Wait) => (
+            "PGRST003",
+            "Timed out acquiring connection from connection pool.",
+        ),
+        _ => ("PGRST000", "Could not connect with the database"),
+    };
+    DbError {
+        code: code.into(),
+        message: message.into(),
+        details: None,
+        hint: None,
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deadpool::managed::{PoolError, TimeoutType};
+    use madbase_rest::wire::ConnectError;
+
+    #[test]
+    fn pool_failures_are_postgrest_errors() {
+        let timeout = pool_error(PoolError::Timeout(TimeoutType::Wait));
+        assert_eq!(timeout.code, "PGRST003");
+        assert_eq!(
+            timeout.message,
+            "Timed out acquiring connection from connection pool."
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let down = pool_error(PoolError::Backend(ConnectError::Io(refused)));
+        assert_eq!(down.code, "PGRST000");
+        assert_eq!(down.message, "Could not connect with the database");
+        assert_eq!(down.details, None, "the cause goes to the log only");
+        let create = pool_error(PoolError::Timeout(TimeoutType::Create));
+        assert_eq!(create.code, "PGRST000");
     }
 }

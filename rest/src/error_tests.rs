@@ -101,6 +101,13 @@ fn variant_codes_and_statuses(#[case] e: RestError, #[case] code: &str, #[case] 
 #[case("P0002", "no data", false, 500)]
 #[case("PT402", "pay", false, 402)]
 #[case("PTabc", "bad", false, 500)]
+#[case("PGRST000", "Could not connect with the database", false, 503)]
+#[case(
+    "PGRST003",
+    "Timed out acquiring connection from connection pool.",
+    true,
+    504
+)]
 fn sqlstate_statuses(
     #[case] code: &str,
     #[case] message: &str,

@@ -25,7 +25,7 @@ pub type ConnFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + S
 /// or borrowed from a pool for the length of the request).
 pub trait Connection: Sync {
     /// Runs the pipelined part of `tx`; on error the transaction is already rolled back.
-    fn run<'a>(&'a self, tx: &'a Transaction) -> ConnFuture<'a, Outcome>;
+    fn run(&self, tx: Transaction) -> ConnFuture<'_, Outcome>;
     /// Ends a transaction left open by [`Connection::run`] (when `commit_now` was false).
     fn finish(&self, commit: bool) -> ConnFuture<'_, ()>;
 }
@@ -33,8 +33,8 @@ pub trait Connection: Sync {
 /// Covers `Mutex<PgConn>` (an owned connection) and `Mutex<&mut PgConn>` (one borrowed from a
 /// pool for the length of a request).
 impl<C: BorrowMut<PgConn> + Send> Connection for tokio::sync::Mutex<C> {
-    fn run<'a>(&'a self, tx: &'a Transaction) -> ConnFuture<'a, Outcome> {
-        Box::pin(async move { run_on((*self.lock().await).borrow_mut(), tx).await })
+    fn run(&self, tx: Transaction) -> ConnFuture<'_, Outcome> {
+        Box::pin(async move { run_on((*self.lock().await).borrow_mut(), &tx).await })
     }
 
     fn finish(&self, commit: bool) -> ConnFuture<'_, ()> {
@@ -68,49 +68,75 @@ pub struct Outcome {
     pub estimate: Option<i64>,
 }
 
-async fn run_on(conn: &mut PgConn, tx: &Transaction) -> Result<Outcome, DbError> {
-    let mut steps = Vec::with_capacity(6);
-    if let Some(begin) = tx.begin {
-        steps.push(Step::plain(begin));
+/// A transaction's statements as pipeline steps, with where the estimate's and the main
+/// statement's rows will be.
+pub(crate) struct Plan<'a> {
+    pub steps: Vec<Step<'a>>,
+    estimate: Option<usize>,
+    main: usize,
+}
+
+impl Transaction {
+    pub(crate) fn plan(&self) -> Plan<'_> {
+        let mut steps = Vec::with_capacity(6);
+        if let Some(begin) = self.begin {
+            steps.push(Step::plain(begin));
+        }
+        steps.push(Step::sql(&self.settings));
+        if let Some(pre) = &self.pre_request {
+            steps.push(Step::sql(pre));
+        }
+        let estimate = self.estimate.as_ref().map(|est| {
+            steps.push(Step::sql(est));
+            steps.len() - 1
+        });
+        let main = steps.len();
+        steps.push(Step::sql(&self.main));
+        if self.commit_now && self.begin.is_some() {
+            steps.push(Step::plain("COMMIT"));
+        }
+        Plan {
+            steps,
+            estimate,
+            main,
+        }
     }
-    steps.push(Step::sql(&tx.settings));
-    if let Some(pre) = &tx.pre_request {
-        steps.push(Step::sql(pre));
+
+    /// Whether the whole transaction is one pipeline's implicit transaction (a read at read
+    /// committed): nothing is left open after its `Sync`.
+    pub fn is_implicit(&self) -> bool {
+        self.begin.is_none()
     }
-    let est_index = steps.len();
-    if let Some(est) = &tx.estimate {
-        steps.push(Step::sql(est));
+}
+
+impl Plan<'_> {
+    /// The outcome from the rows of every step.
+    pub(crate) fn outcome(&self, mut results: Vec<Vec<Row>>) -> Outcome {
+        let estimate = self.estimate.and_then(|i| {
+            let text = results.get(i)?.first()?.text(0)?;
+            let plan = serde_json::from_str::<serde_json::Value>(text).ok()?;
+            plan.pointer("/0/Plan/Plan Rows")
+                .and_then(serde_json::Value::as_f64)
+                .map(|f| f as i64)
+        });
+        let rows = if self.main < results.len() {
+            results.swap_remove(self.main)
+        } else {
+            Vec::new()
+        };
+        Outcome { rows, estimate }
     }
-    let main_index = steps.len();
-    steps.push(Step::sql(&tx.main));
-    if tx.commit_now && tx.begin.is_some() {
-        steps.push(Step::plain("COMMIT"));
-    }
-    let mut results = conn.pipeline(&steps).await?;
-    let estimate = if tx.estimate.is_some() {
-        results
-            .get(est_index)
-            .and_then(|rows| rows.first())
-            .and_then(|row| row.text(0))
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-            .and_then(|v| {
-                v.pointer("/0/Plan/Plan Rows")
-                    .and_then(serde_json::Value::as_f64)
-            })
-            .map(|f| f as i64)
-    } else {
-        None
-    };
-    let rows = if main_index < results.len() {
-        results.swap_remove(main_index)
-    } else {
-        Vec::new()
-    };
-    Ok(Outcome { rows, estimate })
+}
+
+/// Runs `tx`'s pipeline on a connection of its own.
+pub async fn run_on(conn: &mut PgConn, tx: &Transaction) -> Result<Outcome, DbError> {
+    let plan = tx.plan();
+    let results = conn.pipeline(&plan.steps).await?;
+    Ok(plan.outcome(results))
 }
 
 /// Runs the pipelined part; on error the transaction is already rolled back.
-pub async fn run(conn: &dyn Connection, tx: &Transaction) -> Result<Outcome, DbError> {
+pub async fn run(conn: &dyn Connection, tx: Transaction) -> Result<Outcome, DbError> {
     conn.run(tx).await
 }
 

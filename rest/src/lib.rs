@@ -13,6 +13,7 @@ pub mod error;
 mod execute;
 mod filter;
 mod introspect;
+pub mod lane;
 mod media;
 mod mutation;
 mod openapi;
@@ -34,7 +35,8 @@ pub mod wire;
 mod write;
 
 pub use error::{DbError, JwtErrorKind, RestError};
-pub use execute::{ConnFuture, Connection};
+pub use execute::{ConnFuture, Connection, Outcome, Transaction, run_on};
+pub use lane::{LaneStats, Lanes};
 pub use request::{Claims, RestRequest, RestSettings};
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};

@@ -201,7 +201,7 @@ impl Ctx<'_> {
             main,
             commit_now: read_only,
         };
-        execute::run(client, &tx)
+        execute::run(client, tx)
             .await
             .map_err(|error| RestError::Db {
                 error,

@@ -171,6 +171,16 @@ pub fn connection_error(e: &io::Error) -> DbError {
     }
 }
 
+/// A statement too large for the protocol's message size: nothing of it was sent.
+fn too_large(e: &io::Error) -> DbError {
+    DbError {
+        code: "54000".into(),
+        message: "the statement is too large to send".into(),
+        details: Some(e.to_string()),
+        hint: None,
+    }
+}
+
 fn protocol_error(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -450,14 +460,164 @@ impl PgConn {
         &mut self,
         steps: &[Step<'_>],
     ) -> io::Result<Result<Vec<Vec<Row>>, DbError>> {
-        if self.statements.len() + steps.len() > MAX_STATEMENTS {
+        self.make_room(steps.len());
+        let closes = self.encode_closes()?;
+        let parsed = match self.encode_group(steps)? {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // Nothing has been sent.
+                self.write.clear();
+                self.to_close = closes;
+                return Ok(Err(e));
+            }
+        };
+        self.flush().await?;
+        self.read_closes(closes.len()).await?;
+        self.read_group(steps, parsed).await
+    }
+
+    /// Runs each group of `groups` as its own implicit transaction (its own `Sync`), all sent
+    /// in one write: a group's error ends that group only. `answer` gets each group's rows or
+    /// error as soon as they are read, in order, so the first caller does not wait for the
+    /// last. A group must not leave a transaction open (no `BEGIN` without its `COMMIT`):
+    /// the groups after it would run inside it.
+    pub async fn batch(
+        &mut self,
+        groups: &[&[Step<'_>]],
+        mut answer: impl FnMut(usize, Result<Vec<Vec<Row>>, DbError>),
+    ) {
+        if self.broken || self.in_transaction {
+            let e = connection_error(&io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the connection is broken",
+            ));
+            for i in 0..groups.len() {
+                answer(i, Err(e.clone()));
+            }
+            return;
+        }
+        self.busy.store(true, Ordering::Release);
+        self.make_room(groups.iter().map(|g| g.len()).sum());
+        let mut pending = Vec::with_capacity(groups.len());
+        let closes = match self.encode_closes() {
+            Ok(closes) => closes,
+            Err(e) => {
+                self.broken = true;
+                for i in 0..groups.len() {
+                    answer(i, Err(connection_error(&e)));
+                }
+                return;
+            }
+        };
+        for (i, steps) in groups.iter().enumerate() {
+            let mark = self.write.len();
+            match self.encode_group(steps) {
+                Ok(Ok(parsed)) => pending.push((i, parsed)),
+                Ok(Err(e)) => {
+                    self.write.truncate(mark);
+                    answer(i, Err(e));
+                }
+                Err(e) => {
+                    self.write.truncate(mark);
+                    answer(i, Err(too_large(&e)));
+                }
+            }
+        }
+        let sent = async {
+            if pending.is_empty() && closes.is_empty() {
+                return Ok(());
+            }
+            self.flush().await?;
+            self.read_closes(closes.len()).await
+        };
+        if let Err(e) = sent.await {
+            self.broken = true;
+            for (i, _) in pending {
+                answer(i, Err(connection_error(&e)));
+            }
+            return;
+        }
+        let mut pending = pending.into_iter();
+        while let Some((i, parsed)) = pending.next() {
+            match self.read_group(groups[i], parsed).await {
+                Ok(_) if self.in_transaction => {
+                    // The groups after this one ran inside its transaction: nothing they did
+                    // can be trusted, and the connection is not reused.
+                    self.broken = true;
+                    let e = connection_error(&protocol_error(
+                        "a batched group left a transaction open",
+                    ));
+                    answer(i, Err(e.clone()));
+                    for (j, _) in pending.by_ref() {
+                        answer(j, Err(e.clone()));
+                    }
+                    return;
+                }
+                Ok(result) => answer(i, result),
+                Err(e) => {
+                    self.broken = true;
+                    answer(i, Err(connection_error(&e)));
+                    for (j, _) in pending.by_ref() {
+                        answer(j, Err(connection_error(&e)));
+                    }
+                    return;
+                }
+            }
+        }
+        self.busy.store(false, Ordering::Release);
+    }
+
+    /// Starts the statement cache over when `more` statements could take it past its bound.
+    fn make_room(&mut self, more: usize) {
+        if self.statements.len() + more > MAX_STATEMENTS {
             self.clear_statements();
         }
+    }
+
+    /// Writes the `Close`s of forgotten statements, as a group of their own; returns their
+    /// names (read their answers with [`PgConn::read_closes`]).
+    fn encode_closes(&mut self) -> io::Result<Vec<String>> {
         let closes = std::mem::take(&mut self.to_close);
-        for name in &closes {
-            frontend::close(b'S', name, &mut self.write)?;
+        if !closes.is_empty() {
+            for name in &closes {
+                frontend::close(b'S', name, &mut self.write)?;
+            }
+            frontend::sync(&mut self.write);
         }
-        // For each step: the name of a statement prepared in this pipeline, if any.
+        Ok(closes)
+    }
+
+    /// Reads the answers to `count` `Close`s and their `Sync`. Closing a statement cannot fail
+    /// in a way the request should see, so an error here is only skipped.
+    async fn read_closes(&mut self, count: usize) -> io::Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        for _ in 0..count {
+            if self
+                .expect("CloseComplete", |m| matches!(m, Message::CloseComplete))
+                .await?
+                .is_err()
+            {
+                // The error was read up to its `ReadyForQuery`.
+                return Ok(());
+            }
+        }
+        match self.next_reply().await? {
+            Message::ReadyForQuery(_) => Ok(()),
+            _ => Err(protocol_error("expected ReadyForQuery")),
+        }
+    }
+
+    /// Writes one group: for each step `Parse` + `Describe` when its statement is not yet
+    /// prepared on this connection, then `Bind` + `Execute`; then `Sync`. Returns, for each
+    /// step, the name of the statement it prepares (None when it reuses one). Only statements
+    /// confirmed by the server are reused, so a group never depends on another group's
+    /// `Parse`, which that group's earlier error could have skipped.
+    fn encode_group(
+        &mut self,
+        steps: &[Step<'_>],
+    ) -> io::Result<Result<Vec<Option<String>>, DbError>> {
         let mut parsed: Vec<Option<String>> = Vec::with_capacity(steps.len());
         for (i, step) in steps.iter().enumerate() {
             let earlier = steps[..i]
@@ -493,9 +653,7 @@ impl PgConn {
             );
             if bound.is_err() {
                 // Text values cannot fail to serialise; only a count over the protocol's
-                // limit can. Nothing has been sent.
-                self.write.clear();
-                self.to_close = closes;
+                // limit can.
                 return Ok(Err(DbError {
                     code: "54000".into(),
                     message: "too many parameters for one statement".into(),
@@ -507,16 +665,16 @@ impl PgConn {
             parsed.push(fresh.then_some(name));
         }
         frontend::sync(&mut self.write);
-        self.flush().await?;
+        Ok(Ok(parsed))
+    }
 
-        for _ in &closes {
-            if let Err(e) = self
-                .expect("CloseComplete", |m| matches!(m, Message::CloseComplete))
-                .await?
-            {
-                return Ok(Err(e));
-            }
-        }
+    /// Reads the answer to one group written by [`PgConn::encode_group`], up to and including
+    /// its `ReadyForQuery`.
+    async fn read_group(
+        &mut self,
+        steps: &[Step<'_>],
+        parsed: Vec<Option<String>>,
+    ) -> io::Result<Result<Vec<Vec<Row>>, DbError>> {
         let mut results = Vec::with_capacity(steps.len());
         for (step, fresh) in steps.iter().zip(parsed) {
             let columns = match fresh {
@@ -545,13 +703,19 @@ impl PgConn {
                         Message::NoData => Arc::from(Vec::new()),
                         _ => return Err(protocol_error("expected RowDescription")),
                     };
-                    self.statements.insert(
-                        step.text.to_owned(),
-                        Prepared {
-                            name,
-                            columns: columns.clone(),
-                        },
-                    );
+                    match self.statements.get(step.text) {
+                        // Another group of the same batch prepared it first: keep that one.
+                        Some(_) => self.to_close.push(name),
+                        None => {
+                            self.statements.insert(
+                                step.text.to_owned(),
+                                Prepared {
+                                    name,
+                                    columns: columns.clone(),
+                                },
+                            );
+                        }
+                    }
                     columns
                 }
             };

@@ -77,7 +77,8 @@ async fn metrics(State(projects): State<Arc<Projects>>) -> Response {
     let p = projects.default_project();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        p.metrics.render(&p.project_ref, &p.pool_gauges()),
+        p.metrics
+            .render(&p.project_ref, &p.pool_gauges(), p.rest.lane_stats()),
     )
         .into_response()
 }

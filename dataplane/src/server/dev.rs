@@ -272,7 +272,7 @@ fn dev_config(
     db_url: &str,
 ) -> anyhow::Result<DataPlaneConfig> {
     let storage_dir = opts.data_dir.join("storage").display().to_string();
-    let values: Vec<(&str, String)> = vec![
+    let mut values: Vec<(&str, String)> = vec![
         ("MADBASE_DATABASE_URL", db_url.to_owned()),
         ("MADBASE_JWT_SECRET", secrets.jwt_secret.clone()),
         ("MADBASE_LISTEN", listen.to_string()),
@@ -303,6 +303,12 @@ fn dev_config(
         ("MADBASE_AUTH_RATE_LIMIT_TOKEN", "100000".into()),
         ("MADBASE_AUTH_RATE_LIMIT_VERIFY", "1000".into()),
     ];
+    // Database tuning may be set from the environment, as for `madbase serve`.
+    for key in ["MADBASE_DB_POOL_SIZE", "MADBASE_DB_READ_LANES"] {
+        if let Ok(v) = std::env::var(key) {
+            values.push((key, v));
+        }
+    }
     let keys: Vec<String> = values.iter().map(|(k, _)| (*k).to_owned()).collect();
     let lookup = |k: &str| {
         values

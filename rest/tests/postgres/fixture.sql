@@ -127,6 +127,8 @@ CREATE FUNCTION public.whoami() RETURNS json LANGUAGE sql STABLE AS $$
     'ua', current_setting('request.headers', true)::json->>'user-agent',
     'cookie', current_setting('request.cookies', true)::json->>'session',
     'pre', current_setting('app.pre', true)) $$;
+-- Sleeps, then answers: a read slow enough to keep off the read lanes.
+CREATE FUNCTION public.nap(ms int) RETURNS int LANGUAGE sql STABLE AS $$ SELECT ms FROM pg_sleep(ms / 1000.0) $$;
 CREATE FUNCTION public.check_request() RETURNS void LANGUAGE plpgsql AS $$ BEGIN
   IF current_setting('request.headers', true)::json->>'x-block' = 'yes' THEN
     RAISE SQLSTATE 'PT403' USING message = 'Blocked by pre-request';

@@ -1,0 +1,277 @@
+//! Read lanes (`madbase_rest::Lanes`) and the batches under them (`PgConn::batch`): reads of
+//! many requests share a connection, each still in its own transaction with its own role,
+//! claims and errors; slow reads and writes stay off the lanes; a lane that cannot connect
+//! hands its reads back.
+
+mod postgres;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use http::{HeaderMap, Method};
+use madbase_rest::wire::Step;
+use madbase_rest::{
+    Claims, ConnFuture, Connection, LaneStats, Lanes, Outcome, PgConn, RestRequest, RestSettings,
+    SchemaCache, Transaction,
+};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+fn config() -> tokio_postgres::Config {
+    postgres::url().parse().expect("url")
+}
+
+/// Reads go to the lanes when they take them, everything else to a connection of its own: the
+/// data plane's routing.
+struct Routed<'a> {
+    lanes: &'a Lanes,
+    own: Mutex<PgConn>,
+}
+
+impl Connection for Routed<'_> {
+    fn run(&self, tx: Transaction) -> ConnFuture<'_, Outcome> {
+        Box::pin(async move {
+            match self.lanes.run(tx).await {
+                Ok(result) => result,
+                Err(tx) => madbase_rest::run_on(&mut *self.own.lock().await, &tx).await,
+            }
+        })
+    }
+
+    fn finish(&self, commit: bool) -> ConnFuture<'_, ()> {
+        Box::pin(async move { self.own.lock().await.finish(commit).await })
+    }
+}
+
+async fn cache() -> SchemaCache {
+    let client = postgres::connect().await;
+    SchemaCache::load(&client, &["public".to_string()])
+        .await
+        .expect("schema cache")
+}
+
+async fn call(
+    conn: &dyn Connection,
+    cache: &SchemaCache,
+    method: &str,
+    url: &str,
+    claims: Value,
+) -> (u16, Value) {
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (url.to_string(), None),
+    };
+    let role = claims["role"].as_str().expect("role").to_owned();
+    let r = madbase_rest::handle(
+        cache,
+        &RestSettings::default(),
+        conn,
+        RestRequest {
+            method: Method::from_bytes(method.as_bytes()).expect("method"),
+            path,
+            query,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            role,
+            claims: Arc::new(Claims::new(claims)),
+        },
+    )
+    .await;
+    let text = String::from_utf8(r.body.to_vec()).expect("utf8");
+    (
+        r.status.as_u16(),
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn routed(lanes: &Lanes) -> Routed<'_> {
+    Routed {
+        lanes,
+        own: Mutex::new(PgConn::connect(&config()).await.expect("connect")),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_group_in_its_own_transaction() {
+    let mut conn = PgConn::connect(&config()).await.expect("connect");
+    let role = [Some("anon".to_string())];
+    let set_role = Step {
+        text: "SELECT set_config('role', $1, true) AS r",
+        params: &role,
+    };
+    let who = Step::plain("SELECT current_user::text AS who");
+    let huge: Vec<Option<String>> = vec![Some("1".into()); 70_000];
+    let groups: [&[Step]; 5] = [
+        &[set_role, Step::plain("SELECT current_user::text AS who")],
+        // The role set by the group before ended with its transaction.
+        &[Step::plain("SELECT current_user::text AS who")],
+        &[Step::plain("SELECT 1 / 0 AS boom")],
+        &[Step {
+            text: "SELECT $1::text AS too_many",
+            params: &huge,
+        }],
+        // Prepared in the first group of this batch too: each group prepares its own.
+        &[who],
+    ];
+    let mut answers = Vec::new();
+    conn.batch(&groups, |i, result| answers.push((i, result)))
+        .await;
+    let order: Vec<usize> = answers.iter().map(|(i, _)| *i).collect();
+    assert_eq!(
+        order,
+        [3, 0, 1, 2, 4],
+        "refused before sending, then in order"
+    );
+    let text = |i: usize| {
+        let (_, r) = answers.iter().find(|(j, _)| *j == i).expect("answered");
+        r.as_ref()
+            .map(|steps| steps.last().expect("step")[0].text(0).map(str::to_owned))
+            .map_err(|e| e.code.clone())
+    };
+    assert_eq!(text(0), Ok(Some("anon".into())));
+    assert_eq!(text(1), Ok(Some("authenticator".into())));
+    assert_eq!(text(2), Err("22012".into()), "division by zero, alone");
+    assert_eq!(text(3), Err("54000".into()), "too many parameters, alone");
+    assert_eq!(text(4), Ok(Some("authenticator".into())));
+    assert!(conn.is_usable());
+
+    // The statement prepared twice is kept once; the next pipeline closes the other.
+    let rows = conn
+        .pipeline(&[Step::plain(
+            "SELECT count(*)::text FROM pg_prepared_statements",
+        )])
+        .await
+        .expect("count");
+    assert_eq!(conn.prepared_count(), 4);
+    assert_eq!(
+        rows[0][0].text(0),
+        Some("4"),
+        "set_role, who, boom and the count itself: who's two duplicates were closed"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_reads_share_lanes_and_each_sees_its_own_role_and_claims() {
+    let cache = cache().await;
+    let lanes = Lanes::start(2, config(), Arc::new(AtomicU64::new(0)));
+    let conn = routed(&lanes).await;
+    let claims = |i: usize| match i % 3 {
+        0 => json!({"role": "anon"}),
+        1 => json!({"role": "authenticated", "sub": "u1", "n": i}),
+        _ => json!({"role": "authenticated", "sub": "u2", "n": i}),
+    };
+    let whoami = (0..30).map(|i| call(&conn, &cache, "GET", "/rpc/whoami", claims(i)));
+    let todos = (0..30).map(|i| {
+        call(
+            &conn,
+            &cache,
+            "GET",
+            "/todos?select=title&order=id",
+            claims(i),
+        )
+    });
+    let (whoami, todos) = tokio::join!(join_all(whoami), join_all(todos));
+    for (i, (status, body)) in whoami.into_iter().enumerate() {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["claims"], claims(i), "request {i}");
+        assert_eq!(body["role"], claims(i)["role"], "request {i}");
+    }
+    for (i, (status, body)) in todos.into_iter().enumerate() {
+        assert_eq!(status, 200, "{body}");
+        let expected = match i % 3 {
+            0 => json!([{"title": "public one"}]),
+            1 => json!([{"title": "public one"}, {"title": "private one"}]),
+            _ => json!([{"title": "other"}]),
+        };
+        assert_eq!(body, expected, "row level security of request {i}");
+    }
+    let LaneStats { batches, reads } = lanes.stats();
+    assert_eq!(reads, 60, "every read went through a lane");
+    assert!(batches < 10, "{batches} batches for 60 reads");
+}
+
+#[tokio::test]
+async fn a_failing_read_leaves_the_others_of_its_batch_alone() {
+    let cache = cache().await;
+    let lanes = Lanes::start(1, config(), Arc::new(AtomicU64::new(0)));
+    let conn = routed(&lanes).await;
+    let anon = || json!({"role": "anon"});
+    let (good, bad, after) = tokio::join!(
+        call(&conn, &cache, "GET", "/items?id=eq.1&select=id", anon()),
+        call(&conn, &cache, "GET", "/items?id=eq.not-a-number", anon()),
+        call(&conn, &cache, "GET", "/rpc/add?a=1&b=2", anon()),
+    );
+    assert_eq!(good.0, 200, "{}", good.1);
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert_eq!(bad.1["code"], "22P02");
+    assert_eq!(after, (200, json!(3)));
+    assert_eq!(lanes.stats().reads, 3);
+    assert_eq!(lanes.stats().batches, 1, "all three in one batch");
+}
+
+#[tokio::test]
+async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them() {
+    let cache = cache().await;
+    let lanes = Lanes::start(1, config(), Arc::new(AtomicU64::new(0)));
+    let conn = routed(&lanes).await;
+    let anon = || json!({"role": "anon"});
+    assert_eq!(
+        call(&conn, &cache, "GET", "/rpc/nap?ms=60", anon()).await,
+        (200, json!(60))
+    );
+    assert_eq!(lanes.stats().reads, 1, "unknown statements try a lane");
+    assert_eq!(
+        call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await,
+        (200, json!(1))
+    );
+    assert_eq!(lanes.stats().reads, 1, "the slow statement now runs alone");
+    assert_eq!(
+        call(&conn, &cache, "GET", "/rpc/add?a=2", anon()).await,
+        (200, json!(2))
+    );
+    assert_eq!(
+        lanes.stats().reads,
+        2,
+        "other statements still use the lane"
+    );
+    lanes.forget_slow();
+    call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await;
+    assert_eq!(lanes.stats().reads, 3, "forgotten on schema reload");
+
+    let (status, body) = call(
+        &conn,
+        &cache,
+        "POST",
+        "/rpc/noop",
+        json!({"role": "service_role"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(lanes.stats().reads, 3, "a POST is a write transaction");
+}
+
+#[tokio::test]
+async fn a_lane_that_cannot_connect_hands_its_reads_back() {
+    let cache = cache().await;
+    let nowhere: tokio_postgres::Config =
+        "host=127.0.0.1 port=1 user=authenticator connect_timeout=2"
+            .parse()
+            .expect("url");
+    let lanes = Lanes::start(1, nowhere, Arc::new(AtomicU64::new(0)));
+    let conn = routed(&lanes).await;
+    let anon = || json!({"role": "anon"});
+    for _ in 0..2 {
+        assert_eq!(
+            call(&conn, &cache, "GET", "/rpc/add?a=5", anon()).await,
+            (200, json!(5)),
+            "answered on the caller's own connection"
+        );
+    }
+    assert_eq!(
+        lanes.stats(),
+        LaneStats::default(),
+        "nothing ran on the lane"
+    );
+}
