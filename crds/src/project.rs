@@ -276,6 +276,11 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub db_pool_size: Option<i32>,
+    /// Connections per pod, besides the pool, on which short `/rest/v1` reads of many requests
+    /// go out in batches; 0 turns batching off (`MADBASE_DB_READ_LANES`, default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 16))]
+    pub db_read_lanes: Option<i32>,
     /// Upper bound on rows returned by one `/rest/v1` read (`MADBASE_DB_MAX_ROWS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
@@ -297,6 +302,7 @@ impl Default for DataPlaneSpec {
             pod_annotations: BTreeMap::new(),
             db_schemas: Vec::new(),
             db_pool_size: None,
+            db_read_lanes: None,
             db_max_rows: None,
             log_level: None,
         }

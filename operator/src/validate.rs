@@ -415,6 +415,9 @@ pub fn validate(
     if let Some(n) = dp.db_pool_size {
         settings.insert("MADBASE_DB_POOL_SIZE".to_owned(), n.to_string());
     }
+    if let Some(n) = dp.db_read_lanes {
+        settings.insert("MADBASE_DB_READ_LANES".to_owned(), n.to_string());
+    }
     if let Some(n) = dp.db_max_rows {
         settings.insert("MADBASE_DB_MAX_ROWS".to_owned(), n.to_string());
     }

@@ -195,3 +195,21 @@ fn endpoint_prefers_external_url_then_ingress_then_route() {
     exposure.external_url = Some("https://cdn.example.com/".into());
     assert_eq!(endpoint("a", "ns", &exposure), "https://cdn.example.com");
 }
+
+#[test]
+fn data_plane_tuning_reaches_its_settings() {
+    let mut p = shared();
+    p.spec.data_plane.db_pool_size = Some(20);
+    p.spec.data_plane.db_read_lanes = Some(0);
+    p.spec.data_plane.db_max_rows = Some(500);
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    let s = &v.data_plane.settings;
+    assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
+    assert_eq!(s["MADBASE_DB_READ_LANES"], "0");
+    assert_eq!(s["MADBASE_DB_MAX_ROWS"], "500");
+    let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
+    assert!(
+        !v.data_plane.settings.contains_key("MADBASE_DB_READ_LANES"),
+        "the data plane's default applies"
+    );
+}

@@ -9,11 +9,13 @@
 //!
 //! The cost is head-of-line blocking: a read queued behind a slow one waits for it. Three
 //! guards keep that rare and short:
-//! - a lane whose batch has been running for longer than [`STUCK`] takes no new reads, and
-//!   neither does one with [`MAX_DEPTH`] reads queued; the caller runs them on a connection of
-//!   their own;
-//! - a read that took longer than [`SLOW`] marks its statement slow, and that statement never
-//!   uses a lane again (until the schema is reloaded);
+//! - a lane whose batch has been running for longer than [`LaneLimits::stuck`] takes no new
+//!   reads, and neither does one with [`LaneLimits::max_depth`] reads queued; the caller runs
+//!   them on a connection of its own;
+//! - a read that took longer than [`LaneLimits::slow`] marks its statement slow, and that
+//!   statement keeps off the lanes for [`LaneLimits::slow_for`] (or until the schema is
+//!   reloaded). The mark expires because the measure is wall-clock time: a machine that
+//!   stalls (another process, the hypervisor) can make a cheap read look slow once;
 //! - only implicit transactions use lanes: writes, and reads at another isolation level, never.
 //!
 //! A request that goes away while its read is queued is skipped; once sent, its read runs to
@@ -21,7 +23,7 @@
 //! server would hit the whole connection. A lane that cannot connect hands its reads back to
 //! the caller and tries again a second later.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,12 +34,29 @@ use crate::error::DbError;
 use crate::execute::{Outcome, Transaction};
 use crate::wire::{PgConn, connection_error};
 
-/// A read that took longer than this on a lane marks its statement slow.
-pub const SLOW: Duration = Duration::from_millis(20);
-/// A lane whose batch has run this long takes no new reads.
-pub const STUCK: Duration = Duration::from_millis(5);
-/// A lane with this many reads queued or running takes no new ones.
-pub const MAX_DEPTH: usize = 32;
+/// When a lane stops taking reads, and for how long a slow statement stays off the lanes.
+#[derive(Debug, Clone, Copy)]
+pub struct LaneLimits {
+    /// A read that took longer than this on a lane marks its statement slow.
+    pub slow: Duration,
+    /// How long a slow statement keeps off the lanes.
+    pub slow_for: Duration,
+    /// A lane whose batch has run this long takes no new reads.
+    pub stuck: Duration,
+    /// A lane with this many reads queued or running takes no new ones.
+    pub max_depth: usize,
+}
+
+impl Default for LaneLimits {
+    fn default() -> Self {
+        LaneLimits {
+            slow: Duration::from_millis(20),
+            slow_for: Duration::from_secs(60),
+            stuck: Duration::from_millis(5),
+            max_depth: 32,
+        }
+    }
+}
 /// Reads sent in one batch at most.
 const MAX_BATCH: usize = 64;
 /// Slow statements remembered; past this the list starts over.
@@ -52,8 +71,10 @@ pub struct Lanes {
 }
 
 struct Shared {
-    /// Texts of main statements that took longer than [`SLOW`].
-    slow: Mutex<HashSet<String, foldhash::fast::RandomState>>,
+    /// Texts of main statements that took longer than `limits.slow`, with when (µs since the
+    /// epoch) they did.
+    slow: Mutex<HashMap<String, u64, foldhash::fast::RandomState>>,
+    limits: LaneLimits,
     /// Bumped on schema reload; a lane forgets its prepared statements when it changes.
     generation: Arc<AtomicU64>,
     config: tokio_postgres::Config,
@@ -106,8 +127,19 @@ impl Lanes {
         config: tokio_postgres::Config,
         generation: Arc<AtomicU64>,
     ) -> Lanes {
+        Self::with_limits(count, config, generation, LaneLimits::default())
+    }
+
+    /// [`Lanes::start`] with other limits.
+    pub fn with_limits(
+        count: usize,
+        config: tokio_postgres::Config,
+        generation: Arc<AtomicU64>,
+        limits: LaneLimits,
+    ) -> Lanes {
         let shared = Arc::new(Shared {
-            slow: Mutex::new(HashSet::default()),
+            slow: Mutex::new(HashMap::default()),
+            limits,
             generation,
             config,
             epoch: Instant::now(),
@@ -135,7 +167,7 @@ impl Lanes {
         let Some(lane) = self
             .lanes
             .iter()
-            .filter(|l| l.state.accepts(now))
+            .filter(|l| l.state.accepts(now, &self.shared.limits))
             .min_by_key(|l| l.state.depth.load(Ordering::Relaxed))
         else {
             return Err(tx);
@@ -175,7 +207,10 @@ impl Lanes {
 
     /// Whether `text` is marked slow.
     pub fn is_slow(&self, text: &str) -> bool {
-        lock(&self.shared.slow).contains(text)
+        let now = self.shared.micros();
+        lock(&self.shared.slow)
+            .get(text)
+            .is_some_and(|&at| self.shared.still_slow(at, now))
     }
 
     /// Forgets which statements were slow (their cost may change with the schema).
@@ -185,15 +220,15 @@ impl Lanes {
 }
 
 impl LaneState {
-    fn accepts(&self, now: u64) -> bool {
+    fn accepts(&self, now: u64, limits: &LaneLimits) -> bool {
         if self.down_until.load(Ordering::Relaxed) > now
-            || self.depth.load(Ordering::Relaxed) >= MAX_DEPTH
+            || self.depth.load(Ordering::Relaxed) >= limits.max_depth
         {
             return false;
         }
         match self.batch_started.load(Ordering::Relaxed) {
             0 => true,
-            started => now.saturating_sub(started - 1) < STUCK.as_micros() as u64,
+            started => now.saturating_sub(started - 1) < limits.stuck.as_micros() as u64,
         }
     }
 }
@@ -203,12 +238,20 @@ impl Shared {
         self.epoch.elapsed().as_micros() as u64
     }
 
+    fn still_slow(&self, marked: u64, now: u64) -> bool {
+        now.saturating_sub(marked) < self.limits.slow_for.as_micros() as u64
+    }
+
     fn mark_slow(&self, text: &str) {
+        let now = self.micros();
         let mut slow = lock(&self.slow);
         if slow.len() >= MAX_SLOW {
-            slow.clear();
+            slow.retain(|_, at| self.still_slow(*at, now));
+            if slow.len() >= MAX_SLOW {
+                slow.clear();
+            }
         }
-        slow.insert(text.to_owned());
+        slow.insert(text.to_owned(), now);
     }
 }
 
@@ -282,7 +325,7 @@ async fn run_batch(conn: &mut PgConn, jobs: &mut Vec<Job>, state: &LaneState, sh
         // Groups are answered in order, each once PostgreSQL has run it, so the time since
         // the previous answer is what this one cost.
         let now = Instant::now();
-        if now - last > SLOW {
+        if now - last > shared.limits.slow {
             shared.mark_slow(&txs[i].main.text);
         }
         last = now;

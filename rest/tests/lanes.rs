@@ -7,14 +7,15 @@ mod postgres;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
 use http::{HeaderMap, Method};
 use madbase_rest::wire::Step;
 use madbase_rest::{
-    Claims, ConnFuture, Connection, LaneStats, Lanes, Outcome, PgConn, RestRequest, RestSettings,
-    SchemaCache, Transaction,
+    Claims, ConnFuture, Connection, LaneLimits, LaneStats, Lanes, Outcome, PgConn, RestRequest,
+    RestSettings, SchemaCache, Transaction,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -250,6 +251,28 @@ async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them
     .await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(lanes.stats().reads, 3, "a POST is a write transaction");
+}
+
+#[tokio::test]
+async fn a_slow_mark_expires() {
+    let cache = cache().await;
+    let limits = LaneLimits {
+        slow_for: Duration::from_millis(400),
+        ..LaneLimits::default()
+    };
+    let lanes = Lanes::with_limits(1, config(), Arc::new(AtomicU64::new(0)), limits);
+    let conn = routed(&lanes).await;
+    let anon = || json!({"role": "anon"});
+    call(&conn, &cache, "GET", "/rpc/nap?ms=50", anon()).await;
+    call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await;
+    assert_eq!(lanes.stats().reads, 1, "marked slow");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await;
+    assert_eq!(
+        lanes.stats().reads,
+        2,
+        "back on the lane once the mark expired"
+    );
 }
 
 #[tokio::test]

@@ -90,6 +90,8 @@ test('/health, /ready and /metrics answer', async () => {
   assert.match(text, /madbase_http_request_duration_seconds_bucket/);
   assert.match(text, /madbase_db_pool_size\{project="default",pool="main"\} \d+/);
   assert.match(text, /madbase_db_pool_size\{project="default",pool="rest"\} \d+/);
+  assert.match(text, /madbase_rest_lane_batches_total\{project="default"\} \d+/);
+  assert.match(text, /madbase_rest_lane_reads_total\{project="default"\} \d+/);
   assert.match(text, /process_resident_memory_bytes \d+/);
 });
 
