@@ -254,6 +254,48 @@ async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them
 }
 
 #[tokio::test]
+async fn a_lane_busy_with_a_long_batch_or_full_takes_no_more_reads() {
+    let cache = cache().await;
+    let lanes = Lanes::with_limits(
+        1,
+        config(),
+        Arc::new(AtomicU64::new(0)),
+        LaneLimits {
+            max_depth: 2,
+            ..LaneLimits::default()
+        },
+    );
+    let conn = routed(&lanes).await;
+    let anon = || json!({"role": "anon"});
+    let slow = call(&conn, &cache, "GET", "/rpc/nap?ms=400", anon());
+    let quick = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let answer = call(&conn, &cache, "GET", "/rpc/add?a=7", anon()).await;
+        (answer, lanes.stats().reads)
+    };
+    let (slow, (quick, reads_when_quick_answered)) = tokio::join!(slow, quick);
+    assert_eq!(slow, (200, json!(400)));
+    assert_eq!(quick, (200, json!(7)));
+    assert_eq!(
+        reads_when_quick_answered, 0,
+        "the quick read did not wait behind the slow batch"
+    );
+    assert_eq!(lanes.stats().reads, 1, "it ran on the caller's connection");
+
+    // Five at once on a lane that takes two: the other three run on the caller's connection.
+    let urls: Vec<String> = (1..=5).map(|a| format!("/rpc/add?a={a}")).collect();
+    let five = urls
+        .iter()
+        .map(|url| call(&conn, &cache, "GET", url, anon()));
+    let answers = join_all(five).await;
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+    assert_eq!(lanes.stats().reads, 3, "two more on the lane");
+}
+
+#[tokio::test]
 async fn a_slow_mark_expires() {
     let cache = cache().await;
     let limits = LaneLimits {
