@@ -57,6 +57,7 @@ impl Default for LaneLimits {
         }
     }
 }
+
 /// Reads sent in one batch at most.
 const MAX_BATCH: usize = 64;
 /// Slow statements remembered; past this the list starts over.
