@@ -176,6 +176,23 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{project=\"{p}\"}} {v}"
             );
         }
+        for (name, help, v) in [
+            (
+                "madbase_rest_lane_queued",
+                "/rest/v1 reads queued or running on the read lanes.",
+                lanes.queued,
+            ),
+            (
+                "madbase_rest_lane_running",
+                "Read lanes with a batch running.",
+                lanes.running,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{project=\"{p}\"}} {v}"
+            );
+        }
         if let Some(rss) = resident_bytes() {
             let _ = writeln!(
                 out,
@@ -219,6 +236,8 @@ mod tests {
         let lanes = madbase_rest::LaneStats {
             batches: 3,
             reads: 7,
+            queued: 2,
+            running: 1,
         };
         let text = m.render("default", &[("main", pool), ("rest", pool)], lanes);
         assert!(text.contains(
@@ -239,5 +258,7 @@ mod tests {
         assert_eq!(text.matches("# TYPE madbase_db_pool_size gauge").count(), 1);
         assert!(text.contains("madbase_rest_lane_batches_total{project=\"default\"} 3"));
         assert!(text.contains("madbase_rest_lane_reads_total{project=\"default\"} 7"));
+        assert!(text.contains("madbase_rest_lane_queued{project=\"default\"} 2"));
+        assert!(text.contains("madbase_rest_lane_running{project=\"default\"} 1"));
     }
 }

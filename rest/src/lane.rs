@@ -14,8 +14,9 @@
 //!   them on a connection of its own;
 //! - a read that took longer than [`LaneLimits::slow`] marks its statement slow, and that
 //!   statement keeps off the lanes for [`LaneLimits::slow_for`] (or until the schema is
-//!   reloaded). The mark expires because the measure is wall-clock time: a machine that
-//!   stalls (another process, the hypervisor) can make a cheap read look slow once;
+//!   reloaded). The measure is wall-clock time, which a stalled machine (another process,
+//!   the hypervisor) can inflate, so the mark also ends as soon as the statement runs fast on
+//!   a connection of its own ([`Lanes::observe`]);
 //! - only implicit transactions use lanes: writes, and reads at another isolation level, never.
 //!
 //! A request that goes away while its read is queued is skipped; once sent, its read runs to
@@ -117,6 +118,10 @@ pub struct LaneStats {
     pub batches: u64,
     /// Reads answered in them.
     pub reads: u64,
+    /// Reads queued or running now, over all lanes.
+    pub queued: u64,
+    /// Lanes with a batch running now.
+    pub running: u64,
 }
 
 impl Lanes {
@@ -193,6 +198,16 @@ impl Lanes {
         LaneStats {
             batches: self.shared.batches.load(Ordering::Relaxed),
             reads: self.shared.reads.load(Ordering::Relaxed),
+            queued: self
+                .lanes
+                .iter()
+                .map(|l| l.state.depth.load(Ordering::Relaxed) as u64)
+                .sum(),
+            running: self
+                .lanes
+                .iter()
+                .filter(|l| l.state.batch_started.load(Ordering::Relaxed) != 0)
+                .count() as u64,
         }
     }
 
@@ -212,6 +227,20 @@ impl Lanes {
         lock(&self.shared.slow)
             .get(text)
             .is_some_and(|&at| self.shared.still_slow(at, now))
+    }
+
+    /// Reports that `text` took `took` on a connection of its own (a read the lanes did not
+    /// take). A statement marked slow that ran in under half the limit there is unmarked: the
+    /// mark came from a stall, not from the statement. Without this, a stall under load would
+    /// send reads to the pool, whose extra backends load the machine further and make the next
+    /// lane read look slow again.
+    pub fn observe(&self, text: &str, took: Duration) {
+        if took < self.shared.limits.slow / 2 {
+            let mut slow = lock(&self.shared.slow);
+            if !slow.is_empty() {
+                slow.remove(text);
+            }
+        }
     }
 
     /// Forgets which statements were slow (their cost may change with the schema).

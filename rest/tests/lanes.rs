@@ -36,7 +36,14 @@ impl Connection for Routed<'_> {
         Box::pin(async move {
             match self.lanes.run(tx).await {
                 Ok(result) => result,
-                Err(tx) => madbase_rest::run_on(&mut *self.own.lock().await, &tx).await,
+                Err(tx) => {
+                    let started = std::time::Instant::now();
+                    let outcome = madbase_rest::run_on(&mut *self.own.lock().await, &tx).await;
+                    if tx.is_implicit() && outcome.is_ok() {
+                        self.lanes.observe(&tx.main.text, started.elapsed());
+                    }
+                    outcome
+                }
             }
         })
     }
@@ -188,9 +195,15 @@ async fn concurrent_reads_share_lanes_and_each_sees_its_own_role_and_claims() {
         };
         assert_eq!(body, expected, "row level security of request {i}");
     }
-    let LaneStats { batches, reads } = lanes.stats();
+    let LaneStats {
+        batches,
+        reads,
+        queued,
+        ..
+    } = lanes.stats();
     assert_eq!(reads, 60, "every read went through a lane");
     assert!(batches < 10, "{batches} batches for 60 reads");
+    assert_eq!(queued, 0, "every read answered has left its lane");
 }
 
 #[tokio::test]
@@ -218,28 +231,40 @@ async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them
     let lanes = Lanes::start(1, config(), Arc::new(AtomicU64::new(0)));
     let conn = routed(&lanes).await;
     let anon = || json!({"role": "anon"});
+    let nap = |ms: u32| {
+        let (conn, cache) = (&conn, &cache);
+        async move {
+            let url = format!("/rpc/nap?ms={ms}");
+            call(conn, cache, "GET", &url, anon()).await
+        }
+    };
+    let reads = || lanes.stats().reads;
+    assert_eq!(nap(60).await, (200, json!(60)));
+    assert_eq!(reads(), 1, "unknown statements try a lane");
+    assert_eq!(nap(30).await, (200, json!(30)));
     assert_eq!(
-        call(&conn, &cache, "GET", "/rpc/nap?ms=60", anon()).await,
-        (200, json!(60))
+        reads(),
+        1,
+        "the slow statement now runs on its own connection"
     );
-    assert_eq!(lanes.stats().reads, 1, "unknown statements try a lane");
-    assert_eq!(
-        call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await,
-        (200, json!(1))
-    );
-    assert_eq!(lanes.stats().reads, 1, "the slow statement now runs alone");
     assert_eq!(
         call(&conn, &cache, "GET", "/rpc/add?a=2", anon()).await,
         (200, json!(2))
     );
+    assert_eq!(reads(), 2, "other statements still use the lane");
+    assert_eq!(nap(1).await, (200, json!(1)));
     assert_eq!(
-        lanes.stats().reads,
+        reads(),
         2,
-        "other statements still use the lane"
+        "still marked: it runs on its own connection, fast"
     );
+    nap(1).await;
+    assert_eq!(reads(), 3, "that fast run cleared the mark");
+    nap(60).await;
+    assert_eq!(reads(), 4, "marked again");
     lanes.forget_slow();
-    call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await;
-    assert_eq!(lanes.stats().reads, 3, "forgotten on schema reload");
+    nap(1).await;
+    assert_eq!(reads(), 5, "forgotten on schema reload");
 
     let (status, body) = call(
         &conn,
@@ -250,7 +275,7 @@ async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them
     )
     .await;
     assert_eq!(status, 204, "{body}");
-    assert_eq!(lanes.stats().reads, 3, "a POST is a write transaction");
+    assert_eq!(lanes.stats().reads, 5, "a POST is a write transaction");
 }
 
 #[tokio::test]
@@ -306,10 +331,11 @@ async fn a_slow_mark_expires() {
     let conn = routed(&lanes).await;
     let anon = || json!({"role": "anon"});
     call(&conn, &cache, "GET", "/rpc/nap?ms=50", anon()).await;
-    call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await;
+    // 15 ms on its own connection: not fast enough to clear the mark (under half of 20 ms).
+    call(&conn, &cache, "GET", "/rpc/nap?ms=15", anon()).await;
     assert_eq!(lanes.stats().reads, 1, "marked slow");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    call(&conn, &cache, "GET", "/rpc/nap?ms=1", anon()).await;
+    call(&conn, &cache, "GET", "/rpc/nap?ms=15", anon()).await;
     assert_eq!(
         lanes.stats().reads,
         2,
@@ -339,4 +365,35 @@ async fn a_lane_that_cannot_connect_hands_its_reads_back() {
         LaneStats::default(),
         "nothing ran on the lane"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_reads_leave_the_lanes_usable() {
+    let cache = cache().await;
+    let lanes = Lanes::with_limits(
+        2,
+        config(),
+        Arc::new(AtomicU64::new(0)),
+        LaneLimits {
+            max_depth: 4,
+            ..LaneLimits::default()
+        },
+    );
+    let conn = routed(&lanes).await;
+    let anon = || json!({"role": "anon"});
+    for round in 0..50u64 {
+        let many = (0..8).map(|_| call(&conn, &cache, "GET", "/rpc/add?a=1", anon()));
+        // Clients that go away at every stage of their reads.
+        let _ =
+            tokio::time::timeout(Duration::from_micros(200 * (round % 10)), join_all(many)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = lanes.stats().reads;
+    for _ in 0..4 {
+        assert_eq!(
+            call(&conn, &cache, "GET", "/rpc/add?a=2", anon()).await,
+            (200, json!(2))
+        );
+    }
+    assert_eq!(lanes.stats().reads, before + 4, "every read went to a lane");
 }
