@@ -274,3 +274,22 @@ fn serve_without_settings_lists_what_is_missing() {
     assert_eq!(missing_file.status.code(), Some(1));
     assert!(stderr(&missing_file).contains("cannot read config file"));
 }
+
+#[test]
+fn dev_tuning_from_the_environment_is_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["dev", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--port", &free_port().to_string(), "--log-level", "warn"])
+        .env("MADBASE_DB_READ_LANES", "many")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("MADBASE_DB_READ_LANES must be an integer between 0 and 16 (got `many`)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
