@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::Extension;
@@ -368,14 +368,13 @@ impl Connection for Routed<'_> {
                 Some(conn) => conn,
                 slot => slot.insert(self.rest.pool.get().await.map_err(pool_error)?),
             };
-            let started = Instant::now();
-            let outcome = madbase_rest::run_on(&mut conn.conn, &tx).await;
+            let outcome = match &self.rest.lanes {
+                Some(lanes) => lanes.run_alone(&mut conn.conn, &tx).await,
+                None => madbase_rest::run_on(&mut conn.conn, &tx).await,
+            };
             if tx.is_implicit() {
                 // Its transaction ended with the pipeline: nothing is left to finish.
                 *own = None;
-                if let (Some(lanes), Ok(_)) = (&self.rest.lanes, &outcome) {
-                    lanes.observe(&tx.main.text, started.elapsed());
-                }
             }
             outcome
         })

@@ -16,7 +16,7 @@
 //!   statement keeps off the lanes for [`LaneLimits::slow_for`] (or until the schema is
 //!   reloaded). The measure is wall-clock time, which a stalled machine (another process,
 //!   the hypervisor) can inflate, so the mark also ends as soon as the statement runs fast on
-//!   a connection of its own ([`Lanes::observe`]);
+//!   a connection of its own ([`Lanes::run_alone`]);
 //! - only implicit transactions use lanes: writes, and reads at another isolation level, never.
 //!
 //! A request that goes away while its read is queued is skipped; once sent, its read runs to
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::DbError;
-use crate::execute::{Outcome, Transaction};
+use crate::execute::{Outcome, Transaction, run_on};
 use crate::wire::{PgConn, connection_error};
 
 /// When a lane stops taking reads, and for how long a slow statement stays off the lanes.
@@ -229,18 +229,21 @@ impl Lanes {
             .is_some_and(|&at| self.shared.still_slow(at, now))
     }
 
-    /// Reports that `text` took `took` on a connection of its own (a read the lanes did not
-    /// take). A statement marked slow that ran in under half the limit there is unmarked: the
-    /// mark came from a stall, not from the statement. Without this, a stall under load would
-    /// send reads to the pool, whose extra backends load the machine further and make the next
-    /// lane read look slow again.
-    pub fn observe(&self, text: &str, took: Duration) {
-        if took < self.shared.limits.slow / 2 {
+    /// Runs `tx` on `conn`, a connection of the caller's, for a read the lanes did not take.
+    /// A statement marked slow that runs in under half the limit there is unmarked: the mark
+    /// came from a stall, not from the statement. Without this, a stall under load would send
+    /// reads to the pool, whose extra backends load the machine further and make the next lane
+    /// read look slow again.
+    pub async fn run_alone(&self, conn: &mut PgConn, tx: &Transaction) -> Result<Outcome, DbError> {
+        let started = Instant::now();
+        let outcome = run_on(conn, tx).await;
+        if tx.is_implicit() && outcome.is_ok() && started.elapsed() < self.shared.limits.slow / 2 {
             let mut slow = lock(&self.shared.slow);
             if !slow.is_empty() {
-                slow.remove(text);
+                slow.remove(&tx.main.text);
             }
         }
+        outcome
     }
 
     /// Forgets which statements were slow (their cost may change with the schema).

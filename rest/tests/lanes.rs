@@ -36,14 +36,7 @@ impl Connection for Routed<'_> {
         Box::pin(async move {
             match self.lanes.run(tx).await {
                 Ok(result) => result,
-                Err(tx) => {
-                    let started = std::time::Instant::now();
-                    let outcome = madbase_rest::run_on(&mut *self.own.lock().await, &tx).await;
-                    if tx.is_implicit() && outcome.is_ok() {
-                        self.lanes.observe(&tx.main.text, started.elapsed());
-                    }
-                    outcome
-                }
+                Err(tx) => self.lanes.run_alone(&mut *self.own.lock().await, &tx).await,
             }
         })
     }
