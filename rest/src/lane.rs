@@ -111,7 +111,7 @@ enum Reply {
     Refused(Transaction),
 }
 
-/// Counters of the lanes since start.
+/// Counters of the lanes since start, and their load now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LaneStats {
     /// Batches sent.
@@ -193,7 +193,7 @@ impl Lanes {
         }
     }
 
-    /// Batches sent and reads answered since start.
+    /// Batches sent and reads answered since start, and what the lanes hold now.
     pub fn stats(&self) -> LaneStats {
         LaneStats {
             batches: self.shared.batches.load(Ordering::Relaxed),
@@ -211,18 +211,8 @@ impl Lanes {
         }
     }
 
-    /// How many lanes there are.
-    pub fn len(&self) -> usize {
-        self.lanes.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.lanes.is_empty()
-    }
-
     /// Whether `text` is marked slow.
-    pub fn is_slow(&self, text: &str) -> bool {
+    fn is_slow(&self, text: &str) -> bool {
         let now = self.shared.micros();
         lock(&self.shared.slow)
             .get(text)

@@ -3,19 +3,18 @@
 //! claims and errors; slow reads and writes stay off the lanes; a lane that cannot connect
 //! hands its reads back.
 
+mod data_plane;
 mod postgres;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use bytes::Bytes;
+use data_plane::Api;
 use futures_util::future::join_all;
-use http::{HeaderMap, Method};
 use madbase_rest::wire::Step;
 use madbase_rest::{
-    Claims, ConnFuture, Connection, LaneLimits, LaneStats, Lanes, Outcome, PgConn, RestRequest,
-    RestSettings, SchemaCache, Transaction,
+    ConnFuture, Connection, LaneLimits, LaneStats, Lanes, Outcome, PgConn, Transaction,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -46,52 +45,23 @@ impl Connection for Routed<'_> {
     }
 }
 
-async fn cache() -> SchemaCache {
-    let client = postgres::connect().await;
-    SchemaCache::load(&client, &["public".to_string()])
-        .await
-        .expect("schema cache")
+/// Lanes with `limits` on the test server.
+fn lanes(count: usize, limits: LaneLimits) -> Lanes {
+    Lanes::with_limits(count, config(), Arc::new(AtomicU64::new(0)), limits)
 }
 
-async fn call(
-    conn: &dyn Connection,
-    cache: &SchemaCache,
-    method: &str,
-    url: &str,
-    claims: Value,
-) -> (u16, Value) {
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (url.to_string(), None),
-    };
+/// Requests served through `lanes`, falling back to a connection of their own.
+async fn api(lanes: &Lanes) -> Api<Routed<'_>> {
+    let own = Mutex::new(PgConn::connect(&config()).await.expect("connect"));
+    Api::on(Routed { lanes, own }).await
+}
+
+/// A request as `claims["role"]`; the body as JSON when it is JSON.
+async fn call(api: &Api<Routed<'_>>, method: &str, url: &str, claims: Value) -> (u16, Value) {
     let role = claims["role"].as_str().expect("role").to_owned();
-    let r = madbase_rest::handle(
-        cache,
-        &RestSettings::default(),
-        conn,
-        RestRequest {
-            method: Method::from_bytes(method.as_bytes()).expect("method"),
-            path,
-            query,
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-            role,
-            claims: Arc::new(Claims::new(claims)),
-        },
-    )
-    .await;
-    let text = String::from_utf8(r.body.to_vec()).expect("utf8");
-    (
-        r.status.as_u16(),
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn routed(lanes: &Lanes) -> Routed<'_> {
-    Routed {
-        lanes,
-        own: Mutex::new(PgConn::connect(&config()).await.expect("connect")),
-    }
+    let r = api.req(method, url, &[], "", &role, claims).await;
+    let body = serde_json::from_str(&r.body).unwrap_or(Value::String(r.body));
+    (r.status, body)
 }
 
 #[tokio::test]
@@ -155,24 +125,15 @@ async fn a_batch_answers_each_group_in_its_own_transaction() {
 
 #[tokio::test]
 async fn concurrent_reads_share_lanes_and_each_sees_its_own_role_and_claims() {
-    let cache = cache().await;
-    let lanes = Lanes::start(2, config(), Arc::new(AtomicU64::new(0)));
-    let conn = routed(&lanes).await;
+    let lanes = lanes(2, LaneLimits::default());
+    let api = api(&lanes).await;
     let claims = |i: usize| match i % 3 {
         0 => json!({"role": "anon"}),
         1 => json!({"role": "authenticated", "sub": "u1", "n": i}),
         _ => json!({"role": "authenticated", "sub": "u2", "n": i}),
     };
-    let whoami = (0..30).map(|i| call(&conn, &cache, "GET", "/rpc/whoami", claims(i)));
-    let todos = (0..30).map(|i| {
-        call(
-            &conn,
-            &cache,
-            "GET",
-            "/todos?select=title&order=id",
-            claims(i),
-        )
-    });
+    let whoami = (0..30).map(|i| call(&api, "GET", "/rpc/whoami", claims(i)));
+    let todos = (0..30).map(|i| call(&api, "GET", "/todos?select=title&order=id", claims(i)));
     let (whoami, todos) = tokio::join!(join_all(whoami), join_all(todos));
     for (i, (status, body)) in whoami.into_iter().enumerate() {
         assert_eq!(status, 200, "{body}");
@@ -201,14 +162,13 @@ async fn concurrent_reads_share_lanes_and_each_sees_its_own_role_and_claims() {
 
 #[tokio::test]
 async fn a_failing_read_leaves_the_others_of_its_batch_alone() {
-    let cache = cache().await;
-    let lanes = Lanes::start(1, config(), Arc::new(AtomicU64::new(0)));
-    let conn = routed(&lanes).await;
+    let lanes = lanes(1, LaneLimits::default());
+    let api = api(&lanes).await;
     let anon = || json!({"role": "anon"});
     let (good, bad, after) = tokio::join!(
-        call(&conn, &cache, "GET", "/items?id=eq.1&select=id", anon()),
-        call(&conn, &cache, "GET", "/items?id=eq.not-a-number", anon()),
-        call(&conn, &cache, "GET", "/rpc/add?a=1&b=2", anon()),
+        call(&api, "GET", "/items?id=eq.1&select=id", anon()),
+        call(&api, "GET", "/items?id=eq.not-a-number", anon()),
+        call(&api, "GET", "/rpc/add?a=1&b=2", anon()),
     );
     assert_eq!(good.0, 200, "{}", good.1);
     assert_eq!(bad.0, 400, "{}", bad.1);
@@ -220,15 +180,14 @@ async fn a_failing_read_leaves_the_others_of_its_batch_alone() {
 
 #[tokio::test]
 async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them() {
-    let cache = cache().await;
-    let lanes = Lanes::start(1, config(), Arc::new(AtomicU64::new(0)));
-    let conn = routed(&lanes).await;
+    let lanes = lanes(1, LaneLimits::default());
+    let api = api(&lanes).await;
     let anon = || json!({"role": "anon"});
     let nap = |ms: u32| {
-        let (conn, cache) = (&conn, &cache);
+        let api = &api;
         async move {
             let url = format!("/rpc/nap?ms={ms}");
-            call(conn, cache, "GET", &url, anon()).await
+            call(api, "GET", &url, anon()).await
         }
     };
     let reads = || lanes.stats().reads;
@@ -241,7 +200,7 @@ async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them
         "the slow statement now runs on its own connection"
     );
     assert_eq!(
-        call(&conn, &cache, "GET", "/rpc/add?a=2", anon()).await,
+        call(&api, "GET", "/rpc/add?a=2", anon()).await,
         (200, json!(2))
     );
     assert_eq!(reads(), 2, "other statements still use the lane");
@@ -259,36 +218,26 @@ async fn a_slow_read_keeps_its_statement_off_the_lanes_and_writes_never_use_them
     nap(1).await;
     assert_eq!(reads(), 5, "forgotten on schema reload");
 
-    let (status, body) = call(
-        &conn,
-        &cache,
-        "POST",
-        "/rpc/noop",
-        json!({"role": "service_role"}),
-    )
-    .await;
+    let (status, body) = call(&api, "POST", "/rpc/noop", json!({"role": "service_role"})).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(lanes.stats().reads, 5, "a POST is a write transaction");
 }
 
 #[tokio::test]
 async fn a_lane_busy_with_a_long_batch_or_full_takes_no_more_reads() {
-    let cache = cache().await;
-    let lanes = Lanes::with_limits(
+    let lanes = lanes(
         1,
-        config(),
-        Arc::new(AtomicU64::new(0)),
         LaneLimits {
             max_depth: 2,
             ..LaneLimits::default()
         },
     );
-    let conn = routed(&lanes).await;
+    let api = api(&lanes).await;
     let anon = || json!({"role": "anon"});
-    let slow = call(&conn, &cache, "GET", "/rpc/nap?ms=400", anon());
+    let slow = call(&api, "GET", "/rpc/nap?ms=400", anon());
     let quick = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let answer = call(&conn, &cache, "GET", "/rpc/add?a=7", anon()).await;
+        let answer = call(&api, "GET", "/rpc/add?a=7", anon()).await;
         (answer, lanes.stats().reads)
     };
     let (slow, (quick, reads_when_quick_answered)) = tokio::join!(slow, quick);
@@ -302,9 +251,7 @@ async fn a_lane_busy_with_a_long_batch_or_full_takes_no_more_reads() {
 
     // Five at once on a lane that takes two: the other three run on the caller's connection.
     let urls: Vec<String> = (1..=5).map(|a| format!("/rpc/add?a={a}")).collect();
-    let five = urls
-        .iter()
-        .map(|url| call(&conn, &cache, "GET", url, anon()));
+    let five = urls.iter().map(|url| call(&api, "GET", url, anon()));
     let answers = join_all(five).await;
     assert!(
         answers.iter().all(|(status, _)| *status == 200),
@@ -315,20 +262,19 @@ async fn a_lane_busy_with_a_long_batch_or_full_takes_no_more_reads() {
 
 #[tokio::test]
 async fn a_slow_mark_expires() {
-    let cache = cache().await;
     let limits = LaneLimits {
         slow_for: Duration::from_millis(400),
         ..LaneLimits::default()
     };
-    let lanes = Lanes::with_limits(1, config(), Arc::new(AtomicU64::new(0)), limits);
-    let conn = routed(&lanes).await;
+    let lanes = lanes(1, limits);
+    let api = api(&lanes).await;
     let anon = || json!({"role": "anon"});
-    call(&conn, &cache, "GET", "/rpc/nap?ms=50", anon()).await;
+    call(&api, "GET", "/rpc/nap?ms=50", anon()).await;
     // 15 ms on its own connection: not fast enough to clear the mark (under half of 20 ms).
-    call(&conn, &cache, "GET", "/rpc/nap?ms=15", anon()).await;
+    call(&api, "GET", "/rpc/nap?ms=15", anon()).await;
     assert_eq!(lanes.stats().reads, 1, "marked slow");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    call(&conn, &cache, "GET", "/rpc/nap?ms=15", anon()).await;
+    call(&api, "GET", "/rpc/nap?ms=15", anon()).await;
     assert_eq!(
         lanes.stats().reads,
         2,
@@ -338,17 +284,16 @@ async fn a_slow_mark_expires() {
 
 #[tokio::test]
 async fn a_lane_that_cannot_connect_hands_its_reads_back() {
-    let cache = cache().await;
     let nowhere: tokio_postgres::Config =
         "host=127.0.0.1 port=1 user=authenticator connect_timeout=2"
             .parse()
             .expect("url");
     let lanes = Lanes::start(1, nowhere, Arc::new(AtomicU64::new(0)));
-    let conn = routed(&lanes).await;
+    let api = api(&lanes).await;
     let anon = || json!({"role": "anon"});
     for _ in 0..2 {
         assert_eq!(
-            call(&conn, &cache, "GET", "/rpc/add?a=5", anon()).await,
+            call(&api, "GET", "/rpc/add?a=5", anon()).await,
             (200, json!(5)),
             "answered on the caller's own connection"
         );
@@ -362,20 +307,17 @@ async fn a_lane_that_cannot_connect_hands_its_reads_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_reads_leave_the_lanes_usable() {
-    let cache = cache().await;
-    let lanes = Lanes::with_limits(
+    let lanes = lanes(
         2,
-        config(),
-        Arc::new(AtomicU64::new(0)),
         LaneLimits {
             max_depth: 4,
             ..LaneLimits::default()
         },
     );
-    let conn = routed(&lanes).await;
+    let api = api(&lanes).await;
     let anon = || json!({"role": "anon"});
     for round in 0..50u64 {
-        let many = (0..8).map(|_| call(&conn, &cache, "GET", "/rpc/add?a=1", anon()));
+        let many = (0..8).map(|_| call(&api, "GET", "/rpc/add?a=1", anon()));
         // Clients that go away at every stage of their reads.
         let _ =
             tokio::time::timeout(Duration::from_micros(200 * (round % 10)), join_all(many)).await;
@@ -384,7 +326,7 @@ async fn abandoned_reads_leave_the_lanes_usable() {
     let before = lanes.stats().reads;
     for _ in 0..4 {
         assert_eq!(
-            call(&conn, &cache, "GET", "/rpc/add?a=2", anon()).await,
+            call(&api, "GET", "/rpc/add?a=2", anon()).await,
             (200, json!(2))
         );
     }

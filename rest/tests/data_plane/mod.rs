@@ -6,12 +6,12 @@
 use super::postgres;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use madbase_rest::{RestRequest, RestSettings, SchemaCache};
+use madbase_rest::{Connection, RestRequest, RestSettings, SchemaCache};
 use serde_json::{Value, json};
 
-/// Calls `madbase_rest::handle` the way the data plane does.
-pub struct Api {
-    conn: tokio::sync::Mutex<madbase_rest::PgConn>,
+/// Calls `madbase_rest::handle` the way the data plane does, on its own connection by default.
+pub struct Api<C = tokio::sync::Mutex<madbase_rest::PgConn>> {
+    conn: C,
     cache: SchemaCache,
     settings: RestSettings,
 }
@@ -49,19 +49,35 @@ impl Api {
     }
 
     pub async fn with(settings: RestSettings) -> Api {
-        let client = postgres::connect().await;
-        let cache = SchemaCache::load(&client, &settings.schemas)
-            .await
-            .expect("schema cache loads");
         let config: tokio_postgres::Config = postgres::url().parse().expect("url");
         let conn = madbase_rest::PgConn::connect(&config)
             .await
             .expect("data API connection");
+        Api::on_with(tokio::sync::Mutex::new(conn), settings).await
+    }
+}
+
+impl<C: Connection> Api<C> {
+    /// The same calls on another connection (one that routes reads to lanes, say).
+    pub async fn on(conn: C) -> Api<C> {
+        Api::on_with(conn, settings()).await
+    }
+
+    async fn on_with(conn: C, settings: RestSettings) -> Api<C> {
+        let client = postgres::connect().await;
+        let cache = SchemaCache::load(&client, &settings.schemas)
+            .await
+            .expect("schema cache loads");
         Api {
-            conn: tokio::sync::Mutex::new(conn),
+            conn,
             cache,
             settings,
         }
+    }
+
+    /// The connection the calls run on.
+    pub fn conn(&self) -> &C {
+        &self.conn
     }
 
     pub async fn req(
