@@ -8,7 +8,10 @@
 #   (a) the bare lookup  SELECT ... WHERE id = :id  (-M prepared)
 #   (b) the exact statements MadBase sends for GET by PK, captured from PostgreSQL's log and
 #       replayed pipelined (\startpipeline), with the same parameters.
-# Prints req/s, p50/p99, the data plane's CPU per request, its RSS, and the ratios to (a) and (b).
+# and with wrk the HTTP floor: GET /health, answered without the database.
+# Prints req/s, p50/p99, the data plane's CPU per request, its RSS, and the ratios to (a) and (b);
+# and the ceiling those limits leave for GET by PK on this machine: the req/s of a data plane that
+# cost no more CPU than the HTTP floor on top of (b)'s PostgreSQL work.
 #
 # A shared 2-core machine drifts by ±20 % from one minute to the next, so each concurrency runs
 # ROUNDS rounds of every scenario, interleaved, and reports medians; a ratio is the median of the
@@ -201,11 +204,20 @@ for c in $concurrency; do
     run_pgbench bare "$work/lookup.sql" "$c" "$warm"
     run_pgbench madbase_sql "$work/pipeline.sql" "$c" "$warm" "${dopts[@]}"
     for s in "${scenarios[@]}"; do run_wrk "$s" "${lua[$s]}" "$c" "$warm"; done
+    run_wrk floor health.lua "$c" "$warm"
   done
 done
 hwm=$(proc_field "$dev_pid" VmHWM)
 rss_end=$(proc_field "$dev_pid" VmRSS)
 
+ceiling() {  # conns: per round, the req/s of a data plane costing only the HTTP floor over the
+  # SQL of (b): the cores ÷ (the floor's data plane + wrk CPU + PostgreSQL's CPU in (b)), in µs
+  python3 -c 'import sys
+cores, *cols = sys.argv[1:]
+rows = zip(*(map(float, c.split()) for c in cols))
+print(" ".join(str(round(int(cores) * 1e6 / sum(r))) for r in rows))' "$(nproc)" \
+    "${cpu_us[floor.$1]}" "${client_us[floor.$1]}" "${pg_us[madbase_sql.$1]}"
+}
 ratios() {  # "x1 x2 …" "y1 y2 …": the median of the per-round ratios x_i / y_i
   python3 -c 'import statistics, sys
 x, y = (list(map(float, a.split())) for a in sys.argv[1:3])
@@ -247,9 +259,21 @@ for c in $concurrency; do
       "$(py "f'{${rss_peak[$s.$c]} / 1024:.1f}'")" "${errs[$s.$c]}" \
       "$(ratios "${rps[$s.$c]}" "${tps[bare.$c]}")" "$(ratios "${rps[$s.$c]}" "${tps[madbase_sql.$c]}")"
   done
+  # shellcheck disable=SC2059
+  printf "$row" "HTTP floor (GET /health)" "$c" "$(median ${rps[floor.$c]})" "$(spread "${rps[floor.$c]}")" \
+    "$(median ${p50[floor.$c]})" "$(median ${p99[floor.$c]})" "$(median ${cpu_us[floor.$c]})" - \
+    "$(median ${client_us[floor.$c]})" - "${errs[floor.$c]}" - -
+  limit=$(ceiling "$c")
+  # shellcheck disable=SC2059
+  printf "$row" "ceiling for GET by PK" "$c" "$(median $limit)" "$(spread "$limit")" - - - - - - - \
+    "$(ratios "$limit" "${tps[bare.$c]}")" "$(ratios "$limit" "${tps[madbase_sql.$c]}")"
 done
 echo
 echo "RSS of madbase: idle 10 s after start $(py "f'{$idle_rss / 1024:.1f}'") MB; after the run $(py "f'{$rss_end / 1024:.1f}'") MB; peak (VmHWM) $(py "f'{$hwm / 1024:.1f}'") MB"
 echo "CPU µs/req is the madbase process only (utime+stime); PG µs/req is the postmaster and its backends;"
 echo "load µs/req is the load generator's own (wrk or pgbench). On a shared box the three add up to"
 echo "the CPU a request costs: 2 cores ÷ their sum is the ceiling on req/s."
+echo "HTTP floor: GET /health, answered without the database, under the same wrk. Ceiling for GET by PK:"
+echo "what a data plane that cost no more than that floor would reach sending (b)'s SQL as pgbench"
+echo "does, i.e. $(nproc) cores ÷ (floor's data plane + wrk CPU + PostgreSQL's CPU in (b)) per round."
+echo "Read lanes can take PostgreSQL's CPU below (b)'s by batching; nothing else can pass it."
