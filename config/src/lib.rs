@@ -70,6 +70,8 @@ settings! {
         "Allow `Accept: application/vnd.pgrst.plan` EXPLAIN responses (PostgREST's db-plan-enabled).";
     "db_pre_request" => "MADBASE_DB_PRE_REQUEST", required: false, secret: false, default: None,
         "Function called before every /rest/v1 query (PostgREST's db-pre-request), e.g. public.check_request.";
+    "openapi_mode" => "MADBASE_OPENAPI_MODE", required: false, secret: false, default: Some("follow-privileges"),
+        "What GET /rest/v1/ describes (PostgREST's openapi-mode): follow-privileges (what the caller's role may use), ignore-privileges (everything exposed) or disabled (404 PGRST126).";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
         "Reject requests without a valid `apikey` header or query parameter, as Supabase's gateway does.";
     "log_level" => "MADBASE_LOG_LEVEL", required: false, secret: false, default: Some("info"),
@@ -243,6 +245,29 @@ pub enum LogFormat {
     Text,
 }
 
+/// What `GET /rest/v1/` describes (PostgREST's `openapi-mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OpenApiMode {
+    /// What the caller's role may use.
+    #[default]
+    FollowPrivileges,
+    /// Everything exposed, whoever asks.
+    IgnorePrivileges,
+    /// Nothing: the root answers 404.
+    Disabled,
+}
+
+impl OpenApiMode {
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenApiMode::FollowPrivileges => "follow-privileges",
+            OpenApiMode::IgnorePrivileges => "ignore-privileges",
+            OpenApiMode::Disabled => "disabled",
+        }
+    }
+}
+
 /// Where `/storage/v1` keeps object bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageBackend {
@@ -296,6 +321,8 @@ pub struct DataPlaneConfig {
     pub db_plan_enabled: bool,
     /// See `db_pre_request`.
     pub db_pre_request: Option<String>,
+    /// See `openapi_mode`.
+    pub openapi_mode: OpenApiMode,
     /// See `require_apikey`.
     pub require_apikey: bool,
     /// See `log_level`.
@@ -523,6 +550,19 @@ impl DataPlaneConfig {
                 });
             ok.then(|| v.to_owned())
         });
+        let openapi_mode = raw.parse(
+            "openapi_mode",
+            "follow-privileges, ignore-privileges or disabled",
+            |v| {
+                [
+                    OpenApiMode::FollowPrivileges,
+                    OpenApiMode::IgnorePrivileges,
+                    OpenApiMode::Disabled,
+                ]
+                .into_iter()
+                .find(|m| m.as_str() == v)
+            },
+        );
         let log_level = raw.get("log_level").map(str::to_owned);
         let log_format = raw.parse("log_format", "json or text", |v| match v {
             "json" => Some(LogFormat::Json),
@@ -598,6 +638,7 @@ impl DataPlaneConfig {
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
                 db_pre_request,
+                openapi_mode: openapi_mode.unwrap_or_default(),
                 require_apikey,
                 log_level,
                 log_format,
@@ -647,6 +688,10 @@ impl DataPlaneConfig {
         if let Some(f) = &self.db_pre_request {
             out.push(("MADBASE_DB_PRE_REQUEST", f.clone()));
         }
+        out.push((
+            "MADBASE_OPENAPI_MODE",
+            self.openapi_mode.as_str().to_owned(),
+        ));
         out.extend(self.auth.to_env());
         match &self.storage {
             StorageBackend::File { dir } => {
@@ -713,6 +758,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
         assert_eq!(c.db_schemas, vec!["public", "graphql_public"]);
         assert_eq!(c.db_pool_size, 10);
+        assert_eq!(c.openapi_mode, OpenApiMode::FollowPrivileges);
         assert!(c.require_apikey);
         assert_eq!(
             c.storage,
@@ -741,6 +787,7 @@ mod tests {
         vars.push(("MADBASE_DB_POOL_SIZE", "zero"));
         vars.push(("MADBASE_LISTEN", "nowhere"));
         vars.push(("MADBASE_PROJECT_REF", "Bad_Ref"));
+        vars.push(("MADBASE_OPENAPI_MODE", "Disabled"));
         let err = parse(&vars, None).expect_err("invalid");
         let text = err.to_string();
         assert!(
@@ -756,6 +803,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("MADBASE_PROJECT_REF"), "{text}");
+        assert!(
+            text.contains("MADBASE_OPENAPI_MODE must be follow-privileges, ignore-privileges or disabled (got `Disabled`)"),
+            "{text}"
+        );
         assert!(!text.contains("short"), "secret leaked: {text}");
     }
 
@@ -809,8 +860,10 @@ mod tests {
             ("MADBASE_S3_SECRET_ACCESS_KEY", "sk"),
             ("MADBASE_DB_MAX_ROWS", "1000"),
             ("MADBASE_API_EXTERNAL_URL", "https://x.example.com/"),
+            ("MADBASE_OPENAPI_MODE", "ignore-privileges"),
         ]);
         let c = parse(&vars, None).expect("valid");
+        assert_eq!(c.openapi_mode, OpenApiMode::IgnorePrivileges);
         let rendered: Vec<(String, String)> = c
             .to_env()
             .into_iter()

@@ -421,6 +421,9 @@ pub fn validate(
     if let Some(n) = dp.db_max_rows {
         settings.insert("MADBASE_DB_MAX_ROWS".to_owned(), n.to_string());
     }
+    if let Some(mode) = dp.openapi_mode {
+        settings.insert("MADBASE_OPENAPI_MODE".to_owned(), mode.as_str().into());
+    }
     if let Some(storage) = &storage {
         settings.insert("MADBASE_STORAGE_BACKEND".to_owned(), "s3".into());
         settings.insert("MADBASE_S3_BUCKET".to_owned(), storage.bucket.clone());

@@ -202,14 +202,18 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.db_pool_size = Some(20);
     p.spec.data_plane.db_read_lanes = Some(0);
     p.spec.data_plane.db_max_rows = Some(500);
+    p.spec.data_plane.openapi_mode = Some(madbase_crds::OpenApiMode::IgnorePrivileges);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
     assert_eq!(s["MADBASE_DB_READ_LANES"], "0");
     assert_eq!(s["MADBASE_DB_MAX_ROWS"], "500");
+    assert_eq!(s["MADBASE_OPENAPI_MODE"], "ignore-privileges");
     let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
-    assert!(
-        !v.data_plane.settings.contains_key("MADBASE_DB_READ_LANES"),
-        "the data plane's default applies"
-    );
+    for unset in ["MADBASE_DB_READ_LANES", "MADBASE_OPENAPI_MODE"] {
+        assert!(
+            !v.data_plane.settings.contains_key(unset),
+            "the data plane's default applies: {unset}"
+        );
+    }
 }

@@ -119,6 +119,9 @@ pub enum RestError {
     /// PGRST125: a path the API does not have.
     #[error("invalid path")]
     InvalidPath,
+    /// PGRST126: `GET /` with `openapi-mode = disabled`.
+    #[error("openapi disabled")]
+    OpenApiDisabled,
     /// PGRST127: a feature this server does not implement.
     #[error("not implemented")]
     NotImplemented(String),
@@ -285,6 +288,7 @@ impl RestError {
             AggregatesDisabled => "PGRST123",
             MaxAffected(_) => "PGRST124",
             InvalidPath => "PGRST125",
+            OpenApiDisabled => "PGRST126",
             NotImplemented(_) => "PGRST127",
             MaxAffectedRpc => "PGRST128",
             NoRelationship { .. } => "PGRST200",
@@ -334,7 +338,7 @@ impl RestError {
             ResponseHeaders | ResponseStatus | RaiseParse | Internal(_) => 500,
             Jwt(JwtErrorKind::SecretMissing) => 500,
             Jwt(_) => 401,
-            InvalidPath | FunctionNotFound { .. } | TableNotFound { .. } => 404,
+            InvalidPath | OpenApiDisabled | FunctionNotFound { .. } | TableNotFound { .. } => 404,
             AmbiguousRelationship { .. } | AmbiguousFunction(_) => 300,
             Db { error, anon } => return pg_status(&error.code, &error.message, *anon),
             Raised { status, .. } => *status,
@@ -378,6 +382,7 @@ impl RestError {
             AggregatesDisabled => "Use of aggregate functions is not allowed".into(),
             MaxAffected(_) => "Query result exceeds max-affected preference constraint".into(),
             InvalidPath => "Invalid path specified in request URL".into(),
+            OpenApiDisabled => "Root endpoint metadata is disabled".into(),
             NotImplemented(m) => m.clone(),
             MaxAffectedRpc => "Function must return SETOF or TABLE when max-affected preference is used with handling=strict".into(),
             NoRelationship { parent, child, .. } => format!(

@@ -1,7 +1,8 @@
 //! `GET /`: a Swagger 2.0 description of the exposed schema, built from the schema cache
-//! (tables and views as paths and definitions, functions under `/rpc`) and, as PostgREST's
-//! default `openapi-mode = follow-privileges`, showing only the relations and functions the
-//! request's role may use: one catalog query, run as that role, says which.
+//! (tables and views as paths and definitions, functions under `/rpc`). As PostgREST's
+//! `openapi-mode`: `follow-privileges` (the default) shows only the relations and functions
+//! the request's role may use, which one catalog query run as that role says;
+//! `ignore-privileges` shows everything; `disabled` turns the endpoint off.
 
 use std::collections::HashSet;
 
@@ -10,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::RestError;
 use crate::execute::Connection;
-use crate::request::Ctx;
+use crate::request::{Ctx, OpenApiMode};
 use crate::response::RestResponse;
 use crate::schema_cache::{Column, Relationship, SchemaCache, Table};
 use crate::sql::Sql;
@@ -263,20 +264,38 @@ pub fn document(cache: &SchemaCache, schema: &str, visible: Option<&Visible>) ->
     })
 }
 
-/// The `GET /` response: the privileges of the request's role are read in the request's own
-/// read-only transaction (role and claims set as for any request), then the document is built.
+/// The `GET /` response, as `openapi-mode` says: with `follow-privileges` the privileges of
+/// the request's role are read in the request's own read-only transaction (role and claims set
+/// as for any request), then the document is built; with `ignore-privileges` the transaction
+/// still runs (an unknown role or a failing pre-request fails the same way) but everything is
+/// described; with `disabled` the answer is 404 PGRST126.
 pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestResponse, RestError> {
+    let mode = ctx.settings.openapi_mode;
+    if mode == OpenApiMode::Disabled {
+        return Err(RestError::OpenApiDisabled);
+    }
     let mut main = Sql::new();
-    main.push(VISIBLE_SQL);
-    main.params.push(Some(ctx.schema.clone()));
+    match mode {
+        OpenApiMode::FollowPrivileges => {
+            main.push(VISIBLE_SQL);
+            main.params.push(Some(ctx.schema.clone()));
+        }
+        _ => {
+            main.push("SELECT NULL::text AS body");
+        }
+    }
     let out = ctx.run(client, true, main, None).await?;
-    let text = out
-        .rows
-        .first()
-        .and_then(|r| r.text(0))
-        .ok_or_else(|| RestError::Internal("privileges query returned no row".into()))?;
-    let visible = Visible::from_json(text)?;
-    let doc = document(ctx.cache, &ctx.schema, Some(&visible));
+    let visible = match mode {
+        OpenApiMode::FollowPrivileges => {
+            let text =
+                out.rows.first().and_then(|r| r.text(0)).ok_or_else(|| {
+                    RestError::Internal("privileges query returned no row".into())
+                })?;
+            Some(Visible::from_json(text)?)
+        }
+        _ => None,
+    };
+    let doc = document(ctx.cache, &ctx.schema, visible.as_ref());
     Ok(ctx.finish(RestResponse::new(
         StatusCode::OK,
         "application/openapi+json; charset=utf-8",

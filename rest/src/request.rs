@@ -35,6 +35,20 @@ pub struct RestSettings {
     pub tx_allow_override: bool,
     /// `db-extra-search-path`: schemas appended to `search_path`.
     pub extra_search_path: Vec<String>,
+    /// `openapi-mode`: what `GET /` describes.
+    pub openapi_mode: OpenApiMode,
+}
+
+/// PostgREST's `openapi-mode`: what the root endpoint describes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OpenApiMode {
+    /// Only the relations and functions the request's role may use (PostgREST's default).
+    #[default]
+    FollowPrivileges,
+    /// Everything in the exposed schema, whoever asks.
+    IgnorePrivileges,
+    /// No description: `GET /` answers 404 PGRST126.
+    Disabled,
 }
 
 impl Default for RestSettings {
@@ -48,6 +62,7 @@ impl Default for RestSettings {
             aggregates_enabled: false,
             tx_allow_override: false,
             extra_search_path: vec!["public".into(), "extensions".into()],
+            openapi_mode: OpenApiMode::default(),
         }
     }
 }

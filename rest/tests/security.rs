@@ -5,7 +5,7 @@ mod postgres;
 
 use data_plane::*;
 use madbase_rest::JwtErrorKind;
-use madbase_rest::RestSettings;
+use madbase_rest::{OpenApiMode, RestSettings};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -273,6 +273,48 @@ async fn options_and_openapi() {
             .expect("fk note")
             .contains("<fk table='projects' column='id'/>")
     );
+}
+
+#[tokio::test]
+async fn openapi_mode_ignores_privileges_or_turns_the_root_off() {
+    let ignoring = Api::with(RestSettings {
+        openapi_mode: OpenApiMode::IgnorePrivileges,
+        ..settings()
+    })
+    .await;
+    let anon = ignoring.get("/").await;
+    assert_eq!(anon.status, 200, "{}", anon.body);
+    let doc = anon.json();
+    // anon holds no privilege on these, and sees them all the same.
+    for shown in ["/reservations", "/ledger", "/rpc/admin_only", "/tasks"] {
+        assert!(doc["paths"][shown].is_object(), "{shown}");
+    }
+    assert!(doc["definitions"]["reservations"].is_object());
+    // The request's transaction still runs: a role that does not exist fails as elsewhere.
+    let ghost = ignoring
+        .req("GET", "/", &[], "", "ghost", json!({"role": "ghost"}))
+        .await;
+    assert_eq!(ghost.status, 401, "{}", ghost.body);
+
+    let disabled = Api::with(RestSettings {
+        openapi_mode: OpenApiMode::Disabled,
+        ..settings()
+    })
+    .await;
+    for method in ["GET", "HEAD"] {
+        let r = disabled
+            .req(method, "/", &[], "", "anon", json!({"role": "anon"}))
+            .await;
+        assert_eq!(r.status, 404, "{method}");
+        if method == "GET" {
+            assert_eq!(
+                r.json(),
+                json!({"code": "PGRST126", "message": "Root endpoint metadata is disabled", "details": null, "hint": null})
+            );
+        }
+    }
+    // Only the root is off.
+    assert_eq!(disabled.get("/tasks?select=id&limit=1").await.status, 200);
 }
 
 #[tokio::test]
