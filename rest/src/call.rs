@@ -114,7 +114,25 @@ pub async fn serve(
     let scalar = matches!(f.returns, ReturnKind::Scalar | ReturnKind::Void);
     let cte = rpc::render_call_cte(&call, scalar);
     let mut range = read::top_range(ctx, &q)?;
-    let mut main = if scalar {
+    let mut main = if scalar && f.returns_set && f.returns == ReturnKind::Scalar {
+        // Rows of one column, `pgrst_scalar`, which filters and `order` may name (with JSON
+        // paths into a `json` result); `select` is ignored, as PostgREST does.
+        let q = QueryParams { select: None, ..q };
+        let column = ColInfo {
+            name: "pgrst_scalar".into(),
+            type_name: f.return_type.clone(),
+        };
+        let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
+            .with_search_path(ctx.search_path());
+        let mut node = planner.plan_root(
+            (f.schema.clone(), f.name.clone()),
+            Ident::new("pgrst_call"),
+            Some(vec![column]),
+        )?;
+        node.alias = f.name.clone();
+        node.range = range;
+        render::render_scalar_read(&node, &ctx.media, count == Some(Count::Exact), Some(cte))
+    } else if scalar {
         let mut sql = Sql::new();
         let body = match (&f.returns, f.returns_set, &ctx.media) {
             (ReturnKind::Void, _, _) => "''".to_string(),

@@ -652,6 +652,28 @@ pub const RESPONSE_GUCS: &str = "nullif(current_setting('response.headers', true
 /// The complete read statement: rows, page count, optional exact total, body and GUCs.
 /// `ctes` are extra common table expressions placed before `pgrst_source` (RPC calls).
 pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool, ctes: Option<Sql>) -> Sql {
+    render_read_as(node, &body_expr(media, "pgrst_source"), exact_count, ctes)
+}
+
+/// [`render_read`] of a set of scalars (an RPC returning `SETOF` a base type): the rows have
+/// the one column `pgrst_scalar`, and the body is an array of its values, as PostgREST.
+pub fn render_scalar_read(
+    node: &ReadNode,
+    media: &Media,
+    exact_count: bool,
+    ctes: Option<Sql>,
+) -> Sql {
+    let body = match media {
+        Media::Object { .. } => {
+            "coalesce((json_agg(_postgrest_t.pgrst_scalar)->0)::text, 'null')".to_string()
+        }
+        Media::Csv => body_expr(media, "pgrst_source"),
+        _ => "coalesce(json_agg(_postgrest_t.pgrst_scalar), '[]')::text".to_string(),
+    };
+    render_read_as(node, &body, exact_count, ctes)
+}
+
+fn render_read_as(node: &ReadNode, body: &str, exact_count: bool, ctes: Option<Sql>) -> Sql {
     let mut sql = Sql::new();
     // Room for a typical read without regrowing the text (under glibc's large-chunk size,
     // whose requests make malloc consolidate its free lists).
@@ -677,7 +699,7 @@ pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool, ctes: Opti
         sql.push("NULL::int8");
     }
     sql.push(" AS total_result_set, count(*)::int8 AS page_total, ")
-        .push(&body_expr(media, "pgrst_source"))
+        .push(body)
         .push(" AS body, ")
         .push(RESPONSE_GUCS)
         .push(" FROM (SELECT * FROM pgrst_source) _postgrest_t");

@@ -28,7 +28,7 @@ const URLS: &[&str] = &[
     "/articles?select=id&body=fts(english).fox",
     "/articles?select=id&body=wfts.brown%20fox&id=isdistinct.3",
     "/rpc/add?a=4&b=5",
-    "/rpc/numbers?n=5&limit=2&offset=1&order=n.desc",
+    "/rpc/numbers?n=5&limit=2&offset=1&order=pgrst_scalar.desc&pgrst_scalar=gt.1",
     "/rpc/total?nums=4&nums=5",
     "/rpc/project_rows?pname=eq.Mill&select=pid",
     "/tasks?select=id&tags=cs.{a,b}&tags=ov.{\"x,y\",z}",

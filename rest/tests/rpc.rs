@@ -82,6 +82,53 @@ async fn rpc_json_args_variadic_and_sets() {
 }
 
 #[tokio::test]
+async fn rpc_setof_scalar_results_filter_and_order_on_pgrst_scalar() {
+    let api = Api::new().await;
+    let r = api
+        .get("/rpc/numbers?n=5&pgrst_scalar=gt.2&order=pgrst_scalar.desc")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([5, 4, 3]));
+    let r = api
+        .get_h(
+            "/rpc/numbers?n=6&order=pgrst_scalar.desc&limit=2&offset=1&pgrst_scalar=not.eq.5",
+            &[("prefer", "count=exact")],
+        )
+        .await;
+    assert_eq!(r.json(), json!([4, 3]));
+    assert_eq!(r.header("content-range"), Some("1-2/5"));
+    // `select` does not apply to scalars.
+    let r = api.get("/rpc/numbers?n=3&select=anything").await;
+    assert_eq!(r.json(), json!([1, 2, 3]));
+    // A filter or order on another name is an unknown column.
+    let r = api.get("/rpc/numbers?n=3&order=n.desc").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // JSON paths into a SETOF json result, as clients page through such functions.
+    let r = api
+        .get("/rpc/people?order=pgrst_scalar->>name.asc&pgrst_scalar->age=gt.10")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Ada", "age": 36}, {"name": "Ben", "age": 41}])
+    );
+    let r = api
+        .send(
+            "POST",
+            "/rpc/numbers?order=pgrst_scalar.desc&limit=1",
+            &[("accept", "application/vnd.pgrst.object+json")],
+            r#"{"n": 4}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, "4");
+    let r = api
+        .get_h("/rpc/numbers?n=2", &[("accept", "text/csv")])
+        .await;
+    assert_eq!(r.body, "pgrst_scalar\n1\n2");
+}
+
+#[tokio::test]
 async fn rpc_composite_setof_and_table_results() {
     let api = Api::new().await;
     let r = api.get("/rpc/project_by_id?pid=2&select=id,name").await;

@@ -111,6 +111,9 @@ CREATE FUNCTION public.project_rows() RETURNS TABLE(pid int, pname text) LANGUAG
 CREATE FUNCTION public.noop() RETURNS void LANGUAGE sql VOLATILE AS $$ SELECT $$;
 CREATE FUNCTION public.total(VARIADIC nums int[]) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT sum(n)::int FROM unnest(nums) n $$;
 CREATE FUNCTION public.numbers(n int) RETURNS SETOF int LANGUAGE sql IMMUTABLE AS $$ SELECT generate_series(1, n) $$;
+CREATE FUNCTION public.people() RETURNS SETOF jsonb LANGUAGE sql STABLE AS $$
+  VALUES ('{"name": "Ben", "age": 41}'::jsonb), ('{"name": "Ada", "age": 36}'), ('{"name": "Cy", "age": 7}')
+$$;
 CREATE FUNCTION public.add_item(item_name text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO public.items(name) VALUES (item_name) RETURNING id $$;
 CREATE FUNCTION public.payment_required() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE SQLSTATE 'PT402' USING message = 'Pay up', detail = 'Quota', hint = 'Upgrade'; END $$;
 CREATE FUNCTION public.plain_raise() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad thing' USING detail = 'd'; END $$;
