@@ -120,6 +120,11 @@ ORDER BY pn.nspname, p.proname
 /// Settings of the roles this connection can switch to (not its own, which the session already
 /// has): per-database ones after the all-database ones so they win, restricted to settings a
 /// plain user may change (and superuser ones when connected as a superuser).
+/// The schema of PostGIS 3 or newer (whose `ST_AsGeoJSON(record)` builds features), quoted.
+const POSTGIS_SQL: &str = r#"
+SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'postgis' AND split_part(e.extversion, '.', 1)::int >= 3"#;
+
 const ROLE_SETTINGS_SQL: &str = r#"
 WITH role_setting AS (
   SELECT r.rolname::text AS role, s.setdatabase <> 0 AS this_db, c.n AS pos,
@@ -156,12 +161,17 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             client.query(FUNCTIONS_SQL, &[&schemas_vec]),
             client.query(COMPUTED_SQL, &[&schemas_vec]),
         ),
-        client.query(ROLE_SETTINGS_SQL, &[]),
+        futures_util::future::try_join(
+            client.query(ROLE_SETTINGS_SQL, &[]),
+            client.query(POSTGIS_SQL, &[]),
+        ),
     )
     .await;
     let finish = if loaded.is_ok() { "COMMIT" } else { "ROLLBACK" };
     client.batch_execute(finish).await?;
-    let ((rel_rows, key_rows, view_rows, fn_rows, computed_rows), role_rows) = loaded?;
+    let ((rel_rows, key_rows, view_rows, fn_rows, computed_rows), (role_rows, postgis_rows)) =
+        loaded?;
+    let postgis = postgis_rows.first().map(|r| r.get::<_, String>(0));
     let role_settings = role_settings(&role_rows);
 
     let mut tables: BTreeMap<QualifiedName, Table> = BTreeMap::new();
@@ -412,6 +422,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         functions,
         computed_fields,
         role_settings,
+        postgis,
     })
 }
 

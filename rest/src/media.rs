@@ -30,6 +30,9 @@ pub enum Media {
     Plan(PlanOptions),
     /// `application/openapi+json` (only for `GET /`).
     OpenApi,
+    /// `application/geo+json`: a GeoJSON `FeatureCollection`, built by PostGIS's
+    /// `ST_AsGeoJSON(record)` from the schema PostGIS is installed in (quoted).
+    GeoJson(String),
 }
 
 impl Media {
@@ -54,6 +57,7 @@ impl Media {
                 "application/vnd.pgrst.plan+text; for=\"application/json\"; charset=utf-8".into()
             }
             Media::OpenApi => "application/openapi+json; charset=utf-8".into(),
+            Media::GeoJson(_) => "application/geo+json; charset=utf-8".into(),
         }
     }
 
@@ -70,7 +74,12 @@ fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn candidate(mime: &str, params: &[(String, String)], root: bool) -> Option<Media> {
+fn candidate(
+    mime: &str,
+    params: &[(String, String)],
+    root: bool,
+    postgis: Option<&str>,
+) -> Option<Media> {
     let stripped = param(params, "nulls") == Some("stripped");
     Some(match mime {
         "*/*" | "application/*" if root => Media::OpenApi,
@@ -83,6 +92,7 @@ fn candidate(mime: &str, params: &[(String, String)], root: bool) -> Option<Medi
             strip_nulls: stripped,
         },
         "text/csv" => Media::Csv,
+        "application/geo+json" if !root => Media::GeoJson(postgis?.to_string()),
         "application/vnd.pgrst.plan"
         | "application/vnd.pgrst.plan+json"
         | "application/vnd.pgrst.plan+text" => Media::Plan(PlanOptions {
@@ -95,8 +105,14 @@ fn candidate(mime: &str, params: &[(String, String)], root: bool) -> Option<Medi
     })
 }
 
-/// Picks the representation for an `Accept` header value (`root` for `GET /`).
-pub fn negotiate(accept: Option<&str>, root: bool) -> Result<Media, RestError> {
+/// Picks the representation for an `Accept` header value (`root` for `GET /`). `postgis` is
+/// the quoted schema of the PostGIS extension: without it `application/geo+json` is not
+/// available.
+pub fn negotiate(
+    accept: Option<&str>,
+    root: bool,
+    postgis: Option<&str>,
+) -> Result<Media, RestError> {
     let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
         return Ok(if root {
             Media::OpenApi
@@ -132,7 +148,7 @@ pub fn negotiate(accept: Option<&str>, root: bool) -> Result<Media, RestError> {
         if *q <= 0.0 {
             continue;
         }
-        if let Some(m) = candidate(mime, params, root) {
+        if let Some(m) = candidate(mime, params, root, postgis) {
             return Ok(m);
         }
     }
@@ -164,19 +180,23 @@ mod tests {
     #[test]
     fn negotiates_supported_types() {
         assert_eq!(
-            negotiate(None, false).expect("default"),
+            negotiate(None, false, None).expect("default"),
             Media::Json { strip_nulls: false }
         );
         assert!(
-            negotiate(Some("application/vnd.pgrst.object+json"), false)
+            negotiate(Some("application/vnd.pgrst.object+json"), false, None)
                 .expect("object")
                 .is_singular()
         );
-        assert_eq!(negotiate(Some("text/csv"), false).expect("csv"), Media::Csv);
+        assert_eq!(
+            negotiate(Some("text/csv"), false, None).expect("csv"),
+            Media::Csv
+        );
         assert_eq!(
             negotiate(
                 Some("application/vnd.pgrst.array+json;nulls=stripped"),
-                false
+                false,
+                None,
             )
             .expect("stripped"),
             Media::Json { strip_nulls: true }
@@ -184,6 +204,7 @@ mod tests {
         let plan = negotiate(
             Some("application/vnd.pgrst.plan+text; for=\"application/json\"; options=analyze|verbose"),
             false,
+            None,
         )
         .expect("plan");
         assert_eq!(
@@ -193,12 +214,30 @@ mod tests {
                 options: vec!["analyze".into(), "verbose".into()]
             })
         );
-        assert_eq!(negotiate(Some("*/*"), true).expect("root"), Media::OpenApi);
+        assert_eq!(
+            negotiate(Some("*/*"), true, None).expect("root"),
+            Media::OpenApi
+        );
+    }
+
+    #[test]
+    fn geojson_needs_postgis() {
+        let e = negotiate(Some("application/geo+json"), false, None).expect_err("no PostGIS");
+        assert_eq!(e.code(), "PGRST107");
+        assert_eq!(
+            negotiate(Some("application/geo+json"), false, Some("\"gis\"")).expect("PostGIS"),
+            Media::GeoJson("\"gis\"".into())
+        );
+        // Preferred over JSON by position, and skipped for a later type without PostGIS.
+        assert_eq!(
+            negotiate(Some("application/geo+json, application/json"), false, None).expect("json"),
+            Media::Json { strip_nulls: false }
+        );
     }
 
     #[test]
     fn unknown_type_is_406() {
-        let e = negotiate(Some("unknown/unknown"), false).expect_err("406");
+        let e = negotiate(Some("unknown/unknown"), false, None).expect_err("406");
         assert_eq!(e.code(), "PGRST107");
         assert_eq!(e.status().as_u16(), 406);
         assert_eq!(

@@ -149,6 +149,7 @@ pub fn sample_cache() -> SchemaCache {
         functions: BTreeMap::new(),
         computed_fields,
         role_settings: HashMap::new(),
+        postgis: None,
     }
 }
 

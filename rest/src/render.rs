@@ -640,6 +640,9 @@ pub fn body_expr(media: &Media, source: &str) -> String {
         Media::Object { strip_nulls: true } => {
             "coalesce(json_strip_nulls(json_agg(_postgrest_t)->0)::text, '')".into()
         }
+        Media::GeoJson(postgis) => format!(
+            "json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg({postgis}.st_asgeojson(_postgrest_t)::json), '[]'))::text"
+        ),
         Media::Csv => format!(
             "(SELECT coalesce(string_agg(pg_catalog.quote_ident(k), ','), '') FROM (SELECT json_object_keys(r) AS k FROM (SELECT row_to_json(hh) AS r FROM {source} AS hh LIMIT 1) s) a) || coalesce(chr(10) || string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), chr(10)), '')"
         ),
@@ -667,7 +670,7 @@ pub fn render_scalar_read(
         Media::Object { .. } => {
             "coalesce((json_agg(_postgrest_t.pgrst_scalar)->0)::text, 'null')".to_string()
         }
-        Media::Csv => body_expr(media, "pgrst_source"),
+        Media::Csv | Media::GeoJson(_) => body_expr(media, "pgrst_source"),
         _ => "coalesce(json_agg(_postgrest_t.pgrst_scalar), '[]')::text".to_string(),
     };
     render_read_as(node, &body, exact_count, ctes)

@@ -549,7 +549,11 @@ async fn serve(
         r.header("allow", &allow);
         return Ok(r);
     }
-    let media = media::negotiate(header(&req.headers, "accept"), matches!(route, Route::Root))?;
+    let media = media::negotiate(
+        header(&req.headers, "accept"),
+        matches!(route, Route::Root),
+        cache.postgis.as_deref(),
+    )?;
     if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
         return Err(RestError::NotAcceptable(
             header(&req.headers, "accept")

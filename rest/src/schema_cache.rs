@@ -234,6 +234,9 @@ pub struct SchemaCache {
     pub computed_fields: HashMap<QualifiedName, Vec<ComputedField>>,
     /// Settings of the roles requests can switch to (`ALTER ROLE … SET`), by role.
     pub role_settings: HashMap<String, RoleSettings>,
+    /// The schema of the PostGIS extension (3.0 or newer), quoted; `application/geo+json`
+    /// is offered only with it.
+    pub postgis: Option<String>,
 }
 
 /// What `ALTER ROLE r SET …` (for all databases or this one) gives a role that requests switch

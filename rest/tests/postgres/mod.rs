@@ -2,6 +2,9 @@
 //! (started by `madbase_pg`, stopped when the process exits), loaded with `fixture.sql` once,
 //! reached by the data plane's login role `authenticator`.
 
+// Each test binary uses the part it needs.
+#![allow(dead_code)]
+
 use std::sync::OnceLock;
 
 use madbase_pg::EmbeddedPostgres;
@@ -9,6 +12,8 @@ use madbase_pg::EmbeddedPostgres;
 /// Connection facts of the running server.
 pub struct Server {
     pub port: u16,
+    /// The superuser's connection settings, for tests that change the schema.
+    pub admin: tokio_postgres::Config,
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
@@ -27,7 +32,10 @@ fn start() -> Server {
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
             load_fixture(&pg).await;
-            Server { port: pg.port() }
+            Server {
+                port: pg.port(),
+                admin: pg.config("postgres"),
+            }
         })
     })
     .join()
@@ -70,6 +78,17 @@ pub async fn connect() -> tokio_postgres::Client {
         .connect(tokio_postgres::NoTls)
         .await
         .expect("connect as authenticator");
+    tokio::spawn(conn);
+    client
+}
+
+/// A new connection as the superuser.
+pub async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = server()
+        .admin
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect as postgres");
     tokio::spawn(conn);
     client
 }
