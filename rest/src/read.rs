@@ -157,13 +157,7 @@ pub async fn serve(
     client: &dyn Connection,
     name: &str,
 ) -> Result<RestResponse, RestError> {
-    let table = ctx
-        .cache
-        .table(&ctx.schema, name)
-        .ok_or_else(|| RestError::TableNotFound {
-            qualified: format!("{}.{name}", ctx.schema),
-            suggestion: ctx.cache.suggest_table(&ctx.schema, name),
-        })?;
+    let table = ctx.cache.find_table(&ctx.schema, name)?;
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
     let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
         .with_search_path(ctx.search_path());

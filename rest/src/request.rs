@@ -449,12 +449,7 @@ fn options_allow(cache: &SchemaCache, schema: &str, route: &Route) -> Result<Str
     Ok(match route {
         Route::Root => "OPTIONS,GET,HEAD".into(),
         Route::Table(name) => {
-            let t = cache
-                .table(schema, name)
-                .ok_or_else(|| RestError::TableNotFound {
-                    qualified: format!("{schema}.{name}"),
-                    suggestion: cache.suggest_table(schema, name),
-                })?;
+            let t = cache.find_table(schema, name)?;
             let mut verbs = vec!["OPTIONS", "GET", "HEAD"];
             if t.insertable {
                 verbs.push("POST");

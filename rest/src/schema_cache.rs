@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::error::RestError;
+
 pub use crate::introspect::LoadError;
 
 /// `(schema, name)`.
@@ -329,6 +331,15 @@ impl SchemaCache {
             .get(&(schema.to_string(), name.to_string()))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// The table or view `schema.name`, or PostgREST's 404 PGRST205 naming the closest one.
+    pub fn find_table(&self, schema: &str, name: &str) -> Result<&Table, RestError> {
+        self.table(schema, name)
+            .ok_or_else(|| RestError::TableNotFound {
+                qualified: format!("{schema}.{name}"),
+                suggestion: self.suggest_table(schema, name),
+            })
     }
 
     /// The closest table name in `schema` to `name`, for hints.

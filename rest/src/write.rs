@@ -23,13 +23,7 @@ pub async fn serve(
     client: &dyn Connection,
     name: &str,
 ) -> Result<RestResponse, RestError> {
-    let table = ctx
-        .cache
-        .table(&ctx.schema, name)
-        .ok_or_else(|| RestError::TableNotFound {
-            qualified: format!("{}.{name}", ctx.schema),
-            suggestion: ctx.cache.suggest_table(&ctx.schema, name),
-        })?;
+    let table = ctx.cache.find_table(&ctx.schema, name)?;
     let kind = match ctx.req.method {
         Method::POST => WriteKind::Insert,
         Method::PATCH => WriteKind::Update,
