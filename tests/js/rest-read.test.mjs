@@ -132,9 +132,13 @@ describe('select', () => {
     assert.deepEqual(data, [{ id: 2, username: 'brian', city: 'Tokyo' }]);
   });
 
-  test('returns() only changes the static type', async () => {
+  test('returns() and overrideTypes() only change the static type', async () => {
     const { data } = await anon.from('js_rest_countries').select('code').eq('id', 2).returns();
     assert.deepEqual(data, [{ code: 'JP' }]);
+    const over = await anon.from('js_rest_countries').select('code').eq('id', 2).overrideTypes();
+    assert.deepEqual(over.data, [{ code: 'JP' }]);
+    const single = await anon.from('js_rest_countries').select('code').eq('id', 2).single().overrideTypes();
+    assert.deepEqual(single.data, { code: 'JP' });
   });
 
   test('stripNulls drops null members', async () => {
