@@ -35,7 +35,15 @@ impl Connection for Routed<'_> {
         Box::pin(async move {
             match self.lanes.run(tx).await {
                 Ok(result) => result,
-                Err(tx) => self.lanes.run_alone(&mut *self.own.lock().await, &tx).await,
+                Err(tx) => {
+                    let mut own = self.own.lock().await;
+                    // A request dropped mid-read leaves its connection unusable; the data
+                    // plane's pool then hands out another, and so does this stand-in.
+                    if !own.is_usable() {
+                        *own = PgConn::connect(&config()).await.expect("reconnect");
+                    }
+                    self.lanes.run_alone(&mut own, &tx).await
+                }
             }
         })
     }
@@ -311,6 +319,9 @@ async fn abandoned_reads_leave_the_lanes_usable() {
         2,
         LaneLimits {
             max_depth: 4,
+            // A loaded machine can stall a read past the default 20 ms; a slow mark would send
+            // the reads below to the caller's connection, which is not what this test is about.
+            slow: Duration::from_secs(10),
             ..LaneLimits::default()
         },
     );
