@@ -245,15 +245,18 @@ pub enum LogFormat {
     Text,
 }
 
-/// What `GET /rest/v1/` describes (PostgREST's `openapi-mode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What `GET /rest/v1/` describes (`MADBASE_OPENAPI_MODE`, PostgREST's `openapi-mode`); the
+/// default is `follow-privileges`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
 pub enum OpenApiMode {
-    /// What the caller's role may use.
+    /// The relations and functions the caller's role may use.
     #[default]
     FollowPrivileges,
     /// Everything exposed, whoever asks.
     IgnorePrivileges,
-    /// Nothing: the root answers 404.
+    /// No description: the root answers 404 PGRST126.
     Disabled,
 }
 

@@ -287,35 +287,11 @@ pub struct DataPlaneSpec {
     pub db_max_rows: Option<i64>,
     /// What `GET /rest/v1/` describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub openapi_mode: Option<OpenApiMode>,
+    pub openapi_mode: Option<madbase_config::OpenApiMode>,
     /// Log filter (`MADBASE_LOG_LEVEL`): error, warn, info, debug, trace or a directive list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
     pub log_level: Option<String>,
-}
-
-/// What `GET /rest/v1/` describes (`MADBASE_OPENAPI_MODE`, PostgREST's `openapi-mode`); unset,
-/// the data plane's default `follow-privileges` applies.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum OpenApiMode {
-    /// The relations and functions the caller's role may use.
-    FollowPrivileges,
-    /// Everything exposed, whoever asks.
-    IgnorePrivileges,
-    /// No description: the root answers 404 PGRST126.
-    Disabled,
-}
-
-impl OpenApiMode {
-    /// The data plane's spelling (`MADBASE_OPENAPI_MODE`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpenApiMode::FollowPrivileges => "follow-privileges",
-            OpenApiMode::IgnorePrivileges => "ignore-privileges",
-            OpenApiMode::Disabled => "disabled",
-        }
-    }
 }
 
 impl Default for DataPlaneSpec {

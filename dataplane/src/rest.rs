@@ -15,8 +15,8 @@ use futures_util::StreamExt as _;
 use http::{HeaderMap, Method, Uri, header};
 use madbase_config::DataPlaneConfig;
 use madbase_rest::{
-    Claims, ConnFuture, Connection, DbError, JwtErrorKind, LaneStats, Lanes, OpenApiMode, Outcome,
-    RestRequest, RestResponse, RestSettings, SchemaCache, Transaction,
+    Claims, ConnFuture, Connection, DbError, JwtErrorKind, LaneStats, Lanes, Outcome, RestRequest,
+    RestResponse, RestSettings, SchemaCache, Transaction,
 };
 use serde_json::{Value, json};
 
@@ -122,11 +122,7 @@ impl RestContext {
             pre_request: config.db_pre_request.clone(),
             plan_enabled: config.db_plan_enabled,
             aggregates_enabled: config.db_aggregates_enabled,
-            openapi_mode: match config.openapi_mode {
-                madbase_config::OpenApiMode::FollowPrivileges => OpenApiMode::FollowPrivileges,
-                madbase_config::OpenApiMode::IgnorePrivileges => OpenApiMode::IgnorePrivileges,
-                madbase_config::OpenApiMode::Disabled => OpenApiMode::Disabled,
-            },
+            openapi_mode: config.openapi_mode,
             ..RestSettings::default()
         };
         let cache = SchemaCache::load(client, &settings.schemas)

@@ -202,7 +202,7 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.db_pool_size = Some(20);
     p.spec.data_plane.db_read_lanes = Some(0);
     p.spec.data_plane.db_max_rows = Some(500);
-    p.spec.data_plane.openapi_mode = Some(madbase_crds::OpenApiMode::IgnorePrivileges);
+    p.spec.data_plane.openapi_mode = Some(madbase_config::OpenApiMode::IgnorePrivileges);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");

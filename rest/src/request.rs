@@ -15,6 +15,7 @@ use crate::response::RestResponse;
 use crate::schema_cache::{Isolation, SchemaCache};
 use crate::sql::{Ident, Sql};
 use crate::{call, openapi, read, write};
+pub use madbase_config::OpenApiMode;
 
 /// Data API settings of one project (PostgREST's `db-*` options).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,18 +38,6 @@ pub struct RestSettings {
     pub extra_search_path: Vec<String>,
     /// `openapi-mode`: what `GET /` describes.
     pub openapi_mode: OpenApiMode,
-}
-
-/// PostgREST's `openapi-mode`: what the root endpoint describes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OpenApiMode {
-    /// Only the relations and functions the request's role may use (PostgREST's default).
-    #[default]
-    FollowPrivileges,
-    /// Everything in the exposed schema, whoever asks.
-    IgnorePrivileges,
-    /// No description: `GET /` answers 404 PGRST126.
-    Disabled,
 }
 
 impl Default for RestSettings {
