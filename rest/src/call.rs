@@ -136,6 +136,8 @@ pub async fn serve(
         let mut sql = Sql::new();
         let body = match (&f.returns, f.returns_set, &ctx.media) {
             (ReturnKind::Void, _, _) => "''".to_string(),
+            // A geometry value becomes a feature of its own, without properties.
+            (_, _, Media::GeoJson(_)) => render::body_expr(&ctx.media, "pgrst_page"),
             (_, true, Media::Object { .. }) | (_, false, _) => {
                 "coalesce((json_agg(\"pgrst_scalar\")->0)::text, 'null')".to_string()
             }
@@ -162,7 +164,7 @@ pub async fn serve(
             .push(&body)
             .push(" AS body, ")
             .push(RESPONSE_GUCS)
-            .push(" FROM pgrst_page");
+            .push(" FROM pgrst_page _postgrest_t");
         sql
     } else {
         let (relation, columns): ((String, String), Option<Vec<ColInfo>>) = match &f.returns {

@@ -23,6 +23,7 @@ INSERT INTO geo.beacons VALUES (1, 1, 'Beacon-1');
 CREATE TABLE geo.plain (id int PRIMARY KEY);
 INSERT INTO geo.plain VALUES (1);
 CREATE FUNCTION geo.get_shop(id int) RETURNS SETOF geo.shops LANGUAGE sql STABLE AS $$ SELECT * FROM geo.shops WHERE shops.id = get_shop.id $$;
+CREATE FUNCTION geo.shop_point(id int) RETURNS gis.geometry LANGUAGE sql STABLE AS $$ SELECT shop_geom FROM geo.shops WHERE shops.id = shop_point.id $$;
 GRANT ALL ON ALL TABLES IN SCHEMA geo TO anon, authenticated, service_role;
 "#;
 
@@ -111,6 +112,16 @@ async fn geojson_feature_collections_with_postgis() {
         r.json(),
         json!({"type": "FeatureCollection", "features": [feature(2, "757 Massachusetts Ave", -71.10543, 42.366432)]})
     );
+
+    // A function returning one geometry: a feature without properties.
+    let r = api.get_h("/rpc/shop_point?id=1", &[("accept", GEO)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [-71.10044, 42.373695]}, "properties": {}}]})
+    );
+    assert_eq!(api.get("/rpc/shop_point?id=9").await.body, "null");
 
     let r = api
         .send(
