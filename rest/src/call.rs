@@ -114,7 +114,7 @@ pub async fn serve(
     let scalar = matches!(f.returns, ReturnKind::Scalar | ReturnKind::Void);
     let cte = rpc::render_call_cte(&call, scalar);
     let mut range = read::top_range(ctx, &q)?;
-    let mut main = if scalar && f.returns_set && f.returns == ReturnKind::Scalar {
+    let mut main = if f.returns_set && f.returns == ReturnKind::Scalar {
         // Rows of one column, `pgrst_scalar`, which filters and `order` may name (with JSON
         // paths into a `json` result); `select` is ignored, as PostgREST does.
         let q = QueryParams { select: None, ..q };
@@ -134,14 +134,12 @@ pub async fn serve(
         render::render_scalar_read(&node, &ctx.media, count == Some(Count::Exact), Some(cte))
     } else if scalar {
         let mut sql = Sql::new();
-        let body = match (&f.returns, f.returns_set, &ctx.media) {
-            (ReturnKind::Void, _, _) => "''".to_string(),
+        let body = match (&f.returns, &ctx.media) {
+            (ReturnKind::Void, _) => "''".to_string(),
             // A geometry value becomes a feature of its own, without properties.
-            (_, _, Media::GeoJson(_)) => render::body_expr(&ctx.media, "pgrst_page"),
-            (_, true, Media::Object { .. }) | (_, false, _) => {
-                "coalesce((json_agg(\"pgrst_scalar\")->0)::text, 'null')".to_string()
-            }
-            (_, true, _) => "coalesce(json_agg(\"pgrst_scalar\"), '[]')::text".to_string(),
+            (_, Media::GeoJson(_)) => render::body_expr(&ctx.media, "pgrst_page"),
+            // One value (sets of values are read above).
+            _ => "coalesce((json_agg(\"pgrst_scalar\")->0)::text, 'null')".to_string(),
         };
         sql.push("WITH ")
             .append(cte)

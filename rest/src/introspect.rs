@@ -117,14 +117,15 @@ WHERE p.pronargs = 1 AND p.prokind = 'f' AND an.nspname = ANY($1)
 ORDER BY pn.nspname, p.proname
 "#;
 
+/// The schema of PostGIS 3 or newer (whose `ST_AsGeoJSON(record)` builds features), quoted. A
+/// version that does not start with a number matches nothing rather than failing the load.
+const POSTGIS_SQL: &str = r#"
+SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'postgis' AND substring(e.extversion FROM '^[0-9]+')::int >= 3"#;
+
 /// Settings of the roles this connection can switch to (not its own, which the session already
 /// has): per-database ones after the all-database ones so they win, restricted to settings a
 /// plain user may change (and superuser ones when connected as a superuser).
-/// The schema of PostGIS 3 or newer (whose `ST_AsGeoJSON(record)` builds features), quoted.
-const POSTGIS_SQL: &str = r#"
-SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-WHERE e.extname = 'postgis' AND split_part(e.extversion, '.', 1)::int >= 3"#;
-
 const ROLE_SETTINGS_SQL: &str = r#"
 WITH role_setting AS (
   SELECT r.rolname::text AS role, s.setdatabase <> 0 AS this_db, c.n AS pos,

@@ -274,26 +274,24 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
     if mode == OpenApiMode::Disabled {
         return Err(RestError::OpenApiDisabled);
     }
+    let follow = mode == OpenApiMode::FollowPrivileges;
     let mut main = Sql::new();
-    match mode {
-        OpenApiMode::FollowPrivileges => {
-            main.push(VISIBLE_SQL);
-            main.params.push(Some(ctx.schema.clone()));
-        }
-        _ => {
-            main.push("SELECT NULL::text AS body");
-        }
+    if follow {
+        main.push(VISIBLE_SQL);
+        main.params.push(Some(ctx.schema.clone()));
+    } else {
+        main.push("SELECT NULL::text AS body");
     }
     let out = ctx.run(client, true, main, None).await?;
-    let visible = match mode {
-        OpenApiMode::FollowPrivileges => {
-            let text =
-                out.rows.first().and_then(|r| r.text(0)).ok_or_else(|| {
-                    RestError::Internal("privileges query returned no row".into())
-                })?;
-            Some(Visible::from_json(text)?)
-        }
-        _ => None,
+    let visible = if follow {
+        let text = out
+            .rows
+            .first()
+            .and_then(|r| r.text(0))
+            .ok_or_else(|| RestError::Internal("privileges query returned no row".into()))?;
+        Some(Visible::from_json(text)?)
+    } else {
+        None
     };
     let doc = document(ctx.cache, &ctx.schema, visible.as_ref());
     Ok(ctx.finish(RestResponse::new(
