@@ -56,6 +56,10 @@ settings! {
         "Project reference: lower-case letters, digits and dashes, at most 40 characters.";
     "api_external_url" => "MADBASE_API_EXTERNAL_URL", required: false, secret: false, default: None,
         "Public base URL clients use (e.g. https://abc.example.com); defaults to http://<listen>.";
+    "db_ssl_mode" => "MADBASE_DB_SSL_MODE", required: false, secret: false, default: None,
+        "TLS to PostgreSQL when the database URL sets no sslmode (libpq's sslmode): disable, allow, prefer (libpq's default), require, verify-ca or verify-full.";
+    "db_ssl_root_cert" => "MADBASE_DB_SSL_ROOT_CERT", required: false, secret: false, default: None,
+        "PEM file of the CAs trusted for PostgreSQL's certificate, or `system` for the operating system's store, when the database URL sets no sslrootcert (libpq's sslrootcert).";
     "db_schemas" => "MADBASE_DB_SCHEMAS", required: false, secret: false, default: Some("public,graphql_public"),
         "Comma-separated schemas exposed by /rest/v1; the first is the default.";
     "db_pool_size" => "MADBASE_DB_POOL_SIZE", required: false, secret: false, default: Some("10"),
@@ -271,6 +275,63 @@ impl OpenApiMode {
     }
 }
 
+/// libpq's `sslmode`: whether and how the data plane's connections to PostgreSQL use TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum DbSslMode {
+    /// Plain connections only.
+    Disable,
+    /// Plain, or TLS when the server insists; taken as `prefer`, which differs only in which
+    /// is tried first.
+    Allow,
+    /// TLS when the server offers it, its certificate not checked (libpq's default).
+    Prefer,
+    /// TLS or no connection; the certificate is checked only against a root certificate given.
+    Require,
+    /// TLS, with a certificate that chains to a trusted root.
+    VerifyCa,
+    /// TLS, with a certificate that chains to a trusted root and names the host.
+    VerifyFull,
+}
+
+impl DbSslMode {
+    /// Every mode, weakest first.
+    pub const ALL: [DbSslMode; 6] = [
+        DbSslMode::Disable,
+        DbSslMode::Allow,
+        DbSslMode::Prefer,
+        DbSslMode::Require,
+        DbSslMode::VerifyCa,
+        DbSslMode::VerifyFull,
+    ];
+
+    /// libpq's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbSslMode::Disable => "disable",
+            DbSslMode::Allow => "allow",
+            DbSslMode::Prefer => "prefer",
+            DbSslMode::Require => "require",
+            DbSslMode::VerifyCa => "verify-ca",
+            DbSslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// The mode spelled `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    /// Whether a server that offers no TLS must be refused.
+    pub fn requires_tls(self) -> bool {
+        matches!(
+            self,
+            DbSslMode::Require | DbSslMode::VerifyCa | DbSslMode::VerifyFull
+        )
+    }
+}
+
 /// Where `/storage/v1` keeps object bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageBackend {
@@ -324,6 +385,10 @@ pub struct DataPlaneConfig {
     pub db_plan_enabled: bool,
     /// See `db_pre_request`.
     pub db_pre_request: Option<String>,
+    /// See `db_ssl_mode`.
+    pub db_ssl_mode: Option<DbSslMode>,
+    /// See `db_ssl_root_cert`.
+    pub db_ssl_root_cert: Option<String>,
     /// See `openapi_mode`.
     pub openapi_mode: OpenApiMode,
     /// See `require_apikey`.
@@ -537,6 +602,12 @@ impl DataPlaneConfig {
         let db_pool_size = raw.parse("db_pool_size", "an integer between 1 and 1000", |v| {
             v.parse::<usize>().ok().filter(|n| (1..=1000).contains(n))
         });
+        let db_ssl_mode = raw.parse(
+            "db_ssl_mode",
+            "disable, allow, prefer, require, verify-ca or verify-full",
+            DbSslMode::parse,
+        );
+        let db_ssl_root_cert = raw.get("db_ssl_root_cert").map(str::to_owned);
         let db_read_lanes = raw.parse("db_read_lanes", "an integer between 0 and 16", |v| {
             v.parse::<usize>().ok().filter(|n| *n <= 16)
         });
@@ -637,6 +708,8 @@ impl DataPlaneConfig {
                 db_schemas,
                 db_pool_size,
                 db_read_lanes: db_read_lanes.unwrap_or(2),
+                db_ssl_mode,
+                db_ssl_root_cert,
                 db_max_rows,
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
@@ -682,6 +755,12 @@ impl DataPlaneConfig {
         }
         if let Some(n) = self.db_max_rows {
             out.push(("MADBASE_DB_MAX_ROWS", n.to_string()));
+        }
+        if let Some(mode) = &self.db_ssl_mode {
+            out.push(("MADBASE_DB_SSL_MODE", mode.as_str().to_owned()));
+        }
+        if let Some(path) = &self.db_ssl_root_cert {
+            out.push(("MADBASE_DB_SSL_ROOT_CERT", path.clone()));
         }
         out.push((
             "MADBASE_DB_AGGREGATES_ENABLED",

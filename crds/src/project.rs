@@ -96,6 +96,28 @@ pub struct DatabaseSpec {
     /// `Database` resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnpg: Option<CnpgDatabase>,
+    /// TLS from the data plane to the database, for a URL that does not set it (an `sslmode`
+    /// or `sslrootcert` in the URL wins, as with libpq).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<DatabaseTls>,
+}
+
+/// TLS to the database (libpq's `sslmode` and `sslrootcert`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.sslMode) || !(self.sslMode in ['verify-ca', 'verify-full']) || has(self.caConfigMapRef)").message("database.tls.sslMode verify-ca and verify-full need database.tls.caConfigMapRef")
+)]
+pub struct DatabaseTls {
+    /// libpq's `sslmode`: `disable`, `allow`, `prefer` (the default: TLS when the server
+    /// offers it, certificate not checked), `require`, `verify-ca` or `verify-full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<madbase_config::DbSslMode>,
+    /// ConfigMap key with the PEM CA certificates that sign the database's certificate;
+    /// mounted into the pods (`MADBASE_DB_SSL_ROOT_CERT`). For CloudNativePG, the `ca.crt`
+    /// of the cluster's `<cluster>-ca` Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_config_map_ref: Option<crate::ConfigMapKeyRef>,
 }
 
 /// An existing database reached through a connection URL kept in a Secret.

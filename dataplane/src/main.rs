@@ -139,7 +139,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { db_url } => {
             server::logging::init("info", LogFormat::Text);
-            let pool = server::project::pool(&db_url, 1)?;
+            let url = madbase_pgconn::DbUrl::parse(&db_url)?;
+            let pool = server::project::pool(&url, 1)?;
             let mut client = pool.get().await.map_err(|e| {
                 anyhow::anyhow!(
                     "cannot connect to the database: {}",

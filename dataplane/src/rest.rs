@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, Method, Uri, header};
 use madbase_config::DataPlaneConfig;
+use madbase_pgconn::DbUrl;
 use madbase_rest::{
     Claims, ConnFuture, Connection, DbError, JwtErrorKind, LaneStats, Lanes, Outcome, RestRequest,
     RestResponse, RestSettings, SchemaCache, Transaction,
@@ -41,7 +42,7 @@ pub struct RestConn {
 
 /// Opens and recycles the data API's connections.
 pub struct RestManager {
-    config: tokio_postgres::Config,
+    config: DbUrl,
     /// Bumped on every schema reload: connections prepared under an older one start afresh.
     /// Shared with the read lanes.
     generation: Arc<AtomicU64>,
@@ -84,21 +85,20 @@ impl deadpool::managed::Manager for RestManager {
 pub type RestPool = deadpool::managed::Pool<RestManager>;
 
 /// The data API's connection settings for `url`.
-fn rest_config(url: &str) -> anyhow::Result<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| anyhow::anyhow!("the database URL is invalid: {e}"))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(5));
+fn rest_config(url: &DbUrl) -> DbUrl {
+    let mut config = url.clone();
+    let pg = config.pg_mut();
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(Duration::from_secs(5));
     }
-    config.application_name("madbase rest");
-    Ok(config)
+    pg.application_name("madbase rest");
+    config
 }
 
 /// A pool of `max_size` data API connections to `url`.
-pub fn rest_pool(url: &str, max_size: usize) -> anyhow::Result<RestPool> {
+pub fn rest_pool(url: &DbUrl, max_size: usize) -> anyhow::Result<RestPool> {
     let manager = RestManager {
-        config: rest_config(url)?,
+        config: rest_config(url),
         generation: Arc::new(AtomicU64::new(0)),
     };
     deadpool::managed::Pool::builder(manager)
@@ -115,6 +115,7 @@ impl RestContext {
     pub async fn load(
         client: &tokio_postgres::Client,
         config: &DataPlaneConfig,
+        url: &DbUrl,
     ) -> anyhow::Result<Self> {
         let settings = RestSettings {
             schemas: config.db_schemas.clone(),
@@ -128,7 +129,7 @@ impl RestContext {
         let cache = SchemaCache::load(client, &settings.schemas)
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
-        let pool = rest_pool(config.database_url.expose(), config.db_pool_size)?;
+        let pool = rest_pool(url, config.db_pool_size)?;
         let lanes = (config.db_read_lanes > 0).then(|| {
             Lanes::start(
                 config.db_read_lanes,
@@ -181,7 +182,7 @@ impl RestContext {
 /// `reload schema`, `reload config` (role settings) or an empty payload, as PostgREST.
 /// Reconnects with backoff, reloading after each reconnect since notifications may have been
 /// missed. Ends when the process does.
-pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: String) {
+pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: DbUrl) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(500);
         loop {
@@ -198,10 +199,11 @@ pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: String)
     });
 }
 
-async fn listen_once(project: &ProjectContext, url: &str) -> Result<(), String> {
-    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+async fn listen_once(project: &ProjectContext, url: &DbUrl) -> Result<(), String> {
+    let (client, mut connection) = url
+        .connect()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| madbase_pgconn::error_text(&e))?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

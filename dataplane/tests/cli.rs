@@ -5,6 +5,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use madbase_pgconn::DbUrl;
+use madbase_pgconn::testing::TlsServer;
+
 const BIN: &str = env!("CARGO_BIN_EXE_madbase");
 
 fn madbase(args: &[&str]) -> Output {
@@ -34,6 +37,11 @@ struct Dev {
 
 impl Dev {
     fn start(data_dir: &Path, port: u16) -> Dev {
+        Dev::start_with(data_dir, port, &[])
+    }
+
+    /// `madbase dev` with `extra` arguments.
+    fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Dev {
         let child = Command::new(BIN)
             .args([
                 "dev",
@@ -42,6 +50,7 @@ impl Dev {
                 "--port",
                 &port.to_string(),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -188,6 +197,91 @@ async fn dev_restart_keeps_data_and_keys_and_stops_cleanly() {
         "{text}"
     );
     assert!(dev.stop().success());
+}
+
+#[tokio::test]
+async fn dev_runs_on_a_database_that_demands_tls() {
+    let server = TlsServer::start().await.expect("TLS server");
+    let verified = |ca: &str| {
+        server.url(
+            "postgres",
+            "localhost",
+            "postgres",
+            &format!("sslmode=verify-full&sslrootcert={}", server.file(ca)),
+        )
+    };
+    let url = verified("ca.pem");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let dev = Dev::start_with(dir.path(), port, &["--db-url", &url]);
+    let anon = dev.status().expect("status")["ANON_KEY"]
+        .as_str()
+        .expect("anon")
+        .to_owned();
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        client
+            .get(format!("http://127.0.0.1:{port}/rest/v1/{path}"))
+            .header("apikey", &anon)
+            .send()
+    };
+    assert_eq!(get(String::new()).await.expect("root").status(), 200);
+    // DDL reaches the schema listener, itself over TLS: a new table is served without a
+    // restart.
+    let (admin, conn) = DbUrl::parse(&url)
+        .expect("url")
+        .connect()
+        .await
+        .expect("admin over TLS");
+    tokio::spawn(conn);
+    admin
+        .batch_execute(
+            "CREATE TABLE tls_notes (id int PRIMARY KEY); GRANT SELECT ON tls_notes TO anon; \
+             INSERT INTO tls_notes VALUES (7)",
+        )
+        .await
+        .expect("create");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = get("tls_notes?select=id".into()).await.expect("read");
+        if r.status() == 200 {
+            assert_eq!(r.text().await.expect("body"), r#"[{"id":7}]"#);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new table was never served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every connection the data plane holds is encrypted (the server refuses others anyway).
+    let row = admin
+        .query_one(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a \
+             JOIN pg_stat_ssl s USING (pid) WHERE a.application_name LIKE 'madbase%'",
+            &[],
+        )
+        .await
+        .expect("activity");
+    let (encrypted, all): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        all >= 2 && encrypted == all,
+        "{encrypted} of {all} encrypted"
+    );
+    assert!(dev.stop().success());
+
+    // A server whose certificate another CA signed is refused, saying why.
+    let other = tempfile::tempdir().expect("tempdir");
+    let out = madbase(&[
+        "dev",
+        "--data-dir",
+        &other.path().display().to_string(),
+        "--port",
+        &free_port().to_string(),
+        "--db-url",
+        &verified("other-ca.pem"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

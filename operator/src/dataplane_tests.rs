@@ -320,3 +320,71 @@ fn changed_settings_change_the_config_hash() {
     assert_ne!(config_hash(&base), config_hash(&rotated));
     assert_eq!(config_hash(&base), config_hash(&base.clone()));
 }
+
+/// `spec.database.tls` reaches the pods: the mode as a setting, the CA bundle mounted where
+/// `MADBASE_DB_SSL_ROOT_CERT` points, and a changed bundle restarts them.
+#[test]
+fn database_tls_reaches_the_pods() {
+    let mut p = shared();
+    p.spec.database.tls = Some(madbase_crds::DatabaseTls {
+        ssl_mode: Some(madbase_config::DbSslMode::VerifyFull),
+        ca_config_map_ref: Some(madbase_crds::ConfigMapKeyRef {
+            name: "rds-ca".into(),
+            key: Some("global-bundle.pem".into()),
+        }),
+    });
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner(&v));
+    let data = objects.config_map.data.clone().expect("data");
+    let setting = |name: &str| {
+        let var = env_of(&objects)
+            .into_iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name} missing from the Deployment"));
+        let key = var
+            .value_from
+            .and_then(|f| f.config_map_key_ref)
+            .expect("from the ConfigMap")
+            .key;
+        data[&key].clone()
+    };
+    assert_eq!(setting("MADBASE_DB_SSL_MODE"), "verify-full");
+    assert_eq!(
+        setting("MADBASE_DB_SSL_ROOT_CERT"),
+        "/etc/madbase/db-ca/ca.crt"
+    );
+    let pod = objects
+        .deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod");
+    let volume = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "db-ca")
+        .and_then(|v| v.config_map.as_ref())
+        .expect("db-ca volume");
+    assert_eq!(volume.name, "rds-ca");
+    let items = volume.items.clone().unwrap_or_default();
+    assert_eq!(
+        (items[0].key.as_str(), items[0].path.as_str()),
+        ("global-bundle.pem", "ca.crt")
+    );
+    assert!(
+        pod.containers[0]
+            .volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.name == "db-ca"
+                && m.mount_path == "/etc/madbase/db-ca"
+                && m.read_only == Some(true))
+    );
+    // Without `tls`, nothing of it is rendered and the data plane's default (prefer) applies.
+    let plain = validate(&shared(), &config(), &Referenced::default()).expect("valid");
+    for unset in ["MADBASE_DB_SSL_MODE", "MADBASE_DB_SSL_ROOT_CERT"] {
+        assert!(!plain.data_plane.settings.contains_key(unset), "{unset}");
+    }
+    assert!(!plain.data_plane.mounts.iter().any(|m| m.volume == "db-ca"));
+}

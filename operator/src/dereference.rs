@@ -127,7 +127,12 @@ async fn auth_inputs(
     }
     let namespace = project.namespace().unwrap_or_default();
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
-    for mount in auth_settings::render(&project.spec.auth).mounts {
+    let (_, db_ca) = crate::validate::database_tls(project.spec.database.tls.as_ref());
+    for mount in auth_settings::render(&project.spec.auth)
+        .mounts
+        .into_iter()
+        .chain(db_ca)
+    {
         let name = mount.config_map;
         let cm = config_maps
             .get_opt(&name)

@@ -12,7 +12,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use madbase_crds::naming;
-use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
 
 /// A boxed future, so the provisioner can sit behind `dyn` in the reconcile context.
@@ -64,14 +63,17 @@ pub trait Postgres: Send + Sync {
 pub struct PgAdmin;
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client, PostgresError> {
-    let mut config = tokio_postgres::Config::from_str(url)
-        .map_err(|e| PostgresError::InvalidUrl(e.to_string()))?;
-    config.connect_timeout(CONNECT_TIMEOUT);
-    let connecting = config.connect(NoTls);
+    let mut url = madbase_pgconn::DbUrl::parse(url).map_err(|e| match e {
+        madbase_pgconn::UrlError::Invalid(m) | madbase_pgconn::UrlError::Tls(m) => {
+            PostgresError::InvalidUrl(m)
+        }
+    })?;
+    url.pg_mut().connect_timeout(CONNECT_TIMEOUT);
+    let connecting = url.connect();
     let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
         .map_err(|_| PostgresError::Unreachable("timed out".into()))?
-        .map_err(|e| PostgresError::Unreachable(e.to_string()))?;
+        .map_err(|e| PostgresError::Unreachable(madbase_pgconn::error_text(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "admin connection closed");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
 use kube::ResourceExt;
 use madbase_crds::naming;
-use madbase_crds::{DeletionPolicy, ExposureSpec, MadBaseProject};
+use madbase_crds::{DatabaseTls, DeletionPolicy, ExposureSpec, MadBaseProject};
 
 use crate::auth_settings::{self, ConfigMapMount};
 use crate::operator_config::{OperatorConfig, SecretString};
@@ -216,11 +216,45 @@ pub struct DataPlanePlan {
     /// Secret settings from Secrets the user references (`spec.auth`), by environment variable
     /// name: (Secret, key).
     pub secret_settings: BTreeMap<String, (String, String)>,
-    /// ConfigMaps mounted as files (`spec.auth` templates and CA bundle).
+    /// ConfigMaps mounted as files (`spec.auth` templates and CA bundle, the database CA).
     pub mounts: Vec<ConfigMapMount>,
     /// What the pods read at start from those Secrets and ConfigMaps (see
     /// [`Referenced::auth_versions`]).
     pub input_versions: BTreeMap<String, String>,
+}
+
+/// Where `spec.database.tls.caConfigMapRef` is mounted in the pods.
+pub const DB_CA_DIR: &str = "/etc/madbase/db-ca";
+/// The file name of that CA bundle, and its default ConfigMap key.
+const DB_CA_FILE: &str = "ca.crt";
+
+/// The settings `spec.database.tls` becomes, and the CA bundle mount it needs.
+pub fn database_tls(
+    tls: Option<&DatabaseTls>,
+) -> (BTreeMap<String, String>, Option<ConfigMapMount>) {
+    let mut settings = BTreeMap::new();
+    let Some(tls) = tls else {
+        return (settings, None);
+    };
+    if let Some(mode) = tls.ssl_mode {
+        settings.insert("MADBASE_DB_SSL_MODE".to_owned(), mode.as_str().to_owned());
+    }
+    let mount = tls.ca_config_map_ref.as_ref().map(|ca| {
+        settings.insert(
+            "MADBASE_DB_SSL_ROOT_CERT".to_owned(),
+            format!("{DB_CA_DIR}/{DB_CA_FILE}"),
+        );
+        ConfigMapMount {
+            volume: "db-ca",
+            config_map: ca.name.clone(),
+            items: vec![(
+                ca.key.clone().unwrap_or_else(|| DB_CA_FILE.to_owned()),
+                DB_CA_FILE.to_owned(),
+            )],
+            path: DB_CA_DIR,
+        }
+    });
+    (settings, mount)
 }
 
 fn problem(out: &mut Vec<FieldProblem>, path: &str, message: impl Into<String>) {
@@ -406,6 +440,10 @@ pub fn validate(
     settings.insert("MADBASE_LOG_FORMAT".to_owned(), "json".into());
     let auth = auth_settings::render(&spec.auth);
     settings.extend(auth.settings);
+    let (db_tls, db_ca) = database_tls(spec.database.tls.as_ref());
+    settings.extend(db_tls);
+    let mut mounts = auth.mounts;
+    mounts.extend(db_ca);
     if let Some(level) = &dp.log_level {
         settings.insert("MADBASE_LOG_LEVEL".to_owned(), level.clone());
     }
@@ -460,7 +498,7 @@ pub fn validate(
                 pod_annotations: dp.pod_annotations.clone(),
                 settings,
                 secret_settings: auth.secrets,
-                mounts: auth.mounts,
+                mounts,
                 input_versions: referenced.auth_versions.clone(),
             },
             exposure: spec.exposure.clone(),

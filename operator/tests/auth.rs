@@ -1,4 +1,5 @@
-//! `spec.auth` through a reconcile against kube-fake-client: Secrets and ConfigMaps it references
+//! `spec.auth` (and `spec.database.tls`'s CA bundle) through a reconcile against
+//! kube-fake-client: Secrets and ConfigMaps it references
 //! must exist (a missing one fails the project with a reason naming it, values are never copied),
 //! the Deployment reads them by reference, and a changed Secret rolls the pods.
 
@@ -190,4 +191,50 @@ async fn referenced_auth_secrets_must_exist_and_are_passed_by_reference() {
         .await
         .expect("deployment");
     assert_ne!(before, hash(&after));
+}
+
+#[tokio::test]
+async fn the_database_ca_bundle_must_exist_and_a_new_one_rolls_the_pods() {
+    let p = project(
+        "
+apiVersion: madbase.io/v1alpha1
+kind: MadBaseProject
+metadata: {name: shop}
+spec:
+  database:
+    shared: {pool: default}
+    tls: {sslMode: verify-full, caConfigMapRef: {name: db-ca}}
+",
+    );
+    let client = fake_client(vec![p], vec![]).await;
+    let err = reconcile_shop(&client).await.expect_err("missing CA");
+    assert!(err.contains("db-ca"), "{err}");
+    let (phase, _, message) = status(&client).await;
+    assert_eq!(phase, Some(Phase::Failed));
+    assert!(message.contains("db-ca"), "{message}");
+    let bundle = |pem: &str| ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("db-ca".into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some([("ca.crt".to_owned(), pem.to_owned())].into()),
+        ..Default::default()
+    };
+    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), NS);
+    config_maps
+        .create(&PostParams::default(), &bundle("first"))
+        .await
+        .expect("create");
+    reconcile_shop(&client).await.expect("reconcile");
+    let deployments = Api::<Deployment>::namespaced(client.clone(), NS);
+    let before = hash(&deployments.get("shop").await.expect("deployment"));
+    config_maps
+        .replace("db-ca", &PostParams::default(), &bundle("rotated"))
+        .await
+        .expect("replace");
+    reconcile_shop(&client).await.expect("reconcile");
+    let after = hash(&deployments.get("shop").await.expect("deployment"));
+    assert!(before.is_some());
+    assert_ne!(before, after, "a new CA bundle must restart the pods");
 }

@@ -13,6 +13,7 @@ mod scratch;
 mod server;
 
 pub use binaries::PgBinaries;
+pub use scratch::ScratchTls;
 pub use server::{EmbeddedPostgres, PgOptions, free_port};
 
 /// Why the embedded PostgreSQL could not be started or stopped.

@@ -3,9 +3,10 @@
 //! the test process exits. Never for data anyone wants to keep.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::binaries::run_as;
 use crate::server::{Auth, EmbeddedPostgres, PgOptions, READY_WITHIN};
 use crate::{PgError, io};
 
@@ -20,6 +21,45 @@ impl EmbeddedPostgres {
     /// process exits, so a shared server may live in a static that is never dropped.
     pub async fn start_scratch(settings: &[(&str, &str)]) -> Result<Self, PgError> {
         let dir = scratch_dir()?;
+        Self::start_scratch_in(dir, settings).await
+    }
+
+    /// [`EmbeddedPostgres::start_scratch`] with TLS: the server presents `tls.cert_pem`,
+    /// trusts `tls.client_ca_pem` for client certificates and authenticates by `tls.hba`
+    /// (a whole `pg_hba.conf`), so a test can demand TLS or a client certificate. For the
+    /// tests of TLS clients.
+    pub async fn start_scratch_tls(
+        settings: &[(&str, &str)],
+        tls: &ScratchTls,
+    ) -> Result<Self, PgError> {
+        let dir = scratch_dir()?;
+        let files = dir.join("tls");
+        let written = write_tls_files(&files, tls);
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        let path = |name: &str| files.join(name).display().to_string();
+        let (cert, key, ca, hba) = (
+            path("server.crt"),
+            path("server.key"),
+            path("ca.crt"),
+            path("pg_hba.conf"),
+        );
+        let mut all = vec![
+            ("ssl", "on"),
+            ("ssl_cert_file", cert.as_str()),
+            ("ssl_key_file", key.as_str()),
+            ("hba_file", hba.as_str()),
+        ];
+        if tls.client_ca_pem.is_some() {
+            all.push(("ssl_ca_file", ca.as_str()));
+        }
+        all.extend_from_slice(settings);
+        Self::start_scratch_in(dir, &all).await
+    }
+
+    async fn start_scratch_in(dir: PathBuf, settings: &[(&str, &str)]) -> Result<Self, PgError> {
         let opts = PgOptions {
             data_dir: dir.join("data"),
             log_file: dir.join("log"),
@@ -37,6 +77,44 @@ impl EmbeddedPostgres {
         }
         started
     }
+}
+
+/// What a scratch server needs for TLS; see [`EmbeddedPostgres::start_scratch_tls`].
+#[derive(Debug, Clone)]
+pub struct ScratchTls {
+    /// The server's certificate chain, PEM.
+    pub cert_pem: String,
+    /// The server's private key, PEM.
+    pub key_pem: String,
+    /// CAs whose client certificates the server accepts, PEM.
+    pub client_ca_pem: Option<String>,
+    /// The whole `pg_hba.conf`.
+    pub hba: String,
+}
+
+/// Writes the server's TLS files into `dir`, readable by the user the server runs as only
+/// (PostgreSQL refuses a private key others can read).
+fn write_tls_files(dir: &Path, tls: &ScratchTls) -> Result<(), PgError> {
+    std::fs::create_dir(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let owner = run_as()?;
+    let files = [
+        ("server.crt", Some(&tls.cert_pem)),
+        ("server.key", Some(&tls.key_pem)),
+        ("ca.crt", tls.client_ca_pem.as_ref()),
+        ("pg_hba.conf", Some(&tls.hba)),
+    ];
+    for (name, text) in files {
+        let Some(text) = text else { continue };
+        let path = dir.join(name);
+        let context = || format!("writing {}", path.display());
+        std::fs::write(&path, text).map_err(io(context()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io(context()))?;
+        if let Some(u) = owner {
+            std::os::unix::fs::chown(&path, Some(u.uid), Some(u.gid)).map_err(io(context()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A new, empty directory of our own under the system temp dir.

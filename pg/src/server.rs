@@ -163,10 +163,17 @@ impl EmbeddedPostgres {
                 });
             }
             let cfg = self.config("postgres");
-            if let Ok((client, conn)) = cfg.connect(tokio_postgres::NoTls).await {
-                drop(conn);
-                drop(client);
-                return Ok(());
+            match cfg.connect(tokio_postgres::NoTls).await {
+                Ok(_) => return Ok(()),
+                // It answered: up, though this client is refused (a server demanding TLS).
+                Err(e)
+                    if e.as_db_error().is_some_and(|db| {
+                        *db.code() != tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW
+                    }) =>
+                {
+                    return Ok(());
+                }
+                Err(_) => {}
             }
             if Instant::now() > deadline {
                 return Err(PgError::Step {

@@ -79,7 +79,7 @@ struct Shared {
     limits: LaneLimits,
     /// Bumped on schema reload; a lane forgets its prepared statements when it changes.
     generation: Arc<AtomicU64>,
-    config: tokio_postgres::Config,
+    config: madbase_pgconn::DbUrl,
     epoch: Instant,
     batches: AtomicU64,
     reads: AtomicU64,
@@ -128,18 +128,14 @@ impl Lanes {
     /// Starts `count` lanes connecting with `config`. `generation` is the pool's schema
     /// generation: when it changes, prepared statements are dropped and slow marks forgotten.
     /// Must be called within a Tokio runtime; the lanes' tasks end when this is dropped.
-    pub fn start(
-        count: usize,
-        config: tokio_postgres::Config,
-        generation: Arc<AtomicU64>,
-    ) -> Lanes {
+    pub fn start(count: usize, config: madbase_pgconn::DbUrl, generation: Arc<AtomicU64>) -> Lanes {
         Self::with_limits(count, config, generation, LaneLimits::default())
     }
 
     /// [`Lanes::start`] with other limits.
     pub fn with_limits(
         count: usize,
-        config: tokio_postgres::Config,
+        config: madbase_pgconn::DbUrl,
         generation: Arc<AtomicU64>,
         limits: LaneLimits,
     ) -> Lanes {

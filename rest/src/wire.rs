@@ -22,12 +22,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use fallible_iterator::FallibleIterator;
+use madbase_pgconn::{DbUrl, Tls, TlsError};
 use postgres_protocol::IsNull;
 use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::backend::{ErrorFields, Message};
 use postgres_protocol::message::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::config::Host;
 
 use crate::error::DbError;
 use crate::sql::Sql;
@@ -51,6 +52,9 @@ pub enum ConnectError {
     /// The server refused (authentication, unknown database, …).
     #[error("the database refused the connection: {0}")]
     Refused(String),
+    /// TLS could not be set up as the URL asks (not offered, a certificate refused).
+    #[error("could not connect to the database: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// One result row, columns in text format.
@@ -124,8 +128,8 @@ pub struct PgConn {
     to_close: Vec<String>,
     next_id: u64,
     busy: Arc<AtomicBool>,
-    /// Where the server is and the backend's cancel key (`BackendKeyData`).
-    cancel: Option<(Host, u16, i32, i32)>,
+    /// Where the server is, how to reach it and the backend's cancel key (`BackendKeyData`).
+    cancel: Option<CancelTarget>,
     broken: bool,
     in_transaction: bool,
 }
@@ -189,14 +193,11 @@ fn protocol_error(what: &str) -> io::Error {
 }
 
 impl PgConn {
-    /// Opens a connection with libpq-style settings (the first host that answers; plain TCP or
-    /// a Unix socket directory; password, md5 or SCRAM-SHA-256 authentication).
-    pub async fn connect(config: &tokio_postgres::Config) -> Result<PgConn, ConnectError> {
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(ConnectError::Config(
-                "sslmode=require is not supported by the data API connection yet; use sslmode=disable or prefer on a trusted network".into(),
-            ));
-        }
+    /// Opens a connection with libpq-style settings (the first host that answers; plain TCP,
+    /// with TLS as `sslmode` says, or a Unix socket directory; password, md5 or SCRAM-SHA-256
+    /// authentication).
+    pub async fn connect(url: &DbUrl) -> Result<PgConn, ConnectError> {
+        let config = url.pg();
         let user = config
             .get_user()
             .ok_or_else(|| ConnectError::Config("the database URL names no user".into()))?;
@@ -214,7 +215,8 @@ impl PgConn {
                 [one] => *one,
                 many => many.get(i).copied().unwrap_or(5432),
             };
-            let socket = match open(host, port, config.get_connect_timeout().copied()).await {
+            let timeout = config.get_connect_timeout().copied();
+            let socket = match open(host, port, url.tls(), timeout).await {
                 Ok(s) => s,
                 Err(e) => {
                     last = Some(e);
@@ -234,13 +236,22 @@ impl PgConn {
                 in_transaction: false,
             };
             if let Some((pid, key)) = conn.startup(config, user).await? {
-                conn.cancel = Some((host.clone(), port, pid, key));
+                conn.cancel = Some(CancelTarget {
+                    host: host.clone(),
+                    port,
+                    tls: url.tls().clone(),
+                    pid,
+                    key,
+                });
             }
             return Ok(conn);
         }
-        Err(ConnectError::Io(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "no host to connect to")
-        })))
+        Err(last.unwrap_or_else(|| {
+            ConnectError::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no host to connect to",
+            ))
+        }))
     }
 
     /// Authenticates; returns the backend's cancel key.
@@ -367,7 +378,11 @@ impl PgConn {
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        let r = self.socket.write_all(&self.write).await;
+        // `flush` matters under TLS: a record left in the TLS buffer would never be sent.
+        let r = match self.socket.write_all(&self.write).await {
+            Ok(()) => self.socket.flush().await,
+            Err(e) => Err(e),
+        };
         self.write.clear();
         if r.is_err() {
             self.broken = true;
@@ -822,7 +837,18 @@ impl PgConn {
 #[derive(Debug, Clone)]
 pub struct CancelToken {
     busy: Arc<AtomicBool>,
-    target: Option<(Host, u16, i32, i32)>,
+    target: Option<CancelTarget>,
+}
+
+/// What a cancel request needs: a new connection like the first (TLS included: a server
+/// that demands it takes cancel requests only that way) and the backend's key.
+#[derive(Debug, Clone)]
+struct CancelTarget {
+    host: Host,
+    port: u16,
+    tls: Tls,
+    pid: i32,
+    key: i32,
 }
 
 impl CancelToken {
@@ -835,7 +861,7 @@ impl CancelToken {
     /// only while the connection is mid-request: a connection left busy is never reused (the
     /// pool discards it), so a late cancel cannot hit another request's statement.
     pub fn cancel_if_busy(&self) {
-        let Some((host, port, pid, key)) = self.target.clone() else {
+        let Some(target) = self.target.clone() else {
             return;
         };
         if !self.is_busy() {
@@ -846,27 +872,34 @@ impl CancelToken {
         };
         runtime.spawn(async move {
             let mut buf = BytesMut::with_capacity(16);
-            frontend::cancel_request(pid, key, &mut buf);
-            if let Ok(mut socket) = open(&host, port, Some(std::time::Duration::from_secs(5))).await
-            {
-                let _ = socket.write_all(&buf).await;
+            frontend::cancel_request(target.pid, target.key, &mut buf);
+            let timeout = Some(std::time::Duration::from_secs(5));
+            if let Ok(mut socket) = open(&target.host, target.port, &target.tls, timeout).await {
+                if socket.write_all(&buf).await.is_ok() {
+                    let _ = socket.flush().await;
+                }
                 let _ = socket.shutdown().await;
             }
         });
     }
 }
 
+/// Connects to `host` and, over TCP, starts TLS as `tls` says, all within `timeout`.
 async fn open(
     host: &Host,
     port: u16,
+    tls: &Tls,
     timeout: Option<std::time::Duration>,
-) -> io::Result<Box<dyn Socket>> {
+) -> Result<Box<dyn Socket>, ConnectError> {
     let connect = async {
-        Ok::<Box<dyn Socket>, io::Error>(match host {
+        Ok::<Box<dyn Socket>, ConnectError>(match host {
             Host::Tcp(name) => {
                 let s = tokio::net::TcpStream::connect((name.as_str(), port)).await?;
                 s.set_nodelay(true)?;
-                Box::new(s)
+                match tls.negotiate(s, name).await? {
+                    madbase_pgconn::MaybeTls::Plain(s) => Box::new(s),
+                    tls => Box::new(tls),
+                }
             }
             Host::Unix(dir) => {
                 let path: PathBuf = dir.join(format!(".s.PGSQL.{port}"));
@@ -875,9 +908,9 @@ async fn open(
         })
     };
     match timeout {
-        Some(t) => tokio::time::timeout(t, connect)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?,
+        Some(t) => tokio::time::timeout(t, connect).await.map_err(|_| {
+            ConnectError::Io(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+        })?,
         None => connect.await,
     }
 }

@@ -6,6 +6,8 @@ mod postgres;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
+use madbase_pgconn::DbUrl;
+use madbase_pgconn::testing::TlsServer;
 use madbase_rest::wire::{MAX_STATEMENTS, Step};
 use madbase_rest::{PgConn, RestRequest, RestSettings, SchemaCache};
 use serde_json::{Value, json};
@@ -16,7 +18,7 @@ async fn open() -> (Mutex<PgConn>, SchemaCache) {
     let cache = SchemaCache::load(&client, &["public".to_string()])
         .await
         .expect("schema cache");
-    let config: tokio_postgres::Config = postgres::url().parse().expect("url");
+    let config = DbUrl::parse(&postgres::url()).expect("url");
     let conn = PgConn::connect(&config).await.expect("connect");
     (Mutex::new(conn), cache)
 }
@@ -270,17 +272,85 @@ async fn a_request_abandoned_mid_flight_makes_the_connection_unusable_and_is_can
 
 #[tokio::test]
 async fn bad_connection_settings_are_clear_errors() {
-    let config: tokio_postgres::Config = format!(
+    let config = DbUrl::parse(&format!(
         "host=127.0.0.1 port={} user=nobody_here dbname=postgres",
         postgres::server().port
-    )
-    .parse()
+    ))
     .expect("url");
     let err = PgConn::connect(&config).await.expect_err("unknown role");
     assert!(err.to_string().contains("nobody_here"), "{err}");
-    let config: tokio_postgres::Config = "host=127.0.0.1 port=1 user=x sslmode=require"
-        .parse()
-        .expect("url");
+    // The test server offers no TLS: a URL that requires it is refused, saying why.
+    let config = DbUrl::parse(&format!(
+        "host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=require",
+        postgres::server().port
+    ))
+    .expect("url");
     let err = PgConn::connect(&config).await.expect_err("tls");
-    assert!(err.to_string().contains("sslmode=require"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("does not offer TLS, and sslmode=require requires it"),
+        "{err}"
+    );
+}
+
+/// A server that demands TLS, shared by the tests below.
+async fn tls_server() -> &'static TlsServer {
+    static SERVER: tokio::sync::OnceCell<TlsServer> = tokio::sync::OnceCell::const_new();
+    SERVER
+        .get_or_init(|| async { TlsServer::start().await.expect("TLS server") })
+        .await
+}
+
+fn verified(server: &TlsServer, host: &str) -> DbUrl {
+    let options = format!("sslmode=verify-full&sslrootcert={}", server.file("ca.pem"));
+    DbUrl::parse(&server.url("postgres", host, "postgres", &options)).expect("url")
+}
+
+#[tokio::test]
+async fn the_data_api_connection_speaks_tls() {
+    let server = tls_server().await;
+    let conn = Mutex::new(
+        PgConn::connect(&verified(server, "localhost"))
+            .await
+            .expect("verified TLS connection"),
+    );
+    let mut c = conn.lock().await;
+    // A pipelined request larger than one TLS record (16 KiB), and its answer.
+    let params = [Some("x".repeat(100_000))];
+    let rows = c
+        .pipeline(&[Step {
+            text: "SELECT ssl::text, length($1)::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params: &params,
+        }])
+        .await
+        .expect("query over TLS");
+    assert_eq!(rows[0][0].text(0), Some("true"));
+    assert_eq!(rows[0][0].text(1), Some("100000"));
+    drop(c);
+    // The name is checked: the certificate names only localhost.
+    let err = PgConn::connect(&verified(server, "127.0.0.1"))
+        .await
+        .expect_err("wrong host name");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+}
+
+#[tokio::test]
+async fn a_cancel_reaches_a_server_that_demands_tls() {
+    let server = tls_server().await;
+    let mut conn = PgConn::connect(&verified(server, "localhost"))
+        .await
+        .expect("connect");
+    let token = conn.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        token.cancel_if_busy();
+    });
+    let started = std::time::Instant::now();
+    let err = conn
+        .pipeline(&[Step::plain("SELECT pg_sleep(20)")])
+        .await
+        .expect_err("cancelled");
+    canceller.await.expect("canceller");
+    assert_eq!(err.code, "57014", "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

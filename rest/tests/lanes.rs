@@ -19,8 +19,8 @@ use madbase_rest::{
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-fn config() -> tokio_postgres::Config {
-    postgres::url().parse().expect("url")
+fn config() -> madbase_pgconn::DbUrl {
+    madbase_pgconn::DbUrl::parse(&postgres::url()).expect("url")
 }
 
 /// Reads go to the lanes when they take them, everything else to a connection of its own: the
@@ -292,9 +292,8 @@ async fn a_slow_mark_expires() {
 
 #[tokio::test]
 async fn a_lane_that_cannot_connect_hands_its_reads_back() {
-    let nowhere: tokio_postgres::Config =
-        "host=127.0.0.1 port=1 user=authenticator connect_timeout=2"
-            .parse()
+    let nowhere =
+        madbase_pgconn::DbUrl::parse("host=127.0.0.1 port=1 user=authenticator connect_timeout=2")
             .expect("url");
     let lanes = Lanes::start(1, nowhere, Arc::new(AtomicU64::new(0)));
     let api = api(&lanes).await;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use http::HeaderMap;
 use madbase_config::DataPlaneConfig;
+use madbase_pgconn::DbUrl;
 
 use crate::http::jwt::JwtKeys;
 use crate::metrics::{Metrics, PoolGauges};
@@ -50,7 +51,7 @@ pub struct ProjectContext {
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     /// The URL does not parse.
-    #[error("the database URL is invalid: {0}")]
+    #[error("{0}")]
     BadUrl(String),
     /// No connection could be made.
     #[error("cannot connect to the database: {0}")]
@@ -63,18 +64,32 @@ pub enum ProjectError {
     Migration(#[from] crate::migrations::MigrationError),
 }
 
+/// The project's database URL with its TLS: the URL's own options first, then
+/// `MADBASE_DB_SSL_MODE` / `MADBASE_DB_SSL_ROOT_CERT`, then libpq's environment variables.
+pub fn db_url(config: &DataPlaneConfig) -> Result<DbUrl, ProjectError> {
+    let env = |name: &str| {
+        match name {
+            "PGSSLMODE" => config.db_ssl_mode.map(|m| m.as_str().to_owned()),
+            "PGSSLROOTCERT" => config.db_ssl_root_cert.clone(),
+            _ => None,
+        }
+        .or_else(|| std::env::var(name).ok())
+    };
+    DbUrl::parse_with_env(config.database_url.expose(), &env)
+        .map_err(|e| ProjectError::BadUrl(e.to_string()))
+}
+
 /// A connection pool for `url`.
-pub fn pool(url: &str, max_size: usize) -> Result<Pool, ProjectError> {
-    let mut pg: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| ProjectError::BadUrl(e.to_string()))?;
+pub fn pool(url: &DbUrl, max_size: usize) -> Result<Pool, ProjectError> {
+    let tls = url.tls().tokio_postgres();
+    let mut pg = url.pg().clone();
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(Duration::from_secs(5));
     }
     pg.application_name("madbase");
     let manager = Manager::from_config(
         pg,
-        tokio_postgres::NoTls,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -85,20 +100,21 @@ pub fn pool(url: &str, max_size: usize) -> Result<Pool, ProjectError> {
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
-        .map_err(|e| ProjectError::BadUrl(e.to_string()))
+        .map_err(|e| ProjectError::BadUrl(format!("the database pool cannot be built: {e}")))
 }
 
 impl ProjectContext {
     /// Opens the pool, checks the database answers and applies migrations.
     pub async fn open(config: &DataPlaneConfig) -> Result<Arc<Self>, ProjectError> {
-        let pool = pool(config.database_url.expose(), config.db_pool_size)?;
+        let url = db_url(config)?;
+        let pool = pool(&url, config.db_pool_size)?;
         let rest = {
             let mut client = pool
                 .get()
                 .await
                 .map_err(|e| ProjectError::Connect(describe_pool_error(&e)))?;
             crate::migrations::run(&mut client).await?;
-            crate::rest::RestContext::load(&client, config)
+            crate::rest::RestContext::load(&client, config, &url)
                 .await
                 .map_err(ProjectError::Setup)?
         };
@@ -123,10 +139,7 @@ impl ProjectContext {
             auth: crate::auth::AuthContext::new(config).map_err(ProjectError::Setup)?,
             rest,
         });
-        crate::rest::spawn_schema_listener(
-            project.clone(),
-            config.database_url.expose().to_owned(),
-        );
+        crate::rest::spawn_schema_listener(project.clone(), url);
         Ok(project)
     }
 
@@ -151,15 +164,7 @@ pub fn describe_pool_error(e: &deadpool_postgres::PoolError) -> String {
     match e {
         deadpool_postgres::PoolError::Backend(pg) => match pg.as_db_error() {
             Some(db) => db.message().to_owned(),
-            None => {
-                let mut text = pg.to_string();
-                let mut source = std::error::Error::source(pg);
-                while let Some(s) = source {
-                    text = format!("{text}: {s}");
-                    source = s.source();
-                }
-                text
-            }
+            None => madbase_pgconn::error_text(pg),
         },
         other => other.to_string(),
     }

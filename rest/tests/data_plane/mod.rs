@@ -49,7 +49,7 @@ impl Api {
     }
 
     pub async fn with(settings: RestSettings) -> Api {
-        let config: tokio_postgres::Config = postgres::url().parse().expect("url");
+        let config = madbase_pgconn::DbUrl::parse(&postgres::url()).expect("url");
         let conn = madbase_rest::PgConn::connect(&config)
             .await
             .expect("data API connection");

@@ -1,0 +1,130 @@
+//! For tests of TLS to PostgreSQL: a private CA made at test time and a scratch server that
+//! presents a certificate it signed for `localhost` only, refuses plain TCP, and admits the
+//! role `certuser` by client certificate alone.
+
+use std::path::{Path, PathBuf};
+
+use madbase_pg::{EmbeddedPostgres, PgError, ScratchTls};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
+/// The role the server admits by client certificate (`cert` authentication).
+pub const CERT_USER: &str = "certuser";
+
+/// A private CA.
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Self {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.self_signed(&key).expect("CA cert");
+        Self {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for `names` with common name `cn`, and its key, both PEM.
+    fn sign(&self, names: &[&str], cn: &str) -> (String, String) {
+        let key = KeyPair::generate().expect("key");
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).expect("params");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &self.issuer).expect("cert");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// A running server that demands TLS, and the files a client needs.
+pub struct TlsServer {
+    /// The server.
+    pub pg: EmbeddedPostgres,
+    dir: PathBuf,
+}
+
+impl TlsServer {
+    /// Starts the server. Plain TCP is refused (`hostnossl … reject`); the Unix socket is
+    /// trusted, for set-up.
+    pub async fn start() -> Result<Self, PgError> {
+        let ca = Ca::new("MadBase test CA");
+        // Only `localhost`: a client that checks names must refuse `127.0.0.1`.
+        let (cert_pem, key_pem) = ca.sign(&["localhost"], "localhost");
+        let hba = format!(
+            "local all all trust\n\
+             hostnossl all all all reject\n\
+             hostssl all {CERT_USER} all cert\n\
+             hostssl all all all trust\n"
+        );
+        let pg = EmbeddedPostgres::start_scratch_tls(
+            &[],
+            &ScratchTls {
+                cert_pem,
+                key_pem,
+                client_ca_pem: Some(ca.pem.clone()),
+                hba,
+            },
+        )
+        .await?;
+        let dir = std::env::temp_dir().join(format!(
+            "madbase-pgconn-tls-{}-{}",
+            std::process::id(),
+            pg.port()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|source| PgError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
+        let other = Ca::new("Somebody else's CA");
+        let (client_cert, client_key) = ca.sign(&[], CERT_USER);
+        let (stranger_cert, stranger_key) = other.sign(&[], CERT_USER);
+        let files = [
+            ("ca.pem", ca.pem.as_str()),
+            ("other-ca.pem", other.pem.as_str()),
+            ("client.crt", client_cert.as_str()),
+            ("client.key", client_key.as_str()),
+            ("stranger.crt", stranger_cert.as_str()),
+            ("stranger.key", stranger_key.as_str()),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|source| PgError::Io {
+                context: format!("writing {}", path.display()),
+                source,
+            })?;
+        }
+        Ok(Self { pg, dir })
+    }
+
+    /// A file written for clients: `ca.pem` (the server's CA), `other-ca.pem` (a CA that
+    /// signed nothing of the server's), `client.crt`/`client.key` (`certuser`, signed by the
+    /// server's CA), `stranger.crt`/`stranger.key` (`certuser`, signed by the other CA).
+    pub fn file(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// A URL for `database` as `user` at `host` (`localhost` or `127.0.0.1`), with `options`
+    /// appended to the query.
+    pub fn url(&self, user: &str, host: &str, database: &str, options: &str) -> String {
+        format!(
+            "postgres://{user}@{host}:{}/{database}?{options}",
+            self.pg.port()
+        )
+    }
+
+    /// The directory of the client files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,509 @@
+//! TLS to PostgreSQL over rustls, with libpq's `sslmode` semantics: `prefer` and `require`
+//! encrypt without checking who answers (unless a root certificate is given, which makes
+//! `require` check the chain, as libpq does), `verify-ca` checks the chain, `verify-full` the
+//! chain and the host name.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::client::WebPkiServerVerifier;
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
+use tokio_rustls::rustls::{
+    self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+
+use crate::UrlError;
+
+pub use madbase_config::DbSslMode as SslMode;
+
+/// `mode` parsed, or why not.
+pub(crate) fn parse_mode(text: &str) -> Result<SslMode, UrlError> {
+    SslMode::parse(text).ok_or_else(|| {
+        UrlError::Invalid(format!(
+            "sslmode must be disable, allow, prefer, require, verify-ca or verify-full, not \"{text}\""
+        ))
+    })
+}
+
+/// The mode `tokio-postgres` is given: it negotiates, this crate checks certificates.
+pub(crate) fn for_tokio_postgres(mode: SslMode) -> tokio_postgres::config::SslMode {
+    use tokio_postgres::config::SslMode as T;
+    match mode {
+        SslMode::Disable => T::Disable,
+        SslMode::Allow | SslMode::Prefer => T::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => T::Require,
+    }
+}
+
+/// Where trusted roots come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Roots {
+    /// None given, and libpq's default file (`~/.postgresql/root.crt`) is absent.
+    None,
+    /// A PEM file.
+    File(String),
+    /// `sslrootcert=system`: the operating system's store.
+    System,
+}
+
+/// How a connection's TLS is set up: the mode and, unless it is `disable`, the rustls
+/// configuration (read once, when the URL is parsed).
+#[derive(Clone)]
+pub struct Tls {
+    mode: SslMode,
+    config: Option<Arc<ClientConfig>>,
+    direct: bool,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("mode", &self.mode)
+            .field("direct", &self.direct)
+            .finish_non_exhaustive()
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(ring::default_provider())
+}
+
+impl Tls {
+    /// No TLS.
+    pub fn disabled() -> Self {
+        Self {
+            mode: SslMode::Disable,
+            config: None,
+            direct: false,
+        }
+    }
+
+    /// Builds the configuration for `mode`; reads the root and client certificate files.
+    pub(crate) fn build(
+        mode: SslMode,
+        roots: Roots,
+        client: Option<(String, String)>,
+        sni: bool,
+        direct: bool,
+    ) -> Result<Self, UrlError> {
+        if mode == SslMode::Disable {
+            return Ok(Self::disabled());
+        }
+        let provider = provider();
+        let verifier: Arc<dyn ServerCertVerifier> = match (mode, roots) {
+            (SslMode::VerifyCa | SslMode::VerifyFull, Roots::None) => {
+                return Err(UrlError::Tls(format!(
+                    "sslmode={} needs trusted roots: name a PEM file with sslrootcert, or use sslrootcert=system",
+                    if mode == SslMode::VerifyCa {
+                        "verify-ca"
+                    } else {
+                        "verify-full"
+                    }
+                )));
+            }
+            (SslMode::Allow | SslMode::Prefer | SslMode::Require, Roots::None) => {
+                Arc::new(Unchecked(provider.clone()))
+            }
+            (mode, Roots::System) if mode != SslMode::VerifyFull => {
+                return Err(UrlError::Tls(
+                    "sslrootcert=system needs sslmode=verify-full (a public CA signs certificates for anyone's host names)".into(),
+                ));
+            }
+            (mode, roots) => {
+                let store = Arc::new(load_roots(&roots)?);
+                let webpki = WebPkiServerVerifier::builder_with_provider(store, provider.clone())
+                    .build()
+                    .map_err(|e| UrlError::Tls(format!("sslrootcert: {e}")))?;
+                match mode {
+                    SslMode::VerifyFull => webpki,
+                    // libpq: with a root certificate, `require` checks the chain too.
+                    _ => Arc::new(ChainOnly(webpki)),
+                }
+            }
+        };
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| UrlError::Tls(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        let mut config = match client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_file_iter(&cert)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| UrlError::Tls(format!("sslcert {cert}: {e}")))?;
+                if chain.is_empty() {
+                    return Err(UrlError::Tls(format!(
+                        "sslcert {cert}: no PEM certificate in it"
+                    )));
+                }
+                let key = PrivateKeyDer::from_pem_file(&key)
+                    .map_err(|e| UrlError::Tls(format!("sslkey {key}: {e}")))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| UrlError::Tls(format!("sslcert/sslkey: {e}")))?
+            }
+        };
+        // What libpq 17 sends, and what a server taking direct TLS requires.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
+        config.enable_sni = sni;
+        Ok(Self {
+            mode,
+            config: Some(Arc::new(config)),
+            direct,
+        })
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> SslMode {
+        self.mode
+    }
+
+    /// Starts TLS on `stream`, a new TCP connection to `host`, as libpq does: asks with an
+    /// `SSLRequest` (or, with `sslnegotiation=direct`, starts the handshake at once); a server
+    /// that declines is refused when the mode requires TLS and used in plain otherwise.
+    /// Unix sockets never use TLS; do not call this for them.
+    pub async fn negotiate<S>(&self, mut stream: S, host: &str) -> Result<MaybeTls<S>, TlsError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let Some(config) = &self.config else {
+            return Ok(MaybeTls::Plain(stream));
+        };
+        if !self.direct {
+            // Length 8, then the request code 1234.5679.
+            stream
+                .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+                .await?;
+            let mut answer = [0u8];
+            stream.read_exact(&mut answer).await?;
+            match answer[0] {
+                b'S' => {}
+                b'N' if self.mode.requires_tls() => return Err(TlsError::NotOffered(self.mode)),
+                b'N' => return Ok(MaybeTls::Plain(stream)),
+                other => {
+                    return Err(TlsError::Io(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("unexpected answer {other:#04x} to the TLS request"),
+                    )));
+                }
+            }
+        }
+        let name = server_name(host)?;
+        let tls = TlsConnector::from(config.clone())
+            .connect(name, stream)
+            .await?;
+        Ok(MaybeTls::Tls(Box::new(tls)))
+    }
+
+    /// For `tokio-postgres`: `make_tls_connect` of this is what `connect` is given.
+    pub fn tokio_postgres(&self) -> MakeRustls {
+        MakeRustls {
+            config: self.config.clone(),
+        }
+    }
+}
+
+fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
+    ServerName::try_from(host.to_owned()).map_err(|_| TlsError::BadHostName(host.to_owned()))
+}
+
+fn load_roots(roots: &Roots) -> Result<RootCertStore, UrlError> {
+    let mut store = RootCertStore::empty();
+    match roots {
+        Roots::None => {}
+        Roots::File(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| UrlError::Tls(format!("sslrootcert {path}: {e}")))?;
+            let (added, _) = store.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(UrlError::Tls(format!(
+                    "sslrootcert {path}: no usable PEM certificate in it"
+                )));
+            }
+        }
+        Roots::System => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = store.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(UrlError::Tls(
+                    "sslrootcert=system: the operating system's CA store is empty or unreadable"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// Why TLS could not be started on a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The server answered no to TLS, and the mode requires it.
+    #[error("the server does not offer TLS, and sslmode={} requires it", .0.as_str())]
+    NotOffered(SslMode),
+    /// TLS needs a host name or IP address to check and to send.
+    #[error("\"{0}\" is not a host name or IP address TLS can use")]
+    BadHostName(String),
+    /// The socket or the handshake failed (a certificate refused, for one).
+    #[error("TLS: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Accepts any certificate (`prefer`, `require`), but still checks that the server holds
+/// its key, as every TLS handshake does.
+#[derive(Debug)]
+struct Unchecked(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must end at a trusted root; the name in it is not checked.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // webpki checks the name last, once the chain is verified.
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// A connection that may or may not have started TLS.
+#[derive(Debug)]
+pub enum MaybeTls<S> {
+    /// No TLS.
+    Plain(S),
+    /// TLS over `S`.
+    Tls(Box<tokio_rustls::client::TlsStream<S>>),
+}
+
+impl<S> MaybeTls<S> {
+    /// Whether TLS is in use.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// TLS for `tokio-postgres` connections ([`tokio_postgres::Config::connect`], pools).
+#[derive(Clone)]
+pub struct MakeRustls {
+    config: Option<Arc<ClientConfig>>,
+}
+
+impl<S> tokio_postgres::tls::MakeTlsConnect<S> for MakeRustls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type TlsConnect = RustlsConnect;
+    type Error = io::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnect> {
+        // Unix sockets have no name; the server declines TLS on them, so this is not used.
+        Ok(RustlsConnect {
+            config: self.config.clone(),
+            name: server_name(domain).ok(),
+            domain: domain.to_owned(),
+        })
+    }
+}
+
+/// One connection's TLS set-up for `tokio-postgres`.
+pub struct RustlsConnect {
+    config: Option<Arc<ClientConfig>>,
+    name: Option<ServerName<'static>>,
+    domain: String,
+}
+
+impl<S> tokio_postgres::tls::TlsConnect<S> for RustlsConnect
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream<S>>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        Box::pin(async move {
+            let config = self.config.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "sslmode=disable: no TLS")
+            })?;
+            let name = self.name.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    TlsError::BadHostName(self.domain),
+                )
+            })?;
+            let tls = TlsConnector::from(config).connect(name, stream).await?;
+            Ok(RustlsStream(Box::new(tls)))
+        })
+    }
+}
+
+/// A `tokio-postgres` connection's TLS stream.
+pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for RustlsStream<S> {
+    fn channel_binding(&self) -> tokio_postgres::tls::ChannelBinding {
+        tokio_postgres::tls::ChannelBinding::none()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(self.get_mut().0.as_mut()).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(self.get_mut().0.as_mut()).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.get_mut().0.as_mut()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.get_mut().0.as_mut()).poll_shutdown(cx)
+    }
+}

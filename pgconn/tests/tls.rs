@@ -1,0 +1,231 @@
+//! TLS to a real PostgreSQL that demands it: every `sslmode`, root and client certificates,
+//! and what is refused.
+
+use madbase_pgconn::testing::{CERT_USER, TlsServer};
+use madbase_pgconn::{DbUrl, SslMode};
+use tokio::sync::OnceCell;
+
+async fn server() -> &'static TlsServer {
+    static SERVER: OnceCell<TlsServer> = OnceCell::const_new();
+    SERVER
+        .get_or_init(|| async {
+            let server = TlsServer::start().await.expect("TLS server");
+            let url = server.url(
+                "postgres",
+                "localhost",
+                "postgres",
+                &format!("sslmode=verify-full&sslrootcert={}", server.file("ca.pem")),
+            );
+            let client = connect(&url).await.expect("superuser over TLS");
+            client
+                .batch_execute(&format!("CREATE ROLE {CERT_USER} LOGIN"))
+                .await
+                .expect("cert role");
+            server
+        })
+        .await
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
+    let url = DbUrl::parse(url).map_err(|e| e.to_string())?;
+    let (client, connection) = url.connect().await.map_err(|e| describe(&e))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+/// Whether this session is encrypted, asked of the server.
+async fn encrypted(client: &tokio_postgres::Client) -> bool {
+    client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl")
+        .get(0)
+}
+
+#[tokio::test]
+async fn every_mode_that_allows_tls_connects_encrypted() {
+    let s = server().await;
+    let ca = s.file("ca.pem");
+    for (host, options) in [
+        ("127.0.0.1", String::new()),
+        ("127.0.0.1", "sslmode=prefer".to_owned()),
+        ("127.0.0.1", "sslmode=allow".to_owned()),
+        ("127.0.0.1", "sslmode=require".to_owned()),
+        ("127.0.0.1", format!("sslmode=require&sslrootcert={ca}")),
+        // verify-ca checks the chain, not the name: 127.0.0.1 is not in the certificate.
+        ("127.0.0.1", format!("sslmode=verify-ca&sslrootcert={ca}")),
+        ("localhost", format!("sslmode=verify-full&sslrootcert={ca}")),
+        (
+            "localhost",
+            format!("sslmode=verify-full&sslrootcert={ca}&sslsni=0"),
+        ),
+    ] {
+        let url = s.url("postgres", host, "postgres", &options);
+        let client = connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{options}: {e}"));
+        assert!(encrypted(&client).await, "{options}");
+    }
+}
+
+#[tokio::test]
+async fn the_server_refuses_plain_connections() {
+    // Proves the fixture: without TLS nothing gets in.
+    let s = server().await;
+    let err = connect(&s.url("postgres", "127.0.0.1", "postgres", "sslmode=disable"))
+        .await
+        .expect_err("plain");
+    assert!(
+        err.contains("no encryption") || err.contains("pg_hba.conf"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn certificates_that_do_not_check_out_are_refused() {
+    let s = server().await;
+    let (ca, other) = (s.file("ca.pem"), s.file("other-ca.pem"));
+    for (host, options, needle) in [
+        // The name is checked under verify-full: the certificate names only localhost.
+        (
+            "127.0.0.1",
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            "not valid for name",
+        ),
+        // A chain to another root fails in every mode that checks it.
+        (
+            "localhost",
+            format!("sslmode=verify-full&sslrootcert={other}"),
+            "UnknownIssuer",
+        ),
+        (
+            "localhost",
+            format!("sslmode=verify-ca&sslrootcert={other}"),
+            "UnknownIssuer",
+        ),
+        (
+            "localhost",
+            format!("sslmode=require&sslrootcert={other}"),
+            "UnknownIssuer",
+        ),
+    ] {
+        let err = connect(&s.url("postgres", host, "postgres", &options))
+            .await
+            .expect_err(&options);
+        assert!(err.contains(needle), "{options}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_certificate_authenticates_its_role() {
+    let s = server().await;
+    let ca = s.file("ca.pem");
+    let with = |cert: &str, key: &str| {
+        s.url(
+            CERT_USER,
+            "localhost",
+            "postgres",
+            &format!(
+                "sslmode=verify-full&sslrootcert={ca}&sslcert={}&sslkey={}",
+                s.file(cert),
+                s.file(key)
+            ),
+        )
+    };
+    let client = connect(&with("client.crt", "client.key"))
+        .await
+        .expect("certificate login");
+    let who: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(who, CERT_USER);
+    // Without a certificate, or with one the server's CA did not sign, the role is refused.
+    let bare = s.url(
+        CERT_USER,
+        "localhost",
+        "postgres",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    assert!(connect(&bare).await.is_err(), "no certificate");
+    assert!(
+        connect(&with("stranger.crt", "stranger.key"))
+            .await
+            .is_err(),
+        "a stranger's certificate"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_tls_is_refused_when_tls_is_required() {
+    let plain = madbase_pg::EmbeddedPostgres::start_scratch(&[])
+        .await
+        .expect("plain server");
+    let url = |options: &str| {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?{options}",
+            plain.port()
+        )
+    };
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let options = format!(
+            "sslmode={mode}&sslrootcert={}",
+            server().await.file("ca.pem")
+        );
+        let err = connect(&url(&options)).await.expect_err(mode);
+        assert!(
+            err.to_lowercase().contains("tls") || err.contains("SSL"),
+            "{mode}: {err}"
+        );
+    }
+    // prefer falls back to plain, as libpq's default does.
+    let client = connect(&url("sslmode=prefer")).await.expect("prefer");
+    assert!(!encrypted(&client).await);
+}
+
+#[tokio::test]
+async fn negotiate_speaks_the_ssl_request_itself() {
+    let s = server().await;
+    let ca = s.file("ca.pem");
+    let url = DbUrl::parse(&s.url(
+        "postgres",
+        "localhost",
+        "postgres",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .expect("url");
+    assert_eq!(url.tls().mode(), SslMode::VerifyFull);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.pg.port()))
+        .await
+        .expect("tcp");
+    let stream = url
+        .tls()
+        .negotiate(tcp, "localhost")
+        .await
+        .expect("negotiated");
+    assert!(stream.is_tls());
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.pg.port()))
+        .await
+        .expect("tcp");
+    let err = url
+        .tls()
+        .negotiate(tcp, "127.0.0.1")
+        .await
+        .expect_err("wrong name");
+    assert!(describe(&err).contains("not valid for name"), "{err}");
+}
