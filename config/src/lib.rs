@@ -70,6 +70,8 @@ settings! {
         "Upper bound on rows returned by one /rest/v1 read (PostgREST's db-max-rows).";
     "db_aggregates_enabled" => "MADBASE_DB_AGGREGATES_ENABLED", required: false, secret: false, default: Some("false"),
         "Allow aggregate functions in /rest/v1 `select` (PostgREST's db-aggregates-enabled).";
+    "db_prepared_statements" => "MADBASE_DB_PREPARED_STATEMENTS", required: false, secret: false, default: Some("true"),
+        "Keep /rest/v1 statements prepared on each connection (PostgREST's db-prepared-statements); false behind a pooler in transaction mode that cannot keep them.";
     "db_plan_enabled" => "MADBASE_DB_PLAN_ENABLED", required: false, secret: false, default: Some("false"),
         "Allow `Accept: application/vnd.pgrst.plan` EXPLAIN responses (PostgREST's db-plan-enabled).";
     "db_pre_request" => "MADBASE_DB_PRE_REQUEST", required: false, secret: false, default: None,
@@ -383,6 +385,8 @@ pub struct DataPlaneConfig {
     pub db_aggregates_enabled: bool,
     /// See `db_plan_enabled`.
     pub db_plan_enabled: bool,
+    /// See `db_prepared_statements`.
+    pub db_prepared_statements: bool,
     /// See `db_pre_request`.
     pub db_pre_request: Option<String>,
     /// See `db_ssl_mode`.
@@ -617,6 +621,8 @@ impl DataPlaneConfig {
         let require_apikey = raw.parse("require_apikey", "true or false", parse_bool);
         let db_aggregates_enabled = raw.parse("db_aggregates_enabled", "true or false", parse_bool);
         let db_plan_enabled = raw.parse("db_plan_enabled", "true or false", parse_bool);
+        let db_prepared_statements =
+            raw.parse("db_prepared_statements", "true or false", parse_bool);
         let db_pre_request = raw.parse("db_pre_request", "a function name like schema.fn", |v| {
             let ok = v.split('.').count() <= 2
                 && v.split('.').all(|p| {
@@ -713,6 +719,7 @@ impl DataPlaneConfig {
                 db_max_rows,
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
+                db_prepared_statements: db_prepared_statements.unwrap_or(true),
                 db_pre_request,
                 openapi_mode: openapi_mode.unwrap_or_default(),
                 require_apikey,
@@ -767,6 +774,10 @@ impl DataPlaneConfig {
             self.db_aggregates_enabled.to_string(),
         ));
         out.push(("MADBASE_DB_PLAN_ENABLED", self.db_plan_enabled.to_string()));
+        out.push((
+            "MADBASE_DB_PREPARED_STATEMENTS",
+            self.db_prepared_statements.to_string(),
+        ));
         if let Some(f) = &self.db_pre_request {
             out.push(("MADBASE_DB_PRE_REQUEST", f.clone()));
         }
@@ -870,6 +881,8 @@ mod tests {
         vars.push(("MADBASE_LISTEN", "nowhere"));
         vars.push(("MADBASE_PROJECT_REF", "Bad_Ref"));
         vars.push(("MADBASE_OPENAPI_MODE", "Disabled"));
+        vars.push(("MADBASE_DB_SSL_MODE", "verify"));
+        vars.push(("MADBASE_DB_PREPARED_STATEMENTS", "sometimes"));
         let err = parse(&vars, None).expect_err("invalid");
         let text = err.to_string();
         assert!(
@@ -887,6 +900,14 @@ mod tests {
         assert!(text.contains("MADBASE_PROJECT_REF"), "{text}");
         assert!(
             text.contains("MADBASE_OPENAPI_MODE must be follow-privileges, ignore-privileges or disabled (got `Disabled`)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MADBASE_DB_SSL_MODE must be disable, allow, prefer, require, verify-ca or verify-full (got `verify`)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MADBASE_DB_PREPARED_STATEMENTS must be true or false"),
             "{text}"
         );
         assert!(!text.contains("short"), "secret leaked: {text}");
@@ -943,9 +964,14 @@ mod tests {
             ("MADBASE_DB_MAX_ROWS", "1000"),
             ("MADBASE_API_EXTERNAL_URL", "https://x.example.com/"),
             ("MADBASE_OPENAPI_MODE", "ignore-privileges"),
+            ("MADBASE_DB_SSL_MODE", "verify-full"),
+            ("MADBASE_DB_SSL_ROOT_CERT", "/etc/madbase/db-ca/ca.crt"),
+            ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
         ]);
         let c = parse(&vars, None).expect("valid");
         assert_eq!(c.openapi_mode, OpenApiMode::IgnorePrivileges);
+        assert_eq!(c.db_ssl_mode, Some(DbSslMode::VerifyFull));
+        assert!(!c.db_prepared_statements);
         let rendered: Vec<(String, String)> = c
             .to_env()
             .into_iter()

@@ -310,6 +310,11 @@ pub struct DataPlaneSpec {
     /// What `GET /rest/v1/` describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openapi_mode: Option<madbase_config::OpenApiMode>,
+    /// Keep `/rest/v1` statements prepared on each connection (`MADBASE_DB_PREPARED_STATEMENTS`,
+    /// default true); false when the database is reached through a pooler in transaction mode
+    /// that cannot keep them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_prepared_statements: Option<bool>,
     /// Log filter (`MADBASE_LOG_LEVEL`): error, warn, info, debug, trace or a directive list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
@@ -330,6 +335,7 @@ impl Default for DataPlaneSpec {
             db_read_lanes: None,
             db_max_rows: None,
             openapi_mode: None,
+            db_prepared_statements: None,
             log_level: None,
         }
     }

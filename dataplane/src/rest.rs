@@ -42,7 +42,7 @@ pub struct RestConn {
 
 /// Opens and recycles the data API's connections.
 pub struct RestManager {
-    config: DbUrl,
+    config: madbase_rest::ConnConfig,
     /// Bumped on every schema reload: connections prepared under an older one start afresh.
     /// Shared with the read lanes.
     generation: Arc<AtomicU64>,
@@ -54,7 +54,7 @@ impl deadpool::managed::Manager for RestManager {
 
     async fn create(&self) -> Result<RestConn, Self::Error> {
         Ok(RestConn {
-            conn: madbase_rest::PgConn::connect(&self.config).await?,
+            conn: self.config.connect().await?,
             generation: self.generation.load(Ordering::Acquire),
         })
     }
@@ -85,20 +85,27 @@ impl deadpool::managed::Manager for RestManager {
 pub type RestPool = deadpool::managed::Pool<RestManager>;
 
 /// The data API's connection settings for `url`.
-fn rest_config(url: &DbUrl) -> DbUrl {
+fn rest_config(url: &DbUrl, prepared_statements: bool) -> madbase_rest::ConnConfig {
     let mut config = url.clone();
     let pg = config.pg_mut();
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(Duration::from_secs(5));
     }
     pg.application_name("madbase rest");
-    config
+    madbase_rest::ConnConfig {
+        url: config,
+        prepared_statements,
+    }
 }
 
 /// A pool of `max_size` data API connections to `url`.
-pub fn rest_pool(url: &DbUrl, max_size: usize) -> anyhow::Result<RestPool> {
+pub fn rest_pool(
+    url: &DbUrl,
+    max_size: usize,
+    prepared_statements: bool,
+) -> anyhow::Result<RestPool> {
     let manager = RestManager {
-        config: rest_config(url),
+        config: rest_config(url, prepared_statements),
         generation: Arc::new(AtomicU64::new(0)),
     };
     deadpool::managed::Pool::builder(manager)
@@ -129,7 +136,7 @@ impl RestContext {
         let cache = SchemaCache::load(client, &settings.schemas)
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
-        let pool = rest_pool(url, config.db_pool_size)?;
+        let pool = rest_pool(url, config.db_pool_size, config.db_prepared_statements)?;
         let lanes = (config.db_read_lanes > 0).then(|| {
             Lanes::start(
                 config.db_read_lanes,

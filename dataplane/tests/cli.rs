@@ -18,6 +18,26 @@ fn madbase(args: &[&str]) -> Output {
         .expect("run madbase")
 }
 
+/// Runs `cmd` to completion, killing it after `limit`: a command that should fail at start
+/// must not hang the suite when it does not.
+fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (done, waited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if waited.recv_timeout(limit).is_err() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = done.send(());
+    out
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -37,11 +57,11 @@ struct Dev {
 
 impl Dev {
     fn start(data_dir: &Path, port: u16) -> Dev {
-        Dev::start_with(data_dir, port, &[])
+        Dev::start_with(data_dir, port, &[], &[])
     }
 
-    /// `madbase dev` with `extra` arguments.
-    fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Dev {
+    /// `madbase dev` with `extra` arguments and `env` set.
+    fn start_with(data_dir: &Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let child = Command::new(BIN)
             .args([
                 "dev",
@@ -51,6 +71,7 @@ impl Dev {
                 &port.to_string(),
             ])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -210,10 +231,22 @@ async fn dev_runs_on_a_database_that_demands_tls() {
             &format!("sslmode=verify-full&sslrootcert={}", server.file(ca)),
         )
     };
-    let url = verified("ca.pem");
+    // TLS from the settings, for a URL that says nothing of it; and statements left
+    // unprepared, as behind a pooler in transaction mode.
+    let url = server.url("postgres", "localhost", "postgres", "");
+    let ca = server.file("ca.pem");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let dev = Dev::start_with(dir.path(), port, &["--db-url", &url]);
+    let dev = Dev::start_with(
+        dir.path(),
+        port,
+        &["--db-url", &url],
+        &[
+            ("MADBASE_DB_SSL_MODE", "verify-full"),
+            ("MADBASE_DB_SSL_ROOT_CERT", &ca),
+            ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
+        ],
+    );
     let anon = dev.status().expect("status")["ANON_KEY"]
         .as_str()
         .expect("anon")
@@ -228,7 +261,7 @@ async fn dev_runs_on_a_database_that_demands_tls() {
     assert_eq!(get(String::new()).await.expect("root").status(), 200);
     // DDL reaches the schema listener, itself over TLS: a new table is served without a
     // restart.
-    let (admin, conn) = DbUrl::parse(&url)
+    let (admin, conn) = DbUrl::parse(&verified("ca.pem"))
         .expect("url")
         .connect()
         .await
@@ -267,21 +300,30 @@ async fn dev_runs_on_a_database_that_demands_tls() {
     );
     assert!(dev.stop().success());
 
-    // A server whose certificate another CA signed is refused, saying why.
-    let other = tempfile::tempdir().expect("tempdir");
-    let out = madbase(&[
-        "dev",
-        "--data-dir",
-        &other.path().display().to_string(),
-        "--port",
-        &free_port().to_string(),
-        "--db-url",
-        &verified("other-ca.pem"),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(err.contains("UnknownIssuer"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
+    // A server whose certificate another CA signed is refused, saying why: whether the URL
+    // or the settings ask for verification.
+    for (url, root) in [
+        (verified("other-ca.pem"), None),
+        (url.clone(), Some(server.file("other-ca.pem"))),
+    ] {
+        let other = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(BIN);
+        cmd.args(["dev", "--data-dir"]).arg(other.path()).args([
+            "--port",
+            &free_port().to_string(),
+            "--db-url",
+            &url,
+        ]);
+        if let Some(root) = &root {
+            cmd.env("MADBASE_DB_SSL_MODE", "verify-full")
+                .env("MADBASE_DB_SSL_ROOT_CERT", root);
+        }
+        let out = output_within(cmd, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(1), "{root:?}");
+        let err = stderr(&out);
+        assert!(err.contains("UnknownIssuer"), "{root:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }
 
 #[test]

@@ -459,6 +459,9 @@ pub fn validate(
     if let Some(n) = dp.db_max_rows {
         settings.insert("MADBASE_DB_MAX_ROWS".to_owned(), n.to_string());
     }
+    if let Some(on) = dp.db_prepared_statements {
+        settings.insert("MADBASE_DB_PREPARED_STATEMENTS".to_owned(), on.to_string());
+    }
     if let Some(mode) = dp.openapi_mode {
         settings.insert("MADBASE_OPENAPI_MODE".to_owned(), mode.as_str().into());
     }

@@ -203,14 +203,20 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.db_read_lanes = Some(0);
     p.spec.data_plane.db_max_rows = Some(500);
     p.spec.data_plane.openapi_mode = Some(madbase_config::OpenApiMode::IgnorePrivileges);
+    p.spec.data_plane.db_prepared_statements = Some(false);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
     assert_eq!(s["MADBASE_DB_READ_LANES"], "0");
     assert_eq!(s["MADBASE_DB_MAX_ROWS"], "500");
     assert_eq!(s["MADBASE_OPENAPI_MODE"], "ignore-privileges");
+    assert_eq!(s["MADBASE_DB_PREPARED_STATEMENTS"], "false");
     let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
-    for unset in ["MADBASE_DB_READ_LANES", "MADBASE_OPENAPI_MODE"] {
+    for unset in [
+        "MADBASE_DB_READ_LANES",
+        "MADBASE_OPENAPI_MODE",
+        "MADBASE_DB_PREPARED_STATEMENTS",
+    ] {
         assert!(
             !v.data_plane.settings.contains_key(unset),
             "the data plane's default applies: {unset}"

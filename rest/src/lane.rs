@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::DbError;
 use crate::execute::{Outcome, Transaction, run_on};
-use crate::wire::{PgConn, connection_error};
+use crate::wire::{ConnConfig, PgConn, connection_error};
 
 /// When a lane stops taking reads, and for how long a slow statement stays off the lanes.
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +79,7 @@ struct Shared {
     limits: LaneLimits,
     /// Bumped on schema reload; a lane forgets its prepared statements when it changes.
     generation: Arc<AtomicU64>,
-    config: madbase_pgconn::DbUrl,
+    config: ConnConfig,
     epoch: Instant,
     batches: AtomicU64,
     reads: AtomicU64,
@@ -128,17 +128,18 @@ impl Lanes {
     /// Starts `count` lanes connecting with `config`. `generation` is the pool's schema
     /// generation: when it changes, prepared statements are dropped and slow marks forgotten.
     /// Must be called within a Tokio runtime; the lanes' tasks end when this is dropped.
-    pub fn start(count: usize, config: madbase_pgconn::DbUrl, generation: Arc<AtomicU64>) -> Lanes {
+    pub fn start(count: usize, config: impl Into<ConnConfig>, generation: Arc<AtomicU64>) -> Lanes {
         Self::with_limits(count, config, generation, LaneLimits::default())
     }
 
     /// [`Lanes::start`] with other limits.
     pub fn with_limits(
         count: usize,
-        config: madbase_pgconn::DbUrl,
+        config: impl Into<ConnConfig>,
         generation: Arc<AtomicU64>,
         limits: LaneLimits,
     ) -> Lanes {
+        let config = config.into();
         let shared = Arc::new(Shared {
             slow: Mutex::new(HashMap::default()),
             limits,
@@ -301,7 +302,7 @@ async fn drive(
             continue;
         }
         if conn.as_ref().is_none_or(|c| !c.is_usable()) {
-            conn = match PgConn::connect(&shared.config).await {
+            conn = match shared.config.connect().await {
                 Ok(c) => {
                     generation = shared.generation.load(Ordering::Acquire);
                     Some(c)

@@ -40,7 +40,7 @@ pub use lane::{LaneLimits, LaneStats, Lanes};
 pub use request::{Claims, OpenApiMode, RestRequest, RestSettings};
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};
-pub use wire::PgConn;
+pub use wire::{ConnConfig, PgConn};
 
 /// Serves one `/rest/v1` request on `client` (a [`PgConn`] behind an async mutex, owned or
 /// borrowed from a pool). Never fails: errors are PostgREST error

@@ -57,6 +57,34 @@ pub enum ConnectError {
     Tls(#[from] TlsError),
 }
 
+/// How data API connections are opened: where, and whether statements are kept prepared
+/// (see [`PgConn::set_prepared_statements`]).
+#[derive(Debug, Clone)]
+pub struct ConnConfig {
+    /// The database.
+    pub url: DbUrl,
+    /// Keep statements prepared (the default); off behind a pooler in transaction mode.
+    pub prepared_statements: bool,
+}
+
+impl From<DbUrl> for ConnConfig {
+    fn from(url: DbUrl) -> Self {
+        Self {
+            url,
+            prepared_statements: true,
+        }
+    }
+}
+
+impl ConnConfig {
+    /// Opens a connection.
+    pub async fn connect(&self) -> Result<PgConn, ConnectError> {
+        let mut conn = PgConn::connect(&self.url).await?;
+        conn.set_prepared_statements(self.prepared_statements);
+        Ok(conn)
+    }
+}
+
 /// One result row, columns in text format.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -116,6 +144,16 @@ struct Prepared {
     columns: Arc<[String]>,
 }
 
+/// How one step of a group was written.
+enum Prep {
+    /// Runs a statement already prepared on this connection.
+    Reused,
+    /// Prepares the named statement (`Parse` + `Describe`).
+    Fresh(String),
+    /// Parses the unnamed statement and describes its portal: nothing is kept on the server.
+    Unnamed,
+}
+
 /// A connection to PostgreSQL, used by one request at a time.
 pub struct PgConn {
     socket: Box<dyn Socket>,
@@ -132,6 +170,9 @@ pub struct PgConn {
     cancel: Option<CancelTarget>,
     broken: bool,
     in_transaction: bool,
+    /// Named prepared statements are kept (the default); off behind a pooler that cannot
+    /// keep them, as PostgREST's `db-prepared-statements = false`.
+    prepare: bool,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -234,6 +275,7 @@ impl PgConn {
                 cancel: None,
                 broken: false,
                 in_transaction: false,
+                prepare: true,
             };
             if let Some((pid, key)) = conn.startup(config, user).await? {
                 conn.cancel = Some(CancelTarget {
@@ -355,6 +397,16 @@ impl PgConn {
     /// Whether the connection can serve another request (not broken, not left mid-request).
     pub fn is_usable(&self) -> bool {
         !self.broken && !self.busy.load(Ordering::Acquire) && !self.in_transaction
+    }
+
+    /// Whether statements are prepared and kept (the default) or parsed anew each time as the
+    /// unnamed statement, for a pooler in transaction mode that cannot keep them (PostgREST's
+    /// `db-prepared-statements`). Turning it off forgets those kept so far.
+    pub fn set_prepared_statements(&mut self, prepare: bool) {
+        if !prepare {
+            self.clear_statements();
+        }
+        self.prepare = prepare;
     }
 
     /// Forgets every prepared statement (after a schema reload); they are closed on the
@@ -625,30 +677,33 @@ impl PgConn {
     }
 
     /// Writes one group: for each step `Parse` + `Describe` when its statement is not yet
-    /// prepared on this connection, then `Bind` + `Execute`; then `Sync`. Returns, for each
-    /// step, the name of the statement it prepares (None when it reuses one). Only statements
-    /// confirmed by the server are reused, so a group never depends on another group's
-    /// `Parse`, which that group's earlier error could have skipped.
-    fn encode_group(
-        &mut self,
-        steps: &[Step<'_>],
-    ) -> io::Result<Result<Vec<Option<String>>, DbError>> {
-        let mut parsed: Vec<Option<String>> = Vec::with_capacity(steps.len());
+    /// prepared on this connection, then `Bind` + `Execute`; then `Sync`. Returns how each
+    /// step was written. Only statements confirmed by the server are reused, so a group never
+    /// depends on another group's `Parse`, which that group's earlier error could have skipped.
+    /// Without prepared statements each step is `Parse` of the unnamed statement, `Bind`,
+    /// `Describe` of the portal and `Execute`.
+    fn encode_group(&mut self, steps: &[Step<'_>]) -> io::Result<Result<Vec<Prep>, DbError>> {
+        let mut parsed: Vec<Prep> = Vec::with_capacity(steps.len());
         for (i, step) in steps.iter().enumerate() {
-            let earlier = steps[..i]
-                .iter()
-                .zip(&parsed)
-                .find_map(|(s, n)| n.as_ref().filter(|_| s.text == step.text));
-            let (name, fresh) = match (self.statements.get(step.text), earlier) {
-                (Some(p), _) => (p.name.clone(), false),
-                (None, Some(name)) => (name.clone(), false),
+            let earlier = steps[..i].iter().zip(&parsed).find_map(|(s, p)| match p {
+                Prep::Fresh(name) if s.text == step.text => Some(name),
+                _ => None,
+            });
+            let (name, prep) = match (self.statements.get(step.text), earlier) {
+                _ if !self.prepare => {
+                    let types = std::iter::repeat_n(0u32, step.params.len());
+                    frontend::parse("", step.text, types, &mut self.write)?;
+                    (String::new(), Prep::Unnamed)
+                }
+                (Some(p), _) => (p.name.clone(), Prep::Reused),
+                (None, Some(name)) => (name.clone(), Prep::Reused),
                 (None, None) => {
                     self.next_id += 1;
                     let name = format!("mb{}", self.next_id);
                     let types = std::iter::repeat_n(0u32, step.params.len());
                     frontend::parse(&name, step.text, types, &mut self.write)?;
                     frontend::describe(b'S', &name, &mut self.write)?;
-                    (name, true)
+                    (name.clone(), Prep::Fresh(name))
                 }
             };
             let bound = frontend::bind(
@@ -676,8 +731,11 @@ impl PgConn {
                     hint: None,
                 }));
             }
+            if matches!(prep, Prep::Unnamed) {
+                frontend::describe(b'P', "", &mut self.write)?;
+            }
             frontend::execute("", 0, &mut self.write)?;
-            parsed.push(fresh.then_some(name));
+            parsed.push(prep);
         }
         frontend::sync(&mut self.write);
         Ok(Ok(parsed))
@@ -688,17 +746,46 @@ impl PgConn {
     async fn read_group(
         &mut self,
         steps: &[Step<'_>],
-        parsed: Vec<Option<String>>,
+        parsed: Vec<Prep>,
     ) -> io::Result<Result<Vec<Vec<Row>>, DbError>> {
         let mut results = Vec::with_capacity(steps.len());
-        for (step, fresh) in steps.iter().zip(parsed) {
-            let columns = match fresh {
-                None => self
+        for (step, prep) in steps.iter().zip(parsed) {
+            let mut bound = false;
+            let columns = match prep {
+                Prep::Reused => self
                     .statements
                     .get(step.text)
                     .map(|p| p.columns.clone())
                     .ok_or_else(|| protocol_error("statement vanished"))?,
-                Some(name) => {
+                Prep::Unnamed => {
+                    if let Err(e) = self
+                        .expect("ParseComplete", |m| matches!(m, Message::ParseComplete))
+                        .await?
+                    {
+                        return Ok(Err(e));
+                    }
+                    if let Err(e) = self
+                        .expect("BindComplete", |m| matches!(m, Message::BindComplete))
+                        .await?
+                    {
+                        return Ok(Err(e));
+                    }
+                    bound = true;
+                    match self.next_reply().await? {
+                        Message::RowDescription(body) => body
+                            .fields()
+                            .map(|f| Ok(f.name().to_owned()))
+                            .collect::<Vec<_>>()?
+                            .into(),
+                        Message::NoData => Arc::from(Vec::new()),
+                        Message::ErrorResponse(body) => {
+                            let e = db_error(body.fields());
+                            return self.drain(e).await;
+                        }
+                        _ => return Err(protocol_error("expected RowDescription")),
+                    }
+                }
+                Prep::Fresh(name) => {
                     if let Err(e) = self
                         .expect("ParseComplete", |m| matches!(m, Message::ParseComplete))
                         .await?
@@ -734,9 +821,10 @@ impl PgConn {
                     columns
                 }
             };
-            if let Err(e) = self
-                .expect("BindComplete", |m| matches!(m, Message::BindComplete))
-                .await?
+            if !bound
+                && let Err(e) = self
+                    .expect("BindComplete", |m| matches!(m, Message::BindComplete))
+                    .await?
             {
                 return Ok(Err(e));
             }

@@ -101,6 +101,57 @@ async fn statements_are_prepared_once_per_shape_and_answer_alike() {
     assert!(conn.lock().await.is_usable());
 }
 
+/// Behind a pooler in transaction mode (PostgREST's `db-prepared-statements = false`):
+/// the same answers, and nothing prepared is left on the server.
+#[tokio::test]
+async fn without_prepared_statements_nothing_is_kept_on_the_server() {
+    let (prepared, cache) = open().await;
+    let (unprepared, _) = open().await;
+    unprepared.lock().await.set_prepared_statements(false);
+    let requests = [
+        ("GET", "/items?select=id,name&id=in.(1,2)&order=id", ""),
+        ("GET", "/items?select=id,name&id=eq.abc", ""),
+        ("POST", "/rpc/add", r#"{"a": 2, "b": 40}"#),
+        ("GET", "/items?select=id,name&id=eq.1", ""),
+    ];
+    for (method, url, body) in requests {
+        let want = call(&prepared, &cache, method, url, body).await;
+        let got = call(&unprepared, &cache, method, url, body).await;
+        assert_eq!(got, want, "{method} {url}");
+    }
+    // A write, its transaction and its representation.
+    let (status, inserted) = call(
+        &unprepared,
+        &cache,
+        "POST",
+        "/items?select=id,name",
+        r#"{"id": 2903, "name": "unprepared"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{inserted}");
+    assert_eq!(inserted, json!([{"id": 2903, "name": "unprepared"}]));
+    let mut c = unprepared.lock().await;
+    assert_eq!(c.prepared_count(), 0);
+    let rows = c
+        .pipeline(&[Step::plain(
+            "SELECT count(*)::text FROM pg_prepared_statements",
+        )])
+        .await
+        .expect("count");
+    assert_eq!(rows[0][0].text(0), Some("0"));
+    assert!(c.is_usable());
+    drop(c);
+    // The same request on the prepared connection leaves its statements there.
+    let mut c = prepared.lock().await;
+    let rows = c
+        .pipeline(&[Step::plain(
+            "SELECT count(*)::text FROM pg_prepared_statements",
+        )])
+        .await
+        .expect("count");
+    assert_ne!(rows[0][0].text(0), Some("0"));
+}
+
 #[tokio::test]
 async fn a_read_is_read_only_and_leaves_nothing_set_on_the_connection() {
     let (conn, cache) = open().await;

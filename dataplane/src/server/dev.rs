@@ -303,8 +303,14 @@ fn dev_config(
         ("MADBASE_AUTH_RATE_LIMIT_TOKEN", "100000".into()),
         ("MADBASE_AUTH_RATE_LIMIT_VERIFY", "1000".into()),
     ];
-    // Database tuning may be set from the environment, as for `madbase serve`.
-    for key in ["MADBASE_DB_POOL_SIZE", "MADBASE_DB_READ_LANES"] {
+    // Database tuning and TLS may be set from the environment, as for `madbase serve`.
+    for key in [
+        "MADBASE_DB_POOL_SIZE",
+        "MADBASE_DB_READ_LANES",
+        "MADBASE_DB_PREPARED_STATEMENTS",
+        "MADBASE_DB_SSL_MODE",
+        "MADBASE_DB_SSL_ROOT_CERT",
+    ] {
         if let Ok(v) = std::env::var(key) {
             values.push((key, v));
         }
