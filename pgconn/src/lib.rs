@@ -19,8 +19,10 @@
 //! The rest, `sslnegotiation=direct` included, is `tokio-postgres`'s to parse. The same
 //! [`Tls`] serves `tokio-postgres` connections ([`DbUrl::connect`], pools through
 //! [`Tls::tokio_postgres`]) and connections that speak the protocol themselves
-//! ([`Tls::negotiate`]). Unix sockets never use TLS, as with libpq. Channel binding
-//! (`SCRAM-SHA-256-PLUS`) is not offered.
+//! ([`Tls::negotiate`]). Unix sockets never use TLS, as with libpq. Over TLS, SCRAM
+//! authentication binds to the channel (`SCRAM-SHA-256-PLUS`, `tls-server-end-point`) when
+//! the server offers it, unless `channel_binding=disable`; `channel_binding=require` refuses a
+//! server that does not.
 
 mod options;
 mod tls;

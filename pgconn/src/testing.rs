@@ -1,6 +1,6 @@
 //! For tests of TLS to PostgreSQL: a private CA made at test time and a scratch server that
-//! presents a certificate it signed for `localhost` only, refuses plain TCP, and admits the
-//! role `certuser` by client certificate alone.
+//! presents a certificate it signed for `localhost` only, refuses plain TCP, admits the role
+//! `certuser` by client certificate alone and `scramuser` by SCRAM password.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,8 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 
 /// The role the server admits by client certificate (`cert` authentication).
 pub const CERT_USER: &str = "certuser";
+/// The role the server admits by password (`scram-sha-256`), and its password.
+pub const SCRAM_USER: (&str, &str) = ("scramuser", "scram-pw");
 
 /// A private CA.
 struct Ca {
@@ -59,7 +61,9 @@ impl TlsServer {
             "local all all trust\n\
              hostnossl all all all reject\n\
              hostssl all {CERT_USER} all cert\n\
-             hostssl all all all trust\n"
+             hostssl all {} all scram-sha-256\n\
+             hostssl all all all trust\n",
+            SCRAM_USER.0
         );
         let pg = EmbeddedPostgres::start_scratch_tls(
             &[],
@@ -98,7 +102,32 @@ impl TlsServer {
                 source,
             })?;
         }
-        Ok(Self { pg, dir })
+        let server = Self { pg, dir };
+        server.create_roles().await?;
+        Ok(server)
+    }
+
+    async fn create_roles(&self) -> Result<(), PgError> {
+        let fail = |detail: String| PgError::Step {
+            step: "creating the TLS test roles",
+            detail,
+        };
+        let options = format!("sslmode=verify-full&sslrootcert={}", self.file("ca.pem"));
+        let url = crate::DbUrl::parse(&self.url("postgres", "localhost", "postgres", &options))
+            .map_err(|e| fail(e.to_string()))?;
+        let (client, connection) = url
+            .connect()
+            .await
+            .map_err(|e| fail(crate::error_text(&e)))?;
+        tokio::spawn(connection);
+        let (user, password) = SCRAM_USER;
+        client
+            .batch_execute(&format!(
+                "SET password_encryption = 'scram-sha-256'; \
+                 CREATE ROLE {CERT_USER} LOGIN; CREATE ROLE {user} LOGIN PASSWORD '{password}'"
+            ))
+            .await
+            .map_err(|e| fail(crate::error_text(&e)))
     }
 
     /// A file written for clients: `ca.pem` (the server's CA), `other-ca.pem` (a CA that

@@ -373,6 +373,91 @@ impl<S> MaybeTls<S> {
     pub fn is_tls(&self) -> bool {
         matches!(self, Self::Tls(_))
     }
+
+    /// The `tls-server-end-point` channel binding data for `SCRAM-SHA-256-PLUS`, when TLS is
+    /// in use and the server's certificate allows it.
+    pub fn channel_binding(&self) -> Option<Vec<u8>> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(s) => server_end_point(s.get_ref().1),
+        }
+    }
+}
+
+/// RFC 5929's `tls-server-end-point`: the hash of the server's certificate, with the hash
+/// function of the certificate's signature (SHA-256 for MD5 and SHA-1). None for a signature
+/// without a hash of its own (Ed25519, RSA-PSS), as PostgreSQL offers no binding for those.
+fn server_end_point(conn: &rustls::ClientConnection) -> Option<Vec<u8>> {
+    let cert = conn.peer_certificates()?.first()?;
+    let hash = match signature_oid(cert.as_ref())? {
+        // md5WithRSAEncryption, sha1WithRSAEncryption, sha256WithRSAEncryption
+        [
+            0x2a,
+            0x86,
+            0x48,
+            0x86,
+            0xf7,
+            0x0d,
+            0x01,
+            0x01,
+            0x04 | 0x05 | 0x0b,
+        ] => &::ring::digest::SHA256,
+        // sha384WithRSAEncryption
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c] => &::ring::digest::SHA384,
+        // sha512WithRSAEncryption
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d] => &::ring::digest::SHA512,
+        // ecdsa-with-SHA1, ecdsa-with-SHA256
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01]
+        | [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02] => &::ring::digest::SHA256,
+        // ecdsa-with-SHA384
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03] => &::ring::digest::SHA384,
+        // ecdsa-with-SHA512
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04] => &::ring::digest::SHA512,
+        _ => return None,
+    };
+    Some(
+        ::ring::digest::digest(hash, cert.as_ref())
+            .as_ref()
+            .to_vec(),
+    )
+}
+
+/// The OID (its content bytes) of a DER certificate's `signatureAlgorithm`: the second
+/// element of the outer `SEQUENCE`, after `tbsCertificate`.
+fn signature_oid(cert: &[u8]) -> Option<&[u8]> {
+    let (0x30, certificate, _) = der(cert)? else {
+        return None;
+    };
+    let (0x30, _, after_tbs) = der(certificate)? else {
+        return None;
+    };
+    let (0x30, algorithm, _) = der(after_tbs)? else {
+        return None;
+    };
+    match der(algorithm)? {
+        (0x06, oid, _) => Some(oid),
+        _ => None,
+    }
+}
+
+/// One DER element at the start of `data`: its tag, its content, and what follows it.
+fn der(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = data.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        n if n < 0x80 => (usize::from(n), rest),
+        n => {
+            let count = usize::from(n & 0x7f);
+            if count == 0 || count > 4 || rest.len() < count {
+                return None;
+            }
+            let len = rest[..count]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, &rest[count..])
+        }
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<S> {
@@ -476,7 +561,10 @@ pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for RustlsStream<S> {
     fn channel_binding(&self) -> tokio_postgres::tls::ChannelBinding {
-        tokio_postgres::tls::ChannelBinding::none()
+        match server_end_point(self.0.get_ref().1) {
+            Some(hash) => tokio_postgres::tls::ChannelBinding::tls_server_end_point(hash),
+            None => tokio_postgres::tls::ChannelBinding::none(),
+        }
     }
 }
 
@@ -505,5 +593,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(self.get_mut().0.as_mut()).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_algorithm_is_found_and_garbage_is_refused() {
+        // SEQUENCE { SEQUENCE {} (tbs), SEQUENCE { OID ecdsa-with-SHA256 }, BIT STRING }
+        let cert = [
+            0x30, 0x10, 0x30, 0x00, 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04,
+            0x03, 0x02, 0x03, 0x00,
+        ];
+        assert_eq!(
+            signature_oid(&cert),
+            Some(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02][..])
+        );
+        for bad in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x82, 0xff],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x05, 0x30, 0x00],
+            &cert[..10],
+            &[0x31, 0x00],
+        ] {
+            assert_eq!(signature_oid(bad), None, "{bad:?}");
+        }
     }
 }

@@ -1,28 +1,14 @@
 //! TLS to a real PostgreSQL that demands it: every `sslmode`, root and client certificates,
 //! and what is refused.
 
-use madbase_pgconn::testing::{CERT_USER, TlsServer};
+use madbase_pgconn::testing::{CERT_USER, SCRAM_USER, TlsServer};
 use madbase_pgconn::{DbUrl, SslMode};
 use tokio::sync::OnceCell;
 
 async fn server() -> &'static TlsServer {
     static SERVER: OnceCell<TlsServer> = OnceCell::const_new();
     SERVER
-        .get_or_init(|| async {
-            let server = TlsServer::start().await.expect("TLS server");
-            let url = server.url(
-                "postgres",
-                "localhost",
-                "postgres",
-                &format!("sslmode=verify-full&sslrootcert={}", server.file("ca.pem")),
-            );
-            let client = connect(&url).await.expect("superuser over TLS");
-            client
-                .batch_execute(&format!("CREATE ROLE {CERT_USER} LOGIN"))
-                .await
-                .expect("cert role");
-            server
-        })
+        .get_or_init(|| async { TlsServer::start().await.expect("TLS server") })
         .await
 }
 
@@ -228,4 +214,40 @@ async fn negotiate_speaks_the_ssl_request_itself() {
         .await
         .expect_err("wrong name");
     assert!(describe(&err).contains("not valid for name"), "{err}");
+}
+
+#[tokio::test]
+async fn scram_binds_to_the_tls_channel() {
+    let s = server().await;
+    let ca = s.file("ca.pem");
+    let (user, password) = SCRAM_USER;
+    let url = |options: &str| {
+        format!(
+            "postgres://{user}:{password}@localhost:{}/postgres?sslmode=verify-full&sslrootcert={ca}{options}",
+            s.pg.port()
+        )
+    };
+    // `require` fails unless SCRAM-SHA-256-PLUS was used with the certificate's hash.
+    for options in ["&channel_binding=require", "", "&channel_binding=disable"] {
+        let client = connect(&url(options))
+            .await
+            .unwrap_or_else(|e| panic!("{options}: {e}"));
+        assert!(encrypted(&client).await);
+    }
+    let wrong = format!(
+        "postgres://{user}:nope@localhost:{}/postgres?sslmode=verify-full&sslrootcert={ca}&channel_binding=require",
+        s.pg.port()
+    );
+    assert!(connect(&wrong).await.is_err(), "a wrong password");
+    // A role authenticated without SCRAM cannot satisfy `require`.
+    let trusted = s.url(
+        "postgres",
+        "localhost",
+        "postgres",
+        &format!("sslmode=verify-full&sslrootcert={ca}&channel_binding=require"),
+    );
+    let err = connect(&trusted)
+        .await
+        .expect_err("trust auth has no binding");
+    assert!(err.contains("channel binding"), "{err}");
 }

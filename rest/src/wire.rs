@@ -257,7 +257,7 @@ impl PgConn {
                 many => many.get(i).copied().unwrap_or(5432),
             };
             let timeout = config.get_connect_timeout().copied();
-            let socket = match open(host, port, url.tls(), timeout).await {
+            let (socket, binding) = match open(host, port, url.tls(), timeout).await {
                 Ok(s) => s,
                 Err(e) => {
                     last = Some(e);
@@ -277,7 +277,7 @@ impl PgConn {
                 in_transaction: false,
                 prepare: true,
             };
-            if let Some((pid, key)) = conn.startup(config, user).await? {
+            if let Some((pid, key)) = conn.startup(config, user, binding).await? {
                 conn.cancel = Some(CancelTarget {
                     host: host.clone(),
                     port,
@@ -296,12 +296,29 @@ impl PgConn {
         }))
     }
 
-    /// Authenticates; returns the backend's cancel key.
+    /// Authenticates; returns the backend's cancel key. `binding` is the TLS channel's
+    /// `tls-server-end-point` data, for `SCRAM-SHA-256-PLUS`.
     async fn startup(
         &mut self,
         config: &tokio_postgres::Config,
         user: &str,
+        binding: Option<Vec<u8>>,
     ) -> Result<Option<(i32, i32)>, ConnectError> {
+        use tokio_postgres::config::ChannelBinding as Wanted;
+        let wanted = config.get_channel_binding();
+        let binding = binding.filter(|_| wanted != Wanted::Disable);
+        // As libpq: with `channel_binding=require`, only a SCRAM exchange bound to the TLS
+        // channel may authenticate.
+        let unbound = || {
+            if wanted == Wanted::Require {
+                Err(ConnectError::Refused(
+                    "channel_binding=require, but the server did not authenticate with channel binding".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let mut bound = false;
         let mut params = vec![
             ("user", user),
             ("client_encoding", "UTF8"),
@@ -328,36 +345,49 @@ impl PgConn {
         let mut backend_key = None;
         loop {
             match self.next_message().await? {
+                Message::AuthenticationOk if !bound => unbound()?,
                 Message::AuthenticationOk => {}
                 Message::AuthenticationCleartextPassword => {
+                    unbound()?;
                     frontend::password_message(need_password()?, &mut self.write)?;
                     self.flush().await?;
                 }
                 Message::AuthenticationMd5Password(body) => {
+                    unbound()?;
                     let hash = md5_hash(user.as_bytes(), need_password()?, body.salt());
                     frontend::password_message(hash.as_bytes(), &mut self.write)?;
                     self.flush().await?;
                 }
                 Message::AuthenticationSasl(body) => {
                     let mut mechanisms = body.mechanisms();
-                    let mut scram_offered = false;
+                    let (mut scram_offered, mut plus_offered) = (false, false);
                     while let Some(m) = mechanisms.next()? {
                         scram_offered |= m == sasl::SCRAM_SHA_256;
+                        plus_offered |= m == sasl::SCRAM_SHA_256_PLUS;
                     }
-                    if !scram_offered {
-                        return Err(ConnectError::Refused(
-                            "the server offers no supported SASL mechanism".into(),
-                        ));
+                    let (channel, mechanism) = match (plus_offered, binding.clone()) {
+                        (true, Some(data)) => (
+                            sasl::ChannelBinding::tls_server_end_point(data),
+                            sasl::SCRAM_SHA_256_PLUS,
+                        ),
+                        // We could bind, the server did not ask: says so, so a server that
+                        // did offer it cannot be made to look as if it had not.
+                        (false, Some(_)) => {
+                            (sasl::ChannelBinding::unrequested(), sasl::SCRAM_SHA_256)
+                        }
+                        (_, None) => (sasl::ChannelBinding::unsupported(), sasl::SCRAM_SHA_256),
+                    };
+                    if mechanism == sasl::SCRAM_SHA_256 {
+                        unbound()?;
+                        if !scram_offered {
+                            return Err(ConnectError::Refused(
+                                "the server offers no supported SASL mechanism".into(),
+                            ));
+                        }
                     }
-                    let s = sasl::ScramSha256::new(
-                        need_password()?,
-                        sasl::ChannelBinding::unsupported(),
-                    );
-                    frontend::sasl_initial_response(
-                        sasl::SCRAM_SHA_256,
-                        s.message(),
-                        &mut self.write,
-                    )?;
+                    bound = mechanism == sasl::SCRAM_SHA_256_PLUS;
+                    let s = sasl::ScramSha256::new(need_password()?, channel);
+                    frontend::sasl_initial_response(mechanism, s.message(), &mut self.write)?;
                     self.flush().await?;
                     scram = Some(s);
                 }
@@ -962,7 +992,8 @@ impl CancelToken {
             let mut buf = BytesMut::with_capacity(16);
             frontend::cancel_request(target.pid, target.key, &mut buf);
             let timeout = Some(std::time::Duration::from_secs(5));
-            if let Ok(mut socket) = open(&target.host, target.port, &target.tls, timeout).await {
+            if let Ok((mut socket, _)) = open(&target.host, target.port, &target.tls, timeout).await
+            {
                 if socket.write_all(&buf).await.is_ok() {
                     let _ = socket.flush().await;
                 }
@@ -972,26 +1003,33 @@ impl CancelToken {
     }
 }
 
-/// Connects to `host` and, over TCP, starts TLS as `tls` says, all within `timeout`.
+/// Connects to `host` and, over TCP, starts TLS as `tls` says, all within `timeout`; with
+/// the channel binding data when TLS is in use.
 async fn open(
     host: &Host,
     port: u16,
     tls: &Tls,
     timeout: Option<std::time::Duration>,
-) -> Result<Box<dyn Socket>, ConnectError> {
+) -> Result<(Box<dyn Socket>, Option<Vec<u8>>), ConnectError> {
     let connect = async {
-        Ok::<Box<dyn Socket>, ConnectError>(match host {
+        Ok::<_, ConnectError>(match host {
             Host::Tcp(name) => {
                 let s = tokio::net::TcpStream::connect((name.as_str(), port)).await?;
                 s.set_nodelay(true)?;
                 match tls.negotiate(s, name).await? {
-                    madbase_pgconn::MaybeTls::Plain(s) => Box::new(s),
-                    tls => Box::new(tls),
+                    madbase_pgconn::MaybeTls::Plain(s) => (Box::new(s) as Box<dyn Socket>, None),
+                    tls => {
+                        let binding = tls.channel_binding();
+                        (Box::new(tls) as Box<dyn Socket>, binding)
+                    }
                 }
             }
             Host::Unix(dir) => {
                 let path: PathBuf = dir.join(format!(".s.PGSQL.{port}"));
-                Box::new(tokio::net::UnixStream::connect(path).await?)
+                (
+                    Box::new(tokio::net::UnixStream::connect(path).await?) as Box<dyn Socket>,
+                    None,
+                )
             }
         })
     };

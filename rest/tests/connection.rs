@@ -7,7 +7,7 @@ mod postgres;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use madbase_pgconn::DbUrl;
-use madbase_pgconn::testing::TlsServer;
+use madbase_pgconn::testing::{SCRAM_USER, TlsServer};
 use madbase_rest::wire::{MAX_STATEMENTS, Step};
 use madbase_rest::{PgConn, RestRequest, RestSettings, SchemaCache};
 use serde_json::{Value, json};
@@ -383,6 +383,37 @@ async fn the_data_api_connection_speaks_tls() {
         .await
         .expect_err("wrong host name");
     assert!(err.to_string().contains("not valid for name"), "{err}");
+}
+
+#[tokio::test]
+async fn the_data_api_connection_binds_scram_to_the_tls_channel() {
+    let server = tls_server().await;
+    let ca = server.file("ca.pem");
+    let (user, password) = SCRAM_USER;
+    let url = |user: &str, options: &str| {
+        DbUrl::parse(&format!(
+            "postgres://{user}:{password}@localhost:{}/postgres?sslmode=verify-full&sslrootcert={ca}{options}",
+            server.pg.port()
+        ))
+        .expect("url")
+    };
+    // `require` only passes a SCRAM-SHA-256-PLUS exchange, which the server checks against
+    // its certificate's hash.
+    for options in ["&channel_binding=require", "", "&channel_binding=disable"] {
+        let mut conn = PgConn::connect(&url(user, options))
+            .await
+            .unwrap_or_else(|e| panic!("{options}: {e}"));
+        let rows = conn
+            .pipeline(&[Step::plain("SELECT current_user::text")])
+            .await
+            .expect("query");
+        assert_eq!(rows[0][0].text(0), Some(user));
+    }
+    // A role let in without SCRAM (trust) cannot satisfy `require`.
+    let err = PgConn::connect(&url("postgres", "&channel_binding=require"))
+        .await
+        .expect_err("no binding without SCRAM");
+    assert!(err.to_string().contains("channel binding"), "{err}");
 }
 
 #[tokio::test]
