@@ -409,9 +409,12 @@ enum Route {
     Rpc(String),
 }
 
+/// PostgREST's routes: `/`, `/table`, `/rpc/fn`. Every `/` separates a segment, so `//table`
+/// and `/table/` are other paths (PGRST125), as in PostgREST.
 fn route(path: &str) -> Result<Route, RestError> {
     let segments: Vec<String> = path
-        .trim_start_matches('/')
+        .strip_prefix('/')
+        .unwrap_or(path)
         .split('/')
         .map(|s| {
             percent_encoding::percent_decode_str(s)

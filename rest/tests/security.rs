@@ -54,9 +54,21 @@ async fn unknown_table_column_and_path() {
             .expect("hint")
             .contains("tasks.title")
     );
-    let r = api.get("/tasks/1").await;
-    assert_eq!(r.status, 404);
-    assert_eq!(r.json()["code"], "PGRST125");
+    for path in [
+        "/tasks/1",
+        "//tasks",
+        "/tasks/",
+        "/rpc/add/",
+        "/rpc//add",
+        "//",
+    ] {
+        let r = api.get(path).await;
+        assert_eq!(
+            (r.status, &r.json()["code"]),
+            (404, &json!("PGRST125")),
+            "{path}"
+        );
+    }
     let r = api.send("TRACE", "/tasks", &[], "").await;
     assert_eq!(r.json()["code"], "PGRST117");
     let r = api.send("PUT", "/rpc/add", &[], "{}").await;
