@@ -76,6 +76,8 @@ settings! {
         "Allow `Accept: application/vnd.pgrst.plan` EXPLAIN responses (PostgREST's db-plan-enabled).";
     "db_pre_request" => "MADBASE_DB_PRE_REQUEST", required: false, secret: false, default: None,
         "Function called before every /rest/v1 query (PostgREST's db-pre-request), e.g. public.check_request.";
+    "db_root_spec" => "MADBASE_DB_ROOT_SPEC", required: false, secret: false, default: None,
+        "Function in the exposed schema that answers GET /rest/v1/ instead of the OpenAPI description, called like an RPC (PostgREST's db-root-spec).";
     "openapi_mode" => "MADBASE_OPENAPI_MODE", required: false, secret: false, default: Some("follow-privileges"),
         "What GET /rest/v1/ describes (PostgREST's openapi-mode): follow-privileges (what the caller's role may use), ignore-privileges (everything exposed) or disabled (404 PGRST126).";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
@@ -389,6 +391,8 @@ pub struct DataPlaneConfig {
     pub db_prepared_statements: bool,
     /// See `db_pre_request`.
     pub db_pre_request: Option<String>,
+    /// See `db_root_spec`.
+    pub db_root_spec: Option<String>,
     /// See `db_ssl_mode`.
     pub db_ssl_mode: Option<DbSslMode>,
     /// See `db_ssl_root_cert`.
@@ -612,6 +616,10 @@ impl DataPlaneConfig {
             DbSslMode::parse,
         );
         let db_ssl_root_cert = raw.get("db_ssl_root_cert").map(str::to_owned);
+        let db_root_spec = raw.parse("db_root_spec", "a function name like root", |v| {
+            let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            ok.then(|| v.to_owned())
+        });
         let db_read_lanes = raw.parse("db_read_lanes", "an integer between 0 and 16", |v| {
             v.parse::<usize>().ok().filter(|n| *n <= 16)
         });
@@ -716,6 +724,7 @@ impl DataPlaneConfig {
                 db_read_lanes: db_read_lanes.unwrap_or(2),
                 db_ssl_mode,
                 db_ssl_root_cert,
+                db_root_spec,
                 db_max_rows,
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
@@ -768,6 +777,9 @@ impl DataPlaneConfig {
         }
         if let Some(path) = &self.db_ssl_root_cert {
             out.push(("MADBASE_DB_SSL_ROOT_CERT", path.clone()));
+        }
+        if let Some(f) = &self.db_root_spec {
+            out.push(("MADBASE_DB_ROOT_SPEC", f.clone()));
         }
         out.push((
             "MADBASE_DB_AGGREGATES_ENABLED",
@@ -883,6 +895,7 @@ mod tests {
         vars.push(("MADBASE_OPENAPI_MODE", "Disabled"));
         vars.push(("MADBASE_DB_SSL_MODE", "verify"));
         vars.push(("MADBASE_DB_PREPARED_STATEMENTS", "sometimes"));
+        vars.push(("MADBASE_DB_ROOT_SPEC", "api.root; drop"));
         let err = parse(&vars, None).expect_err("invalid");
         let text = err.to_string();
         assert!(
@@ -908,6 +921,10 @@ mod tests {
         );
         assert!(
             text.contains("MADBASE_DB_PREPARED_STATEMENTS must be true or false"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MADBASE_DB_ROOT_SPEC must be a function name like root"),
             "{text}"
         );
         assert!(!text.contains("short"), "secret leaked: {text}");
@@ -967,6 +984,7 @@ mod tests {
             ("MADBASE_DB_SSL_MODE", "verify-full"),
             ("MADBASE_DB_SSL_ROOT_CERT", "/etc/madbase/db-ca/ca.crt"),
             ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
+            ("MADBASE_DB_ROOT_SPEC", "root_doc"),
         ]);
         let c = parse(&vars, None).expect("valid");
         assert_eq!(c.openapi_mode, OpenApiMode::IgnorePrivileges);

@@ -131,6 +131,7 @@ impl RestContext {
             plan_enabled: config.db_plan_enabled,
             aggregates_enabled: config.db_aggregates_enabled,
             openapi_mode: config.openapi_mode,
+            root_spec: config.db_root_spec.clone(),
             ..RestSettings::default()
         };
         let cache = SchemaCache::load(client, &settings.schemas)

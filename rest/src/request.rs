@@ -38,6 +38,9 @@ pub struct RestSettings {
     pub extra_search_path: Vec<String>,
     /// `openapi-mode`: what `GET /` describes.
     pub openapi_mode: OpenApiMode,
+    /// `db-root-spec`: a function in the request's schema that answers `GET /` instead of the
+    /// OpenAPI description, called like any RPC (arguments, filters and all).
+    pub root_spec: Option<String>,
 }
 
 impl Default for RestSettings {
@@ -52,6 +55,7 @@ impl Default for RestSettings {
             tx_allow_override: false,
             extra_search_path: vec!["public".into(), "extensions".into()],
             openapi_mode: OpenApiMode::default(),
+            root_spec: None,
         }
     }
 }
@@ -500,8 +504,13 @@ async fn serve(
     client: &dyn Connection,
     req: &RestRequest,
 ) -> Result<RestResponse, RestError> {
-    let route = route(&req.path)?;
     let m = &req.method;
+    let route = match (route(&req.path)?, &settings.root_spec) {
+        (Route::Root, Some(f)) if matches!(m.as_str(), "GET" | "HEAD" | "OPTIONS") => {
+            Route::Rpc(f.clone())
+        }
+        (route, _) => route,
+    };
     match (&route, m.as_str()) {
         (Route::Rpc(_), "GET" | "HEAD" | "POST" | "OPTIONS") => {}
         (Route::Rpc(_), other) => return Err(RestError::RpcMethod(other.to_string())),

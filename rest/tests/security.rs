@@ -330,6 +330,38 @@ async fn openapi_mode_ignores_privileges_or_turns_the_root_off() {
 }
 
 #[tokio::test]
+async fn a_root_spec_function_answers_the_root() {
+    let api = Api::with(RestSettings {
+        root_spec: Some("add".into()),
+        ..settings()
+    })
+    .await;
+    // Called like GET /rpc/add: arguments from the query string.
+    let r = api.get("/?a=40&b=2").await;
+    assert_eq!((r.status, r.json()), (200, json!(42)), "{}", r.body);
+    let r = api.get("/?a=1").await;
+    assert_eq!(r.json(), json!(1));
+    let (root, rpc) = (api.get("/?x=1").await, api.get("/rpc/add?x=1").await);
+    assert_eq!((root.status, root.json()), (rpc.status, rpc.json()));
+    assert!(root.status >= 400);
+    // Only the root's verbs: writes to / stay refused.
+    assert_eq!(api.send("POST", "/", &[], "{}").await.status, 405);
+    let options = api.send("OPTIONS", "/", &[], "").await;
+    assert_eq!(options.status, 200);
+    // Other paths are untouched.
+    assert_eq!(api.get("/tasks?select=id&limit=1").await.status, 200);
+    let who = Api::with(RestSettings {
+        root_spec: Some("whoami".into()),
+        ..settings()
+    })
+    .await
+    .get("/")
+    .await;
+    assert_eq!(who.status, 200, "{}", who.body);
+    assert_eq!(who.json()["role"], "anon");
+}
+
+#[tokio::test]
 async fn openapi_follows_the_privileges_of_the_role() {
     let api = Api::new().await;
     let paths = |r: &Resp| -> Vec<String> {
