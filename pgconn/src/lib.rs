@@ -33,7 +33,7 @@ pub mod testing;
 use std::path::PathBuf;
 use std::str::FromStr as _;
 
-pub use tls::{MakeRustls, MaybeTls, RustlsConnect, RustlsStream, SslMode, Tls, TlsError};
+pub use tls::{MakeRustls, MaybeTls, RustlsConnect, SslMode, Tls, TlsError};
 
 use tls::Roots;
 
@@ -146,10 +146,7 @@ impl DbUrl {
     ) -> Result<
         (
             tokio_postgres::Client,
-            tokio_postgres::Connection<
-                tokio_postgres::Socket,
-                RustlsStream<tokio_postgres::Socket>,
-            >,
+            tokio_postgres::Connection<tokio_postgres::Socket, MaybeTls<tokio_postgres::Socket>>,
         ),
         tokio_postgres::Error,
     > {

@@ -12,14 +12,16 @@ pub const CERT_USER: &str = "certuser";
 /// The role the server admits by password (`scram-sha-256`), and its password.
 pub const SCRAM_USER: (&str, &str) = ("scramuser", "scram-pw");
 
-/// A private CA.
-struct Ca {
-    pem: String,
+/// A private CA made at test time.
+pub struct TestCa {
+    /// Its certificate, PEM.
+    pub pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
-impl Ca {
-    fn new(name: &str) -> Self {
+impl TestCa {
+    /// A new CA named `name`.
+    pub fn new(name: &str) -> Self {
         let key = KeyPair::generate().expect("CA key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -32,8 +34,9 @@ impl Ca {
         }
     }
 
-    /// A certificate for `names` with common name `cn`, and its key, both PEM.
-    fn sign(&self, names: &[&str], cn: &str) -> (String, String) {
+    /// A certificate for `names` (host names or IP addresses) with common name `cn`, and its
+    /// key, both PEM.
+    pub fn sign(&self, names: &[&str], cn: &str) -> (String, String) {
         let key = KeyPair::generate().expect("key");
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names).expect("params");
@@ -54,7 +57,7 @@ impl TlsServer {
     /// Starts the server. Plain TCP is refused (`hostnossl … reject`); the Unix socket is
     /// trusted, for set-up.
     pub async fn start() -> Result<Self, PgError> {
-        let ca = Ca::new("MadBase test CA");
+        let ca = TestCa::new("MadBase test CA");
         // Only `localhost`: a client that checks names must refuse `127.0.0.1`.
         let (cert_pem, key_pem) = ca.sign(&["localhost"], "localhost");
         let hba = format!(
@@ -84,7 +87,7 @@ impl TlsServer {
             context: format!("creating {}", dir.display()),
             source,
         })?;
-        let other = Ca::new("Somebody else's CA");
+        let other = TestCa::new("Somebody else's CA");
         let (client_cert, client_key) = ca.sign(&[], CERT_USER);
         let (stranger_cert, stranger_key) = other.sign(&[], CERT_USER);
         let files = [

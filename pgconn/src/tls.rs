@@ -112,7 +112,10 @@ impl Tls {
                 )));
             }
             (SslMode::Allow | SslMode::Prefer | SslMode::Require, Roots::None) => {
-                Arc::new(Unchecked(provider.clone()))
+                Arc::new(Lenient {
+                    provider: provider.clone(),
+                    chain: None,
+                })
             }
             (mode, Roots::System) if mode != SslMode::VerifyFull => {
                 return Err(UrlError::Tls(
@@ -127,7 +130,10 @@ impl Tls {
                 match mode {
                     SslMode::VerifyFull => webpki,
                     // libpq: with a root certificate, `require` checks the chain too.
-                    _ => Arc::new(ChainOnly(webpki)),
+                    _ => Arc::new(Lenient {
+                        provider: provider.clone(),
+                        chain: Some(webpki),
+                    }),
                 }
             }
         };
@@ -261,61 +267,16 @@ pub enum TlsError {
     Io(#[from] io::Error),
 }
 
-/// Accepts any certificate (`prefer`, `require`), but still checks that the server holds
-/// its key, as every TLS handshake does.
+/// The checks short of `verify-full`: none of the certificate (`prefer`, `require`), or its
+/// chain but not the name in it (`verify-ca`, and `require` given roots). The handshake's
+/// signature is always checked: the server must hold the certificate's key.
 #[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Lenient {
+    provider: Arc<CryptoProvider>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
 }
 
-/// `verify-ca`: the chain must end at a trusted root; the name in it is not checked.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -324,11 +285,11 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
         // webpki checks the name last, once the chain is verified.
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -342,7 +303,8 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -351,11 +313,14 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -510,7 +475,7 @@ impl<S> tokio_postgres::tls::MakeTlsConnect<S> for MakeRustls
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    type Stream = RustlsStream<S>;
+    type Stream = MaybeTls<S>;
     type TlsConnect = RustlsConnect;
     type Error = io::Error;
 
@@ -535,9 +500,9 @@ impl<S> tokio_postgres::tls::TlsConnect<S> for RustlsConnect
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    type Stream = RustlsStream<S>;
+    type Stream = MaybeTls<S>;
     type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream<S>>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<MaybeTls<S>>> + Send>>;
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
@@ -551,48 +516,17 @@ where
                 )
             })?;
             let tls = TlsConnector::from(config).connect(name, stream).await?;
-            Ok(RustlsStream(Box::new(tls)))
+            Ok(MaybeTls::Tls(Box::new(tls)))
         })
     }
 }
 
-/// A `tokio-postgres` connection's TLS stream.
-pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>);
-
-impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for RustlsStream<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for MaybeTls<S> {
     fn channel_binding(&self) -> tokio_postgres::tls::ChannelBinding {
-        match server_end_point(self.0.get_ref().1) {
+        match MaybeTls::channel_binding(self) {
             Some(hash) => tokio_postgres::tls::ChannelBinding::tls_server_end_point(hash),
             None => tokio_postgres::tls::ChannelBinding::none(),
         }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_shutdown(cx)
     }
 }
 

@@ -801,18 +801,9 @@ impl PgConn {
                         return Ok(Err(e));
                     }
                     bound = true;
-                    match self.next_reply().await? {
-                        Message::RowDescription(body) => body
-                            .fields()
-                            .map(|f| Ok(f.name().to_owned()))
-                            .collect::<Vec<_>>()?
-                            .into(),
-                        Message::NoData => Arc::from(Vec::new()),
-                        Message::ErrorResponse(body) => {
-                            let e = db_error(body.fields());
-                            return self.drain(e).await;
-                        }
-                        _ => return Err(protocol_error("expected RowDescription")),
+                    match self.read_columns().await? {
+                        Ok(columns) => columns,
+                        Err(e) => return Ok(Err(e)),
                     }
                 }
                 Prep::Fresh(name) => {
@@ -826,14 +817,9 @@ impl PgConn {
                         Message::ParameterDescription(_) => {}
                         _ => return Err(protocol_error("expected ParameterDescription")),
                     }
-                    let columns: Arc<[String]> = match self.next_reply().await? {
-                        Message::RowDescription(body) => body
-                            .fields()
-                            .map(|f| Ok(f.name().to_owned()))
-                            .collect::<Vec<_>>()?
-                            .into(),
-                        Message::NoData => Arc::from(Vec::new()),
-                        _ => return Err(protocol_error("expected RowDescription")),
+                    let columns = match self.read_columns().await? {
+                        Ok(columns) => columns,
+                        Err(e) => return Ok(Err(e)),
                     };
                     match self.statements.get(step.text) {
                         // Another group of the same batch prepared it first: keep that one.
@@ -886,6 +872,23 @@ impl PgConn {
             }
             _ => Err(protocol_error("expected ReadyForQuery")),
         }
+    }
+
+    /// The column names of a `RowDescription` (none for `NoData`), the answer to a `Describe`.
+    async fn read_columns(&mut self) -> io::Result<Result<Arc<[String]>, DbError>> {
+        Ok(Ok(match self.next_reply().await? {
+            Message::RowDescription(body) => body
+                .fields()
+                .map(|f| Ok(f.name().to_owned()))
+                .collect::<Vec<_>>()?
+                .into(),
+            Message::NoData => Arc::from(Vec::new()),
+            Message::ErrorResponse(body) => {
+                let e = db_error(body.fields());
+                return self.drain(e).await;
+            }
+            _ => return Err(protocol_error("expected RowDescription")),
+        }))
     }
 
     /// The next reply when `want` accepts it; a database error (after skipping to

@@ -97,13 +97,11 @@ pub(crate) mod testing {
 
     use std::sync::Arc;
 
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
+    use madbase_pgconn::testing::TestCa;
     use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
     use tokio::net::TcpListener;
     use tokio_rustls::TlsAcceptor;
-    use tokio_rustls::rustls::{self, pki_types};
+    use tokio_rustls::rustls::{self, pki_types, pki_types::pem::PemObject as _};
 
     /// A private CA and a server certificate for `localhost` and `127.0.0.1` it signed.
     pub struct TestPki {
@@ -113,44 +111,29 @@ pub(crate) mod testing {
         pub acceptor: TlsAcceptor,
     }
 
-    fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let cert = params.self_signed(&key).expect("CA cert");
-        (cert.pem(), Issuer::new(params, key))
-    }
-
     impl TestPki {
         /// A fresh CA and server certificate.
         pub fn new() -> Self {
-            let (ca_pem, issuer) = ca("MadBase test CA");
-            let key = KeyPair::generate().expect("server key");
-            let params =
-                CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                    .expect("server params");
-            let cert = params.signed_by(&key, &issuer).expect("server cert");
+            let ca = TestCa::new("MadBase test CA");
+            let (cert, key) = ca.sign(&["localhost", "127.0.0.1"], "localhost");
+            let cert = pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert");
+            let key = pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key");
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let config = rustls::ServerConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .expect("versions")
                 .with_no_client_auth()
-                .with_single_cert(
-                    vec![cert.der().clone()],
-                    pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-                )
+                .with_single_cert(vec![cert], key)
                 .expect("server config");
             TestPki {
-                ca_pem,
+                ca_pem: ca.pem,
                 acceptor: TlsAcceptor::from(Arc::new(config)),
             }
         }
 
         /// The PEM of another CA that did not sign the server certificate.
         pub fn stranger_ca_pem() -> String {
-            ca("Some other CA").0
+            TestCa::new("Some other CA").pem
         }
     }
 
