@@ -106,18 +106,22 @@ pub struct DatabaseSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!has(self.sslMode) || !(self.sslMode in ['verify-ca', 'verify-full']) || has(self.caConfigMapRef)").message("database.tls.sslMode verify-ca and verify-full need database.tls.caConfigMapRef")
+    validation = Rule::new("!has(self.sslMode) || !(self.sslMode in ['verify-ca', 'verify-full']) || has(self.caConfigMapRef) || has(self.caSecretRef)").message("database.tls.sslMode verify-ca and verify-full need database.tls.caConfigMapRef or caSecretRef"),
+    validation = Rule::new("!(has(self.caConfigMapRef) && has(self.caSecretRef))").message("database.tls takes caConfigMapRef or caSecretRef, not both")
 )]
 pub struct DatabaseTls {
     /// libpq's `sslmode`: `disable`, `allow`, `prefer` (the default: TLS when the server
     /// offers it, certificate not checked), `require`, `verify-ca` or `verify-full`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl_mode: Option<madbase_config::DbSslMode>,
-    /// ConfigMap key with the PEM CA certificates that sign the database's certificate;
-    /// mounted into the pods (`MADBASE_DB_SSL_ROOT_CERT`). For CloudNativePG, the `ca.crt`
-    /// of the cluster's `<cluster>-ca` Secret.
+    /// ConfigMap key (default `ca.crt`) with the PEM CA certificates that sign the database's
+    /// certificate; mounted into the pods (`MADBASE_DB_SSL_ROOT_CERT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_config_map_ref: Option<crate::ConfigMapKeyRef>,
+    /// The same from a Secret key (default `ca.crt`), e.g. CloudNativePG's `<cluster>-ca`
+    /// when the project lives in the cluster's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
 }
 
 /// An existing database reached through a connection URL kept in a Secret.
@@ -135,8 +139,8 @@ pub struct SecretKeyRef {
     /// Name of the Secret.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Key inside the Secret; defaults to `uri` for connection URLs and `jwt-secret` for JWT
-    /// secrets.
+    /// Key inside the Secret; defaults to `uri` for connection URLs, `jwt-secret` for JWT
+    /// secrets and `ca.crt` for CA bundles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub key: Option<String>,

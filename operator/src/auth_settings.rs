@@ -23,13 +23,22 @@ pub const OUTBOUND_CA_DIR: &str = "/etc/madbase/outbound-ca";
 /// File name of the mounted CA bundle.
 pub const OUTBOUND_CA_FILE: &str = "ca.crt";
 
-/// A ConfigMap mounted read-only into the data-plane pods.
+/// Where a mounted volume's files come from, in the project's namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigMapMount {
+pub enum MountSource {
+    /// A ConfigMap.
+    ConfigMap(String),
+    /// A Secret.
+    Secret(String),
+}
+
+/// A ConfigMap or Secret mounted read-only into the data-plane pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMount {
     /// Volume name.
     pub volume: &'static str,
-    /// ConfigMap in the project's namespace.
-    pub config_map: String,
+    /// What it mounts.
+    pub source: MountSource,
     /// `(key, file name)` to project; empty mounts every key under its own name.
     pub items: Vec<(String, String)>,
     /// Directory in the pod.
@@ -44,7 +53,7 @@ pub struct AuthEnv {
     /// Secret settings by environment variable: (Secret name, key).
     pub secrets: BTreeMap<String, (String, String)>,
     /// ConfigMaps the pods mount.
-    pub mounts: Vec<ConfigMapMount>,
+    pub mounts: Vec<FileMount>,
 }
 
 impl AuthEnv {
@@ -152,9 +161,9 @@ pub fn render(auth: &AuthSpec) -> AuthEnv {
         out.set_opt("MADBASE_AUTH_EMAIL_MAX_FREQUENCY", e.max_frequency_seconds);
         if let Some(cm) = &e.templates_config_map {
             out.set("MADBASE_AUTH_MAILER_TEMPLATES_DIR", TEMPLATES_DIR);
-            out.mounts.push(ConfigMapMount {
+            out.mounts.push(FileMount {
                 volume: "mail-templates",
-                config_map: cm.clone(),
+                source: MountSource::ConfigMap(cm.clone()),
                 items: Vec::new(),
                 path: TEMPLATES_DIR,
             });
@@ -214,9 +223,9 @@ pub fn render(auth: &AuthSpec) -> AuthEnv {
             "MADBASE_AUTH_OUTBOUND_CA_FILE",
             format!("{OUTBOUND_CA_DIR}/{OUTBOUND_CA_FILE}"),
         );
-        out.mounts.push(ConfigMapMount {
+        out.mounts.push(FileMount {
             volume: "outbound-ca",
-            config_map: ca.name.clone(),
+            source: MountSource::ConfigMap(ca.name.clone()),
             items: vec![(
                 ca.key
                     .clone()

@@ -97,7 +97,9 @@ fn values_are_rendered_in_the_data_planes_formats() {
     assert_eq!(
         env.mounts
             .iter()
-            .map(|m| (m.config_map.as_str(), m.path))
+            .map(|m| match &m.source {
+                MountSource::ConfigMap(name) | MountSource::Secret(name) => (name.as_str(), m.path),
+            })
             .collect::<Vec<_>>(),
         [
             ("crm-mail-templates", TEMPLATES_DIR),

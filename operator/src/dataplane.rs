@@ -13,8 +13,8 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort,
     EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, SeccompProfile, Secret, SecretKeySelector, SecurityContext,
-    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, Secret, SecretKeySelector, SecretVolumeSource,
+    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -29,7 +29,7 @@ use madbase_crds::{ServiceType, naming};
 use sha2::{Digest, Sha256};
 
 use crate::apply::{managed_labels, selector_labels};
-use crate::auth_settings::ConfigMapMount;
+use crate::auth_settings::{FileMount, MountSource};
 use crate::keys::JWT_SECRET_KEY;
 use crate::validate::{CredentialsSource, DATA_PLANE_PORT, ValidatedProject};
 
@@ -167,7 +167,12 @@ pub fn config_hash(project: &ValidatedProject) -> String {
         hasher.update(format!("{object}@{version}\0").as_bytes());
     }
     for m in &project.data_plane.mounts {
-        hasher.update(format!("mount {}={}:{:?}\0", m.path, m.config_map, m.items).as_bytes());
+        // A ConfigMap hashes as it did before Secrets could be mounted: no needless rollout.
+        let source = match &m.source {
+            MountSource::ConfigMap(name) => name.clone(),
+            MountSource::Secret(name) => format!("secret/{name}"),
+        };
+        hasher.update(format!("mount {}={source}:{:?}\0", m.path, m.items).as_bytes());
     }
     if let Some(token) = &project.keys.rotation_token {
         hasher.update(format!("rotation={token}\0").as_bytes());
@@ -189,25 +194,38 @@ fn http_probe(path: &str, period: i32) -> Probe {
     }
 }
 
-fn config_map_volume(m: &ConfigMapMount) -> Volume {
-    Volume {
-        name: m.volume.into(),
-        config_map: Some(ConfigMapVolumeSource {
-            name: m.config_map.clone(),
-            items: (!m.items.is_empty()).then(|| {
-                m.items
-                    .iter()
-                    .map(|(key, path)| KeyToPath {
-                        key: key.clone(),
-                        path: path.clone(),
-                        mode: None,
-                    })
-                    .collect()
+fn mounted_volume(m: &FileMount) -> Volume {
+    let items = (!m.items.is_empty()).then(|| {
+        m.items
+            .iter()
+            .map(|(key, path)| KeyToPath {
+                key: key.clone(),
+                path: path.clone(),
+                mode: None,
+            })
+            .collect()
+    });
+    match &m.source {
+        MountSource::ConfigMap(name) => Volume {
+            name: m.volume.into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: name.clone(),
+                items,
+                optional: Some(false),
+                ..ConfigMapVolumeSource::default()
             }),
-            optional: Some(false),
-            ..ConfigMapVolumeSource::default()
-        }),
-        ..Volume::default()
+            ..Volume::default()
+        },
+        MountSource::Secret(name) => Volume {
+            name: m.volume.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(name.clone()),
+                items,
+                optional: Some(false),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
     }
 }
 
@@ -297,7 +315,7 @@ fn deployment(project: &ValidatedProject, owner: &OwnerReference, hash: &str) ->
                             empty_dir: Some(EmptyDirVolumeSource::default()),
                             ..Volume::default()
                         })
-                        .chain(dp.mounts.iter().map(config_map_volume))
+                        .chain(dp.mounts.iter().map(mounted_volume))
                         .collect(),
                     ),
                     ..PodSpec::default()

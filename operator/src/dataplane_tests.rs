@@ -332,6 +332,7 @@ fn database_tls_reaches_the_pods() {
             name: "rds-ca".into(),
             key: Some("global-bundle.pem".into()),
         }),
+        ca_secret_ref: None,
     });
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let objects = build(&v, &owner(&v));
@@ -380,6 +381,39 @@ fn database_tls_reaches_the_pods() {
             .any(|m| m.name == "db-ca"
                 && m.mount_path == "/etc/madbase/db-ca"
                 && m.read_only == Some(true))
+    );
+    // The bundle may come from a Secret instead (CloudNativePG's `<cluster>-ca`).
+    let mut p = shared();
+    p.spec.database.tls = Some(madbase_crds::DatabaseTls {
+        ssl_mode: Some(madbase_config::DbSslMode::VerifyFull),
+        ca_config_map_ref: None,
+        ca_secret_ref: Some(madbase_crds::SecretKeyRef {
+            name: "shared-pg-ca".into(),
+            key: None,
+        }),
+    });
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner(&v));
+    let volume = objects
+        .deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|pod| pod.volumes.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|v| v.name == "db-ca")
+        .and_then(|v| v.secret)
+        .expect("db-ca from a Secret");
+    assert_eq!(volume.secret_name.as_deref(), Some("shared-pg-ca"));
+    let items = volume.items.unwrap_or_default();
+    assert_eq!(
+        (items[0].key.as_str(), items[0].path.as_str()),
+        ("ca.crt", "ca.crt")
+    );
+    assert_eq!(
+        v.data_plane.settings["MADBASE_DB_SSL_ROOT_CERT"],
+        "/etc/madbase/db-ca/ca.crt"
     );
     // Without `tls`, nothing of it is rendered and the data plane's default (prefer) applies.
     let plain = validate(&shared(), &config(), &Referenced::default()).expect("valid");

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use kube::{Api, Client, ResourceExt};
 use madbase_crds::MadBaseProject;
 
-use crate::auth_settings;
+use crate::auth_settings::{self, MountSource};
 use crate::keys::secret_value;
 use crate::operator_config::SecretString;
 use crate::validate::Referenced;
@@ -133,7 +133,33 @@ async fn auth_inputs(
         .into_iter()
         .chain(db_ca)
     {
-        let name = mount.config_map;
+        let name = match mount.source {
+            MountSource::ConfigMap(name) => name,
+            MountSource::Secret(name) => {
+                let secret = secrets
+                    .get_opt(&name)
+                    .await?
+                    .ok_or_else(|| DerefError::SecretMissing(name.clone()))?;
+                for (key, _) in &mount.items {
+                    let present = secret.data.as_ref().is_some_and(|d| d.contains_key(key))
+                        || secret
+                            .string_data
+                            .as_ref()
+                            .is_some_and(|d| d.contains_key(key));
+                    if !present {
+                        return Err(DerefError::KeyMissing {
+                            name: name.clone(),
+                            key: key.clone(),
+                        });
+                    }
+                }
+                versions.insert(
+                    format!("secret/{name}"),
+                    secret.resource_version().unwrap_or_default(),
+                );
+                continue;
+            }
+        };
         let cm = config_maps
             .get_opt(&name)
             .await?

@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use madbase_crds::naming;
 use madbase_crds::{DatabaseTls, DeletionPolicy, ExposureSpec, MadBaseProject};
 
-use crate::auth_settings::{self, ConfigMapMount};
+use crate::auth_settings::{self, FileMount, MountSource};
 use crate::operator_config::{OperatorConfig, SecretString};
 
 /// Annotation on a project that asks for new keys; its value is an opaque token (a timestamp).
@@ -217,7 +217,7 @@ pub struct DataPlanePlan {
     /// name: (Secret, key).
     pub secret_settings: BTreeMap<String, (String, String)>,
     /// ConfigMaps mounted as files (`spec.auth` templates and CA bundle, the database CA).
-    pub mounts: Vec<ConfigMapMount>,
+    pub mounts: Vec<FileMount>,
     /// What the pods read at start from those Secrets and ConfigMaps (see
     /// [`Referenced::auth_versions`]).
     pub input_versions: BTreeMap<String, String>,
@@ -229,9 +229,7 @@ pub const DB_CA_DIR: &str = "/etc/madbase/db-ca";
 const DB_CA_FILE: &str = "ca.crt";
 
 /// The settings `spec.database.tls` becomes, and the CA bundle mount it needs.
-pub fn database_tls(
-    tls: Option<&DatabaseTls>,
-) -> (BTreeMap<String, String>, Option<ConfigMapMount>) {
+pub fn database_tls(tls: Option<&DatabaseTls>) -> (BTreeMap<String, String>, Option<FileMount>) {
     let mut settings = BTreeMap::new();
     let Some(tls) = tls else {
         return (settings, None);
@@ -239,16 +237,21 @@ pub fn database_tls(
     if let Some(mode) = tls.ssl_mode {
         settings.insert("MADBASE_DB_SSL_MODE".to_owned(), mode.as_str().to_owned());
     }
-    let mount = tls.ca_config_map_ref.as_ref().map(|ca| {
+    let source = match (&tls.ca_config_map_ref, &tls.ca_secret_ref) {
+        (Some(cm), _) => Some((MountSource::ConfigMap(cm.name.clone()), cm.key.clone())),
+        (None, Some(s)) => Some((MountSource::Secret(s.name.clone()), s.key.clone())),
+        (None, None) => None,
+    };
+    let mount = source.map(|(source, key)| {
         settings.insert(
             "MADBASE_DB_SSL_ROOT_CERT".to_owned(),
             format!("{DB_CA_DIR}/{DB_CA_FILE}"),
         );
-        ConfigMapMount {
+        FileMount {
             volume: "db-ca",
-            config_map: ca.name.clone(),
+            source,
             items: vec![(
-                ca.key.clone().unwrap_or_else(|| DB_CA_FILE.to_owned()),
+                key.unwrap_or_else(|| DB_CA_FILE.to_owned()),
                 DB_CA_FILE.to_owned(),
             )],
             path: DB_CA_DIR,

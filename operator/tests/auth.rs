@@ -238,3 +238,54 @@ spec:
     assert!(before.is_some());
     assert_ne!(before, after, "a new CA bundle must restart the pods");
 }
+
+#[tokio::test]
+async fn a_database_ca_from_a_secret_must_exist_with_its_key() {
+    let p = project(
+        "
+apiVersion: madbase.io/v1alpha1
+kind: MadBaseProject
+metadata: {name: shop}
+spec:
+  database:
+    shared: {pool: default}
+    tls: {sslMode: verify-full, caSecretRef: {name: pg-ca}}
+",
+    );
+    let client = fake_client(vec![p], vec![]).await;
+    let err = reconcile_shop(&client).await.expect_err("missing Secret");
+    assert!(err.contains("pg-ca"), "{err}");
+    let secrets = Api::<Secret>::namespaced(client.clone(), NS);
+    secrets
+        .create(
+            &PostParams::default(),
+            &secret("pg-ca", &[("tls.crt", "x")]),
+        )
+        .await
+        .expect("create");
+    let err = reconcile_shop(&client).await.expect_err("missing key");
+    assert!(err.contains("ca.crt"), "{err}");
+    secrets
+        .replace(
+            "pg-ca",
+            &PostParams::default(),
+            &secret("pg-ca", &[("ca.crt", "pem")]),
+        )
+        .await
+        .expect("replace");
+    reconcile_shop(&client).await.expect("reconcile");
+    let deployment = Api::<Deployment>::namespaced(client.clone(), NS)
+        .get("shop")
+        .await
+        .expect("deployment");
+    let volumes = deployment
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.volumes)
+        .unwrap_or_default();
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) == Some("pg-ca"))
+    );
+}
