@@ -100,7 +100,12 @@ impl TlsServer {
         ];
         for (name, text) in files {
             let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|source| PgError::Io {
+            let written = std::fs::write(&path, text).and_then(|()| {
+                // Keys readable by their owner only, as libpq demands.
+                let mode = if name.ends_with(".key") { 0o600 } else { 0o644 };
+                std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            });
+            written.map_err(|source| PgError::Io {
                 context: format!("writing {}", path.display()),
                 source,
             })?;

@@ -153,6 +153,7 @@ impl Tls {
                         "sslcert {cert}: no PEM certificate in it"
                     )));
                 }
+                check_key_access(&key)?;
                 let key = PrivateKeyDer::from_pem_file(&key)
                     .map_err(|e| UrlError::Tls(format!("sslkey {key}: {e}")))?;
                 builder
@@ -218,6 +219,20 @@ impl Tls {
             config: self.config.clone(),
         }
     }
+}
+
+/// libpq's rule for a client key: nobody else may read it. Owned by the user, at most `0600`;
+/// owned by root, at most `0640` (a key root provides to a group).
+fn check_key_access(path: &str) -> Result<(), UrlError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).map_err(|e| UrlError::Tls(format!("sslkey {path}: {e}")))?;
+    let allowed = if meta.uid() == 0 { 0o640 } else { 0o600 };
+    if meta.mode() & 0o777 & !allowed != 0 {
+        return Err(UrlError::Tls(format!(
+            "sslkey {path} has group or world access; permissions should be u=rw (0600) or less"
+        )));
+    }
+    Ok(())
 }
 
 fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {

@@ -155,6 +155,23 @@ async fn a_client_certificate_authenticates_its_role() {
             .is_err(),
         "a stranger's certificate"
     );
+    // A key others may read is refused before any connection, as libpq does.
+    let shared = s.dir().join("shared.key");
+    std::fs::copy(s.file("client.key"), &shared).expect("copy");
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let url = s.url(
+        CERT_USER,
+        "localhost",
+        "postgres",
+        &format!(
+            "sslmode=verify-full&sslrootcert={ca}&sslcert={}&sslkey={}",
+            s.file("client.crt"),
+            shared.display()
+        ),
+    );
+    let err = connect(&url).await.expect_err("readable key");
+    assert!(err.contains("group or world access"), "{err}");
 }
 
 #[tokio::test]
