@@ -270,6 +270,58 @@ mod tests {
     }
 
     #[test]
+    fn mangled_urls_are_errors_never_panics() {
+        // A seeded walk over edits of valid strings: every result is Ok or a UrlError.
+        let seeds = [
+            "postgres://u:p@h:5432/db?sslmode=require&sslrootcert=/x.pem&application_name=a",
+            "host=h port=5432 user=u sslmode='verify-ca' sslrootcert='/a b.pem'",
+        ];
+        let pieces = [
+            "?",
+            "&",
+            "=",
+            "'",
+            "\\",
+            "%",
+            "%ZZ",
+            "%00",
+            " ",
+            "sslmode",
+            "sslkey",
+            "sslsni=",
+            "system",
+            "verify-full",
+            "://",
+            "@",
+            ":",
+            "/",
+            "\u{1F600}",
+            "",
+        ];
+        let mut state: u64 = 0x5eed;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        let env = |_: &str| None;
+        for _ in 0..20_000 {
+            let mut text: String = seeds[next(seeds.len())].to_owned();
+            for _ in 0..1 + next(4) {
+                let chars: Vec<char> = text.chars().collect();
+                let at = next(chars.len() + 1);
+                let cut = (at + next(4)).min(chars.len());
+                let mut out: String = chars[..at].iter().collect();
+                out.push_str(pieces[next(pieces.len())]);
+                out.extend(&chars[cut..]);
+                text = out;
+            }
+            let _ = DbUrl::parse_with_env(&text, &env);
+        }
+    }
+
+    #[test]
     fn system_roots_default_to_verify_full() {
         // An empty store (a bare container) is an error of its own; both say what they mean.
         match DbUrl::parse("postgres://u@h/db?sslrootcert=system") {
