@@ -120,7 +120,16 @@ impl DbUrl {
                 "sslnegotiation=direct needs sslmode=require, verify-ca or verify-full".into(),
             ));
         }
-        pg.ssl_mode(tls::for_tokio_postgres(mode));
+        // libpq ignores sslmode on Unix sockets; tokio-postgres would ask for TLS there, and
+        // fail under `require`.
+        let only_unix = pg
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+        pg.ssl_mode(match only_unix && !pg.get_hosts().is_empty() {
+            true => tokio_postgres::config::SslMode::Disable,
+            false => tls::for_tokio_postgres(mode),
+        });
         let tls = Tls::build(mode, roots, client, sni, direct)?;
         Ok(Self { pg, tls })
     }
@@ -203,6 +212,15 @@ mod tests {
             ("postgres://u@h/db", T::Prefer),
             ("postgres://u@h/db?sslmode=require", T::Require),
             ("host=h user=u sslmode=require", T::Require),
+            // Unix sockets never use TLS, whatever sslmode says.
+            (
+                "host=/run/postgresql user=u sslmode=verify-full sslrootcert=system",
+                T::Disable,
+            ),
+            (
+                "postgres://u@%2Frun%2Fpostgresql/db?sslmode=require",
+                T::Disable,
+            ),
         ] {
             let url = DbUrl::parse(text).expect(text);
             assert_eq!(url.pg().get_ssl_mode(), expected, "{text}");

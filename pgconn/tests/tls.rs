@@ -69,6 +69,20 @@ async fn every_mode_that_allows_tls_connects_encrypted() {
 }
 
 #[tokio::test]
+async fn unix_sockets_never_use_tls_whatever_sslmode_says() {
+    let s = server().await;
+    let local = s.pg.local_url("postgres");
+    if !local.contains("host=") {
+        eprintln!("skipped: the server has no Unix socket (its data directory path is too long)");
+        return;
+    }
+    let client = connect(&format!("{local}&sslmode=require"))
+        .await
+        .expect("require over a Unix socket, as libpq");
+    assert!(!encrypted(&client).await);
+}
+
+#[tokio::test]
 async fn the_server_refuses_plain_connections() {
     // Proves the fixture: without TLS nothing gets in.
     let s = server().await;
