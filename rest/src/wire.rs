@@ -234,9 +234,10 @@ fn protocol_error(what: &str) -> io::Error {
 }
 
 impl PgConn {
-    /// Opens a connection with libpq-style settings (the first host that answers; plain TCP,
-    /// with TLS as `sslmode` says, or a Unix socket directory; password, md5 or SCRAM-SHA-256
-    /// authentication).
+    /// Opens a connection with libpq-style settings: the first host that answers and, with
+    /// `target_session_attrs`, takes writes (`read-write`) or does not (`read-only`); plain
+    /// TCP, with TLS as `sslmode` says, or a Unix socket directory; password, md5 or
+    /// SCRAM-SHA-256 authentication.
     pub async fn connect(url: &DbUrl) -> Result<PgConn, ConnectError> {
         let config = url.pg();
         let user = config
@@ -277,16 +278,25 @@ impl PgConn {
                 in_transaction: false,
                 prepare: true,
             };
-            if let Some((pid, key)) = conn.startup(config, user, binding).await? {
-                conn.cancel = Some(CancelTarget {
-                    host: host.clone(),
-                    port,
-                    tls: url.tls().clone(),
-                    pid,
-                    key,
-                });
+            // As libpq, a host that fails (authentication, TLS, the wrong role in a
+            // cluster) passes the turn to the next.
+            let opened = async {
+                if let Some((pid, key)) = conn.startup(config, user, binding).await? {
+                    conn.cancel = Some(CancelTarget {
+                        host: host.clone(),
+                        port,
+                        tls: url.tls().clone(),
+                        pid,
+                        key,
+                    });
+                }
+                conn.check_session_attrs(config.get_target_session_attrs())
+                    .await
+            };
+            match opened.await {
+                Ok(()) => return Ok(conn),
+                Err(e) => last = Some(e),
             }
-            return Ok(conn);
         }
         Err(last.unwrap_or_else(|| {
             ConnectError::Io(io::Error::new(
@@ -932,6 +942,47 @@ impl PgConn {
                 Message::ErrorResponse(body) => error = Some(db_error(body.fields())),
                 _ => {}
             }
+        }
+    }
+
+    /// `target_session_attrs`: whether this server takes writes, as the URL asks.
+    async fn check_session_attrs(
+        &mut self,
+        wanted: tokio_postgres::config::TargetSessionAttrs,
+    ) -> Result<(), ConnectError> {
+        use tokio_postgres::config::TargetSessionAttrs as Attrs;
+        if wanted == Attrs::Any {
+            return Ok(());
+        }
+        frontend::query("SHOW transaction_read_only", &mut self.write)?;
+        self.flush().await?;
+        let mut read_only = None;
+        loop {
+            match self.next_reply().await? {
+                Message::DataRow(row) => {
+                    let ranges = row.ranges().collect::<Vec<_>>()?;
+                    read_only = ranges
+                        .first()
+                        .cloned()
+                        .flatten()
+                        .map(|r| &row.buffer()[r] == b"on");
+                }
+                Message::ErrorResponse(body) => {
+                    let e = db_error(body.fields());
+                    return Err(ConnectError::Refused(format!("{} ({})", e.message, e.code)));
+                }
+                Message::ReadyForQuery(_) => break,
+                _ => {}
+            }
+        }
+        match (wanted, read_only) {
+            (Attrs::ReadWrite, Some(true)) => Err(ConnectError::Refused(
+                "the server does not allow writes, and target_session_attrs=read-write".into(),
+            )),
+            (Attrs::ReadOnly, Some(false)) => Err(ConnectError::Refused(
+                "the server allows writes, and target_session_attrs=read-only".into(),
+            )),
+            _ => Ok(()),
         }
     }
 

@@ -385,6 +385,56 @@ async fn the_data_api_connection_speaks_tls() {
     assert!(err.to_string().contains("not valid for name"), "{err}");
 }
 
+/// libpq's `target_session_attrs` over several hosts: a read-only server (a standby's
+/// stand-in) and the test server.
+#[tokio::test]
+async fn target_session_attrs_picks_the_server_that_takes_writes() {
+    let standby =
+        madbase_pg::EmbeddedPostgres::start_scratch(&[("default_transaction_read_only", "on")])
+            .await
+            .expect("read-only server");
+    let primary = postgres::server().port;
+    let url = |ports: &str, attrs: &str| {
+        DbUrl::parse(&format!(
+            "host=127.0.0.1,127.0.0.1 port={ports} user=postgres dbname=postgres target_session_attrs={attrs}"
+        ))
+        .expect("url")
+    };
+    let both = format!("{},{primary}", standby.port());
+    let port_of = |mut conn: PgConn| async move {
+        let rows = conn
+            .pipeline(&[Step::plain("SELECT current_setting('port')")])
+            .await
+            .expect("port");
+        rows[0][0]
+            .text(0)
+            .expect("port")
+            .parse::<u16>()
+            .expect("number")
+    };
+    let conn = PgConn::connect(&url(&both, "read-write"))
+        .await
+        .expect("read-write");
+    assert_eq!(port_of(conn).await, primary);
+    let conn = PgConn::connect(&url(&both, "any")).await.expect("any");
+    assert_eq!(
+        port_of(conn).await,
+        standby.port(),
+        "the first that answers"
+    );
+    let reversed = format!("{primary},{}", standby.port());
+    let conn = PgConn::connect(&url(&reversed, "read-only"))
+        .await
+        .expect("read-only");
+    assert_eq!(port_of(conn).await, standby.port());
+    // No server that takes writes: refused, saying why.
+    let only_standby = format!("{0},{0}", standby.port());
+    let err = PgConn::connect(&url(&only_standby, "read-write"))
+        .await
+        .expect_err("nothing writable");
+    assert!(err.to_string().contains("does not allow writes"), "{err}");
+}
+
 #[tokio::test]
 async fn the_data_api_connection_binds_scram_to_the_tls_channel() {
     let server = tls_server().await;
