@@ -243,22 +243,10 @@ impl PgConn {
         let user = config
             .get_user()
             .ok_or_else(|| ConnectError::Config("the database URL names no user".into()))?;
-        let hosts = config.get_hosts();
-        if hosts.is_empty() {
-            return Err(ConnectError::Config(
-                "the database URL names no host".into(),
-            ));
-        }
-        let ports = config.get_ports();
         let mut last = None;
-        for (i, host) in hosts.iter().enumerate() {
-            let port = match ports {
-                [] => 5432,
-                [one] => *one,
-                many => many.get(i).copied().unwrap_or(5432),
-            };
+        for endpoint in endpoints(config)? {
             let timeout = config.get_connect_timeout().copied();
-            let (socket, binding) = match open(host, port, url.tls(), timeout).await {
+            let (socket, binding) = match open(&endpoint, url.tls(), timeout).await {
                 Ok(s) => s,
                 Err(e) => {
                     last = Some(e);
@@ -283,8 +271,7 @@ impl PgConn {
             let opened = async {
                 if let Some((pid, key)) = conn.startup(config, user, binding).await? {
                     conn.cancel = Some(CancelTarget {
-                        host: host.clone(),
-                        port,
+                        endpoint: endpoint.clone(),
                         tls: url.tls().clone(),
                         pid,
                         key,
@@ -1016,11 +1003,69 @@ pub struct CancelToken {
 /// that demands it takes cancel requests only that way) and the backend's key.
 #[derive(Debug, Clone)]
 struct CancelTarget {
-    host: Host,
-    port: u16,
+    endpoint: Endpoint,
     tls: Tls,
     pid: i32,
     key: i32,
+}
+
+/// One server to try: its name (a host name, which TLS checks, or a socket directory), the
+/// address to reach it at instead of resolving the name (`hostaddr`), and the port.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    host: Host,
+    addr: Option<std::net::IpAddr>,
+    port: u16,
+}
+
+/// The servers of a URL in the order to try them, as libpq: `host` and `hostaddr` pair up
+/// by position, one port serves all or each has its own, `load_balance_hosts=random`
+/// shuffles them.
+fn endpoints(config: &tokio_postgres::Config) -> Result<Vec<Endpoint>, ConnectError> {
+    let (hosts, addrs, ports) = (
+        config.get_hosts(),
+        config.get_hostaddrs(),
+        config.get_ports(),
+    );
+    let count = hosts.len().max(addrs.len());
+    if count == 0 {
+        return Err(ConnectError::Config(
+            "the database URL names no host".into(),
+        ));
+    }
+    if !hosts.is_empty() && !addrs.is_empty() && hosts.len() != addrs.len() {
+        return Err(ConnectError::Config(format!(
+            "the database URL names {} hosts and {} hostaddrs; they pair up by position",
+            hosts.len(),
+            addrs.len()
+        )));
+    }
+    if ports.len() > 1 && ports.len() != count {
+        return Err(ConnectError::Config(format!(
+            "the database URL names {count} hosts and {} ports",
+            ports.len()
+        )));
+    }
+    let mut out: Vec<Endpoint> = (0..count)
+        .map(|i| Endpoint {
+            host: hosts
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| Host::Tcp(addrs[i].to_string())),
+            addr: addrs.get(i).copied(),
+            port: ports.get(i).or(ports.first()).copied().unwrap_or(5432),
+        })
+        .collect();
+    if config.get_load_balance_hosts() == tokio_postgres::config::LoadBalanceHosts::Random {
+        // Fisher-Yates over the standard library's per-process random hash keys.
+        use std::hash::{BuildHasher as _, Hasher as _};
+        for i in (1..out.len()).rev() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            out.swap(i, (h.finish() % (i as u64 + 1)) as usize);
+        }
+    }
+    Ok(out)
 }
 
 impl CancelToken {
@@ -1046,8 +1091,7 @@ impl CancelToken {
             let mut buf = BytesMut::with_capacity(16);
             frontend::cancel_request(target.pid, target.key, &mut buf);
             let timeout = Some(std::time::Duration::from_secs(5));
-            if let Ok((mut socket, _)) = open(&target.host, target.port, &target.tls, timeout).await
-            {
+            if let Ok((mut socket, _)) = open(&target.endpoint, &target.tls, timeout).await {
                 if socket.write_all(&buf).await.is_ok() {
                     let _ = socket.flush().await;
                 }
@@ -1057,18 +1101,21 @@ impl CancelToken {
     }
 }
 
-/// Connects to `host` and, over TCP, starts TLS as `tls` says, all within `timeout`; with
+/// Connects to `endpoint` and, over TCP, starts TLS as `tls` says, all within `timeout`; with
 /// the channel binding data when TLS is in use.
 async fn open(
-    host: &Host,
-    port: u16,
+    endpoint: &Endpoint,
     tls: &Tls,
     timeout: Option<std::time::Duration>,
 ) -> Result<(Box<dyn Socket>, Option<Vec<u8>>), ConnectError> {
+    let port = endpoint.port;
     let connect = async {
-        Ok::<_, ConnectError>(match host {
+        Ok::<_, ConnectError>(match &endpoint.host {
             Host::Tcp(name) => {
-                let s = tokio::net::TcpStream::connect((name.as_str(), port)).await?;
+                let s = match endpoint.addr {
+                    Some(ip) => tokio::net::TcpStream::connect((ip, port)).await?,
+                    None => tokio::net::TcpStream::connect((name.as_str(), port)).await?,
+                };
                 s.set_nodelay(true)?;
                 match tls.negotiate(s, name).await? {
                     madbase_pgconn::MaybeTls::Plain(s) => (Box::new(s) as Box<dyn Socket>, None),

@@ -433,6 +433,49 @@ async fn target_session_attrs_picks_the_server_that_takes_writes() {
         .await
         .expect_err("nothing writable");
     assert!(err.to_string().contains("does not allow writes"), "{err}");
+    // load_balance_hosts=random spreads connections over both.
+    let random = DbUrl::parse(&format!(
+        "host=127.0.0.1,127.0.0.1 port={both} user=postgres dbname=postgres load_balance_hosts=random"
+    ))
+    .expect("url");
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let conn = PgConn::connect(&random).await.expect("connect");
+        seen.insert(port_of(conn).await);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // host and hostaddr pair up by position.
+    let err = PgConn::connect(
+        &DbUrl::parse(&format!(
+            "host=a,b hostaddr=127.0.0.1 port={primary} user=postgres dbname=postgres"
+        ))
+        .expect("url"),
+    )
+    .await
+    .expect_err("unpaired");
+    assert!(err.to_string().contains("pair up by position"), "{err}");
+}
+
+/// `hostaddr` is where to connect; `host` stays the name TLS checks.
+#[tokio::test]
+async fn hostaddr_is_dialled_and_host_is_the_name_tls_checks() {
+    let server = tls_server().await;
+    let url = |host: &str| {
+        DbUrl::parse(&format!(
+            "host={host} hostaddr=127.0.0.1 port={} user=postgres dbname=postgres sslmode=verify-full sslrootcert={}",
+            server.pg.port(),
+            server.file("ca.pem")
+        ))
+        .expect("url")
+    };
+    PgConn::connect(&url("localhost"))
+        .await
+        .expect("the certificate names localhost");
+    // A name that does not resolve is never looked up, and TLS still checks it.
+    let err = PgConn::connect(&url("db.invalid"))
+        .await
+        .expect_err("name not in the certificate");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
 }
 
 #[tokio::test]
