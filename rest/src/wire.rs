@@ -244,9 +244,11 @@ impl PgConn {
             .get_user()
             .ok_or_else(|| ConnectError::Config("the database URL names no user".into()))?;
         let mut last = None;
+        let keepalive = keepalive(config);
         for endpoint in endpoints(config)? {
             let timeout = config.get_connect_timeout().copied();
-            let (socket, binding) = match open(&endpoint, url.tls(), timeout).await {
+            let opened = open(&endpoint, url.tls(), keepalive.as_ref(), timeout).await;
+            let (socket, binding) = match opened {
                 Ok(s) => s,
                 Err(e) => {
                     last = Some(e);
@@ -1091,7 +1093,7 @@ impl CancelToken {
             let mut buf = BytesMut::with_capacity(16);
             frontend::cancel_request(target.pid, target.key, &mut buf);
             let timeout = Some(std::time::Duration::from_secs(5));
-            if let Ok((mut socket, _)) = open(&target.endpoint, &target.tls, timeout).await {
+            if let Ok((mut socket, _)) = open(&target.endpoint, &target.tls, None, timeout).await {
                 if socket.write_all(&buf).await.is_ok() {
                     let _ = socket.flush().await;
                 }
@@ -1101,22 +1103,53 @@ impl CancelToken {
     }
 }
 
-/// Connects to `endpoint` and, over TCP, starts TLS as `tls` says, all within `timeout`; with
-/// the channel binding data when TLS is in use.
+/// libpq's TCP keepalives (`keepalives`, `keepalives_idle`, `keepalives_interval`,
+/// `keepalives_count`): on by default, so a connection a NAT or load balancer dropped while
+/// idle is found out.
+fn keepalive(config: &tokio_postgres::Config) -> Option<socket2::TcpKeepalive> {
+    if !config.get_keepalives() {
+        return None;
+    }
+    let mut k = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+    if let Some(interval) = config.get_keepalives_interval() {
+        k = k.with_interval(interval);
+    }
+    if let Some(retries) = config.get_keepalives_retries() {
+        k = k.with_retries(retries);
+    }
+    Some(k)
+}
+
+/// A TCP connection to `endpoint` (named `name`), without Nagle's delay and with `keepalive`.
+async fn dial(
+    endpoint: &Endpoint,
+    name: &str,
+    keepalive: Option<&socket2::TcpKeepalive>,
+) -> io::Result<tokio::net::TcpStream> {
+    let s = match endpoint.addr {
+        Some(ip) => tokio::net::TcpStream::connect((ip, endpoint.port)).await?,
+        None => tokio::net::TcpStream::connect((name, endpoint.port)).await?,
+    };
+    s.set_nodelay(true)?;
+    if let Some(k) = keepalive {
+        socket2::SockRef::from(&s).set_tcp_keepalive(k)?;
+    }
+    Ok(s)
+}
+
+/// Connects to `endpoint` and, over TCP, sets `keepalive` and starts TLS as `tls` says, all
+/// within `timeout`; with the channel binding data when TLS is in use.
 async fn open(
     endpoint: &Endpoint,
     tls: &Tls,
+    keepalive: Option<&socket2::TcpKeepalive>,
     timeout: Option<std::time::Duration>,
 ) -> Result<(Box<dyn Socket>, Option<Vec<u8>>), ConnectError> {
     let port = endpoint.port;
     let connect = async {
         Ok::<_, ConnectError>(match &endpoint.host {
             Host::Tcp(name) => {
-                let s = match endpoint.addr {
-                    Some(ip) => tokio::net::TcpStream::connect((ip, port)).await?,
-                    None => tokio::net::TcpStream::connect((name.as_str(), port)).await?,
-                };
-                s.set_nodelay(true)?;
+                let s = dial(endpoint, name, keepalive).await?;
                 match tls.negotiate(s, name).await? {
                     madbase_pgconn::MaybeTls::Plain(s) => (Box::new(s) as Box<dyn Socket>, None),
                     tls => {
@@ -1139,5 +1172,41 @@ async fn open(
             ConnectError::Io(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
         })?,
         None => connect.await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tcp_keepalives_follow_the_url() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let config: tokio_postgres::Config =
+            "host=127.0.0.1 user=u keepalives_idle=30 keepalives_interval=5 keepalives_retries=3"
+                .parse()
+                .expect("config");
+        let endpoint = Endpoint {
+            host: Host::Tcp("127.0.0.1".into()),
+            addr: None,
+            port: addr.port(),
+        };
+        let k = keepalive(&config).expect("on by default");
+        let s = dial(&endpoint, "127.0.0.1", Some(&k)).await.expect("dial");
+        let r = socket2::SockRef::from(&s);
+        assert!(r.keepalive().expect("SO_KEEPALIVE"));
+        assert_eq!(r.tcp_keepalive_time().expect("idle").as_secs(), 30);
+        assert!(r.tcp_nodelay().expect("TCP_NODELAY"));
+        let s = dial(&endpoint, "127.0.0.1", None).await.expect("dial");
+        assert!(
+            !socket2::SockRef::from(&s)
+                .keepalive()
+                .expect("SO_KEEPALIVE")
+        );
+        let off: tokio_postgres::Config = "host=h user=u keepalives=0".parse().expect("config");
+        assert!(keepalive(&off).is_none());
     }
 }
