@@ -369,8 +369,9 @@ impl PgConn {
                             sasl::ChannelBinding::tls_server_end_point(data),
                             sasl::SCRAM_SHA_256_PLUS,
                         ),
-                        // We could bind, the server did not ask: says so, so a server that
-                        // did offer it cannot be made to look as if it had not.
+                        // We could bind but the server did not offer it: the exchange says
+                        // so, and a server that did offer it (the offer stripped on the way)
+                        // then refuses the login.
                         (false, Some(_)) => {
                             (sasl::ChannelBinding::unrequested(), sasl::SCRAM_SHA_256)
                         }
