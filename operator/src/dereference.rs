@@ -99,8 +99,8 @@ pub async fn dereference(
     Ok(referenced)
 }
 
-/// Checks the Secrets (and keys) and ConfigMaps `spec.auth` hands to the pods; returns their
-/// `resourceVersion`s. Values are never read into the operator.
+/// Checks the Secrets (and keys) and ConfigMaps `spec.auth` and `spec.database.tls` hand to
+/// the pods; returns their `resourceVersion`s. Values are never read into the operator.
 async fn auth_inputs(
     client: &Client,
     project: &MadBaseProject,
@@ -108,22 +108,8 @@ async fn auth_inputs(
 ) -> Result<BTreeMap<String, String>, DerefError> {
     let mut versions = BTreeMap::new();
     for (name, key) in auth_settings::referenced_secrets(&project.spec.auth) {
-        let secret = secrets
-            .get_opt(&name)
-            .await?
-            .ok_or_else(|| DerefError::SecretMissing(name.clone()))?;
-        let has_key = secret.data.as_ref().is_some_and(|d| d.contains_key(&key))
-            || secret
-                .string_data
-                .as_ref()
-                .is_some_and(|d| d.contains_key(&key));
-        if !has_key {
-            return Err(DerefError::KeyMissing { name, key });
-        }
-        versions.insert(
-            format!("secret/{name}"),
-            secret.resource_version().unwrap_or_default(),
-        );
+        let version = secret_version(secrets, &name, [key.as_str()]).await?;
+        versions.insert(format!("secret/{name}"), version);
     }
     let namespace = project.namespace().unwrap_or_default();
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
@@ -133,38 +119,20 @@ async fn auth_inputs(
         .into_iter()
         .chain(db_ca)
     {
+        let keys = mount.items.iter().map(|(key, _)| key.as_str());
         let name = match mount.source {
-            MountSource::ConfigMap(name) => name,
             MountSource::Secret(name) => {
-                let secret = secrets
-                    .get_opt(&name)
-                    .await?
-                    .ok_or_else(|| DerefError::SecretMissing(name.clone()))?;
-                for (key, _) in &mount.items {
-                    let present = secret.data.as_ref().is_some_and(|d| d.contains_key(key))
-                        || secret
-                            .string_data
-                            .as_ref()
-                            .is_some_and(|d| d.contains_key(key));
-                    if !present {
-                        return Err(DerefError::KeyMissing {
-                            name: name.clone(),
-                            key: key.clone(),
-                        });
-                    }
-                }
-                versions.insert(
-                    format!("secret/{name}"),
-                    secret.resource_version().unwrap_or_default(),
-                );
+                let version = secret_version(secrets, &name, keys).await?;
+                versions.insert(format!("secret/{name}"), version);
                 continue;
             }
+            MountSource::ConfigMap(name) => name,
         };
         let cm = config_maps
             .get_opt(&name)
             .await?
             .ok_or_else(|| DerefError::ConfigMapMissing(name.clone()))?;
-        for (key, _) in &mount.items {
+        for key in keys {
             let present = cm.data.as_ref().is_some_and(|d| d.contains_key(key))
                 || cm.binary_data.as_ref().is_some_and(|d| d.contains_key(key));
             if !present {
@@ -177,4 +145,30 @@ async fn auth_inputs(
         );
     }
     Ok(versions)
+}
+
+/// The `resourceVersion` of Secret `name`, which must hold every one of `keys`.
+async fn secret_version<'k>(
+    secrets: &Api<Secret>,
+    name: &str,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Result<String, DerefError> {
+    let secret = secrets
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| DerefError::SecretMissing(name.to_owned()))?;
+    for key in keys {
+        let present = secret.data.as_ref().is_some_and(|d| d.contains_key(key))
+            || secret
+                .string_data
+                .as_ref()
+                .is_some_and(|d| d.contains_key(key));
+        if !present {
+            return Err(DerefError::KeyMissing {
+                name: name.to_owned(),
+                key: key.to_owned(),
+            });
+        }
+    }
+    Ok(secret.resource_version().unwrap_or_default())
 }
