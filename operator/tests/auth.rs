@@ -77,6 +77,27 @@ fn config_map(name: &str) -> ConfigMap {
     }
 }
 
+/// Secret `name` is missing, then lacks `key`: each reconcile fails the project, naming what
+/// is missing. Then the Secret gets `key` with `value`.
+async fn fails_until_secret_has(client: &Client, name: &str, (key, value): (&str, &str)) {
+    let err = reconcile_shop(client).await.expect_err("missing Secret");
+    assert!(err.contains(name), "{err}");
+    let (phase, _, message) = status(client).await;
+    assert_eq!(phase, Some(Phase::Failed));
+    assert!(message.contains(name), "{message}");
+    let secrets = Api::<Secret>::namespaced(client.clone(), NS);
+    secrets
+        .create(&PostParams::default(), &secret(name, &[("other", "x")]))
+        .await
+        .expect("create");
+    let err = reconcile_shop(client).await.expect_err("missing key");
+    assert!(err.contains(key), "{err}");
+    secrets
+        .replace(name, &PostParams::default(), &secret(name, &[(key, value)]))
+        .await
+        .expect("replace");
+}
+
 fn hash(d: &Deployment) -> Option<String> {
     d.spec
         .as_ref()
@@ -93,32 +114,9 @@ async fn referenced_auth_secrets_must_exist_and_are_passed_by_reference() {
         vec![secret("shop-smtp", &[("password", "smtp-pw")])],
     )
     .await;
-    // The OAuth Secret is missing: the project fails and says which one.
-    let err = reconcile_shop(&client).await.expect_err("missing secret");
-    assert!(err.contains("shop-oauth"), "{err}");
-    let (phase, _, message) = status(&client).await;
-    assert_eq!(phase, Some(Phase::Failed));
-    assert!(message.contains("shop-oauth"), "{message}");
-
-    // A Secret without the referenced key is just as unusable.
+    // The OAuth Secret is missing, then lacks its key: the project fails and says which.
+    fails_until_secret_has(&client, "shop-oauth", ("github", "gh-secret")).await;
     let secrets = Api::<Secret>::namespaced(client.clone(), NS);
-    secrets
-        .create(
-            &PostParams::default(),
-            &secret("shop-oauth", &[("gitlab", "x")]),
-        )
-        .await
-        .expect("create");
-    let err = reconcile_shop(&client).await.expect_err("missing key");
-    assert!(err.contains("github"), "{err}");
-    secrets
-        .replace(
-            "shop-oauth",
-            &PostParams::default(),
-            &secret("shop-oauth", &[("github", "gh-secret")]),
-        )
-        .await
-        .expect("replace");
 
     // The templates ConfigMap is missing next.
     let err = reconcile_shop(&client)
@@ -253,26 +251,7 @@ spec:
 ",
     );
     let client = fake_client(vec![p], vec![]).await;
-    let err = reconcile_shop(&client).await.expect_err("missing Secret");
-    assert!(err.contains("pg-ca"), "{err}");
-    let secrets = Api::<Secret>::namespaced(client.clone(), NS);
-    secrets
-        .create(
-            &PostParams::default(),
-            &secret("pg-ca", &[("tls.crt", "x")]),
-        )
-        .await
-        .expect("create");
-    let err = reconcile_shop(&client).await.expect_err("missing key");
-    assert!(err.contains("ca.crt"), "{err}");
-    secrets
-        .replace(
-            "pg-ca",
-            &PostParams::default(),
-            &secret("pg-ca", &[("ca.crt", "pem")]),
-        )
-        .await
-        .expect("replace");
+    fails_until_secret_has(&client, "pg-ca", ("ca.crt", "pem")).await;
     reconcile_shop(&client).await.expect("reconcile");
     let deployment = Api::<Deployment>::namespaced(client.clone(), NS)
         .get("shop")
