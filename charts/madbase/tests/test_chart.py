@@ -44,6 +44,8 @@ NON_DEFAULT = {
     "logFormat": "text",
     "replicaCount": 2,
     "leaderElection": {"leaseName": "mb-lease", "leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "4s"},
+    "extraVolumes": [{"name": "pool-ca", "configMap": {"name": "pool-ca"}}],
+    "extraVolumeMounts": [{"name": "pool-ca", "mountPath": "/etc/madbase-operator/ca", "readOnly": True}],
 }
 
 
@@ -137,6 +139,10 @@ def test_non_default_render():
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert "/etc/madbase-operator/pools/default" in mounts
     assert "/etc/madbase-operator/stores/default" in mounts
+    # Extra volumes (a pool's private CA for its admin URL's sslrootcert) reach the pod.
+    assert "/etc/madbase-operator/ca" in mounts
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["pool-ca"]["configMap"] == {"name": "pool-ca"}
 
 
 def test_operator_pod_is_hardened():
@@ -268,6 +274,7 @@ def test_values_yaml_passes_the_schema():
         ({"config": {"databasePools": {"default": {"host": "x"}}}}, "adminUrlSecret"),
         ({"config": {"objectStores": {"default": {"endpoint": "minio:9000"}}}}, "endpoint"),
         ({"controlPlane": {"port": "eighty"}}, "port"),
+        ({"extraVolumeMounts": [{"name": "pool-ca"}]}, "mountPath"),
     ],
 )
 def test_schema_rejects_bad_values(values, needle):
