@@ -163,23 +163,6 @@ impl DbUrl {
     }
 }
 
-impl From<tokio_postgres::Config> for DbUrl {
-    /// Settings built in code: TLS as their `sslmode` says (`prefer` or `require` without
-    /// checking certificates, or none).
-    fn from(pg: tokio_postgres::Config) -> Self {
-        use tokio_postgres::config::SslMode as T;
-        let mode = match pg.get_ssl_mode() {
-            T::Disable => SslMode::Disable,
-            T::Require => SslMode::Require,
-            _ => SslMode::Prefer,
-        };
-        let direct = pg.get_ssl_negotiation() == tokio_postgres::config::SslNegotiation::Direct;
-        let tls =
-            Tls::build(mode, Roots::None, None, true, direct).unwrap_or_else(|_| Tls::disabled());
-        Self { pg, tls }
-    }
-}
-
 /// A `tokio-postgres` error with its causes: its own text leaves out why a connection failed
 /// ("error performing TLS handshake", but not which certificate was refused and why).
 pub fn error_text(e: &tokio_postgres::Error) -> String {

@@ -80,7 +80,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 impl Tls {
     /// No TLS.
-    pub fn disabled() -> Self {
+    fn disabled() -> Self {
         Self {
             mode: SslMode::Disable,
             config: None,
@@ -104,11 +104,7 @@ impl Tls {
             (SslMode::VerifyCa | SslMode::VerifyFull, Roots::None) => {
                 return Err(UrlError::Tls(format!(
                     "sslmode={} needs trusted roots: name a PEM file with sslrootcert, or use sslrootcert=system",
-                    if mode == SslMode::VerifyCa {
-                        "verify-ca"
-                    } else {
-                        "verify-full"
-                    }
+                    mode.as_str()
                 )));
             }
             (SslMode::Allow | SslMode::Prefer | SslMode::Require, Roots::None) => {
