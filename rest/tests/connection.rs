@@ -454,6 +454,12 @@ async fn target_session_attrs_picks_the_server_that_takes_writes() {
     .await
     .expect_err("unpaired");
     assert!(err.to_string().contains("pair up by position"), "{err}");
+    let err = PgConn::connect(
+        &DbUrl::parse("host=a,b port=1,2,3 user=postgres dbname=postgres").expect("url"),
+    )
+    .await
+    .expect_err("three ports for two hosts");
+    assert!(err.to_string().contains("2 hosts and 3 ports"), "{err}");
 }
 
 /// `hostaddr` is where to connect; `host` stays the name TLS checks.
