@@ -121,6 +121,7 @@ pub async fn serve(
         let column = ColInfo {
             name: "pgrst_scalar".into(),
             type_name: f.return_type.clone(),
+            repr: None,
         };
         let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
             .with_search_path(ctx.search_path());
@@ -177,6 +178,7 @@ pub async fn serve(
                         .map(|(n, t)| ColInfo {
                             name: n.clone(),
                             type_name: t.clone(),
+                            repr: None,
                         })
                         .collect(),
                 ),

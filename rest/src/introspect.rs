@@ -4,13 +4,14 @@
 //! here is turned into plain data; relationship derivation is delegated to `relationships`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use tokio_postgres::Client;
 
 use crate::relationships::{self, ComputedRelationship, ForeignKey, Uniques, ViewLineage};
 use crate::schema_cache::{
-    Column, ComputedField, FuncArg, Function, Isolation, QualifiedName, ReturnKind, RoleSettings,
-    SchemaCache, Table, TableKind,
+    Column, ComputedField, FuncArg, Function, Isolation, QualifiedName, Representation, ReturnKind,
+    RoleSettings, SchemaCache, Table, TableKind,
 };
 
 /// Why the schema cache could not be loaded.
@@ -29,13 +30,25 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid,
             THEN a.atttypmod - 4 END,
        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e
          WHERE e.enumtypid = COALESCE(NULLIF(t.typbasetype, 0), t.oid)),
-       col_description(c.oid, a.attnum)
+       col_description(c.oid, a.attnum),
+       rep.to_json, rep.from_text, rep.from_json
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+LEFT JOIN LATERAL (
+  SELECT max(ARRAY[fn.nspname::text, p.proname::text]) FILTER (WHERE k.castsource = t.oid AND k.casttarget = 'json'::regtype) AS to_json,
+         max(ARRAY[fn.nspname::text, p.proname::text]) FILTER (WHERE k.castsource = 'text'::regtype AND k.casttarget = t.oid) AS from_text,
+         max(ARRAY[fn.nspname::text, p.proname::text]) FILTER (WHERE k.castsource = 'json'::regtype AND k.casttarget = t.oid) AS from_json
+  FROM pg_cast k
+  JOIN pg_proc p ON p.oid = k.castfunc
+  JOIN pg_namespace fn ON fn.oid = p.pronamespace
+  WHERE t.typtype = 'd' AND k.castcontext = 'i' AND k.castmethod = 'f'
+    AND (k.castsource = t.oid OR k.casttarget = t.oid)
+    AND has_function_privilege(k.castfunc, 'execute')
+) rep ON TRUE
 WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND n.nspname = ANY($1)
 ORDER BY n.nspname, c.relname, a.attnum
 "#;
@@ -146,6 +159,25 @@ WHERE ps.context = 'user'
 ORDER BY rs.role, rs.this_db, rs.pos
 "#;
 
+/// A column's [`Representation`] from its three cast functions (`[schema, name]` each), if it
+/// has any.
+fn representation(
+    to_json: Option<Vec<String>>,
+    from_text: Option<Vec<String>>,
+    from_json: Option<Vec<String>>,
+) -> Option<Arc<Representation>> {
+    let name = |v: Option<Vec<String>>| match v.as_deref() {
+        Some([schema, name]) => Some((schema.clone(), name.clone())),
+        _ => None,
+    };
+    let r = Representation {
+        to_json: name(to_json),
+        from_text: name(from_text),
+        from_json: name(from_json),
+    };
+    (r != Representation::default()).then(|| Arc::new(r))
+}
+
 /// Runs the catalog queries and assembles the cache.
 pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
     let schemas_vec: Vec<String> = schemas.to_vec();
@@ -207,6 +239,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             max_len: r.get(10),
             enum_values: r.get::<_, Option<Vec<String>>>(11).unwrap_or_default(),
             description: r.get(12),
+            repr: representation(r.get(13), r.get(14), r.get(15)),
         });
     }
 

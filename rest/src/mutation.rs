@@ -276,6 +276,41 @@ fn col_list(cols: &[String]) -> String {
         .join(", ")
 }
 
+/// The written columns whose domain reads JSON through its representation (a `json -> domain`
+/// cast function), with that function.
+fn json_parsers<'c>(t: &Table, columns: &'c [String]) -> Vec<(&'c str, Ident)> {
+    columns
+        .iter()
+        .filter_map(|c| {
+            let f = t.column(c)?.repr.as_deref()?.from_json.as_ref()?;
+            Some((c.as_str(), Ident::qualified(&f.0, &f.1)))
+        })
+        .collect()
+}
+
+/// `source` (a JSON object) as `json_populate_record` should read it: without the keys the
+/// representation functions in `parsed` read, whose values need not be valid for the domain's
+/// base type.
+fn populate_source(source: &str, parsed: &[(&str, Ident)]) -> String {
+    if parsed.is_empty() {
+        return source.to_string();
+    }
+    let keys: Vec<String> = parsed.iter().map(|(c, _)| c.to_string()).collect();
+    format!(
+        "({source}::jsonb - {}::text[])::json",
+        crate::sql::literal(&crate::render::array_literal(&keys))
+    )
+}
+
+/// The value of column `c` from the JSON object `source`: through the column's representation
+/// when it has one, else `populated."c"` (the record `json_populate_record` built).
+fn column_value(c: &str, source: &str, populated: &str, parsed: &[(&str, Ident)]) -> String {
+    match parsed.iter().find(|(name, _)| *name == c) {
+        Some((_, f)) => format!("{f}({source} -> {})", crate::sql::literal(c)),
+        None => format!("{populated}.{}", Ident::new(c)),
+    }
+}
+
 /// Renders the write statement.
 pub fn render_write(p: &WritePlan, prefs: &Preferences) -> Result<Sql, RestError> {
     let t = p.table;
@@ -303,11 +338,12 @@ pub fn render_write(p: &WritePlan, prefs: &Preferences) -> Result<Sql, RestError
             if !p.columns.is_empty() {
                 sql.push(" (").push(&col_list(&p.columns)).push(")");
             }
+            let parsed = json_parsers(t, &p.columns);
             let exprs: Vec<String> = p
                 .columns
                 .iter()
                 .map(|c| {
-                    let v = format!("pgrst_r.{}", Ident::new(c));
+                    let v = column_value(c, "pgrst_j.v", "pgrst_r", &parsed);
                     match t.column(c).and_then(|col| col.default.as_ref()) {
                         Some(d) if p.missing_default => format!(
                             "CASE WHEN pgrst_j.v -> {} IS NULL THEN {d} ELSE {v} END",
@@ -321,7 +357,9 @@ pub fn render_write(p: &WritePlan, prefs: &Preferences) -> Result<Sql, RestError
                 .push(&exprs.join(", "))
                 .push(" FROM json_array_elements((SELECT val FROM pgrst_body)) AS pgrst_j(v), LATERAL json_populate_record(NULL::")
                 .ident(&target)
-                .push(", pgrst_j.v) AS pgrst_r");
+                .push(", ")
+                .push(&populate_source("pgrst_j.v", &parsed))
+                .push(") AS pgrst_r");
             let resolution = if p.kind == WriteKind::Upsert {
                 Some(Resolution::Merge)
             } else {
@@ -373,10 +411,15 @@ pub fn render_write(p: &WritePlan, prefs: &Preferences) -> Result<Sql, RestError
                     .ident(&alias)
                     .push(" WHERE FALSE");
             } else {
+                let parsed = json_parsers(t, &p.columns);
+                let row = "((SELECT val FROM pgrst_body)->0)";
                 let sets: Vec<String> = p
                     .columns
                     .iter()
-                    .map(|c| format!("{0} = pgrst_r.{0}", Ident::new(c)))
+                    .map(|c| {
+                        let v = column_value(c, row, "pgrst_r", &parsed);
+                        format!("{} = {v}", Ident::new(c))
+                    })
                     .collect();
                 sql.push("UPDATE ")
                     .ident(&target)
@@ -386,7 +429,9 @@ pub fn render_write(p: &WritePlan, prefs: &Preferences) -> Result<Sql, RestError
                     .push(&sets.join(", "))
                     .push(" FROM (SELECT * FROM json_populate_record(NULL::")
                     .ident(&target)
-                    .push(", (SELECT val FROM pgrst_body)->0)) AS pgrst_r");
+                    .push(", ")
+                    .push(&populate_source(row, &parsed))
+                    .push(")) AS pgrst_r");
                 render_where(&mut sql, p);
                 sql.push(" RETURNING ")
                     .ident(&alias)

@@ -3,6 +3,7 @@
 //! the renderer can then quote it blindly. Pure: no I/O.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::cursor::Field;
 use crate::embed;
@@ -11,7 +12,9 @@ use crate::filter::{Filter, IsValue, LogicTree, Operation};
 use crate::order::{Direction, Nulls};
 use crate::query_params::QueryParams;
 use crate::range::RowRange;
-use crate::schema_cache::{QualifiedName, Relationship, SchemaCache, Table, closest};
+use crate::schema_cache::{
+    QualifiedName, Relationship, Representation, SchemaCache, Table, closest,
+};
 use crate::select::{Aggregate, JoinType, SelectItem};
 use crate::sql::Ident;
 
@@ -22,6 +25,8 @@ pub struct ColInfo {
     pub name: String,
     /// Type name without modifiers (`int4`, `jsonb`, `tsvector`…).
     pub type_name: String,
+    /// The representation of its domain type, if any.
+    pub repr: Option<Arc<Representation>>,
 }
 
 /// One output of a node's select list.
@@ -43,6 +48,8 @@ pub enum Out {
         name: String,
         /// The function when the field is a computed field.
         computed: Option<QualifiedName>,
+        /// The function that formats the column's domain as JSON (its representation).
+        format: Option<QualifiedName>,
     },
     /// `count()`.
     CountAll {
@@ -70,6 +77,8 @@ pub enum Cond {
         op: Operation,
         /// The function when the field is a computed field.
         computed: Option<QualifiedName>,
+        /// The function that parses the filter's values into the column's domain.
+        parse: Option<QualifiedName>,
     },
     /// `and`/`or`.
     Tree {
@@ -220,6 +229,22 @@ pub struct Planner<'a> {
 struct Resolved {
     type_name: String,
     computed: Option<QualifiedName>,
+    repr: Option<Arc<Representation>>,
+}
+
+impl Resolved {
+    /// The representation function `pick` chooses, for a field without a JSON path: PostgREST
+    /// applies representations to whole columns only.
+    fn repr_fn(
+        &self,
+        field: &Field,
+        pick: impl Fn(&Representation) -> &Option<QualifiedName>,
+    ) -> Option<QualifiedName> {
+        if !field.json_path.is_empty() {
+            return None;
+        }
+        self.repr.as_deref().and_then(|r| pick(r).clone())
+    }
 }
 
 /// Columns of a table as [`ColInfo`].
@@ -229,6 +254,7 @@ pub fn col_infos(t: &Table) -> Vec<ColInfo> {
         .map(|c| ColInfo {
             name: c.name.clone(),
             type_name: c.type_name.clone(),
+            repr: c.repr.clone(),
         })
         .collect()
 }
@@ -313,18 +339,21 @@ impl<'a> Planner<'a> {
             return Ok(Resolved {
                 type_name: String::new(),
                 computed: None,
+                repr: None,
             });
         };
         if let Some(c) = cols.iter().find(|c| c.name == name) {
             return Ok(Resolved {
                 type_name: c.type_name.clone(),
                 computed: None,
+                repr: c.repr.clone(),
             });
         }
         match self.cache.computed_field(relation, name, &self.search_path) {
             Some(f) => Ok(Resolved {
                 type_name: f.type_name.clone(),
                 computed: Some((f.schema.clone(), f.name.clone())),
+                repr: None,
             }),
             None => Err(unknown_column(&relation.1, name, Some(cols))),
         }
@@ -374,6 +403,7 @@ impl<'a> Planner<'a> {
                     };
                     select.push(Out::Col {
                         field: field.clone(),
+                        format: col.repr_fn(field, |r| &r.to_json),
                         type_name: col.type_name,
                         cast: cast.clone(),
                         aggregate: aggregate.clone(),
@@ -527,6 +557,7 @@ impl<'a> Planner<'a> {
         let col = self.column(relation, columns, &f.field.name)?;
         Ok(Cond::Filter {
             field: f.field.clone(),
+            parse: col.repr_fn(&f.field, |r| &r.from_text),
             type_name: col.type_name,
             negate: f.negate,
             op: f.op.clone(),

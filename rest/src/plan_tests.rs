@@ -19,6 +19,7 @@ fn table(name: &str, cols: &[(&str, &str)], pk: &[&str]) -> Table {
                 max_len: None,
                 enum_values: vec![],
                 description: None,
+                repr: None,
             })
             .collect(),
         pk: pk.iter().map(|s| s.to_string()).collect(),

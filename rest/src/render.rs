@@ -8,7 +8,7 @@ use crate::cursor::{Field, JsonKey, JsonStep};
 use crate::filter::{IsValue, Op, Operation, Quantifier};
 use crate::media::Media;
 use crate::order::{Direction, Nulls};
-use crate::plan::{Cond, EmbedPlan, OrderExpr, Out, ReadNode};
+use crate::plan::{ColInfo, Cond, EmbedPlan, OrderExpr, Out, ReadNode};
 use crate::schema_cache::{Cardinality, QualifiedName};
 use crate::sql::{Ident, Sql};
 
@@ -106,13 +106,22 @@ pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
             negate,
             op,
             computed,
+            parse,
         } => {
             if *negate {
                 sql.push("NOT ");
             }
             sql.push("(");
             let lhs = value_expr(node, field, type_name, computed.as_ref());
-            render_op(sql, &lhs, type_name, field.json_path.is_empty(), op);
+            let parse = parse.as_ref().map(|f| Ident::qualified(&f.0, &f.1));
+            render_op(
+                sql,
+                &lhs,
+                type_name,
+                field.json_path.is_empty(),
+                parse.as_ref(),
+                op,
+            );
             sql.push(")");
         }
         Cond::Tree {
@@ -146,7 +155,32 @@ pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
     }
 }
 
-fn render_op(sql: &mut Sql, lhs: &str, type_name: &str, plain: bool, op: &Operation) {
+/// Binds a list of values as one array literal (one placeholder for any length); through
+/// `parse`, a domain's text representation, each element is parsed into the domain.
+fn bind_list(sql: &mut Sql, literal: String, parse: Option<&Ident>) {
+    match parse {
+        None => {
+            sql.bind(literal);
+        }
+        Some(f) => {
+            sql.push("ARRAY(SELECT ")
+                .push(&f.to_string())
+                .push("(pgrst_v) FROM unnest(");
+            sql.bind(literal).push("::text[]) AS pgrst_v)");
+        }
+    }
+}
+
+/// `lhs <op> value`, the value a bind parameter; `parse` (a domain's text representation)
+/// turns the query string's text into the column's domain.
+fn render_op(
+    sql: &mut Sql,
+    lhs: &str,
+    type_name: &str,
+    plain: bool,
+    parse: Option<&Ident>,
+    op: &Operation,
+) {
     match op {
         Operation::Binary(o, quant, value) => {
             let value = if matches!(o, Op::Like | Op::Ilike) {
@@ -155,16 +189,20 @@ fn render_op(sql: &mut Sql, lhs: &str, type_name: &str, plain: bool, op: &Operat
                 value.clone()
             };
             sql.push(lhs).push(" ").push(o.sql()).push(" ");
-            match quant {
-                None => {
+            match (quant, parse) {
+                (None, None) => {
                     sql.bind(value);
                 }
-                Some(q) => {
+                (None, Some(f)) => {
+                    sql.push(&f.to_string()).push("(");
+                    sql.bind(value).push("::text)");
+                }
+                (Some(q), _) => {
                     sql.push(match q {
                         Quantifier::Any => "ANY(",
                         Quantifier::All => "ALL(",
                     });
-                    sql.bind(value);
+                    bind_list(sql, value, parse);
                     sql.push(")");
                 }
             }
@@ -175,8 +213,7 @@ fn render_op(sql: &mut Sql, lhs: &str, type_name: &str, plain: bool, op: &Operat
                 return;
             }
             sql.push(lhs).push(" = ANY(");
-            // An array literal keeps one placeholder for any list length.
-            sql.bind(array_literal(values));
+            bind_list(sql, array_literal(values), parse);
             sql.push(")");
         }
         Operation::Is(v) => {
@@ -222,7 +259,10 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
         Out::Star => match &node.columns {
             Some(cols) => cols
                 .iter()
-                .map(|c| format!("{a}.{}", Ident::new(&c.name)))
+                .map(|c| match star_format(c) {
+                    Some(f) => format!("{f}({a}.{0}) AS {0}", Ident::new(&c.name)),
+                    None => format!("{a}.{}", Ident::new(&c.name)),
+                })
                 .collect(),
             None => vec![format!("{a}.*")],
         },
@@ -233,8 +273,12 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
             aggregate,
             name,
             computed,
+            format,
         } => {
-            let mut e = value_expr(node, field, type_name, computed.as_ref());
+            let mut e = formatted(
+                value_expr(node, field, type_name, computed.as_ref()),
+                format,
+            );
             if let Some(c) = cast {
                 e = format!("CAST({e} AS {c})");
             }
@@ -289,9 +333,24 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
     }
 }
 
+/// The function formatting a column read by `*`, when its domain has a JSON representation.
+fn star_format(c: &ColInfo) -> Option<Ident> {
+    let f = c.repr.as_deref()?.to_json.as_ref()?;
+    Some(Ident::qualified(&f.0, &f.1))
+}
+
+/// `e` through the representation function `format`, when there is one.
+fn formatted(e: String, format: &Option<QualifiedName>) -> String {
+    match format {
+        Some(f) => format!("{}({e})", Ident::qualified(&f.0, &f.1)),
+        None => e,
+    }
+}
+
 /// Expressions to GROUP BY when the node aggregates.
 fn group_exprs(node: &ReadNode) -> Vec<String> {
     let mut out = Vec::new();
+    let a = Ident::new(&node.alias);
     for o in &node.select {
         match o {
             Out::Col {
@@ -300,18 +359,22 @@ fn group_exprs(node: &ReadNode) -> Vec<String> {
                 type_name,
                 cast,
                 computed,
+                format,
                 ..
             } => {
                 let mut e = value_expr(node, field, type_name, computed.as_ref());
-                if let Some(c) = cast {
+                // A represented column groups by its own value (`json` has no equality); the
+                // formatted output depends on it alone.
+                if let (Some(c), None) = (cast, format) {
                     e = format!("CAST({e} AS {c})");
                 }
                 out.push(e);
             }
             Out::Star => out.extend(
-                select_expr(node, o, true)
-                    .into_iter()
-                    .filter(|e| !e.ends_with(".*")),
+                node.columns
+                    .iter()
+                    .flatten()
+                    .map(|c| format!("{a}.{}", Ident::new(&c.name))),
             ),
             Out::Embed(i) => {
                 let e = &node.embeds[*i];
@@ -539,9 +602,17 @@ pub fn render_node_body(
             (Out::Star, Some(cols)) => {
                 for c in cols {
                     next_item(sql);
+                    let format = star_format(c);
+                    if let Some(f) = &format {
+                        sql.push(&f.to_string()).push("(");
+                    }
                     crate::sql::push_quoted(&mut sql.text, &node.alias);
                     sql.text.push('.');
                     crate::sql::push_quoted(&mut sql.text, &c.name);
+                    if format.is_some() {
+                        sql.push(") AS ");
+                        crate::sql::push_quoted(&mut sql.text, &c.name);
+                    }
                 }
             }
             _ => {

@@ -6,6 +6,7 @@
 //! hot path except map lookups.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::error::RestError;
 
@@ -46,6 +47,21 @@ pub struct Column {
     pub enum_values: Vec<String>,
     /// Column comment.
     pub description: Option<String>,
+    /// The representation of the column's domain type, when it has one.
+    pub repr: Option<Arc<Representation>>,
+}
+
+/// How a domain is shown and read through the API (PostgREST's domain representations): the
+/// functions of the domain's implicit function casts to `json` and from `text` and `json`.
+/// PostgreSQL itself ignores casts on domains; the data API calls these functions explicitly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Representation {
+    /// `domain -> json`: formats the column in responses.
+    pub to_json: Option<QualifiedName>,
+    /// `text -> domain`: parses filter values from the query string.
+    pub from_text: Option<QualifiedName>,
+    /// `json -> domain`: parses the column's values in request bodies.
+    pub from_json: Option<QualifiedName>,
 }
 
 /// A table, view, materialized view or foreign table in an exposed schema.

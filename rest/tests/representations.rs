@@ -1,0 +1,310 @@
+//! Domain representations, as PostgREST has them: a domain's implicit function casts to `json`
+//! and from `text` and `json` decide how its columns are shown in responses, read from filter
+//! values and read from request bodies. Here a uuid domain travels as base64, and a text domain
+//! is shown upper-cased with no parsers, so its filters and bodies stay plain.
+
+mod data_plane;
+mod postgres;
+
+use data_plane::*;
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+const SCHEMA: &str = r#"
+CREATE SCHEMA reps;
+GRANT USAGE ON SCHEMA reps TO anon, service_role;
+CREATE DOMAIN reps.app_uuid AS uuid;
+CREATE DOMAIN reps.shout AS text;
+
+CREATE FUNCTION reps.json(reps.app_uuid) RETURNS json LANGUAGE sql IMMUTABLE
+  AS $$ SELECT to_json(encode(uuid_send($1), 'base64')) $$;
+CREATE CAST (reps.app_uuid AS json) WITH FUNCTION reps.json(reps.app_uuid) AS IMPLICIT;
+-- The two parsers share a name, as in PostgREST's documentation: calls must pick by type.
+CREATE FUNCTION reps.app_uuid(text) RETURNS reps.app_uuid LANGUAGE sql IMMUTABLE
+  AS $$ SELECT encode(decode($1, 'base64'), 'hex')::uuid $$;
+CREATE CAST (text AS reps.app_uuid) WITH FUNCTION reps.app_uuid(text) AS IMPLICIT;
+CREATE FUNCTION reps.app_uuid(json) RETURNS reps.app_uuid LANGUAGE sql IMMUTABLE
+  AS $$ SELECT reps.app_uuid($1 #>> '{}') $$;
+CREATE CAST (json AS reps.app_uuid) WITH FUNCTION reps.app_uuid(json) AS IMPLICIT;
+
+CREATE FUNCTION reps.json(reps.shout) RETURNS json LANGUAGE sql IMMUTABLE
+  AS $$ SELECT to_json(upper($1)) $$;
+CREATE CAST (reps.shout AS json) WITH FUNCTION reps.json(reps.shout) AS IMPLICIT;
+-- Explicit casts are not representations.
+CREATE FUNCTION reps.shout(text) RETURNS reps.shout LANGUAGE sql IMMUTABLE
+  AS $$ SELECT reverse($1) $$;
+CREATE CAST (text AS reps.shout) WITH FUNCTION reps.shout(text);
+
+CREATE TABLE reps.profiles (
+  id reps.app_uuid PRIMARY KEY,
+  name text NOT NULL,
+  motto reps.shout
+);
+CREATE TABLE reps.badges (
+  id int PRIMARY KEY,
+  profile_id reps.app_uuid NOT NULL REFERENCES reps.profiles (id),
+  label text NOT NULL
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON reps.profiles, reps.badges TO anon, service_role;
+INSERT INTO reps.profiles VALUES
+  ('846c4ffd-92ce-4de7-8d11-8e29929f4ec4', 'John', 'hello'),
+  ('cc7ec76c-5254-4dfc-bf19-9a70ba2ae9b9', 'Jane', NULL);
+INSERT INTO reps.badges VALUES
+  (1, '846c4ffd-92ce-4de7-8d11-8e29929f4ec4', 'gold'),
+  (2, 'cc7ec76c-5254-4dfc-bf19-9a70ba2ae9b9', 'silver');
+"#;
+
+/// John's and Jane's ids in base64, as the API shows them.
+const JOHN: &str = "hGxP/ZLOTeeNEY4pkp9OxA==";
+const JANE: &str = "zH7HbFJUTfy/GZpwuirpuQ==";
+
+async fn api() -> Api {
+    static SETUP: OnceCell<()> = OnceCell::const_new();
+    SETUP
+        .get_or_init(|| async {
+            postgres::admin()
+                .await
+                .batch_execute(SCHEMA)
+                .await
+                .expect("schema loads");
+        })
+        .await;
+    Api::with(madbase_rest::RestSettings {
+        schemas: vec!["reps".into()],
+        ..settings()
+    })
+    .await
+}
+
+/// `s` percent-encoded for a query string.
+fn enc(s: &str) -> String {
+    s.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
+#[tokio::test]
+async fn responses_show_columns_through_their_representation() {
+    let api = api().await;
+    let r = api.get("/profiles?name=in.(John,Jane)&order=name").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([
+            {"id": JANE, "name": "Jane", "motto": null},
+            {"id": JOHN, "name": "John", "motto": "HELLO"},
+        ])
+    );
+    // Named columns, aliases, and embeds both ways keep the representation.
+    let r = api
+        .get("/badges?select=label,pid:profile_id,profiles(id,motto)&id=lt.10&order=id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([
+            {"label": "gold", "pid": JOHN, "profiles": {"id": JOHN, "motto": "HELLO"}},
+            {"label": "silver", "pid": JANE, "profiles": {"id": JANE, "motto": null}},
+        ])
+    );
+    let r = api
+        .get("/profiles?select=name,badges(*)&name=eq.John&badges.id=lt.10")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "John", "badges": [{"id": 1, "profile_id": JOHN, "label": "gold"}]}])
+    );
+    // Aggregates group by the represented value.
+    let r = api
+        .get("/badges?select=profile_id,count()&id=lt.10&order=profile_id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(2), "{}", r.body);
+    // CSV shows the representation too.
+    let r = api
+        .get_h(
+            "/profiles?select=id&name=eq.John",
+            &[("accept", "text/csv")],
+        )
+        .await;
+    assert_eq!(r.body, format!("id\n\"\"\"{JOHN}\"\"\""));
+}
+
+#[tokio::test]
+async fn filter_values_are_read_through_the_text_representation() {
+    let api = api().await;
+    let r = api
+        .get(&format!("/profiles?select=name&id=eq.{}", enc(JOHN)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"name": "John"}]));
+    let r = api
+        .get(&format!(
+            "/profiles?select=name&id=not.eq.{}&name=in.(John,Jane)",
+            enc(JOHN)
+        ))
+        .await;
+    assert_eq!(r.json(), json!([{"name": "Jane"}]));
+    let r = api
+        .get(&format!(
+            "/profiles?select=name&id=in.({},{})&order=name",
+            enc(JOHN),
+            enc(JANE)
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"name": "Jane"}, {"name": "John"}]));
+    let r = api
+        .get(&format!(
+            "/profiles?select=name&id=eq(any).{{{},{}}}&order=name",
+            enc(JOHN),
+            enc(JANE)
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"name": "Jane"}, {"name": "John"}]));
+    let r = api
+        .get(&format!(
+            "/profiles?select=name&or=(id.eq.{},name.eq.Nobody)",
+            enc(JANE)
+        ))
+        .await;
+    assert_eq!(r.json(), json!([{"name": "Jane"}]));
+    // On an embedded resource.
+    let r = api
+        .get(&format!(
+            "/profiles?select=name,badges!inner(label)&badges.profile_id=eq.{}&badges.id=lt.10",
+            enc(JANE)
+        ))
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Jane", "badges": [{"label": "silver"}]}])
+    );
+    // A domain without a text representation is filtered by its own value: the explicit cast
+    // (`reverse`) is not used.
+    let r = api.get("/profiles?select=name&motto=eq.hello").await;
+    assert_eq!(r.json(), json!([{"name": "John"}]));
+    // The parser's own error is the client's: base64 that is not a uuid.
+    let r = api.get("/profiles?select=name&id=eq.AAAA").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "22P02", "{}", r.body);
+}
+
+#[tokio::test]
+async fn bodies_are_read_through_the_json_representation() {
+    let api = api().await;
+    let new_id = "AAECAwQFBgcICQoLDA0ODw==";
+    let r = api
+        .send(
+            "POST",
+            "/profiles",
+            &[("prefer", "return=representation")],
+            &json!({"id": new_id, "name": "Ada", "motto": "hi"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": new_id, "name": "Ada", "motto": "HI"}])
+    );
+    // Stored as the uuid itself.
+    let row = postgres::admin()
+        .await
+        .query_one(
+            "SELECT id::text, motto::text FROM reps.profiles WHERE name = 'Ada'",
+            &[],
+        )
+        .await
+        .expect("row");
+    assert_eq!(
+        row.get::<_, String>(0),
+        "00010203-0405-0607-0809-0a0b0c0d0e0f"
+    );
+    assert_eq!(row.get::<_, String>(1), "hi");
+
+    // A bulk insert where one object lacks the column gets NULL, parsed by the function.
+    let r = api
+        .send(
+            "POST",
+            "/badges",
+            &[("prefer", "return=representation")],
+            &json!([
+                {"id": 10, "profile_id": new_id, "label": "new"},
+                {"id": 11, "profile_id": JOHN, "label": "again"},
+            ])
+            .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([
+            {"id": 10, "profile_id": new_id, "label": "new"},
+            {"id": 11, "profile_id": JOHN, "label": "again"},
+        ])
+    );
+
+    // PATCH reads the body's value and the filter's the same way.
+    let r = api
+        .send(
+            "PATCH",
+            "/badges?id=eq.11",
+            &[("prefer", "return=representation")],
+            &json!({"profile_id": JANE}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 11, "profile_id": JANE, "label": "again"}])
+    );
+
+    // Upsert on the represented key.
+    let r = api
+        .send(
+            "POST",
+            "/profiles",
+            &[(
+                "prefer",
+                "return=representation,resolution=merge-duplicates",
+            )],
+            &json!({"id": new_id, "name": "Ada L."}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": new_id, "name": "Ada L.", "motto": "HI"}])
+    );
+
+    let r = api
+        .send(
+            "DELETE",
+            &format!("/badges?profile_id=eq.{}&id=gte.10", enc(new_id)),
+            &[("prefer", "return=representation")],
+            "",
+        )
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 10, "profile_id": new_id, "label": "new"}])
+    );
+
+    // A value the parser refuses is a 4xx and writes nothing.
+    let r = api
+        .send(
+            "POST",
+            "/profiles",
+            &[],
+            &json!({"id": "AAAA", "name": "Bad"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let bad = postgres::admin()
+        .await
+        .query_one("SELECT count(*) FROM reps.profiles WHERE name = 'Bad'", &[])
+        .await
+        .expect("count");
+    assert_eq!(bad.get::<_, i64>(0), 0);
+}
