@@ -18,7 +18,7 @@ use crate::render::{self, RESPONSE_GUCS};
 use crate::request::{Ctx, count_header};
 use crate::response::RestResponse;
 use crate::rpc::{self, ArgSource, Args};
-use crate::schema_cache::{FuncArg, ReturnKind};
+use crate::schema_cache::{FuncArg, HandlerKind, ReturnKind};
 use crate::sql::{Ident, Sql};
 
 /// The arguments of a POST by its `Content-Type`, as PostgREST reads them: JSON (the
@@ -112,6 +112,17 @@ pub async fn serve(
     let read_only = reading || f.is_read_only();
     let count = ctx.prefs.count;
     let scalar = matches!(f.returns, ReturnKind::Scalar | ReturnKind::Void);
+    // A function's own handler (it returns the media type's domain) serves no other overload.
+    if let Media::Custom(h) = &ctx.media
+        && h.kind == HandlerKind::Function
+        && (f.returns != ReturnKind::Scalar || f.returns_set)
+    {
+        return Err(RestError::NotAcceptable(
+            crate::request::header(&ctx.req.headers, "accept")
+                .unwrap_or("*/*")
+                .to_string(),
+        ));
+    }
     let cte = rpc::render_call_cte(&call, scalar);
     let mut range = read::top_range(ctx, &q)?;
     let mut main = if f.returns_set && f.returns == ReturnKind::Scalar {
@@ -139,6 +150,7 @@ pub async fn serve(
             (ReturnKind::Void, _) => "''".to_string(),
             // A geometry value becomes a feature of its own, without properties.
             (_, Media::GeoJson(_)) => render::body_expr(&ctx.media, "pgrst_page"),
+            (_, Media::Custom(h)) => Media::custom_body(h, "\"pgrst_scalar\"", true),
             // One value (sets of values are read above).
             _ => "coalesce((json_agg(\"pgrst_scalar\")->0)::text, 'null')".to_string(),
         };
@@ -256,7 +268,11 @@ pub async fn serve(
         r.headers.remove(http::header::CONTENT_TYPE);
         r
     } else {
-        RestResponse::new(StatusCode::OK, &ctx.media.content_type(), main.body)
+        RestResponse::new(
+            StatusCode::OK,
+            &ctx.media.content_type(),
+            ctx.media.body(main.body)?,
+        )
     };
     // PostgREST sends Content-Range for every call, `0-0/*` for a single value (void too).
     let total = if count.is_some() {

@@ -10,8 +10,8 @@ use tokio_postgres::Client;
 
 use crate::relationships::{self, ComputedRelationship, ForeignKey, Uniques, ViewLineage};
 use crate::schema_cache::{
-    Column, ComputedField, FuncArg, Function, Isolation, QualifiedName, Representation, ReturnKind,
-    RoleSettings, SchemaCache, Table, TableKind,
+    Column, ComputedField, FuncArg, Function, HandlerKind, Isolation, MediaHandler, QualifiedName,
+    Representation, ReturnKind, RoleSettings, SchemaCache, Table, TableKind,
 };
 
 /// Why the schema cache could not be loaded.
@@ -178,6 +178,68 @@ fn representation(
     (r != Representation::default()).then(|| Arc::new(r))
 }
 
+/// Media type handlers (see [`MediaHandler`]): domains named like a media type (or `*/*`),
+/// returned by one-argument aggregates over a relation's row type or `anyelement`, or by
+/// functions that return one value. Both only in the exposed schemas.
+const MEDIA_HANDLERS_SQL: &str = r#"
+WITH media_types AS (
+  SELECT t.oid, lower(t.typname) AS media_type,
+         CASE WHEN t.typname = '*/*' THEN 'application/octet-stream' ELSE t.typname::text END AS content_type,
+         COALESCE(bt.typname, b.typname) = 'bytea' AS is_bytea
+  FROM pg_type t
+  JOIN pg_type b ON b.oid = t.typbasetype
+  LEFT JOIN pg_type bt ON bt.oid = b.typbasetype
+  WHERE t.typtype = 'd'
+    AND (t.typname ~* '^[a-z0-9.-]+/[a-z0-9.+-]+$' OR t.typname = '*/*')
+)
+SELECT pn.nspname::text, p.proname::text, rn.nspname::text, rc.relname::text, m.media_type,
+       m.content_type, m.is_bytea
+FROM media_types m
+JOIN pg_proc p ON p.prorettype = m.oid AND p.prokind = 'a' AND p.pronargs = 1
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+JOIN pg_type arg ON arg.oid = p.proargtypes[0]
+LEFT JOIN pg_class rc ON rc.reltype = arg.oid AND rc.relkind IN ('r', 'v', 'm', 'f', 'p')
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE pn.nspname = ANY($1) AND (rc.oid IS NOT NULL OR arg.typname = 'anyelement')
+UNION ALL
+SELECT NULL, NULL, pn.nspname::text, p.proname::text, m.media_type, m.content_type, m.is_bytea
+FROM media_types m
+JOIN pg_proc p ON p.prorettype = m.oid AND p.prokind = 'f' AND NOT p.proretset
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+WHERE pn.nspname = ANY($1)
+"#;
+
+/// The rows of [`MEDIA_HANDLERS_SQL`] by what they serve and media type.
+fn media_handlers(
+    rows: &[tokio_postgres::Row],
+) -> HashMap<(Option<QualifiedName>, String), Arc<MediaHandler>> {
+    let mut out = HashMap::new();
+    for r in rows {
+        let function = match (r.get::<_, Option<String>>(0), r.get::<_, Option<String>>(1)) {
+            (Some(s), Some(n)) => Some((s, n)),
+            _ => None,
+        };
+        let target = match (r.get::<_, Option<String>>(2), r.get::<_, Option<String>>(3)) {
+            (Some(s), Some(n)) => Some((s, n)),
+            _ => None,
+        };
+        let kind = match function {
+            Some(function) => HandlerKind::Aggregate {
+                function,
+                target: target.clone(),
+            },
+            None => HandlerKind::Function,
+        };
+        let handler = MediaHandler {
+            kind,
+            content_type: r.get(5),
+            bytea: r.get(6),
+        };
+        out.insert((target, r.get(4)), Arc::new(handler));
+    }
+    out
+}
+
 /// Runs the catalog queries and assembles the cache.
 pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
     let schemas_vec: Vec<String> = schemas.to_vec();
@@ -194,16 +256,19 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             client.query(FUNCTIONS_SQL, &[&schemas_vec]),
             client.query(COMPUTED_SQL, &[&schemas_vec]),
         ),
-        futures_util::future::try_join(
+        futures_util::future::try_join3(
             client.query(ROLE_SETTINGS_SQL, &[]),
             client.query(POSTGIS_SQL, &[]),
+            client.query(MEDIA_HANDLERS_SQL, &[&schemas_vec]),
         ),
     )
     .await;
     let finish = if loaded.is_ok() { "COMMIT" } else { "ROLLBACK" };
     client.batch_execute(finish).await?;
-    let ((rel_rows, key_rows, view_rows, fn_rows, computed_rows), (role_rows, postgis_rows)) =
-        loaded?;
+    let (
+        (rel_rows, key_rows, view_rows, fn_rows, computed_rows),
+        (role_rows, postgis_rows, handler_rows),
+    ) = loaded?;
     let postgis = postgis_rows.first().map(|r| r.get::<_, String>(0));
     let role_settings = role_settings(&role_rows);
 
@@ -449,6 +514,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         });
     }
 
+    let media_handlers = media_handlers(&handler_rows);
     Ok(SchemaCache {
         schemas: schemas.to_vec(),
         tables,
@@ -457,6 +523,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         computed_fields,
         role_settings,
         postgis,
+        media_handlers,
     })
 }
 

@@ -1,6 +1,13 @@
 //! Content negotiation: which representation the `Accept` header asks for.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
 use crate::error::RestError;
+use crate::schema_cache::{HandlerKind, MediaHandler, QualifiedName};
+use crate::sql::Ident;
 
 /// Output format of `EXPLAIN`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,8 @@ pub enum Media {
     /// `application/geo+json`: a GeoJSON `FeatureCollection`, built by PostGIS's
     /// `ST_AsGeoJSON(record)` from the schema PostGIS is installed in (quoted).
     GeoJson(String),
+    /// A media type handler defined in the database.
+    Custom(Arc<MediaHandler>),
 }
 
 impl Media {
@@ -58,12 +67,93 @@ impl Media {
             }
             Media::OpenApi => "application/openapi+json; charset=utf-8".into(),
             Media::GeoJson(_) => "application/geo+json; charset=utf-8".into(),
+            Media::Custom(h) => h.content_type.clone(),
+        }
+    }
+
+    /// The response body from the main statement's `body` text: a handler over `bytea` sends
+    /// its bytes (rendered as hex by [`Media::custom_body`]), everything else the text.
+    pub fn body(&self, text: String) -> Result<Bytes, RestError> {
+        match self {
+            Media::Custom(h) if h.bytea => hex_decode(&text)
+                .map(Bytes::from)
+                .ok_or_else(|| RestError::Internal("handler body is not hex".into())),
+            _ => Ok(Bytes::from(text)),
+        }
+    }
+
+    /// The body expression of a handler over `arg`: the rows (`_postgrest_t`, which an
+    /// aggregate bound to a relation reads as that relation's type) or a function's value
+    /// (`scalar`). `NULL` is an empty body.
+    pub fn custom_body(h: &MediaHandler, arg: &str, scalar: bool) -> String {
+        let value = match &h.kind {
+            HandlerKind::Aggregate { function, target } => {
+                let f = Ident::qualified(&function.0, &function.1);
+                match target {
+                    Some(t) if !scalar => format!("{f}({arg}::{})", Ident::qualified(&t.0, &t.1)),
+                    _ => format!("{f}({arg})"),
+                }
+            }
+            HandlerKind::Function => format!("(array_agg({arg}))[1]"),
+        };
+        if h.bytea {
+            format!("coalesce(encode(({value})::bytea, 'hex'), '')")
+        } else {
+            format!("coalesce(({value})::text, '')")
         }
     }
 
     /// Whether the response is a single object.
     pub fn is_singular(&self) -> bool {
         matches!(self, Media::Object { .. })
+    }
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) {
+        return None;
+    }
+    b.chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+/// The database's media type handlers a request may use (see [`negotiate`]).
+pub struct Handlers<'a> {
+    /// All handlers, by what they serve and media type.
+    pub all: &'a HashMap<(Option<QualifiedName>, String), Arc<MediaHandler>>,
+    /// What the request reads: a relation, or a function and the relation it returns.
+    pub targets: Vec<QualifiedName>,
+    /// Whether the request keeps the default `select` (`*`): handlers bound to a relation or
+    /// function apply only then, as their input is the whole row.
+    pub default_select: bool,
+    /// Whether the request calls a function.
+    pub rpc: bool,
+}
+
+impl Handlers<'_> {
+    /// PostgREST's order: the target's any handler, the target's handler for `mime`, then an
+    /// `anyelement` handler for `mime` (which overrides a built-in one). A function's own
+    /// handler serves only calls of it.
+    fn find(&self, mime: &str) -> Option<Media> {
+        let get = |target: Option<&QualifiedName>, mime: &str| {
+            self.all
+                .get(&(target.cloned(), mime.to_string()))
+                .filter(|h| self.rpc || !matches!(h.kind, HandlerKind::Function))
+        };
+        let bound: &[QualifiedName] = if self.default_select {
+            &self.targets
+        } else {
+            &[]
+        };
+        bound
+            .iter()
+            .find_map(|t| get(Some(t), "*/*"))
+            .or_else(|| bound.iter().find_map(|t| get(Some(t), mime)))
+            .or_else(|| get(None, mime))
+            .map(|h| Media::Custom(h.clone()))
     }
 }
 
@@ -108,12 +198,20 @@ fn candidate(
 /// Picks the representation for an `Accept` header value (`root` for `GET /`). `postgis` is
 /// the quoted schema of the PostGIS extension: without it `application/geo+json` is not
 /// available.
+///
+/// `handlers` are the database's media type handlers, checked before the built-in types except
+/// PostgREST's own vendor types (`application/vnd.pgrst.*`), which cannot be overridden. A
+/// request without `Accept` accepts anything (`*/*`).
 pub fn negotiate(
     accept: Option<&str>,
     root: bool,
     postgis: Option<&str>,
+    handlers: Option<&Handlers>,
 ) -> Result<Media, RestError> {
     let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        if let Some(m) = handlers.and_then(|h| h.find("*/*")) {
+            return Ok(m);
+        }
         return Ok(if root {
             Media::OpenApi
         } else {
@@ -148,6 +246,11 @@ pub fn negotiate(
         if *q <= 0.0 {
             continue;
         }
+        if !mime.starts_with("application/vnd.pgrst.")
+            && let Some(m) = handlers.and_then(|h| h.find(mime))
+        {
+            return Ok(m);
+        }
         if let Some(m) = candidate(mime, params, root, postgis) {
             return Ok(m);
         }
@@ -178,18 +281,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handler_bodies_decode_from_hex_and_refuse_anything_else() {
+        assert_eq!(hex_decode("00ff7A"), Some(vec![0, 255, 122]));
+        assert_eq!(hex_decode(""), Some(vec![]));
+        for bad in ["0", "0g", "\\x00", "é1"] {
+            assert_eq!(hex_decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn negotiates_supported_types() {
         assert_eq!(
-            negotiate(None, false, None).expect("default"),
+            negotiate(None, false, None, None).expect("default"),
             Media::Json { strip_nulls: false }
         );
         assert!(
-            negotiate(Some("application/vnd.pgrst.object+json"), false, None)
+            negotiate(Some("application/vnd.pgrst.object+json"), false, None, None)
                 .expect("object")
                 .is_singular()
         );
         assert_eq!(
-            negotiate(Some("text/csv"), false, None).expect("csv"),
+            negotiate(Some("text/csv"), false, None, None).expect("csv"),
             Media::Csv
         );
         assert_eq!(
@@ -197,15 +309,12 @@ mod tests {
                 Some("application/vnd.pgrst.array+json;nulls=stripped"),
                 false,
                 None,
+                None
             )
             .expect("stripped"),
             Media::Json { strip_nulls: true }
         );
-        let plan = negotiate(
-            Some("application/vnd.pgrst.plan+text; for=\"application/json\"; options=analyze|verbose"),
-            false,
-            None,
-        )
+        let plan = negotiate(Some("application/vnd.pgrst.plan+text; for=\"application/json\"; options=analyze|verbose"), false, None, None)
         .expect("plan");
         assert_eq!(
             plan,
@@ -215,29 +324,35 @@ mod tests {
             })
         );
         assert_eq!(
-            negotiate(Some("*/*"), true, None).expect("root"),
+            negotiate(Some("*/*"), true, None, None).expect("root"),
             Media::OpenApi
         );
     }
 
     #[test]
     fn geojson_needs_postgis() {
-        let e = negotiate(Some("application/geo+json"), false, None).expect_err("no PostGIS");
+        let e = negotiate(Some("application/geo+json"), false, None, None).expect_err("no PostGIS");
         assert_eq!(e.code(), "PGRST107");
         assert_eq!(
-            negotiate(Some("application/geo+json"), false, Some("\"gis\"")).expect("PostGIS"),
+            negotiate(Some("application/geo+json"), false, Some("\"gis\""), None).expect("PostGIS"),
             Media::GeoJson("\"gis\"".into())
         );
         // Preferred over JSON by position, and skipped for a later type without PostGIS.
         assert_eq!(
-            negotiate(Some("application/geo+json, application/json"), false, None).expect("json"),
+            negotiate(
+                Some("application/geo+json, application/json"),
+                false,
+                None,
+                None
+            )
+            .expect("json"),
             Media::Json { strip_nulls: false }
         );
     }
 
     #[test]
     fn unknown_type_is_406() {
-        let e = negotiate(Some("unknown/unknown"), false, None).expect_err("406");
+        let e = negotiate(Some("unknown/unknown"), false, None, None).expect_err("406");
         assert_eq!(e.code(), "PGRST107");
         assert_eq!(e.status().as_u16(), 406);
         assert_eq!(

@@ -151,6 +151,7 @@ pub fn sample_cache() -> SchemaCache {
         computed_fields,
         role_settings: HashMap::new(),
         postgis: None,
+        media_handlers: HashMap::new(),
     }
 }
 

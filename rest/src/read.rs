@@ -196,7 +196,11 @@ pub async fn serve(
         return Err(RestError::Singular(main.page_total));
     }
     let total = total_for(ctx, main.total, out.estimate, range, main.page_total);
-    let mut resp = RestResponse::new(StatusCode::OK, &ctx.media.content_type(), main.body);
+    let mut resp = RestResponse::new(
+        StatusCode::OK,
+        &ctx.media.content_type(),
+        ctx.media.body(main.body)?,
+    );
     count_header(ctx, &mut resp, range.offset, main.page_total, total)?;
     content_location(&mut resp, name, ctx.req.query.as_deref());
     resp.apply_gucs(

@@ -717,6 +717,7 @@ pub fn body_expr(media: &Media, source: &str) -> String {
         Media::Csv => format!(
             "(SELECT coalesce(string_agg(pg_catalog.quote_ident(k), ','), '') FROM (SELECT json_object_keys(r) AS k FROM (SELECT row_to_json(hh) AS r FROM {source} AS hh LIMIT 1) s) a) || coalesce(chr(10) || string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), chr(10)), '')"
         ),
+        Media::Custom(h) => Media::custom_body(h, "_postgrest_t", false),
     }
 }
 
@@ -742,6 +743,7 @@ pub fn render_scalar_read(
             "coalesce((json_agg(_postgrest_t.pgrst_scalar)->0)::text, 'null')".to_string()
         }
         Media::Csv | Media::GeoJson(_) => body_expr(media, "pgrst_source"),
+        Media::Custom(h) => Media::custom_body(h, "_postgrest_t.pgrst_scalar", true),
         _ => "coalesce(json_agg(_postgrest_t.pgrst_scalar), '[]')::text".to_string(),
     };
     render_read_as(node, &body, exact_count, ctes)

@@ -435,7 +435,7 @@ fn route(path: &str) -> Result<Route, RestError> {
     }
 }
 
-fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -477,6 +477,44 @@ fn options_allow(cache: &SchemaCache, schema: &str, route: &Route) -> Result<Str
                 "OPTIONS,POST".into()
             }
         }
+    })
+}
+
+/// The database's media type handlers a request to `route` may use, if there are any: those of
+/// the table, or of the function and the table it returns, and those for any relation.
+fn media_handlers<'c>(
+    cache: &'c SchemaCache,
+    schema: &str,
+    route: &Route,
+    query: Option<&str>,
+) -> Option<media::Handlers<'c>> {
+    if cache.media_handlers.is_empty() {
+        return None;
+    }
+    let targets = match route {
+        Route::Root => return None,
+        Route::Table(t) => vec![(schema.to_string(), t.clone())],
+        Route::Rpc(f) => {
+            let mut targets = vec![(schema.to_string(), f.clone())];
+            for o in cache.function_overloads(schema, f) {
+                if let crate::schema_cache::ReturnKind::Composite(Some(t)) = &o.returns
+                    && !targets.contains(t)
+                {
+                    targets.push(t.clone());
+                }
+            }
+            targets
+        }
+    };
+    let default_select = crate::query_params::decode_pairs(query.unwrap_or_default())
+        .iter()
+        .filter(|(k, _)| k == "select")
+        .all(|(_, v)| v.trim() == "*");
+    Some(media::Handlers {
+        all: &cache.media_handlers,
+        rpc: matches!(route, Route::Rpc(_)),
+        targets,
+        default_select,
     })
 }
 
@@ -545,10 +583,12 @@ async fn serve(
         r.header("allow", &allow);
         return Ok(r);
     }
+    let handlers = media_handlers(cache, &schema, &route, req.query.as_deref());
     let media = media::negotiate(
         header(&req.headers, "accept"),
         matches!(route, Route::Root),
         cache.postgis.as_deref(),
+        handlers.as_ref(),
     )?;
     if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
         return Err(RestError::NotAcceptable(

@@ -255,6 +255,37 @@ pub struct SchemaCache {
     /// The schema of the PostGIS extension (3.0 or newer), quoted; `application/geo+json`
     /// is offered only with it.
     pub postgis: Option<String>,
+    /// Media type handlers by what they serve (a relation or function; `None`: any relation)
+    /// and media type (lower case, `*/*` for the any handler).
+    pub media_handlers: HashMap<(Option<QualifiedName>, String), Arc<MediaHandler>>,
+}
+
+/// A media type handler, as PostgREST 12 has them: a domain named like a media type
+/// (`CREATE DOMAIN "application/vnd.twkb" AS bytea`, or `"*/*"` for any) returned by an
+/// aggregate over a relation's rows or by a function. A request that accepts the media type
+/// gets the handler's value as the body, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaHandler {
+    /// What computes the body.
+    pub kind: HandlerKind,
+    /// The `Content-Type` sent (`application/octet-stream` for `*/*`).
+    pub content_type: String,
+    /// Whether the domain is over `bytea` (the body is its bytes), else its text.
+    pub bytea: bool,
+}
+
+/// How a [`MediaHandler`] computes the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandlerKind {
+    /// An aggregate over the rows: of this relation's type, or of any (`anyelement`).
+    Aggregate {
+        /// The aggregate.
+        function: QualifiedName,
+        /// The relation whose row type it takes; `None` for `anyelement`.
+        target: Option<QualifiedName>,
+    },
+    /// A function returning the domain: its value is the body.
+    Function,
 }
 
 /// What `ALTER ROLE r SET …` (for all databases or this one) gives a role that requests switch

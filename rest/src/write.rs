@@ -174,7 +174,11 @@ pub async fn serve(
         _ => StatusCode::NO_CONTENT,
     };
     let mut resp = if with_body {
-        RestResponse::new(status, &ctx.media.content_type(), main.body)
+        RestResponse::new(
+            status,
+            &ctx.media.content_type(),
+            ctx.media.body(main.body)?,
+        )
     } else {
         let mut r = RestResponse::new(status, "", "");
         r.headers.remove(http::header::CONTENT_TYPE);

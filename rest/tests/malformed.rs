@@ -231,6 +231,7 @@ fn the_check_fails_on_a_server_error() {
         status: 500,
         headers: http::HeaderMap::new(),
         body: r#"{"code":"XX000","message":"boom","details":null,"hint":null}"#.into(),
+        raw: Default::default(),
     };
     check("/tasks", &r);
 }
@@ -242,6 +243,7 @@ fn the_check_fails_on_an_error_without_postgrest_body() {
         status: 400,
         headers: http::HeaderMap::new(),
         body: "bad request".into(),
+        raw: Default::default(),
     };
     check("/tasks", &r);
 }

@@ -21,6 +21,8 @@ pub struct Resp {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body's bytes (`body` is their UTF-8 reading).
+    pub raw: Bytes,
 }
 
 impl Resp {
@@ -118,7 +120,8 @@ impl<C: Connection> Api<C> {
         Resp {
             status: r.status.as_u16(),
             headers: r.headers,
-            body: String::from_utf8(r.body.to_vec()).expect("utf8"),
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+            raw: r.body,
         }
     }
 
