@@ -76,6 +76,8 @@ settings! {
         "Allow `Accept: application/vnd.pgrst.plan` EXPLAIN responses (PostgREST's db-plan-enabled).";
     "db_pre_request" => "MADBASE_DB_PRE_REQUEST", required: false, secret: false, default: None,
         "Function called before every /rest/v1 query (PostgREST's db-pre-request), e.g. public.check_request.";
+    "db_hoisted_tx_settings" => "MADBASE_DB_HOISTED_TX_SETTINGS", required: false, secret: false, default: Some("statement_timeout,plan_filter.statement_cost_limit,default_transaction_isolation"),
+        "Comma-separated settings a function's own `SET` clause applies to the whole transaction of a /rest/v1/rpc call, before the function runs (PostgREST's db-hoisted-tx-settings); `none` for none.";
     "db_root_spec" => "MADBASE_DB_ROOT_SPEC", required: false, secret: false, default: None,
         "Function in the exposed schema that answers GET /rest/v1/ instead of the OpenAPI description, called like an RPC (PostgREST's db-root-spec).";
     "openapi_mode" => "MADBASE_OPENAPI_MODE", required: false, secret: false, default: Some("follow-privileges"),
@@ -393,6 +395,8 @@ pub struct DataPlaneConfig {
     pub db_pre_request: Option<String>,
     /// See `db_root_spec`.
     pub db_root_spec: Option<String>,
+    /// See `db_hoisted_tx_settings`.
+    pub db_hoisted_tx_settings: Vec<String>,
     /// See `db_ssl_mode`.
     pub db_ssl_mode: Option<DbSslMode>,
     /// See `db_ssl_root_cert`.
@@ -620,6 +624,27 @@ impl DataPlaneConfig {
             let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             ok.then(|| v.to_owned())
         });
+        let db_hoisted_tx_settings = raw.parse(
+            "db_hoisted_tx_settings",
+            "a comma-separated list of setting names, or none",
+            |v| {
+                if v == "none" {
+                    return Some(Vec::new());
+                }
+                let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+                list.iter()
+                    .all(|s| {
+                        !s.is_empty()
+                            && s.bytes().all(|b| {
+                                b.is_ascii_lowercase()
+                                    || b.is_ascii_digit()
+                                    || b == b'_'
+                                    || b == b'.'
+                            })
+                    })
+                    .then_some(list)
+            },
+        );
         let db_read_lanes = raw.parse("db_read_lanes", "an integer between 0 and 16", |v| {
             v.parse::<usize>().ok().filter(|n| *n <= 16)
         });
@@ -725,6 +750,7 @@ impl DataPlaneConfig {
                 db_ssl_mode,
                 db_ssl_root_cert,
                 db_root_spec,
+                db_hoisted_tx_settings: db_hoisted_tx_settings.unwrap_or_default(),
                 db_max_rows,
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
@@ -781,6 +807,14 @@ impl DataPlaneConfig {
         if let Some(f) = &self.db_root_spec {
             out.push(("MADBASE_DB_ROOT_SPEC", f.clone()));
         }
+        out.push((
+            "MADBASE_DB_HOISTED_TX_SETTINGS",
+            if self.db_hoisted_tx_settings.is_empty() {
+                "none".to_owned()
+            } else {
+                self.db_hoisted_tx_settings.join(",")
+            },
+        ));
         out.push((
             "MADBASE_DB_AGGREGATES_ENABLED",
             self.db_aggregates_enabled.to_string(),
@@ -896,6 +930,10 @@ mod tests {
         vars.push(("MADBASE_DB_SSL_MODE", "verify"));
         vars.push(("MADBASE_DB_PREPARED_STATEMENTS", "sometimes"));
         vars.push(("MADBASE_DB_ROOT_SPEC", "api.root; drop"));
+        vars.push((
+            "MADBASE_DB_HOISTED_TX_SETTINGS",
+            "statement_timeout,,Work Mem",
+        ));
         let err = parse(&vars, None).expect_err("invalid");
         let text = err.to_string();
         assert!(
@@ -927,7 +965,42 @@ mod tests {
             text.contains("MADBASE_DB_ROOT_SPEC must be a function name like root"),
             "{text}"
         );
+        assert!(
+            text.contains("MADBASE_DB_HOISTED_TX_SETTINGS must be a comma-separated list of setting names, or none"),
+            "{text}"
+        );
         assert!(!text.contains("short"), "secret leaked: {text}");
+    }
+
+    #[test]
+    fn hoisted_settings_default_to_postgrest_s_and_none_means_none() {
+        let c = parse(&minimal(), None).expect("valid");
+        assert_eq!(
+            c.db_hoisted_tx_settings,
+            vec![
+                "statement_timeout",
+                "plan_filter.statement_cost_limit",
+                "default_transaction_isolation"
+            ]
+        );
+        let mut vars = minimal();
+        vars.push(("MADBASE_DB_HOISTED_TX_SETTINGS", "none"));
+        let c = parse(&vars, None).expect("valid");
+        assert!(c.db_hoisted_tx_settings.is_empty());
+        assert!(
+            c.to_env()
+                .contains(&("MADBASE_DB_HOISTED_TX_SETTINGS", "none".into()))
+        );
+        vars.pop();
+        vars.push((
+            "MADBASE_DB_HOISTED_TX_SETTINGS",
+            " work_mem , statement_timeout",
+        ));
+        let c = parse(&vars, None).expect("valid");
+        assert_eq!(
+            c.db_hoisted_tx_settings,
+            vec!["work_mem", "statement_timeout"]
+        );
     }
 
     #[test]
@@ -985,6 +1058,10 @@ mod tests {
             ("MADBASE_DB_SSL_ROOT_CERT", "/etc/madbase/db-ca/ca.crt"),
             ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
             ("MADBASE_DB_ROOT_SPEC", "root_doc"),
+            (
+                "MADBASE_DB_HOISTED_TX_SETTINGS",
+                "statement_timeout,work_mem",
+            ),
         ]);
         let c = parse(&vars, None).expect("valid");
         assert_eq!(c.openapi_mode, OpenApiMode::IgnorePrivileges);

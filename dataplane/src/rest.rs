@@ -132,6 +132,7 @@ impl RestContext {
             aggregates_enabled: config.db_aggregates_enabled,
             openapi_mode: config.openapi_mode,
             root_spec: config.db_root_spec.clone(),
+            hoisted_tx_settings: config.db_hoisted_tx_settings.clone(),
             ..RestSettings::default()
         };
         let cache = SchemaCache::load(client, &settings.schemas)

@@ -98,7 +98,7 @@ SELECT n.nspname::text, p.proname::text, p.proargnames::text[], p.proargmodes::t
        p.pronargdefaults::int4, p.provariadic <> 0, format_type(p.prorettype, NULL), p.proretset,
        rt.typtype::text, rn.nspname::text, rc.relname::text, p.provolatile::text,
        obj_description(p.oid, 'pg_proc'), p.prorettype = 'void'::regtype,
-       p.prorettype = 'record'::regtype
+       p.prorettype = 'record'::regtype, p.proconfig
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
@@ -502,6 +502,20 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             ReturnKind::Scalar
         };
         let volatility: String = r.get(12);
+        let mut config: Vec<(String, String)> = r
+            .get::<_, Option<Vec<String>>>(16)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((k.to_string(), v.to_string()))
+            })
+            .collect();
+        let isolation = config
+            .iter()
+            .find(|(k, _)| k == "default_transaction_isolation")
+            .and_then(|(_, v)| Isolation::parse(v));
+        config.retain(|(k, _)| k != "default_transaction_isolation");
         functions.entry(key.clone()).or_default().push(Function {
             schema: key.0,
             name: key.1,
@@ -511,6 +525,8 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             returns_set: r.get(8),
             volatility: volatility.chars().next().unwrap_or('v'),
             description: r.get(13),
+            isolation,
+            config,
         });
     }
 

@@ -12,7 +12,7 @@ use crate::error::RestError;
 use crate::media::{self, Media};
 use crate::prefer::{Applied, Preferences};
 use crate::response::RestResponse;
-use crate::schema_cache::{Isolation, SchemaCache};
+use crate::schema_cache::{Function, Isolation, SchemaCache};
 use crate::sql::{Ident, Sql};
 use crate::{call, openapi, read, write};
 pub use madbase_config::OpenApiMode;
@@ -41,6 +41,10 @@ pub struct RestSettings {
     /// `db-root-spec`: a function in the request's schema that answers `GET /` instead of the
     /// OpenAPI description, called like any RPC (arguments, filters and all).
     pub root_spec: Option<String>,
+    /// `db-hoisted-tx-settings`: the settings of a function's own `SET` clause that a call to
+    /// it applies to the whole transaction, before the function runs (so a function's
+    /// `statement_timeout` bounds the call itself).
+    pub hoisted_tx_settings: Vec<String>,
 }
 
 impl Default for RestSettings {
@@ -56,6 +60,13 @@ impl Default for RestSettings {
             extra_search_path: vec!["public".into(), "extensions".into()],
             openapi_mode: OpenApiMode::default(),
             root_spec: None,
+            hoisted_tx_settings: [
+                "statement_timeout",
+                "plan_filter.statement_cost_limit",
+                "default_transaction_isolation",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -127,6 +138,9 @@ pub struct Ctx<'a> {
     pub applied: Applied,
     /// Whether the request runs as the anonymous role.
     pub anon: bool,
+    /// The function a call runs, once resolved: its hoisted settings and isolation level
+    /// apply to the transaction.
+    pub function: Option<&'a Function>,
 }
 
 impl Ctx<'_> {
@@ -183,6 +197,17 @@ impl Ctx<'_> {
                 .bind(tz.as_str())
                 .push(", true)");
         }
+        // After the role's, as PostgREST: the function's own settings win.
+        if let Some(f) = self.function {
+            let hoisted = &self.settings.hoisted_tx_settings;
+            for (key, value) in f.config.iter().filter(|(k, _)| hoisted.contains(k)) {
+                sql.push(", set_config(")
+                    .bind(key.as_str())
+                    .push(", ")
+                    .bind(value.as_str())
+                    .push(", true)");
+            }
+        }
         if implicit_read_only {
             sql.push(", set_config('transaction_read_only', 'on', true)");
         }
@@ -224,10 +249,14 @@ impl Ctx<'_> {
     /// which spares the server a `BEGIN` and a `COMMIT` statement per request.
     pub fn begin(&self, read_only: bool) -> Option<&'static str> {
         let isolation = self
-            .cache
-            .role_settings
-            .get(&self.req.role)
-            .and_then(|r| r.isolation)
+            .function
+            .and_then(|f| f.isolation)
+            .or_else(|| {
+                self.cache
+                    .role_settings
+                    .get(&self.req.role)
+                    .and_then(|r| r.isolation)
+            })
             .unwrap_or(Isolation::ReadCommitted);
         if read_only && isolation == Isolation::ReadCommitted {
             None
@@ -608,6 +637,7 @@ async fn serve(
         prefs,
         applied: Applied::default(),
         anon: req.role == settings.anon_role,
+        function: None,
     };
     let anon = ctx.anon;
     let result = match route {

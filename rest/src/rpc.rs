@@ -324,6 +324,8 @@ mod tests {
 
     fn func(name: &str, args: &[(&str, &str, bool)]) -> Function {
         Function {
+            isolation: None,
+            config: Vec::new(),
             schema: "public".into(),
             name: name.into(),
             args: args

@@ -215,6 +215,11 @@ pub struct Function {
     pub volatility: char,
     /// Function comment.
     pub description: Option<String>,
+    /// The isolation level its `SET default_transaction_isolation` names: a call to it runs
+    /// at that level.
+    pub isolation: Option<Isolation>,
+    /// Its own settings (`SET key = value` on the function), in order.
+    pub config: Vec<(String, String)>,
 }
 
 impl Function {

@@ -61,3 +61,74 @@ async fn a_roles_settings_apply_to_its_requests() {
         .await;
     assert_eq!((r.status, r.json()), (200, json!(1)), "{}", r.body);
 }
+
+/// Functions whose own `SET` clause names settings that must hold for the whole call.
+const HOISTING: &str = r#"
+CREATE SCHEMA hoist;
+GRANT USAGE ON SCHEMA hoist TO anon;
+CREATE FUNCTION hoist.slow() RETURNS int LANGUAGE sql VOLATILE
+  SET statement_timeout = '200ms' AS $$ SELECT 1 FROM pg_sleep(1) $$;
+CREATE FUNCTION hoist.isolation() RETURNS text LANGUAGE sql STABLE
+  SET default_transaction_isolation = 'repeatable read'
+  AS $$ SELECT current_setting('transaction_isolation') $$;
+CREATE FUNCTION hoist.plain_isolation() RETURNS text LANGUAGE sql STABLE
+  AS $$ SELECT current_setting('transaction_isolation') $$;
+"#;
+
+async fn hoisting_api(hoisted: &[&str]) -> Api {
+    static SETUP: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SETUP
+        .get_or_init(|| async {
+            postgres::admin()
+                .await
+                .batch_execute(HOISTING)
+                .await
+                .expect("functions load");
+        })
+        .await;
+    Api::with(madbase_rest::RestSettings {
+        schemas: vec!["hoist".into()],
+        hoisted_tx_settings: hoisted.iter().map(|s| s.to_string()).collect(),
+        ..data_plane::settings()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_functions_own_settings_hold_for_the_whole_call() {
+    let api = hoisting_api(&["statement_timeout", "default_transaction_isolation"]).await;
+    let anon = |method: &'static str, url: &'static str| {
+        let api = &api;
+        async move {
+            api.req(method, url, &[], "", "anon", json!({"role": "anon"}))
+                .await
+        }
+    };
+    // Set inside the function only, the timeout would come too late for the call's own
+    // statement; applied to the transaction first, it cancels the one-second sleep.
+    let r = anon("POST", "/rpc/slow").await;
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(r.json()["code"], "57014", "{}", r.body);
+    // The function's isolation level is the transaction's, by GET and POST; others keep
+    // read committed.
+    for method in ["GET", "POST"] {
+        let r = anon(method, "/rpc/isolation").await;
+        assert_eq!(r.json(), json!("repeatable read"), "{method}: {}", r.body);
+        let r = anon(method, "/rpc/plain_isolation").await;
+        assert_eq!(r.json(), json!("read committed"), "{method}: {}", r.body);
+    }
+
+    // Settings left out of the list stay inside the function.
+    let api = hoisting_api(&[]).await;
+    let r = api
+        .req(
+            "POST",
+            "/rpc/slow",
+            &[],
+            "",
+            "anon",
+            json!({"role": "anon"}),
+        )
+        .await;
+    assert_eq!((r.status, r.json()), (200, json!(1)), "{}", r.body);
+}
