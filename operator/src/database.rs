@@ -141,8 +141,8 @@ pub async fn ensure(
     owner: &OwnerReference,
 ) -> Result<DatabaseState, DatabaseError> {
     match &project.database {
-        DatabasePlan::External { url, .. } => {
-            postgres.check(url.expose()).await?;
+        DatabasePlan::External { url, tls, .. } => {
+            postgres.check(url.expose(), tls).await?;
             Ok(DatabaseState::Ready)
         }
         DatabasePlan::Shared {

@@ -1,7 +1,9 @@
 //! Dereference: reads the Secrets a project references (bring-your-own JWT secret, external
 //! database URL, S3 credentials) so that validation and build can stay pure, and checks that the
 //! Secrets and ConfigMaps `spec.auth` hands to the pods exist — without reading their values —
-//! recording their `resourceVersion`s so a change rolls the pods.
+//! recording their `resourceVersion`s so a change rolls the pods. The one value read besides the
+//! Secrets is the database CA bundle of an `external` database, which the operator's own
+//! connection check verifies the server with.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use std::collections::BTreeMap;
@@ -95,6 +97,9 @@ pub async fn dereference(
     }
     if !lenient {
         referenced.auth_versions = auth_inputs(client, project, &api).await?;
+        if spec.database.external.is_some() {
+            referenced.db_ca = db_ca(client, project, &api).await?;
+        }
     }
     Ok(referenced)
 }
@@ -145,6 +150,61 @@ async fn auth_inputs(
         );
     }
     Ok(versions)
+}
+
+/// The PEM of `spec.database.tls`'s CA bundle, from its ConfigMap (`data` or `binaryData`) or
+/// Secret; none when the spec names no bundle.
+async fn db_ca(
+    client: &Client,
+    project: &MadBaseProject,
+    secrets: &Api<Secret>,
+) -> Result<Option<Vec<u8>>, DerefError> {
+    let (_, Some(mount)) = crate::validate::database_tls(project.spec.database.tls.as_ref()) else {
+        return Ok(None);
+    };
+    let Some((key, _)) = mount.items.first() else {
+        return Ok(None);
+    };
+    match mount.source {
+        MountSource::Secret(name) => {
+            let secret = secrets
+                .get_opt(&name)
+                .await?
+                .ok_or_else(|| DerefError::SecretMissing(name.clone()))?;
+            let value = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|b| b.0.clone())
+                .or_else(|| secret_value(&secret, key).map(String::into_bytes));
+            value.map(Some).ok_or_else(|| DerefError::KeyMissing {
+                name,
+                key: key.clone(),
+            })
+        }
+        MountSource::ConfigMap(name) => {
+            let config_maps: Api<ConfigMap> =
+                Api::namespaced(client.clone(), &project.namespace().unwrap_or_default());
+            let cm = config_maps
+                .get_opt(&name)
+                .await?
+                .ok_or_else(|| DerefError::ConfigMapMissing(name.clone()))?;
+            let value = cm
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|s| s.clone().into_bytes())
+                .or_else(|| {
+                    cm.binary_data
+                        .as_ref()
+                        .and_then(|d| d.get(key))
+                        .map(|b| b.0.clone())
+                });
+            value
+                .map(Some)
+                .ok_or_else(|| DerefError::ConfigMapMissing(format!("{name} (key {key})")))
+        }
+    }
 }
 
 /// The `resourceVersion` of Secret `name`, which must hold every one of `keys`.

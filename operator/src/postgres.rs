@@ -37,10 +37,25 @@ pub enum PostgresError {
     InvalidIdentifier(String),
 }
 
+/// What a project's `spec.database.tls` asks of connections to its database, applied to the
+/// operator's own check of an `external` one as the data plane applies it: where the URL says
+/// nothing, `ssl_mode` and the CA bundle decide.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbTls {
+    /// `spec.database.tls.sslMode`.
+    pub ssl_mode: Option<madbase_config::DbSslMode>,
+    /// The CA bundle's PEM, read from the ConfigMap or Secret the spec names.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
 /// What the reconciler needs from PostgreSQL; the real implementation is [`PgAdmin`].
 pub trait Postgres: Send + Sync {
-    /// Connects with `url` and runs `SELECT 1`.
-    fn check<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<(), PostgresError>>;
+    /// Connects with `url` (under the project's `tls`) and runs `SELECT 1`.
+    fn check<'a>(
+        &'a self,
+        url: &'a str,
+        tls: &'a DbTls,
+    ) -> BoxFuture<'a, Result<(), PostgresError>>;
     /// Creates (or updates) `role` with `password` and `database` owned by it, idempotently.
     fn provision<'a>(
         &'a self,
@@ -63,7 +78,37 @@ pub trait Postgres: Send + Sync {
 pub struct PgAdmin;
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client, PostgresError> {
-    let mut url = madbase_pgconn::DbUrl::parse(url).map_err(|e| match e {
+    connect_with(url, None).await
+}
+
+/// Connects with `url`; with a project's `tls`, its mode and CA bundle stand in for the
+/// operator's own environment where the URL names neither.
+async fn connect_with(
+    url: &str,
+    tls: Option<&DbTls>,
+) -> Result<tokio_postgres::Client, PostgresError> {
+    let parsed = match tls {
+        None => madbase_pgconn::DbUrl::parse(url),
+        Some(tls) => {
+            let mode = tls.ssl_mode;
+            let env = move |name: &str| {
+                (name == "PGSSLMODE")
+                    .then_some(mode)
+                    .flatten()
+                    .map(|m| m.as_str().to_owned())
+            };
+            match &tls.ca_pem {
+                Some(pem) => madbase_pgconn::DbUrl::parse_with_roots(
+                    url,
+                    &env,
+                    pem,
+                    "spec.database.tls CA bundle",
+                ),
+                None => madbase_pgconn::DbUrl::parse_with_env(url, &env),
+            }
+        }
+    };
+    let mut url = parsed.map_err(|e| match e {
         madbase_pgconn::UrlError::Invalid(m) | madbase_pgconn::UrlError::Tls(m) => {
             PostgresError::InvalidUrl(m)
         }
@@ -108,9 +153,13 @@ fn password_literal(password: &str) -> Result<String, PostgresError> {
 }
 
 impl Postgres for PgAdmin {
-    fn check<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
+    fn check<'a>(
+        &'a self,
+        url: &'a str,
+        tls: &'a DbTls,
+    ) -> BoxFuture<'a, Result<(), PostgresError>> {
         Box::pin(async move {
-            let client = connect(url).await?;
+            let client = connect_with(url, Some(tls)).await?;
             client.simple_query("SELECT 1").await.map_err(sql_error)?;
             Ok(())
         })

@@ -28,6 +28,9 @@ pub struct Referenced {
     pub external_url: Option<SecretString>,
     /// `spec.storage.credentialsSecretRef`'s values (access key id, secret access key).
     pub s3_credentials: Option<(SecretString, SecretString)>,
+    /// The PEM of `spec.database.tls`'s CA bundle, read for the operator's own check of an
+    /// `external` database.
+    pub db_ca: Option<Vec<u8>>,
     /// `resourceVersion` of each Secret and ConfigMap `spec.auth` points the pods at, keyed
     /// `secret/<name>` or `configmap/<name>`: a change rolls the pods, which read them at start.
     pub auth_versions: BTreeMap<String, String>,
@@ -96,6 +99,8 @@ pub enum DatabasePlan {
         key: String,
         /// The URL, for the connection check.
         url: SecretString,
+        /// `spec.database.tls`, for the same check.
+        tls: crate::postgres::DbTls,
     },
     /// The operator creates a role and database on a pool.
     Shared {
@@ -356,6 +361,10 @@ pub fn validate(
                     .clone()
                     .unwrap_or_else(|| "uri".into()),
                 url,
+                tls: crate::postgres::DbTls {
+                    ssl_mode: spec.database.tls.as_ref().and_then(|t| t.ssl_mode),
+                    ca_pem: referenced.db_ca.clone(),
+                },
             })
         }
         (None, Some(shared), None) => {

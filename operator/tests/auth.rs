@@ -268,3 +268,72 @@ spec:
             .any(|v| v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) == Some("pg-ca"))
     );
 }
+
+#[tokio::test]
+async fn an_external_database_is_checked_under_the_project_s_tls() {
+    for (tls, want) in [
+        (
+            "tls: {sslMode: verify-full, caConfigMapRef: {name: db-ca}}",
+            "verify-full ca:5B",
+        ),
+        (
+            "tls: {sslMode: verify-ca, caSecretRef: {name: pg-ca, key: root.pem}}",
+            "verify-ca ca:7B",
+        ),
+        ("tls: {sslMode: require}", "require no-ca"),
+        ("{}", "- no-ca"),
+    ] {
+        let p = project(&format!(
+            "
+apiVersion: madbase.io/v1alpha1
+kind: MadBaseProject
+metadata: {{name: shop}}
+spec:
+  database:
+    external: {{connectionSecretRef: {{name: shop-db}}}}
+    {}
+",
+            if tls == "{}" {
+                String::new()
+            } else {
+                tls.to_owned()
+            }
+        ));
+        let url = "postgres://u:p@db.example.com:5432/shop";
+        let client = fake_client(
+            vec![p],
+            vec![
+                secret("shop-db", &[("uri", url)]),
+                secret("pg-ca", &[("root.pem", "pg-cert")]),
+            ],
+        )
+        .await;
+        let ca = ConfigMap {
+            metadata: kube::api::ObjectMeta {
+                name: Some("db-ca".into()),
+                namespace: Some(NS.into()),
+                ..Default::default()
+            },
+            data: Some([("ca.crt".to_owned(), "cm-ca".to_owned())].into()),
+            ..Default::default()
+        };
+        Api::<ConfigMap>::namespaced(client.clone(), NS)
+            .create(&PostParams::default(), &ca)
+            .await
+            .expect("create");
+        let postgres = Arc::new(FakePostgres::default());
+        let ctx = context(
+            client.clone(),
+            config("postgres://admin:pw@pg.db.svc:5432/postgres"),
+            postgres.clone(),
+            Arc::new(FakeBuckets::default()),
+        );
+        let p = Api::<MadBaseProject>::namespaced(client.clone(), NS)
+            .get("shop")
+            .await
+            .expect("project");
+        reconcile(Arc::new(p), ctx).await.expect("reconcile");
+        let calls = postgres.calls.lock().expect("lock").clone();
+        assert_eq!(calls, vec![format!("check {url} {want}")], "{tls}");
+    }
+}

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use madbase_crds::MadBaseProject;
 use madbase_operator::keys::secret_value;
-use madbase_operator::postgres::{PgAdmin, Postgres, PostgresError};
+use madbase_operator::postgres::{DbTls, PgAdmin, Postgres, PostgresError};
 use madbase_operator::reconcile::reconcile;
 use madbase_pg::EmbeddedPostgres;
 use support::*;
@@ -84,7 +84,7 @@ async fn provisioning_is_idempotent_and_drop_removes_everything() {
         "postgres://mb_acme_shop:Passw0rdPassw0rdPassw0rd@127.0.0.1:{}/mb_acme_shop",
         server.port()
     );
-    pg.check(&project_url)
+    pg.check(&project_url, &DbTls::default())
         .await
         .expect("the project role can log in to its database");
     // A changed password (e.g. a recreated URL Secret) is applied on the next pass.
@@ -112,7 +112,10 @@ async fn unreachable_and_hostile_inputs_are_errors() {
     let pg = PgAdmin;
     let free = madbase_pg::free_port().expect("port");
     let err = pg
-        .check(&format!("postgres://x@127.0.0.1:{free}/x"))
+        .check(
+            &format!("postgres://x@127.0.0.1:{free}/x"),
+            &DbTls::default(),
+        )
         .await
         .expect_err("nothing listens");
     assert!(matches!(err, PostgresError::Unreachable(_)), "{err:?}");
@@ -163,7 +166,10 @@ async fn reconcile_provisions_a_working_url_and_deletion_honours_the_policy() {
         .await
         .expect("db secret");
     let uri = secret_value(&db, "uri").expect("uri");
-    PgAdmin.check(&uri).await.expect("project URL works");
+    PgAdmin
+        .check(&uri, &DbTls::default())
+        .await
+        .expect("project URL works");
     // A second reconcile keeps the same password and still works.
     let ctx = context(
         client.clone(),
@@ -181,7 +187,10 @@ async fn reconcile_provisions_a_working_url_and_deletion_honours_the_policy() {
         .await
         .expect("db secret");
     assert_eq!(secret_value(&again, "uri"), Some(uri.clone()));
-    PgAdmin.check(&uri).await.expect("still works");
+    PgAdmin
+        .check(&uri, &DbTls::default())
+        .await
+        .expect("still works");
 
     // Retain keeps role and database.
     reconcile_with_real_postgres(&admin, deleting(shared_project(), "Retain")).await;
@@ -192,4 +201,54 @@ async fn reconcile_provisions_a_working_url_and_deletion_honours_the_policy() {
     reconcile_with_real_postgres(&admin, deleting(shared_project(), "Delete")).await;
     assert!(!role_exists(&admin, "mb_acme_shop").await);
     assert!(database_owner(&admin, "mb_acme_shop").await.is_none());
+}
+
+#[tokio::test]
+async fn the_external_check_verifies_the_server_with_the_project_s_ca() {
+    let server = madbase_pgconn::testing::TlsServer::start()
+        .await
+        .expect("TLS server");
+    let ca = std::fs::read(server.file("ca.pem")).expect("CA");
+    let url = server.url("postgres", "localhost", "postgres", "");
+    let verify = |pem: &[u8]| DbTls {
+        ssl_mode: Some(madbase_config::DbSslMode::VerifyFull),
+        ca_pem: Some(pem.to_vec()),
+    };
+    PgAdmin
+        .check(&url, &verify(&ca))
+        .await
+        .expect("verified against the project's bundle");
+    // A server the bundle does not vouch for is not sent the credentials.
+    let stranger = madbase_pgconn::testing::TestCa::new("stranger");
+    let err = PgAdmin
+        .check(&url, &verify(stranger.pem.as_bytes()))
+        .await
+        .expect_err("unknown issuer");
+    assert!(
+        matches!(&err, PostgresError::Unreachable(m) if m.contains("UnknownIssuer")),
+        "{err:?}"
+    );
+    // verify-full without a bundle is a spec the data plane could not use either (unless
+    // libpq's default root file exists, as it may on a developer's machine).
+    let home_roots = std::env::var_os("HOME")
+        .map(|h| {
+            std::path::Path::new(&h)
+                .join(".postgresql/root.crt")
+                .exists()
+        })
+        .unwrap_or(false);
+    if home_roots {
+        return;
+    }
+    let err = PgAdmin
+        .check(
+            &url,
+            &DbTls {
+                ssl_mode: Some(madbase_config::DbSslMode::VerifyFull),
+                ca_pem: None,
+            },
+        )
+        .await
+        .expect_err("no roots");
+    assert!(matches!(err, PostgresError::InvalidUrl(_)), "{err:?}");
 }

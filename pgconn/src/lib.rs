@@ -67,6 +67,26 @@ impl DbUrl {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, UrlError> {
+        Self::parse_inner(text, env, None)
+    }
+
+    /// [`DbUrl::parse_with_env`] where the trusted roots, unless the URL or `env` name their
+    /// own, are the PEM certificates in `roots_pem` (a CA bundle held in memory, called
+    /// `label` in errors) rather than libpq's default file.
+    pub fn parse_with_roots(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        roots_pem: &[u8],
+        label: &str,
+    ) -> Result<Self, UrlError> {
+        Self::parse_inner(text, env, Some((roots_pem, label)))
+    }
+
+    fn parse_inner(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        roots_pem: Option<(&[u8], &str)>,
+    ) -> Result<Self, UrlError> {
         let (rest, mut ours) = options::split(text)?;
         for (option, variable) in options::OURS.iter().zip(options::ENV) {
             if !ours.iter().any(|(name, _)| name == option)
@@ -98,7 +118,10 @@ impl DbUrl {
         let roots = match rootcert {
             Some(r) if r == "system" => Roots::System,
             Some(path) => Roots::File(path),
-            None => default_root_file().map_or(Roots::None, Roots::File),
+            None => match roots_pem {
+                Some((pem, label)) => Roots::Pem(pem.into(), label.to_owned()),
+                None => default_root_file().map_or(Roots::None, Roots::File),
+            },
         };
         let mode = mode.unwrap_or(match roots {
             // libpq: `system` makes `verify-full` the default.

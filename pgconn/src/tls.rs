@@ -52,6 +52,8 @@ pub(crate) enum Roots {
     None,
     /// A PEM file.
     File(String),
+    /// PEM certificates held in memory, and what to call them in errors.
+    Pem(Arc<[u8]>, String),
     /// `sslrootcert=system`: the operating system's store.
     System,
 }
@@ -247,6 +249,17 @@ fn load_roots(roots: &Roots) -> Result<RootCertStore, UrlError> {
             if added == 0 {
                 return Err(UrlError::Tls(format!(
                     "sslrootcert {path}: no usable PEM certificate in it"
+                )));
+            }
+        }
+        Roots::Pem(pem, label) => {
+            let certs = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| UrlError::Tls(format!("{label}: {e}")))?;
+            let (added, _) = store.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(UrlError::Tls(format!(
+                    "{label}: no usable PEM certificate in it"
                 )));
             }
         }

@@ -282,3 +282,44 @@ async fn scram_binds_to_the_tls_channel() {
         .expect_err("trust auth has no binding");
     assert!(err.contains("channel binding"), "{err}");
 }
+
+#[tokio::test]
+async fn roots_held_in_memory_verify_the_server_unless_the_url_names_its_own() {
+    let s = server().await;
+    let ca = std::fs::read(s.file("ca.pem")).expect("CA file");
+    let mode = |name: &str| (name == "PGSSLMODE").then(|| "verify-full".to_owned());
+    let url = s.url("postgres", "localhost", "postgres", "");
+    let parsed = DbUrl::parse_with_roots(&url, &mode, &ca, "the project's CA").expect("parses");
+    let (client, connection) = parsed.connect().await.expect("verified against the bundle");
+    tokio::spawn(connection);
+    assert!(encrypted(&client).await);
+
+    // Another CA's bundle: the server is not trusted, and the error says why.
+    let other = madbase_pgconn::testing::TestCa::new("someone else");
+    let parsed = DbUrl::parse_with_roots(&url, &mode, other.pem.as_bytes(), "the project's CA")
+        .expect("parses");
+    let err = parsed.connect().await.err().expect("refused");
+    assert!(
+        describe(&err).contains("UnknownIssuer"),
+        "{}",
+        describe(&err)
+    );
+
+    // A URL's own sslrootcert wins over the bundle.
+    let own = s.url(
+        "postgres",
+        "localhost",
+        "postgres",
+        &format!("sslrootcert={}", s.file("ca.pem")),
+    );
+    let parsed = DbUrl::parse_with_roots(&own, &mode, other.pem.as_bytes(), "the project's CA")
+        .expect("parses");
+    let (client, connection) = parsed.connect().await.expect("the URL's own roots");
+    tokio::spawn(connection);
+    assert!(encrypted(&client).await);
+
+    // A bundle without a certificate is refused when parsed, named by its label.
+    let err = DbUrl::parse_with_roots(&url, &mode, b"not a certificate", "the project's CA")
+        .expect_err("empty bundle");
+    assert!(err.to_string().contains("the project's CA"), "{err}");
+}

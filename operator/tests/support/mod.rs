@@ -14,7 +14,7 @@ use madbase_crds::MadBaseProject;
 use madbase_operator::bucket::{BucketError, BucketOutcome, ObjectStoreClient};
 use madbase_operator::metrics::Metrics;
 use madbase_operator::operator_config::{DatabasePool, ObjectStore, OperatorConfig, SecretString};
-use madbase_operator::postgres::{BoxFuture, Postgres, PostgresError};
+use madbase_operator::postgres::{BoxFuture, DbTls, Postgres, PostgresError};
 use madbase_operator::reconcile::Context;
 use madbase_operator::validate::StoragePlan;
 use schemars::JsonSchema;
@@ -195,8 +195,17 @@ impl FakePostgres {
 }
 
 impl Postgres for FakePostgres {
-    fn check<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<(), PostgresError>> {
-        let r = self.record(format!("check {url}"));
+    fn check<'a>(
+        &'a self,
+        url: &'a str,
+        tls: &'a DbTls,
+    ) -> BoxFuture<'a, Result<(), PostgresError>> {
+        let mode = tls.ssl_mode.map(|m| m.as_str()).unwrap_or("-");
+        let ca = match &tls.ca_pem {
+            Some(pem) => format!("ca:{}B", pem.len()),
+            None => "no-ca".into(),
+        };
+        let r = self.record(format!("check {url} {mode} {ca}"));
         Box::pin(async move { r })
     }
     fn provision<'a>(
