@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use crate::relationships::{self, ComputedRelationship, ForeignKey, Uniques, ViewLineage};
 use crate::schema_cache::{
@@ -243,6 +244,10 @@ fn media_handlers(
 /// Runs the catalog queries and assembles the cache.
 pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
     let schemas_vec: Vec<String> = schemas.to_vec();
+    // Unnamed statements, each parsed, bound and run in one round trip: nothing is left
+    // prepared on the server, so the load works behind a pooler in transaction mode too.
+    let by_schema: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)] =
+        &[(&schemas_vec, Type::TEXT_ARRAY)];
     // An empty search_path makes format_type and pg_get_expr schema-qualify every
     // non-catalog name, so the texts stay valid whatever search_path a request sets.
     client
@@ -250,16 +255,16 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         .await?;
     let loaded = futures_util::future::try_join(
         futures_util::future::try_join5(
-            client.query(RELATIONS_SQL, &[&schemas_vec]),
-            client.query(KEYS_SQL, &[]),
-            client.query(VIEWS_SQL, &[&schemas_vec]),
-            client.query(FUNCTIONS_SQL, &[&schemas_vec]),
-            client.query(COMPUTED_SQL, &[&schemas_vec]),
+            client.query_typed(RELATIONS_SQL, by_schema),
+            client.query_typed(KEYS_SQL, &[]),
+            client.query_typed(VIEWS_SQL, by_schema),
+            client.query_typed(FUNCTIONS_SQL, by_schema),
+            client.query_typed(COMPUTED_SQL, by_schema),
         ),
         futures_util::future::try_join3(
-            client.query(ROLE_SETTINGS_SQL, &[]),
-            client.query(POSTGIS_SQL, &[]),
-            client.query(MEDIA_HANDLERS_SQL, &[&schemas_vec]),
+            client.query_typed(ROLE_SETTINGS_SQL, &[]),
+            client.query_typed(POSTGIS_SQL, &[]),
+            client.query_typed(MEDIA_HANDLERS_SQL, by_schema),
         ),
     )
     .await;

@@ -535,3 +535,76 @@ async fn a_cancel_reaches_a_server_that_demands_tls() {
     assert_eq!(err.code, "57014", "{err:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// Forwards one client connection to PostgreSQL and records the name of every statement the
+/// client asks the server to parse (`Parse` messages), to see what a pooler would see.
+async fn recording_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let names = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = names.clone();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.expect("accept");
+        let server = tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+            .await
+            .expect("upstream");
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut server_read, mut server_write) = server.into_split();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        });
+        // The startup message has no type byte: a length, then its body.
+        let len = client_read.read_u32().await.expect("startup length") as usize;
+        let mut body = vec![0; len - 4];
+        client_read.read_exact(&mut body).await.expect("startup");
+        server_write.write_u32(len as u32).await.expect("forward");
+        server_write.write_all(&body).await.expect("forward");
+        loop {
+            let Ok(kind) = client_read.read_u8().await else {
+                break;
+            };
+            let len = client_read.read_u32().await.expect("length") as usize;
+            let mut body = vec![0; len - 4];
+            client_read.read_exact(&mut body).await.expect("message");
+            if kind == b'P' {
+                let end = body.iter().position(|b| *b == 0).unwrap_or(0);
+                seen.lock()
+                    .expect("lock")
+                    .push(String::from_utf8_lossy(&body[..end]).into_owned());
+            }
+            server_write.write_u8(kind).await.expect("forward");
+            server_write.write_u32(len as u32).await.expect("forward");
+            server_write.write_all(&body).await.expect("forward");
+        }
+    });
+    (port, names)
+}
+
+/// The schema cache loads with unnamed statements only, each parsed and run in one round trip,
+/// as a pooler in transaction mode needs: a named statement prepared in one transaction may
+/// be gone (on another server connection) in the next.
+#[tokio::test]
+async fn the_schema_cache_loads_without_named_statements() {
+    let (port, names) = recording_proxy(postgres::server().port).await;
+    let (client, connection) =
+        format!("host=127.0.0.1 port={port} user=authenticator dbname=postgres sslmode=disable")
+            .parse::<tokio_postgres::Config>()
+            .expect("url")
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("connect through the proxy");
+    tokio::spawn(connection);
+    let cache = SchemaCache::load(&client, &["public".to_owned(), "api".to_owned()])
+        .await
+        .expect("loads");
+    assert!(cache.table("public", "items").is_some());
+    let names = names.lock().expect("lock").clone();
+    assert!(names.len() >= 8, "{names:?}");
+    assert!(
+        names.iter().all(String::is_empty),
+        "named statements: {names:?}"
+    );
+}
