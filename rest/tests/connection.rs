@@ -562,10 +562,7 @@ async fn recording_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::Mutex
         client_read.read_exact(&mut body).await.expect("startup");
         server_write.write_u32(len as u32).await.expect("forward");
         server_write.write_all(&body).await.expect("forward");
-        loop {
-            let Ok(kind) = client_read.read_u8().await else {
-                break;
-            };
+        while let Ok(kind) = client_read.read_u8().await {
             let len = client_read.read_u32().await.expect("length") as usize;
             let mut body = vec![0; len - 4];
             client_read.read_exact(&mut body).await.expect("message");
