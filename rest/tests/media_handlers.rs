@@ -11,7 +11,8 @@ use tokio::sync::OnceCell;
 
 const SCHEMA: &str = r#"
 CREATE SCHEMA mh;
-GRANT USAGE ON SCHEMA mh TO anon;
+GRANT USAGE ON SCHEMA mh TO anon, service_role;
+
 CREATE DOMAIN mh."application/vnd.bin" AS bytea;
 CREATE DOMAIN mh."text/html" AS text;
 CREATE DOMAIN mh."text/csv" AS text;
@@ -24,6 +25,7 @@ CREATE VIEW mh.lines_xml AS SELECT * FROM mh.lines;
 INSERT INTO mh.lines VALUES (1, 'one'), (2, 'two');
 INSERT INTO mh.others VALUES (7, 'seven');
 GRANT SELECT ON mh.lines, mh.others, mh.lines_xml TO anon;
+GRANT SELECT, INSERT ON mh.lines TO service_role;
 
 -- Functions returning a media type: their value is the body.
 CREATE FUNCTION mh.line_bytes(id int) RETURNS mh."application/vnd.bin" LANGUAGE sql STABLE
@@ -155,6 +157,22 @@ async fn an_aggregate_serves_its_table_and_functions_returning_it() {
     );
     let r = api.get_h("/others", &csv).await;
     assert_eq!(r.body, "id,label\n7,seven");
+
+    // A write's representation goes through the handler too (rolled back).
+    let r = api
+        .send(
+            "POST",
+            "/lines",
+            &[
+                ("accept", "application/vnd.bin"),
+                ("prefer", "return=representation, tx=rollback"),
+            ],
+            r#"[{"id": 3, "name": "three"}, {"id": 4, "name": "four"}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/vnd.bin"));
+    assert_eq!(&r.raw[..], &[0, 0, 0, 3, 0, 0, 0, 4]);
 }
 
 #[tokio::test]
