@@ -38,11 +38,22 @@ pub enum DerefError {
     Kube(#[from] kube::Error),
 }
 
-async fn read(api: &Api<Secret>, name: &str, key: &str) -> Result<SecretString, DerefError> {
-    let secret = api
-        .get_opt(name)
+/// Secret `name`, which must exist.
+async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Secret, DerefError> {
+    api.get_opt(name)
         .await?
-        .ok_or_else(|| DerefError::SecretMissing(name.to_owned()))?;
+        .ok_or_else(|| DerefError::SecretMissing(name.to_owned()))
+}
+
+/// ConfigMap `name`, which must exist.
+async fn get_config_map(api: &Api<ConfigMap>, name: &str) -> Result<ConfigMap, DerefError> {
+    api.get_opt(name)
+        .await?
+        .ok_or_else(|| DerefError::ConfigMapMissing(name.to_owned()))
+}
+
+async fn read(api: &Api<Secret>, name: &str, key: &str) -> Result<SecretString, DerefError> {
+    let secret = get_secret(api, name).await?;
     secret_value(&secret, key)
         .map(SecretString::new)
         .ok_or_else(|| DerefError::KeyMissing {
@@ -133,10 +144,7 @@ async fn auth_inputs(
             }
             MountSource::ConfigMap(name) => name,
         };
-        let cm = config_maps
-            .get_opt(&name)
-            .await?
-            .ok_or_else(|| DerefError::ConfigMapMissing(name.clone()))?;
+        let cm = get_config_map(&config_maps, &name).await?;
         for key in keys {
             let present = cm.data.as_ref().is_some_and(|d| d.contains_key(key))
                 || cm.binary_data.as_ref().is_some_and(|d| d.contains_key(key));
@@ -167,10 +175,7 @@ async fn db_ca(
     };
     match mount.source {
         MountSource::Secret(name) => {
-            let secret = secrets
-                .get_opt(&name)
-                .await?
-                .ok_or_else(|| DerefError::SecretMissing(name.clone()))?;
+            let secret = get_secret(secrets, &name).await?;
             let value = secret
                 .data
                 .as_ref()
@@ -185,10 +190,7 @@ async fn db_ca(
         MountSource::ConfigMap(name) => {
             let config_maps: Api<ConfigMap> =
                 Api::namespaced(client.clone(), &project.namespace().unwrap_or_default());
-            let cm = config_maps
-                .get_opt(&name)
-                .await?
-                .ok_or_else(|| DerefError::ConfigMapMissing(name.clone()))?;
+            let cm = get_config_map(&config_maps, &name).await?;
             let value = cm
                 .data
                 .as_ref()
@@ -213,10 +215,7 @@ async fn secret_version<'k>(
     name: &str,
     keys: impl IntoIterator<Item = &'k str>,
 ) -> Result<String, DerefError> {
-    let secret = secrets
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| DerefError::SecretMissing(name.to_owned()))?;
+    let secret = get_secret(secrets, name).await?;
     for key in keys {
         let present = secret.data.as_ref().is_some_and(|d| d.contains_key(key))
             || secret

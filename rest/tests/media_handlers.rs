@@ -69,21 +69,12 @@ CREATE AGGREGATE mh.plain_agg(anyelement) (
 "#;
 
 async fn api() -> Api {
-    static SETUP: OnceCell<()> = OnceCell::const_new();
-    SETUP
-        .get_or_init(|| async {
-            postgres::admin()
-                .await
-                .batch_execute(SCHEMA)
-                .await
-                .expect("schema loads");
-        })
-        .await;
-    Api::with(madbase_rest::RestSettings {
+    static DONE: OnceCell<()> = OnceCell::const_new();
+    let settings = madbase_rest::RestSettings {
         schemas: vec!["mh".into()],
         ..settings()
-    })
-    .await
+    };
+    with_schema(&DONE, SCHEMA, settings).await
 }
 
 #[tokio::test]

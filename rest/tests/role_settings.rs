@@ -76,22 +76,13 @@ CREATE FUNCTION hoist.plain_isolation() RETURNS text LANGUAGE sql STABLE
 "#;
 
 async fn hoisting_api(hoisted: &[&str]) -> Api {
-    static SETUP: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    SETUP
-        .get_or_init(|| async {
-            postgres::admin()
-                .await
-                .batch_execute(HOISTING)
-                .await
-                .expect("functions load");
-        })
-        .await;
-    Api::with(madbase_rest::RestSettings {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let settings = madbase_rest::RestSettings {
         schemas: vec!["hoist".into()],
         hoisted_tx_settings: hoisted.iter().map(|s| s.to_string()).collect(),
         ..data_plane::settings()
-    })
-    .await
+    };
+    data_plane::with_schema(&DONE, HOISTING, settings).await
 }
 
 #[tokio::test]

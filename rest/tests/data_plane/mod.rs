@@ -59,6 +59,24 @@ impl Api {
     }
 }
 
+/// For a test file that brings schema objects of its own: runs `sql` as the superuser once per
+/// test process (`done` remembers it), then calls with `settings` on a fresh cache.
+pub async fn with_schema(
+    done: &'static tokio::sync::OnceCell<()>,
+    sql: &'static str,
+    settings: RestSettings,
+) -> Api {
+    done.get_or_init(|| async {
+        postgres::admin()
+            .await
+            .batch_execute(sql)
+            .await
+            .expect("test schema loads");
+    })
+    .await;
+    Api::with(settings).await
+}
+
 impl<C: Connection> Api<C> {
     /// The same calls on another connection (one that routes reads to lanes, say).
     pub async fn on(conn: C) -> Api<C> {
