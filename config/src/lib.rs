@@ -563,6 +563,25 @@ pub fn valid_project_ref(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
+/// A function name as `db_pre_request` takes it: `fn` or `schema.fn`, letters, digits and `_`.
+pub fn valid_function_name(name: &str) -> bool {
+    name.split('.').count() <= 2 && name.split('.').all(valid_unqualified_function_name)
+}
+
+/// A function name without schema, as `db_root_spec` takes it.
+pub fn valid_unqualified_function_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A PostgreSQL setting's name as `db_hoisted_tx_settings` lists it: lower-case letters,
+/// digits, `_` and `.` (for extension settings like `plan_filter.statement_cost_limit`).
+pub fn valid_setting_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+}
+
 fn valid_identifier(name: &str) -> bool {
     !name.is_empty() && name.len() <= 63 && !name.contains('\0')
 }
@@ -621,8 +640,7 @@ impl DataPlaneConfig {
         );
         let db_ssl_root_cert = raw.get("db_ssl_root_cert").map(str::to_owned);
         let db_root_spec = raw.parse("db_root_spec", "a function name like root", |v| {
-            let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            ok.then(|| v.to_owned())
+            valid_unqualified_function_name(v).then(|| v.to_owned())
         });
         let db_hoisted_tx_settings = raw.parse(
             "db_hoisted_tx_settings",
@@ -632,17 +650,7 @@ impl DataPlaneConfig {
                     return Some(Vec::new());
                 }
                 let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
-                list.iter()
-                    .all(|s| {
-                        !s.is_empty()
-                            && s.bytes().all(|b| {
-                                b.is_ascii_lowercase()
-                                    || b.is_ascii_digit()
-                                    || b == b'_'
-                                    || b == b'.'
-                            })
-                    })
-                    .then_some(list)
+                list.iter().all(|s| valid_setting_name(s)).then_some(list)
             },
         );
         let db_read_lanes = raw.parse("db_read_lanes", "an integer between 0 and 16", |v| {
@@ -657,11 +665,7 @@ impl DataPlaneConfig {
         let db_prepared_statements =
             raw.parse("db_prepared_statements", "true or false", parse_bool);
         let db_pre_request = raw.parse("db_pre_request", "a function name like schema.fn", |v| {
-            let ok = v.split('.').count() <= 2
-                && v.split('.').all(|p| {
-                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                });
-            ok.then(|| v.to_owned())
+            valid_function_name(v).then(|| v.to_owned())
         });
         let openapi_mode = raw.parse(
             "openapi_mode",

@@ -319,6 +319,30 @@ pub struct DataPlaneSpec {
     /// that cannot keep them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_prepared_statements: Option<bool>,
+    /// Allow aggregate functions (`count()`, `col.sum()`…) in `/rest/v1` `select`
+    /// (`MADBASE_DB_AGGREGATES_ENABLED`, default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_aggregates_enabled: Option<bool>,
+    /// Allow `Accept: application/vnd.pgrst.plan` EXPLAIN answers (`MADBASE_DB_PLAN_ENABLED`,
+    /// default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_plan_enabled: Option<bool>,
+    /// Function called before every `/rest/v1` query, `fn` or `schema.fn`
+    /// (`MADBASE_DB_PRE_REQUEST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 127))]
+    pub db_pre_request: Option<String>,
+    /// Function in the exposed schema that answers `GET /rest/v1/` instead of the OpenAPI
+    /// description (`MADBASE_DB_ROOT_SPEC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub db_root_spec: Option<String>,
+    /// Settings of a called function's own `SET` clause applied to the whole call
+    /// (`MADBASE_DB_HOISTED_TX_SETTINGS`; default `statement_timeout`,
+    /// `plan_filter.statement_cost_limit`, `default_transaction_isolation`; empty for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub db_hoisted_tx_settings: Option<Vec<String>>,
     /// Log filter (`MADBASE_LOG_LEVEL`): error, warn, info, debug, trace or a directive list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
@@ -340,6 +364,11 @@ impl Default for DataPlaneSpec {
             db_max_rows: None,
             openapi_mode: None,
             db_prepared_statements: None,
+            db_aggregates_enabled: None,
+            db_plan_enabled: None,
+            db_pre_request: None,
+            db_root_spec: None,
+            db_hoisted_tx_settings: None,
             log_level: None,
         }
     }

@@ -477,6 +477,51 @@ pub fn validate(
     if let Some(mode) = dp.openapi_mode {
         settings.insert("MADBASE_OPENAPI_MODE".to_owned(), mode.as_str().into());
     }
+    if let Some(on) = dp.db_aggregates_enabled {
+        settings.insert("MADBASE_DB_AGGREGATES_ENABLED".to_owned(), on.to_string());
+    }
+    if let Some(on) = dp.db_plan_enabled {
+        settings.insert("MADBASE_DB_PLAN_ENABLED".to_owned(), on.to_string());
+    }
+    // The data plane's own rules, so a spec it would refuse at start fails here instead.
+    if let Some(f) = &dp.db_pre_request {
+        if madbase_config::valid_function_name(f) {
+            settings.insert("MADBASE_DB_PRE_REQUEST".to_owned(), f.clone());
+        } else {
+            problem(
+                &mut problems,
+                "spec.dataPlane.dbPreRequest",
+                "must be a function name like fn or schema.fn (letters, digits, _)",
+            );
+        }
+    }
+    if let Some(f) = &dp.db_root_spec {
+        if madbase_config::valid_unqualified_function_name(f) {
+            settings.insert("MADBASE_DB_ROOT_SPEC".to_owned(), f.clone());
+        } else {
+            problem(
+                &mut problems,
+                "spec.dataPlane.dbRootSpec",
+                "must be a function name without schema (letters, digits, _)",
+            );
+        }
+    }
+    if let Some(list) = &dp.db_hoisted_tx_settings {
+        if let Some(bad) = list.iter().find(|s| !madbase_config::valid_setting_name(s)) {
+            problem(
+                &mut problems,
+                "spec.dataPlane.dbHoistedTxSettings",
+                format!("`{bad}` is not a setting name (lower-case letters, digits, _ and .)"),
+            );
+        } else {
+            let value = if list.is_empty() {
+                "none".to_owned()
+            } else {
+                list.join(",")
+            };
+            settings.insert("MADBASE_DB_HOISTED_TX_SETTINGS".to_owned(), value);
+        }
+    }
     if let Some(storage) = &storage {
         settings.insert("MADBASE_STORAGE_BACKEND".to_owned(), "s3".into());
         settings.insert("MADBASE_S3_BUCKET".to_owned(), storage.bucket.clone());

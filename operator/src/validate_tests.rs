@@ -204,6 +204,11 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.db_max_rows = Some(500);
     p.spec.data_plane.openapi_mode = Some(madbase_config::OpenApiMode::IgnorePrivileges);
     p.spec.data_plane.db_prepared_statements = Some(false);
+    p.spec.data_plane.db_aggregates_enabled = Some(true);
+    p.spec.data_plane.db_plan_enabled = Some(false);
+    p.spec.data_plane.db_pre_request = Some("api.check_request".into());
+    p.spec.data_plane.db_root_spec = Some("root_doc".into());
+    p.spec.data_plane.db_hoisted_tx_settings = Some(vec!["statement_timeout".into()]);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
@@ -211,15 +216,54 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_DB_MAX_ROWS"], "500");
     assert_eq!(s["MADBASE_OPENAPI_MODE"], "ignore-privileges");
     assert_eq!(s["MADBASE_DB_PREPARED_STATEMENTS"], "false");
+    assert_eq!(s["MADBASE_DB_AGGREGATES_ENABLED"], "true");
+    assert_eq!(s["MADBASE_DB_PLAN_ENABLED"], "false");
+    assert_eq!(s["MADBASE_DB_PRE_REQUEST"], "api.check_request");
+    assert_eq!(s["MADBASE_DB_ROOT_SPEC"], "root_doc");
+    assert_eq!(s["MADBASE_DB_HOISTED_TX_SETTINGS"], "statement_timeout");
+    p.spec.data_plane.db_hoisted_tx_settings = Some(Vec::new());
+    let v = validate(&p, &config(), &Referenced::default()).expect("valid");
+    assert_eq!(
+        v.data_plane.settings["MADBASE_DB_HOISTED_TX_SETTINGS"],
+        "none"
+    );
     let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
     for unset in [
         "MADBASE_DB_READ_LANES",
         "MADBASE_OPENAPI_MODE",
         "MADBASE_DB_PREPARED_STATEMENTS",
+        "MADBASE_DB_AGGREGATES_ENABLED",
+        "MADBASE_DB_PRE_REQUEST",
+        "MADBASE_DB_ROOT_SPEC",
+        "MADBASE_DB_HOISTED_TX_SETTINGS",
     ] {
         assert!(
             !v.data_plane.settings.contains_key(unset),
             "the data plane's default applies: {unset}"
         );
     }
+}
+
+#[test]
+fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec() {
+    let mut p = shared();
+    p.spec.data_plane.db_pre_request = Some("api.check; drop".into());
+    p.spec.data_plane.db_root_spec = Some("api.root".into());
+    p.spec.data_plane.db_hoisted_tx_settings =
+        Some(vec!["statement_timeout".into(), "Work Mem".into()]);
+    let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
+    let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "spec.dataPlane.dbPreRequest",
+            "spec.dataPlane.dbRootSpec",
+            "spec.dataPlane.dbHoistedTxSettings"
+        ]
+    );
+    assert!(
+        err.0[2].message.contains("`Work Mem`"),
+        "{}",
+        err.0[2].message
+    );
 }
