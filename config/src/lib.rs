@@ -80,6 +80,10 @@ settings! {
         "Comma-separated settings a function's own `SET` clause applies to the whole transaction of a /rest/v1/rpc call, before the function runs (PostgREST's db-hoisted-tx-settings); `none` for none.";
     "db_root_spec" => "MADBASE_DB_ROOT_SPEC", required: false, secret: false, default: None,
         "Function in the exposed schema that answers GET /rest/v1/ instead of the OpenAPI description, called like an RPC (PostgREST's db-root-spec).";
+    "db_tx_end" => "MADBASE_DB_TX_END", required: false, secret: false, default: Some("commit"),
+        "How a /rest/v1 transaction ends (PostgREST's db-tx-end): commit, commit-allow-override, rollback or rollback-allow-override; -allow-override honours `Prefer: tx=commit|rollback`.";
+    "db_extra_search_path" => "MADBASE_DB_EXTRA_SEARCH_PATH", required: false, secret: false, default: Some("public,extensions"),
+        "Comma-separated schemas added to each /rest/v1 request's search_path after the exposed one (PostgREST's db-extra-search-path); `none` for none.";
     "openapi_mode" => "MADBASE_OPENAPI_MODE", required: false, secret: false, default: Some("follow-privileges"),
         "What GET /rest/v1/ describes (PostgREST's openapi-mode): follow-privileges (what the caller's role may use), ignore-privileges (everything exposed) or disabled (404 PGRST126).";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
@@ -281,6 +285,55 @@ impl OpenApiMode {
     }
 }
 
+/// How a `/rest/v1` transaction ends (`MADBASE_DB_TX_END`, PostgREST's `db-tx-end`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum DbTxEnd {
+    /// Commit; `Prefer: tx` is ignored.
+    #[default]
+    Commit,
+    /// Commit unless `Prefer: tx=rollback`.
+    CommitAllowOverride,
+    /// Roll back (a database nothing writes to, for tests and demos); `Prefer: tx` is ignored.
+    Rollback,
+    /// Roll back unless `Prefer: tx=commit`.
+    RollbackAllowOverride,
+}
+
+impl DbTxEnd {
+    /// Every value, in documentation order.
+    pub const ALL: [DbTxEnd; 4] = [
+        DbTxEnd::Commit,
+        DbTxEnd::CommitAllowOverride,
+        DbTxEnd::Rollback,
+        DbTxEnd::RollbackAllowOverride,
+    ];
+
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbTxEnd::Commit => "commit",
+            DbTxEnd::CommitAllowOverride => "commit-allow-override",
+            DbTxEnd::Rollback => "rollback",
+            DbTxEnd::RollbackAllowOverride => "rollback-allow-override",
+        }
+    }
+
+    /// Whether a transaction rolls back unless the request asks otherwise.
+    pub fn rolls_back(self) -> bool {
+        matches!(self, DbTxEnd::Rollback | DbTxEnd::RollbackAllowOverride)
+    }
+
+    /// Whether `Prefer: tx=commit|rollback` is honoured.
+    pub fn allows_override(self) -> bool {
+        matches!(
+            self,
+            DbTxEnd::CommitAllowOverride | DbTxEnd::RollbackAllowOverride
+        )
+    }
+}
+
 /// libpq's `sslmode`: whether and how the data plane's connections to PostgreSQL use TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -403,6 +456,10 @@ pub struct DataPlaneConfig {
     pub db_ssl_root_cert: Option<String>,
     /// See `openapi_mode`.
     pub openapi_mode: OpenApiMode,
+    /// See `db_tx_end`.
+    pub db_tx_end: DbTxEnd,
+    /// See `db_extra_search_path`.
+    pub db_extra_search_path: Vec<String>,
     /// See `require_apikey`.
     pub require_apikey: bool,
     /// See `log_level`.
@@ -680,6 +737,22 @@ impl DataPlaneConfig {
                 .find(|m| m.as_str() == v)
             },
         );
+        let db_tx_end = raw.parse(
+            "db_tx_end",
+            "commit, commit-allow-override, rollback or rollback-allow-override",
+            |v| DbTxEnd::ALL.into_iter().find(|m| m.as_str() == v),
+        );
+        let db_extra_search_path = raw.parse(
+            "db_extra_search_path",
+            "a comma-separated list of schema names, or none",
+            |v| {
+                if v == "none" {
+                    return Some(Vec::new());
+                }
+                let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+                list.iter().all(|s| valid_identifier(s)).then_some(list)
+            },
+        );
         let log_level = raw.get("log_level").map(str::to_owned);
         let log_format = raw.parse("log_format", "json or text", |v| match v {
             "json" => Some(LogFormat::Json),
@@ -761,6 +834,8 @@ impl DataPlaneConfig {
                 db_prepared_statements: db_prepared_statements.unwrap_or(true),
                 db_pre_request,
                 openapi_mode: openapi_mode.unwrap_or_default(),
+                db_tx_end: db_tx_end.unwrap_or_default(),
+                db_extra_search_path: db_extra_search_path.unwrap_or_default(),
                 require_apikey,
                 log_level,
                 log_format,
@@ -834,6 +909,15 @@ impl DataPlaneConfig {
         out.push((
             "MADBASE_OPENAPI_MODE",
             self.openapi_mode.as_str().to_owned(),
+        ));
+        out.push(("MADBASE_DB_TX_END", self.db_tx_end.as_str().to_owned()));
+        out.push((
+            "MADBASE_DB_EXTRA_SEARCH_PATH",
+            if self.db_extra_search_path.is_empty() {
+                "none".to_owned()
+            } else {
+                self.db_extra_search_path.join(",")
+            },
         ));
         out.extend(self.auth.to_env());
         match &self.storage {
@@ -938,6 +1022,7 @@ mod tests {
             "MADBASE_DB_HOISTED_TX_SETTINGS",
             "statement_timeout,,Work Mem",
         ));
+        vars.push(("MADBASE_DB_TX_END", "abort"));
         let err = parse(&vars, None).expect_err("invalid");
         let text = err.to_string();
         assert!(
@@ -973,6 +1058,10 @@ mod tests {
             text.contains("MADBASE_DB_HOISTED_TX_SETTINGS must be a comma-separated list of setting names, or none"),
             "{text}"
         );
+        assert!(
+            text.contains("MADBASE_DB_TX_END must be commit, commit-allow-override, rollback or rollback-allow-override (got `abort`)"),
+            "{text}"
+        );
         assert!(!text.contains("short"), "secret leaked: {text}");
     }
 
@@ -991,6 +1080,8 @@ mod tests {
         vars.push(("MADBASE_DB_HOISTED_TX_SETTINGS", "none"));
         let c = parse(&vars, None).expect("valid");
         assert!(c.db_hoisted_tx_settings.is_empty());
+        assert_eq!(c.db_tx_end, DbTxEnd::Commit);
+        assert_eq!(c.db_extra_search_path, vec!["public", "extensions"]);
         assert!(
             c.to_env()
                 .contains(&("MADBASE_DB_HOISTED_TX_SETTINGS", "none".into()))
@@ -1066,6 +1157,8 @@ mod tests {
                 "MADBASE_DB_HOISTED_TX_SETTINGS",
                 "statement_timeout,work_mem",
             ),
+            ("MADBASE_DB_TX_END", "rollback-allow-override"),
+            ("MADBASE_DB_EXTRA_SEARCH_PATH", "extensions, api"),
         ]);
         let c = parse(&vars, None).expect("valid");
         assert_eq!(c.openapi_mode, OpenApiMode::IgnorePrivileges);

@@ -343,6 +343,14 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     pub db_hoisted_tx_settings: Option<Vec<String>>,
+    /// How a `/rest/v1` transaction ends (`MADBASE_DB_TX_END`, default `commit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_tx_end: Option<madbase_config::DbTxEnd>,
+    /// Schemas added to each `/rest/v1` request's `search_path` after the exposed one
+    /// (`MADBASE_DB_EXTRA_SEARCH_PATH`, default `public`, `extensions`; empty for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub db_extra_search_path: Option<Vec<String>>,
     /// Log filter (`MADBASE_LOG_LEVEL`): error, warn, info, debug, trace or a directive list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
@@ -369,6 +377,8 @@ impl Default for DataPlaneSpec {
             db_pre_request: None,
             db_root_spec: None,
             db_hoisted_tx_settings: None,
+            db_tx_end: None,
+            db_extra_search_path: None,
             log_level: None,
         }
     }

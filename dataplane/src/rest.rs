@@ -133,6 +133,8 @@ impl RestContext {
             openapi_mode: config.openapi_mode,
             root_spec: config.db_root_spec.clone(),
             hoisted_tx_settings: config.db_hoisted_tx_settings.clone(),
+            tx_end: config.db_tx_end,
+            extra_search_path: config.db_extra_search_path.clone(),
             ..RestSettings::default()
         };
         let cache = SchemaCache::load(client, &settings.schemas)

@@ -506,6 +506,28 @@ pub fn validate(
             );
         }
     }
+    if let Some(end) = dp.db_tx_end {
+        settings.insert("MADBASE_DB_TX_END".to_owned(), end.as_str().into());
+    }
+    if let Some(list) = &dp.db_extra_search_path {
+        if let Some(bad) = list
+            .iter()
+            .find(|s| s.is_empty() || s.len() > 63 || s.contains(','))
+        {
+            problem(
+                &mut problems,
+                "spec.dataPlane.dbExtraSearchPath",
+                format!("`{bad}` is not a schema name (1 to 63 characters, no comma)"),
+            );
+        } else {
+            let value = if list.is_empty() {
+                "none".to_owned()
+            } else {
+                list.join(",")
+            };
+            settings.insert("MADBASE_DB_EXTRA_SEARCH_PATH".to_owned(), value);
+        }
+    }
     if let Some(list) = &dp.db_hoisted_tx_settings {
         if let Some(bad) = list.iter().find(|s| !madbase_config::valid_setting_name(s)) {
             problem(

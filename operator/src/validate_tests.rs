@@ -209,6 +209,8 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.db_pre_request = Some("api.check_request".into());
     p.spec.data_plane.db_root_spec = Some("root_doc".into());
     p.spec.data_plane.db_hoisted_tx_settings = Some(vec!["statement_timeout".into()]);
+    p.spec.data_plane.db_tx_end = Some(madbase_config::DbTxEnd::RollbackAllowOverride);
+    p.spec.data_plane.db_extra_search_path = Some(vec!["extensions".into(), "util".into()]);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
@@ -221,6 +223,8 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_DB_PRE_REQUEST"], "api.check_request");
     assert_eq!(s["MADBASE_DB_ROOT_SPEC"], "root_doc");
     assert_eq!(s["MADBASE_DB_HOISTED_TX_SETTINGS"], "statement_timeout");
+    assert_eq!(s["MADBASE_DB_TX_END"], "rollback-allow-override");
+    assert_eq!(s["MADBASE_DB_EXTRA_SEARCH_PATH"], "extensions,util");
     p.spec.data_plane.db_hoisted_tx_settings = Some(Vec::new());
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     assert_eq!(
@@ -236,6 +240,8 @@ fn data_plane_tuning_reaches_its_settings() {
         "MADBASE_DB_PRE_REQUEST",
         "MADBASE_DB_ROOT_SPEC",
         "MADBASE_DB_HOISTED_TX_SETTINGS",
+        "MADBASE_DB_TX_END",
+        "MADBASE_DB_EXTRA_SEARCH_PATH",
     ] {
         assert!(
             !v.data_plane.settings.contains_key(unset),
@@ -251,6 +257,7 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
     p.spec.data_plane.db_root_spec = Some("api.root".into());
     p.spec.data_plane.db_hoisted_tx_settings =
         Some(vec!["statement_timeout".into(), "Work Mem".into()]);
+    p.spec.data_plane.db_extra_search_path = Some(vec!["a,b".into()]);
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
     let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
@@ -258,12 +265,13 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
         [
             "spec.dataPlane.dbPreRequest",
             "spec.dataPlane.dbRootSpec",
+            "spec.dataPlane.dbExtraSearchPath",
             "spec.dataPlane.dbHoistedTxSettings"
         ]
     );
     assert!(
-        err.0[2].message.contains("`Work Mem`"),
+        err.0[3].message.contains("`Work Mem`"),
         "{}",
-        err.0[2].message
+        err.0[3].message
     );
 }

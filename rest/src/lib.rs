@@ -37,7 +37,7 @@ mod write;
 pub use error::{DbError, JwtErrorKind, RestError};
 pub use execute::{ConnFuture, Connection, Outcome, Transaction, run_on};
 pub use lane::{LaneLimits, LaneStats, Lanes};
-pub use request::{Claims, OpenApiMode, RestRequest, RestSettings};
+pub use request::{Claims, DbTxEnd, OpenApiMode, RestRequest, RestSettings};
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};
 pub use wire::{ConnConfig, PgConn};

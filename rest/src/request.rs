@@ -15,7 +15,7 @@ use crate::response::RestResponse;
 use crate::schema_cache::{Function, Isolation, SchemaCache};
 use crate::sql::{Ident, Sql};
 use crate::{call, openapi, read, write};
-pub use madbase_config::OpenApiMode;
+pub use madbase_config::{DbTxEnd, OpenApiMode};
 
 /// Data API settings of one project (PostgREST's `db-*` options).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +32,8 @@ pub struct RestSettings {
     pub plan_enabled: bool,
     /// `db-aggregates-enabled`: allow `count()`, `col.sum()` and friends.
     pub aggregates_enabled: bool,
-    /// `db-tx-end = *-allow-override`: honour `Prefer: tx=commit|rollback`.
-    pub tx_allow_override: bool,
+    /// `db-tx-end`: commit or roll back, and whether `Prefer: tx=commit|rollback` may choose.
+    pub tx_end: DbTxEnd,
     /// `db-extra-search-path`: schemas appended to `search_path`.
     pub extra_search_path: Vec<String>,
     /// `openapi-mode`: what `GET /` describes.
@@ -56,7 +56,7 @@ impl Default for RestSettings {
             pre_request: None,
             plan_enabled: false,
             aggregates_enabled: false,
-            tx_allow_override: false,
+            tx_end: DbTxEnd::Commit,
             extra_search_path: vec!["public".into(), "extensions".into()],
             openapi_mode: OpenApiMode::default(),
             root_spec: None,
@@ -289,10 +289,12 @@ impl Ctx<'_> {
         Some(sql)
     }
 
-    /// Whether `tx=rollback` applies.
+    /// Whether the transaction rolls back: `db-tx-end`'s choice, or the request's
+    /// `Prefer: tx=…` where the setting allows it.
     pub fn rollback_requested(&mut self) -> bool {
-        if !self.settings.tx_allow_override {
-            return false;
+        let tx_end = self.settings.tx_end;
+        if !tx_end.allows_override() {
+            return tx_end.rolls_back();
         }
         match self.prefs.rollback {
             Some(true) => {
@@ -303,7 +305,7 @@ impl Ctx<'_> {
                 self.applied.push("tx=commit");
                 false
             }
-            None => false,
+            None => tx_end.rolls_back(),
         }
     }
 

@@ -73,16 +73,53 @@ CREATE FUNCTION hoist.isolation() RETURNS text LANGUAGE sql STABLE
   AS $$ SELECT current_setting('transaction_isolation') $$;
 CREATE FUNCTION hoist.plain_isolation() RETURNS text LANGUAGE sql STABLE
   AS $$ SELECT current_setting('transaction_isolation') $$;
+CREATE FUNCTION hoist.search_path() RETURNS text LANGUAGE sql STABLE
+  AS $$ SELECT current_setting('search_path') $$;
 "#;
 
 async fn hoisting_api(hoisted: &[&str]) -> Api {
-    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    let settings = madbase_rest::RestSettings {
+    hoist_schema_api(madbase_rest::RestSettings {
         schemas: vec!["hoist".into()],
         hoisted_tx_settings: hoisted.iter().map(|s| s.to_string()).collect(),
         ..data_plane::settings()
-    };
+    })
+    .await
+}
+
+async fn hoist_schema_api(settings: madbase_rest::RestSettings) -> Api {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     data_plane::with_schema(&DONE, HOISTING, settings).await
+}
+
+/// `db-extra-search-path`: schemas after the request's own on its `search_path`.
+#[tokio::test]
+async fn the_extra_search_path_follows_the_request_schema() {
+    for (extra, want) in [
+        (vec![], r#""hoist""#),
+        (
+            vec!["public", "extensions"],
+            r#""hoist", "public", "extensions""#,
+        ),
+        (vec!["hoist", "api"], r#""hoist", "api""#),
+    ] {
+        let api = hoist_schema_api(madbase_rest::RestSettings {
+            schemas: vec!["hoist".into()],
+            extra_search_path: extra.iter().map(|s| s.to_string()).collect(),
+            ..data_plane::settings()
+        })
+        .await;
+        let r = api
+            .req(
+                "GET",
+                "/rpc/search_path",
+                &[],
+                "",
+                "anon",
+                json!({"role": "anon"}),
+            )
+            .await;
+        assert_eq!(r.json(), json!(want), "{extra:?}: {}", r.body);
+    }
 }
 
 #[tokio::test]

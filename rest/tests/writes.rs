@@ -335,6 +335,57 @@ async fn tx_rollback_preference() {
     assert_eq!(r.json(), json!([]));
 }
 
+/// `db-tx-end`: what a write's transaction does when the request says nothing, and whether
+/// `Prefer: tx=…` may say otherwise.
+#[tokio::test]
+async fn db_tx_end_decides_commit_or_rollback_and_whether_prefer_may_override() {
+    use madbase_rest::DbTxEnd;
+    let cases = [
+        // (setting, Prefer, id, kept, echoed)
+        (DbTxEnd::Commit, "tx=rollback", 1711, true, None),
+        (DbTxEnd::Rollback, "", 1712, false, None),
+        (DbTxEnd::Rollback, "tx=commit", 1713, false, None),
+        (DbTxEnd::RollbackAllowOverride, "", 1714, false, None),
+        (
+            DbTxEnd::RollbackAllowOverride,
+            "tx=commit",
+            1715,
+            true,
+            Some("tx=commit"),
+        ),
+        (DbTxEnd::CommitAllowOverride, "", 1716, true, None),
+    ];
+    for (tx_end, prefer, id, kept, echoed) in cases {
+        let api = Api::with(madbase_rest::RestSettings {
+            tx_end,
+            ..settings()
+        })
+        .await;
+        let r = api
+            .send(
+                "POST",
+                "/items",
+                &[("prefer", prefer)],
+                &format!(r#"{{"id": {id}, "name": "tx end"}}"#),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{tx_end:?} {prefer}: {}", r.body);
+        assert_eq!(
+            r.header("preference-applied"),
+            echoed,
+            "{tx_end:?} {prefer}"
+        );
+        let r = api
+            .send("GET", &format!("/items?id=eq.{id}"), &[], "")
+            .await;
+        assert_eq!(
+            r.json().as_array().map(Vec::len),
+            Some(usize::from(kept)),
+            "{tx_end:?} {prefer}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn put_upserts_one_row_by_primary_key() {
     let api = Api::new().await;

@@ -40,7 +40,7 @@ pub fn settings() -> RestSettings {
         schemas: vec!["public".into(), "api".into()],
         plan_enabled: true,
         aggregates_enabled: true,
-        tx_allow_override: true,
+        tx_end: madbase_rest::DbTxEnd::CommitAllowOverride,
         ..RestSettings::default()
     }
 }
