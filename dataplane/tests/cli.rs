@@ -245,6 +245,8 @@ async fn dev_runs_on_a_database_that_demands_tls() {
             ("MADBASE_DB_SSL_MODE", "verify-full"),
             ("MADBASE_DB_SSL_ROOT_CERT", &ca),
             ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
+            // A data API option, passed through like the rest.
+            ("MADBASE_DB_AGGREGATES_ENABLED", "true"),
         ],
     );
     let anon = dev.status().expect("status")["ANON_KEY"]
@@ -284,6 +286,10 @@ async fn dev_runs_on_a_database_that_demands_tls() {
         assert!(Instant::now() < deadline, "the new table was never served");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let r = get("tls_notes?select=count()".into())
+        .await
+        .expect("aggregate");
+    assert_eq!(r.text().await.expect("body"), r#"[{"count":1}]"#);
     // Every connection the data plane holds is encrypted (the server refuses others anyway).
     let row = admin
         .query_one(

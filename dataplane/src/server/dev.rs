@@ -303,13 +303,24 @@ fn dev_config(
         ("MADBASE_AUTH_RATE_LIMIT_TOKEN", "100000".into()),
         ("MADBASE_AUTH_RATE_LIMIT_VERIFY", "1000".into()),
     ];
-    // Database tuning and TLS may be set from the environment, as for `madbase serve`.
+    // Database tuning, TLS and the data API's options may be set from the environment, as
+    // for `madbase serve`.
     for key in [
         "MADBASE_DB_POOL_SIZE",
         "MADBASE_DB_READ_LANES",
         "MADBASE_DB_PREPARED_STATEMENTS",
         "MADBASE_DB_SSL_MODE",
         "MADBASE_DB_SSL_ROOT_CERT",
+        "MADBASE_DB_SCHEMAS",
+        "MADBASE_DB_EXTRA_SEARCH_PATH",
+        "MADBASE_DB_MAX_ROWS",
+        "MADBASE_DB_AGGREGATES_ENABLED",
+        "MADBASE_DB_PLAN_ENABLED",
+        "MADBASE_DB_PRE_REQUEST",
+        "MADBASE_DB_ROOT_SPEC",
+        "MADBASE_DB_HOISTED_TX_SETTINGS",
+        "MADBASE_DB_TX_END",
+        "MADBASE_OPENAPI_MODE",
     ] {
         if let Ok(v) = std::env::var(key) {
             values.push((key, v));
