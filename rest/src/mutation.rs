@@ -306,7 +306,11 @@ fn populate_source(source: &str, parsed: &[(&str, Ident)]) -> String {
 /// when it has one, else `populated."c"` (the record `json_populate_record` built).
 fn column_value(c: &str, source: &str, populated: &str, parsed: &[(&str, Ident)]) -> String {
     match parsed.iter().find(|(name, _)| *name == c) {
-        Some((_, f)) => format!("{f}({source} -> {})", crate::sql::literal(c)),
+        // A JSON null is SQL NULL to the function, as `json_to_record` gives it.
+        Some((_, f)) => {
+            let v = format!("{source} -> {}", crate::sql::literal(c));
+            format!("{f}(CASE WHEN json_typeof({v}) = 'null' THEN NULL ELSE {v} END)")
+        }
         None => format!("{populated}.{}", Ident::new(c)),
     }
 }

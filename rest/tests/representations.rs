@@ -35,6 +35,14 @@ CREATE FUNCTION reps.shout(text) RETURNS reps.shout LANGUAGE sql IMMUTABLE
   AS $$ SELECT reverse($1) $$;
 CREATE CAST (text AS reps.shout) WITH FUNCTION reps.shout(text);
 
+-- A body parser that would misread a JSON null were it given one.
+CREATE DOMAIN reps.tag AS text;
+CREATE FUNCTION reps.tag(json) RETURNS reps.tag LANGUAGE sql IMMUTABLE
+  AS $$ SELECT upper(trim(both '"' from $1::text)) $$;
+CREATE CAST (json AS reps.tag) WITH FUNCTION reps.tag(json) AS IMPLICIT;
+CREATE TABLE reps.labels (id int PRIMARY KEY, tag reps.tag);
+GRANT SELECT, INSERT ON reps.labels TO service_role;
+
 CREATE TABLE reps.profiles (
   id reps.app_uuid PRIMARY KEY,
   name text NOT NULL,
@@ -281,4 +289,22 @@ async fn bodies_are_read_through_the_json_representation() {
         .await
         .expect("count");
     assert_eq!(bad.get::<_, i64>(0), 0);
+}
+
+#[tokio::test]
+async fn a_json_null_reaches_the_body_parser_as_sql_null() {
+    let api = api().await;
+    let r = api
+        .send(
+            "POST",
+            "/labels",
+            &[("prefer", "return=representation")],
+            r#"[{"id": 1, "tag": null}, {"id": 2, "tag": "x"}, {"id": 3}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "tag": null}, {"id": 2, "tag": "X"}, {"id": 3, "tag": null}])
+    );
 }
