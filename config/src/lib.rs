@@ -639,8 +639,33 @@ pub fn valid_setting_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
 }
 
+/// A comma-separated list whose every item passes `valid`, or `none` for an empty one.
+fn parse_list_or_none(v: &str, valid: fn(&str) -> bool) -> Option<Vec<String>> {
+    if v == "none" {
+        return Some(Vec::new());
+    }
+    let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+    list.iter().all(|s| valid(s)).then_some(list)
+}
+
+/// A list setting's value: its items joined by commas, or `none` for an empty list (an empty
+/// value would mean the default).
+pub fn list_or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(",")
+    }
+}
+
 fn valid_identifier(name: &str) -> bool {
     !name.is_empty() && name.len() <= 63 && !name.contains('\0')
+}
+
+/// A schema name as a list setting (`db_schemas`, `db_extra_search_path`) can hold it: 1 to
+/// 63 characters, no comma (the separator) and no NUL.
+pub fn valid_schema_name(name: &str) -> bool {
+    valid_identifier(name) && !name.contains(',')
 }
 
 impl DataPlaneConfig {
@@ -702,13 +727,7 @@ impl DataPlaneConfig {
         let db_hoisted_tx_settings = raw.parse(
             "db_hoisted_tx_settings",
             "a comma-separated list of setting names, or none",
-            |v| {
-                if v == "none" {
-                    return Some(Vec::new());
-                }
-                let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
-                list.iter().all(|s| valid_setting_name(s)).then_some(list)
-            },
+            |v| parse_list_or_none(v, valid_setting_name),
         );
         let db_read_lanes = raw.parse("db_read_lanes", "an integer between 0 and 16", |v| {
             v.parse::<usize>().ok().filter(|n| *n <= 16)
@@ -745,13 +764,7 @@ impl DataPlaneConfig {
         let db_extra_search_path = raw.parse(
             "db_extra_search_path",
             "a comma-separated list of schema names, or none",
-            |v| {
-                if v == "none" {
-                    return Some(Vec::new());
-                }
-                let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
-                list.iter().all(|s| valid_identifier(s)).then_some(list)
-            },
+            |v| parse_list_or_none(v, valid_identifier),
         );
         let log_level = raw.get("log_level").map(str::to_owned);
         let log_format = raw.parse("log_format", "json or text", |v| match v {
@@ -888,11 +901,7 @@ impl DataPlaneConfig {
         }
         out.push((
             "MADBASE_DB_HOISTED_TX_SETTINGS",
-            if self.db_hoisted_tx_settings.is_empty() {
-                "none".to_owned()
-            } else {
-                self.db_hoisted_tx_settings.join(",")
-            },
+            list_or_none(&self.db_hoisted_tx_settings),
         ));
         out.push((
             "MADBASE_DB_AGGREGATES_ENABLED",
@@ -913,11 +922,7 @@ impl DataPlaneConfig {
         out.push(("MADBASE_DB_TX_END", self.db_tx_end.as_str().to_owned()));
         out.push((
             "MADBASE_DB_EXTRA_SEARCH_PATH",
-            if self.db_extra_search_path.is_empty() {
-                "none".to_owned()
-            } else {
-                self.db_extra_search_path.join(",")
-            },
+            list_or_none(&self.db_extra_search_path),
         ));
         out.extend(self.auth.to_env());
         match &self.storage {

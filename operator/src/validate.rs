@@ -509,39 +509,29 @@ pub fn validate(
     if let Some(end) = dp.db_tx_end {
         settings.insert("MADBASE_DB_TX_END".to_owned(), end.as_str().into());
     }
-    if let Some(list) = &dp.db_extra_search_path {
-        if let Some(bad) = list
-            .iter()
-            .find(|s| s.is_empty() || s.len() > 63 || s.contains(','))
-        {
-            problem(
-                &mut problems,
-                "spec.dataPlane.dbExtraSearchPath",
-                format!("`{bad}` is not a schema name (1 to 63 characters, no comma)"),
-            );
-        } else {
-            let value = if list.is_empty() {
-                "none".to_owned()
-            } else {
-                list.join(",")
-            };
-            settings.insert("MADBASE_DB_EXTRA_SEARCH_PATH".to_owned(), value);
-        }
-    }
-    if let Some(list) = &dp.db_hoisted_tx_settings {
-        if let Some(bad) = list.iter().find(|s| !madbase_config::valid_setting_name(s)) {
-            problem(
-                &mut problems,
-                "spec.dataPlane.dbHoistedTxSettings",
-                format!("`{bad}` is not a setting name (lower-case letters, digits, _ and .)"),
-            );
-        } else {
-            let value = if list.is_empty() {
-                "none".to_owned()
-            } else {
-                list.join(",")
-            };
-            settings.insert("MADBASE_DB_HOISTED_TX_SETTINGS".to_owned(), value);
+    let lists = [
+        (
+            &dp.db_extra_search_path,
+            "MADBASE_DB_EXTRA_SEARCH_PATH",
+            "spec.dataPlane.dbExtraSearchPath",
+            madbase_config::valid_schema_name as fn(&str) -> bool,
+            "a schema name (1 to 63 characters, no comma)",
+        ),
+        (
+            &dp.db_hoisted_tx_settings,
+            "MADBASE_DB_HOISTED_TX_SETTINGS",
+            "spec.dataPlane.dbHoistedTxSettings",
+            madbase_config::valid_setting_name,
+            "a setting name (lower-case letters, digits, _ and .)",
+        ),
+    ];
+    for (list, variable, path, valid, what) in lists {
+        let Some(list) = list else { continue };
+        match list.iter().find(|s| !valid(s)) {
+            Some(bad) => problem(&mut problems, path, format!("`{bad}` is not {what}")),
+            None => {
+                settings.insert(variable.to_owned(), madbase_config::list_or_none(list));
+            }
         }
     }
     if let Some(storage) = &storage {
