@@ -484,26 +484,29 @@ pub fn validate(
         settings.insert("MADBASE_DB_PLAN_ENABLED".to_owned(), on.to_string());
     }
     // The data plane's own rules, so a spec it would refuse at start fails here instead.
-    if let Some(f) = &dp.db_pre_request {
-        if madbase_config::valid_function_name(f) {
-            settings.insert("MADBASE_DB_PRE_REQUEST".to_owned(), f.clone());
-        } else {
-            problem(
-                &mut problems,
-                "spec.dataPlane.dbPreRequest",
-                "must be a function name like fn or schema.fn (letters, digits, _)",
-            );
-        }
-    }
-    if let Some(f) = &dp.db_root_spec {
-        if madbase_config::valid_unqualified_function_name(f) {
-            settings.insert("MADBASE_DB_ROOT_SPEC".to_owned(), f.clone());
-        } else {
-            problem(
-                &mut problems,
-                "spec.dataPlane.dbRootSpec",
-                "must be a function name without schema (letters, digits, _)",
-            );
+    let functions = [
+        (
+            &dp.db_pre_request,
+            "MADBASE_DB_PRE_REQUEST",
+            "spec.dataPlane.dbPreRequest",
+            madbase_config::valid_function_name as fn(&str) -> bool,
+            "must be a function name like fn or schema.fn (letters, digits, _)",
+        ),
+        (
+            &dp.db_root_spec,
+            "MADBASE_DB_ROOT_SPEC",
+            "spec.dataPlane.dbRootSpec",
+            madbase_config::valid_unqualified_function_name,
+            "must be a function name without schema (letters, digits, _)",
+        ),
+    ];
+    for (name, variable, path, valid, rule) in functions {
+        match name {
+            Some(f) if valid(f) => {
+                settings.insert(variable.to_owned(), f.clone());
+            }
+            Some(_) => problem(&mut problems, path, rule),
+            None => {}
         }
     }
     if let Some(end) = dp.db_tx_end {
