@@ -35,10 +35,15 @@ spec:
 }
 
 async fn reconcile_shop(client: &Client) -> Result<(), String> {
+    reconcile_shop_with(client, Arc::new(FakePostgres::default())).await
+}
+
+/// [`reconcile_shop`] with `postgres` recording what the database step asks of it.
+async fn reconcile_shop_with(client: &Client, postgres: Arc<FakePostgres>) -> Result<(), String> {
     let ctx = context(
         client.clone(),
         config("postgres://admin:pw@pg.db.svc:5432/postgres"),
-        Arc::new(FakePostgres::default()),
+        postgres,
         Arc::new(FakeBuckets::default()),
     );
     let p = Api::<MadBaseProject>::namespaced(client.clone(), NS)
@@ -65,14 +70,19 @@ async fn status(client: &Client) -> (Option<Phase>, String, String) {
     (s.phase, ready.reason.clone(), ready.message.clone())
 }
 
-fn config_map(name: &str) -> ConfigMap {
+/// A ConfigMap with string data.
+fn config_map(name: &str, data: &[(&str, &str)]) -> ConfigMap {
     ConfigMap {
         metadata: kube::api::ObjectMeta {
             name: Some(name.into()),
             namespace: Some(NS.into()),
             ..Default::default()
         },
-        data: Some([("confirmation.html".to_owned(), "<p>hi</p>".to_owned())].into()),
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
         ..Default::default()
     }
 }
@@ -126,7 +136,10 @@ async fn referenced_auth_secrets_must_exist_and_are_passed_by_reference() {
     let (_, reason, _) = status(&client).await;
     assert!(!reason.is_empty());
     Api::<ConfigMap>::namespaced(client.clone(), NS)
-        .create(&PostParams::default(), &config_map("shop-mail"))
+        .create(
+            &PostParams::default(),
+            &config_map("shop-mail", &[("confirmation.html", "<p>hi</p>")]),
+        )
         .await
         .expect("create");
 
@@ -210,15 +223,7 @@ spec:
     let (phase, _, message) = status(&client).await;
     assert_eq!(phase, Some(Phase::Failed));
     assert!(message.contains("db-ca"), "{message}");
-    let bundle = |pem: &str| ConfigMap {
-        metadata: kube::api::ObjectMeta {
-            name: Some("db-ca".into()),
-            namespace: Some(NS.into()),
-            ..Default::default()
-        },
-        data: Some([("ca.crt".to_owned(), pem.to_owned())].into()),
-        ..Default::default()
-    };
+    let bundle = |pem: &str| config_map("db-ca", &[("ca.crt", pem)]);
     let config_maps = Api::<ConfigMap>::namespaced(client.clone(), NS);
     config_maps
         .create(&PostParams::default(), &bundle("first"))
@@ -308,31 +313,17 @@ spec:
             ],
         )
         .await;
-        let ca = ConfigMap {
-            metadata: kube::api::ObjectMeta {
-                name: Some("db-ca".into()),
-                namespace: Some(NS.into()),
-                ..Default::default()
-            },
-            data: Some([("ca.crt".to_owned(), "cm-ca".to_owned())].into()),
-            ..Default::default()
-        };
         Api::<ConfigMap>::namespaced(client.clone(), NS)
-            .create(&PostParams::default(), &ca)
+            .create(
+                &PostParams::default(),
+                &config_map("db-ca", &[("ca.crt", "cm-ca")]),
+            )
             .await
             .expect("create");
         let postgres = Arc::new(FakePostgres::default());
-        let ctx = context(
-            client.clone(),
-            config("postgres://admin:pw@pg.db.svc:5432/postgres"),
-            postgres.clone(),
-            Arc::new(FakeBuckets::default()),
-        );
-        let p = Api::<MadBaseProject>::namespaced(client.clone(), NS)
-            .get("shop")
+        reconcile_shop_with(&client, postgres.clone())
             .await
-            .expect("project");
-        reconcile(Arc::new(p), ctx).await.expect("reconcile");
+            .expect("reconcile");
         let calls = postgres.calls.lock().expect("lock").clone();
         assert_eq!(calls, vec![format!("check {url} {want}")], "{tls}");
     }

@@ -32,6 +32,9 @@ CREATE FUNCTION mh.line_bytes(id int) RETURNS mh."application/vnd.bin" LANGUAGE 
   AS $$ SELECT convert_to(name, 'UTF8') || '\x00ff'::bytea FROM mh.lines WHERE lines.id = line_bytes.id $$;
 CREATE FUNCTION mh.page() RETURNS mh."text/html" LANGUAGE sql STABLE
   AS $$ SELECT '<h1>hi</h1>' $$;
+-- An overload that returns rows: the handler of its namesake is not its own.
+CREATE FUNCTION mh.page(n int) RETURNS SETOF mh.others LANGUAGE sql STABLE
+  AS $$ SELECT * FROM mh.others WHERE id >= n $$;
 CREATE FUNCTION mh.all_lines() RETURNS SETOF mh.lines LANGUAGE sql STABLE
   AS $$ SELECT * FROM mh.lines $$;
 
@@ -113,6 +116,12 @@ async fn a_function_returning_a_media_type_answers_with_its_value() {
     let r = api.get_h("/rpc/page", &bin).await;
     assert_eq!(r.status, 406, "{}", r.body);
     assert_eq!(r.json()["code"], "PGRST107");
+    // So is the handler of an overload that returns something else, while JSON still works.
+    let r = api.get_h("/rpc/page?n=1", &[("accept", "text/html")]).await;
+    assert_eq!(r.status, 406, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST107");
+    let r = api.get("/rpc/page?n=1").await;
+    assert_eq!(r.json(), json!([{"id": 7, "label": "seven"}]), "{}", r.body);
 }
 
 #[tokio::test]
