@@ -84,6 +84,18 @@ settings! {
         "How a /rest/v1 transaction ends (PostgREST's db-tx-end): commit, commit-allow-override, rollback or rollback-allow-override; -allow-override honours `Prefer: tx=commit|rollback`.";
     "db_extra_search_path" => "MADBASE_DB_EXTRA_SEARCH_PATH", required: false, secret: false, default: Some("public,extensions"),
         "Comma-separated schemas added to each /rest/v1 request's search_path after the exposed one (PostgREST's db-extra-search-path); `none` for none.";
+    "db_config" => "MADBASE_DB_CONFIG", required: false, secret: false, default: Some("true"),
+        "Read the data API's settings from the database too, as PostgREST's db-config: `ALTER ROLE <the database URL's role> [IN DATABASE <db>] SET pgrst.<key> = '…'` for the keys listed in the README (pgrst.db_schemas, pgrst.jwt_aud…). They override the environment and the file, and are read again on `NOTIFY pgrst, 'reload config'`.";
+    "db_pre_config" => "MADBASE_DB_PRE_CONFIG", required: false, secret: false, default: None,
+        "Function (schema.fn) called before the in-database settings are read, whose `set_config('pgrst.<key>', …, true)` calls set them with the lowest precedence (PostgREST's db-pre-config).";
+    "jwt_aud" => "MADBASE_JWT_AUD", required: false, secret: false, default: None,
+        "Data API: the audience a token's `aud` claim must name, else 401 PGRST303 (PostgREST's jwt-aud); unset: any audience.";
+    "jwt_role_claim_key" => "MADBASE_JWT_ROLE_CLAIM_KEY", required: false, secret: false, default: Some(".role"),
+        "Data API: where a token's claims name the database role (PostgREST's jwt-role-claim-key), e.g. .app_metadata.role, .\"https://example.com/role\", .roles[0] or .roles[?(@ ^== \"app_\")]; a token without it runs as anon.";
+    "server_timing_enabled" => "MADBASE_SERVER_TIMING_ENABLED", required: false, secret: false, default: Some("false"),
+        "Data API: add a `Server-Timing` header with the time spent on the token, parsing, planning, the transaction and the response (PostgREST's server-timing-enabled).";
+    "client_error_verbosity" => "MADBASE_CLIENT_ERROR_VERBOSITY", required: false, secret: false, default: Some("verbose"),
+        "Data API: verbose (errors carry details and hint) or minimal (only code and message), as PostgREST's client-error-verbosity.";
     "openapi_mode" => "MADBASE_OPENAPI_MODE", required: false, secret: false, default: Some("follow-privileges"),
         "What GET /rest/v1/ describes (PostgREST's openapi-mode): follow-privileges (what the caller's role may use), ignore-privileges (everything exposed) or disabled (404 PGRST126).";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
@@ -224,6 +236,26 @@ settings! {
         "Auth: OpenID Connect issuer URL; endpoints come from <issuer>/.well-known/openid-configuration. The provider is named `oidc`.";
 }
 
+/// The settings also read from the database, as `pgrst.<key>` role settings (PostgREST's
+/// in-database configuration): those PostgREST reads there that MadBase has, and only those
+/// that can change while the data plane runs.
+pub const DB_SETTINGS: &[&str] = &[
+    "db_schemas",
+    "db_max_rows",
+    "db_aggregates_enabled",
+    "db_plan_enabled",
+    "db_pre_request",
+    "db_root_spec",
+    "db_hoisted_tx_settings",
+    "db_tx_end",
+    "db_extra_search_path",
+    "openapi_mode",
+    "jwt_aud",
+    "jwt_role_claim_key",
+    "server_timing_enabled",
+    "client_error_verbosity",
+];
+
 /// Looks a setting up in the table.
 pub fn setting(key: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.key == key)
@@ -331,6 +363,159 @@ impl DbTxEnd {
             self,
             DbTxEnd::CommitAllowOverride | DbTxEnd::RollbackAllowOverride
         )
+    }
+}
+
+/// How much a `/rest/v1` error tells the client (`MADBASE_CLIENT_ERROR_VERBOSITY`, PostgREST's
+/// `client-error-verbosity`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientErrorVerbosity {
+    /// `code`, `message`, `details` and `hint`.
+    #[default]
+    Verbose,
+    /// `code` and `message` only.
+    Minimal,
+}
+
+impl ClientErrorVerbosity {
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientErrorVerbosity::Verbose => "verbose",
+            ClientErrorVerbosity::Minimal => "minimal",
+        }
+    }
+}
+
+/// Where a token's claims name the database role (`MADBASE_JWT_ROLE_CLAIM_KEY`, PostgREST's
+/// `jwt-role-claim-key`): keys (`.role`, `."https://example.com/role"`), array indexes
+/// (`[0]`) and, last, one filter picking the first string of an array that matches
+/// (`[?(@ == "admin")]`, with `!=`, `^==` starts with, `==^` ends with, `*==` contains).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleClaimKey {
+    text: String,
+    steps: Vec<ClaimStep>,
+}
+
+/// One step of a [`RoleClaimKey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimStep {
+    /// An object's member.
+    Key(String),
+    /// An array's element.
+    Index(usize),
+    /// The first string element of an array that matches.
+    Filter(ClaimMatch, String),
+}
+
+/// How a [`ClaimStep::Filter`] compares an element with its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimMatch {
+    /// `==`
+    Equals,
+    /// `!=`
+    NotEquals,
+    /// `^==`: the element starts with the text.
+    StartsWith,
+    /// `==^`: the element ends with the text.
+    EndsWith,
+    /// `*==`: the element contains the text.
+    Contains,
+}
+
+impl ClaimMatch {
+    /// Whether `element` matches `text`.
+    pub fn matches(self, element: &str, text: &str) -> bool {
+        match self {
+            ClaimMatch::Equals => element == text,
+            ClaimMatch::NotEquals => element != text,
+            ClaimMatch::StartsWith => element.starts_with(text),
+            ClaimMatch::EndsWith => element.ends_with(text),
+            ClaimMatch::Contains => element.contains(text),
+        }
+    }
+}
+
+impl Default for RoleClaimKey {
+    fn default() -> Self {
+        RoleClaimKey {
+            text: ".role".into(),
+            steps: vec![ClaimStep::Key("role".into())],
+        }
+    }
+}
+
+impl RoleClaimKey {
+    /// Parses PostgREST's syntax; `None` when `text` is not a path.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut steps = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('.') {
+                let (key, tail) = match after.strip_prefix('"') {
+                    Some(quoted) => {
+                        let end = quoted.find('"')?;
+                        (&quoted[..end], &quoted[end + 1..])
+                    }
+                    None => {
+                        let end = after
+                            .find(|c: char| !(c.is_alphanumeric() || "_$@".contains(c)))
+                            .unwrap_or(after.len());
+                        (&after[..end], &after[end..])
+                    }
+                };
+                if key.is_empty() && !after.starts_with('"') {
+                    return None;
+                }
+                steps.push(ClaimStep::Key(key.to_owned()));
+                rest = tail;
+            } else if let Some(filter) = rest.strip_prefix("[?(") {
+                let body = filter.strip_prefix('@')?.trim_start();
+                let (how, body) = [
+                    ("==^", ClaimMatch::EndsWith),
+                    ("==", ClaimMatch::Equals),
+                    ("!=", ClaimMatch::NotEquals),
+                    ("^==", ClaimMatch::StartsWith),
+                    ("*==", ClaimMatch::Contains),
+                ]
+                .into_iter()
+                .find_map(|(op, how)| body.strip_prefix(op).map(|b| (how, b)))?;
+                let quoted = body.trim_start().strip_prefix('"')?;
+                let end = quoted.find('"')?;
+                // The filter ends the path.
+                if &quoted[end + 1..] != ")]" {
+                    return None;
+                }
+                steps.push(ClaimStep::Filter(how, quoted[..end].to_owned()));
+                rest = "";
+            } else if let Some(index) = rest.strip_prefix('[') {
+                let end = index.find(']')?;
+                let digits = &index[..end];
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                steps.push(ClaimStep::Index(digits.parse().ok()?));
+                rest = &index[end + 1..];
+            } else {
+                return None;
+            }
+        }
+        (!steps.is_empty()).then(|| RoleClaimKey {
+            text: text.to_owned(),
+            steps,
+        })
+    }
+
+    /// The path's steps, in order.
+    pub fn steps(&self) -> &[ClaimStep] {
+        &self.steps
+    }
+
+    /// The setting's text.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 }
 
@@ -460,6 +645,18 @@ pub struct DataPlaneConfig {
     pub db_tx_end: DbTxEnd,
     /// See `db_extra_search_path`.
     pub db_extra_search_path: Vec<String>,
+    /// See `db_config`.
+    pub db_config: bool,
+    /// See `db_pre_config`.
+    pub db_pre_config: Option<String>,
+    /// See `jwt_aud`.
+    pub jwt_aud: Option<String>,
+    /// See `jwt_role_claim_key`.
+    pub jwt_role_claim_key: RoleClaimKey,
+    /// See `server_timing_enabled`.
+    pub server_timing_enabled: bool,
+    /// See `client_error_verbosity`.
+    pub client_error_verbosity: ClientErrorVerbosity,
     /// See `require_apikey`.
     pub require_apikey: bool,
     /// See `log_level`.
@@ -491,9 +688,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Raw values gathered from the file and the environment, environment winning.
+/// Raw values gathered from the file and the environment, environment winning, and over
+/// both the database's (`pgrst.*`) when read.
 struct Raw {
     values: BTreeMap<&'static str, String>,
+    /// Keys whose value came from the database, named `pgrst.<key>` in problems.
+    from_db: Vec<&'static str>,
     problems: Vec<String>,
 }
 
@@ -554,7 +754,11 @@ impl Raw {
                 values.insert(s.key, v);
             }
         }
-        Raw { values, problems }
+        Raw {
+            values,
+            from_db: Vec::new(),
+            problems,
+        }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -566,16 +770,22 @@ impl Raw {
             .or(s.default)
     }
 
-    fn env_name(key: &str) -> &'static str {
-        setting(key).map(|s| s.env).unwrap_or("MADBASE_?")
+    /// How problems name a setting: its environment variable, or `pgrst.<key>` when the
+    /// database set it.
+    fn env_name(&self, key: &str) -> String {
+        match setting(key) {
+            Some(s) if self.from_db.contains(&s.key) => format!("pgrst.{}", s.key),
+            Some(s) => s.env.to_owned(),
+            None => "MADBASE_?".to_owned(),
+        }
     }
 
     fn required(&mut self, key: &str) -> Option<String> {
         match self.get(key) {
             Some(v) => Some(v.to_owned()),
             None => {
-                self.problems
-                    .push(format!("{} is required", Self::env_name(key)));
+                let name = self.env_name(key);
+                self.problems.push(format!("{name} is required"));
                 None
             }
         }
@@ -591,10 +801,9 @@ impl Raw {
                 } else {
                     raw
                 };
-                self.problems.push(format!(
-                    "{} must be {what} (got `{shown}`)",
-                    Self::env_name(key)
-                ));
+                let name = self.env_name(key);
+                self.problems
+                    .push(format!("{name} must be {what} (got `{shown}`)"));
                 None
             }
         }
@@ -677,7 +886,34 @@ impl DataPlaneConfig {
         env_keys: &[String],
         file: Option<&str>,
     ) -> Result<Self, ConfigError> {
-        let mut raw = Raw::gather(env, env_keys, file);
+        Self::from_raw(Raw::gather(env, env_keys, file))
+    }
+
+    /// This configuration with the settings read from the database (`pgrst.<key>` role
+    /// settings, by key without the prefix) laid over it, as PostgREST's in-database
+    /// configuration: they win over the environment and the file. Keys outside
+    /// [`DB_SETTINGS`] are ignored (the caller reports them); a bad value is an error naming
+    /// `pgrst.<key>`.
+    pub fn with_db_settings(&self, db: &[(String, String)]) -> Result<Self, ConfigError> {
+        let rendered = self.to_env();
+        let keys: Vec<String> = rendered.iter().map(|(k, _)| (*k).to_owned()).collect();
+        let env = |name: &str| {
+            rendered
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let mut raw = Raw::gather(&env, &keys, None);
+        for (key, value) in db {
+            if let Some(s) = setting(key).filter(|s| DB_SETTINGS.contains(&s.key)) {
+                raw.values.insert(s.key, value.clone());
+                raw.from_db.push(s.key);
+            }
+        }
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(mut raw: Raw) -> Result<Self, ConfigError> {
         let database_url = raw.required("database_url");
         if let Some(url) = &database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
@@ -766,6 +1002,25 @@ impl DataPlaneConfig {
             "a comma-separated list of schema names, or none",
             |v| parse_list_or_none(v, valid_identifier),
         );
+        let db_config = raw.parse("db_config", "true or false", parse_bool);
+        let db_pre_config = raw.parse("db_pre_config", "a function name like schema.fn", |v| {
+            valid_function_name(v).then(|| v.to_owned())
+        });
+        let jwt_aud = raw.parse("jwt_aud", "an audience without control characters", |v| {
+            (!v.chars().any(char::is_control)).then(|| v.to_owned())
+        });
+        let jwt_role_claim_key = raw.parse(
+            "jwt_role_claim_key",
+            "a claim path like .role, .app_metadata.role or .roles[0]",
+            RoleClaimKey::parse,
+        );
+        let server_timing_enabled = raw.parse("server_timing_enabled", "true or false", parse_bool);
+        let client_error_verbosity =
+            raw.parse("client_error_verbosity", "verbose or minimal", |v| {
+                [ClientErrorVerbosity::Verbose, ClientErrorVerbosity::Minimal]
+                    .into_iter()
+                    .find(|m| m.as_str() == v)
+            });
         let log_level = raw.get("log_level").map(str::to_owned);
         let log_format = raw.parse("log_format", "json or text", |v| match v {
             "json" => Some(LogFormat::Json),
@@ -849,6 +1104,12 @@ impl DataPlaneConfig {
                 openapi_mode: openapi_mode.unwrap_or_default(),
                 db_tx_end: db_tx_end.unwrap_or_default(),
                 db_extra_search_path: db_extra_search_path.unwrap_or_default(),
+                db_config: db_config.unwrap_or(true),
+                db_pre_config,
+                jwt_aud,
+                jwt_role_claim_key: jwt_role_claim_key.unwrap_or_default(),
+                server_timing_enabled: server_timing_enabled.unwrap_or(false),
+                client_error_verbosity: client_error_verbosity.unwrap_or_default(),
                 require_apikey,
                 log_level,
                 log_format,
@@ -923,6 +1184,25 @@ impl DataPlaneConfig {
         out.push((
             "MADBASE_DB_EXTRA_SEARCH_PATH",
             list_or_none(&self.db_extra_search_path),
+        ));
+        out.push(("MADBASE_DB_CONFIG", self.db_config.to_string()));
+        if let Some(f) = &self.db_pre_config {
+            out.push(("MADBASE_DB_PRE_CONFIG", f.clone()));
+        }
+        if let Some(aud) = &self.jwt_aud {
+            out.push(("MADBASE_JWT_AUD", aud.clone()));
+        }
+        out.push((
+            "MADBASE_JWT_ROLE_CLAIM_KEY",
+            self.jwt_role_claim_key.as_str().to_owned(),
+        ));
+        out.push((
+            "MADBASE_SERVER_TIMING_ENABLED",
+            self.server_timing_enabled.to_string(),
+        ));
+        out.push((
+            "MADBASE_CLIENT_ERROR_VERBOSITY",
+            self.client_error_verbosity.as_str().to_owned(),
         ));
         out.extend(self.auth.to_env());
         match &self.storage {
@@ -1164,6 +1444,12 @@ mod tests {
             ),
             ("MADBASE_DB_TX_END", "rollback-allow-override"),
             ("MADBASE_DB_EXTRA_SEARCH_PATH", "extensions, api"),
+            ("MADBASE_DB_CONFIG", "false"),
+            ("MADBASE_DB_PRE_CONFIG", "postgrest.pre_config"),
+            ("MADBASE_JWT_AUD", "https://app.example.com"),
+            ("MADBASE_JWT_ROLE_CLAIM_KEY", ".roles[?(@ *== \"app\")]"),
+            ("MADBASE_SERVER_TIMING_ENABLED", "true"),
+            ("MADBASE_CLIENT_ERROR_VERBOSITY", "minimal"),
         ]);
         let c = parse(&vars, None).expect("valid");
         assert_eq!(c.openapi_mode, OpenApiMode::IgnorePrivileges);
@@ -1187,6 +1473,110 @@ mod tests {
             again.api_external_url.as_deref(),
             Some("https://x.example.com")
         );
+    }
+
+    #[test]
+    fn role_claim_keys_parse_as_postgrest_s() {
+        let key = |t: &str| RoleClaimKey::parse(t).map(|k| k.steps().to_vec());
+        use ClaimStep::{Filter, Index, Key};
+        assert_eq!(key(".role"), Some(vec![Key("role".into())]));
+        assert_eq!(
+            key(".app_metadata.role"),
+            Some(vec![Key("app_metadata".into()), Key("role".into())])
+        );
+        assert_eq!(
+            key(".\"https://example.com/claims\".role"),
+            Some(vec![
+                Key("https://example.com/claims".into()),
+                Key("role".into())
+            ])
+        );
+        assert_eq!(key(".roles[1]"), Some(vec![Key("roles".into()), Index(1)]));
+        assert_eq!(
+            key(".roles[?(@ ^== \"app_\")]"),
+            Some(vec![
+                Key("roles".into()),
+                Filter(ClaimMatch::StartsWith, "app_".into())
+            ])
+        );
+        assert_eq!(
+            key(".a[?(@==^\"x\")]"),
+            Some(vec![
+                Key("a".into()),
+                Filter(ClaimMatch::EndsWith, "x".into())
+            ])
+        );
+        for bad in [
+            "",
+            "role",
+            ".",
+            ".a..b",
+            ".a[x]",
+            ".a[]",
+            ".a[?(@ = \"x\")]",
+            ".a[?(@ == x)]",
+            ".a[?(@ == \"x\")].b",
+            ".\"open",
+            ".a b",
+        ] {
+            assert_eq!(key(bad), None, "{bad}");
+        }
+        assert!(ClaimMatch::Contains.matches("my_app_role", "app"));
+        assert!(!ClaimMatch::NotEquals.matches("x", "x"));
+    }
+
+    #[test]
+    fn database_settings_win_and_bad_ones_are_named() {
+        let mut vars = minimal();
+        vars.push(("MADBASE_DB_SCHEMAS", "public"));
+        vars.push(("MADBASE_DB_MAX_ROWS", "10"));
+        let c = parse(&vars, None).expect("valid");
+        assert!(c.db_config);
+        let db = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let over = c
+            .with_db_settings(&db(&[
+                ("db_schemas", "api, public"),
+                ("jwt_aud", "my-app"),
+                ("jwt_role_claim_key", ".app_metadata.role"),
+                ("client_error_verbosity", "minimal"),
+                // Not read from the database: left as configured.
+                ("db_pool_size", "99"),
+                ("jwt_secret", "from-the-database-from-the-database"),
+            ]))
+            .expect("valid");
+        assert_eq!(over.db_schemas, vec!["api", "public"]);
+        assert_eq!(over.db_max_rows, Some(10));
+        assert_eq!(over.jwt_aud.as_deref(), Some("my-app"));
+        assert_eq!(over.jwt_role_claim_key.as_str(), ".app_metadata.role");
+        assert_eq!(over.client_error_verbosity, ClientErrorVerbosity::Minimal);
+        assert_eq!(over.db_pool_size, c.db_pool_size);
+        assert_eq!(over.jwt_secret.expose(), SECRET);
+        // An empty value means the default, as an empty environment variable does.
+        let reset = c
+            .with_db_settings(&db(&[("db_max_rows", "")]))
+            .expect("valid");
+        assert_eq!(reset.db_max_rows, None);
+        let err = c
+            .with_db_settings(&db(&[
+                ("db_tx_end", "later"),
+                ("jwt_role_claim_key", "role"),
+            ]))
+            .expect_err("invalid");
+        assert_eq!(
+            err.problems,
+            vec![
+                "pgrst.db_tx_end must be commit, commit-allow-override, rollback or rollback-allow-override (got `later`)",
+                "pgrst.jwt_role_claim_key must be a claim path like .role, .app_metadata.role or .roles[0] (got `role`)",
+            ]
+        );
+        for key in DB_SETTINGS {
+            assert!(setting(key).is_some(), "{key}");
+        }
     }
 
     #[test]

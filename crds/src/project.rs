@@ -351,6 +351,32 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     pub db_extra_search_path: Option<Vec<String>>,
+    /// Read the data API's settings from the database too, as `ALTER ROLE … SET pgrst.<key>`
+    /// (`MADBASE_DB_CONFIG`, default true), re-read on `NOTIFY pgrst, 'reload config'`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_config: Option<bool>,
+    /// Function (`fn` or `schema.fn`) whose `set_config('pgrst.<key>', …)` calls set in-database
+    /// settings with the lowest precedence (`MADBASE_DB_PRE_CONFIG`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 127))]
+    pub db_pre_config: Option<String>,
+    /// The audience a token's `aud` claim must name for `/rest/v1` (`MADBASE_JWT_AUD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub jwt_aud: Option<String>,
+    /// Where a token's claims name the database role, e.g. `.app_metadata.role`
+    /// (`MADBASE_JWT_ROLE_CLAIM_KEY`, default `.role`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 512))]
+    pub jwt_role_claim_key: Option<String>,
+    /// Answer `/rest/v1` requests with a `Server-Timing` header
+    /// (`MADBASE_SERVER_TIMING_ENABLED`, default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_timing_enabled: Option<bool>,
+    /// Whether `/rest/v1` errors carry `details` and `hint` (`verbose`, the default) or only
+    /// `code` and `message` (`minimal`) (`MADBASE_CLIENT_ERROR_VERBOSITY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_error_verbosity: Option<madbase_config::ClientErrorVerbosity>,
     /// Log filter (`MADBASE_LOG_LEVEL`): error, warn, info, debug, trace or a directive list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
@@ -379,6 +405,12 @@ impl Default for DataPlaneSpec {
             db_hoisted_tx_settings: None,
             db_tx_end: None,
             db_extra_search_path: None,
+            db_config: None,
+            db_pre_config: None,
+            jwt_aud: None,
+            jwt_role_claim_key: None,
+            server_timing_enabled: None,
+            client_error_verbosity: None,
             log_level: None,
         }
     }

@@ -1,7 +1,9 @@
 //! `/rest/v1`: the PostgREST-compatible data API. The `madbase-rest` engine does the work;
 //! this module owns what sits around it in the data plane: the bearer token (anon when none),
 //! the data API's own pool of pipelining connections, the project's schema cache and its reload
-//! on `NOTIFY pgrst, 'reload schema'` (sent by the DDL event trigger of MadBase's migrations).
+//! on `NOTIFY pgrst, 'reload schema'` (sent by the DDL event trigger of MadBase's migrations),
+//! and the data API's settings, which PostgREST also reads from the database (`ALTER ROLE …
+//! SET pgrst.<key>`), re-read on `NOTIFY pgrst, 'reload config'`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -19,7 +21,7 @@ use madbase_rest::{
     Claims, ConnFuture, Connection, DbError, JwtErrorKind, LaneStats, Lanes, Outcome, RestRequest,
     RestResponse, RestSettings, SchemaCache, Transaction,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::http::jwt::JwtError;
 use crate::server::gateway::VerifiedKey;
@@ -28,7 +30,9 @@ use crate::server::project::ProjectContext;
 /// The data API's per-project state.
 pub struct RestContext {
     cache: RwLock<Arc<SchemaCache>>,
-    settings: RestSettings,
+    /// The settings from the environment and the file, which the database's are laid over.
+    base: DataPlaneConfig,
+    settings: RwLock<Arc<RestSettings>>,
     pool: RestPool,
     /// Short reads batched on shared connections; None when `db_read_lanes` is 0.
     lanes: Option<Lanes>,
@@ -117,6 +121,144 @@ pub fn rest_pool(
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// The data API's settings from the data plane's.
+fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
+    RestSettings {
+        schemas: config.db_schemas.clone(),
+        max_rows: config.db_max_rows,
+        pre_request: config.db_pre_request.clone(),
+        plan_enabled: config.db_plan_enabled,
+        aggregates_enabled: config.db_aggregates_enabled,
+        openapi_mode: config.openapi_mode,
+        root_spec: config.db_root_spec.clone(),
+        hoisted_tx_settings: config.db_hoisted_tx_settings.clone(),
+        tx_end: config.db_tx_end,
+        extra_search_path: config.db_extra_search_path.clone(),
+        jwt_aud: config.jwt_aud.clone(),
+        role_claim_key: config.jwt_role_claim_key.clone(),
+        server_timing: config.server_timing_enabled,
+        error_verbosity: config.client_error_verbosity,
+        ..RestSettings::default()
+    }
+}
+
+/// The `pgrst.*` settings of the role `authenticator`, where Supabase keeps them (its
+/// PostgREST logs in as that role: `ALTER ROLE authenticator SET pgrst.db_aggregates_enabled`
+/// is how Supabase's documentation turns aggregates on), and of the connecting role, as
+/// PostgREST reads them; each for every database and for this one. Later rows win: the
+/// connecting role over `authenticator`, this database over every database. A database's own
+/// settings (`ALTER DATABASE … SET`) do not count, as in PostgREST.
+const ROLE_PGRST_SETTINGS_SQL: &str = "\
+SELECT substr(kv, 7, strpos(kv, '=') - 7), substr(kv, strpos(kv, '=') + 1)
+FROM pg_catalog.pg_db_role_setting s
+JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+CROSS JOIN LATERAL unnest(s.setconfig) AS kv
+WHERE r.rolname IN ('authenticator', current_user)
+  AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
+  AND kv LIKE 'pgrst.%' AND strpos(kv, '=') > 0
+ORDER BY r.rolname = current_user, s.setdatabase <> 0";
+
+/// What `db_pre_config` set, by name, read in the transaction that called it.
+const PRE_CONFIG_SETTINGS_SQL: &str = "\
+SELECT substr(name, 7), current_setting(name, true) FROM unnest($1::text[]) AS name
+WHERE coalesce(current_setting(name, true), '') <> ''";
+
+/// The settings the database holds for the data API (PostgREST's in-database
+/// configuration), by key without `pgrst.`, lowest precedence first: what `db_pre_config`
+/// sets, then the roles' settings in [`ROLE_PGRST_SETTINGS_SQL`]'s order. None when
+/// `db_config` is off.
+async fn read_db_settings(
+    client: &tokio_postgres::Client,
+    config: &DataPlaneConfig,
+) -> Result<Vec<(String, String)>, String> {
+    if !config.db_config {
+        return Ok(Vec::new());
+    }
+    let read = |e: tokio_postgres::Error| {
+        format!(
+            "reading the in-database settings: {}",
+            madbase_pgconn::error_text(&e)
+        )
+    };
+    let mut db: Vec<(String, String)> = Vec::new();
+    // Read-only, and rolled back: what the pre-config function sets ends with it.
+    client
+        .batch_execute("BEGIN READ ONLY")
+        .await
+        .map_err(read)?;
+    let outcome = async {
+        if let Some(f) = &config.db_pre_config {
+            // A pre-config function that fails (not created yet, say) leaves the role's
+            // settings in force: it is logged and its part left out.
+            client.batch_execute("SAVEPOINT pre_config").await?;
+            match pre_config(client, f).await {
+                Ok(set) => db.extend(set),
+                Err(e) => {
+                    tracing::warn!(function = %f, error = %madbase_pgconn::error_text(&e), "the pre-config function failed; its settings are left out");
+                    client
+                        .batch_execute("ROLLBACK TO SAVEPOINT pre_config")
+                        .await?;
+                }
+            }
+        }
+        for row in client.query_typed(ROLE_PGRST_SETTINGS_SQL, &[]).await? {
+            db.push((row.get(0), row.get(1)));
+        }
+        Ok::<_, tokio_postgres::Error>(())
+    }
+    .await;
+    let _ = client.batch_execute("ROLLBACK").await;
+    outcome.map_err(read)?;
+    for (key, _) in &db {
+        if !madbase_config::DB_SETTINGS.contains(&key.as_str()) {
+            // The name only: the value may be a secret (pgrst.jwt_secret).
+            tracing::warn!(setting = %format!("pgrst.{key}"), "in-database setting not read by MadBase; ignored");
+        }
+    }
+    Ok(db)
+}
+
+/// Calls the pre-config function `f` and reads the `pgrst.*` settings it set.
+async fn pre_config(
+    client: &tokio_postgres::Client,
+    f: &str,
+) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
+    let call = match f.split_once('.') {
+        Some((schema, name)) => format!("SELECT {}.{}()", quote_ident(schema), quote_ident(name)),
+        None => format!("SELECT {}()", quote_ident(f)),
+    };
+    client.batch_execute(&call).await?;
+    let names: Vec<String> = madbase_config::DB_SETTINGS
+        .iter()
+        .map(|k| format!("pgrst.{k}"))
+        .collect();
+    let rows = client
+        .query_typed(
+            PRE_CONFIG_SETTINGS_SQL,
+            &[(&names, tokio_postgres::types::Type::TEXT_ARRAY)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// `config` with `db` laid over it: they win over the environment and the file.
+fn with_db_settings(
+    config: &DataPlaneConfig,
+    db: &[(String, String)],
+) -> Result<DataPlaneConfig, String> {
+    if db.is_empty() {
+        return Ok(config.clone());
+    }
+    config
+        .with_db_settings(db)
+        .map_err(|e| format!("in-database settings: {}", e.to_string().trim_end()))
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 impl RestContext {
     /// Loads the schema cache for the configured schemas.
     pub async fn load(
@@ -124,19 +266,15 @@ impl RestContext {
         config: &DataPlaneConfig,
         url: &DbUrl,
     ) -> anyhow::Result<Self> {
-        let settings = RestSettings {
-            schemas: config.db_schemas.clone(),
-            max_rows: config.db_max_rows,
-            pre_request: config.db_pre_request.clone(),
-            plan_enabled: config.db_plan_enabled,
-            aggregates_enabled: config.db_aggregates_enabled,
-            openapi_mode: config.openapi_mode,
-            root_spec: config.db_root_spec.clone(),
-            hoisted_tx_settings: config.db_hoisted_tx_settings.clone(),
-            tx_end: config.db_tx_end,
-            extra_search_path: config.db_extra_search_path.clone(),
-            ..RestSettings::default()
-        };
+        // At start, as in PostgREST: settings the database cannot give are logged and left
+        // out, but a bad value stops the data plane as a bad environment variable does. On a
+        // reload either keeps the running settings.
+        let db = read_db_settings(client, config).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "starting without the in-database settings");
+            Vec::new()
+        });
+        let settings =
+            rest_settings(&with_db_settings(config, &db).map_err(|e| anyhow::anyhow!("{e}"))?);
         let cache = SchemaCache::load(client, &settings.schemas)
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
@@ -150,7 +288,8 @@ impl RestContext {
         });
         Ok(Self {
             cache: RwLock::new(Arc::new(cache)),
-            settings,
+            base: config.clone(),
+            settings: RwLock::new(Arc::new(settings)),
             pool,
             lanes,
         })
@@ -165,9 +304,30 @@ impl RestContext {
         }
     }
 
+    /// The current settings.
+    pub fn settings(&self) -> Arc<RestSettings> {
+        match self.settings.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the settings the database holds and swaps them in; requests in flight keep
+    /// the old ones. On a bad value the running settings stay.
+    pub async fn reload_config(&self, client: &tokio_postgres::Client) -> Result<(), String> {
+        let db = read_db_settings(client, &self.base).await?;
+        let fresh = rest_settings(&with_db_settings(&self.base, &db)?);
+        let mut guard = match self.settings.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *guard = Arc::new(fresh);
+        Ok(())
+    }
+
     /// Re-reads the catalog and swaps the cache in; requests in flight keep the old one.
     pub async fn reload(&self, client: &tokio_postgres::Client) -> Result<(), String> {
-        let fresh = SchemaCache::load(client, &self.settings.schemas)
+        let fresh = SchemaCache::load(client, &self.settings().schemas)
             .await
             .map_err(|e| e.to_string())?;
         let mut guard = match self.cache.write() {
@@ -190,7 +350,8 @@ impl RestContext {
 }
 
 /// Listens for `NOTIFY pgrst` on a dedicated connection and reloads the schema cache on
-/// `reload schema`, `reload config` (role settings) or an empty payload, as PostgREST.
+/// `reload schema` or an empty payload, and the settings and then the schema cache (the
+/// exposed schemas and the roles' settings may have changed) on `reload config`, as PostgREST.
 /// Reconnects with backoff, reloading after each reconnect since notifications may have been
 /// missed. Ends when the process does.
 pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: DbUrl) {
@@ -205,7 +366,7 @@ pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: DbUrl) 
                 }
             }
             tokio::time::sleep(backoff).await;
-            reload(&project).await;
+            reload(&project, true).await;
         }
     });
 }
@@ -236,20 +397,35 @@ async fn listen_once(project: &ProjectContext, url: &DbUrl) -> Result<(), String
         .await
         .map_err(|e| e.to_string())?;
     while let Some(payload) = rx.recv().await {
-        // `reload config` re-reads the role settings, which live in the same cache.
-        if payload.is_empty() || payload == "reload schema" || payload == "reload config" {
-            reload(project).await;
+        match payload.as_str() {
+            "" | "reload schema" => reload(project, false).await,
+            "reload config" => reload(project, true).await,
+            _ => {}
         }
     }
     drop(client);
     driver.await.map_err(|e| e.to_string())?
 }
 
-async fn reload(project: &ProjectContext) {
-    let result = match project.pool.get().await {
-        Ok(client) => project.rest.reload(&client).await,
-        Err(e) => Err(crate::server::project::describe_pool_error(&e)),
+/// Reloads the schema cache, after the settings when `config` says so.
+async fn reload(project: &ProjectContext, config: bool) {
+    let client = match project.pool.get().await {
+        Ok(client) => client,
+        Err(e) => {
+            let e = crate::server::project::describe_pool_error(&e);
+            tracing::warn!(error = %e, "reload failed; keeping the previous settings and schema cache");
+            return;
+        }
     };
+    if config {
+        match project.rest.reload_config(&client).await {
+            Ok(()) => tracing::info!("data API settings reloaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "settings reload failed; keeping the previous settings")
+            }
+        }
+    }
+    let result = project.rest.reload(&client).await;
     // Prepared statements were planned against the old schema; a table recreated with other
     // column types would make them fail, so every connection prepares afresh.
     project
@@ -308,35 +484,41 @@ pub async fn handle(
         }
     };
     let rest = &project.rest;
+    let settings = rest.settings();
+    let began = settings.server_timing.then(std::time::Instant::now);
     let (role, claims) = match bearer(&headers) {
         None => (
-            rest.settings.anon_role.clone(),
-            Arc::new(Claims::new(json!({"role": rest.settings.anon_role}))),
+            settings.anon_role.clone(),
+            Arc::new(Claims::new(json!({"role": settings.anon_role}))),
         ),
-        Some(token) => match verified.filter(|v| v.token == token).map_or_else(
-            || project.jwt.verify(token).map(|c| Arc::new(Claims::new(c))),
-            |v| Ok(v.0.claims),
-        ) {
-            Ok(claims) => {
-                let role = claims
-                    .value()
-                    .get("role")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&rest.settings.anon_role)
-                    .to_owned();
-                (role, claims)
+        Some(token) => {
+            // The gateway has verified the API key; anything else is verified here. Its
+            // signature only: the claims are checked as PostgREST checks them.
+            let verified = verified.filter(|v| v.token == token).map_or_else(
+                || {
+                    project
+                        .jwt
+                        .verify_signature(token)
+                        .map(|c| Arc::new(Claims::new(c)))
+                },
+                |v| Ok(v.0.claims),
+            );
+            let checked = match verified {
+                Ok(claims) => {
+                    madbase_rest::authorize(claims.value(), &settings, madbase_rest::now_secs())
+                        .map(|role| (role, claims))
+                }
+                Err(JwtError::Expired) => Err(JwtErrorKind::Claims("JWT expired".into())),
+                Err(JwtError::BadSignature) => {
+                    Err(JwtErrorKind::Invalid("JWSError JWSInvalidSignature".into()))
+                }
+                Err(JwtError::Malformed(reason)) => Err(JwtErrorKind::Invalid(reason)),
+            };
+            match checked {
+                Ok(checked) => checked,
+                Err(kind) => return into_response(madbase_rest::jwt_error(kind, &settings)),
             }
-            Err(e) => {
-                let kind = match e {
-                    JwtError::Expired => JwtErrorKind::Claims("JWT expired".into()),
-                    JwtError::BadSignature => {
-                        JwtErrorKind::Invalid("JWSError JWSInvalidSignature".into())
-                    }
-                    JwtError::Malformed(reason) => JwtErrorKind::Invalid(reason),
-                };
-                return into_response(madbase_rest::jwt_error(kind));
-            }
-        },
+        }
     };
     let path = match uri.path().strip_prefix("/rest/v1").unwrap_or(uri.path()) {
         "" => "/".to_owned(),
@@ -350,13 +532,14 @@ pub async fn handle(
         body,
         role,
         claims,
+        jwt_time: began.map(|t| t.elapsed()),
     };
     let cache = rest.cache();
     let conn = Routed {
         rest,
         own: tokio::sync::Mutex::new(None),
     };
-    into_response(madbase_rest::handle(&cache, &rest.settings, &conn, req).await)
+    into_response(madbase_rest::handle(&cache, &settings, &conn, req).await)
 }
 
 /// Where a request's statements run: a short read on a read lane when one takes it, anything

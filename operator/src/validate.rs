@@ -480,8 +480,43 @@ pub fn validate(
     if let Some(on) = dp.db_aggregates_enabled {
         settings.insert("MADBASE_DB_AGGREGATES_ENABLED".to_owned(), on.to_string());
     }
-    if let Some(on) = dp.db_plan_enabled {
-        settings.insert("MADBASE_DB_PLAN_ENABLED".to_owned(), on.to_string());
+    let switches = [
+        (dp.db_plan_enabled, "MADBASE_DB_PLAN_ENABLED"),
+        (dp.db_config, "MADBASE_DB_CONFIG"),
+        (dp.server_timing_enabled, "MADBASE_SERVER_TIMING_ENABLED"),
+    ];
+    for (on, variable) in switches {
+        if let Some(on) = on {
+            settings.insert(variable.to_owned(), on.to_string());
+        }
+    }
+    if let Some(v) = dp.client_error_verbosity {
+        settings.insert(
+            "MADBASE_CLIENT_ERROR_VERBOSITY".to_owned(),
+            v.as_str().into(),
+        );
+    }
+    match &dp.jwt_aud {
+        Some(aud) if aud.chars().any(char::is_control) => problem(
+            &mut problems,
+            "spec.dataPlane.jwtAud",
+            "must not contain control characters",
+        ),
+        Some(aud) => {
+            settings.insert("MADBASE_JWT_AUD".to_owned(), aud.clone());
+        }
+        None => {}
+    }
+    match &dp.jwt_role_claim_key {
+        Some(key) if madbase_config::RoleClaimKey::parse(key).is_none() => problem(
+            &mut problems,
+            "spec.dataPlane.jwtRoleClaimKey",
+            "must be a claim path like .role, .app_metadata.role or .roles[0]",
+        ),
+        Some(key) => {
+            settings.insert("MADBASE_JWT_ROLE_CLAIM_KEY".to_owned(), key.clone());
+        }
+        None => {}
     }
     // The data plane's own rules, so a spec it would refuse at start fails here instead.
     let functions = [
@@ -490,6 +525,13 @@ pub fn validate(
             "MADBASE_DB_PRE_REQUEST",
             "spec.dataPlane.dbPreRequest",
             madbase_config::valid_function_name as fn(&str) -> bool,
+            "must be a function name like fn or schema.fn (letters, digits, _)",
+        ),
+        (
+            &dp.db_pre_config,
+            "MADBASE_DB_PRE_CONFIG",
+            "spec.dataPlane.dbPreConfig",
+            madbase_config::valid_function_name,
             "must be a function name like fn or schema.fn (letters, digits, _)",
         ),
         (

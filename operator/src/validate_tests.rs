@@ -211,6 +211,12 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.db_hoisted_tx_settings = Some(vec!["statement_timeout".into()]);
     p.spec.data_plane.db_tx_end = Some(madbase_config::DbTxEnd::RollbackAllowOverride);
     p.spec.data_plane.db_extra_search_path = Some(vec!["extensions".into(), "util".into()]);
+    p.spec.data_plane.db_config = Some(false);
+    p.spec.data_plane.db_pre_config = Some("postgrest.pre_config".into());
+    p.spec.data_plane.jwt_aud = Some("https://app.example.com".into());
+    p.spec.data_plane.jwt_role_claim_key = Some(".app_metadata.role".into());
+    p.spec.data_plane.server_timing_enabled = Some(true);
+    p.spec.data_plane.client_error_verbosity = Some(madbase_config::ClientErrorVerbosity::Minimal);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
@@ -225,6 +231,12 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_DB_HOISTED_TX_SETTINGS"], "statement_timeout");
     assert_eq!(s["MADBASE_DB_TX_END"], "rollback-allow-override");
     assert_eq!(s["MADBASE_DB_EXTRA_SEARCH_PATH"], "extensions,util");
+    assert_eq!(s["MADBASE_DB_CONFIG"], "false");
+    assert_eq!(s["MADBASE_DB_PRE_CONFIG"], "postgrest.pre_config");
+    assert_eq!(s["MADBASE_JWT_AUD"], "https://app.example.com");
+    assert_eq!(s["MADBASE_JWT_ROLE_CLAIM_KEY"], ".app_metadata.role");
+    assert_eq!(s["MADBASE_SERVER_TIMING_ENABLED"], "true");
+    assert_eq!(s["MADBASE_CLIENT_ERROR_VERBOSITY"], "minimal");
     p.spec.data_plane.db_hoisted_tx_settings = Some(Vec::new());
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     assert_eq!(
@@ -242,6 +254,12 @@ fn data_plane_tuning_reaches_its_settings() {
         "MADBASE_DB_HOISTED_TX_SETTINGS",
         "MADBASE_DB_TX_END",
         "MADBASE_DB_EXTRA_SEARCH_PATH",
+        "MADBASE_DB_CONFIG",
+        "MADBASE_DB_PRE_CONFIG",
+        "MADBASE_JWT_AUD",
+        "MADBASE_JWT_ROLE_CLAIM_KEY",
+        "MADBASE_SERVER_TIMING_ENABLED",
+        "MADBASE_CLIENT_ERROR_VERBOSITY",
     ] {
         assert!(
             !v.data_plane.settings.contains_key(unset),
@@ -258,20 +276,26 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
     p.spec.data_plane.db_hoisted_tx_settings =
         Some(vec!["statement_timeout".into(), "Work Mem".into()]);
     p.spec.data_plane.db_extra_search_path = Some(vec!["a,b".into()]);
+    p.spec.data_plane.db_pre_config = Some("pre config".into());
+    p.spec.data_plane.jwt_role_claim_key = Some("app_metadata.role".into());
+    p.spec.data_plane.jwt_aud = Some("line\nbreak".into());
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
     let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
         [
+            "spec.dataPlane.jwtAud",
+            "spec.dataPlane.jwtRoleClaimKey",
             "spec.dataPlane.dbPreRequest",
+            "spec.dataPlane.dbPreConfig",
             "spec.dataPlane.dbRootSpec",
             "spec.dataPlane.dbExtraSearchPath",
             "spec.dataPlane.dbHoistedTxSettings"
         ]
     );
     assert!(
-        err.0[3].message.contains("`Work Mem`"),
+        err.0[6].message.contains("`Work Mem`"),
         "{}",
-        err.0[3].message
+        err.0[6].message
     );
 }

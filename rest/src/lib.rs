@@ -13,6 +13,7 @@ pub mod error;
 mod execute;
 mod filter;
 mod introspect;
+mod jwt;
 pub mod lane;
 mod media;
 mod mutation;
@@ -31,13 +32,17 @@ mod rpc;
 pub mod schema_cache;
 mod select;
 mod sql;
+mod timing;
 pub mod wire;
 mod write;
 
 pub use error::{DbError, JwtErrorKind, RestError};
 pub use execute::{ConnFuture, Connection, Outcome, Transaction, run_on};
+pub use jwt::{authorize, now_secs};
 pub use lane::{LaneLimits, LaneStats, Lanes};
-pub use request::{Claims, DbTxEnd, OpenApiMode, RestRequest, RestSettings};
+pub use request::{
+    Claims, ClientErrorVerbosity, DbTxEnd, OpenApiMode, RestRequest, RestSettings, RoleClaimKey,
+};
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};
 pub use wire::{ConnConfig, PgConn};
@@ -55,6 +60,6 @@ pub async fn handle(
 }
 
 /// PostgREST's 401 response for a rejected JWT (PGRST301/302/303, or PGRST300 when no secret).
-pub fn jwt_error(kind: JwtErrorKind) -> RestResponse {
-    RestResponse::from_error(&RestError::Jwt(kind))
+pub fn jwt_error(kind: JwtErrorKind, settings: &RestSettings) -> RestResponse {
+    RestResponse::from_error(&RestError::Jwt(kind), settings.error_verbosity)
 }

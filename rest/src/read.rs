@@ -159,6 +159,7 @@ pub async fn serve(
 ) -> Result<RestResponse, RestError> {
     let table = ctx.cache.find_table(&ctx.schema, name)?;
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
+    ctx.parsed();
     let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
         .with_search_path(ctx.search_path());
     let mut node = planner.plan_root(

@@ -14,8 +14,9 @@ use crate::prefer::{Applied, Preferences};
 use crate::response::RestResponse;
 use crate::schema_cache::{Function, Isolation, SchemaCache};
 use crate::sql::{Ident, Sql};
+use crate::timing::{Timed, Timing};
 use crate::{call, openapi, read, write};
-pub use madbase_config::{DbTxEnd, OpenApiMode};
+pub use madbase_config::{ClientErrorVerbosity, DbTxEnd, OpenApiMode, RoleClaimKey};
 
 /// Data API settings of one project (PostgREST's `db-*` options).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,14 @@ pub struct RestSettings {
     /// it applies to the whole transaction, before the function runs (so a function's
     /// `statement_timeout` bounds the call itself).
     pub hoisted_tx_settings: Vec<String>,
+    /// `jwt-aud`: the audience a token's `aud` must name; any when unset.
+    pub jwt_aud: Option<String>,
+    /// `jwt-role-claim-key`: where the claims name the role.
+    pub role_claim_key: RoleClaimKey,
+    /// `server-timing-enabled`: answer with a `Server-Timing` header.
+    pub server_timing: bool,
+    /// `client-error-verbosity`: whether errors carry `details` and `hint`.
+    pub error_verbosity: ClientErrorVerbosity,
 }
 
 impl Default for RestSettings {
@@ -67,6 +76,10 @@ impl Default for RestSettings {
             ]
             .map(String::from)
             .to_vec(),
+            jwt_aud: None,
+            role_claim_key: RoleClaimKey::default(),
+            server_timing: false,
+            error_verbosity: ClientErrorVerbosity::Verbose,
         }
     }
 }
@@ -89,6 +102,8 @@ pub struct RestRequest {
     /// Verified JWT claims (`{"role":"anon"}` without a token); shared, as the data plane
     /// keeps those of its API keys.
     pub claims: std::sync::Arc<Claims>,
+    /// How long checking the token took, for `Server-Timing`.
+    pub jwt_time: Option<std::time::Duration>,
 }
 
 /// Verified JWT claims with their JSON text, serialised once: the API keys' claims are kept
@@ -141,6 +156,8 @@ pub struct Ctx<'a> {
     /// The function a call runs, once resolved: its hoisted settings and isolation level
     /// apply to the transaction.
     pub function: Option<&'a Function>,
+    /// The request's `Server-Timing` marks, when enabled.
+    pub timing: Option<&'a Timing>,
 }
 
 impl Ctx<'_> {
@@ -306,6 +323,13 @@ impl Ctx<'_> {
                 false
             }
             None => tx_end.rolls_back(),
+        }
+    }
+
+    /// Marks the query string parsed, for `Server-Timing`.
+    pub fn parsed(&self) {
+        if let Some(t) = self.timing {
+            t.parsed();
         }
     }
 
@@ -557,9 +581,27 @@ pub async fn handle(
     req: RestRequest,
 ) -> RestResponse {
     let is_head = req.method == Method::HEAD;
-    let mut resp = match serve(cache, settings, client, &req).await {
-        Ok(r) => r,
-        Err(e) => RestResponse::from_error(&e),
+    let timing = settings.server_timing.then(|| Timing::start(req.jwt_time));
+    let timed;
+    let client: &dyn Connection = match &timing {
+        Some(timing) => {
+            timed = Timed {
+                inner: client,
+                timing,
+            };
+            &timed
+        }
+        None => client,
+    };
+    let mut resp = match serve(cache, settings, client, &req, timing.as_ref()).await {
+        // PostgREST times successful responses only.
+        Ok(mut r) => {
+            if let Some(t) = &timing {
+                r.header("server-timing", &t.header());
+            }
+            r
+        }
+        Err(e) => RestResponse::from_error(&e, settings.error_verbosity),
     };
     if is_head {
         resp.body = Bytes::new();
@@ -572,6 +614,7 @@ async fn serve(
     settings: &RestSettings,
     client: &dyn Connection,
     req: &RestRequest,
+    timing: Option<&Timing>,
 ) -> Result<RestResponse, RestError> {
     let m = &req.method;
     let route = match (route(&req.path)?, &settings.root_spec) {
@@ -640,6 +683,7 @@ async fn serve(
         applied: Applied::default(),
         anon: req.role == settings.anon_role,
         function: None,
+        timing,
     };
     let anon = ctx.anon;
     let result = match route {

@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use crate::error::RestError;
+use madbase_config::ClientErrorVerbosity;
 
 /// What [`crate::handle`] returns.
 #[derive(Debug, Clone)]
@@ -43,11 +44,15 @@ impl RestResponse {
     }
 
     /// The error's PostgREST body, status and headers.
-    pub fn from_error(e: &RestError) -> Self {
-        let body = match e {
+    /// With [`ClientErrorVerbosity::Minimal`], only its `code` and `message`.
+    pub fn from_error(e: &RestError, verbosity: ClientErrorVerbosity) -> Self {
+        let mut body = match e {
             RestError::Raised { body, .. } => body.clone(),
             _ => e.body(),
         };
+        if let (ClientErrorVerbosity::Minimal, Value::Object(fields)) = (verbosity, &mut body) {
+            fields.retain(|k, _| k == "code" || k == "message");
+        }
         RestResponse {
             status: e.status(),
             headers: e.headers(),

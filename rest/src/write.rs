@@ -31,6 +31,7 @@ pub async fn serve(
         _ => WriteKind::Delete,
     };
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
+    ctx.parsed();
     let content_type = ctx
         .req
         .headers

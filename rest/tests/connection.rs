@@ -48,6 +48,7 @@ async fn call(
             body: Bytes::from(body.to_string()),
             role: "anon".into(),
             claims: std::sync::Arc::new(madbase_rest::Claims::new(json!({"role": "anon"}))),
+            jwt_time: None,
         },
     )
     .await;

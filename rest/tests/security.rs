@@ -5,7 +5,7 @@ mod postgres;
 
 use data_plane::*;
 use madbase_rest::JwtErrorKind;
-use madbase_rest::{OpenApiMode, RestSettings};
+use madbase_rest::{ClientErrorVerbosity, OpenApiMode, RestSettings};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -236,7 +236,8 @@ async fn pre_request_runs_first() {
 
 #[tokio::test]
 async fn jwt_errors_render_postgrest_bodies() {
-    let r = madbase_rest::jwt_error(JwtErrorKind::Claims("JWT expired".into()));
+    let verbose = RestSettings::default();
+    let r = madbase_rest::jwt_error(JwtErrorKind::Claims("JWT expired".into()), &verbose);
     assert_eq!(r.status.as_u16(), 401);
     let b: Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(
@@ -247,11 +248,81 @@ async fn jwt_errors_render_postgrest_bodies() {
         r.headers["www-authenticate"],
         "Bearer error=\"invalid_token\", error_description=\"JWT expired\""
     );
-    let r = madbase_rest::jwt_error(JwtErrorKind::Invalid(
-        "Expected 3 parts in JWT; got 2".into(),
-    ));
+    let r = madbase_rest::jwt_error(
+        JwtErrorKind::Invalid("Expected 3 parts in JWT; got 2".into()),
+        &verbose,
+    );
     let b: Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(b["code"], "PGRST301");
+    let minimal = RestSettings {
+        error_verbosity: ClientErrorVerbosity::Minimal,
+        ..RestSettings::default()
+    };
+    let r = madbase_rest::jwt_error(JwtErrorKind::Claims("JWT expired".into()), &minimal);
+    let b: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(b, json!({"code": "PGRST303", "message": "JWT expired"}));
+}
+
+#[tokio::test]
+async fn minimal_error_verbosity_keeps_code_and_message_only() {
+    let api = Api::with(RestSettings {
+        error_verbosity: ClientErrorVerbosity::Minimal,
+        ..settings()
+    })
+    .await;
+    // A parse error, a schema cache miss and a database error: each loses details and hint.
+    for url in ["/users?id=eq", "/userz", "/rpc/plain_raise"] {
+        let r = api.get(url).await;
+        assert!(r.status >= 400, "{url}: {}", r.status);
+        let body = r.json();
+        let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["code", "message"], "{url}: {body}");
+    }
+    // A successful response is untouched, and verbose stays the default.
+    assert_eq!(api.get("/users?select=id&limit=1").await.status, 200);
+    let r = Api::new().await.get("/userz").await;
+    assert!(r.json()["hint"].is_string(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn server_timing_reports_postgrest_s_metrics_when_enabled() {
+    let api = Api::with(RestSettings {
+        server_timing: true,
+        ..settings()
+    })
+    .await;
+    let metric_names = |h: &str| -> Vec<String> {
+        h.split(", ")
+            .map(|m| {
+                let (name, dur) = m.split_once(";dur=").expect("metric");
+                assert!(dur.parse::<f64>().is_ok_and(|d| d >= 0.0), "{h}");
+                name.to_owned()
+            })
+            .collect()
+    };
+    for (method, url) in [
+        ("GET", "/users?select=id&limit=1"),
+        ("HEAD", "/users"),
+        ("POST", "/rpc/add"),
+    ] {
+        let body = if method == "POST" {
+            r#"{"a": 1, "b": 2}"#
+        } else {
+            ""
+        };
+        let r = api.send(method, url, &[], body).await;
+        assert!(r.status < 300, "{url}: {} {}", r.status, r.body);
+        let h = r.header("server-timing").expect("server-timing");
+        assert_eq!(
+            metric_names(h),
+            ["parse", "plan", "transaction", "response"],
+            "{url}: {h}"
+        );
+    }
+    // Errors are not timed, as in PostgREST; nor is anything when the setting is off.
+    assert!(api.get("/userz").await.header("server-timing").is_none());
+    let off = Api::new().await;
+    assert!(off.get("/users").await.header("server-timing").is_none());
 }
 
 #[tokio::test]

@@ -321,6 +321,12 @@ fn dev_config(
         "MADBASE_DB_HOISTED_TX_SETTINGS",
         "MADBASE_DB_TX_END",
         "MADBASE_OPENAPI_MODE",
+        "MADBASE_DB_CONFIG",
+        "MADBASE_DB_PRE_CONFIG",
+        "MADBASE_JWT_AUD",
+        "MADBASE_JWT_ROLE_CLAIM_KEY",
+        "MADBASE_SERVER_TIMING_ENABLED",
+        "MADBASE_CLIENT_ERROR_VERBOSITY",
     ] {
         if let Ok(v) = std::env::var(key) {
             values.push((key, v));

@@ -132,6 +132,7 @@ impl<C: Connection> Api<C> {
                 body: Bytes::from(body.to_string()),
                 role: role.to_string(),
                 claims: std::sync::Arc::new(madbase_rest::Claims::new(claims)),
+                jwt_time: None,
             },
         )
         .await;
