@@ -92,6 +92,8 @@ settings! {
         "Data API: the audience a token's `aud` claim must name, else 401 PGRST303 (PostgREST's jwt-aud); unset: any audience.";
     "jwt_role_claim_key" => "MADBASE_JWT_ROLE_CLAIM_KEY", required: false, secret: false, default: Some(".role"),
         "Data API: where a token's claims name the database role (PostgREST's jwt-role-claim-key), e.g. .app_metadata.role, .\"https://example.com/role\", .roles[0] or .roles[?(@ ^== \"app_\")]; a token without it runs as anon.";
+    "jwt_cache_max_entries" => "MADBASE_JWT_CACHE_MAX_ENTRIES", required: false, secret: false, default: Some("1000"),
+        "Data API: bearer tokens whose verified claims are kept, so a token is verified once rather than on every request (PostgREST's jwt-cache-max-entries); 0 turns the cache off.";
     "server_timing_enabled" => "MADBASE_SERVER_TIMING_ENABLED", required: false, secret: false, default: Some("false"),
         "Data API: add a `Server-Timing` header with the time spent on the token, parsing, planning, the transaction and the response (PostgREST's server-timing-enabled).";
     "client_error_verbosity" => "MADBASE_CLIENT_ERROR_VERBOSITY", required: false, secret: false, default: Some("verbose"),
@@ -653,6 +655,8 @@ pub struct DataPlaneConfig {
     pub jwt_aud: Option<String>,
     /// See `jwt_role_claim_key`.
     pub jwt_role_claim_key: RoleClaimKey,
+    /// See `jwt_cache_max_entries`.
+    pub jwt_cache_max_entries: usize,
     /// See `server_timing_enabled`.
     pub server_timing_enabled: bool,
     /// See `client_error_verbosity`.
@@ -1014,6 +1018,11 @@ impl DataPlaneConfig {
             "a claim path like .role, .app_metadata.role or .roles[0]",
             RoleClaimKey::parse,
         );
+        let jwt_cache_max_entries = raw.parse(
+            "jwt_cache_max_entries",
+            "an integer between 0 and 1000000",
+            |v| v.parse::<usize>().ok().filter(|n| *n <= 1_000_000),
+        );
         let server_timing_enabled = raw.parse("server_timing_enabled", "true or false", parse_bool);
         let client_error_verbosity =
             raw.parse("client_error_verbosity", "verbose or minimal", |v| {
@@ -1108,6 +1117,7 @@ impl DataPlaneConfig {
                 db_pre_config,
                 jwt_aud,
                 jwt_role_claim_key: jwt_role_claim_key.unwrap_or_default(),
+                jwt_cache_max_entries: jwt_cache_max_entries.unwrap_or(1000),
                 server_timing_enabled: server_timing_enabled.unwrap_or(false),
                 client_error_verbosity: client_error_verbosity.unwrap_or_default(),
                 require_apikey,
@@ -1195,6 +1205,10 @@ impl DataPlaneConfig {
         out.push((
             "MADBASE_JWT_ROLE_CLAIM_KEY",
             self.jwt_role_claim_key.as_str().to_owned(),
+        ));
+        out.push((
+            "MADBASE_JWT_CACHE_MAX_ENTRIES",
+            self.jwt_cache_max_entries.to_string(),
         ));
         out.push((
             "MADBASE_SERVER_TIMING_ENABLED",
@@ -1449,6 +1463,7 @@ mod tests {
             ("MADBASE_JWT_AUD", "https://app.example.com"),
             ("MADBASE_JWT_ROLE_CLAIM_KEY", ".roles[?(@ *== \"app\")]"),
             ("MADBASE_SERVER_TIMING_ENABLED", "true"),
+            ("MADBASE_JWT_CACHE_MAX_ENTRIES", "0"),
             ("MADBASE_CLIENT_ERROR_VERBOSITY", "minimal"),
         ]);
         let c = parse(&vars, None).expect("valid");

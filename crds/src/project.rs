@@ -369,6 +369,11 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 512))]
     pub jwt_role_claim_key: Option<String>,
+    /// Bearer tokens whose verified claims each pod keeps, so a token is verified once
+    /// (`MADBASE_JWT_CACHE_MAX_ENTRIES`, default 1000; 0 turns the cache off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000000))]
+    pub jwt_cache_max_entries: Option<i32>,
     /// Answer `/rest/v1` requests with a `Server-Timing` header
     /// (`MADBASE_SERVER_TIMING_ENABLED`, default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -409,6 +414,7 @@ impl Default for DataPlaneSpec {
             db_pre_config: None,
             jwt_aud: None,
             jwt_role_claim_key: None,
+            jwt_cache_max_entries: None,
             server_timing_enabled: None,
             client_error_verbosity: None,
             log_level: None,

@@ -86,6 +86,7 @@ impl Metrics {
         project: &str,
         pools: &[(&str, PoolGauges)],
         lanes: madbase_rest::LaneStats,
+        jwt_cached: usize,
     ) -> String {
         use std::fmt::Write as _;
         let mut out = String::with_capacity(4096);
@@ -187,6 +188,11 @@ impl Metrics {
                 "Read lanes with a batch running.",
                 lanes.running,
             ),
+            (
+                "madbase_rest_jwt_cache_entries",
+                "Bearer tokens whose verified claims the data API keeps.",
+                jwt_cached as u64,
+            ),
         ] {
             let _ = writeln!(
                 out,
@@ -239,7 +245,7 @@ mod tests {
             queued: 2,
             running: 1,
         };
-        let text = m.render("default", &[("main", pool), ("rest", pool)], lanes);
+        let text = m.render("default", &[("main", pool), ("rest", pool)], lanes, 5);
         assert!(text.contains(
             "madbase_http_requests_total{project=\"default\",api=\"rest\",status=\"2xx\"} 1"
         ));
@@ -260,5 +266,6 @@ mod tests {
         assert!(text.contains("madbase_rest_lane_reads_total{project=\"default\"} 7"));
         assert!(text.contains("madbase_rest_lane_queued{project=\"default\"} 2"));
         assert!(text.contains("madbase_rest_lane_running{project=\"default\"} 1"));
+        assert!(text.contains("madbase_rest_jwt_cache_entries{project=\"default\"} 5"));
     }
 }

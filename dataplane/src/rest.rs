@@ -36,6 +36,8 @@ pub struct RestContext {
     pool: RestPool,
     /// Short reads batched on shared connections; None when `db_read_lanes` is 0.
     lanes: Option<Lanes>,
+    /// Bearer tokens already verified (PostgREST's JWT cache).
+    tokens: crate::http::jwt::TokenCache,
 }
 
 /// A data API connection and the schema generation its prepared statements were made for.
@@ -292,6 +294,7 @@ impl RestContext {
             settings: RwLock::new(Arc::new(settings)),
             pool,
             lanes,
+            tokens: crate::http::jwt::TokenCache::new(config.jwt_cache_max_entries),
         })
     }
 
@@ -341,6 +344,11 @@ impl RestContext {
     /// Pool gauges of the data API's connections.
     pub fn pool_status(&self) -> deadpool::Status {
         self.pool.status()
+    }
+
+    /// Bearer tokens in the JWT cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.tokens.len()
     }
 
     /// Counters of the read lanes (zero when there are none).
@@ -492,21 +500,30 @@ pub async fn handle(
             Arc::new(Claims::new(json!({"role": settings.anon_role}))),
         ),
         Some(token) => {
-            // The gateway has verified the API key; anything else is verified here. Its
-            // signature only: the claims are checked as PostgREST checks them.
-            let verified = verified.filter(|v| v.token == token).map_or_else(
-                || {
-                    project
-                        .jwt
-                        .verify_signature(token)
-                        .map(|c| Arc::new(Claims::new(c)))
-                },
-                |v| Ok(v.0.claims),
-            );
+            // The gateway has verified the API key, and the cache holds tokens verified
+            // before; anything else is verified here. Its signature only: the claims are
+            // checked as PostgREST checks them, on every request.
+            let known = verified
+                .filter(|v| v.token == token)
+                .map(|v| v.0.claims)
+                .or_else(|| rest.tokens.get(token));
+            let fresh = known.is_none();
+            let verified = match known {
+                Some(claims) => Ok(claims),
+                None => project
+                    .jwt
+                    .verify_signature(token)
+                    .map(|c| Arc::new(Claims::new(c))),
+            };
             let checked = match verified {
                 Ok(claims) => {
                     madbase_rest::authorize(claims.value(), &settings, madbase_rest::now_secs())
-                        .map(|role| (role, claims))
+                        .map(|role| {
+                            if fresh {
+                                rest.tokens.put(token, &claims);
+                            }
+                            (role, claims)
+                        })
                 }
                 Err(JwtError::Expired) => Err(JwtErrorKind::Claims("JWT expired".into())),
                 Err(JwtError::BadSignature) => {

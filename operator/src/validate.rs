@@ -490,6 +490,9 @@ pub fn validate(
             settings.insert(variable.to_owned(), on.to_string());
         }
     }
+    if let Some(n) = dp.jwt_cache_max_entries {
+        settings.insert("MADBASE_JWT_CACHE_MAX_ENTRIES".to_owned(), n.to_string());
+    }
     if let Some(v) = dp.client_error_verbosity {
         settings.insert(
             "MADBASE_CLIENT_ERROR_VERBOSITY".to_owned(),

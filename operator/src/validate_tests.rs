@@ -216,6 +216,7 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.jwt_aud = Some("https://app.example.com".into());
     p.spec.data_plane.jwt_role_claim_key = Some(".app_metadata.role".into());
     p.spec.data_plane.server_timing_enabled = Some(true);
+    p.spec.data_plane.jwt_cache_max_entries = Some(0);
     p.spec.data_plane.client_error_verbosity = Some(madbase_config::ClientErrorVerbosity::Minimal);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
@@ -236,6 +237,7 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_JWT_AUD"], "https://app.example.com");
     assert_eq!(s["MADBASE_JWT_ROLE_CLAIM_KEY"], ".app_metadata.role");
     assert_eq!(s["MADBASE_SERVER_TIMING_ENABLED"], "true");
+    assert_eq!(s["MADBASE_JWT_CACHE_MAX_ENTRIES"], "0");
     assert_eq!(s["MADBASE_CLIENT_ERROR_VERBOSITY"], "minimal");
     p.spec.data_plane.db_hoisted_tx_settings = Some(Vec::new());
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
@@ -259,6 +261,7 @@ fn data_plane_tuning_reaches_its_settings() {
         "MADBASE_JWT_AUD",
         "MADBASE_JWT_ROLE_CLAIM_KEY",
         "MADBASE_SERVER_TIMING_ENABLED",
+        "MADBASE_JWT_CACHE_MAX_ENTRIES",
         "MADBASE_CLIENT_ERROR_VERBOSITY",
     ] {
         assert!(

@@ -149,3 +149,23 @@ test('reload schema alone leaves the settings as they are', async () => {
   await reloadConfig();
   await until(async () => (await get('/cfg_items')).headers.get('server-timing') === null, 'the reset setting');
 });
+
+test('a bearer token is verified once and then served from the JWT cache', async () => {
+  const cached = async () => {
+    const text = await (await fetch(`${dev.url}/metrics`)).text();
+    return Number(text.match(/^madbase_rest_jwt_cache_entries\{[^}]*\} (\d+)$/m)[1]);
+  };
+  const before = await cached();
+  const user = token({ aud: 'cfg-role', app_metadata: { role: 'authenticated' }, sub: 'cache-me' });
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await (await get('/rpc/cfg_whoami', user)).json(), 'authenticated');
+  }
+  assert.equal(await cached(), before + 1);
+  // A forged signature is refused and never kept; a cached token is still checked each time.
+  const forged = `${user.slice(0, user.lastIndexOf('.'))}.${'A'.repeat(43)}`;
+  assert.equal((await get('/rpc/cfg_whoami', forged)).status, 401);
+  assert.equal(await cached(), before + 1);
+  await db.query(`ALTER ROLE CURRENT_USER SET pgrst.jwt_aud = 'another'`);
+  await reloadConfig();
+  await until(async () => (await get('/rpc/cfg_whoami', user)).status === 401, 'the cached token refused');
+});

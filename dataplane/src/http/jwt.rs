@@ -13,6 +13,7 @@
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use madbase_config::{JwtSigningAlg, Secret};
+use madbase_rest::Claims;
 use serde_json::{Value, json};
 
 /// Why a token was refused.
@@ -390,6 +391,78 @@ pub fn generate_secret() -> Secret {
     )
 }
 
+/// Tokens whose signature has been verified, with their claims: verifying again would give
+/// the same answer, and costs far more than a lookup (an ES256 signature most of all). Used by
+/// the gateway for the API keys, which arrive with nearly every request, and by the data API
+/// for bearer tokens (PostgREST's JWT cache). Only tokens that verified are stored, so junk
+/// cannot fill it; an entry is trusted until the token's own `exp` (with the verifier's
+/// leeway); the keys are fixed for the life of the process. When full, expired entries go,
+/// then everything.
+pub struct TokenCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Claims>>>,
+    capacity: usize,
+}
+
+/// The verifier's leeway on `exp`, in seconds (see [`JwtKeys::new`]).
+const EXP_LEEWAY_SECS: f64 = 30.0;
+
+impl TokenCache {
+    /// A cache of at most `capacity` tokens; 0 keeps none.
+    pub fn new(capacity: usize) -> Self {
+        TokenCache {
+            entries: Default::default(),
+            capacity,
+        }
+    }
+
+    fn unexpired(claims: &Claims, now: f64) -> bool {
+        match claims.value().get("exp") {
+            None => true,
+            Some(exp) => exp.as_f64().is_some_and(|exp| now <= exp + EXP_LEEWAY_SECS),
+        }
+    }
+
+    fn now() -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
+    /// The claims of `token` if it verified before and has not expired.
+    pub fn get(&self, token: &str) -> Option<std::sync::Arc<Claims>> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let claims = entries.get(token)?;
+        Self::unexpired(claims, Self::now()).then(|| claims.clone())
+    }
+
+    /// Remembers a token that verified.
+    pub fn put(&self, token: &str, claims: &std::sync::Arc<Claims>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= self.capacity {
+            let now = Self::now();
+            entries.retain(|_, c| Self::unexpired(c, now));
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(token.to_owned(), claims.clone());
+    }
+
+    /// How many tokens it holds.
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,5 +677,62 @@ mod tests {
         let b = generate_secret();
         assert_eq!(a.expose().len(), 40);
         assert_ne!(a, b);
+    }
+    #[test]
+    fn cached_tokens_expire_with_their_token_and_stay_bounded() {
+        let cache = TokenCache::new(64);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        cache.put(
+            "forever",
+            &std::sync::Arc::new(Claims::new(json!({"role": "anon"}))),
+        );
+        cache.put(
+            "valid",
+            &std::sync::Arc::new(Claims::new(json!({"role": "anon", "exp": now + 3600}))),
+        );
+        cache.put(
+            "in-leeway",
+            &std::sync::Arc::new(Claims::new(json!({"role": "anon", "exp": now - 10}))),
+        );
+        cache.put(
+            "expired",
+            &std::sync::Arc::new(Claims::new(json!({"role": "anon", "exp": now - 120}))),
+        );
+        cache.put(
+            "odd-exp",
+            &std::sync::Arc::new(Claims::new(json!({"role": "anon", "exp": "soon"}))),
+        );
+        assert!(cache.get("forever").is_some());
+        assert!(cache.get("valid").is_some());
+        assert!(cache.get("in-leeway").is_some());
+        assert!(cache.get("expired").is_none());
+        assert!(cache.get("odd-exp").is_none());
+        assert!(cache.get("never-seen").is_none());
+        for i in 0..(64 + 1) {
+            cache.put(
+                &format!("k{i}"),
+                &std::sync::Arc::new(Claims::new(json!({"role": "anon"}))),
+            );
+        }
+        assert!(cache.len() <= 64, "bounded");
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_tokens_first_and_none_keeps_nothing() {
+        let now = TokenCache::now() as i64;
+        let cache = TokenCache::new(3);
+        let claims = |exp: i64| std::sync::Arc::new(Claims::new(json!({"exp": exp})));
+        cache.put("old", &claims(now - 120));
+        cache.put("a", &claims(now + 600));
+        cache.put("b", &claims(now + 600));
+        cache.put("c", &claims(now + 600));
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+        assert_eq!(cache.len(), 3);
+        let off = TokenCache::new(0);
+        off.put("a", &claims(now + 600));
+        assert!(off.get("a").is_none());
     }
 }

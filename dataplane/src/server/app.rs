@@ -77,8 +77,12 @@ async fn metrics(State(projects): State<Arc<Projects>>) -> Response {
     let p = projects.default_project();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        p.metrics
-            .render(&p.project_ref, &p.pool_gauges(), p.rest.lane_stats()),
+        p.metrics.render(
+            &p.project_ref,
+            &p.pool_gauges(),
+            p.rest.lane_stats(),
+            p.rest.cached_tokens(),
+        ),
     )
         .into_response()
 }

@@ -57,47 +57,6 @@ fn request_id(headers: &HeaderMap) -> String {
         })
 }
 
-/// API keys already verified, with their claims. The anon and service-role keys arrive with
-/// nearly every request and never change, and verifying one (base64, HMAC, JSON) was the
-/// largest single cost of the gateway. A cached key is only trusted until its own `exp` (with
-/// the verifier's leeway); the signing keys are fixed for the life of the process.
-#[derive(Default)]
-pub struct ApiKeyCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, Arc<Claims>>>,
-}
-
-/// Keys remembered at most; past this the cache starts over (only keys that verified as `anon`
-/// or `service_role` are ever stored, so a flood of junk keys cannot fill it).
-const API_KEY_CACHE_SIZE: usize = 64;
-/// The verifier's leeway on `exp`, in seconds (see `JwtKeys::new`).
-const EXP_LEEWAY_SECS: f64 = 30.0;
-
-impl ApiKeyCache {
-    fn get(&self, key: &str) -> Option<Arc<Claims>> {
-        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        let claims = entries.get(key)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        match claims.value().get("exp") {
-            None => Some(claims.clone()),
-            Some(exp) => exp
-                .as_f64()
-                .filter(|exp| now <= exp + EXP_LEEWAY_SECS)
-                .map(|_| claims.clone()),
-        }
-    }
-
-    fn put(&self, key: &str, claims: &Arc<Claims>) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= API_KEY_CACHE_SIZE {
-            entries.clear();
-        }
-        entries.insert(key.to_owned(), claims.clone());
-    }
-}
-
 /// Routes Supabase's gateway serves without a key.
 fn key_exempt(path: &str) -> bool {
     const OPEN_AUTH: [&str; 6] = [
@@ -309,48 +268,6 @@ mod tests {
         assert_eq!(request_id(&h), "abc-123");
         h.insert("x-request-id", HeaderValue::from_static("has space"));
         assert_eq!(request_id(&h).len(), 36);
-    }
-
-    #[test]
-    fn cached_api_keys_expire_with_their_token() {
-        let cache = ApiKeyCache::default();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        cache.put("forever", &Arc::new(Claims::new(json!({"role": "anon"}))));
-        cache.put(
-            "valid",
-            &Arc::new(Claims::new(json!({"role": "anon", "exp": now + 3600}))),
-        );
-        cache.put(
-            "in-leeway",
-            &Arc::new(Claims::new(json!({"role": "anon", "exp": now - 10}))),
-        );
-        cache.put(
-            "expired",
-            &Arc::new(Claims::new(json!({"role": "anon", "exp": now - 120}))),
-        );
-        cache.put(
-            "odd-exp",
-            &Arc::new(Claims::new(json!({"role": "anon", "exp": "soon"}))),
-        );
-        assert!(cache.get("forever").is_some());
-        assert!(cache.get("valid").is_some());
-        assert!(cache.get("in-leeway").is_some());
-        assert!(cache.get("expired").is_none());
-        assert!(cache.get("odd-exp").is_none());
-        assert!(cache.get("never-seen").is_none());
-        for i in 0..(API_KEY_CACHE_SIZE + 1) {
-            cache.put(
-                &format!("k{i}"),
-                &Arc::new(Claims::new(json!({"role": "anon"}))),
-            );
-        }
-        assert!(
-            cache.entries.read().expect("lock").len() <= API_KEY_CACHE_SIZE,
-            "bounded"
-        );
     }
 
     #[test]

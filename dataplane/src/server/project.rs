@@ -12,6 +12,10 @@ use madbase_config::DataPlaneConfig;
 use madbase_pgconn::DbUrl;
 
 use crate::http::jwt::JwtKeys;
+
+/// API keys the gateway remembers: only keys that verified as `anon` or `service_role` are
+/// stored, and a project has a handful.
+const API_KEY_CACHE_SIZE: usize = 64;
 use crate::metrics::{Metrics, PoolGauges};
 
 /// One project's settings that handlers read.
@@ -36,7 +40,7 @@ pub struct ProjectContext {
     /// JWT verification and minting.
     pub jwt: JwtKeys,
     /// API keys the gateway has verified.
-    pub api_keys: crate::server::gateway::ApiKeyCache,
+    pub api_keys: crate::http::jwt::TokenCache,
     /// Settings.
     pub settings: ProjectSettings,
     /// Request metrics.
@@ -135,7 +139,7 @@ impl ProjectContext {
                 api_external_url,
             },
             metrics: Metrics::default(),
-            api_keys: Default::default(),
+            api_keys: crate::http::jwt::TokenCache::new(API_KEY_CACHE_SIZE),
             auth: crate::auth::AuthContext::new(config).map_err(ProjectError::Setup)?,
             rest,
         });
