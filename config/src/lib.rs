@@ -100,6 +100,8 @@ settings! {
         "Data API: verbose (errors carry details and hint) or minimal (only code and message), as PostgREST's client-error-verbosity.";
     "openapi_mode" => "MADBASE_OPENAPI_MODE", required: false, secret: false, default: Some("follow-privileges"),
         "What GET /rest/v1/ describes (PostgREST's openapi-mode): follow-privileges (what the caller's role may use), ignore-privileges (everything exposed) or disabled (404 PGRST126).";
+    "cors_allowed_origins" => "MADBASE_CORS_ALLOWED_ORIGINS", required: false, secret: false, default: Some("*"),
+        "Origins browsers may call the API from, comma-separated (https://app.example.com,http://localhost:3000), as PostgREST's server-cors-allowed-origins; `*` (the default, as Supabase) allows any. A request from another origin gets no CORS headers, so the browser withholds the answer.";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
         "Reject requests without a valid `apikey` header or query parameter, as Supabase's gateway does.";
     "log_level" => "MADBASE_LOG_LEVEL", required: false, secret: false, default: Some("info"),
@@ -661,6 +663,8 @@ pub struct DataPlaneConfig {
     pub server_timing_enabled: bool,
     /// See `client_error_verbosity`.
     pub client_error_verbosity: ClientErrorVerbosity,
+    /// See `cors_allowed_origins`: `None` for any origin.
+    pub cors_allowed_origins: Option<Vec<String>>,
     /// See `require_apikey`.
     pub require_apikey: bool,
     /// See `log_level`.
@@ -871,6 +875,26 @@ pub fn list_or_none(list: &[String]) -> String {
     }
 }
 
+/// An origin as browsers send it: `http` or `https`, a host, an optional port, nothing else.
+pub fn valid_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        // An IPv6 literal's colons are inside its brackets.
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+        && port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok())
+}
+
 fn valid_identifier(name: &str) -> bool {
     !name.is_empty() && name.len() <= 63 && !name.contains('\0')
 }
@@ -1030,6 +1054,17 @@ impl DataPlaneConfig {
                     .into_iter()
                     .find(|m| m.as_str() == v)
             });
+        let cors_allowed_origins = raw.parse(
+            "cors_allowed_origins",
+            "`*` or a comma-separated list of origins like https://app.example.com",
+            |v| {
+                if v == "*" {
+                    return Some(None);
+                }
+                let list: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+                list.iter().all(|o| valid_origin(o)).then_some(Some(list))
+            },
+        );
         let log_level = raw.get("log_level").map(str::to_owned);
         let log_format = raw.parse("log_format", "json or text", |v| match v {
             "json" => Some(LogFormat::Json),
@@ -1120,6 +1155,7 @@ impl DataPlaneConfig {
                 jwt_cache_max_entries: jwt_cache_max_entries.unwrap_or(1000),
                 server_timing_enabled: server_timing_enabled.unwrap_or(false),
                 client_error_verbosity: client_error_verbosity.unwrap_or_default(),
+                cors_allowed_origins: cors_allowed_origins.flatten(),
                 require_apikey,
                 log_level,
                 log_format,
@@ -1145,6 +1181,12 @@ impl DataPlaneConfig {
             ("MADBASE_DB_POOL_SIZE", self.db_pool_size.to_string()),
             ("MADBASE_DB_READ_LANES", self.db_read_lanes.to_string()),
             ("MADBASE_REQUIRE_APIKEY", self.require_apikey.to_string()),
+            (
+                "MADBASE_CORS_ALLOWED_ORIGINS",
+                self.cors_allowed_origins
+                    .as_ref()
+                    .map_or_else(|| "*".to_owned(), |list| list.join(",")),
+            ),
             ("MADBASE_LOG_LEVEL", self.log_level.clone()),
             (
                 "MADBASE_LOG_FORMAT",
@@ -1464,6 +1506,10 @@ mod tests {
             ("MADBASE_JWT_ROLE_CLAIM_KEY", ".roles[?(@ *== \"app\")]"),
             ("MADBASE_SERVER_TIMING_ENABLED", "true"),
             ("MADBASE_JWT_CACHE_MAX_ENTRIES", "0"),
+            (
+                "MADBASE_CORS_ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:3000",
+            ),
             ("MADBASE_CLIENT_ERROR_VERBOSITY", "minimal"),
         ]);
         let c = parse(&vars, None).expect("valid");
@@ -1592,6 +1638,42 @@ mod tests {
         for key in DB_SETTINGS {
             assert!(setting(key).is_some(), "{key}");
         }
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let c = parse(&minimal(), None).expect("valid");
+        assert_eq!(c.cors_allowed_origins, None);
+        for good in [
+            "https://app.example.com",
+            "http://localhost:3000",
+            "http://[::1]:8080",
+            "https://xn--bcher-kva.example",
+        ] {
+            assert!(valid_origin(good), "{good}");
+        }
+        for bad in [
+            "app.example.com",
+            "https://",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://app.example.com:port",
+            "ftp://app.example.com",
+            "https://a b",
+            "*",
+        ] {
+            assert!(!valid_origin(bad), "{bad}");
+        }
+        let mut vars = minimal();
+        vars.push((
+            "MADBASE_CORS_ALLOWED_ORIGINS",
+            "https://ok.example, https://bad.example/",
+        ));
+        let err = parse(&vars, None).expect_err("invalid");
+        assert!(
+            err.problems[0].starts_with("MADBASE_CORS_ALLOWED_ORIGINS must be"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -369,6 +369,11 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 512))]
     pub jwt_role_claim_key: Option<String>,
+    /// Origins browsers may call the API from, e.g. `https://app.example.com`
+    /// (`MADBASE_CORS_ALLOWED_ORIGINS`); unset, any origin, as Supabase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub cors_allowed_origins: Option<Vec<String>>,
     /// Bearer tokens whose verified claims each pod keeps, so a token is verified once
     /// (`MADBASE_JWT_CACHE_MAX_ENTRIES`, default 1000; 0 turns the cache off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -414,6 +419,7 @@ impl Default for DataPlaneSpec {
             db_pre_config: None,
             jwt_aud: None,
             jwt_role_claim_key: None,
+            cors_allowed_origins: None,
             jwt_cache_max_entries: None,
             server_timing_enabled: None,
             client_error_verbosity: None,

@@ -490,6 +490,18 @@ pub fn validate(
             settings.insert(variable.to_owned(), on.to_string());
         }
     }
+    if let Some(list) = &dp.cors_allowed_origins {
+        match list.iter().find(|o| !madbase_config::valid_origin(o)) {
+            Some(bad) => problem(
+                &mut problems,
+                "spec.dataPlane.corsAllowedOrigins",
+                format!("`{bad}` is not an origin like https://app.example.com"),
+            ),
+            None => {
+                settings.insert("MADBASE_CORS_ALLOWED_ORIGINS".to_owned(), list.join(","));
+            }
+        }
+    }
     if let Some(n) = dp.jwt_cache_max_entries {
         settings.insert("MADBASE_JWT_CACHE_MAX_ENTRIES".to_owned(), n.to_string());
     }

@@ -217,6 +217,10 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.jwt_role_claim_key = Some(".app_metadata.role".into());
     p.spec.data_plane.server_timing_enabled = Some(true);
     p.spec.data_plane.jwt_cache_max_entries = Some(0);
+    p.spec.data_plane.cors_allowed_origins = Some(vec![
+        "https://app.example.com".into(),
+        "http://localhost:3000".into(),
+    ]);
     p.spec.data_plane.client_error_verbosity = Some(madbase_config::ClientErrorVerbosity::Minimal);
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let s = &v.data_plane.settings;
@@ -238,6 +242,10 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_JWT_ROLE_CLAIM_KEY"], ".app_metadata.role");
     assert_eq!(s["MADBASE_SERVER_TIMING_ENABLED"], "true");
     assert_eq!(s["MADBASE_JWT_CACHE_MAX_ENTRIES"], "0");
+    assert_eq!(
+        s["MADBASE_CORS_ALLOWED_ORIGINS"],
+        "https://app.example.com,http://localhost:3000"
+    );
     assert_eq!(s["MADBASE_CLIENT_ERROR_VERBOSITY"], "minimal");
     p.spec.data_plane.db_hoisted_tx_settings = Some(Vec::new());
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
@@ -262,6 +270,7 @@ fn data_plane_tuning_reaches_its_settings() {
         "MADBASE_JWT_ROLE_CLAIM_KEY",
         "MADBASE_SERVER_TIMING_ENABLED",
         "MADBASE_JWT_CACHE_MAX_ENTRIES",
+        "MADBASE_CORS_ALLOWED_ORIGINS",
         "MADBASE_CLIENT_ERROR_VERBOSITY",
     ] {
         assert!(
@@ -282,11 +291,13 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
     p.spec.data_plane.db_pre_config = Some("pre config".into());
     p.spec.data_plane.jwt_role_claim_key = Some("app_metadata.role".into());
     p.spec.data_plane.jwt_aud = Some("line\nbreak".into());
+    p.spec.data_plane.cors_allowed_origins = Some(vec!["https://app.example.com/".into()]);
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
     let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
         [
+            "spec.dataPlane.corsAllowedOrigins",
             "spec.dataPlane.jwtAud",
             "spec.dataPlane.jwtRoleClaimKey",
             "spec.dataPlane.dbPreRequest",
@@ -296,9 +307,10 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
             "spec.dataPlane.dbHoistedTxSettings"
         ]
     );
+    let hoisted = err.0.last().expect("problems");
     assert!(
-        err.0[6].message.contains("`Work Mem`"),
+        hoisted.message.contains("`Work Mem`"),
         "{}",
-        err.0[6].message
+        hoisted.message
     );
 }

@@ -327,6 +327,7 @@ fn dev_config(
         "MADBASE_JWT_ROLE_CLAIM_KEY",
         "MADBASE_SERVER_TIMING_ENABLED",
         "MADBASE_JWT_CACHE_MAX_ENTRIES",
+        "MADBASE_CORS_ALLOWED_ORIGINS",
         "MADBASE_CLIENT_ERROR_VERBOSITY",
     ] {
         if let Ok(v) = std::env::var(key) {

@@ -108,6 +108,17 @@ fn preflight(headers: &HeaderMap) -> Response {
     resp
 }
 
+/// Whether a request from `origin` gets CORS headers: any origin when `allowed` is `None` (as
+/// Supabase's gateway), else a listed one. A request without `Origin` is not a browser's
+/// cross-origin call; it gets the open answer only when every origin is allowed.
+fn cors_allowed(allowed: Option<&[String]>, origin: Option<&HeaderValue>) -> bool {
+    match (allowed, origin) {
+        (None, _) => true,
+        (Some(list), Some(o)) => list.iter().any(|a| a.as_bytes() == o.as_bytes()),
+        (Some(_), None) => false,
+    }
+}
+
 fn add_cors(resp: &mut Response, origin: Option<HeaderValue>) {
     let h = resp.headers_mut();
     match origin {
@@ -147,12 +158,23 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
         let api = api_of(&path);
         let origin = req.headers().get(header::ORIGIN).cloned();
         let project = projects.resolve(req.headers());
+        let cors = cors_allowed(
+            project
+                .as_ref()
+                .and_then(|p| p.settings.cors_allowed_origins.as_deref()),
+            origin.as_ref(),
+        );
         let mut resp = if req.method() == Method::OPTIONS
             && req
                 .headers()
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
         {
-            preflight(req.headers())
+            if cors {
+                preflight(req.headers())
+            } else {
+                // Not an allowed origin: the browser, finding no CORS headers, stops there.
+                StatusCode::OK.into_response()
+            }
         } else {
             match &project {
                 None => (
@@ -170,7 +192,9 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
                 },
             }
         };
-        add_cors(&mut resp, origin);
+        if cors {
+            add_cors(&mut resp, origin);
+        }
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
@@ -247,6 +271,30 @@ fn check_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_listed_origins_get_cors_when_a_list_is_set() {
+        let list = vec![
+            "https://app.example.com".to_owned(),
+            "http://localhost:3000".to_owned(),
+        ];
+        let origin = |o: &str| HeaderValue::from_str(o).expect("header");
+        assert!(cors_allowed(None, Some(&origin("https://evil.example"))));
+        assert!(cors_allowed(None, None));
+        assert!(cors_allowed(
+            Some(&list),
+            Some(&origin("http://localhost:3000"))
+        ));
+        assert!(!cors_allowed(
+            Some(&list),
+            Some(&origin("http://localhost:3001"))
+        ));
+        assert!(!cors_allowed(
+            Some(&list),
+            Some(&origin("https://APP.example.com"))
+        ));
+        assert!(!cors_allowed(Some(&list), None));
+    }
 
     #[test]
     fn open_routes_need_no_key() {

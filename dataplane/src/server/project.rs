@@ -21,10 +21,8 @@ use crate::metrics::{Metrics, PoolGauges};
 /// One project's settings that handlers read.
 #[derive(Debug, Clone)]
 pub struct ProjectSettings {
-    /// Schemas exposed by `/rest/v1`, the first being the default.
-    pub db_schemas: Vec<String>,
-    /// Row cap for `/rest/v1` reads.
-    pub db_max_rows: Option<i64>,
+    /// Origins browsers may call from; `None` for any.
+    pub cors_allowed_origins: Option<Vec<String>>,
     /// Reject requests without a valid API key.
     pub require_apikey: bool,
     /// Public base URL.
@@ -133,8 +131,7 @@ impl ProjectContext {
                 .with_jwks(config.auth.jwt_keys.as_ref())
                 .map_err(|e| ProjectError::Setup(anyhow::anyhow!(e)))?,
             settings: ProjectSettings {
-                db_schemas: config.db_schemas.clone(),
-                db_max_rows: config.db_max_rows,
+                cors_allowed_origins: config.cors_allowed_origins.clone(),
                 require_apikey: config.require_apikey,
                 api_external_url,
             },
