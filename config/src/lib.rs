@@ -102,6 +102,10 @@ settings! {
         "What GET /rest/v1/ describes (PostgREST's openapi-mode): follow-privileges (what the caller's role may use), ignore-privileges (everything exposed) or disabled (404 PGRST126).";
     "cors_allowed_origins" => "MADBASE_CORS_ALLOWED_ORIGINS", required: false, secret: false, default: Some("*"),
         "Origins browsers may call the API from, comma-separated (https://app.example.com,http://localhost:3000), as PostgREST's server-cors-allowed-origins; `*` (the default, as Supabase) allows any. A request from another origin gets no CORS headers, so the browser withholds the answer.";
+    "openapi_security_active" => "MADBASE_OPENAPI_SECURITY_ACTIVE", required: false, secret: false, default: Some("false"),
+        "Declare the bearer token in GET /rest/v1/'s OpenAPI description (securityDefinitions), so tools like Swagger UI offer to send one (PostgREST's openapi-security-active).";
+    "openapi_server_proxy_uri" => "MADBASE_OPENAPI_SERVER_PROXY_URI", required: false, secret: false, default: None,
+        "The URL the OpenAPI description gives as the data API's address (scheme, host and basePath), as PostgREST's openapi-server-proxy-uri; defaults to <API external URL>/rest/v1.";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
         "Reject requests without a valid `apikey` header or query parameter, as Supabase's gateway does.";
     "log_level" => "MADBASE_LOG_LEVEL", required: false, secret: false, default: Some("info"),
@@ -254,6 +258,8 @@ pub const DB_SETTINGS: &[&str] = &[
     "db_tx_end",
     "db_extra_search_path",
     "openapi_mode",
+    "openapi_security_active",
+    "openapi_server_proxy_uri",
     "jwt_aud",
     "jwt_role_claim_key",
     "server_timing_enabled",
@@ -663,6 +669,10 @@ pub struct DataPlaneConfig {
     pub server_timing_enabled: bool,
     /// See `client_error_verbosity`.
     pub client_error_verbosity: ClientErrorVerbosity,
+    /// See `openapi_security_active`.
+    pub openapi_security_active: bool,
+    /// See `openapi_server_proxy_uri`.
+    pub openapi_server_proxy_uri: Option<String>,
     /// See `cors_allowed_origins`: `None` for any origin.
     pub cors_allowed_origins: Option<Vec<String>>,
     /// See `require_apikey`.
@@ -875,6 +885,19 @@ pub fn list_or_none(list: &[String]) -> String {
     }
 }
 
+/// A URL as `openapi_server_proxy_uri` takes it: an origin and an optional path, nothing else.
+pub fn valid_proxy_uri(uri: &str) -> bool {
+    let scheme_len = if uri.starts_with("https://") { 8 } else { 7 };
+    let (origin, path) = match uri.get(scheme_len..).and_then(|r| r.find('/')) {
+        Some(i) => uri.split_at(scheme_len + i),
+        None => (uri, ""),
+    };
+    valid_origin(origin)
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b))
+}
+
 /// An origin as browsers send it: `http` or `https`, a host, an optional port, nothing else.
 pub fn valid_origin(origin: &str) -> bool {
     let Some(rest) = origin
@@ -1054,6 +1077,13 @@ impl DataPlaneConfig {
                     .into_iter()
                     .find(|m| m.as_str() == v)
             });
+        let openapi_security_active =
+            raw.parse("openapi_security_active", "true or false", parse_bool);
+        let openapi_server_proxy_uri = raw.parse(
+            "openapi_server_proxy_uri",
+            "an http(s) URL like https://api.example.com/rest/v1",
+            |v| valid_proxy_uri(v).then(|| v.trim_end_matches('/').to_owned()),
+        );
         let cors_allowed_origins = raw.parse(
             "cors_allowed_origins",
             "`*` or a comma-separated list of origins like https://app.example.com",
@@ -1155,6 +1185,8 @@ impl DataPlaneConfig {
                 jwt_cache_max_entries: jwt_cache_max_entries.unwrap_or(1000),
                 server_timing_enabled: server_timing_enabled.unwrap_or(false),
                 client_error_verbosity: client_error_verbosity.unwrap_or_default(),
+                openapi_security_active: openapi_security_active.unwrap_or(false),
+                openapi_server_proxy_uri,
                 cors_allowed_origins: cors_allowed_origins.flatten(),
                 require_apikey,
                 log_level,
@@ -1165,6 +1197,13 @@ impl DataPlaneConfig {
                 problems: raw.problems,
             }),
         }
+    }
+
+    /// The public base URL: `api_external_url`, else `http://<listen>`.
+    pub fn external_url(&self) -> String {
+        self.api_external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     /// Renders the configuration as the environment variables `from_sources` reads back.
@@ -1238,6 +1277,13 @@ impl DataPlaneConfig {
             list_or_none(&self.db_extra_search_path),
         ));
         out.push(("MADBASE_DB_CONFIG", self.db_config.to_string()));
+        out.push((
+            "MADBASE_OPENAPI_SECURITY_ACTIVE",
+            self.openapi_security_active.to_string(),
+        ));
+        if let Some(uri) = &self.openapi_server_proxy_uri {
+            out.push(("MADBASE_OPENAPI_SERVER_PROXY_URI", uri.clone()));
+        }
         if let Some(f) = &self.db_pre_config {
             out.push(("MADBASE_DB_PRE_CONFIG", f.clone()));
         }
@@ -1510,6 +1556,11 @@ mod tests {
                 "MADBASE_CORS_ALLOWED_ORIGINS",
                 "https://app.example.com, http://localhost:3000",
             ),
+            ("MADBASE_OPENAPI_SECURITY_ACTIVE", "true"),
+            (
+                "MADBASE_OPENAPI_SERVER_PROXY_URI",
+                "https://api.example.com:8443/rest/v1/",
+            ),
             ("MADBASE_CLIENT_ERROR_VERBOSITY", "minimal"),
         ]);
         let c = parse(&vars, None).expect("valid");
@@ -1663,6 +1714,17 @@ mod tests {
             "*",
         ] {
             assert!(!valid_origin(bad), "{bad}");
+        }
+        for (uri, ok) in [
+            ("https://api.example.com/rest/v1", true),
+            ("http://localhost:54321", true),
+            ("https://api.example.com:8443/v1/", true),
+            ("api.example.com/rest/v1", false),
+            ("https://api.example.com/rest v1", false),
+            ("https://api.example.com/rest?x=1", false),
+            ("https://", false),
+        ] {
+            assert_eq!(valid_proxy_uri(uri), ok, "{uri}");
         }
         let mut vars = minimal();
         vars.push((

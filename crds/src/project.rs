@@ -369,6 +369,15 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 512))]
     pub jwt_role_claim_key: Option<String>,
+    /// Declare the bearer token and the API key in `GET /rest/v1/`'s OpenAPI description
+    /// (`MADBASE_OPENAPI_SECURITY_ACTIVE`, default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi_security_active: Option<bool>,
+    /// The data API's public URL as the OpenAPI description gives it
+    /// (`MADBASE_OPENAPI_SERVER_PROXY_URI`); defaults to the project's endpoint + `/rest/v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 8, max = 2048))]
+    pub openapi_server_proxy_uri: Option<String>,
     /// Origins browsers may call the API from, e.g. `https://app.example.com`
     /// (`MADBASE_CORS_ALLOWED_ORIGINS`); unset, any origin, as Supabase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -419,6 +428,8 @@ impl Default for DataPlaneSpec {
             db_pre_config: None,
             jwt_aud: None,
             jwt_role_claim_key: None,
+            openapi_security_active: None,
+            openapi_server_proxy_uri: None,
             cors_allowed_origins: None,
             jwt_cache_max_entries: None,
             server_timing_enabled: None,

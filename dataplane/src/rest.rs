@@ -140,6 +140,13 @@ fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
         role_claim_key: config.jwt_role_claim_key.clone(),
         server_timing: config.server_timing_enabled,
         error_verbosity: config.client_error_verbosity,
+        openapi_security_active: config.openapi_security_active,
+        openapi_server: Some(
+            config
+                .openapi_server_proxy_uri
+                .clone()
+                .unwrap_or_else(|| format!("{}/rest/v1", config.external_url())),
+        ),
         ..RestSettings::default()
     }
 }

@@ -484,10 +484,25 @@ pub fn validate(
         (dp.db_plan_enabled, "MADBASE_DB_PLAN_ENABLED"),
         (dp.db_config, "MADBASE_DB_CONFIG"),
         (dp.server_timing_enabled, "MADBASE_SERVER_TIMING_ENABLED"),
+        (
+            dp.openapi_security_active,
+            "MADBASE_OPENAPI_SECURITY_ACTIVE",
+        ),
     ];
     for (on, variable) in switches {
         if let Some(on) = on {
             settings.insert(variable.to_owned(), on.to_string());
+        }
+    }
+    if let Some(uri) = &dp.openapi_server_proxy_uri {
+        if madbase_config::valid_proxy_uri(uri) {
+            settings.insert("MADBASE_OPENAPI_SERVER_PROXY_URI".to_owned(), uri.clone());
+        } else {
+            problem(
+                &mut problems,
+                "spec.dataPlane.openapiServerProxyUri",
+                "must be an http(s) URL like https://api.example.com/rest/v1",
+            );
         }
     }
     if let Some(list) = &dp.cors_allowed_origins {

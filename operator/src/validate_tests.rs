@@ -217,6 +217,8 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.jwt_role_claim_key = Some(".app_metadata.role".into());
     p.spec.data_plane.server_timing_enabled = Some(true);
     p.spec.data_plane.jwt_cache_max_entries = Some(0);
+    p.spec.data_plane.openapi_security_active = Some(true);
+    p.spec.data_plane.openapi_server_proxy_uri = Some("https://api.example.com/rest/v1".into());
     p.spec.data_plane.cors_allowed_origins = Some(vec![
         "https://app.example.com".into(),
         "http://localhost:3000".into(),
@@ -242,6 +244,11 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_JWT_ROLE_CLAIM_KEY"], ".app_metadata.role");
     assert_eq!(s["MADBASE_SERVER_TIMING_ENABLED"], "true");
     assert_eq!(s["MADBASE_JWT_CACHE_MAX_ENTRIES"], "0");
+    assert_eq!(s["MADBASE_OPENAPI_SECURITY_ACTIVE"], "true");
+    assert_eq!(
+        s["MADBASE_OPENAPI_SERVER_PROXY_URI"],
+        "https://api.example.com/rest/v1"
+    );
     assert_eq!(
         s["MADBASE_CORS_ALLOWED_ORIGINS"],
         "https://app.example.com,http://localhost:3000"
@@ -271,6 +278,8 @@ fn data_plane_tuning_reaches_its_settings() {
         "MADBASE_SERVER_TIMING_ENABLED",
         "MADBASE_JWT_CACHE_MAX_ENTRIES",
         "MADBASE_CORS_ALLOWED_ORIGINS",
+        "MADBASE_OPENAPI_SECURITY_ACTIVE",
+        "MADBASE_OPENAPI_SERVER_PROXY_URI",
         "MADBASE_CLIENT_ERROR_VERBOSITY",
     ] {
         assert!(
@@ -292,11 +301,13 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
     p.spec.data_plane.jwt_role_claim_key = Some("app_metadata.role".into());
     p.spec.data_plane.jwt_aud = Some("line\nbreak".into());
     p.spec.data_plane.cors_allowed_origins = Some(vec!["https://app.example.com/".into()]);
+    p.spec.data_plane.openapi_server_proxy_uri = Some("api.example.com".into());
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
     let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
         [
+            "spec.dataPlane.openapiServerProxyUri",
             "spec.dataPlane.corsAllowedOrigins",
             "spec.dataPlane.jwtAud",
             "spec.dataPlane.jwtRoleClaimKey",

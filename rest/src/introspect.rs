@@ -179,6 +179,13 @@ fn representation(
     (r != Representation::default()).then(|| Arc::new(r))
 }
 
+/// The comments of the exposed schemas.
+const SCHEMA_COMMENTS_SQL: &str = "\
+SELECT n.nspname, d.description FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_description d
+  ON d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::regclass AND d.objsubid = 0
+WHERE n.nspname = ANY($1)";
+
 /// Media type handlers (see [`MediaHandler`]): domains named like a media type (or `*/*`),
 /// returned by one-argument aggregates over a relation's row type or `anyelement`, or by
 /// functions that return one value. Both only in the exposed schemas.
@@ -261,10 +268,11 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             client.query_typed(FUNCTIONS_SQL, by_schema),
             client.query_typed(COMPUTED_SQL, by_schema),
         ),
-        futures_util::future::try_join3(
+        futures_util::future::try_join4(
             client.query_typed(ROLE_SETTINGS_SQL, &[]),
             client.query_typed(POSTGIS_SQL, &[]),
             client.query_typed(MEDIA_HANDLERS_SQL, by_schema),
+            client.query_typed(SCHEMA_COMMENTS_SQL, by_schema),
         ),
     )
     .await;
@@ -272,7 +280,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     client.batch_execute(finish).await?;
     let (
         (rel_rows, key_rows, view_rows, fn_rows, computed_rows),
-        (role_rows, postgis_rows, handler_rows),
+        (role_rows, postgis_rows, handler_rows, comment_rows),
     ) = loaded?;
     let postgis = postgis_rows.first().map(|r| r.get::<_, String>(0));
     let role_settings = role_settings(&role_rows);
@@ -545,6 +553,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         role_settings,
         postgis,
         media_handlers,
+        schema_descriptions: comment_rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
     })
 }
 

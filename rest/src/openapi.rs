@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::RestError;
 use crate::execute::Connection;
-use crate::request::{Ctx, OpenApiMode};
+use crate::request::{Ctx, OpenApiMode, RestSettings};
 use crate::response::RestResponse;
 use crate::schema_cache::{Column, Relationship, SchemaCache, Table};
 use crate::sql::Sql;
@@ -132,7 +132,12 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
 }
 
 /// Builds the document for `schema`, limited to `visible` when given.
-pub fn document(cache: &SchemaCache, schema: &str, visible: Option<&Visible>) -> Value {
+pub fn document(
+    cache: &SchemaCache,
+    schema: &str,
+    visible: Option<&Visible>,
+    settings: &RestSettings,
+) -> Value {
     let mut paths = Map::new();
     let mut definitions = Map::new();
     let mut parameters = Map::new();
@@ -251,9 +256,17 @@ pub fn document(cache: &SchemaCache, schema: &str, visible: Option<&Visible>) ->
     if let Value::Object(c) = common {
         parameters.extend(c);
     }
-    json!({
+    // As PostgREST: the schema's comment gives the title (its first line) and description.
+    let (title, description) = match cache.schema_descriptions.get(schema) {
+        Some(comment) => match comment.split_once('\n') {
+            Some((title, rest)) => (title, rest.trim_start_matches('\n')),
+            None => (comment.as_str(), ""),
+        },
+        None => ("MadBase data API", "Generated from the exposed schema"),
+    };
+    let mut doc = json!({
         "swagger": "2.0",
-        "info": {"title": "MadBase data API", "description": "Generated from the exposed schema", "version": env!("CARGO_PKG_VERSION")},
+        "info": {"title": title, "description": description, "version": env!("CARGO_PKG_VERSION")},
         "basePath": "/",
         "schemes": ["http", "https"],
         "consumes": ["application/json", "application/vnd.pgrst.object+json;nulls=stripped", "application/vnd.pgrst.object+json", "text/csv"],
@@ -261,7 +274,31 @@ pub fn document(cache: &SchemaCache, schema: &str, visible: Option<&Visible>) ->
         "paths": paths,
         "definitions": definitions,
         "parameters": parameters,
-    })
+    });
+    if let Some((scheme, host, base)) = settings.openapi_server.as_deref().and_then(split_url) {
+        doc["schemes"] = json!([scheme]);
+        doc["host"] = json!(host);
+        doc["basePath"] = json!(base);
+    }
+    if settings.openapi_security_active {
+        // PostgREST's `JWT`, and the API key a Supabase-style gateway asks for too.
+        doc["securityDefinitions"] = json!({
+            "JWT": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Add the token prepending \"Bearer \" (without quotes) to it"},
+            "apikey": {"type": "apiKey", "in": "header", "name": "apikey", "description": "The project's anon or service_role key"}
+        });
+        doc["security"] = json!([{"JWT": [], "apikey": []}]);
+    }
+    doc
+}
+
+/// `https://host:port/path` as its scheme, host (with the port) and path (`/` when none).
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    Some((scheme, host, path))
 }
 
 /// The `GET /` response, as `openapi-mode` says: with `follow-privileges` the privileges of
@@ -293,7 +330,7 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
     } else {
         None
     };
-    let doc = document(ctx.cache, &ctx.schema, visible.as_ref());
+    let doc = document(ctx.cache, &ctx.schema, visible.as_ref(), ctx.settings);
     Ok(ctx.finish(RestResponse::new(
         StatusCode::OK,
         "application/openapi+json; charset=utf-8",
@@ -309,14 +346,15 @@ mod tests {
     #[test]
     fn only_visible_relations_and_functions_are_described() {
         let cache = sample_cache();
-        let all = document(&cache, "public", None);
+        let settings = RestSettings::default();
+        let all = document(&cache, "public", None, &settings);
         assert!(all["paths"]["/users"].is_object());
         assert!(all["paths"]["/projects"].is_object());
         let visible = Visible {
             tables: HashSet::from(["users".to_string()]),
             functions: HashSet::new(),
         };
-        let some = document(&cache, "public", Some(&visible));
+        let some = document(&cache, "public", Some(&visible), &settings);
         assert!(some["paths"]["/users"].is_object());
         assert!(some["paths"]["/projects"].is_null());
         assert!(some["definitions"]["projects"].is_null());
@@ -328,5 +366,42 @@ mod tests {
                 functions: HashSet::from(["f".to_string(), "g".to_string()]),
             }
         );
+    }
+
+    #[test]
+    fn the_server_the_security_and_the_schema_comment_shape_the_header() {
+        let mut cache = sample_cache();
+        let plain = document(&cache, "public", None, &RestSettings::default());
+        assert_eq!(plain["basePath"], "/");
+        assert!(plain["host"].is_null());
+        assert!(plain["securityDefinitions"].is_null());
+        assert_eq!(plain["info"]["title"], "MadBase data API");
+        cache.schema_descriptions.insert(
+            "public".into(),
+            "Shop API\n\nEverything the shop sells.\nAnd more.".into(),
+        );
+        let settings = RestSettings {
+            openapi_server: Some("https://api.example.com:8443/rest/v1".into()),
+            openapi_security_active: true,
+            ..RestSettings::default()
+        };
+        let doc = document(&cache, "public", None, &settings);
+        assert_eq!(doc["schemes"], json!(["https"]));
+        assert_eq!(doc["host"], "api.example.com:8443");
+        assert_eq!(doc["basePath"], "/rest/v1");
+        assert_eq!(doc["info"]["title"], "Shop API");
+        assert_eq!(
+            doc["info"]["description"],
+            "Everything the shop sells.\nAnd more."
+        );
+        assert_eq!(doc["security"], json!([{"JWT": [], "apikey": []}]));
+        assert_eq!(doc["securityDefinitions"]["JWT"]["name"], "Authorization");
+        let root = RestSettings {
+            openapi_server: Some("http://localhost:3000".into()),
+            ..RestSettings::default()
+        };
+        let doc = document(&cache, "public", None, &root);
+        assert_eq!(doc["basePath"], "/");
+        assert_eq!(doc["host"], "localhost:3000");
     }
 }

@@ -152,6 +152,7 @@ pub fn sample_cache() -> SchemaCache {
         role_settings: HashMap::new(),
         postgis: None,
         media_handlers: HashMap::new(),
+        schema_descriptions: HashMap::new(),
     }
 }
 

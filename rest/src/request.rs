@@ -39,6 +39,11 @@ pub struct RestSettings {
     pub extra_search_path: Vec<String>,
     /// `openapi-mode`: what `GET /` describes.
     pub openapi_mode: OpenApiMode,
+    /// `openapi-security-active`: the description declares the bearer token (and the API key).
+    pub openapi_security_active: bool,
+    /// `openapi-server-proxy-uri`: the data API's public URL, for the description's `schemes`,
+    /// `host` and `basePath`.
+    pub openapi_server: Option<String>,
     /// `db-root-spec`: a function in the request's schema that answers `GET /` instead of the
     /// OpenAPI description, called like any RPC (arguments, filters and all).
     pub root_spec: Option<String>,
@@ -68,6 +73,8 @@ impl Default for RestSettings {
             tx_end: DbTxEnd::Commit,
             extra_search_path: vec!["public".into(), "extensions".into()],
             openapi_mode: OpenApiMode::default(),
+            openapi_security_active: false,
+            openapi_server: None,
             root_spec: None,
             hoisted_tx_settings: [
                 "statement_timeout",

@@ -263,6 +263,9 @@ pub struct SchemaCache {
     /// Media type handlers by what they serve (a relation or function; `None`: any relation)
     /// and media type (lower case, `*/*` for the any handler).
     pub media_handlers: HashMap<(Option<QualifiedName>, String), Arc<MediaHandler>>,
+    /// `COMMENT ON SCHEMA` of the exposed schemas that have one: the OpenAPI description's
+    /// title (first line) and description (the rest).
+    pub schema_descriptions: HashMap<String, String>,
 }
 
 /// A media type handler, as PostgREST 12 has them: a domain named like a media type

@@ -356,6 +356,10 @@ async fn options_and_openapi() {
             .expect("fk note")
             .contains("<fk table='projects' column='id'/>")
     );
+    // The schema's comment is the title, as PostgREST (PostgreSQL's own for public).
+    assert_eq!(doc["info"]["title"], "standard public schema");
+    let r = api.get_h("/", &[("accept-profile", "api")]).await;
+    assert_eq!(r.json()["info"]["title"], "MadBase data API");
 }
 
 #[tokio::test]

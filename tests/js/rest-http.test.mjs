@@ -185,6 +185,11 @@ test('the OpenAPI document lists the fixture', async () => {
   assert.ok(doc.paths['/js_rest_users'], 'table path missing');
   assert.ok(doc.paths['/rpc/js_rest_add'], 'function path missing');
   assert.ok(doc.definitions.js_rest_users.properties.username);
+  // Where the API is (the project's external URL), so a client generated from the document
+  // calls the data API rather than the site root.
+  assert.equal(doc.basePath, '/rest/v1');
+  assert.equal(doc.schemes.length, 1);
+  assert.ok(doc.host, 'host missing');
 });
 
 test('reads carry Content-Location with the canonical (sorted, re-encoded) query', async () => {

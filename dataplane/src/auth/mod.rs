@@ -80,10 +80,7 @@ impl AuthContext {
     /// Builds auth's state from the project's configuration.
     pub fn new(config: &DataPlaneConfig) -> anyhow::Result<Self> {
         let s = config.auth.clone();
-        let external = config
-            .api_external_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let external = config.external_url();
         let api_url = format!("{external}/auth/v1");
         let issuer = s.jwt_issuer.clone().unwrap_or_else(|| api_url.clone());
         let trust = tls::OutboundTrust::load(s.outbound_ca_file.as_deref())?;

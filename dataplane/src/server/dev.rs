@@ -328,6 +328,8 @@ fn dev_config(
         "MADBASE_SERVER_TIMING_ENABLED",
         "MADBASE_JWT_CACHE_MAX_ENTRIES",
         "MADBASE_CORS_ALLOWED_ORIGINS",
+        "MADBASE_OPENAPI_SECURITY_ACTIVE",
+        "MADBASE_OPENAPI_SERVER_PROXY_URI",
         "MADBASE_CLIENT_ERROR_VERBOSITY",
     ] {
         if let Ok(v) = std::env::var(key) {

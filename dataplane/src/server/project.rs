@@ -120,10 +120,7 @@ impl ProjectContext {
                 .await
                 .map_err(ProjectError::Setup)?
         };
-        let api_external_url = config
-            .api_external_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let api_external_url = config.external_url();
         let project = Arc::new(Self {
             project_ref: config.project_ref.clone(),
             pool,
