@@ -169,3 +169,27 @@ test('a bearer token is verified once and then served from the JWT cache', async
   await reloadConfig();
   await until(async () => (await get('/rpc/cfg_whoami', user)).status === 401, 'the cached token refused');
 });
+
+test('exposed schemas from the database: the schema cache follows them', async () => {
+  await db.query(`
+    CREATE SCHEMA cfg_api;
+    CREATE TABLE cfg_api.notes (id int PRIMARY KEY, body text);
+    INSERT INTO cfg_api.notes VALUES (1, 'in cfg_api');
+    GRANT USAGE ON SCHEMA cfg_api TO anon;
+    GRANT SELECT ON cfg_api.notes TO anon;
+  `);
+  const sb = createClient(dev.url, dev.anonKey, { auth: { persistSession: false } });
+  const before = await sb.schema('cfg_api').from('notes').select('body');
+  assert.equal(before.error?.code, 'PGRST106', JSON.stringify(before));
+
+  await db.query(`ALTER ROLE CURRENT_USER SET pgrst.db_schemas = 'public, cfg_api'`);
+  await reloadConfig();
+  await until(async () => !(await sb.schema('cfg_api').from('notes').select('body')).error, 'cfg_api exposed');
+  const { data } = await sb.schema('cfg_api').from('notes').select('body');
+  assert.deepEqual(data, [{ body: 'in cfg_api' }]);
+  // public is still the default schema.
+  assert.equal((await sb.from('cfg_items').select('id')).data.length, 1);
+  await db.query(`ALTER ROLE CURRENT_USER RESET pgrst.db_schemas`);
+  await reloadConfig();
+  await until(async () => (await sb.schema('cfg_api').from('notes').select('body')).error?.code === 'PGRST106', 'cfg_api hidden again');
+});
