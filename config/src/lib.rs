@@ -64,6 +64,10 @@ settings! {
         "Comma-separated schemas exposed by /rest/v1; the first is the default.";
     "db_pool_size" => "MADBASE_DB_POOL_SIZE", required: false, secret: false, default: Some("10"),
         "Maximum connections the data plane opens to PostgreSQL.";
+    "db_pool_max_idletime" => "MADBASE_DB_POOL_MAX_IDLETIME", required: false, secret: false, default: Some("30"),
+        "Seconds after which an idle database connection is closed, so a quiet project holds no PostgreSQL backends beyond its schema listener (PostgREST's db-pool-max-idletime); 0 keeps them open.";
+    "db_pool_max_lifetime" => "MADBASE_DB_POOL_MAX_LIFETIME", required: false, secret: false, default: Some("1800"),
+        "Seconds after which a database connection is replaced by a new one once idle, so PostgreSQL backends do not grow for ever and new DNS answers are used (PostgREST's db-pool-max-lifetime); 0 keeps them.";
     "db_read_lanes" => "MADBASE_DB_READ_LANES", required: false, secret: false, default: Some("2"),
         "Connections, besides the pool, on which short /rest/v1 reads of many requests are sent in batches; 0 turns batching off.";
     "db_max_rows" => "MADBASE_DB_MAX_ROWS", required: false, secret: false, default: None,
@@ -631,6 +635,10 @@ pub struct DataPlaneConfig {
     pub db_pool_size: usize,
     /// See `db_read_lanes`.
     pub db_read_lanes: usize,
+    /// See `db_pool_max_idletime`, in seconds; 0 for never.
+    pub db_pool_max_idletime: u64,
+    /// See `db_pool_max_lifetime`, in seconds; 0 for never.
+    pub db_pool_max_lifetime: u64,
     /// See `db_max_rows`.
     pub db_max_rows: Option<i64>,
     /// See `db_aggregates_enabled`.
@@ -1016,6 +1024,17 @@ impl DataPlaneConfig {
             "a comma-separated list of setting names, or none",
             |v| parse_list_or_none(v, valid_setting_name),
         );
+        let seconds = |v: &str| v.parse::<u64>().ok().filter(|n| *n <= 604_800);
+        let db_pool_max_idletime = raw.parse(
+            "db_pool_max_idletime",
+            "a number of seconds (0 to 604800)",
+            seconds,
+        );
+        let db_pool_max_lifetime = raw.parse(
+            "db_pool_max_lifetime",
+            "a number of seconds (0 to 604800)",
+            seconds,
+        );
         let db_read_lanes = raw.parse("db_read_lanes", "an integer between 0 and 16", |v| {
             v.parse::<usize>().ok().filter(|n| *n <= 16)
         });
@@ -1166,6 +1185,8 @@ impl DataPlaneConfig {
                 db_schemas,
                 db_pool_size,
                 db_read_lanes: db_read_lanes.unwrap_or(2),
+                db_pool_max_idletime: db_pool_max_idletime.unwrap_or(30),
+                db_pool_max_lifetime: db_pool_max_lifetime.unwrap_or(1800),
                 db_ssl_mode,
                 db_ssl_root_cert,
                 db_root_spec,
@@ -1219,6 +1240,14 @@ impl DataPlaneConfig {
             ("MADBASE_DB_SCHEMAS", self.db_schemas.join(",")),
             ("MADBASE_DB_POOL_SIZE", self.db_pool_size.to_string()),
             ("MADBASE_DB_READ_LANES", self.db_read_lanes.to_string()),
+            (
+                "MADBASE_DB_POOL_MAX_IDLETIME",
+                self.db_pool_max_idletime.to_string(),
+            ),
+            (
+                "MADBASE_DB_POOL_MAX_LIFETIME",
+                self.db_pool_max_lifetime.to_string(),
+            ),
             ("MADBASE_REQUIRE_APIKEY", self.require_apikey.to_string()),
             (
                 "MADBASE_CORS_ALLOWED_ORIGINS",
@@ -1557,6 +1586,8 @@ mod tests {
                 "https://app.example.com, http://localhost:3000",
             ),
             ("MADBASE_OPENAPI_SECURITY_ACTIVE", "true"),
+            ("MADBASE_DB_POOL_MAX_IDLETIME", "0"),
+            ("MADBASE_DB_POOL_MAX_LIFETIME", "600"),
             (
                 "MADBASE_OPENAPI_SERVER_PROXY_URI",
                 "https://api.example.com:8443/rest/v1/",

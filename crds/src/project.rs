@@ -307,6 +307,16 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 16))]
     pub db_read_lanes: Option<i32>,
+    /// Seconds after which an idle database connection is closed; 0 keeps them
+    /// (`MADBASE_DB_POOL_MAX_IDLETIME`, default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 604800))]
+    pub db_pool_max_idletime: Option<i32>,
+    /// Seconds after which a database connection is replaced once idle; 0 keeps them
+    /// (`MADBASE_DB_POOL_MAX_LIFETIME`, default 1800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 604800))]
+    pub db_pool_max_lifetime: Option<i32>,
     /// Upper bound on rows returned by one `/rest/v1` read (`MADBASE_DB_MAX_ROWS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
@@ -414,6 +424,8 @@ impl Default for DataPlaneSpec {
             db_schemas: Vec::new(),
             db_pool_size: None,
             db_read_lanes: None,
+            db_pool_max_idletime: None,
+            db_pool_max_lifetime: None,
             db_max_rows: None,
             openapi_mode: None,
             db_prepared_statements: None,

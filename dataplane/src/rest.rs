@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::server::project::PoolAging;
 use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::extract::rejection::BytesRejection;
@@ -18,8 +19,8 @@ use http::{HeaderMap, Method, Uri, header};
 use madbase_config::DataPlaneConfig;
 use madbase_pgconn::DbUrl;
 use madbase_rest::{
-    Claims, ConnFuture, Connection, DbError, JwtErrorKind, LaneStats, Lanes, Outcome, RestRequest,
-    RestResponse, RestSettings, SchemaCache, Transaction,
+    Claims, ConnFuture, Connection, DbError, JwtErrorKind, LaneLimits, LaneStats, Lanes, Outcome,
+    RestRequest, RestResponse, RestSettings, SchemaCache, Transaction,
 };
 use serde_json::json;
 
@@ -288,11 +289,18 @@ impl RestContext {
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
         let pool = rest_pool(url, config.db_pool_size, config.db_prepared_statements)?;
+        crate::server::project::spawn_pool_reaper(pool.weak(), PoolAging::of(config));
+        let aging = PoolAging::of(config);
         let lanes = (config.db_read_lanes > 0).then(|| {
-            Lanes::start(
+            Lanes::with_limits(
                 config.db_read_lanes,
                 pool.manager().config.clone(),
                 pool.manager().generation.clone(),
+                LaneLimits {
+                    max_idle: aging.idle,
+                    max_lifetime: aging.lifetime,
+                    ..LaneLimits::default()
+                },
             )
         });
         Ok(Self {

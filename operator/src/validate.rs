@@ -465,8 +465,15 @@ pub fn validate(
     if let Some(n) = dp.db_pool_size {
         settings.insert("MADBASE_DB_POOL_SIZE".to_owned(), n.to_string());
     }
-    if let Some(n) = dp.db_read_lanes {
-        settings.insert("MADBASE_DB_READ_LANES".to_owned(), n.to_string());
+    let counts = [
+        (dp.db_read_lanes, "MADBASE_DB_READ_LANES"),
+        (dp.db_pool_max_idletime, "MADBASE_DB_POOL_MAX_IDLETIME"),
+        (dp.db_pool_max_lifetime, "MADBASE_DB_POOL_MAX_LIFETIME"),
+    ];
+    for (n, variable) in counts {
+        if let Some(n) = n {
+            settings.insert(variable.to_owned(), n.to_string());
+        }
     }
     if let Some(n) = dp.db_max_rows {
         settings.insert("MADBASE_DB_MAX_ROWS".to_owned(), n.to_string());

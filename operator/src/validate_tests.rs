@@ -201,6 +201,8 @@ fn data_plane_tuning_reaches_its_settings() {
     let mut p = shared();
     p.spec.data_plane.db_pool_size = Some(20);
     p.spec.data_plane.db_read_lanes = Some(0);
+    p.spec.data_plane.db_pool_max_idletime = Some(5);
+    p.spec.data_plane.db_pool_max_lifetime = Some(0);
     p.spec.data_plane.db_max_rows = Some(500);
     p.spec.data_plane.openapi_mode = Some(madbase_config::OpenApiMode::IgnorePrivileges);
     p.spec.data_plane.db_prepared_statements = Some(false);
@@ -228,6 +230,8 @@ fn data_plane_tuning_reaches_its_settings() {
     let s = &v.data_plane.settings;
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
     assert_eq!(s["MADBASE_DB_READ_LANES"], "0");
+    assert_eq!(s["MADBASE_DB_POOL_MAX_IDLETIME"], "5");
+    assert_eq!(s["MADBASE_DB_POOL_MAX_LIFETIME"], "0");
     assert_eq!(s["MADBASE_DB_MAX_ROWS"], "500");
     assert_eq!(s["MADBASE_OPENAPI_MODE"], "ignore-privileges");
     assert_eq!(s["MADBASE_DB_PREPARED_STATEMENTS"], "false");
@@ -263,6 +267,8 @@ fn data_plane_tuning_reaches_its_settings() {
     let v = validate(&shared(), &config(), &Referenced::default()).expect("valid");
     for unset in [
         "MADBASE_DB_READ_LANES",
+        "MADBASE_DB_POOL_MAX_IDLETIME",
+        "MADBASE_DB_POOL_MAX_LIFETIME",
         "MADBASE_OPENAPI_MODE",
         "MADBASE_DB_PREPARED_STATEMENTS",
         "MADBASE_DB_AGGREGATES_ENABLED",

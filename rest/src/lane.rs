@@ -46,6 +46,10 @@ pub struct LaneLimits {
     pub stuck: Duration,
     /// A lane with this many reads queued or running takes no new ones.
     pub max_depth: usize,
+    /// A lane's connection idle this long is closed (it reconnects on the next read).
+    pub max_idle: Option<Duration>,
+    /// A lane's connection this old is replaced before its next batch.
+    pub max_lifetime: Option<Duration>,
 }
 
 impl Default for LaneLimits {
@@ -55,6 +59,8 @@ impl Default for LaneLimits {
             slow_for: Duration::from_secs(60),
             stuck: Duration::from_millis(5),
             max_depth: 32,
+            max_idle: None,
+            max_lifetime: None,
         }
     }
 }
@@ -287,9 +293,27 @@ async fn drive(
     shared: Arc<Shared>,
 ) {
     let mut conn: Option<PgConn> = None;
+    let mut opened = Instant::now();
     let mut generation = shared.generation.load(Ordering::Acquire);
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    let limits = shared.limits;
+    loop {
+        let received = match (&conn, limits.max_idle) {
+            // Idle too long: the connection goes; the next read opens another.
+            (Some(_), Some(idle)) => {
+                match tokio::time::timeout(idle, queue.recv_many(&mut jobs, MAX_BATCH)).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        conn = None;
+                        continue;
+                    }
+                }
+            }
+            _ => queue.recv_many(&mut jobs, MAX_BATCH).await,
+        };
+        if received == 0 {
+            break;
+        }
         // Requests that went away while queued are not run.
         jobs.retain(|job| {
             let gone = job.reply.is_closed();
@@ -301,10 +325,17 @@ async fn drive(
         if jobs.is_empty() {
             continue;
         }
+        if limits
+            .max_lifetime
+            .is_some_and(|max| opened.elapsed() >= max)
+        {
+            conn = None;
+        }
         if conn.as_ref().is_none_or(|c| !c.is_usable()) {
             conn = match shared.config.connect().await {
                 Ok(c) => {
                     generation = shared.generation.load(Ordering::Acquire);
+                    opened = Instant::now();
                     Some(c)
                 }
                 Err(_) => {

@@ -290,6 +290,72 @@ async fn a_slow_mark_expires() {
     );
 }
 
+/// The backends of connections named `app`.
+async fn backends(app: &str) -> Vec<i32> {
+    postgres::admin()
+        .await
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid",
+            &[&app],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_idle_lane_closes_its_connection_and_an_old_one_is_replaced() {
+    let named = |app: &str| {
+        let mut url = config();
+        url.pg_mut().application_name(app);
+        url
+    };
+    let anon = || json!({"role": "anon"});
+    let idle = LaneLimits {
+        max_idle: Some(Duration::from_millis(300)),
+        ..LaneLimits::default()
+    };
+    let idle_lanes = Lanes::with_limits(1, named("lane-idle"), Arc::new(AtomicU64::new(0)), idle);
+    let idle_api = api(&idle_lanes).await;
+    assert_eq!(
+        call(&idle_api, "GET", "/rpc/add?a=1", anon()).await,
+        (200, json!(1))
+    );
+    assert_eq!(idle_lanes.stats().reads, 1);
+    assert_eq!(backends("lane-idle").await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(backends("lane-idle").await.is_empty(), "closed when idle");
+    assert_eq!(
+        call(&idle_api, "GET", "/rpc/add?a=2", anon()).await,
+        (200, json!(2))
+    );
+    assert_eq!(idle_lanes.stats().reads, 2, "reconnected on the next read");
+
+    let old = LaneLimits {
+        max_lifetime: Some(Duration::from_millis(300)),
+        ..LaneLimits::default()
+    };
+    let old_lanes = Lanes::with_limits(1, named("lane-old"), Arc::new(AtomicU64::new(0)), old);
+    let old_api = api(&old_lanes).await;
+    assert_eq!(
+        call(&old_api, "GET", "/rpc/add?a=1", anon()).await,
+        (200, json!(1))
+    );
+    let first = backends("lane-old").await;
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(first, backends("lane-old").await, "kept while idle");
+    assert_eq!(
+        call(&old_api, "GET", "/rpc/add?a=3", anon()).await,
+        (200, json!(3))
+    );
+    let second = backends("lane-old").await;
+    assert_eq!(second.len(), 1);
+    assert_ne!(first, second, "replaced before the next batch");
+}
+
 #[tokio::test]
 async fn a_lane_that_cannot_connect_hands_its_reads_back() {
     let nowhere =

@@ -308,6 +308,8 @@ fn dev_config(
     for key in [
         "MADBASE_DB_POOL_SIZE",
         "MADBASE_DB_READ_LANES",
+        "MADBASE_DB_POOL_MAX_IDLETIME",
+        "MADBASE_DB_POOL_MAX_LIFETIME",
         "MADBASE_DB_PREPARED_STATEMENTS",
         "MADBASE_DB_SSL_MODE",
         "MADBASE_DB_SSL_ROOT_CERT",

@@ -137,6 +137,7 @@ impl ProjectContext {
             auth: crate::auth::AuthContext::new(config).map_err(ProjectError::Setup)?,
             rest,
         });
+        spawn_pool_reaper(project.pool.weak(), PoolAging::of(config));
         crate::rest::spawn_schema_listener(project.clone(), url);
         Ok(project)
     }
@@ -155,6 +156,59 @@ impl ProjectContext {
             ("rest", gauges(self.rest.pool_status())),
         ]
     }
+}
+
+/// How long a database connection may stay idle, and live (PostgREST's
+/// `db-pool-max-idletime` and `db-pool-max-lifetime`); `None` for ever.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolAging {
+    /// Idle longer than this, a connection is closed.
+    pub idle: Option<Duration>,
+    /// Older than this, a connection is replaced once idle.
+    pub lifetime: Option<Duration>,
+}
+
+impl PoolAging {
+    /// The configured limits.
+    pub fn of(config: &DataPlaneConfig) -> Self {
+        let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        PoolAging {
+            idle: secs(config.db_pool_max_idletime),
+            lifetime: secs(config.db_pool_max_lifetime),
+        }
+    }
+
+    /// How often the pool is swept: a third of the shorter limit, between 1 and 10 s.
+    fn period(self) -> Option<Duration> {
+        let shortest = match (self.idle, self.lifetime) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some((shortest / 3).clamp(Duration::from_secs(1), Duration::from_secs(10)))
+    }
+
+    /// Whether a connection with these metrics may stay.
+    fn keeps(self, m: &deadpool::managed::Metrics) -> bool {
+        self.idle.is_none_or(|max| m.last_used() < max)
+            && self.lifetime.is_none_or(|max| m.age() < max)
+    }
+}
+
+/// Closes the idle connections of `pool` that [`PoolAging`] says have had their time, every
+/// few seconds, until the pool is gone. Connections in use are left alone; an old one goes
+/// the next time it is found idle.
+pub fn spawn_pool_reaper<M>(pool: deadpool::managed::WeakPool<M>, aging: PoolAging)
+where
+    M: deadpool::managed::Manager + 'static,
+{
+    let Some(period) = aging.period() else { return };
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            let Some(pool) = pool.upgrade() else { return };
+            let _ = pool.retain(|_, m| aging.keeps(&m));
+        }
+    });
 }
 
 /// A pool error as a one-line message without secrets (the URL's password is never included).
@@ -197,5 +251,36 @@ impl Projects {
     /// The default project (health, readiness, metrics).
     pub fn default_project(&self) -> &Arc<ProjectContext> {
         &self.default
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn aging_sweeps_often_enough_and_keeps_what_is_in_time() {
+        let aging = |idle: u64, lifetime: u64| PoolAging {
+            idle: (idle > 0).then(|| Duration::from_secs(idle)),
+            lifetime: (lifetime > 0).then(|| Duration::from_secs(lifetime)),
+        };
+        assert_eq!(aging(30, 1800).period(), Some(Duration::from_secs(10)));
+        assert_eq!(aging(6, 0).period(), Some(Duration::from_secs(2)));
+        assert_eq!(aging(1, 0).period(), Some(Duration::from_secs(1)));
+        assert_eq!(aging(0, 600).period(), Some(Duration::from_secs(10)));
+        assert_eq!(aging(0, 0).period(), None, "nothing to sweep");
+        let ago = |secs: u64| Instant::now() - Duration::from_secs(secs);
+        let metrics = |created: u64, used: Option<u64>| deadpool::managed::Metrics {
+            created: ago(created),
+            recycled: used.map(ago),
+            recycle_count: 0,
+        };
+        let limits = aging(30, 1800);
+        assert!(limits.keeps(&metrics(100, Some(5))));
+        assert!(!limits.keeps(&metrics(100, Some(40))), "idle too long");
+        assert!(!limits.keeps(&metrics(40, None)), "never used since made");
+        assert!(!limits.keeps(&metrics(2000, Some(1))), "too old");
+        assert!(aging(0, 0).keeps(&metrics(99_999, None)));
     }
 }
