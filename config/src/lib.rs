@@ -64,6 +64,8 @@ settings! {
         "Comma-separated schemas exposed by /rest/v1; the first is the default.";
     "db_pool_size" => "MADBASE_DB_POOL_SIZE", required: false, secret: false, default: Some("10"),
         "Maximum connections the data plane opens to PostgreSQL.";
+    "db_pool_acquisition_timeout" => "MADBASE_DB_POOL_ACQUISITION_TIMEOUT", required: false, secret: false, default: Some("10"),
+        "Seconds a request waits for a free database connection before 504 PGRST003 (PostgREST's db-pool-acquisition-timeout).";
     "db_pool_max_idletime" => "MADBASE_DB_POOL_MAX_IDLETIME", required: false, secret: false, default: Some("30"),
         "Seconds after which an idle database connection is closed, so a quiet project holds no PostgreSQL backends beyond its schema listener (PostgREST's db-pool-max-idletime); 0 keeps them open.";
     "db_pool_max_lifetime" => "MADBASE_DB_POOL_MAX_LIFETIME", required: false, secret: false, default: Some("1800"),
@@ -635,6 +637,8 @@ pub struct DataPlaneConfig {
     pub db_pool_size: usize,
     /// See `db_read_lanes`.
     pub db_read_lanes: usize,
+    /// See `db_pool_acquisition_timeout`, in seconds.
+    pub db_pool_acquisition_timeout: u64,
     /// See `db_pool_max_idletime`, in seconds; 0 for never.
     pub db_pool_max_idletime: u64,
     /// See `db_pool_max_lifetime`, in seconds; 0 for never.
@@ -1025,6 +1029,11 @@ impl DataPlaneConfig {
             |v| parse_list_or_none(v, valid_setting_name),
         );
         let seconds = |v: &str| v.parse::<u64>().ok().filter(|n| *n <= 604_800);
+        let db_pool_acquisition_timeout = raw.parse(
+            "db_pool_acquisition_timeout",
+            "a number of seconds (1 to 3600)",
+            |v| v.parse::<u64>().ok().filter(|n| (1..=3600).contains(n)),
+        );
         let db_pool_max_idletime = raw.parse(
             "db_pool_max_idletime",
             "a number of seconds (0 to 604800)",
@@ -1185,6 +1194,7 @@ impl DataPlaneConfig {
                 db_schemas,
                 db_pool_size,
                 db_read_lanes: db_read_lanes.unwrap_or(2),
+                db_pool_acquisition_timeout: db_pool_acquisition_timeout.unwrap_or(10),
                 db_pool_max_idletime: db_pool_max_idletime.unwrap_or(30),
                 db_pool_max_lifetime: db_pool_max_lifetime.unwrap_or(1800),
                 db_ssl_mode,
@@ -1240,6 +1250,10 @@ impl DataPlaneConfig {
             ("MADBASE_DB_SCHEMAS", self.db_schemas.join(",")),
             ("MADBASE_DB_POOL_SIZE", self.db_pool_size.to_string()),
             ("MADBASE_DB_READ_LANES", self.db_read_lanes.to_string()),
+            (
+                "MADBASE_DB_POOL_ACQUISITION_TIMEOUT",
+                self.db_pool_acquisition_timeout.to_string(),
+            ),
             (
                 "MADBASE_DB_POOL_MAX_IDLETIME",
                 self.db_pool_max_idletime.to_string(),
@@ -1587,6 +1601,7 @@ mod tests {
             ),
             ("MADBASE_OPENAPI_SECURITY_ACTIVE", "true"),
             ("MADBASE_DB_POOL_MAX_IDLETIME", "0"),
+            ("MADBASE_DB_POOL_ACQUISITION_TIMEOUT", "3"),
             ("MADBASE_DB_POOL_MAX_LIFETIME", "600"),
             (
                 "MADBASE_OPENAPI_SERVER_PROXY_URI",

@@ -307,6 +307,11 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 16))]
     pub db_read_lanes: Option<i32>,
+    /// Seconds a request waits for a free database connection before 504 PGRST003
+    /// (`MADBASE_DB_POOL_ACQUISITION_TIMEOUT`, default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub db_pool_acquisition_timeout: Option<i32>,
     /// Seconds after which an idle database connection is closed; 0 keeps them
     /// (`MADBASE_DB_POOL_MAX_IDLETIME`, default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -424,6 +429,7 @@ impl Default for DataPlaneSpec {
             db_schemas: Vec::new(),
             db_pool_size: None,
             db_read_lanes: None,
+            db_pool_acquisition_timeout: None,
             db_pool_max_idletime: None,
             db_pool_max_lifetime: None,
             db_max_rows: None,

@@ -140,7 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { db_url } => {
             server::logging::init("info", LogFormat::Text);
             let url = madbase_pgconn::DbUrl::parse(&db_url)?;
-            let pool = server::project::pool(&url, 1)?;
+            let pool = server::project::pool(&url, 1, std::time::Duration::from_secs(10))?;
             let mut client = pool.get().await.map_err(|e| {
                 anyhow::anyhow!(
                     "cannot connect to the database: {}",

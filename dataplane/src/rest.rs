@@ -110,6 +110,7 @@ pub fn rest_pool(
     url: &DbUrl,
     max_size: usize,
     prepared_statements: bool,
+    wait: Duration,
 ) -> anyhow::Result<RestPool> {
     let manager = RestManager {
         config: rest_config(url, prepared_statements),
@@ -117,7 +118,7 @@ pub fn rest_pool(
     };
     deadpool::managed::Pool::builder(manager)
         .max_size(max_size)
-        .wait_timeout(Some(Duration::from_secs(10)))
+        .wait_timeout(Some(wait))
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
@@ -288,7 +289,12 @@ impl RestContext {
         let cache = SchemaCache::load(client, &settings.schemas)
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
-        let pool = rest_pool(url, config.db_pool_size, config.db_prepared_statements)?;
+        let pool = rest_pool(
+            url,
+            config.db_pool_size,
+            config.db_prepared_statements,
+            Duration::from_secs(config.db_pool_acquisition_timeout),
+        )?;
         crate::server::project::spawn_pool_reaper(pool.weak(), PoolAging::of(config));
         let aging = PoolAging::of(config);
         let lanes = (config.db_read_lanes > 0).then(|| {

@@ -467,6 +467,10 @@ pub fn validate(
     }
     let counts = [
         (dp.db_read_lanes, "MADBASE_DB_READ_LANES"),
+        (
+            dp.db_pool_acquisition_timeout,
+            "MADBASE_DB_POOL_ACQUISITION_TIMEOUT",
+        ),
         (dp.db_pool_max_idletime, "MADBASE_DB_POOL_MAX_IDLETIME"),
         (dp.db_pool_max_lifetime, "MADBASE_DB_POOL_MAX_LIFETIME"),
     ];

@@ -202,6 +202,7 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.db_pool_size = Some(20);
     p.spec.data_plane.db_read_lanes = Some(0);
     p.spec.data_plane.db_pool_max_idletime = Some(5);
+    p.spec.data_plane.db_pool_acquisition_timeout = Some(2);
     p.spec.data_plane.db_pool_max_lifetime = Some(0);
     p.spec.data_plane.db_max_rows = Some(500);
     p.spec.data_plane.openapi_mode = Some(madbase_config::OpenApiMode::IgnorePrivileges);
@@ -231,6 +232,7 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_DB_POOL_SIZE"], "20");
     assert_eq!(s["MADBASE_DB_READ_LANES"], "0");
     assert_eq!(s["MADBASE_DB_POOL_MAX_IDLETIME"], "5");
+    assert_eq!(s["MADBASE_DB_POOL_ACQUISITION_TIMEOUT"], "2");
     assert_eq!(s["MADBASE_DB_POOL_MAX_LIFETIME"], "0");
     assert_eq!(s["MADBASE_DB_MAX_ROWS"], "500");
     assert_eq!(s["MADBASE_OPENAPI_MODE"], "ignore-privileges");
@@ -269,6 +271,7 @@ fn data_plane_tuning_reaches_its_settings() {
         "MADBASE_DB_READ_LANES",
         "MADBASE_DB_POOL_MAX_IDLETIME",
         "MADBASE_DB_POOL_MAX_LIFETIME",
+        "MADBASE_DB_POOL_ACQUISITION_TIMEOUT",
         "MADBASE_OPENAPI_MODE",
         "MADBASE_DB_PREPARED_STATEMENTS",
         "MADBASE_DB_AGGREGATES_ENABLED",

@@ -81,8 +81,9 @@ pub fn db_url(config: &DataPlaneConfig) -> Result<DbUrl, ProjectError> {
         .map_err(|e| ProjectError::BadUrl(e.to_string()))
 }
 
-/// A connection pool for `url`.
-pub fn pool(url: &DbUrl, max_size: usize) -> Result<Pool, ProjectError> {
+/// A connection pool for `url`: at most `max_size` connections, a caller waiting at most `wait`
+/// for one.
+pub fn pool(url: &DbUrl, max_size: usize, wait: Duration) -> Result<Pool, ProjectError> {
     let tls = url.tls().tokio_postgres();
     let mut pg = url.pg().clone();
     if pg.get_connect_timeout().is_none() {
@@ -98,7 +99,7 @@ pub fn pool(url: &DbUrl, max_size: usize) -> Result<Pool, ProjectError> {
     );
     Pool::builder(manager)
         .max_size(max_size)
-        .wait_timeout(Some(Duration::from_secs(10)))
+        .wait_timeout(Some(wait))
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
@@ -109,7 +110,11 @@ impl ProjectContext {
     /// Opens the pool, checks the database answers and applies migrations.
     pub async fn open(config: &DataPlaneConfig) -> Result<Arc<Self>, ProjectError> {
         let url = db_url(config)?;
-        let pool = pool(&url, config.db_pool_size)?;
+        let pool = pool(
+            &url,
+            config.db_pool_size,
+            Duration::from_secs(config.db_pool_acquisition_timeout),
+        )?;
         let rest = {
             let mut client = pool
                 .get()

@@ -1,5 +1,7 @@
-// MADBASE_DB_POOL_MAX_IDLETIME: a project nobody calls holds no PostgreSQL backends beyond its
-// schema listener. Runs its own `madbase dev` with a one-second idle time.
+// The connection pools' limits: MADBASE_DB_POOL_MAX_IDLETIME (a project nobody calls holds no
+// PostgreSQL backends beyond its schema listener) and MADBASE_DB_POOL_ACQUISITION_TIMEOUT (a
+// request that cannot get a connection in time is 504 PGRST003). Runs its own `madbase dev`
+// with one connection per pool, a one-second idle time and a one-second wait.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,13 +13,20 @@ let dev;
 let db;
 
 before(async () => {
-  dev = await startDev({ env: { MADBASE_DB_POOL_MAX_IDLETIME: '1' } });
+  dev = await startDev({
+    env: {
+      MADBASE_DB_POOL_SIZE: '1',
+      MADBASE_DB_POOL_MAX_IDLETIME: '1',
+      MADBASE_DB_POOL_ACQUISITION_TIMEOUT: '1',
+    },
+  });
   db = new pg.Client({ connectionString: dev.dbUrl });
   await db.connect();
   await db.query(`
     CREATE TABLE public.pool_items (id serial PRIMARY KEY, name text);
     GRANT SELECT, INSERT ON public.pool_items TO anon;
     GRANT USAGE ON SEQUENCE public.pool_items_id_seq TO anon;
+    CREATE FUNCTION public.pool_nap(s float8) RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1 FROM pg_sleep(s)';
   `);
 });
 
@@ -64,4 +73,21 @@ test('idle connections are closed, and the next request opens what it needs', as
   const again = await sb.from('pool_items').select('name').order('id');
   assert.equal(again.error, null);
   assert.equal(again.data.length, 3);
+});
+
+test('a request that waits too long for a connection is 504 PGRST003', async () => {
+  const sb = createClient(dev.url, dev.anonKey, { auth: { persistSession: false } });
+  while ((await sb.rpc('pool_nap', { s: 0 })).error) await new Promise((r) => setTimeout(r, 100));
+  // The pool's one connection is busy for 2 s; the next call waits 1 s, then gives up.
+  // (A query builder runs when awaited: `then` sends it now.)
+  const long = sb.rpc('pool_nap', { s: 2 }).then((r) => r);
+  await new Promise((r) => setTimeout(r, 300));
+  const started = Date.now();
+  const { error, status } = await sb.rpc('pool_nap', { s: 0 });
+  const waited = Date.now() - started;
+  assert.equal(status, 504);
+  assert.equal(error.code, 'PGRST003');
+  assert.equal(error.message, 'Timed out acquiring connection from connection pool.');
+  assert.ok(waited >= 900 && waited < 1900, `waited ${waited} ms`);
+  assert.equal((await long).data, 1);
 });
