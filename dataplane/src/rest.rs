@@ -378,6 +378,28 @@ impl RestContext {
     }
 }
 
+/// Reloads on signals, as PostgREST: the schema cache on SIGUSR1, the settings and then the
+/// schema cache on SIGUSR2. For a database whose notifications do not reach the data plane
+/// (behind some poolers), or to reload without a database session.
+pub fn spawn_reload_signals(project: Arc<ProjectContext>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    for (kind, config) in [
+        (SignalKind::user_defined1(), false),
+        (SignalKind::user_defined2(), true),
+    ] {
+        let Ok(mut signals) = signal(kind) else {
+            tracing::warn!(?kind, "cannot listen for a reload signal");
+            continue;
+        };
+        let project = project.clone();
+        tokio::spawn(async move {
+            while signals.recv().await.is_some() {
+                reload(&project, config).await;
+            }
+        });
+    }
+}
+
 /// Listens for `NOTIFY pgrst` on a dedicated connection and reloads the schema cache on
 /// `reload schema` or an empty payload, and the settings and then the schema cache (the
 /// exposed schemas and the roles' settings may have changed) on `reload config`, as PostgREST.

@@ -76,6 +76,7 @@ export async function startDev({ extraArgs = [], env = {} } = {}) {
     serviceKey: s.SERVICE_ROLE_KEY,
     jwtSecret: s.JWT_SECRET,
     dbUrl: s.DB_URL,
+    pid: s.PID,
     log: () => log,
     async stop() {
       child.kill('SIGTERM');

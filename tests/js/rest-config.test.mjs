@@ -193,3 +193,27 @@ test('exposed schemas from the database: the schema cache follows them', async (
   await reloadConfig();
   await until(async () => (await sb.schema('cfg_api').from('notes').select('body')).error?.code === 'PGRST106', 'cfg_api hidden again');
 });
+
+test('SIGUSR1 reloads the schema cache and SIGUSR2 the settings, as in PostgREST', async () => {
+  await db.query(`CREATE FUNCTION public.cfg_timeout() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('statement_timeout') $$`);
+  const timeout = async () => (await get('/rpc/cfg_timeout')).json();
+  await until(async () => (await get('/rpc/cfg_timeout')).status === 200, 'cfg_timeout');
+  assert.equal(await timeout(), '3s');
+  // A role's settings live in the schema cache, and ALTER ROLE fires no DDL trigger.
+  await db.query(`ALTER ROLE anon SET statement_timeout = '2s'`);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await timeout(), '3s', 'nothing reloaded yet');
+    process.kill(dev.pid, 'SIGUSR1');
+    await until(async () => (await timeout()) === '2s', 'the schema cache reloaded on SIGUSR1');
+
+    await db.query(`ALTER ROLE CURRENT_USER SET pgrst.server_timing_enabled = 'true'`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await get('/cfg_items')).headers.get('server-timing'), null);
+    process.kill(dev.pid, 'SIGUSR2');
+    await until(async () => (await get('/cfg_items')).headers.get('server-timing') !== null, 'settings reloaded on SIGUSR2');
+  } finally {
+    await db.query(`ALTER ROLE anon SET statement_timeout = '3s'`);
+    await db.query(`ALTER ROLE CURRENT_USER RESET pgrst.server_timing_enabled`);
+  }
+});

@@ -144,6 +144,7 @@ impl ProjectContext {
         });
         spawn_pool_reaper(project.pool.weak(), PoolAging::of(config));
         crate::rest::spawn_schema_listener(project.clone(), url);
+        crate::rest::spawn_reload_signals(project.clone());
         Ok(project)
     }
 
