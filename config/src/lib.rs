@@ -16,6 +16,11 @@ use std::net::SocketAddr;
 /// Prefix of every environment variable the data plane reads.
 pub const ENV_PREFIX: &str = "MADBASE_";
 
+/// Prefix of the environment variables that become `app.settings.<name>` in every `/rest/v1`
+/// transaction (PostgREST's `app.settings.*`): `MADBASE_APP_SETTINGS_JWT_EXP=3600` is
+/// `app.settings.jwt_exp`. In the TOML file, the table `[app_settings]`.
+pub const APP_SETTINGS_PREFIX: &str = "MADBASE_APP_SETTINGS_";
+
 /// Environment variable naming an optional TOML file with the same keys (lower-case, no prefix).
 pub const CONFIG_FILE_ENV: &str = "MADBASE_CONFIG_FILE";
 
@@ -685,6 +690,9 @@ pub struct DataPlaneConfig {
     pub openapi_security_active: bool,
     /// See `openapi_server_proxy_uri`.
     pub openapi_server_proxy_uri: Option<String>,
+    /// `app.settings.*` by name (see [`APP_SETTINGS_PREFIX`]); values kept as secrets, since
+    /// Supabase's own put the JWT secret there.
+    pub app_settings: BTreeMap<String, Secret>,
     /// See `cors_allowed_origins`: `None` for any origin.
     pub cors_allowed_origins: Option<Vec<String>>,
     /// See `require_apikey`.
@@ -722,6 +730,8 @@ impl std::error::Error for ConfigError {}
 /// both the database's (`pgrst.*`) when read.
 struct Raw {
     values: BTreeMap<&'static str, String>,
+    /// `app.settings.*`, by name: the file's, then the environment's over them.
+    app_settings: BTreeMap<String, Secret>,
     /// Keys whose value came from the database, named `pgrst.<key>` in problems.
     from_db: Vec<&'static str>,
     problems: Vec<String>,
@@ -734,11 +744,45 @@ impl Raw {
         file: Option<&str>,
     ) -> Raw {
         let mut values = BTreeMap::new();
+        let mut app_settings = BTreeMap::new();
         let mut problems = Vec::new();
+        let mut app_setting = |name: String,
+                               value: String,
+                               problems: &mut Vec<String>,
+                               whence: &str| {
+            if valid_app_setting_name(&name) {
+                app_settings.insert(name, Secret::new(value));
+            } else {
+                problems.push(format!(
+                    "{whence}: `{name}` is not an app setting name (lower-case letters, digits and _)"
+                ));
+            }
+        };
         if let Some(text) = file {
             match toml::from_str::<toml::Table>(text) {
                 Ok(table) => {
                     for (key, value) in table {
+                        if key == "app_settings" {
+                            let toml::Value::Table(entries) = value else {
+                                problems.push("config file: `app_settings` must be a table".into());
+                                continue;
+                            };
+                            for (name, v) in entries {
+                                let text = match v {
+                                    toml::Value::String(s) => s,
+                                    toml::Value::Integer(i) => i.to_string(),
+                                    toml::Value::Boolean(b) => b.to_string(),
+                                    _ => {
+                                        problems.push(format!(
+                                            "config file: app setting `{name}` must be a string, number or boolean"
+                                        ));
+                                        continue;
+                                    }
+                                };
+                                app_setting(name, text, &mut problems, "config file");
+                            }
+                            continue;
+                        }
                         let Some(s) = setting(&key) else {
                             problems.push(format!("config file: unknown key `{key}`"));
                             continue;
@@ -772,7 +816,11 @@ impl Raw {
             }
         }
         for name in env_keys {
-            if name.starts_with(ENV_PREFIX)
+            if let Some(app) = name.strip_prefix(APP_SETTINGS_PREFIX) {
+                if let Some(v) = env(name) {
+                    app_setting(app.to_ascii_lowercase(), v, &mut problems, name);
+                }
+            } else if name.starts_with(ENV_PREFIX)
                 && name != CONFIG_FILE_ENV
                 && !SETTINGS.iter().any(|s| s.env == name)
             {
@@ -786,6 +834,7 @@ impl Raw {
         }
         Raw {
             values,
+            app_settings,
             from_db: Vec::new(),
             problems,
         }
@@ -910,6 +959,14 @@ pub fn valid_proxy_uri(uri: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b))
 }
 
+/// An app setting's name: lower-case letters, digits and `_`.
+pub fn valid_app_setting_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// An origin as browsers send it: `http` or `https`, a host, an optional port, nothing else.
 pub fn valid_origin(origin: &str) -> bool {
     let Some(rest) = origin
@@ -967,6 +1024,7 @@ impl DataPlaneConfig {
                 .map(|(_, v)| v.clone())
         };
         let mut raw = Raw::gather(&env, &keys, None);
+        raw.app_settings = self.app_settings.clone();
         for (key, value) in db {
             if let Some(s) = setting(key).filter(|s| DB_SETTINGS.contains(&s.key)) {
                 raw.values.insert(s.key, value.clone());
@@ -1219,6 +1277,7 @@ impl DataPlaneConfig {
                 openapi_security_active: openapi_security_active.unwrap_or(false),
                 openapi_server_proxy_uri,
                 cors_allowed_origins: cors_allowed_origins.flatten(),
+                app_settings: std::mem::take(&mut raw.app_settings),
                 require_apikey,
                 log_level,
                 log_format,
@@ -1237,7 +1296,8 @@ impl DataPlaneConfig {
             .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
-    /// Renders the configuration as the environment variables `from_sources` reads back.
+    /// Renders the configuration as the environment variables `from_sources` reads back, but
+    /// for [`DataPlaneConfig::app_settings`], whose variables are named after them.
     pub fn to_env(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![
             (
@@ -1781,6 +1841,49 @@ mod tests {
         assert!(
             err.problems[0].starts_with("MADBASE_CORS_ALLOWED_ORIGINS must be"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn app_settings_come_from_their_own_variables_and_the_file_s_table() {
+        let mut vars = minimal();
+        vars.push(("MADBASE_APP_SETTINGS_JWT_EXP", "3600"));
+        vars.push(("MADBASE_APP_SETTINGS_JWT_SECRET", "app-secret-value"));
+        let file = "[app_settings]\njwt_exp = 60\ntenant = \"acme\"\nflag = true";
+        let c = parse(&vars, Some(file)).expect("valid");
+        let shown: Vec<(&str, &str)> = c
+            .app_settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("flag", "true"),
+                ("jwt_exp", "3600"),
+                ("jwt_secret", "app-secret-value"),
+                ("tenant", "acme")
+            ],
+            "the environment wins over the file"
+        );
+        assert!(!format!("{c:?}").contains("app-secret-value"));
+        // In-database settings leave them as they are.
+        let again = c.with_db_settings(&[]).expect("valid");
+        assert_eq!(again.app_settings, c.app_settings);
+        let mut bad = minimal();
+        bad.push(("MADBASE_APP_SETTINGS_", "x"));
+        bad.push(("MADBASE_APP_SETTINGS_A-B", "x"));
+        let err = parse(&bad, Some("app_settings = 3")).expect_err("invalid");
+        assert_eq!(err.problems.len(), 3, "{err}");
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.contains("`app_settings` must be a table"))
+        );
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.contains("`a-b` is not an app setting name"))
         );
     }
 

@@ -393,6 +393,11 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 8, max = 2048))]
     pub openapi_server_proxy_uri: Option<String>,
+    /// `app.settings.<name>` set in every `/rest/v1` transaction, by name (lower-case letters,
+    /// digits, `_`), as PostgREST's `app.settings.*` (`MADBASE_APP_SETTINGS_<NAME>`). Plain
+    /// values: keep secrets out of them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub app_settings: BTreeMap<String, String>,
     /// Origins browsers may call the API from, e.g. `https://app.example.com`
     /// (`MADBASE_CORS_ALLOWED_ORIGINS`); unset, any origin, as Supabase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -448,6 +453,7 @@ impl Default for DataPlaneSpec {
             jwt_role_claim_key: None,
             openapi_security_active: None,
             openapi_server_proxy_uri: None,
+            app_settings: BTreeMap::new(),
             cors_allowed_origins: None,
             jwt_cache_max_entries: None,
             server_timing_enabled: None,

@@ -143,6 +143,11 @@ fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
         server_timing: config.server_timing_enabled,
         error_verbosity: config.client_error_verbosity,
         openapi_security_active: config.openapi_security_active,
+        app_settings: config
+            .app_settings
+            .iter()
+            .map(|(name, value)| (format!("app.settings.{name}"), value.expose().to_owned()))
+            .collect(),
         openapi_server: Some(
             config
                 .openapi_server_proxy_uri

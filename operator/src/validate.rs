@@ -516,6 +516,24 @@ pub fn validate(
             );
         }
     }
+    for (name, value) in &dp.app_settings {
+        if madbase_config::valid_app_setting_name(name) {
+            settings.insert(
+                format!(
+                    "{}{}",
+                    madbase_config::APP_SETTINGS_PREFIX,
+                    name.to_ascii_uppercase()
+                ),
+                value.clone(),
+            );
+        } else {
+            problem(
+                &mut problems,
+                "spec.dataPlane.appSettings",
+                format!("`{name}` is not an app setting name (lower-case letters, digits and _)"),
+            );
+        }
+    }
     if let Some(list) = &dp.cors_allowed_origins {
         match list.iter().find(|o| !madbase_config::valid_origin(o)) {
             Some(bad) => problem(

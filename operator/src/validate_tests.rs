@@ -221,6 +221,7 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.server_timing_enabled = Some(true);
     p.spec.data_plane.jwt_cache_max_entries = Some(0);
     p.spec.data_plane.openapi_security_active = Some(true);
+    p.spec.data_plane.app_settings = [("jwt_exp".to_owned(), "3600".to_owned())].into();
     p.spec.data_plane.openapi_server_proxy_uri = Some("https://api.example.com/rest/v1".into());
     p.spec.data_plane.cors_allowed_origins = Some(vec![
         "https://app.example.com".into(),
@@ -251,6 +252,7 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_SERVER_TIMING_ENABLED"], "true");
     assert_eq!(s["MADBASE_JWT_CACHE_MAX_ENTRIES"], "0");
     assert_eq!(s["MADBASE_OPENAPI_SECURITY_ACTIVE"], "true");
+    assert_eq!(s["MADBASE_APP_SETTINGS_JWT_EXP"], "3600");
     assert_eq!(
         s["MADBASE_OPENAPI_SERVER_PROXY_URI"],
         "https://api.example.com/rest/v1"
@@ -311,12 +313,14 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
     p.spec.data_plane.jwt_aud = Some("line\nbreak".into());
     p.spec.data_plane.cors_allowed_origins = Some(vec!["https://app.example.com/".into()]);
     p.spec.data_plane.openapi_server_proxy_uri = Some("api.example.com".into());
+    p.spec.data_plane.app_settings = [("Bad-Name".to_owned(), "x".to_owned())].into();
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
     let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
         [
             "spec.dataPlane.openapiServerProxyUri",
+            "spec.dataPlane.appSettings",
             "spec.dataPlane.corsAllowedOrigins",
             "spec.dataPlane.jwtAud",
             "spec.dataPlane.jwtRoleClaimKey",

@@ -59,6 +59,8 @@ pub struct RestSettings {
     pub server_timing: bool,
     /// `client-error-verbosity`: whether errors carry `details` and `hint`.
     pub error_verbosity: ClientErrorVerbosity,
+    /// `app.settings.*`: set in every transaction, by full name (`app.settings.jwt_exp`).
+    pub app_settings: Vec<(String, String)>,
 }
 
 impl Default for RestSettings {
@@ -87,6 +89,7 @@ impl Default for RestSettings {
             role_claim_key: RoleClaimKey::default(),
             server_timing: false,
             error_verbosity: ClientErrorVerbosity::Verbose,
+            app_settings: Vec::new(),
         }
     }
 }
@@ -219,6 +222,13 @@ impl Ctx<'_> {
         if let Some(tz) = &self.prefs.timezone {
             sql.push(", set_config('timezone', ")
                 .bind(tz.as_str())
+                .push(", true)");
+        }
+        for (name, value) in &self.settings.app_settings {
+            sql.push(", set_config(")
+                .bind(name.as_str())
+                .push(", ")
+                .bind(value.as_str())
                 .push(", true)");
         }
         // After the role's, as PostgREST: the function's own settings win.

@@ -75,6 +75,8 @@ CREATE FUNCTION hoist.plain_isolation() RETURNS text LANGUAGE sql STABLE
   AS $$ SELECT current_setting('transaction_isolation') $$;
 CREATE FUNCTION hoist.search_path() RETURNS text LANGUAGE sql STABLE
   AS $$ SELECT current_setting('search_path') $$;
+CREATE FUNCTION hoist.setting(name text) RETURNS text LANGUAGE sql STABLE
+  AS $$ SELECT current_setting(name, true) $$;
 "#;
 
 async fn hoisting_api(hoisted: &[&str]) -> Api {
@@ -89,6 +91,50 @@ async fn hoisting_api(hoisted: &[&str]) -> Api {
 async fn hoist_schema_api(settings: madbase_rest::RestSettings) -> Api {
     static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     data_plane::with_schema(&DONE, HOISTING, settings).await
+}
+
+/// `app.settings.*`: set in every transaction, readable by any function, as PostgREST (and
+/// Supabase's self-hosted stack, which puts `jwt_secret` and `jwt_exp` there).
+#[tokio::test]
+async fn app_settings_reach_every_transaction() {
+    let api = hoist_schema_api(madbase_rest::RestSettings {
+        schemas: vec!["hoist".into()],
+        app_settings: vec![
+            ("app.settings.jwt_exp".into(), "3600".into()),
+            ("app.settings.tenant".into(), "o'brien; drop".into()),
+        ],
+        ..data_plane::settings()
+    })
+    .await;
+    for (name, want) in [
+        ("app.settings.jwt_exp", json!("3600")),
+        ("app.settings.tenant", json!("o'brien; drop")),
+        ("app.settings.other", json!(null)),
+    ] {
+        for method in ["GET", "POST"] {
+            let (url, body) = match method {
+                "GET" => (format!("/rpc/setting?name={name}"), String::new()),
+                _ => ("/rpc/setting".to_owned(), json!({"name": name}).to_string()),
+            };
+            let r = api
+                .req(method, &url, &[], &body, "anon", json!({"role": "anon"}))
+                .await;
+            assert_eq!(r.json(), want, "{method} {name}: {}", r.body);
+        }
+    }
+    // Without any, nothing is set.
+    let plain = hoisting_api(&[]).await;
+    let r = plain
+        .req(
+            "GET",
+            "/rpc/setting?name=app.settings.jwt_exp",
+            &[],
+            "",
+            "anon",
+            json!({"role": "anon"}),
+        )
+        .await;
+    assert_eq!(r.json(), json!(null));
 }
 
 /// `db-extra-search-path`: schemas after the request's own on its `search_path`.

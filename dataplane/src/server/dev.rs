@@ -339,7 +339,13 @@ fn dev_config(
             values.push((key, v));
         }
     }
-    let keys: Vec<String> = values.iter().map(|(k, _)| (*k).to_owned()).collect();
+    let mut values: Vec<(String, String)> =
+        values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    // And `app.settings.*`, as `serve` takes them.
+    values.extend(
+        std::env::vars().filter(|(k, _)| k.starts_with(madbase_config::APP_SETTINGS_PREFIX)),
+    );
+    let keys: Vec<String> = values.iter().map(|(k, _)| k.clone()).collect();
     let lookup = |k: &str| {
         values
             .iter()
