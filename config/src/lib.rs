@@ -121,6 +121,8 @@ settings! {
         "Reject requests without a valid `apikey` header or query parameter, as Supabase's gateway does.";
     "log_level" => "MADBASE_LOG_LEVEL", required: false, secret: false, default: Some("info"),
         "Log filter: error, warn, info, debug, trace, or a tracing directive list.";
+    "log_query" => "MADBASE_LOG_QUERY", required: false, secret: false, default: Some("disabled"),
+        "main-query: log each /rest/v1 request's main SQL statement (its text, with $n placeholders, never the values) on the request's log line, as PostgREST's log-query; disabled by default.";
     "log_format" => "MADBASE_LOG_FORMAT", required: false, secret: false, default: Some("json"),
         "Log format: json (one object per line) or text.";
     "storage_backend" => "MADBASE_STORAGE_BACKEND", required: false, secret: false, default: Some("file"),
@@ -699,6 +701,8 @@ pub struct DataPlaneConfig {
     pub require_apikey: bool,
     /// See `log_level`.
     pub log_level: String,
+    /// See `log_query`: whether it is `main-query`.
+    pub log_query: bool,
     /// See `log_format`.
     pub log_format: LogFormat,
     /// See `storage_backend` and the `s3_*` settings.
@@ -1181,6 +1185,11 @@ impl DataPlaneConfig {
                 list.iter().all(|o| valid_origin(o)).then_some(Some(list))
             },
         );
+        let log_query = raw.parse("log_query", "disabled or main-query", |v| match v {
+            "disabled" => Some(false),
+            "main-query" => Some(true),
+            _ => None,
+        });
         let log_level = raw.get("log_level").map(str::to_owned);
         let log_format = raw.parse("log_format", "json or text", |v| match v {
             "json" => Some(LogFormat::Json),
@@ -1279,6 +1288,7 @@ impl DataPlaneConfig {
                 cors_allowed_origins: cors_allowed_origins.flatten(),
                 app_settings: std::mem::take(&mut raw.app_settings),
                 require_apikey,
+                log_query: log_query.unwrap_or(false),
                 log_level,
                 log_format,
                 storage,
@@ -1330,6 +1340,15 @@ impl DataPlaneConfig {
                     .map_or_else(|| "*".to_owned(), |list| list.join(",")),
             ),
             ("MADBASE_LOG_LEVEL", self.log_level.clone()),
+            (
+                "MADBASE_LOG_QUERY",
+                if self.log_query {
+                    "main-query"
+                } else {
+                    "disabled"
+                }
+                .to_owned(),
+            ),
             (
                 "MADBASE_LOG_FORMAT",
                 match self.log_format {
@@ -1660,6 +1679,7 @@ mod tests {
                 "https://app.example.com, http://localhost:3000",
             ),
             ("MADBASE_OPENAPI_SECURITY_ACTIVE", "true"),
+            ("MADBASE_LOG_QUERY", "main-query"),
             ("MADBASE_DB_POOL_MAX_IDLETIME", "0"),
             ("MADBASE_DB_POOL_ACQUISITION_TIMEOUT", "3"),
             ("MADBASE_DB_POOL_MAX_LIFETIME", "600"),

@@ -416,6 +416,10 @@ pub struct DataPlaneSpec {
     /// `code` and `message` (`minimal`) (`MADBASE_CLIENT_ERROR_VERBOSITY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_error_verbosity: Option<madbase_config::ClientErrorVerbosity>,
+    /// Log each `/rest/v1` request's main SQL statement, without its values
+    /// (`MADBASE_LOG_QUERY=main-query`; default off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_query: Option<bool>,
     /// Log filter (`MADBASE_LOG_LEVEL`): error, warn, info, debug, trace or a directive list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
@@ -458,6 +462,7 @@ impl Default for DataPlaneSpec {
             jwt_cache_max_entries: None,
             server_timing_enabled: None,
             client_error_verbosity: None,
+            log_query: None,
             log_level: None,
         }
     }

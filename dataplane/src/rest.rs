@@ -143,6 +143,7 @@ fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
         server_timing: config.server_timing_enabled,
         error_verbosity: config.client_error_verbosity,
         openapi_security_active: config.openapi_security_active,
+        log_query: config.log_query,
         app_settings: config
             .app_settings
             .iter()
@@ -604,7 +605,12 @@ pub async fn handle(
         rest,
         own: tokio::sync::Mutex::new(None),
     };
-    into_response(madbase_rest::handle(&cache, &settings, &conn, req).await)
+    let resp = madbase_rest::handle(&cache, &settings, &conn, req).await;
+    if let Some(query) = &resp.query {
+        // The statement's text only: the values travel as parameters and are not logged.
+        tracing::info!(%query, "rest query");
+    }
+    into_response(resp)
 }
 
 /// Where a request's statements run: a short read on a read lane when one takes it, anything

@@ -549,6 +549,10 @@ pub fn validate(
     if let Some(n) = dp.jwt_cache_max_entries {
         settings.insert("MADBASE_JWT_CACHE_MAX_ENTRIES".to_owned(), n.to_string());
     }
+    if let Some(on) = dp.log_query {
+        let v = if on { "main-query" } else { "disabled" };
+        settings.insert("MADBASE_LOG_QUERY".to_owned(), v.into());
+    }
     if let Some(v) = dp.client_error_verbosity {
         settings.insert(
             "MADBASE_CLIENT_ERROR_VERBOSITY".to_owned(),

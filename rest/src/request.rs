@@ -61,6 +61,8 @@ pub struct RestSettings {
     pub error_verbosity: ClientErrorVerbosity,
     /// `app.settings.*`: set in every transaction, by full name (`app.settings.jwt_exp`).
     pub app_settings: Vec<(String, String)>,
+    /// `log-query = main-query`: hand each response's main statement text to the caller.
+    pub log_query: bool,
 }
 
 impl Default for RestSettings {
@@ -90,6 +92,7 @@ impl Default for RestSettings {
             server_timing: false,
             error_verbosity: ClientErrorVerbosity::Verbose,
             app_settings: Vec::new(),
+            log_query: false,
         }
     }
 }
@@ -168,6 +171,8 @@ pub struct Ctx<'a> {
     pub function: Option<&'a Function>,
     /// The request's `Server-Timing` marks, when enabled.
     pub timing: Option<&'a Timing>,
+    /// Where the main statement's text goes, when `log-query` is on.
+    pub query_log: Option<&'a std::sync::Mutex<Option<String>>>,
 }
 
 impl Ctx<'_> {
@@ -260,6 +265,9 @@ impl Ctx<'_> {
         estimate: Option<Sql>,
     ) -> Result<execute::Outcome, RestError> {
         let begin = self.begin(read_only);
+        if let Some(log) = self.query_log {
+            *log.lock().unwrap_or_else(|p| p.into_inner()) = Some(main.text.clone());
+        }
         let tx = execute::Transaction {
             begin,
             settings: self.settings_sql(begin.is_none()),
@@ -610,7 +618,17 @@ pub async fn handle(
         }
         None => client,
     };
-    let mut resp = match serve(cache, settings, client, &req, timing.as_ref()).await {
+    let query_log = settings.log_query.then(std::sync::Mutex::default);
+    let mut resp = match serve(
+        cache,
+        settings,
+        client,
+        &req,
+        timing.as_ref(),
+        query_log.as_ref(),
+    )
+    .await
+    {
         // PostgREST times successful responses only.
         Ok(mut r) => {
             if let Some(t) = &timing {
@@ -623,6 +641,7 @@ pub async fn handle(
     if is_head {
         resp.body = Bytes::new();
     }
+    resp.query = query_log.and_then(|l| l.into_inner().unwrap_or_else(|p| p.into_inner()));
     resp
 }
 
@@ -632,6 +651,7 @@ async fn serve(
     client: &dyn Connection,
     req: &RestRequest,
     timing: Option<&Timing>,
+    query_log: Option<&std::sync::Mutex<Option<String>>>,
 ) -> Result<RestResponse, RestError> {
     let m = &req.method;
     let route = match (route(&req.path)?, &settings.root_spec) {
@@ -701,6 +721,7 @@ async fn serve(
         anon: req.role == settings.anon_role,
         function: None,
         timing,
+        query_log,
     };
     let anon = ctx.anon;
     let result = match route {

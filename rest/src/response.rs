@@ -18,6 +18,8 @@ pub struct RestResponse {
     pub headers: HeaderMap,
     /// Body (empty for HEAD and for minimal returns).
     pub body: Bytes,
+    /// The main statement's text, when `log-query` asks for it (for the caller to log).
+    pub query: Option<String>,
 }
 
 impl RestResponse {
@@ -32,6 +34,7 @@ impl RestResponse {
             status,
             headers,
             body: body.into(),
+            query: None,
         }
     }
 
@@ -57,6 +60,7 @@ impl RestResponse {
             status: e.status(),
             headers: e.headers(),
             body: Bytes::from(body.to_string()),
+            query: None,
         }
     }
 

@@ -232,6 +232,7 @@ fn the_check_fails_on_a_server_error() {
         headers: http::HeaderMap::new(),
         body: r#"{"code":"XX000","message":"boom","details":null,"hint":null}"#.into(),
         raw: Default::default(),
+        query: None,
     };
     check("/tasks", &r);
 }
@@ -244,6 +245,7 @@ fn the_check_fails_on_an_error_without_postgrest_body() {
         headers: http::HeaderMap::new(),
         body: "bad request".into(),
         raw: Default::default(),
+        query: None,
     };
     check("/tasks", &r);
 }

@@ -285,6 +285,31 @@ async fn minimal_error_verbosity_keeps_code_and_message_only() {
 }
 
 #[tokio::test]
+async fn log_query_hands_back_the_main_statement_without_its_values() {
+    let api = Api::with(RestSettings {
+        log_query: true,
+        ..settings()
+    })
+    .await;
+    let r = api.get("/users?select=id&name=eq.very-private-value").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let query = r.query.expect("the query");
+    assert!(query.contains(r#"FROM "public"."users""#), "{query}");
+    assert!(query.contains("$1"), "{query}");
+    assert!(!query.contains("very-private-value"), "{query}");
+    // A failing statement is reported too; a request refused before SQL has none.
+    let r = api.get("/rpc/plain_raise").await;
+    assert_eq!(r.status, 400);
+    assert!(r.query.expect("the query").contains("plain_raise"));
+    assert_eq!(api.get("/userz").await.query, None);
+    assert_eq!(
+        Api::new().await.get("/users").await.query,
+        None,
+        "off by default"
+    );
+}
+
+#[tokio::test]
 async fn server_timing_reports_postgrest_s_metrics_when_enabled() {
     let api = Api::with(RestSettings {
         server_timing: true,

@@ -334,6 +334,7 @@ fn dev_config(
         "MADBASE_OPENAPI_SECURITY_ACTIVE",
         "MADBASE_OPENAPI_SERVER_PROXY_URI",
         "MADBASE_CLIENT_ERROR_VERBOSITY",
+        "MADBASE_LOG_QUERY",
     ] {
         if let Ok(v) = std::env::var(key) {
             values.push((key, v));

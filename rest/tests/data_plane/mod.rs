@@ -23,6 +23,8 @@ pub struct Resp {
     pub body: String,
     /// The body's bytes (`body` is their UTF-8 reading).
     pub raw: Bytes,
+    /// The main statement's text, with `log_query` on.
+    pub query: Option<String>,
 }
 
 impl Resp {
@@ -141,6 +143,7 @@ impl<C: Connection> Api<C> {
             headers: r.headers,
             body: String::from_utf8_lossy(&r.body).into_owned(),
             raw: r.body,
+            query: r.query,
         }
     }
 
