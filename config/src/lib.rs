@@ -85,6 +85,8 @@ settings! {
         "Keep /rest/v1 statements prepared on each connection (PostgREST's db-prepared-statements); false behind a pooler in transaction mode that cannot keep them.";
     "db_plan_enabled" => "MADBASE_DB_PLAN_ENABLED", required: false, secret: false, default: Some("false"),
         "Allow `Accept: application/vnd.pgrst.plan` EXPLAIN responses (PostgREST's db-plan-enabled).";
+    "db_anon_role" => "MADBASE_DB_ANON_ROLE", required: false, secret: false, default: Some("anon"),
+        "Role of /rest/v1 requests without a token, and of tokens that name none (PostgREST's db-anon-role); `none` turns anonymous access off (401 PGRST302).";
     "db_pre_request" => "MADBASE_DB_PRE_REQUEST", required: false, secret: false, default: None,
         "Function called before every /rest/v1 query (PostgREST's db-pre-request), e.g. public.check_request.";
     "db_hoisted_tx_settings" => "MADBASE_DB_HOISTED_TX_SETTINGS", required: false, secret: false, default: Some("statement_timeout,plan_filter.statement_cost_limit,default_transaction_isolation"),
@@ -262,6 +264,7 @@ settings! {
 /// that can change while the data plane runs.
 pub const DB_SETTINGS: &[&str] = &[
     "db_schemas",
+    "db_anon_role",
     "db_max_rows",
     "db_aggregates_enabled",
     "db_plan_enabled",
@@ -660,6 +663,8 @@ pub struct DataPlaneConfig {
     pub db_prepared_statements: bool,
     /// See `db_pre_request`.
     pub db_pre_request: Option<String>,
+    /// See `db_anon_role`: `None` when anonymous access is off.
+    pub db_anon_role: Option<String>,
     /// See `db_root_spec`.
     pub db_root_spec: Option<String>,
     /// See `db_hoisted_tx_settings`.
@@ -1117,6 +1122,9 @@ impl DataPlaneConfig {
         let db_plan_enabled = raw.parse("db_plan_enabled", "true or false", parse_bool);
         let db_prepared_statements =
             raw.parse("db_prepared_statements", "true or false", parse_bool);
+        let db_anon_role = raw.parse("db_anon_role", "a role name, or none", |v| {
+            Some((v != "none").then(|| v.to_owned())).filter(|_| valid_identifier(v))
+        });
         let db_pre_request = raw.parse("db_pre_request", "a function name like schema.fn", |v| {
             valid_function_name(v).then(|| v.to_owned())
         });
@@ -1273,6 +1281,7 @@ impl DataPlaneConfig {
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
                 db_prepared_statements: db_prepared_statements.unwrap_or(true),
                 db_pre_request,
+                db_anon_role: db_anon_role.unwrap_or_else(|| Some("anon".into())),
                 openapi_mode: openapi_mode.unwrap_or_default(),
                 db_tx_end: db_tx_end.unwrap_or_default(),
                 db_extra_search_path: db_extra_search_path.unwrap_or_default(),
@@ -1385,6 +1394,10 @@ impl DataPlaneConfig {
         out.push((
             "MADBASE_DB_PREPARED_STATEMENTS",
             self.db_prepared_statements.to_string(),
+        ));
+        out.push((
+            "MADBASE_DB_ANON_ROLE",
+            self.db_anon_role.clone().unwrap_or_else(|| "none".into()),
         ));
         if let Some(f) = &self.db_pre_request {
             out.push(("MADBASE_DB_PRE_REQUEST", f.clone()));
@@ -1680,6 +1693,7 @@ mod tests {
             ),
             ("MADBASE_OPENAPI_SECURITY_ACTIVE", "true"),
             ("MADBASE_LOG_QUERY", "main-query"),
+            ("MADBASE_DB_ANON_ROLE", "none"),
             ("MADBASE_DB_POOL_MAX_IDLETIME", "0"),
             ("MADBASE_DB_POOL_ACQUISITION_TIMEOUT", "3"),
             ("MADBASE_DB_POOL_MAX_LIFETIME", "600"),

@@ -144,6 +144,7 @@ fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
         error_verbosity: config.client_error_verbosity,
         openapi_security_active: config.openapi_security_active,
         log_query: config.log_query,
+        anon_role: config.db_anon_role.clone(),
         app_settings: config
             .app_settings
             .iter()
@@ -155,7 +156,6 @@ fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
                 .clone()
                 .unwrap_or_else(|| format!("{}/rest/v1", config.external_url())),
         ),
-        ..RestSettings::default()
     }
 }
 
@@ -543,12 +543,15 @@ pub async fn handle(
     let rest = &project.rest;
     let settings = rest.settings();
     let began = settings.server_timing.then(std::time::Instant::now);
-    let (role, claims) = match bearer(&headers) {
-        None => (
-            settings.anon_role.clone(),
-            Arc::new(Claims::new(json!({"role": settings.anon_role}))),
-        ),
-        Some(token) => {
+    let (role, claims) = match (bearer(&headers), &settings.anon_role) {
+        (None, Some(anon)) => (anon.clone(), Arc::new(Claims::new(json!({ "role": anon })))),
+        (None, None) => {
+            return into_response(madbase_rest::jwt_error(
+                JwtErrorKind::AnonymousDisabled,
+                &settings,
+            ));
+        }
+        (Some(token), _) => {
             // The gateway has verified the API key, and the cache holds tokens verified
             // before; anything else is verified here. Its signature only: the claims are
             // checked as PostgREST checks them, on every request.

@@ -23,8 +23,9 @@ pub fn now_secs() -> i64 {
 ///   them not a number, are refused;
 /// - `aud`, a string or an array of strings, must name `jwt-aud` when that is set (an empty
 ///   array always passes);
-/// - the role is the value at `jwt-role-claim-key`, the anonymous role when there is none; a
-///   value that is not a string is taken as its JSON text (which names no role).
+/// - the role is the value at `jwt-role-claim-key`, the anonymous role when there is none (and
+///   PGRST302 when anonymous access is off: no `db-anon-role`); a value that is not a string is
+///   taken as its JSON text (which names no role).
 pub fn authorize(
     claims: &Value,
     settings: &RestSettings,
@@ -72,11 +73,14 @@ pub fn authorize(
     if !aud_ok {
         return refused("JWT not in audience");
     }
-    Ok(match role_at(claims, settings.role_claim_key.steps()) {
-        Some(Value::String(role)) => role.clone(),
-        Some(other) => other.to_string(),
-        None => settings.anon_role.clone(),
-    })
+    match role_at(claims, settings.role_claim_key.steps()) {
+        Some(Value::String(role)) => Ok(role.clone()),
+        Some(other) => Ok(other.to_string()),
+        None => settings
+            .anon_role
+            .clone()
+            .ok_or(JwtErrorKind::AnonymousDisabled),
+    }
 }
 
 /// The value `steps` lead to, if any.
@@ -224,5 +228,17 @@ mod tests {
         assert_eq!(at(".role", json!({"role": 7})), Ok("7".into()));
         assert_eq!(at(".role", json!({"role": null})), Ok("null".into()));
         assert_eq!(at(".role.name", json!({"role": "flat"})), Ok("anon".into()));
+        let no_anon = RestSettings {
+            anon_role: None,
+            ..RestSettings::default()
+        };
+        assert_eq!(
+            authorize(&json!({"sub": "x"}), &no_anon, NOW),
+            Err(JwtErrorKind::AnonymousDisabled)
+        );
+        assert_eq!(
+            authorize(&json!({"role": "web"}), &no_anon, NOW),
+            Ok("web".into())
+        );
     }
 }

@@ -23,8 +23,9 @@ pub use madbase_config::{ClientErrorVerbosity, DbTxEnd, OpenApiMode, RoleClaimKe
 pub struct RestSettings {
     /// Exposed schemas; the first is the default.
     pub schemas: Vec<String>,
-    /// Role for requests without a JWT.
-    pub anon_role: String,
+    /// `db-anon-role`: the role of requests without a JWT; none turns anonymous access off
+    /// (401 PGRST302).
+    pub anon_role: Option<String>,
     /// `db-max-rows`: a silent cap on rows returned by reads.
     pub max_rows: Option<i64>,
     /// `db-pre-request`: a function (`name` or `schema.name`) called before the main query.
@@ -69,7 +70,7 @@ impl Default for RestSettings {
     fn default() -> Self {
         RestSettings {
             schemas: vec!["public".into()],
-            anon_role: "anon".into(),
+            anon_role: Some("anon".into()),
             max_rows: None,
             pre_request: None,
             plan_enabled: false,
@@ -718,7 +719,7 @@ async fn serve(
         media,
         prefs,
         applied: Applied::default(),
-        anon: req.role == settings.anon_role,
+        anon: settings.anon_role.as_deref() == Some(req.role.as_str()),
         function: None,
         timing,
         query_log,

@@ -217,3 +217,24 @@ test('SIGUSR1 reloads the schema cache and SIGUSR2 the settings, as in PostgREST
     await db.query(`ALTER ROLE CURRENT_USER RESET pgrst.server_timing_enabled`);
   }
 });
+
+test('db_anon_role names the role of tokens without one, or turns anonymous access off', async () => {
+  // Role settings so far: jwt_aud 'another'; the pre-config function's role claim key.
+  const roleless = token({ aud: 'another', sub: 'no-role-here' });
+  assert.equal(await (await get('/rpc/cfg_whoami', roleless)).json(), 'anon');
+  await db.query(`ALTER ROLE CURRENT_USER SET pgrst.db_anon_role = 'authenticated'`);
+  await reloadConfig();
+  await until(async () => (await (await get('/rpc/cfg_whoami', roleless)).json()) === 'authenticated', 'the anon role renamed');
+
+  await db.query(`ALTER ROLE CURRENT_USER SET pgrst.db_anon_role = 'none'`);
+  await reloadConfig();
+  await until(async () => (await get('/rpc/cfg_whoami', roleless)).status === 401, 'anonymous access off');
+  const refused = await get('/rpc/cfg_whoami', roleless);
+  assert.deepEqual(await refused.json(), { code: 'PGRST302', message: 'Anonymous access is disabled' });
+  // A token that names its role still works.
+  const named = token({ aud: 'another', app_metadata: { role: 'authenticated' } });
+  assert.equal(await (await get('/rpc/cfg_whoami', named)).json(), 'authenticated');
+  await db.query(`ALTER ROLE CURRENT_USER RESET pgrst.db_anon_role`);
+  await reloadConfig();
+  await until(async () => (await (await get('/rpc/cfg_whoami', roleless)).json()) === 'anon', 'anon again');
+});

@@ -335,6 +335,7 @@ fn dev_config(
         "MADBASE_OPENAPI_SERVER_PROXY_URI",
         "MADBASE_CLIENT_ERROR_VERBOSITY",
         "MADBASE_LOG_QUERY",
+        "MADBASE_DB_ANON_ROLE",
     ] {
         if let Ok(v) = std::env::var(key) {
             values.push((key, v));
