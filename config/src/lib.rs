@@ -996,6 +996,11 @@ pub fn valid_origin(origin: &str) -> bool {
         && port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok())
 }
 
+/// A role name as `db_anon_role` takes it: 1 to 63 characters, no NUL.
+pub fn valid_role_name(name: &str) -> bool {
+    valid_identifier(name)
+}
+
 fn valid_identifier(name: &str) -> bool {
     !name.is_empty() && name.len() <= 63 && !name.contains('\0')
 }
@@ -1123,7 +1128,7 @@ impl DataPlaneConfig {
         let db_prepared_statements =
             raw.parse("db_prepared_statements", "true or false", parse_bool);
         let db_anon_role = raw.parse("db_anon_role", "a role name, or none", |v| {
-            Some((v != "none").then(|| v.to_owned())).filter(|_| valid_identifier(v))
+            Some((v != "none").then(|| v.to_owned())).filter(|_| valid_role_name(v))
         });
         let db_pre_request = raw.parse("db_pre_request", "a function name like schema.fn", |v| {
             valid_function_name(v).then(|| v.to_owned())

@@ -342,6 +342,11 @@ pub struct DataPlaneSpec {
     /// default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_plan_enabled: Option<bool>,
+    /// Role of `/rest/v1` requests without a token (`MADBASE_DB_ANON_ROLE`, default `anon`);
+    /// `none` turns anonymous access off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub db_anon_role: Option<String>,
     /// Function called before every `/rest/v1` query, `fn` or `schema.fn`
     /// (`MADBASE_DB_PRE_REQUEST`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -446,6 +451,7 @@ impl Default for DataPlaneSpec {
             db_prepared_statements: None,
             db_aggregates_enabled: None,
             db_plan_enabled: None,
+            db_anon_role: None,
             db_pre_request: None,
             db_root_spec: None,
             db_hoisted_tx_settings: None,

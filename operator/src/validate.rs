@@ -546,6 +546,17 @@ pub fn validate(
             }
         }
     }
+    match &dp.db_anon_role {
+        Some(role) if !madbase_config::valid_role_name(role) => problem(
+            &mut problems,
+            "spec.dataPlane.dbAnonRole",
+            "must be a role name (1 to 63 characters) or none",
+        ),
+        Some(role) => {
+            settings.insert("MADBASE_DB_ANON_ROLE".to_owned(), role.clone());
+        }
+        None => {}
+    }
     if let Some(n) = dp.jwt_cache_max_entries {
         settings.insert("MADBASE_JWT_CACHE_MAX_ENTRIES".to_owned(), n.to_string());
     }
