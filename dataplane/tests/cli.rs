@@ -425,6 +425,9 @@ fn dev_tuning_from_the_environment_is_checked() {
         .arg(dir.path().join("data"))
         .args(["--port", &free_port().to_string(), "--log-level", "warn"])
         .env("MADBASE_DB_READ_LANES", "many")
+        .env("MADBASE_AUTH_PASSWORD_MIN_LENGTH", "3")
+        // Dev's own: ignored, whatever it says.
+        .env("MADBASE_LISTEN", "nowhere")
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
@@ -433,5 +436,7 @@ fn dev_tuning_from_the_environment_is_checked() {
         err.contains("MADBASE_DB_READ_LANES must be an integer between 0 and 16 (got `many`)"),
         "{err}"
     );
+    assert!(err.contains("MADBASE_AUTH_PASSWORD_MIN_LENGTH"), "{err}");
+    assert!(!err.contains("MADBASE_LISTEN"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

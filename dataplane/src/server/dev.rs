@@ -263,6 +263,21 @@ async fn run_http_until_signal(
     Ok(())
 }
 
+/// What `madbase dev` decides itself, whatever the environment says: its database, keys,
+/// address, project, logging (`--log-level`), storage and mailbox.
+const DEV_OWN: [&str; 10] = [
+    "MADBASE_DATABASE_URL",
+    "MADBASE_JWT_SECRET",
+    "MADBASE_LISTEN",
+    "MADBASE_API_EXTERNAL_URL",
+    "MADBASE_PROJECT_REF",
+    "MADBASE_LOG_LEVEL",
+    "MADBASE_LOG_FORMAT",
+    "MADBASE_STORAGE_BACKEND",
+    "MADBASE_STORAGE_FILE_DIR",
+    "MADBASE_AUTH_DEV_MAILBOX",
+];
+
 /// The data plane's configuration in dev: the same contract `serve` reads, with dev defaults.
 /// Settings not named here take their contract defaults.
 fn dev_config(
@@ -303,47 +318,19 @@ fn dev_config(
         ("MADBASE_AUTH_RATE_LIMIT_TOKEN", "100000".into()),
         ("MADBASE_AUTH_RATE_LIMIT_VERIFY", "1000".into()),
     ];
-    // Database tuning, TLS and the data API's options may be set from the environment, as
-    // for `madbase serve`.
-    for key in [
-        "MADBASE_DB_POOL_SIZE",
-        "MADBASE_DB_READ_LANES",
-        "MADBASE_DB_POOL_ACQUISITION_TIMEOUT",
-        "MADBASE_DB_POOL_MAX_IDLETIME",
-        "MADBASE_DB_POOL_MAX_LIFETIME",
-        "MADBASE_DB_PREPARED_STATEMENTS",
-        "MADBASE_DB_SSL_MODE",
-        "MADBASE_DB_SSL_ROOT_CERT",
-        "MADBASE_DB_SCHEMAS",
-        "MADBASE_DB_EXTRA_SEARCH_PATH",
-        "MADBASE_DB_MAX_ROWS",
-        "MADBASE_DB_AGGREGATES_ENABLED",
-        "MADBASE_DB_PLAN_ENABLED",
-        "MADBASE_DB_PRE_REQUEST",
-        "MADBASE_DB_ROOT_SPEC",
-        "MADBASE_DB_HOISTED_TX_SETTINGS",
-        "MADBASE_DB_TX_END",
-        "MADBASE_OPENAPI_MODE",
-        "MADBASE_DB_CONFIG",
-        "MADBASE_DB_PRE_CONFIG",
-        "MADBASE_JWT_AUD",
-        "MADBASE_JWT_ROLE_CLAIM_KEY",
-        "MADBASE_SERVER_TIMING_ENABLED",
-        "MADBASE_JWT_CACHE_MAX_ENTRIES",
-        "MADBASE_CORS_ALLOWED_ORIGINS",
-        "MADBASE_OPENAPI_SECURITY_ACTIVE",
-        "MADBASE_OPENAPI_SERVER_PROXY_URI",
-        "MADBASE_CLIENT_ERROR_VERBOSITY",
-        "MADBASE_LOG_QUERY",
-        "MADBASE_DB_ANON_ROLE",
-    ] {
-        if let Ok(v) = std::env::var(key) {
-            values.push((key, v));
+    // Every other setting may come from the environment, as for `madbase serve`, over the
+    // defaults above; so may `app.settings.*`.
+    for s in madbase_config::SETTINGS
+        .iter()
+        .filter(|s| !DEV_OWN.contains(&s.env))
+    {
+        if let Ok(v) = std::env::var(s.env) {
+            values.retain(|(k, _)| *k != s.env);
+            values.push((s.env, v));
         }
     }
     let mut values: Vec<(String, String)> =
         values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    // And `app.settings.*`, as `serve` takes them.
     values.extend(
         std::env::vars().filter(|(k, _)| k.starts_with(madbase_config::APP_SETTINGS_PREFIX)),
     );
