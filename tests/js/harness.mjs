@@ -2,7 +2,7 @@
 // need to reach it: URL, keys and a direct database connection for fixtures.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -10,14 +10,16 @@ import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-/** The madbase binary: $MADBASE_BIN, or the cargo build output. */
+/** The madbase binary: $MADBASE_BIN, or the newest cargo build output (so an old build in
+ * ./target is not picked over a fresh one in $CARGO_TARGET_DIR, or the other way round). */
 export function madbaseBin() {
   if (process.env.MADBASE_BIN) return process.env.MADBASE_BIN;
-  const targets = [process.env.CARGO_TARGET_DIR, resolve(here, '../../target')].filter(Boolean);
-  for (const t of targets) {
-    const p = join(t, 'debug', 'madbase');
-    if (existsSync(p)) return p;
-  }
+  const built = [process.env.CARGO_TARGET_DIR, resolve(here, '../../target')]
+    .filter(Boolean)
+    .map((t) => join(t, 'debug', 'madbase'))
+    .filter((p) => existsSync(p))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (built.length) return built[0];
   throw new Error('madbase binary not found: run `cargo build -p madbase` or set MADBASE_BIN');
 }
 
