@@ -97,6 +97,10 @@ settings! {
         "How a /rest/v1 transaction ends (PostgREST's db-tx-end): commit, commit-allow-override, rollback or rollback-allow-override; -allow-override honours `Prefer: tx=commit|rollback`.";
     "db_extra_search_path" => "MADBASE_DB_EXTRA_SEARCH_PATH", required: false, secret: false, default: Some("public,extensions"),
         "Comma-separated schemas added to each /rest/v1 request's search_path after the exposed one (PostgREST's db-extra-search-path); `none` for none.";
+    "db_channel" => "MADBASE_DB_CHANNEL", required: false, secret: false, default: Some("pgrst"),
+        "The channel the data plane listens on for `NOTIFY <channel>, 'reload schema'` and `'reload config'` (PostgREST's db-channel). MadBase's own DDL trigger notifies `pgrst`.";
+    "db_channel_enabled" => "MADBASE_DB_CHANNEL_ENABLED", required: false, secret: false, default: Some("true"),
+        "Listen on that channel at all (PostgREST's db-channel-enabled); off, reloads come only from SIGUSR1 and SIGUSR2, and a project holds no listening connection.";
     "db_config" => "MADBASE_DB_CONFIG", required: false, secret: false, default: Some("true"),
         "Read the data API's settings from the database too, as PostgREST's db-config: `ALTER ROLE <the database URL's role> [IN DATABASE <db>] SET pgrst.<key> = '…'` for the keys listed in the README (pgrst.db_schemas, pgrst.jwt_aud…). They override the environment and the file, and are read again on `NOTIFY pgrst, 'reload config'`.";
     "db_pre_config" => "MADBASE_DB_PRE_CONFIG", required: false, secret: false, default: None,
@@ -679,6 +683,10 @@ pub struct DataPlaneConfig {
     pub db_tx_end: DbTxEnd,
     /// See `db_extra_search_path`.
     pub db_extra_search_path: Vec<String>,
+    /// See `db_channel`.
+    pub db_channel: String,
+    /// See `db_channel_enabled`.
+    pub db_channel_enabled: bool,
     /// See `db_config`.
     pub db_config: bool,
     /// See `db_pre_config`.
@@ -1157,6 +1165,12 @@ impl DataPlaneConfig {
             |v| parse_list_or_none(v, valid_identifier),
         );
         let db_config = raw.parse("db_config", "true or false", parse_bool);
+        let db_channel = raw.parse(
+            "db_channel",
+            "a channel name (letters, digits and _)",
+            |v| valid_unqualified_function_name(v).then(|| v.to_owned()),
+        );
+        let db_channel_enabled = raw.parse("db_channel_enabled", "true or false", parse_bool);
         let db_pre_config = raw.parse("db_pre_config", "a function name like schema.fn", |v| {
             valid_function_name(v).then(|| v.to_owned())
         });
@@ -1291,6 +1305,8 @@ impl DataPlaneConfig {
                 db_tx_end: db_tx_end.unwrap_or_default(),
                 db_extra_search_path: db_extra_search_path.unwrap_or_default(),
                 db_config: db_config.unwrap_or(true),
+                db_channel: db_channel.unwrap_or_else(|| "pgrst".into()),
+                db_channel_enabled: db_channel_enabled.unwrap_or(true),
                 db_pre_config,
                 jwt_aud,
                 jwt_role_claim_key: jwt_role_claim_key.unwrap_or_default(),
@@ -1417,6 +1433,11 @@ impl DataPlaneConfig {
             list_or_none(&self.db_extra_search_path),
         ));
         out.push(("MADBASE_DB_CONFIG", self.db_config.to_string()));
+        out.push(("MADBASE_DB_CHANNEL", self.db_channel.clone()));
+        out.push((
+            "MADBASE_DB_CHANNEL_ENABLED",
+            self.db_channel_enabled.to_string(),
+        ));
         out.push((
             "MADBASE_OPENAPI_SECURITY_ACTIVE",
             self.openapi_security_active.to_string(),
@@ -1699,6 +1720,8 @@ mod tests {
             ("MADBASE_OPENAPI_SECURITY_ACTIVE", "true"),
             ("MADBASE_LOG_QUERY", "main-query"),
             ("MADBASE_DB_ANON_ROLE", "none"),
+            ("MADBASE_DB_CHANNEL", "my_reloads"),
+            ("MADBASE_DB_CHANNEL_ENABLED", "false"),
             ("MADBASE_DB_POOL_MAX_IDLETIME", "0"),
             ("MADBASE_DB_POOL_ACQUISITION_TIMEOUT", "3"),
             ("MADBASE_DB_POOL_MAX_LIFETIME", "600"),

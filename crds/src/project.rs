@@ -371,6 +371,14 @@ pub struct DataPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     pub db_extra_search_path: Option<Vec<String>>,
+    /// The channel the data plane listens on for reload notifications (`MADBASE_DB_CHANNEL`,
+    /// default `pgrst`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub db_channel: Option<String>,
+    /// Listen for reload notifications at all (`MADBASE_DB_CHANNEL_ENABLED`, default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_channel_enabled: Option<bool>,
     /// Read the data API's settings from the database too, as `ALTER ROLE … SET pgrst.<key>`
     /// (`MADBASE_DB_CONFIG`, default true), re-read on `NOTIFY pgrst, 'reload config'`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -457,6 +465,8 @@ impl Default for DataPlaneSpec {
             db_hoisted_tx_settings: None,
             db_tx_end: None,
             db_extra_search_path: None,
+            db_channel: None,
+            db_channel_enabled: None,
             db_config: None,
             db_pre_config: None,
             jwt_aud: None,

@@ -406,16 +406,17 @@ pub fn spawn_reload_signals(project: Arc<ProjectContext>) {
     }
 }
 
-/// Listens for `NOTIFY pgrst` on a dedicated connection and reloads the schema cache on
+/// Listens for `NOTIFY <channel>` (`pgrst` unless configured) on a dedicated connection and
+/// reloads the schema cache on
 /// `reload schema` or an empty payload, and the settings and then the schema cache (the
 /// exposed schemas and the roles' settings may have changed) on `reload config`, as PostgREST.
 /// Reconnects with backoff, reloading after each reconnect since notifications may have been
 /// missed. Ends when the process does.
-pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: DbUrl) {
+pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: DbUrl, channel: String) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(500);
         loop {
-            match listen_once(&project, &database_url).await {
+            match listen_once(&project, &database_url, &channel).await {
                 Ok(()) => backoff = Duration::from_millis(500),
                 Err(e) => {
                     tracing::warn!(error = %e, "schema reload listener lost its connection; retrying");
@@ -428,7 +429,7 @@ pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: DbUrl) 
     });
 }
 
-async fn listen_once(project: &ProjectContext, url: &DbUrl) -> Result<(), String> {
+async fn listen_once(project: &ProjectContext, url: &DbUrl, channel: &str) -> Result<(), String> {
     let (client, mut connection) = url
         .connect()
         .await
@@ -450,7 +451,7 @@ async fn listen_once(project: &ProjectContext, url: &DbUrl) -> Result<(), String
         Ok(())
     });
     client
-        .batch_execute("LISTEN pgrst")
+        .batch_execute(&format!("LISTEN {}", quote_ident(channel)))
         .await
         .map_err(|e| e.to_string())?;
     while let Some(payload) = rx.recv().await {

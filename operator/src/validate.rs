@@ -494,6 +494,7 @@ pub fn validate(
     let switches = [
         (dp.db_plan_enabled, "MADBASE_DB_PLAN_ENABLED"),
         (dp.db_config, "MADBASE_DB_CONFIG"),
+        (dp.db_channel_enabled, "MADBASE_DB_CHANNEL_ENABLED"),
         (dp.server_timing_enabled, "MADBASE_SERVER_TIMING_ENABLED"),
         (
             dp.openapi_security_active,
@@ -545,6 +546,17 @@ pub fn validate(
                 settings.insert("MADBASE_CORS_ALLOWED_ORIGINS".to_owned(), list.join(","));
             }
         }
+    }
+    match &dp.db_channel {
+        Some(c) if !madbase_config::valid_unqualified_function_name(c) => problem(
+            &mut problems,
+            "spec.dataPlane.dbChannel",
+            "must be a channel name (letters, digits and _)",
+        ),
+        Some(c) => {
+            settings.insert("MADBASE_DB_CHANNEL".to_owned(), c.clone());
+        }
+        None => {}
     }
     match &dp.db_anon_role {
         Some(role) if !madbase_config::valid_role_name(role) => problem(

@@ -223,6 +223,8 @@ fn data_plane_tuning_reaches_its_settings() {
     p.spec.data_plane.openapi_security_active = Some(true);
     p.spec.data_plane.log_query = Some(true);
     p.spec.data_plane.db_anon_role = Some("web_anon".into());
+    p.spec.data_plane.db_channel = Some("my_reloads".into());
+    p.spec.data_plane.db_channel_enabled = Some(false);
     p.spec.data_plane.app_settings = [("jwt_exp".to_owned(), "3600".to_owned())].into();
     p.spec.data_plane.openapi_server_proxy_uri = Some("https://api.example.com/rest/v1".into());
     p.spec.data_plane.cors_allowed_origins = Some(vec![
@@ -256,6 +258,8 @@ fn data_plane_tuning_reaches_its_settings() {
     assert_eq!(s["MADBASE_OPENAPI_SECURITY_ACTIVE"], "true");
     assert_eq!(s["MADBASE_LOG_QUERY"], "main-query");
     assert_eq!(s["MADBASE_DB_ANON_ROLE"], "web_anon");
+    assert_eq!(s["MADBASE_DB_CHANNEL"], "my_reloads");
+    assert_eq!(s["MADBASE_DB_CHANNEL_ENABLED"], "false");
     assert_eq!(s["MADBASE_APP_SETTINGS_JWT_EXP"], "3600");
     assert_eq!(
         s["MADBASE_OPENAPI_SERVER_PROXY_URI"],
@@ -298,6 +302,8 @@ fn data_plane_tuning_reaches_its_settings() {
         "MADBASE_CLIENT_ERROR_VERBOSITY",
         "MADBASE_LOG_QUERY",
         "MADBASE_DB_ANON_ROLE",
+        "MADBASE_DB_CHANNEL",
+        "MADBASE_DB_CHANNEL_ENABLED",
     ] {
         assert!(
             !v.data_plane.settings.contains_key(unset),

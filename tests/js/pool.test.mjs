@@ -1,7 +1,8 @@
 // The connection pools' limits: MADBASE_DB_POOL_MAX_IDLETIME (a project nobody calls holds no
 // PostgreSQL backends beyond its schema listener) and MADBASE_DB_POOL_ACQUISITION_TIMEOUT (a
-// request that cannot get a connection in time is 504 PGRST003). Runs its own `madbase dev`
-// with one connection per pool, a one-second idle time and a one-second wait.
+// request that cannot get a connection in time is 504 PGRST003), and the reload channel
+// (MADBASE_DB_CHANNEL). Runs its own `madbase dev` with one connection per pool, a one-second
+// idle time and a one-second wait, listening on `pool_reloads`.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ before(async () => {
       MADBASE_DB_POOL_SIZE: '1',
       MADBASE_DB_POOL_MAX_IDLETIME: '1',
       MADBASE_DB_POOL_ACQUISITION_TIMEOUT: '1',
+      MADBASE_DB_CHANNEL: 'pool_reloads',
     },
   });
   db = new pg.Client({ connectionString: dev.dbUrl });
@@ -28,6 +30,22 @@ before(async () => {
     GRANT USAGE ON SEQUENCE public.pool_items_id_seq TO anon;
     CREATE FUNCTION public.pool_nap(s float8) RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1 FROM pg_sleep(s)';
   `);
+});
+
+test('reloads come on the configured channel only', async () => {
+  const sb = createClient(dev.url, dev.anonKey, { auth: { persistSession: false } });
+  // The DDL trigger's NOTIFY pgrst is not heard here: the table stays unknown.
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal((await sb.from('pool_items').select('id')).error?.code, 'PGRST205');
+  await db.query(`NOTIFY pgrst, 'reload schema'`);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await sb.from('pool_items').select('id')).error?.code, 'PGRST205');
+  await db.query(`NOTIFY pool_reloads, 'reload schema'`);
+  const deadline = Date.now() + 10_000;
+  while ((await sb.from('pool_items').select('id')).error) {
+    assert.ok(Date.now() < deadline, 'reloaded on pool_reloads');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 
 after(async () => {

@@ -143,7 +143,9 @@ impl ProjectContext {
             rest,
         });
         spawn_pool_reaper(project.pool.weak(), PoolAging::of(config));
-        crate::rest::spawn_schema_listener(project.clone(), url);
+        if config.db_channel_enabled {
+            crate::rest::spawn_schema_listener(project.clone(), url, config.db_channel.clone());
+        }
         crate::rest::spawn_reload_signals(project.clone());
         Ok(project)
     }
