@@ -122,7 +122,7 @@ settings! {
     "openapi_security_active" => "MADBASE_OPENAPI_SECURITY_ACTIVE", required: false, secret: false, default: Some("false"),
         "Declare the bearer token in GET /rest/v1/'s OpenAPI description (securityDefinitions), so tools like Swagger UI offer to send one (PostgREST's openapi-security-active).";
     "openapi_server_proxy_uri" => "MADBASE_OPENAPI_SERVER_PROXY_URI", required: false, secret: false, default: None,
-        "The URL the OpenAPI description gives as the data API's address (scheme, host and basePath), as PostgREST's openapi-server-proxy-uri; defaults to <API external URL>/rest/v1.";
+        "The URL the OpenAPI description gives as the data API's address (scheme, host and basePath), as PostgREST's openapi-server-proxy-uri; defaults to <API external URL>/rest/v1, or without one to basePath /rest/v1 on the host that served the description.";
     "require_apikey" => "MADBASE_REQUIRE_APIKEY", required: false, secret: false, default: Some("true"),
         "Reject requests without a valid `apikey` header or query parameter, as Supabase's gateway does.";
     "log_level" => "MADBASE_LOG_LEVEL", required: false, secret: false, default: Some("info"),

@@ -150,11 +150,14 @@ fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
             .iter()
             .map(|(name, value)| (format!("app.settings.{name}"), value.expose().to_owned()))
             .collect(),
+        // Without a public URL (serve's default is its listen address, often 0.0.0.0), the
+        // description names no host: clients then use the one that served it.
         openapi_server: Some(
-            config
-                .openapi_server_proxy_uri
-                .clone()
-                .unwrap_or_else(|| format!("{}/rest/v1", config.external_url())),
+            match (&config.openapi_server_proxy_uri, &config.api_external_url) {
+                (Some(uri), _) => uri.clone(),
+                (None, Some(external)) => format!("{external}/rest/v1"),
+                (None, None) => "/rest/v1".to_owned(),
+            },
         ),
     }
 }

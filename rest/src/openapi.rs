@@ -275,10 +275,16 @@ pub fn document(
         "definitions": definitions,
         "parameters": parameters,
     });
-    if let Some((scheme, host, base)) = settings.openapi_server.as_deref().and_then(split_url) {
-        doc["schemes"] = json!([scheme]);
-        doc["host"] = json!(host);
-        doc["basePath"] = json!(base);
+    match settings.openapi_server.as_deref() {
+        Some(path) if path.starts_with('/') => doc["basePath"] = json!(path),
+        Some(url) => {
+            if let Some((scheme, host, base)) = split_url(url) {
+                doc["schemes"] = json!([scheme]);
+                doc["host"] = json!(host);
+                doc["basePath"] = json!(base);
+            }
+        }
+        None => {}
     }
     if settings.openapi_security_active {
         // PostgREST's `JWT`, and the API key a Supabase-style gateway asks for too.
@@ -403,5 +409,13 @@ mod tests {
         let doc = document(&cache, "public", None, &root);
         assert_eq!(doc["basePath"], "/");
         assert_eq!(doc["host"], "localhost:3000");
+        let relative = RestSettings {
+            openapi_server: Some("/rest/v1".into()),
+            ..RestSettings::default()
+        };
+        let doc = document(&cache, "public", None, &relative);
+        assert_eq!(doc["basePath"], "/rest/v1");
+        assert!(doc["host"].is_null(), "the serving host");
+        assert_eq!(doc["schemes"], json!(["http", "https"]));
     }
 }

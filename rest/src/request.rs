@@ -43,7 +43,7 @@ pub struct RestSettings {
     /// `openapi-security-active`: the description declares the bearer token (and the API key).
     pub openapi_security_active: bool,
     /// `openapi-server-proxy-uri`: the data API's public URL, for the description's `schemes`,
-    /// `host` and `basePath`.
+    /// `host` and `basePath`; a bare path sets `basePath` only.
     pub openapi_server: Option<String>,
     /// `db-root-spec`: a function in the request's schema that answers `GET /` instead of the
     /// OpenAPI description, called like any RPC (arguments, filters and all).
