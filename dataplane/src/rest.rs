@@ -244,8 +244,12 @@ async fn pre_config(
     f: &str,
 ) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
     let call = match f.split_once('.') {
-        Some((schema, name)) => format!("SELECT {}.{}()", quote_ident(schema), quote_ident(name)),
-        None => format!("SELECT {}()", quote_ident(f)),
+        Some((schema, name)) => format!(
+            "SELECT {}.{}()",
+            madbase_rest::quote_ident(schema),
+            madbase_rest::quote_ident(name)
+        ),
+        None => format!("SELECT {}()", madbase_rest::quote_ident(f)),
     };
     client.batch_execute(&call).await?;
     let names: Vec<String> = madbase_config::DB_SETTINGS
@@ -272,11 +276,6 @@ fn with_db_settings(
     config
         .with_db_settings(db)
         .map_err(|e| format!("in-database settings: {}", e.to_string().trim_end()))
-}
-
-/// `name` as a quoted SQL identifier.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 impl RestContext {
@@ -454,7 +453,7 @@ async fn listen_once(project: &ProjectContext, url: &DbUrl, channel: &str) -> Re
         Ok(())
     });
     client
-        .batch_execute(&format!("LISTEN {}", quote_ident(channel)))
+        .batch_execute(&format!("LISTEN {}", madbase_rest::quote_ident(channel)))
         .await
         .map_err(|e| e.to_string())?;
     while let Some(payload) = rx.recv().await {
@@ -699,6 +698,38 @@ mod tests {
     use super::*;
     use deadpool::managed::{PoolError, TimeoutType};
     use madbase_rest::wire::ConnectError;
+
+    #[test]
+    fn database_settings_reach_the_data_api_and_a_bad_one_is_refused_by_name() {
+        let keys = [
+            "MADBASE_DATABASE_URL".to_owned(),
+            "MADBASE_JWT_SECRET".to_owned(),
+        ];
+        let config = DataPlaneConfig::from_sources(
+            &|k| match k {
+                "MADBASE_DATABASE_URL" => Some("postgres://u:p@localhost/db".into()),
+                "MADBASE_JWT_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+                _ => None,
+            },
+            &keys,
+            None,
+        )
+        .expect("valid");
+        let db = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        let settings =
+            rest_settings(&with_db_settings(&config, &db("db_anon_role", "web")).expect("valid"));
+        assert_eq!(settings.anon_role.as_deref(), Some("web"));
+        assert_eq!(
+            rest_settings(&with_db_settings(&config, &[]).expect("valid")),
+            rest_settings(&config)
+        );
+        let err = with_db_settings(&config, &db("db_tx_end", "sometimes")).expect_err("refused");
+        assert!(
+            err.starts_with("in-database settings: invalid configuration:")
+                && err.contains("pgrst.db_tx_end must be"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn pool_failures_are_postgrest_errors() {

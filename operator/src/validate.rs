@@ -506,17 +506,6 @@ pub fn validate(
             settings.insert(variable.to_owned(), on.to_string());
         }
     }
-    if let Some(uri) = &dp.openapi_server_proxy_uri {
-        if madbase_config::valid_proxy_uri(uri) {
-            settings.insert("MADBASE_OPENAPI_SERVER_PROXY_URI".to_owned(), uri.clone());
-        } else {
-            problem(
-                &mut problems,
-                "spec.dataPlane.openapiServerProxyUri",
-                "must be an http(s) URL like https://api.example.com/rest/v1",
-            );
-        }
-    }
     for (name, value) in &dp.app_settings {
         if madbase_config::valid_app_setting_name(name) {
             settings.insert(
@@ -535,40 +524,6 @@ pub fn validate(
             );
         }
     }
-    if let Some(list) = &dp.cors_allowed_origins {
-        match list.iter().find(|o| !madbase_config::valid_origin(o)) {
-            Some(bad) => problem(
-                &mut problems,
-                "spec.dataPlane.corsAllowedOrigins",
-                format!("`{bad}` is not an origin like https://app.example.com"),
-            ),
-            None => {
-                settings.insert("MADBASE_CORS_ALLOWED_ORIGINS".to_owned(), list.join(","));
-            }
-        }
-    }
-    match &dp.db_channel {
-        Some(c) if !madbase_config::valid_unqualified_function_name(c) => problem(
-            &mut problems,
-            "spec.dataPlane.dbChannel",
-            "must be a channel name (letters, digits and _)",
-        ),
-        Some(c) => {
-            settings.insert("MADBASE_DB_CHANNEL".to_owned(), c.clone());
-        }
-        None => {}
-    }
-    match &dp.db_anon_role {
-        Some(role) if !madbase_config::valid_role_name(role) => problem(
-            &mut problems,
-            "spec.dataPlane.dbAnonRole",
-            "must be a role name (1 to 63 characters) or none",
-        ),
-        Some(role) => {
-            settings.insert("MADBASE_DB_ANON_ROLE".to_owned(), role.clone());
-        }
-        None => {}
-    }
     if let Some(n) = dp.jwt_cache_max_entries {
         settings.insert("MADBASE_JWT_CACHE_MAX_ENTRIES".to_owned(), n.to_string());
     }
@@ -582,35 +537,48 @@ pub fn validate(
             v.as_str().into(),
         );
     }
-    match &dp.jwt_aud {
-        Some(aud) if aud.chars().any(char::is_control) => problem(
-            &mut problems,
+    // The data plane's own rules, so a spec it would refuse at start fails here instead.
+    let texts = [
+        (
+            &dp.jwt_aud,
+            "MADBASE_JWT_AUD",
             "spec.dataPlane.jwtAud",
+            (|a: &str| !a.chars().any(char::is_control)) as fn(&str) -> bool,
             "must not contain control characters",
         ),
-        Some(aud) => {
-            settings.insert("MADBASE_JWT_AUD".to_owned(), aud.clone());
-        }
-        None => {}
-    }
-    match &dp.jwt_role_claim_key {
-        Some(key) if madbase_config::RoleClaimKey::parse(key).is_none() => problem(
-            &mut problems,
+        (
+            &dp.jwt_role_claim_key,
+            "MADBASE_JWT_ROLE_CLAIM_KEY",
             "spec.dataPlane.jwtRoleClaimKey",
+            |k| madbase_config::RoleClaimKey::parse(k).is_some(),
             "must be a claim path like .role, .app_metadata.role or .roles[0]",
         ),
-        Some(key) => {
-            settings.insert("MADBASE_JWT_ROLE_CLAIM_KEY".to_owned(), key.clone());
-        }
-        None => {}
-    }
-    // The data plane's own rules, so a spec it would refuse at start fails here instead.
-    let functions = [
+        (
+            &dp.openapi_server_proxy_uri,
+            "MADBASE_OPENAPI_SERVER_PROXY_URI",
+            "spec.dataPlane.openapiServerProxyUri",
+            madbase_config::valid_proxy_uri,
+            "must be an http(s) URL like https://api.example.com/rest/v1",
+        ),
+        (
+            &dp.db_channel,
+            "MADBASE_DB_CHANNEL",
+            "spec.dataPlane.dbChannel",
+            madbase_config::valid_unqualified_function_name,
+            "must be a channel name (letters, digits and _)",
+        ),
+        (
+            &dp.db_anon_role,
+            "MADBASE_DB_ANON_ROLE",
+            "spec.dataPlane.dbAnonRole",
+            madbase_config::valid_role_name,
+            "must be a role name (1 to 63 characters) or none",
+        ),
         (
             &dp.db_pre_request,
             "MADBASE_DB_PRE_REQUEST",
             "spec.dataPlane.dbPreRequest",
-            madbase_config::valid_function_name as fn(&str) -> bool,
+            madbase_config::valid_function_name,
             "must be a function name like fn or schema.fn (letters, digits, _)",
         ),
         (
@@ -628,10 +596,10 @@ pub fn validate(
             "must be a function name without schema (letters, digits, _)",
         ),
     ];
-    for (name, variable, path, valid, rule) in functions {
-        match name {
-            Some(f) if valid(f) => {
-                settings.insert(variable.to_owned(), f.clone());
+    for (value, variable, path, valid, rule) in texts {
+        match value {
+            Some(v) if valid(v) => {
+                settings.insert(variable.to_owned(), v.clone());
             }
             Some(_) => problem(&mut problems, path, rule),
             None => {}
@@ -642,10 +610,17 @@ pub fn validate(
     }
     let lists = [
         (
+            &dp.cors_allowed_origins,
+            "MADBASE_CORS_ALLOWED_ORIGINS",
+            "spec.dataPlane.corsAllowedOrigins",
+            madbase_config::valid_origin as fn(&str) -> bool,
+            "an origin like https://app.example.com",
+        ),
+        (
             &dp.db_extra_search_path,
             "MADBASE_DB_EXTRA_SEARCH_PATH",
             "spec.dataPlane.dbExtraSearchPath",
-            madbase_config::valid_schema_name as fn(&str) -> bool,
+            madbase_config::valid_schema_name,
             "a schema name (1 to 63 characters, no comma)",
         ),
         (

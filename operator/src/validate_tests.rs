@@ -326,19 +326,23 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
     p.spec.data_plane.cors_allowed_origins = Some(vec!["https://app.example.com/".into()]);
     p.spec.data_plane.openapi_server_proxy_uri = Some("api.example.com".into());
     p.spec.data_plane.app_settings = [("Bad-Name".to_owned(), "x".to_owned())].into();
+    p.spec.data_plane.db_channel = Some("reload-channel".into());
+    p.spec.data_plane.db_anon_role = Some("r".repeat(64));
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
     let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
         [
-            "spec.dataPlane.openapiServerProxyUri",
             "spec.dataPlane.appSettings",
-            "spec.dataPlane.corsAllowedOrigins",
             "spec.dataPlane.jwtAud",
             "spec.dataPlane.jwtRoleClaimKey",
+            "spec.dataPlane.openapiServerProxyUri",
+            "spec.dataPlane.dbChannel",
+            "spec.dataPlane.dbAnonRole",
             "spec.dataPlane.dbPreRequest",
             "spec.dataPlane.dbPreConfig",
             "spec.dataPlane.dbRootSpec",
+            "spec.dataPlane.corsAllowedOrigins",
             "spec.dataPlane.dbExtraSearchPath",
             "spec.dataPlane.dbHoistedTxSettings"
         ]

@@ -45,6 +45,7 @@ pub use request::{
 };
 pub use response::RestResponse;
 pub use schema_cache::{LoadError, SchemaCache};
+pub use sql::quote_ident;
 pub use wire::{ConnConfig, PgConn};
 
 /// Serves one `/rest/v1` request on `client` (a [`PgConn`] behind an async mutex, owned or

@@ -41,6 +41,13 @@ impl std::fmt::Display for Ident {
     }
 }
 
+/// `name` as a quoted SQL identifier, embedded quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    push_quoted(&mut out, name);
+    out
+}
+
 /// Appends `name` double-quoted, embedded quotes doubled.
 pub(crate) fn push_quoted(out: &mut String, name: &str) {
     out.push('"');

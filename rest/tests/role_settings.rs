@@ -49,16 +49,7 @@ async fn a_roles_settings_apply_to_its_requests() {
         r.json(),
         json!({"statement_timeout": "0", "isolation": "read committed", "read_only": "on"})
     );
-    let r = api
-        .req(
-            "POST",
-            "/rpc/sleep_a_second",
-            &[],
-            "",
-            "anon",
-            json!({"role": "anon"}),
-        )
-        .await;
+    let r = api.anon("POST", "/rpc/sleep_a_second", "").await;
     assert_eq!((r.status, r.json()), (200, json!(1)), "{}", r.body);
 }
 
@@ -116,24 +107,13 @@ async fn app_settings_reach_every_transaction() {
                 "GET" => (format!("/rpc/setting?name={name}"), String::new()),
                 _ => ("/rpc/setting".to_owned(), json!({"name": name}).to_string()),
             };
-            let r = api
-                .req(method, &url, &[], &body, "anon", json!({"role": "anon"}))
-                .await;
+            let r = api.anon(method, &url, &body).await;
             assert_eq!(r.json(), want, "{method} {name}: {}", r.body);
         }
     }
     // Without any, nothing is set.
     let plain = hoisting_api(&[]).await;
-    let r = plain
-        .req(
-            "GET",
-            "/rpc/setting?name=app.settings.jwt_exp",
-            &[],
-            "",
-            "anon",
-            json!({"role": "anon"}),
-        )
-        .await;
+    let r = plain.get("/rpc/setting?name=app.settings.jwt_exp").await;
     assert_eq!(r.json(), json!(null));
 }
 
@@ -154,16 +134,7 @@ async fn the_extra_search_path_follows_the_request_schema() {
             ..data_plane::settings()
         })
         .await;
-        let r = api
-            .req(
-                "GET",
-                "/rpc/search_path",
-                &[],
-                "",
-                "anon",
-                json!({"role": "anon"}),
-            )
-            .await;
+        let r = api.get("/rpc/search_path").await;
         assert_eq!(r.json(), json!(want), "{extra:?}: {}", r.body);
     }
 }
@@ -194,15 +165,6 @@ async fn a_functions_own_settings_hold_for_the_whole_call() {
 
     // Settings left out of the list stay inside the function.
     let api = hoisting_api(&[]).await;
-    let r = api
-        .req(
-            "POST",
-            "/rpc/slow",
-            &[],
-            "",
-            "anon",
-            json!({"role": "anon"}),
-        )
-        .await;
+    let r = api.anon("POST", "/rpc/slow", "").await;
     assert_eq!((r.status, r.json()), (200, json!(1)), "{}", r.body);
 }

@@ -147,9 +147,14 @@ impl<C: Connection> Api<C> {
         }
     }
 
-    pub async fn get(&self, url: &str) -> Resp {
-        self.req("GET", url, &[], "", "anon", json!({"role": "anon"}))
+    /// A request as the anonymous role, without headers.
+    pub async fn anon(&self, method: &str, url: &str, body: &str) -> Resp {
+        self.req(method, url, &[], body, "anon", json!({"role": "anon"}))
             .await
+    }
+
+    pub async fn get(&self, url: &str) -> Resp {
+        self.anon("GET", url, "").await
     }
 
     pub async fn get_h(&self, url: &str, headers: &[(&str, &str)]) -> Resp {
