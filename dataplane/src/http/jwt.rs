@@ -396,11 +396,19 @@ pub fn generate_secret() -> Secret {
 /// the gateway for the API keys, which arrive with nearly every request, and by the data API
 /// for bearer tokens (PostgREST's JWT cache). Only tokens that verified are stored, so junk
 /// cannot fill it; an entry is trusted until the token's own `exp` (with the verifier's
-/// leeway); the keys are fixed for the life of the process. When full, expired entries go,
-/// then everything.
+/// leeway); the keys are fixed for the life of the process. When full, expired entries go
+/// first; if that is not enough, the eighth that would expire soonest (tokens without `exp`
+/// last), so a flood of new tokens churns a slice of the cache, never all of it.
 pub struct TokenCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Claims>>>,
+    entries: std::sync::RwLock<std::collections::HashMap<String, Cached>>,
     capacity: usize,
+}
+
+/// A verified token's claims and when the cache stops trusting them (seconds since the epoch,
+/// infinite for a token without `exp`).
+struct Cached {
+    until: f64,
+    claims: std::sync::Arc<Claims>,
 }
 
 /// The verifier's leeway on `exp`, in seconds (see [`JwtKeys::new`]).
@@ -415,10 +423,12 @@ impl TokenCache {
         }
     }
 
-    fn unexpired(claims: &Claims, now: f64) -> bool {
+    /// Until when `claims` may be trusted: `None` when their `exp` is not a number (the
+    /// claim checks refuse such a token; it is not worth keeping).
+    fn trusted_until(claims: &Claims) -> Option<f64> {
         match claims.value().get("exp") {
-            None => true,
-            Some(exp) => exp.as_f64().is_some_and(|exp| now <= exp + EXP_LEEWAY_SECS),
+            None => Some(f64::INFINITY),
+            Some(exp) => exp.as_f64().map(|exp| exp + EXP_LEEWAY_SECS),
         }
     }
 
@@ -432,8 +442,8 @@ impl TokenCache {
     /// The claims of `token` if it verified before and has not expired.
     pub fn get(&self, token: &str) -> Option<std::sync::Arc<Claims>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        let claims = entries.get(token)?;
-        Self::unexpired(claims, Self::now()).then(|| claims.clone())
+        let cached = entries.get(token)?;
+        (Self::now() <= cached.until).then(|| cached.claims.clone())
     }
 
     /// Remembers a token that verified.
@@ -441,15 +451,38 @@ impl TokenCache {
         if self.capacity == 0 {
             return;
         }
+        let Some(until) = Self::trusted_until(claims) else {
+            return;
+        };
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= self.capacity {
+        if entries.len() >= self.capacity && !entries.contains_key(token) {
             let now = Self::now();
-            entries.retain(|_, c| Self::unexpired(c, now));
+            entries.retain(|_, c| now <= c.until);
             if entries.len() >= self.capacity {
-                entries.clear();
+                Self::evict_soonest(&mut entries, (self.capacity / 8).max(1));
             }
         }
-        entries.insert(token.to_owned(), claims.clone());
+        entries.insert(
+            token.to_owned(),
+            Cached {
+                until,
+                claims: claims.clone(),
+            },
+        );
+    }
+
+    /// Drops the `n` entries that would expire soonest.
+    fn evict_soonest(entries: &mut std::collections::HashMap<String, Cached>, n: usize) {
+        let mut soonest: Vec<(f64, &String)> = entries.iter().map(|(k, c)| (c.until, k)).collect();
+        let n = n.min(soonest.len());
+        if n == 0 {
+            return;
+        }
+        soonest.select_nth_unstable_by(n - 1, |a, b| a.0.total_cmp(&b.0));
+        let gone: Vec<String> = soonest[..n].iter().map(|(_, k)| (*k).clone()).collect();
+        for k in gone {
+            entries.remove(&k);
+        }
     }
 
     /// How many tokens it holds.
@@ -721,7 +754,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_cache_drops_expired_tokens_first_and_none_keeps_nothing() {
+    fn a_full_cache_drops_expired_tokens_first_then_the_soonest_to_expire() {
         let now = TokenCache::now() as i64;
         let cache = TokenCache::new(3);
         let claims = |exp: i64| std::sync::Arc::new(Claims::new(json!({"exp": exp})));
@@ -731,6 +764,36 @@ mod tests {
         cache.put("c", &claims(now + 600));
         assert!(cache.get("a").is_some() && cache.get("c").is_some());
         assert_eq!(cache.len(), 3);
+        // Nothing expired: the one closest to its expiry makes room, the others stay.
+        let full = TokenCache::new(16);
+        for i in 0..16 {
+            full.put(&format!("t{i}"), &claims(now + 1000 + i));
+        }
+        full.put(
+            "key",
+            &std::sync::Arc::new(Claims::new(json!({"role": "anon"}))),
+        );
+        full.put("new", &claims(now + 5000));
+        assert!(
+            full.get("t0").is_none() && full.get("t1").is_none(),
+            "soonest gone"
+        );
+        assert!(full.get("t2").is_some() && full.get("t15").is_some());
+        assert!(full.get("key").is_some() && full.get("new").is_some());
+        assert_eq!(full.len(), 16);
+        // Tokens without `exp` all tie: still only a slice goes.
+        let keys = TokenCache::new(8);
+        for i in 0..9 {
+            keys.put(
+                &format!("k{i}"),
+                &std::sync::Arc::new(Claims::new(json!({}))),
+            );
+        }
+        assert_eq!(keys.len(), 8);
+        assert!(keys.get("k8").is_some());
+        // Putting a token it holds again makes no room.
+        keys.put("k8", &std::sync::Arc::new(Claims::new(json!({}))));
+        assert_eq!(keys.len(), 8);
         let off = TokenCache::new(0);
         off.put("a", &claims(now + 600));
         assert!(off.get("a").is_none());
