@@ -90,7 +90,6 @@ pub async fn serve(
     let reading = matches!(ctx.req.method, Method::GET | Method::HEAD);
     let is_arg = |k: &str| overloads.iter().any(|f| f.args.iter().any(|a| a.name == k));
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|k| reading && is_arg(k))?;
-    ctx.parsed();
     let all_args: Vec<_> = overloads.iter().flat_map(|f| f.args.clone()).collect();
     let args = if reading {
         Args {
@@ -101,6 +100,7 @@ pub async fn serve(
     } else {
         body_args(ctx, &all_args)?
     };
+    ctx.parsed();
     let single_object = ctx.prefs.single_object;
     if single_object {
         ctx.applied.push("params=single-object");

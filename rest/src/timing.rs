@@ -10,7 +10,7 @@ use crate::execute::{ConnFuture, Connection, Outcome, Transaction};
 pub struct Timing {
     start: Instant,
     jwt: Option<Duration>,
-    /// When the query string had been parsed: planning starts.
+    /// When the query string and the body had been parsed: planning starts.
     parsed: OnceLock<Instant>,
     db: Mutex<DbSpan>,
 }
@@ -43,7 +43,7 @@ impl Timing {
     }
 
     /// The header's value, PostgREST's metrics in its order, in milliseconds: `jwt`, `parse`
-    /// (the request up to its query string parsed), `plan` (from there to the first
+    /// (the request up to its query string and body parsed), `plan` (from there to the first
     /// statement sent), `transaction` (waiting for the database) and `response` (from the last
     /// answer on). A request that never reached the database has only the first two.
     pub fn header(&self) -> String {

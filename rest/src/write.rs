@@ -31,7 +31,6 @@ pub async fn serve(
         _ => WriteKind::Delete,
     };
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
-    ctx.parsed();
     let content_type = ctx
         .req
         .headers
@@ -41,6 +40,7 @@ pub async fn serve(
         WriteKind::Delete => None,
         _ => Some(mutation::parse_payload(content_type, &ctx.req.body)?),
     };
+    ctx.parsed();
     if kind == WriteKind::Upsert
         && let Some(p) = &payload
     {
