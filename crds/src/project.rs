@@ -408,9 +408,14 @@ pub struct DataPlaneSpec {
     pub openapi_server_proxy_uri: Option<String>,
     /// `app.settings.<name>` set in every `/rest/v1` transaction, by name (lower-case letters,
     /// digits, `_`), as PostgREST's `app.settings.*` (`MADBASE_APP_SETTINGS_<NAME>`). Plain
-    /// values: keep secrets out of them.
+    /// values, kept in the project's ConfigMap: put secrets in `appSettingsSecretRefs`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub app_settings: BTreeMap<String, String>,
+    /// `app.settings.<name>` whose values the pods read from a Secret (the key defaults to the
+    /// setting's name), e.g. `jwt_secret` for functions that sign tokens; never copied by the
+    /// operator. A name may not be in `appSettings` too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub app_settings_secret_refs: BTreeMap<String, SecretKeyRef>,
     /// Origins browsers may call the API from, e.g. `https://app.example.com`
     /// (`MADBASE_CORS_ALLOWED_ORIGINS`); unset, any origin, as Supabase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -474,6 +479,7 @@ impl Default for DataPlaneSpec {
             openapi_security_active: None,
             openapi_server_proxy_uri: None,
             app_settings: BTreeMap::new(),
+            app_settings_secret_refs: BTreeMap::new(),
             cors_allowed_origins: None,
             jwt_cache_max_entries: None,
             server_timing_enabled: None,

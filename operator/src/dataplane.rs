@@ -2,8 +2,9 @@
 //! `madbase serve`, Service, Ingress or HTTPRoute, PodDisruptionBudget — from a validated project.
 //!
 //! Environment variable names come only from the data plane's settings contract
-//! (`madbase_config::SETTINGS`): secret settings are read from Secrets through `secretKeyRef`,
-//! everything else from the ConfigMap through `configMapKeyRef`. A hash of every input that the
+//! (`madbase_config::SETTINGS`, plus the project's `MADBASE_APP_SETTINGS_*`): secret settings
+//! are read from Secrets through `secretKeyRef`, everything else from the ConfigMap through
+//! `configMapKeyRef`. A hash of every input that the
 //! pods read at start is put on the pod template, so a changed setting rolls the pods.
 
 use std::collections::BTreeMap;
@@ -112,39 +113,70 @@ fn secret_sources(project: &ValidatedProject) -> BTreeMap<&'static str, (String,
     out
 }
 
-/// The container environment: every contract setting the project provides, in contract order.
+/// A variable read from the project's ConfigMap.
+fn from_config_map(config_map: &str, env: &str) -> EnvVarSource {
+    EnvVarSource {
+        config_map_key_ref: Some(ConfigMapKeySelector {
+            name: config_map.to_owned(),
+            key: env.to_owned(),
+            optional: Some(false),
+        }),
+        ..EnvVarSource::default()
+    }
+}
+
+/// A variable read from `key` of Secret `name`.
+fn from_secret(name: &str, key: &str) -> EnvVarSource {
+    EnvVarSource {
+        secret_key_ref: Some(SecretKeySelector {
+            name: name.to_owned(),
+            key: key.to_owned(),
+            optional: Some(false),
+        }),
+        ..EnvVarSource::default()
+    }
+}
+
+/// The app settings' sources by variable (`MADBASE_APP_SETTINGS_<NAME>`, named by the project,
+/// so not in the contract's list): plain ones from the ConfigMap, the others from their Secrets.
+fn app_settings_sources(project: &ValidatedProject) -> BTreeMap<&str, EnvVarSource> {
+    let dp = &project.data_plane;
+    let config_map = naming::config_map_name(&project.name);
+    let is_app = |env: &&String| env.starts_with(madbase_config::APP_SETTINGS_PREFIX);
+    let plain = dp
+        .settings
+        .keys()
+        .filter(is_app)
+        .map(|env| (env.as_str(), from_config_map(&config_map, env)));
+    let secret = dp
+        .secret_settings
+        .iter()
+        .filter(|(env, _)| is_app(env))
+        .map(|(env, (name, key))| (env.as_str(), from_secret(name, key)));
+    plain.chain(secret).collect()
+}
+
+/// The container environment: every contract setting the project provides, in contract order,
+/// then its app settings by name.
 fn env(project: &ValidatedProject) -> Vec<EnvVar> {
     let secrets = secret_sources(project);
     let config_map = naming::config_map_name(&project.name);
-    madbase_config::SETTINGS
-        .iter()
-        .filter_map(|setting| {
-            let value_from = if setting.secret {
-                let (name, key) = secrets.get(setting.env)?;
-                EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: name.clone(),
-                        key: key.clone(),
-                        optional: Some(false),
-                    }),
-                    ..EnvVarSource::default()
-                }
-            } else {
-                project.data_plane.settings.get(setting.env)?;
-                EnvVarSource {
-                    config_map_key_ref: Some(ConfigMapKeySelector {
-                        name: config_map.clone(),
-                        key: setting.env.to_owned(),
-                        optional: Some(false),
-                    }),
-                    ..EnvVarSource::default()
-                }
-            };
-            Some(EnvVar {
-                name: setting.env.to_owned(),
-                value: None,
-                value_from: Some(value_from),
-            })
+    let contract = madbase_config::SETTINGS.iter().filter_map(|setting| {
+        let value_from = if setting.secret {
+            let (name, key) = secrets.get(setting.env)?;
+            from_secret(name, key)
+        } else {
+            project.data_plane.settings.get(setting.env)?;
+            from_config_map(&config_map, setting.env)
+        };
+        Some((setting.env, value_from))
+    });
+    contract
+        .chain(app_settings_sources(project))
+        .map(|(name, value_from)| EnvVar {
+            name: name.to_owned(),
+            value: None,
+            value_from: Some(value_from),
         })
         .collect()
 }
@@ -162,6 +194,11 @@ pub fn config_hash(project: &ValidatedProject) -> String {
     }
     for (env, (name, key)) in secret_sources(project) {
         hasher.update(format!("{env}={name}/{key}\0").as_bytes());
+    }
+    for (env, (name, key)) in &project.data_plane.secret_settings {
+        if env.starts_with(madbase_config::APP_SETTINGS_PREFIX) {
+            hasher.update(format!("{env}={name}/{key}\0").as_bytes());
+        }
     }
     for (object, version) in &project.data_plane.input_versions {
         hasher.update(format!("{object}@{version}\0").as_bytes());

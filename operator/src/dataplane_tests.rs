@@ -120,10 +120,32 @@ fn deployment_env_follows_the_settings_contract() {
         validate(&shared(), &config(), &Referenced::default()).expect("valid"),
         validate(&p, &config(), &referenced).expect("valid"),
         validate(&auth_project(), &config(), &Referenced::default()).expect("valid"),
+        validate(&with_app_settings(), &config(), &Referenced::default()).expect("valid"),
     ] {
         let objects = build(&v, &owner(&v));
         let env = env_of(&objects);
-        for var in &env {
+        let is_app = |name: &str| name.starts_with(madbase_config::APP_SETTINGS_PREFIX);
+        for var in env.iter().filter(|var| is_app(&var.name)) {
+            let from = var.value_from.as_ref().expect("valueFrom");
+            let in_config_map = objects
+                .config_map
+                .data
+                .as_ref()
+                .is_some_and(|d| d.contains_key(&var.name));
+            assert_eq!(
+                from.config_map_key_ref.is_some(),
+                in_config_map,
+                "{}",
+                var.name
+            );
+            assert_eq!(
+                from.secret_key_ref.is_some(),
+                !in_config_map,
+                "{}",
+                var.name
+            );
+        }
+        for var in env.iter().filter(|var| !is_app(&var.name)) {
             let setting = madbase_config::SETTINGS
                 .iter()
                 .find(|s| s.env == var.name)
@@ -166,9 +188,10 @@ fn deployment_env_follows_the_settings_contract() {
                 "ConfigMap key {key} is not used"
             );
             assert!(
-                madbase_config::SETTINGS
-                    .iter()
-                    .any(|s| s.env == key && !s.secret),
+                is_app(key)
+                    || madbase_config::SETTINGS
+                        .iter()
+                        .any(|s| s.env == key && !s.secret),
                 "{key}"
             );
         }
@@ -202,6 +225,93 @@ fn rendered_configuration_parses_with_the_data_plane_parser() {
         parsed.storage,
         madbase_config::StorageBackend::S3(_)
     ));
+}
+
+/// The shared project with one plain app setting and two read from a Secret (one with the
+/// default key, one with its own).
+fn with_app_settings() -> MadBaseProject {
+    let mut p = shared();
+    let dp = &mut p.spec.data_plane;
+    dp.app_settings = [("jwt_exp".to_owned(), "3600".to_owned())].into();
+    dp.app_settings_secret_refs = [
+        (
+            "jwt_secret".to_owned(),
+            madbase_crds::SecretKeyRef {
+                name: "shop-app".into(),
+                key: None,
+            },
+        ),
+        (
+            "stripe_key".to_owned(),
+            madbase_crds::SecretKeyRef {
+                name: "shop-app".into(),
+                key: Some("stripe".into()),
+            },
+        ),
+    ]
+    .into();
+    p
+}
+
+/// App settings reach the pods, which accept them: plain ones from the ConfigMap, the others
+/// through `secretKeyRef` (never in the ConfigMap); a new secret one rolls the pods.
+#[test]
+fn app_settings_reach_the_pods() {
+    let v = validate(&with_app_settings(), &config(), &Referenced::default()).expect("valid");
+    let objects = build(&v, &owner(&v));
+    let data = objects.config_map.data.clone().expect("data");
+    assert_eq!(data["MADBASE_APP_SETTINGS_JWT_EXP"], "3600");
+    assert!(!data.contains_key("MADBASE_APP_SETTINGS_JWT_SECRET"));
+    let mut values = std::collections::BTreeMap::new();
+    let mut from_secrets = Vec::new();
+    for var in env_of(&objects) {
+        let from = var.value_from.expect("valueFrom");
+        let value = match (from.config_map_key_ref, from.secret_key_ref) {
+            (Some(cm), _) => data[&cm.key].clone(),
+            (_, Some(s)) if s.key == "uri" => "postgres://u:p@pg:5432/db".to_owned(),
+            (_, Some(_)) if !var.name.starts_with(madbase_config::APP_SETTINGS_PREFIX) => {
+                "0123456789abcdef0123456789abcdef".to_owned()
+            }
+            (_, Some(s)) => {
+                from_secrets.push((var.name.clone(), s.name.clone(), s.key.clone()));
+                format!("from {}/{}", s.name, s.key)
+            }
+            _ => panic!("{}", var.name),
+        };
+        values.insert(var.name, value);
+    }
+    for (env, secret, key) in [
+        ("MADBASE_APP_SETTINGS_JWT_SECRET", "shop-app", "jwt_secret"),
+        ("MADBASE_APP_SETTINGS_STRIPE_KEY", "shop-app", "stripe"),
+    ] {
+        assert!(
+            from_secrets.contains(&(env.into(), secret.into(), key.into())),
+            "{env} from {secret}/{key}: {from_secrets:?}"
+        );
+    }
+    let keys: Vec<String> = values.keys().cloned().collect();
+    let parsed =
+        madbase_config::DataPlaneConfig::from_sources(&|k| values.get(k).cloned(), &keys, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    let app: Vec<(&str, &str)> = parsed
+        .app_settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.expose()))
+        .collect();
+    assert_eq!(
+        app,
+        [
+            ("jwt_exp", "3600"),
+            ("jwt_secret", "from shop-app/jwt_secret"),
+            ("stripe_key", "from shop-app/stripe"),
+        ]
+    );
+    let plain_only = {
+        let mut p = with_app_settings();
+        p.spec.data_plane.app_settings_secret_refs.clear();
+        validate(&p, &config(), &Referenced::default()).expect("valid")
+    };
+    assert_ne!(config_hash(&v), config_hash(&plain_only));
 }
 
 fn auth_project() -> MadBaseProject {

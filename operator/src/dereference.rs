@@ -115,15 +115,19 @@ pub async fn dereference(
     Ok(referenced)
 }
 
-/// Checks the Secrets (and keys) and ConfigMaps `spec.auth` and `spec.database.tls` hand to
-/// the pods; returns their `resourceVersion`s. Values are never read into the operator.
+/// Checks the Secrets (and keys) and ConfigMaps `spec.auth`, `spec.database.tls` and the app
+/// settings hand to the pods; returns their `resourceVersion`s. Values are never read into the operator.
 async fn auth_inputs(
     client: &Client,
     project: &MadBaseProject,
     secrets: &Api<Secret>,
 ) -> Result<BTreeMap<String, String>, DerefError> {
     let mut versions = BTreeMap::new();
-    for (name, key) in auth_settings::referenced_secrets(&project.spec.auth) {
+    let app_settings = crate::validate::app_setting_secrets(&project.spec.data_plane);
+    for (name, key) in auth_settings::referenced_secrets(&project.spec.auth)
+        .into_iter()
+        .chain(app_settings.into_values())
+    {
         let version = secret_version(secrets, &name, [key.as_str()]).await?;
         versions.insert(format!("secret/{name}"), version);
     }

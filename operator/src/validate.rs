@@ -218,8 +218,8 @@ pub struct DataPlanePlan {
     pub pod_annotations: BTreeMap<String, String>,
     /// Non-secret settings by environment variable name (the ConfigMap's data).
     pub settings: BTreeMap<String, String>,
-    /// Secret settings from Secrets the user references (`spec.auth`), by environment variable
-    /// name: (Secret, key).
+    /// Secret settings from Secrets the user references (`spec.auth`,
+    /// `spec.dataPlane.appSettingsSecretRefs`), by environment variable name: (Secret, key).
     pub secret_settings: BTreeMap<String, (String, String)>,
     /// ConfigMaps mounted as files (`spec.auth` templates and CA bundle, the database CA).
     pub mounts: Vec<FileMount>,
@@ -508,19 +508,27 @@ pub fn validate(
     }
     for (name, value) in &dp.app_settings {
         if madbase_config::valid_app_setting_name(name) {
-            settings.insert(
-                format!(
-                    "{}{}",
-                    madbase_config::APP_SETTINGS_PREFIX,
-                    name.to_ascii_uppercase()
-                ),
-                value.clone(),
-            );
+            settings.insert(app_setting_env(name), value.clone());
         } else {
             problem(
                 &mut problems,
                 "spec.dataPlane.appSettings",
                 format!("`{name}` is not an app setting name (lower-case letters, digits and _)"),
+            );
+        }
+    }
+    for name in dp.app_settings_secret_refs.keys() {
+        if !madbase_config::valid_app_setting_name(name) {
+            problem(
+                &mut problems,
+                "spec.dataPlane.appSettingsSecretRefs",
+                format!("`{name}` is not an app setting name (lower-case letters, digits and _)"),
+            );
+        } else if dp.app_settings.contains_key(name) {
+            problem(
+                &mut problems,
+                "spec.dataPlane.appSettingsSecretRefs",
+                format!("`{name}` is also in appSettings: give it one source"),
             );
         }
     }
@@ -675,7 +683,11 @@ pub fn validate(
                 tolerations: dp.tolerations.clone(),
                 pod_annotations: dp.pod_annotations.clone(),
                 settings,
-                secret_settings: auth.secrets,
+                secret_settings: auth
+                    .secrets
+                    .into_iter()
+                    .chain(app_setting_secrets(dp))
+                    .collect(),
                 mounts,
                 input_versions: referenced.auth_versions.clone(),
             },
@@ -686,6 +698,29 @@ pub fn validate(
         }),
         _ => Err(ValidationError(problems)),
     }
+}
+
+/// The environment variable of app setting `name`.
+fn app_setting_env(name: &str) -> String {
+    format!(
+        "{}{}",
+        madbase_config::APP_SETTINGS_PREFIX,
+        name.to_ascii_uppercase()
+    )
+}
+
+/// The app settings the pods read from Secrets: environment variable → (Secret, key), the key
+/// defaulting to the setting's name. Names that are not app setting names are left out (the
+/// validation refuses them).
+pub fn app_setting_secrets(dp: &madbase_crds::DataPlaneSpec) -> BTreeMap<String, (String, String)> {
+    dp.app_settings_secret_refs
+        .iter()
+        .filter(|(name, _)| madbase_config::valid_app_setting_name(name))
+        .map(|(name, r)| {
+            let key = r.key.clone().unwrap_or_else(|| name.clone());
+            (app_setting_env(name), (r.name.clone(), key))
+        })
+        .collect()
 }
 
 fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {

@@ -325,7 +325,20 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
     p.spec.data_plane.jwt_aud = Some("line\nbreak".into());
     p.spec.data_plane.cors_allowed_origins = Some(vec!["https://app.example.com/".into()]);
     p.spec.data_plane.openapi_server_proxy_uri = Some("api.example.com".into());
-    p.spec.data_plane.app_settings = [("Bad-Name".to_owned(), "x".to_owned())].into();
+    p.spec.data_plane.app_settings = [
+        ("Bad-Name".to_owned(), "x".to_owned()),
+        ("jwt_secret".to_owned(), "plain".to_owned()),
+    ]
+    .into();
+    let secret_ref = |name: &str| madbase_crds::SecretKeyRef {
+        name: name.into(),
+        key: None,
+    };
+    p.spec.data_plane.app_settings_secret_refs = [
+        ("jwt_secret".to_owned(), secret_ref("app")),
+        ("Bad Name".to_owned(), secret_ref("app")),
+    ]
+    .into();
     p.spec.data_plane.db_channel = Some("reload-channel".into());
     p.spec.data_plane.db_anon_role = Some("r".repeat(64));
     let err = validate(&p, &config(), &Referenced::default()).expect_err("invalid");
@@ -334,6 +347,8 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
         paths,
         [
             "spec.dataPlane.appSettings",
+            "spec.dataPlane.appSettingsSecretRefs",
+            "spec.dataPlane.appSettingsSecretRefs",
             "spec.dataPlane.jwtAud",
             "spec.dataPlane.jwtRoleClaimKey",
             "spec.dataPlane.openapiServerProxyUri",

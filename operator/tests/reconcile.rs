@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Client};
 use madbase_crds::{MadBaseProject, Phase};
@@ -569,4 +569,83 @@ async fn retain_policy_keeps_everything_and_releases() {
     assert!(h.postgres.calls.lock().expect("lock").is_empty());
     assert!(h.buckets.calls.lock().expect("lock").is_empty());
     assert!(h.projects().get_opt("shop").await.expect("get").is_none());
+}
+
+#[tokio::test]
+async fn app_settings_from_a_secret_are_checked_and_roll_the_pods() {
+    let h = Harness::new(vec![shared_project()], vec![]).await;
+    h.spec(serde_json::json!({"dataPlane": {
+        "appSettings": {"jwt_exp": "3600"},
+        "appSettingsSecretRefs": {"jwt_secret": {"name": "shop-app"}},
+    }}))
+    .await;
+    // The Secret is not there yet: nothing is built, and the project says why.
+    let err = h.reconcile().await.expect_err("secret missing");
+    assert_eq!(err.metric_label(), "dereference");
+    assert_eq!(
+        condition(&h.project().await, "Ready"),
+        ("False".into(), "SecretNotFound".into())
+    );
+    assert!(h.get::<Deployment>("shop").await.is_none(), "nothing built");
+
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), NS);
+    secrets
+        .create(
+            &PostParams::default(),
+            &secret("shop-app", &[("jwt_secret", "first")]),
+        )
+        .await
+        .expect("create");
+    h.reconcile().await.expect("reconcile");
+    let d: Deployment = h.get("shop").await.expect("deployment");
+    let env = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| p.containers[0].env.clone().unwrap_or_default())
+        .unwrap_or_default();
+    let from = |name: &str| {
+        env.iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value_from.clone())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    let secret_ref = from("MADBASE_APP_SETTINGS_JWT_SECRET")
+        .secret_key_ref
+        .expect("secretKeyRef");
+    assert_eq!(
+        (secret_ref.name.as_str(), secret_ref.key.as_str()),
+        ("shop-app", "jwt_secret")
+    );
+    assert!(
+        from("MADBASE_APP_SETTINGS_JWT_EXP")
+            .config_map_key_ref
+            .is_some()
+    );
+    let cm: ConfigMap = h.get("shop-config").await.expect("config map");
+    let data = cm.data.unwrap_or_default();
+    assert_eq!(data["MADBASE_APP_SETTINGS_JWT_EXP"], "3600");
+    assert!(!data.contains_key("MADBASE_APP_SETTINGS_JWT_SECRET"));
+    assert!(
+        !data.values().any(|v| v.contains("first")),
+        "the value is not copied"
+    );
+
+    // A new value in the Secret rolls the pods, which read it only at start.
+    let hash = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get("madbase.io/config-hash"))
+            .cloned()
+    };
+    let patch = serde_json::json!({"stringData": {"jwt_secret": "second"}});
+    secrets
+        .patch("shop-app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch");
+    h.reconcile().await.expect("reconcile");
+    let after: Deployment = h.get("shop").await.expect("deployment");
+    assert_ne!(hash(&d), hash(&after));
 }
