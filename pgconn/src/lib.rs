@@ -10,10 +10,16 @@
 //!   (which then needs, and defaults to, `verify-full`); without it `~/.postgresql/root.crt`
 //!   is used when it exists, as libpq does, and then `require` checks the chain too;
 //! - `sslcert` and `sslkey`: a client certificate and its key, PEM;
-//! - `sslsni=0`: no server name in the handshake.
+//! - `sslsni=0`: no server name in the handshake;
+//! - `sslcrl` (a PEM file) and `sslcrldir` (a directory laid out by `openssl rehash`):
+//!   certificate revocation lists, checked wherever the chain is (without them
+//!   `~/.postgresql/root.crl` when it exists). As with libpq, every certificate of the chain
+//!   then needs its issuer's list, and a list past its next update fails the check; unlike
+//!   libpq, a list that is named but unreadable is an error, not silently skipped.
 //!
 //! As with libpq, an option the string leaves out is taken from its environment variable
-//! (`PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGSSLSNI`), so a deployment can set
+//! (`PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGSSLSNI`, `PGSSLCRL`,
+//! `PGSSLCRLDIR`), so a deployment can set
 //! TLS for a URL it does not write (the operator does, from `spec.database.tls`).
 //!
 //! The rest, `sslnegotiation=direct` included, is `tokio-postgres`'s to parse. The same
@@ -98,12 +104,15 @@ impl DbUrl {
         let mut pg = tokio_postgres::Config::from_str(&rest)
             .map_err(|e| UrlError::Invalid(e.to_string()))?;
         let (mut mode, mut rootcert, mut cert, mut key, mut sni) = (None, None, None, None, true);
+        let (mut crl, mut crl_dir) = (None, None);
         for (name, value) in ours {
             match name {
                 "sslmode" => mode = Some(tls::parse_mode(&value)?),
                 "sslrootcert" => rootcert = Some(value),
                 "sslcert" => cert = Some(value),
                 "sslkey" => key = Some(value),
+                "sslcrl" => crl = Some(value).filter(|v| !v.is_empty()),
+                "sslcrldir" => crl_dir = Some(value).filter(|v| !v.is_empty()),
                 _ => {
                     sni = match value.as_str() {
                         "1" => true,
@@ -153,7 +162,14 @@ impl DbUrl {
             true => tokio_postgres::config::SslMode::Disable,
             false => tls::for_tokio_postgres(mode),
         });
-        let tls = Tls::build(mode, roots, client, sni, direct)?;
+        let crls = match (crl, crl_dir) {
+            (None, None) => default_crl_file()
+                .map(|f| tls::load_crls(Some(&f), None))
+                .transpose()?
+                .unwrap_or_default(),
+            (file, dir) => tls::load_crls(file.as_deref(), dir.as_deref())?,
+        };
+        let tls = Tls::build(mode, roots, client, sni, direct, crls)?;
         Ok(Self { pg, tls })
     }
 
@@ -200,8 +216,17 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
 
 /// libpq's default root certificate file, when it exists.
 fn default_root_file() -> Option<String> {
+    default_file("root.crt")
+}
+
+/// libpq's default revocation list, `~/.postgresql/root.crl`, if there is one.
+fn default_crl_file() -> Option<String> {
+    default_file("root.crl")
+}
+
+fn default_file(name: &str) -> Option<String> {
     let home = std::env::var_os("HOME")?;
-    let path = PathBuf::from(home).join(".postgresql").join("root.crt");
+    let path = PathBuf::from(home).join(".postgresql").join(name);
     path.is_file().then(|| path.display().to_string())
 }
 

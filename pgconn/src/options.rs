@@ -7,15 +7,25 @@ use percent_encoding::percent_decode_str;
 use crate::UrlError;
 
 /// The options this crate handles itself.
-pub(crate) const OURS: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslsni"];
+pub(crate) const OURS: [&str; 7] = [
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslsni",
+    "sslcrl",
+    "sslcrldir",
+];
 
 /// libpq's environment variables for [`OURS`], in the same order.
-pub(crate) const ENV: [&str; 5] = [
+pub(crate) const ENV: [&str; 7] = [
     "PGSSLMODE",
     "PGSSLROOTCERT",
     "PGSSLCERT",
     "PGSSLKEY",
     "PGSSLSNI",
+    "PGSSLCRL",
+    "PGSSLCRLDIR",
 ];
 
 /// The connection string without [`OURS`], and their values in order of appearance.

@@ -5,7 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use madbase_pg::{EmbeddedPostgres, PgError, ScratchTls};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, IsCa, Issuer,
+    KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
+    date_time_ymd,
+};
 
 /// The role the server admits by client certificate (`cert` authentication).
 pub const CERT_USER: &str = "certuser";
@@ -17,6 +21,8 @@ pub struct TestCa {
     /// Its certificate, PEM.
     pub pem: String,
     issuer: Issuer<'static, KeyPair>,
+    /// The serial number of the next certificate it signs.
+    next_serial: std::sync::atomic::AtomicU64,
 }
 
 impl TestCa {
@@ -31,18 +37,48 @@ impl TestCa {
         Self {
             pem: cert.pem(),
             issuer: Issuer::new(params, key),
+            next_serial: 1.into(),
         }
     }
 
     /// A certificate for `names` (host names or IP addresses) with common name `cn`, and its
-    /// key, both PEM.
+    /// key, both PEM. Serial numbers count from 1 in signing order.
     pub fn sign(&self, names: &[&str], cn: &str) -> (String, String) {
         let key = KeyPair::generate().expect("key");
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names).expect("params");
         params.distinguished_name.push(DnType::CommonName, cn);
+        let serial = self
+            .next_serial
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        params.serial_number = Some(SerialNumber::from(serial));
         let cert = params.signed_by(&key, &self.issuer).expect("cert");
         (cert.pem(), key.serialize_pem())
+    }
+
+    /// A revocation list, PEM, revoking the certificates with these serial numbers, and
+    /// current (its next update in 2100) or `expired` (its next update in 2021).
+    pub fn crl(&self, revoked: &[u64], expired: bool) -> String {
+        let params = CertificateRevocationListParams {
+            this_update: date_time_ymd(2020, 1, 1),
+            next_update: date_time_ymd(if expired { 2021 } else { 2100 }, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(*serial),
+                    revocation_time: date_time_ymd(2020, 1, 1),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params
+            .signed_by(&self.issuer)
+            .and_then(|crl| crl.pem())
+            .expect("CRL")
     }
 }
 
@@ -90,7 +126,22 @@ impl TlsServer {
         let other = TestCa::new("Somebody else's CA");
         let (client_cert, client_key) = ca.sign(&[], CERT_USER);
         let (stranger_cert, stranger_key) = other.sign(&[], CERT_USER);
+        // The server's certificate is the CA's first (serial 1).
+        let revoked = ca.crl(&[1], false);
+        let clean = ca.crl(&[99], false);
+        let expired = ca.crl(&[99], true);
+        let others = other.crl(&[], false);
+        std::fs::create_dir_all(dir.join("crl-dir")).map_err(|source| PgError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
         let files = [
+            ("revoked.crl", revoked.as_str()),
+            ("clean.crl", clean.as_str()),
+            ("expired.crl", expired.as_str()),
+            ("other-ca.crl", others.as_str()),
+            ("crl-dir/5d30f3c5.r0", revoked.as_str()),
+            ("crl-dir/README", "not a revocation list"),
             ("ca.pem", ca.pem.as_str()),
             ("other-ca.pem", other.pem.as_str()),
             ("client.crt", client_cert.as_str()),
@@ -140,7 +191,10 @@ impl TlsServer {
 
     /// A file written for clients: `ca.pem` (the server's CA), `other-ca.pem` (a CA that
     /// signed nothing of the server's), `client.crt`/`client.key` (`certuser`, signed by the
-    /// server's CA), `stranger.crt`/`stranger.key` (`certuser`, signed by the other CA).
+    /// server's CA), `stranger.crt`/`stranger.key` (`certuser`, signed by the other CA); the
+    /// server CA's revocation lists `revoked.crl` (the server's certificate revoked),
+    /// `clean.crl` (another one revoked), `expired.crl` (past its next update), the other
+    /// CA's `other-ca.crl`, and `crl-dir` holding `revoked.crl` as `openssl rehash` names it.
     pub fn file(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()
     }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
+};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
@@ -76,6 +78,63 @@ impl std::fmt::Debug for Tls {
     }
 }
 
+/// The revocation lists of libpq's `sslcrl` (a PEM file) and `sslcrldir` (a directory laid
+/// out by `openssl rehash`: the lists are its `<hash>.r<n>` files). A file or directory that
+/// is named but cannot be read, or holds no list, is an error: libpq would go on without
+/// checking revocation, which hides the mistake.
+pub(crate) fn load_crls(
+    file: Option<&str>,
+    dir: Option<&str>,
+) -> Result<Vec<CertificateRevocationListDer<'static>>, UrlError> {
+    let read = |path: &str, option: &str| {
+        CertificateRevocationListDer::pem_file_iter(path)
+            .and_then(|crls| crls.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| UrlError::Tls(format!("{option} {path}: {e}")))
+    };
+    let mut out = Vec::new();
+    if let Some(path) = file {
+        let crls = read(path, "sslcrl")?;
+        if crls.is_empty() {
+            return Err(UrlError::Tls(format!(
+                "sslcrl {path}: no PEM certificate revocation list in it"
+            )));
+        }
+        out.extend(crls);
+    }
+    if let Some(dir) = dir {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| UrlError::Tls(format!("sslcrldir {dir}: {e}")))?;
+        let mut paths: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_rehashed_crl)
+            })
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(UrlError::Tls(format!(
+                "sslcrldir {dir}: no revocation list in it (files named <hash>.r<n>, as `openssl rehash` makes them)"
+            )));
+        }
+        for path in paths {
+            out.extend(read(&path.display().to_string(), "sslcrldir")?);
+        }
+    }
+    Ok(out)
+}
+
+/// `5d30f3c5.r0`: how `openssl rehash` names a revocation list.
+fn is_rehashed_crl(name: &str) -> bool {
+    name.split_once(".r").is_some_and(|(hash, n)| {
+        hash.len() == 8
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
@@ -91,12 +150,15 @@ impl Tls {
     }
 
     /// Builds the configuration for `mode`; reads the root and client certificate files.
+    /// `crls` apply wherever the server's chain is checked: as libpq, every certificate of the
+    /// chain then needs its issuer's list, and a list past its next update is refused.
     pub(crate) fn build(
         mode: SslMode,
         roots: Roots,
         client: Option<(String, String)>,
         sni: bool,
         direct: bool,
+        crls: Vec<CertificateRevocationListDer<'static>>,
     ) -> Result<Self, UrlError> {
         if mode == SslMode::Disable {
             return Ok(Self::disabled());
@@ -122,7 +184,12 @@ impl Tls {
             }
             (mode, roots) => {
                 let store = Arc::new(load_roots(&roots)?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(store, provider.clone())
+                let mut webpki =
+                    WebPkiServerVerifier::builder_with_provider(store, provider.clone());
+                if !crls.is_empty() {
+                    webpki = webpki.with_crls(crls).enforce_revocation_expiration();
+                }
+                let webpki = webpki
                     .build()
                     .map_err(|e| UrlError::Tls(format!("sslrootcert: {e}")))?;
                 match mode {

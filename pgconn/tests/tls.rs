@@ -323,3 +323,84 @@ async fn roots_held_in_memory_verify_the_server_unless_the_url_names_its_own() {
         .expect_err("empty bundle");
     assert!(err.to_string().contains("the project's CA"), "{err}");
 }
+
+#[tokio::test]
+async fn revocation_lists_refuse_a_revoked_server_certificate() {
+    let s = server().await;
+    let ca = s.file("ca.pem");
+    let url = |options: String| s.url("postgres", "localhost", "postgres", &options);
+    // A list that revokes another certificate: the server's passes, in every checking mode.
+    for mode in ["verify-full", "verify-ca", "require"] {
+        let options = format!(
+            "sslmode={mode}&sslrootcert={ca}&sslcrl={}",
+            s.file("clean.crl")
+        );
+        let client = connect(&url(options)).await.expect(mode);
+        assert!(encrypted(&client).await);
+    }
+    for (options, needle) in [
+        // The server's certificate revoked, by file or by directory.
+        (
+            format!(
+                "sslmode=verify-full&sslrootcert={ca}&sslcrl={}",
+                s.file("revoked.crl")
+            ),
+            "Revoked",
+        ),
+        (
+            format!(
+                "sslmode=verify-ca&sslrootcert={ca}&sslcrldir={}",
+                s.file("crl-dir")
+            ),
+            "Revoked",
+        ),
+        (
+            format!(
+                "sslmode=require&sslrootcert={ca}&sslcrl={}",
+                s.file("revoked.crl")
+            ),
+            "Revoked",
+        ),
+        // A list past its next update, and lists that do not cover the server's issuer.
+        (
+            format!(
+                "sslmode=verify-full&sslrootcert={ca}&sslcrl={}",
+                s.file("expired.crl")
+            ),
+            "revocation list expired",
+        ),
+        (
+            format!(
+                "sslmode=verify-full&sslrootcert={ca}&sslcrl={}",
+                s.file("other-ca.crl")
+            ),
+            "UnknownRevocationStatus",
+        ),
+    ] {
+        let err = connect(&url(options.clone())).await.expect_err(&options);
+        assert!(err.contains(needle), "{options}: {err}");
+    }
+    // Lists that are named but cannot be used are errors of the URL, before any connection.
+    for (options, needle) in [
+        (
+            "sslcrl=/no/such/list.crl".to_owned(),
+            "sslcrl /no/such/list.crl",
+        ),
+        (format!("sslcrl={ca}"), "no PEM certificate revocation list"),
+        (
+            "sslcrldir=/no/such/dir".to_owned(),
+            "sslcrldir /no/such/dir",
+        ),
+        (
+            format!("sslcrldir={}", s.dir().display()),
+            "no revocation list in it",
+        ),
+    ] {
+        let err = DbUrl::parse(&url(format!(
+            "sslmode=verify-full&sslrootcert={ca}&{options}"
+        )))
+        .expect_err(&options)
+        .to_string();
+        assert!(err.contains(needle), "{options}: {err}");
+    }
+}
