@@ -635,6 +635,9 @@ pub struct S3Settings {
 /// The data plane's configuration, validated.
 #[derive(Debug, Clone)]
 pub struct DataPlaneConfig {
+    /// The TOML file it was read from, if any (not a setting: the caller sets it). `madbase
+    /// serve` reads it again on `reload config`, as PostgREST re-reads its file.
+    pub config_file: Option<std::path::PathBuf>,
     /// See [`SETTINGS`] `database_url`.
     pub database_url: Secret,
     /// See `jwt_secret`.
@@ -1053,7 +1056,9 @@ impl DataPlaneConfig {
                 raw.from_db.push(s.key);
             }
         }
-        Self::from_raw(raw)
+        let mut out = Self::from_raw(raw)?;
+        out.config_file = self.config_file.clone();
+        Ok(out)
     }
 
     fn from_raw(mut raw: Raw) -> Result<Self, ConfigError> {
@@ -1279,6 +1284,7 @@ impl DataPlaneConfig {
                 Some(log_format),
                 Some(storage),
             ) if raw.problems.is_empty() => Ok(DataPlaneConfig {
+                config_file: None,
                 auth,
                 database_url: Secret::new(database_url),
                 jwt_secret: Secret::new(jwt_secret),
@@ -1334,6 +1340,33 @@ impl DataPlaneConfig {
         self.api_external_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The settings that differ between this configuration and `newer` and that a running
+    /// data plane cannot take without a restart, by environment variable: all but the data
+    /// API's own ([`DB_SETTINGS`], `log_query` and the app settings), which `reload config`
+    /// applies, as PostgREST applies a reloaded file.
+    pub fn restart_needed(&self, newer: &Self) -> Vec<&'static str> {
+        let reloadable = |env: &str| {
+            SETTINGS
+                .iter()
+                .find(|s| s.env == env)
+                .is_some_and(|s| DB_SETTINGS.contains(&s.key) || s.key == "log_query")
+        };
+        let old = self.to_env();
+        let new = newer.to_env();
+        let value = |list: &[(&'static str, String)], env: &str| {
+            list.iter().find(|(k, _)| *k == env).map(|(_, v)| v.clone())
+        };
+        let mut changed: Vec<&'static str> = old
+            .iter()
+            .chain(new.iter())
+            .map(|(k, _)| *k)
+            .filter(|k| !reloadable(k) && value(&old, k) != value(&new, k))
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        changed
     }
 
     /// Renders the configuration as the environment variables `from_sources` reads back, but
@@ -1525,6 +1558,28 @@ mod tests {
             assert_eq!(s.env, format!("MADBASE_{}", s.key.to_ascii_uppercase()));
             assert_eq!(SETTINGS.iter().filter(|o| o.key == s.key).count(), 1);
         }
+    }
+
+    #[test]
+    fn a_reloaded_file_names_what_needs_a_restart() {
+        let before =
+            parse(&minimal(), Some("db_max_rows = 10\ndb_pool_size = 5\n")).expect("valid");
+        let file = "db_max_rows = 20\ndb_pool_size = 6\nlog_query = \"main-query\"\n\
+                    jwt_aud = \"app\"\ncors_allowed_origins = \"https://a.example\"\n\
+                    [app_settings]\njwt_exp = \"60\"\n";
+        let mut vars = minimal();
+        let rotated = "fedcba9876543210fedcba9876543210";
+        vars[1] = ("MADBASE_JWT_SECRET", rotated);
+        let after = parse(&vars, Some(file)).expect("valid");
+        assert_eq!(
+            before.restart_needed(&after),
+            [
+                "MADBASE_CORS_ALLOWED_ORIGINS",
+                "MADBASE_DB_POOL_SIZE",
+                "MADBASE_JWT_SECRET"
+            ]
+        );
+        assert!(before.restart_needed(&before.clone()).is_empty());
     }
 
     #[test]

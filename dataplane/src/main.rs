@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use madbase::server;
-use madbase_config::{CONFIG_FILE_ENV, DataPlaneConfig, LogFormat};
+use madbase_config::{CONFIG_FILE_ENV, LogFormat};
 
 /// MadBase: a Supabase-compatible backend in one small process.
 #[derive(Debug, Parser)]
@@ -91,17 +91,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => {
-            let file = match &config {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                    anyhow::anyhow!("cannot read config file {}: {e}", path.display())
-                })?),
-                None => None,
-            };
-            let keys: Vec<String> = std::env::vars_os()
-                .filter_map(|(k, _)| k.into_string().ok())
-                .collect();
-            let config =
-                DataPlaneConfig::from_sources(&|k| std::env::var(k).ok(), &keys, file.as_deref())?;
+            let config = server::serve::load_config(config.as_deref())?;
             server::logging::init(&config.log_level, config.log_format);
             server::serve::serve(config).await
         }

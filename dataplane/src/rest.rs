@@ -32,7 +32,7 @@ use crate::server::project::ProjectContext;
 pub struct RestContext {
     cache: RwLock<Arc<SchemaCache>>,
     /// The settings from the environment and the file, which the database's are laid over.
-    base: DataPlaneConfig,
+    base: std::sync::Mutex<DataPlaneConfig>,
     settings: RwLock<Arc<RestSettings>>,
     pool: RestPool,
     /// Short reads batched on shared connections; None when `db_read_lanes` is 0.
@@ -319,7 +319,7 @@ impl RestContext {
         });
         Ok(Self {
             cache: RwLock::new(Arc::new(cache)),
-            base: config.clone(),
+            base: std::sync::Mutex::new(config.clone()),
             settings: RwLock::new(Arc::new(settings)),
             pool,
             lanes,
@@ -344,11 +344,31 @@ impl RestContext {
         }
     }
 
-    /// Re-reads the settings the database holds and swaps them in; requests in flight keep
-    /// the old ones. On a bad value the running settings stay.
+    /// Re-reads the config file `madbase serve` was started with (over the same environment)
+    /// and the settings the database holds, and swaps them in; requests in flight keep the old
+    /// ones. The data API's settings take effect; others changed in the file are logged by
+    /// name, for a restart. On a bad value, in the file or the database, the running settings
+    /// stay.
     pub async fn reload_config(&self, client: &tokio_postgres::Client) -> Result<(), String> {
-        let db = read_db_settings(client, &self.base).await?;
-        let fresh = rest_settings(&with_db_settings(&self.base, &db)?);
+        let base = self.base.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let base = match &base.config_file {
+            Some(path) => {
+                let newer = crate::server::serve::load_config(Some(path))
+                    .map_err(|e| format!("{e:#}").trim_end().to_owned())?;
+                let restart = base.restart_needed(&newer);
+                if !restart.is_empty() {
+                    tracing::warn!(
+                        settings = %restart.join(", "),
+                        "changed in the config file; they take effect on restart"
+                    );
+                }
+                newer
+            }
+            None => base,
+        };
+        let db = read_db_settings(client, &base).await?;
+        let fresh = rest_settings(&with_db_settings(&base, &db)?);
+        *self.base.lock().unwrap_or_else(|p| p.into_inner()) = base;
         let mut guard = match self.settings.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

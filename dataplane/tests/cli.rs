@@ -440,3 +440,112 @@ fn dev_tuning_from_the_environment_is_checked() {
     assert!(!err.contains("MADBASE_LISTEN"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A `madbase serve` child, killed on drop.
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `madbase serve --config`: `reload config` (SIGUSR2 here; `NOTIFY pgrst, 'reload config'`
+/// takes the same path) reads the file again, as PostgREST re-reads its own. The data API's
+/// settings change at once, the others are named for a restart, and a file with a bad value
+/// keeps the running settings.
+#[tokio::test]
+async fn serve_rereads_its_config_file_on_reload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = Dev::start(&dir.path().join("dev"), free_port());
+    let status = dev.status().expect("status");
+    let text = |key: &str| status[key].as_str().expect(key).to_owned();
+    let (db_url, anon) = (text("DB_URL"), text("ANON_KEY"));
+    query_one(
+        &db_url,
+        "CREATE TABLE reload_items (id int PRIMARY KEY); \
+         INSERT INTO reload_items SELECT generate_series(1, 10); \
+         GRANT SELECT ON reload_items TO anon",
+    )
+    .await
+    .expect("fixture");
+    let file = dir.path().join("madbase.toml");
+    let write = |text: &str| std::fs::write(&file, text).expect("write config file");
+    write("db_max_rows = 2\ndb_pool_size = 4\n");
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    let serve = Serve(
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&file)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("MADBASE_DATABASE_URL", &db_url)
+            .env("MADBASE_JWT_SECRET", text("JWT_SECRET"))
+            .env("MADBASE_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("spawn madbase serve"),
+    );
+    let client = reqwest::Client::new();
+    let rows = || async {
+        let resp = client
+            .get(format!(
+                "http://127.0.0.1:{port}/rest/v1/reload_items?select=id"
+            ))
+            .header("apikey", &anon)
+            .send()
+            .await
+            .ok()?;
+        let body: serde_json::Value = resp.json().await.ok()?;
+        body.as_array().map(Vec::len)
+    };
+    let wait_for = |want: usize, what: &'static str| {
+        let rows = &rows;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if rows().await == Some(want) {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "{what}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for(2, "serve did not start with db_max_rows = 2").await;
+    let usr2 = || {
+        Command::new("kill")
+            .args(["-USR2", &serve.0.id().to_string()])
+            .status()
+            .expect("kill -USR2")
+    };
+
+    write("db_max_rows = 3\ndb_pool_size = 6\n");
+    assert!(usr2().success());
+    wait_for(3, "the reloaded file's db_max_rows did not apply").await;
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logged.contains("MADBASE_DB_POOL_SIZE") && logged.contains("take effect on restart"),
+        "{logged}"
+    );
+
+    write("db_max_rows = \"many\"\n");
+    assert!(usr2().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .expect("log")
+        .contains("settings reload failed")
+    {
+        assert!(Instant::now() < deadline, "the bad file was not reported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows().await, Some(3), "the running settings stay");
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(logged.contains("MADBASE_DB_MAX_ROWS"), "{logged}");
+    drop(serve);
+    drop(dev);
+}

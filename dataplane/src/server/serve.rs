@@ -25,6 +25,25 @@ pub async fn run_http(
     .await
 }
 
+/// The configuration `madbase serve` runs with: the environment over the TOML file at `file`,
+/// if any. Read at start and again on `reload config`.
+pub fn load_config(file: Option<&std::path::Path>) -> anyhow::Result<DataPlaneConfig> {
+    let text = match file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let keys: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    let mut config =
+        DataPlaneConfig::from_sources(&|k| std::env::var(k).ok(), &keys, text.as_deref())?;
+    config.config_file = file.map(std::path::Path::to_path_buf);
+    Ok(config)
+}
+
 /// Binds `addr`, with a message naming the flag or setting to change when it is taken.
 pub async fn bind(addr: std::net::SocketAddr, hint: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| match e.kind() {
