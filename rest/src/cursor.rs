@@ -54,6 +54,11 @@ impl Field {
     }
 }
 
+/// How deep `(…)` may nest in one parameter (embeds in `select`, `and`/`or` in logic trees):
+/// far more than any real query needs, and far less than would exhaust a worker's stack in the
+/// recursive parsing, planning and rendering of the tree.
+pub const MAX_NESTING: usize = 64;
+
 /// Cursor over the characters of one parameter.
 pub struct Cursor<'a> {
     chars: Vec<char>,
@@ -62,6 +67,7 @@ pub struct Cursor<'a> {
     what: &'a str,
     source: &'a str,
     offset: usize,
+    depth: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -73,7 +79,27 @@ impl<'a> Cursor<'a> {
             what,
             source,
             offset: 0,
+            depth: 0,
         }
+    }
+
+    /// Runs `inner` one level of `(…)` deeper; past [`MAX_NESTING`] levels that is a PGRST100
+    /// error instead of a stack overflow.
+    pub fn nested<T>(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<T, RestError>,
+    ) -> Result<T, RestError> {
+        if self.depth >= MAX_NESTING {
+            return Err(RestError::parse_at(
+                format!("{} ({})", self.what, self.source),
+                self.pos + 1 + self.offset,
+                format!("more than {MAX_NESTING} levels of nesting"),
+            ));
+        }
+        self.depth += 1;
+        let out = inner(self);
+        self.depth -= 1;
+        out
     }
 
     /// Like [`Cursor::new`], with error columns shifted by `offset`: PostgREST parses a logic

@@ -395,6 +395,10 @@ pub fn parse_logic(path: Vec<String>, and: bool, value: &str) -> Result<LogicTre
 }
 
 fn logic_children(c: &mut Cursor, path: &[String]) -> Result<Vec<LogicTree>, RestError> {
+    c.nested(|c| logic_children_here(c, path))
+}
+
+fn logic_children_here(c: &mut Cursor, path: &[String]) -> Result<Vec<LogicTree>, RestError> {
     c.expect('(')?;
     let mut out = Vec::new();
     loop {

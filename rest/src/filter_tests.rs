@@ -219,3 +219,29 @@ fn logic_tree_errors() {
         assert_eq!(e.code(), "PGRST100", "{bad}");
     }
 }
+
+#[test]
+fn logic_tree_nesting_is_bounded_instead_of_overflowing_the_stack() {
+    let nested = |levels: usize| format!("({}a.eq.1{})", "or(".repeat(levels), ")".repeat(levels));
+    assert!(parse_logic(vec![], false, &nested(crate::cursor::MAX_NESTING - 1)).is_ok());
+    for levels in [crate::cursor::MAX_NESTING, 100_000] {
+        let e = parse_logic(vec![], false, &nested(levels)).expect_err("too deep");
+        assert_eq!(e.code(), "PGRST100");
+        assert!(
+            e.details().to_string().contains("levels of nesting"),
+            "{}",
+            e.details()
+        );
+    }
+    let negated = format!(
+        "({}a.eq.1{})",
+        "not.and(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    assert_eq!(
+        parse_logic(vec![], true, &negated)
+            .expect_err("too deep")
+            .code(),
+        "PGRST100"
+    );
+}

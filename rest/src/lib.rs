@@ -36,6 +36,7 @@ mod timing;
 pub mod wire;
 mod write;
 
+pub use cursor::MAX_NESTING;
 pub use error::{DbError, JwtErrorKind, RestError};
 pub use execute::{ConnFuture, Connection, Outcome, Transaction, run_on};
 pub use jwt::{authorize, now_secs};

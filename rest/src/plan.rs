@@ -2,7 +2,6 @@
 //! tree of [`ReadNode`]s (one per relation, embeds as children). Every name is validated here;
 //! the renderer can then quote it blindly. Pure: no I/O.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::cursor::Field;
@@ -222,7 +221,8 @@ pub struct Planner<'a> {
     /// Schemas whose computed fields are visible (the request's search path).
     search_path: Vec<String>,
     counter: usize,
-    seen_paths: BTreeSet<Vec<String>>,
+    /// The embed path of every embed planned so far, as [`addresses`] takes it.
+    seen: Vec<Vec<Vec<String>>>,
 }
 
 /// A name resolved to a column or a computed field of a relation.
@@ -284,7 +284,7 @@ impl<'a> Planner<'a> {
             aggregates_enabled,
             search_path: Vec::new(),
             counter: 0,
-            seen_paths: BTreeSet::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -304,7 +304,7 @@ impl<'a> Planner<'a> {
         let default_items = vec![SelectItem::Star];
         let items = self.q.select.clone().unwrap_or(default_items);
         let alias = relation.1.clone();
-        let node = self.plan_node(relation, from, alias, columns, &items, &[Vec::new()])?;
+        let node = self.plan_node(relation, from, alias, columns, &items, &[])?;
         self.check_paths()?;
         Ok(node)
     }
@@ -320,7 +320,8 @@ impl<'a> Planner<'a> {
             .chain(q.ranges.keys());
         for p in paths {
             // As PostgREST, name the first segment that is not an embed at its level.
-            if let Some(k) = (0..p.len()).find(|k| !self.seen_paths.contains(&p[..=*k])) {
+            let embedded = |prefix: &[String]| self.seen.iter().any(|l| addresses(l, prefix));
+            if let Some(k) = (0..p.len()).find(|k| !embedded(&p[..=*k])) {
                 return Err(RestError::NotEmbedded(p[k].clone()));
             }
         }
@@ -359,8 +360,9 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Plans one node: `items` against `relation`, with the query parts addressed to any of
-    /// `paths`, the spellings of this node's embed path (see [`embed_spellings`]).
+    /// Plans one node: `items` against `relation`, with the query parts addressed to it:
+    /// `levels` is its embed path, at each level the names that address the embed there (see
+    /// [`embed_spellings`] and [`addresses`]).
     pub fn plan_node(
         &mut self,
         relation: QualifiedName,
@@ -368,7 +370,7 @@ impl<'a> Planner<'a> {
         alias: String,
         columns: Option<Vec<ColInfo>>,
         items: &[SelectItem],
-        paths: &[Vec<String>],
+        levels: &[Vec<String>],
     ) -> Result<ReadNode, RestError> {
         let mut select = Vec::new();
         let mut embeds: Vec<EmbedPlan> = Vec::new();
@@ -419,17 +421,11 @@ impl<'a> Planner<'a> {
                         .ok_or_else(|| RestError::Internal("relationship target missing".into()))?;
                     let label = e.label().to_string();
                     let names = spellings.next().unwrap_or_default();
-                    let child_paths: Vec<Vec<String>> = paths
-                        .iter()
-                        .flat_map(|p| {
-                            names.iter().map(move |n| {
-                                let mut c = p.clone();
-                                c.push(n.clone());
-                                c
-                            })
-                        })
-                        .collect();
-                    self.seen_paths.extend(child_paths.iter().cloned());
+                    // The spellings of each level, not every path they make: those double
+                    // with each aliased level.
+                    let mut child_levels = levels.to_vec();
+                    child_levels.push(names);
+                    self.seen.push(child_levels.clone());
                     self.counter += 1;
                     let child_alias = format!("{}_{}", rel.target.1, self.counter);
                     let child_items = if e.items.is_empty() {
@@ -443,7 +439,7 @@ impl<'a> Planner<'a> {
                         child_alias.clone(),
                         Some(col_infos(target)),
                         &child_items,
-                        &child_paths,
+                        &child_levels,
                     )?;
                     if e.spread && !rel.is_to_one() && node.is_aggregated() {
                         return Err(RestError::NotImplemented(
@@ -465,14 +461,14 @@ impl<'a> Planner<'a> {
         }
 
         let mut conds = Vec::new();
-        for f in self.q.filters.iter().filter(|f| paths.contains(&f.path)) {
+        for f in self.q.filters.iter().filter(|f| addresses(levels, &f.path)) {
             conds.push(self.plan_filter(&relation, &columns, &embeds, f)?);
         }
-        for (_, tree) in self.q.logic.iter().filter(|(p, _)| paths.contains(p)) {
+        for (_, tree) in self.q.logic.iter().filter(|(p, _)| addresses(levels, p)) {
             conds.push(self.plan_tree(&relation, &columns, &embeds, tree)?);
         }
         let mut order = Vec::new();
-        if let Some(terms) = paths.iter().find_map(|p| self.q.order.get(p)) {
+        if let Some(terms) = first_addressing(levels, &self.q.order) {
             for t in terms {
                 match &t.relation {
                     None => {
@@ -509,9 +505,7 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let range = paths
-            .iter()
-            .find_map(|p| self.q.ranges.get(p))
+        let range = first_addressing(levels, &self.q.ranges)
             .copied()
             .unwrap_or_default();
         Ok(ReadNode {
@@ -590,6 +584,31 @@ impl<'a> Planner<'a> {
             LogicTree::Leaf(f) => self.plan_filter(relation, columns, embeds, f),
         }
     }
+}
+
+/// Whether `path` (the key of a filter, `order` or `limit`) addresses the node whose embed path
+/// is `levels`: as long, and at each level one of the names that address the embed there.
+fn addresses(levels: &[Vec<String>], path: &[String]) -> bool {
+    levels.len() == path.len() && levels.iter().zip(path).all(|(names, p)| names.contains(p))
+}
+
+/// The value under the key of `map` that addresses the node at `levels`; when several do
+/// (`rel.order` and `alias.order`), the one that prefers labels, level by level.
+fn first_addressing<'m, T>(
+    levels: &[Vec<String>],
+    map: &'m std::collections::BTreeMap<Vec<String>, T>,
+) -> Option<&'m T> {
+    let rank = |path: &[String]| -> Vec<usize> {
+        levels
+            .iter()
+            .zip(path)
+            .map(|(names, p)| names.iter().position(|n| n == p).unwrap_or(usize::MAX))
+            .collect()
+    };
+    map.iter()
+        .filter(|(path, _)| addresses(levels, path))
+        .min_by_key(|(path, _)| rank(path))
+        .map(|(_, value)| value)
 }
 
 /// For each embed of `items` in order, the names that address it in filter, order and limit

@@ -106,6 +106,10 @@ pub fn parse_select(source: &str) -> Result<Vec<SelectItem>, RestError> {
 }
 
 fn items(c: &mut Cursor) -> Result<Vec<SelectItem>, RestError> {
+    c.nested(items_here)
+}
+
+fn items_here(c: &mut Cursor) -> Result<Vec<SelectItem>, RestError> {
     let mut out = Vec::new();
     loop {
         c.skip_ws();

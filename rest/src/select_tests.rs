@@ -144,3 +144,26 @@ fn quoted_names_keep_hostile_text_as_data() {
         matches!(&items[0], SelectItem::Field { field, .. } if field.name == "a\"; drop table t; --")
     );
 }
+
+#[test]
+fn nesting_is_bounded_instead_of_overflowing_the_stack() {
+    let nested = |levels: usize| format!("{}id{}", "r(".repeat(levels), ")".repeat(levels));
+    // The top level counts as one.
+    let deepest = nested(crate::cursor::MAX_NESTING - 1);
+    assert!(parse_select(&deepest).is_ok());
+    for levels in [crate::cursor::MAX_NESTING, 100_000] {
+        let e = parse_select(&nested(levels)).expect_err("too deep");
+        assert_eq!(e.code(), "PGRST100");
+        assert_eq!(e.status().as_u16(), 400);
+        assert!(
+            e.details().to_string().contains("levels of nesting"),
+            "{}",
+            e.details()
+        );
+    }
+    let spreads = format!("{}id{}", "...r(".repeat(100_000), ")".repeat(100_000));
+    assert_eq!(
+        parse_select(&spreads).expect_err("too deep").code(),
+        "PGRST100"
+    );
+}

@@ -299,3 +299,55 @@ async fn mutated_headers_are_answered_below_500() {
         check(&format!("{url} {name}: {value}"), &r);
     }
 }
+
+/// Embeds and logic trees nest as deep as the parser allows and no deeper: the deepest
+/// accepted request is planned, rendered and run (every step recurses over the tree), and one
+/// level more is PGRST100, where unbounded nesting once overflowed the stack and took the
+/// process down.
+#[tokio::test]
+async fn the_deepest_nesting_allowed_runs_and_one_more_is_refused() {
+    let api = Api::new().await;
+    let max = madbase_rest::MAX_NESTING;
+    // A user's manager's manager's …: many-to-one all the way, so the answer stays one row
+    // (the top level counts as one).
+    let embeds = |levels: usize| {
+        let mut select = "id".to_owned();
+        for _ in 0..levels {
+            select = format!("id,manager:users!manager_id({select})");
+        }
+        format!("/users?select={select}&id=eq.2")
+    };
+    // Each aliased level can be addressed by two names; planning once enumerated every
+    // combination of them, doubling its time with each level.
+    let ok = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        api.get(&embeds(max - 1)),
+    )
+    .await
+    .expect("planning time grows with the depth, not exponentially");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let mut depth = 0;
+    let mut manager = &ok.json()[0];
+    while let Some(next) = manager.get("manager").filter(|m| m.is_object()) {
+        depth += 1;
+        manager = next;
+    }
+    assert_eq!(depth, 1, "Bob's manager is Ada, who has none: {}", ok.body);
+    let too_deep = api.get(&embeds(max)).await;
+    assert_eq!(too_deep.status, 400, "{}", too_deep.body);
+    assert_eq!(too_deep.json()["code"], "PGRST100");
+
+    let tree = |levels: usize| {
+        format!(
+            "/tasks?select=id&or=({}id.eq.1{})",
+            "and(".repeat(levels),
+            ")".repeat(levels)
+        )
+    };
+    let ok = api.get(&tree(max - 1)).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()[0]["id"], 1);
+    let too_deep = api.get(&tree(max)).await;
+    assert_eq!(too_deep.status, 400, "{}", too_deep.body);
+    assert_eq!(too_deep.json()["code"], "PGRST100");
+}
