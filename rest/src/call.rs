@@ -60,11 +60,7 @@ fn body_args(ctx: &Ctx, all_args: &[FuncArg]) -> Result<Args, RestError> {
                 None,
             )
         }
-        Some("text/csv") => {
-            let rows = mutation::parse_payload(Some("text/csv"), body)?.rows;
-            let rows = rows.into_iter().map(Value::Object).collect();
-            (ArgSource::Csv, Value::Array(rows), None)
-        }
+        Some("text/csv") => (ArgSource::Csv, mutation::csv_rows(body)?, None),
         Some("text/plain") => (ArgSource::Text, Value::Null, Some(text()?)),
         Some("text/xml") => (ArgSource::Xml, Value::Null, Some(text()?)),
         Some("application/octet-stream") => {

@@ -84,11 +84,11 @@ pub async fn serve(
     if missing_default {
         ctx.applied.push("missing=default");
     }
-    let plan = WritePlan {
+    let mut plan = WritePlan {
         kind,
         table,
         columns,
-        payload: payload.as_ref().map(|p| p.json.clone()),
+        payload: payload.map(|p| p.json),
         conds,
         node,
         representation,
@@ -96,7 +96,7 @@ pub async fn serve(
         on_conflict: q.on_conflict.clone(),
         missing_default,
     };
-    let mut main = mutation::render_write(&plan, &ctx.prefs)?;
+    let mut main = mutation::render_write(&mut plan, &ctx.prefs)?;
     let explaining = if let Media::Plan(p) = &ctx.media {
         main = read::explain(main, p);
         true

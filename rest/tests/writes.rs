@@ -451,3 +451,34 @@ async fn strict_handling_rejects_unknown_preferences() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+/// The body reaches PostgreSQL as it came, as with PostgREST, so a number keeps every digit (a
+/// float in between would round it). Runs rolled back: the fixture stays as it was.
+#[tokio::test]
+async fn insert_keeps_every_digit_of_a_number() {
+    let api = Api::new().await;
+    let digits = "12345678901234567890.123456789012345678901234567890";
+    let r = api
+        .send(
+            "POST",
+            "/projects?select=budget::text",
+            &[("prefer", "return=representation, tx=rollback")],
+            &format!(r#"{{"id": 901, "name": "exact", "budget": {digits}}}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json(), json!([{ "budget": digits }]));
+    let r = api
+        .send(
+            "PUT",
+            "/projects?id=eq.902&select=budget::text",
+            &[("prefer", "return=representation, tx=rollback")],
+            r#"[{"id": 902, "name": "one row in an array", "budget": 1e-30}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "a new row: {}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{ "budget": "0.000000000000000000000000000001" }])
+    );
+}
