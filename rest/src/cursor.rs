@@ -54,7 +54,8 @@ impl Field {
     }
 }
 
-/// How deep `(…)` may nest in one parameter (embeds in `select`, `and`/`or` in logic trees):
+/// How many levels of `(…)` may nest inside one parameter (embeds in `select`, `and`/`or`
+/// within a logic tree):
 /// far more than any real query needs, and far less than would exhaust a worker's stack in the
 /// recursive parsing, planning and rendering of the tree.
 pub const MAX_NESTING: usize = 64;
@@ -89,7 +90,8 @@ impl<'a> Cursor<'a> {
         &mut self,
         inner: impl FnOnce(&mut Self) -> Result<T, RestError>,
     ) -> Result<T, RestError> {
-        if self.depth >= MAX_NESTING {
+        // The parameter's own level is not nesting.
+        if self.depth > MAX_NESTING {
             return Err(RestError::parse_at(
                 format!("{} ({})", self.what, self.source),
                 self.pos + 1 + self.offset,

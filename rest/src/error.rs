@@ -207,9 +207,18 @@ pub enum RestError {
     Internal(String),
 }
 
+/// `n` as the status of a final response; 500 for what cannot be one (a 1xx is informational,
+/// and HTTP servers replace it with an empty 500, losing the error body).
+pub fn final_status(n: u16) -> StatusCode {
+    StatusCode::from_u16(n)
+        .ok()
+        .filter(|s| !s.is_informational())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// HTTP status PostgREST uses for a SQLSTATE (`Error.hs: pgErrorStatus`).
 pub fn pg_status(code: &str, message: &str, anon: bool) -> StatusCode {
-    let s = |n: u16| StatusCode::from_u16(n).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let s = final_status;
     let p2 = code.get(..2).unwrap_or("");
     match code {
         "21000" if message.contains("requires a WHERE clause") => s(400),
@@ -343,7 +352,7 @@ impl RestError {
             Db { error, anon } => return pg_status(&error.code, &error.message, *anon),
             Raised { status, .. } => *status,
         };
-        StatusCode::from_u16(n).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        final_status(n)
     }
 
     /// The `message` field.
@@ -605,7 +614,7 @@ impl RestError {
                     .get("status")
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
-                    .filter(|s| (100..600).contains(s));
+                    .filter(|s| (200..600).contains(s));
                 let Some(status) = status else {
                     return RestError::RaiseParse;
                 };

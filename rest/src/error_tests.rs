@@ -101,6 +101,10 @@ fn variant_codes_and_statuses(#[case] e: RestError, #[case] code: &str, #[case] 
 #[case("P0002", "no data", false, 500)]
 #[case("PT402", "pay", false, 402)]
 #[case("PTabc", "bad", false, 500)]
+// A final response cannot be informational: the error keeps its body under 500.
+#[case("PT100", "continue", false, 500)]
+#[case("PT199", "x", false, 500)]
+#[case("PT999", "odd but valid", false, 999)]
 #[case("PGRST000", "Could not connect with the database", false, 503)]
 #[case(
     "PGRST003",

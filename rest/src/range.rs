@@ -18,7 +18,7 @@ impl RowRange {
     /// Intersects with another range (e.g. query params with the Range header).
     pub fn restrict(self, other: RowRange) -> RowRange {
         let offset = self.offset.max(other.offset);
-        let end = |r: RowRange| r.limit.map(|l| r.offset + l);
+        let end = |r: RowRange| r.limit.map(|l| r.offset.saturating_add(l));
         let limit = match (end(self), end(other)) {
             (Some(a), Some(b)) => Some((a.min(b) - offset).max(0)),
             (Some(a), None) | (None, Some(a)) => Some((a - offset).max(0)),
@@ -100,7 +100,8 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<RowRange>, RestError> 
     }
     Ok(Some(RowRange {
         offset: from,
-        limit: Some(to - from + 1),
+        // `0-9223372036854775807` is every row, not an overflow.
+        limit: Some(to.saturating_sub(from).saturating_add(1)),
     }))
 }
 
@@ -121,7 +122,7 @@ pub fn content_range(
     let range = if rows == 0 || total == Some(0) {
         format!("*/{total_s}")
     } else {
-        format!("{}-{}/{total_s}", offset, offset + rows - 1)
+        format!("{}-{}/{total_s}", offset, offset.saturating_add(rows - 1))
     };
     let status = match total {
         Some(t) if rows < t => StatusCode::PARTIAL_CONTENT,
@@ -207,5 +208,26 @@ mod tests {
         );
         assert_eq!(RowRange::default().cap(Some(100)).limit, Some(100));
         assert_eq!(parse_limit("-1").expect_err("neg").status().as_u16(), 416);
+    }
+
+    #[test]
+    fn the_largest_ranges_do_not_overflow() {
+        let mut h = HeaderMap::new();
+        h.insert("range", HeaderValue::from_static("0-9223372036854775807"));
+        let all = from_headers(&h).expect("range").expect("some");
+        assert_eq!(all.limit, Some(i64::MAX));
+        let q = RowRange {
+            offset: 5,
+            limit: Some(i64::MAX),
+        };
+        assert_eq!(
+            q.restrict(all),
+            RowRange {
+                offset: 5,
+                limit: Some(i64::MAX - 5)
+            }
+        );
+        h.insert("range", HeaderValue::from_static("-9223372036854775807-0"));
+        assert_eq!(from_headers(&h).expect("ignored"), None);
     }
 }

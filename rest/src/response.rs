@@ -102,6 +102,7 @@ impl RestResponse {
                 .parse::<u16>()
                 .ok()
                 .and_then(|n| StatusCode::from_u16(n).ok())
+                .filter(|s| !s.is_informational())
                 .ok_or(RestError::ResponseStatus)?;
             self.status = code;
         }
