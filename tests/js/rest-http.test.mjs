@@ -51,6 +51,22 @@ test('the Range header works like limit and offset', async () => {
   assert.deepEqual(await res.json(), [{ id: 2 }, { id: 3 }, { id: 4 }]);
 });
 
+test('the widest Range is every row', async () => {
+  const res = await rest('/js_rest_users?select=id&order=id', { headers: { range: '0-9223372036854775807' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-range'), '0-4/*');
+  assert.equal((await res.json()).length, 5);
+});
+
+test('the key as an `apikey` URL parameter is the gateway\'s, not a filter', async () => {
+  const res = await fetch(`${mb.url}/rest/v1/js_rest_users?select=id&apikey=${mb.anonKey}&order=id&limit=2`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), [{ id: 1 }, { id: 2 }]);
+  const wrong = await fetch(`${mb.url}/rest/v1/js_rest_users?apikey=not-a-key`);
+  assert.equal(wrong.status, 401);
+  assert.equal((await wrong.json()).message, 'Invalid API key');
+});
+
 test('HEAD returns the headers and no body', async () => {
   const res = await rest('/js_rest_users?select=id', { method: 'HEAD', headers: { prefer: 'count=exact' } });
   assert.equal(res.status, 200);

@@ -263,9 +263,33 @@ fn check_key(
     {
         req.headers_mut().insert(header::AUTHORIZATION, v);
     }
+    // Supabase's gateway hides the key from the data API: an `apikey` URL parameter would
+    // otherwise be read as a filter on a column of that name.
+    if crate::http::path_is_under(req.uri().path(), "/rest/v1")
+        && let Some(uri) = without_query_param(req.uri(), "apikey")
+    {
+        *req.uri_mut() = uri;
+    }
     req.extensions_mut()
         .insert(VerifiedKey { token: key, claims });
     Ok(req)
+}
+
+/// `uri` without its `name=…` query parameters; `None` when it has none.
+fn without_query_param(uri: &http::Uri, name: &str) -> Option<http::Uri> {
+    let query = uri.query()?;
+    let is_it = |kv: &&str| kv.split('=').next() == Some(name);
+    if !query.split('&').any(|kv| is_it(&kv)) {
+        return None;
+    }
+    let kept: Vec<&str> = query.split('&').filter(|kv| !is_it(kv)).collect();
+    let path_and_query = match kept.is_empty() {
+        true => uri.path().to_owned(),
+        false => format!("{}?{}", uri.path(), kept.join("&")),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    http::Uri::from_parts(parts).ok()
 }
 
 #[cfg(test)]
@@ -294,6 +318,21 @@ mod tests {
             Some(&origin("https://APP.example.com"))
         ));
         assert!(!cors_allowed(Some(&list), None));
+    }
+
+    #[test]
+    fn the_apikey_parameter_is_taken_out_of_the_query() {
+        let strip = |u: &str| {
+            without_query_param(&u.parse().expect("uri"), "apikey").map(|u| u.to_string())
+        };
+        assert_eq!(
+            strip("/rest/v1/t?select=id&apikey=k&id=eq.1").as_deref(),
+            Some("/rest/v1/t?select=id&id=eq.1")
+        );
+        assert_eq!(strip("/rest/v1/t?apikey=k").as_deref(), Some("/rest/v1/t"));
+        assert_eq!(strip("/rest/v1/t?apikey").as_deref(), Some("/rest/v1/t"));
+        assert_eq!(strip("/rest/v1/t?apikeys=1&id=eq.1"), None);
+        assert_eq!(strip("/rest/v1/t"), None);
     }
 
     #[test]
