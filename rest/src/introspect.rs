@@ -137,6 +137,15 @@ const POSTGIS_SQL: &str = r#"
 SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 WHERE e.extname = 'postgis' AND substring(e.extversion FROM '^[0-9]+')::int >= 3"#;
 
+/// Every role, and whether `authenticator` is a member of it (itself included): whether it
+/// could `SET ROLE` to it. No rows when `authenticator` does not exist.
+const SWITCHABLE_ROLES_SQL: &str = r#"
+SELECT r.rolname::text, pg_has_role(a.oid, r.oid, 'MEMBER')
+FROM pg_roles a
+CROSS JOIN pg_roles r
+WHERE a.rolname = 'authenticator'
+"#;
+
 /// Settings of the roles this connection can switch to (not its own, which the session already
 /// has): per-database ones after the all-database ones so they win, restricted to settings a
 /// plain user may change (and superuser ones when connected as a superuser).
@@ -268,11 +277,12 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             client.query_typed(FUNCTIONS_SQL, by_schema),
             client.query_typed(COMPUTED_SQL, by_schema),
         ),
-        futures_util::future::try_join4(
+        futures_util::future::try_join5(
             client.query_typed(ROLE_SETTINGS_SQL, &[]),
             client.query_typed(POSTGIS_SQL, &[]),
             client.query_typed(MEDIA_HANDLERS_SQL, by_schema),
             client.query_typed(SCHEMA_COMMENTS_SQL, by_schema),
+            client.query_typed(SWITCHABLE_ROLES_SQL, &[]),
         ),
     )
     .await;
@@ -280,8 +290,14 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     client.batch_execute(finish).await?;
     let (
         (rel_rows, key_rows, view_rows, fn_rows, computed_rows),
-        (role_rows, postgis_rows, handler_rows, comment_rows),
+        (role_rows, postgis_rows, handler_rows, comment_rows, switchable_rows),
     ) = loaded?;
+    let switchable_roles = (!switchable_rows.is_empty()).then(|| {
+        switchable_rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, bool>(1)))
+            .collect()
+    });
     let postgis = postgis_rows.first().map(|r| r.get::<_, String>(0));
     let role_settings = role_settings(&role_rows);
 
@@ -551,6 +567,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         functions,
         computed_fields,
         role_settings,
+        switchable_roles,
         postgis,
         media_handlers,
         schema_descriptions: comment_rows.iter().map(|r| (r.get(0), r.get(1))).collect(),

@@ -150,6 +150,7 @@ pub fn sample_cache() -> SchemaCache {
         functions: BTreeMap::new(),
         computed_fields,
         role_settings: HashMap::new(),
+        switchable_roles: None,
         postgis: None,
         media_handlers: HashMap::new(),
         schema_descriptions: HashMap::new(),

@@ -265,6 +265,15 @@ impl Ctx<'_> {
         main: Sql,
         estimate: Option<Sql>,
     ) -> Result<execute::Outcome, RestError> {
+        // What PostgreSQL answers when the connection may not switch to the role; checked
+        // here because the data plane's connection may be allowed more than PostgREST's
+        // `authenticator` (a superuser's may become any role).
+        if let Some(error) = self.cache.role_refusal(&self.req.role) {
+            return Err(RestError::Db {
+                error,
+                anon: self.anon,
+            });
+        }
         let begin = self.begin(read_only);
         if let Some(log) = self.query_log {
             *log.lock().unwrap_or_else(|p| p.into_inner()) = Some(main.text.clone());

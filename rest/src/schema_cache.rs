@@ -257,6 +257,11 @@ pub struct SchemaCache {
     pub computed_fields: HashMap<QualifiedName, Vec<ComputedField>>,
     /// Settings of the roles requests can switch to (`ALTER ROLE … SET`), by role.
     pub role_settings: HashMap<String, RoleSettings>,
+    /// Every role, and whether `authenticator` may `SET ROLE` to it (it is a member of it,
+    /// itself included): a request's role must be one, as when PostgREST logs in as
+    /// `authenticator`. `None` when the database has no such role (no Supabase layout), and
+    /// then any role may be used.
+    pub switchable_roles: Option<HashMap<String, bool>>,
     /// The schema of the PostGIS extension (3.0 or newer), quoted; `application/geo+json`
     /// is offered only with it.
     pub postgis: Option<String>,
@@ -351,6 +356,26 @@ impl SchemaCache {
         schemas: &[String],
     ) -> Result<SchemaCache, LoadError> {
         crate::introspect::load(client, schemas).await
+    }
+
+    /// Why a request may not run as `role`, as PostgreSQL would say it to PostgREST's
+    /// connection, logged in as `authenticator`: the role does not exist (22023), or exists
+    /// but `authenticator` is not a member of it (42501). `None` when it may.
+    pub fn role_refusal(&self, role: &str) -> Option<crate::error::DbError> {
+        let refusal = |code: &str, message: String| crate::error::DbError {
+            code: code.into(),
+            message,
+            details: None,
+            hint: None,
+        };
+        match self.switchable_roles.as_ref()?.get(role) {
+            Some(true) => None,
+            Some(false) => Some(refusal(
+                "42501",
+                format!("permission denied to set role \"{role}\""),
+            )),
+            None => Some(refusal("22023", format!("role \"{role}\" does not exist"))),
+        }
     }
 
     /// The table or view `schema.name`.

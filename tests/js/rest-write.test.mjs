@@ -243,6 +243,49 @@ describe('row level security', () => {
     }
   });
 
+  test('a token may only name a role authenticator can switch to, as PostgREST logs in as it', async () => {
+    const waitFor = async (ok) => {
+      const deadline = Date.now() + 20_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error('the schema cache was not reloaded');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    // The data plane's own connection could become any role (here a superuser's); a signed
+    // token naming one outside authenticator's memberships is refused as PostgreSQL refuses it.
+    const now = Math.floor(Date.now() / 1000);
+    const as = (role) => rest('/js_rest_vault', { headers: { authorization: `Bearer ${signJwt({ role, exp: now + 60 }, mb.jwtSecret)}` } });
+    for (const role of ['postgres', 'authenticator_owner_probe']) {
+      const res = await as(role);
+      const body = await res.json();
+      if (role === 'postgres') {
+        assert.equal(res.status, 403);
+        assert.deepEqual(body, { code: '42501', details: null, hint: null, message: 'permission denied to set role "postgres"' });
+      } else {
+        assert.equal(res.status, 401);
+        assert.equal(body.code, '22023');
+        assert.equal(body.message, `role "${role}" does not exist`);
+      }
+    }
+    // Granted to authenticator (and the schema cache reloaded, as for any new object), a role
+    // of the project's own works.
+    await sql('DROP ROLE IF EXISTS js_rest_auditor; CREATE ROLE js_rest_auditor NOLOGIN; GRANT SELECT ON js_rest_vault TO js_rest_auditor');
+    try {
+      assert.equal((await as('js_rest_auditor')).status, 401, 'unknown to the cache until a reload');
+      await sql(`NOTIFY pgrst, 'reload schema'`);
+      await waitFor(async () => (await as('js_rest_auditor')).status === 403);
+      await sql('GRANT js_rest_auditor TO authenticator');
+      await sql(`NOTIFY pgrst, 'reload schema'`);
+      await waitFor(async () => (await as('js_rest_auditor')).status === 200);
+      // service_role still reads it, and nothing else changed for the API roles.
+      assert.equal((await as('service_role')).status, 200);
+      assert.equal((await as('authenticated')).status, 403);
+    } finally {
+      await sql('REVOKE js_rest_auditor FROM authenticator; DROP OWNED BY js_rest_auditor; DROP ROLE js_rest_auditor');
+      await sql(`NOTIFY pgrst, 'reload schema'`);
+    }
+  });
+
   test('a JWT signed with another secret is 401 PGRST301; an expired one 401 PGRST303', async () => {
     const now = Math.floor(Date.now() / 1000);
     const forged = signJwt({ role: 'service_role', exp: now + 60 }, 'not-the-secret-not-the-secret-123');
