@@ -107,3 +107,23 @@ test('unknown routes are JSON 404s', async () => {
   assert.equal(res.status, 404);
   assert.ok((await res.json()).message);
 });
+
+test('a request refused with its body unread says the connection closes', async () => {
+  const { request } = await import('node:http');
+  const send = (headers, body) =>
+    new Promise((resolve, reject) => {
+      const req = request(`${mb.url}/rest/v1/anything`, { method: 'POST', headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const body = JSON.stringify({ name: 'x'.repeat(40_000) });
+  const refused = await send({ apikey: 'not-a-key', 'content-type': 'application/json' }, body);
+  assert.equal(refused.statusCode, 401);
+  assert.equal(refused.headers.connection, 'close');
+  const bodiless = await send({ apikey: 'not-a-key' }, undefined);
+  assert.equal(bodiless.statusCode, 401);
+  assert.notEqual(bodiless.headers.connection, 'close');
+});

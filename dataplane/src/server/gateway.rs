@@ -157,6 +157,14 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
         let path = req.uri().path().to_owned();
         let api = api_of(&path);
         let origin = req.headers().get(header::ORIGIN).cloned();
+        // A request refused here leaves its body unread, and the connection cannot carry
+        // another request after it: the answer says so, or a client reusing the connection
+        // would meet a reset instead.
+        let unread_body = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+            || req.headers().contains_key(header::TRANSFER_ENCODING);
         let project = projects.resolve(req.headers());
         let cors = cors_allowed(
             project
@@ -188,7 +196,13 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
                         req.extensions_mut().insert(RequestId(id.clone()));
                         next.run(req).await
                     }
-                    Err(resp) => *resp,
+                    Err(mut resp) => {
+                        if unread_body {
+                            resp.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        *resp
+                    }
                 },
             }
         };
