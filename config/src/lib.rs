@@ -81,6 +81,10 @@ settings! {
         "Upper bound on rows returned by one /rest/v1 read (PostgREST's db-max-rows).";
     "db_aggregates_enabled" => "MADBASE_DB_AGGREGATES_ENABLED", required: false, secret: false, default: Some("false"),
         "Allow aggregate functions in /rest/v1 `select` (PostgREST's db-aggregates-enabled).";
+    "db_api_user" => "MADBASE_DB_API_USER", required: false, secret: false, default: None,
+        "Role the /rest/v1 connections log in as (PostgREST's db-uri role; Supabase's is authenticator): requests can then switch only to roles it is a member of, also from SQL. Default: the database URL's role. madbase dev uses authenticator.";
+    "db_api_password" => "MADBASE_DB_API_PASSWORD", required: false, secret: true, default: None,
+        "Password of MADBASE_DB_API_USER; none for trust, peer or certificate authentication.";
     "db_prepared_statements" => "MADBASE_DB_PREPARED_STATEMENTS", required: false, secret: false, default: Some("true"),
         "Keep /rest/v1 statements prepared on each connection (PostgREST's db-prepared-statements); false behind a pooler in transaction mode that cannot keep them.";
     "db_plan_enabled" => "MADBASE_DB_PLAN_ENABLED", required: false, secret: false, default: Some("false"),
@@ -666,6 +670,10 @@ pub struct DataPlaneConfig {
     pub db_aggregates_enabled: bool,
     /// See `db_plan_enabled`.
     pub db_plan_enabled: bool,
+    /// See `db_api_user`.
+    pub db_api_user: Option<String>,
+    /// See `db_api_password`.
+    pub db_api_password: Option<Secret>,
     /// See `db_prepared_statements`.
     pub db_prepared_statements: bool,
     /// See `db_pre_request`.
@@ -1138,6 +1146,9 @@ impl DataPlaneConfig {
         let require_apikey = raw.parse("require_apikey", "true or false", parse_bool);
         let db_aggregates_enabled = raw.parse("db_aggregates_enabled", "true or false", parse_bool);
         let db_plan_enabled = raw.parse("db_plan_enabled", "true or false", parse_bool);
+        let db_api_user = raw.parse("db_api_user", "a role name of 1 to 63 bytes", |v| {
+            (!v.is_empty() && v.len() <= 63 && !v.contains('\0')).then(|| v.to_owned())
+        });
         let db_prepared_statements =
             raw.parse("db_prepared_statements", "true or false", parse_bool);
         let db_anon_role = raw.parse("db_anon_role", "a role name, or none", |v| {
@@ -1304,6 +1315,8 @@ impl DataPlaneConfig {
                 db_max_rows,
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
+                db_api_user,
+                db_api_password: raw.get("db_api_password").map(Secret::new),
                 db_prepared_statements: db_prepared_statements.unwrap_or(true),
                 db_pre_request,
                 db_anon_role: db_anon_role.unwrap_or_else(|| Some("anon".into())),
@@ -1449,6 +1462,12 @@ impl DataPlaneConfig {
             "MADBASE_DB_PREPARED_STATEMENTS",
             self.db_prepared_statements.to_string(),
         ));
+        if let Some(user) = &self.db_api_user {
+            out.push(("MADBASE_DB_API_USER", user.clone()));
+        }
+        if let Some(password) = &self.db_api_password {
+            out.push(("MADBASE_DB_API_PASSWORD", password.expose().to_owned()));
+        }
         out.push((
             "MADBASE_DB_ANON_ROLE",
             self.db_anon_role.clone().unwrap_or_else(|| "none".into()),
@@ -1558,6 +1577,34 @@ mod tests {
             assert_eq!(s.env, format!("MADBASE_{}", s.key.to_ascii_uppercase()));
             assert_eq!(SETTINGS.iter().filter(|o| o.key == s.key).count(), 1);
         }
+    }
+
+    #[test]
+    fn the_data_api_login_is_checked_and_its_password_kept_secret() {
+        let mut vars = minimal();
+        vars.push(("MADBASE_DB_API_USER", "authenticator"));
+        vars.push(("MADBASE_DB_API_PASSWORD", "hunter2-hunter2"));
+        let c = parse(&vars, None).expect("valid");
+        assert_eq!(c.db_api_user.as_deref(), Some("authenticator"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let env = c.to_env();
+        let keys: Vec<String> = env.iter().map(|(k, _)| (*k).to_owned()).collect();
+        let back = DataPlaneConfig::from_sources(
+            &|k| env.iter().find(|(e, _)| *e == k).map(|(_, v)| v.clone()),
+            &keys,
+            None,
+        )
+        .expect("round trip");
+        assert_eq!(back.db_api_user.as_deref(), Some("authenticator"));
+        assert_eq!(
+            back.db_api_password.as_ref().map(Secret::expose),
+            Some("hunter2-hunter2")
+        );
+        let long = "r".repeat(64);
+        let mut bad = minimal();
+        bad.push(("MADBASE_DB_API_USER", long.as_str()));
+        let text = parse(&bad, None).expect_err("too long").to_string();
+        assert!(text.contains("MADBASE_DB_API_USER"), "{text}");
     }
 
     #[test]

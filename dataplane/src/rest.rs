@@ -105,6 +105,19 @@ fn rest_config(url: &DbUrl, prepared_statements: bool) -> madbase_rest::ConnConf
     }
 }
 
+/// The data API's login: the database URL as `db_api_user` when one is set (PostgREST's
+/// `authenticator`), with `db_api_password` or none. PostgreSQL then lets its requests switch
+/// only to the roles that user is a member of.
+fn api_url(url: &DbUrl, config: &DataPlaneConfig) -> DbUrl {
+    let mut url = url.clone();
+    if let Some(user) = &config.db_api_user {
+        let pg = url.pg_mut();
+        pg.user(user);
+        pg.password(config.db_api_password.as_ref().map_or("", |p| p.expose()));
+    }
+    url
+}
+
 /// A pool of `max_size` data API connections to `url`.
 pub fn rest_pool(
     url: &DbUrl,
@@ -298,7 +311,7 @@ impl RestContext {
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
         let pool = rest_pool(
-            url,
+            &api_url(url, config),
             config.db_pool_size,
             config.db_prepared_statements,
             Duration::from_secs(config.db_pool_acquisition_timeout),

@@ -286,6 +286,30 @@ describe('row level security', () => {
     }
   });
 
+  test('the data API logs in as authenticator: SQL cannot switch to the superuser either', async () => {
+    const logins = await sql(`SELECT DISTINCT usename::text AS login FROM pg_stat_activity WHERE application_name = 'madbase rest'`);
+    assert.deepEqual(logins.rows.map((r) => r.login), ['authenticator']);
+    await sql(`CREATE OR REPLACE FUNCTION js_rest_escalate() RETURNS text LANGUAGE plpgsql AS $$
+      BEGIN SET LOCAL ROLE postgres; RETURN current_user; END $$;
+      GRANT EXECUTE ON FUNCTION js_rest_escalate() TO anon, service_role`);
+    try {
+      await sql(`NOTIFY pgrst, 'reload schema'`);
+      for (const client of [anon, service]) {
+        let res;
+        for (const deadline = Date.now() + 20_000; ; ) {
+          res = await client.rpc('js_rest_escalate');
+          if (res.error?.code !== 'PGRST202' || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(res.data, null);
+        assert.equal(res.error?.code, '42501');
+        assert.equal(res.error?.message, 'permission denied to set role "postgres"');
+      }
+    } finally {
+      await sql('DROP FUNCTION js_rest_escalate()');
+    }
+  });
+
   test('a JWT signed with another secret is 401 PGRST301; an expired one 401 PGRST303', async () => {
     const now = Math.floor(Date.now() / 1000);
     const forged = signJwt({ role: 'service_role', exp: now + 60 }, 'not-the-secret-not-the-secret-123');

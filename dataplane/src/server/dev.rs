@@ -318,6 +318,12 @@ fn dev_config(
         ("MADBASE_AUTH_RATE_LIMIT_TOKEN", "100000".into()),
         ("MADBASE_AUTH_RATE_LIMIT_VERIFY", "1000".into()),
     ];
+    // The embedded server trusts its Unix socket, so the data API logs in as `authenticator`
+    // without a password, as PostgREST does in Supabase: requests, and the SQL they run, can
+    // switch only to the roles it is a member of, never to the superuser.
+    if opts.db_url.is_none() {
+        values.push(("MADBASE_DB_API_USER", "authenticator".into()));
+    }
     // Every other setting may come from the environment, as for `madbase serve`, over the
     // defaults above; so may `app.settings.*`.
     for s in madbase_config::SETTINGS
