@@ -49,15 +49,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" dev --data-dir "$work/data" --port "$port" --log-level warn >"$work/dev.log" 2>&1 &
-dev_pid=$!
-for _ in $(seq 1 300); do
-  "$bin" status --data-dir "$work/data" --output env >"$work/status.env" 2>/dev/null && break
-  kill -0 "$dev_pid" 2>/dev/null || { cat "$work/dev.log" >&2; exit 1; }
-  sleep 0.2
-done
-# shellcheck disable=SC1091
-source "$work/status.env"
+# shellcheck source=bench/dev.sh
+source "$here/dev.sh"
+start_dev "$work/data" "$port"
 export ANON_KEY BENCH_DIR=$here
 # pgbench reaches PostgreSQL the way the data plane does: over the embedded server's Unix
 # socket when it has one (in its data directory), else the loopback TCP of DB_URL.

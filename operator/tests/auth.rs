@@ -108,15 +108,6 @@ async fn fails_until_secret_has(client: &Client, name: &str, (key, value): (&str
         .expect("replace");
 }
 
-fn hash(d: &Deployment) -> Option<String> {
-    d.spec
-        .as_ref()
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.annotations.as_ref())
-        .and_then(|a| a.get("madbase.io/config-hash"))
-        .cloned()
-}
-
 #[tokio::test]
 async fn referenced_auth_secrets_must_exist_and_are_passed_by_reference() {
     let client = fake_client(
@@ -187,7 +178,7 @@ async fn referenced_auth_secrets_must_exist_and_are_passed_by_reference() {
     );
 
     // A new SMTP password rolls the pods on the next reconcile.
-    let before = hash(&deployment);
+    let before = config_hash(&deployment);
     secrets
         .patch(
             "shop-smtp",
@@ -201,7 +192,7 @@ async fn referenced_auth_secrets_must_exist_and_are_passed_by_reference() {
         .get("shop")
         .await
         .expect("deployment");
-    assert_ne!(before, hash(&after));
+    assert_ne!(before, config_hash(&after));
 }
 
 #[tokio::test]
@@ -231,13 +222,13 @@ spec:
         .expect("create");
     reconcile_shop(&client).await.expect("reconcile");
     let deployments = Api::<Deployment>::namespaced(client.clone(), NS);
-    let before = hash(&deployments.get("shop").await.expect("deployment"));
+    let before = config_hash(&deployments.get("shop").await.expect("deployment"));
     config_maps
         .replace("db-ca", &PostParams::default(), &bundle("rotated"))
         .await
         .expect("replace");
     reconcile_shop(&client).await.expect("reconcile");
-    let after = hash(&deployments.get("shop").await.expect("deployment"));
+    let after = config_hash(&deployments.get("shop").await.expect("deployment"));
     assert!(before.is_some());
     assert_ne!(before, after, "a new CA bundle must restart the pods");
 }

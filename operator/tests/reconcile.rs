@@ -289,20 +289,12 @@ async fn second_reconcile_keeps_keys_and_passwords_and_becomes_ready() {
 async fn changed_settings_roll_the_pods_and_replicas_add_a_pdb() {
     let h = Harness::new(vec![shared_project()], vec![]).await;
     h.reconcile().await.expect("first");
-    let hash = |d: &Deployment| {
-        d.spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
-            .and_then(|m| m.annotations.as_ref())
-            .and_then(|a| a.get("madbase.io/config-hash"))
-            .cloned()
-    };
     let before: Deployment = h.get("shop").await.expect("deployment");
     h.spec(serde_json::json!({"dataPlane": {"logLevel": "debug", "replicas": 2}}))
         .await;
     h.reconcile().await.expect("second");
     let after: Deployment = h.get("shop").await.expect("deployment");
-    assert_ne!(hash(&before), hash(&after));
+    assert_ne!(config_hash(&before), config_hash(&after));
     assert!(h.get::<PodDisruptionBudget>("shop").await.is_some());
     h.spec(serde_json::json!({"dataPlane": {"replicas": 1}}))
         .await;
@@ -632,14 +624,6 @@ async fn app_settings_from_a_secret_are_checked_and_roll_the_pods() {
     );
 
     // A new value in the Secret rolls the pods, which read it only at start.
-    let hash = |d: &Deployment| {
-        d.spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
-            .and_then(|m| m.annotations.as_ref())
-            .and_then(|a| a.get("madbase.io/config-hash"))
-            .cloned()
-    };
     let patch = serde_json::json!({"stringData": {"jwt_secret": "second"}});
     secrets
         .patch("shop-app", &PatchParams::default(), &Patch::Merge(&patch))
@@ -647,5 +631,5 @@ async fn app_settings_from_a_secret_are_checked_and_roll_the_pods() {
         .expect("patch");
     h.reconcile().await.expect("reconcile");
     let after: Deployment = h.get("shop").await.expect("deployment");
-    assert_ne!(hash(&d), hash(&after));
+    assert_ne!(config_hash(&d), config_hash(&after));
 }

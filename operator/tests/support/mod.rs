@@ -98,6 +98,16 @@ spec:
     )
 }
 
+/// The configuration hash on a Deployment's pod template: a change rolls the pods.
+pub fn config_hash(d: &Deployment) -> Option<String> {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get("madbase.io/config-hash"))
+        .cloned()
+}
+
 /// A Secret with string data.
 pub fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
     Secret {
