@@ -73,12 +73,12 @@ impl Media {
 
     /// The response body from the main statement's `body` text: a handler over `bytea` sends
     /// its bytes (rendered as hex by [`Media::custom_body`]), everything else the text.
-    pub fn body(&self, text: String) -> Result<Bytes, RestError> {
+    pub fn body(&self, text: Bytes) -> Result<Bytes, RestError> {
         match self {
             Media::Custom(h) if h.bytea => hex_decode(&text)
                 .map(Bytes::from)
                 .ok_or_else(|| RestError::Internal("handler body is not hex".into())),
-            _ => Ok(Bytes::from(text)),
+            _ => Ok(text),
         }
     }
 
@@ -109,9 +109,8 @@ impl Media {
     }
 }
 
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
+fn hex_decode(b: &[u8]) -> Option<Vec<u8>> {
     let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let b = s.as_bytes();
     if !b.len().is_multiple_of(2) {
         return None;
     }
@@ -282,10 +281,10 @@ mod tests {
 
     #[test]
     fn handler_bodies_decode_from_hex_and_refuse_anything_else() {
-        assert_eq!(hex_decode("00ff7A"), Some(vec![0, 255, 122]));
-        assert_eq!(hex_decode(""), Some(vec![]));
+        assert_eq!(hex_decode(b"00ff7A"), Some(vec![0, 255, 122]));
+        assert_eq!(hex_decode(b""), Some(vec![]));
         for bad in ["0", "0g", "\\x00", "é1"] {
-            assert_eq!(hex_decode(bad), None, "{bad}");
+            assert_eq!(hex_decode(bad.as_bytes()), None, "{bad}");
         }
     }
 

@@ -2,6 +2,7 @@
 //! the body, `Content-Range` and 200/206/406/416 as PostgREST does. Also shared helpers for
 //! reading the main statement's row and for `EXPLAIN` responses.
 
+use bytes::Bytes;
 use http::StatusCode;
 
 use crate::error::RestError;
@@ -23,8 +24,8 @@ pub struct MainRow {
     pub total: Option<i64>,
     /// Rows in this page (or affected).
     pub page_total: i64,
-    /// The body text.
-    pub body: String,
+    /// The body text (UTF-8), shared with the row.
+    pub body: Bytes,
     /// `response.headers`.
     pub response_headers: Option<String>,
     /// `response.status`.
@@ -46,7 +47,10 @@ impl MainRow {
         Ok(MainRow {
             total: int("total_result_set")?,
             page_total: int("page_total")?.unwrap_or(0),
-            body: text("body")?.unwrap_or_default().to_owned(),
+            body: row
+                .bytes_named("body")
+                .map_err(RestError::Internal)?
+                .unwrap_or_default(),
             response_headers: text("response_headers")?.map(str::to_owned),
             response_status: text("response_status")?.map(str::to_owned),
         })

@@ -107,12 +107,24 @@ impl Row {
 
     /// The column named `name` as text (`Ok(None)` for NULL), or an error naming the column.
     pub fn text_named(&self, name: &str) -> Result<Option<&str>, String> {
-        let i = self
-            .columns
+        Ok(self.text(self.index(name)?))
+    }
+
+    /// The column named `name` as UTF-8 bytes shared with the row, not copied (a response body
+    /// can be as large as the row): `Ok(None)` for NULL or text that is not UTF-8.
+    pub fn bytes_named(&self, name: &str) -> Result<Option<Bytes>, String> {
+        let i = self.index(name)?;
+        Ok(self.text(i).and_then(|_| {
+            let range = self.ranges.get(i)?.clone()?;
+            Some(self.data.slice(range))
+        }))
+    }
+
+    fn index(&self, name: &str) -> Result<usize, String> {
+        self.columns
             .iter()
             .position(|c| c == name)
-            .ok_or_else(|| format!("the result has no column {name}"))?;
-        Ok(self.text(i))
+            .ok_or_else(|| format!("the result has no column {name}"))
     }
 }
 
