@@ -1,7 +1,18 @@
-# Shared by the bench scripts (sourced): starts `madbase dev` with its data in "$1", the gateway
-# on port "$2", and waits until it serves. Needs $bin and $work; sets $dev_pid and sources the
-# instance's status (DB_URL, ANON_KEY, JWT_SECRET…). Variables in the caller's environment
-# (GLIBC_TUNABLES…) reach the data plane.
+# Shared by the bench scripts (sourced once $bin is set): a scratch directory $work, removed on
+# exit with the `madbase dev` started in it (its pid in $dev_pid), and start_dev.
+
+work=$(mktemp -d)
+chmod 755 "$work"  # PostgreSQL may run as another user (the postgres user when started as root)
+dev_pid=
+cleanup() {
+  if [[ -n $dev_pid ]]; then kill "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start_dev DATA_DIR PORT: starts `madbase dev` with its data in DATA_DIR and the gateway on
+# PORT, waits until it serves, sets $dev_pid and sources the instance's status (DB_URL,
+# ANON_KEY, JWT_SECRET…). Variables in the caller's environment (GLIBC_TUNABLES…) reach it.
 start_dev() {
   "$bin" dev --data-dir "$1" --port "$2" --log-level warn >"$work/dev.log" 2>&1 &
   dev_pid=$!

@@ -18,15 +18,6 @@ for tool in "$bin" curl psql python3; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
 
-work=$(mktemp -d)
-chmod 755 "$work"  # PostgreSQL may run as another user (the postgres user when started as root)
-dev_pid=
-cleanup() {
-  if [[ -n $dev_pid ]]; then kill "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/dev.sh
 source "$here/dev.sh"
 python3 -c "import json; print(json.dumps([{'v': 'x' * 1000} for _ in range(30000)]))" >"$work/body.json"

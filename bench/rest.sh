@@ -39,18 +39,9 @@ for tool in "$bin" "$wrk_bin" pgbench psql python3; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
 
-work=$(mktemp -d)
-chmod 755 "$work"  # PostgreSQL may run as another user (the postgres user when started as root)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dev_pid=
-cleanup() {
-  if [[ -n $dev_pid ]]; then kill "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/dev.sh
 source "$here/dev.sh"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_dev "$work/data" "$port"
 export ANON_KEY BENCH_DIR=$here
 # pgbench reaches PostgreSQL the way the data plane does: over the embedded server's Unix
