@@ -74,8 +74,28 @@ pub fn parse_payload(content_type: Option<&str>, body: &[u8]) -> Result<Payload,
             )));
         }
     };
-    let json = value.to_string();
-    json_payload(json.as_bytes())
+    // Rows built here are objects already: their keys are read off them, not parsed again.
+    let (objects, is_array) = match &value {
+        Value::Array(items) => (items.iter().filter_map(Value::as_object).collect(), true),
+        Value::Object(m) => (vec![m], false),
+        _ => (Vec::new(), false),
+    };
+    let mut shape = Shape {
+        is_array,
+        ..Shape::default()
+    };
+    for object in objects {
+        for key in object.keys() {
+            shape.key(key.into());
+        }
+        shape.rows += 1;
+    }
+    Ok(Payload {
+        json: value.to_string(),
+        keys: shape.keys,
+        rows: shape.rows,
+        is_array,
+    })
 }
 
 /// A JSON body: an object or an array of objects, read for its keys only.
