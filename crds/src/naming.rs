@@ -97,6 +97,50 @@ pub fn pg_identifier_problem(name: &str) -> Option<String> {
     None
 }
 
+/// Roles of the Supabase layout that every project on a PostgreSQL cluster shares (the data
+/// plane's first migration creates them): never the name of one project's own role.
+pub const LAYOUT_ROLES: [&str; 9] = [
+    "anon",
+    "authenticated",
+    "service_role",
+    "authenticator",
+    "supabase_admin",
+    "supabase_auth_admin",
+    "supabase_storage_admin",
+    "supabase_realtime_admin",
+    "dashboard_user",
+];
+
+/// Prefix of the data API's per-project login roles ([`api_role_name`]).
+pub const API_ROLE_PREFIX: &str = "api_";
+
+/// Why `name` cannot be a project's database and owner role on a cluster other projects share:
+/// [`pg_identifier_problem`], a role of the Supabase layout, or the prefix of the data API's
+/// login roles.
+pub fn project_role_problem(name: &str) -> Option<String> {
+    if let Some(p) = pg_identifier_problem(name) {
+        return Some(p);
+    }
+    if LAYOUT_ROLES.contains(&name) {
+        return Some(format!(
+            "`{name}` is a role every project on the cluster shares"
+        ));
+    }
+    if name.starts_with(API_ROLE_PREFIX) {
+        return Some(format!(
+            "must not start with `{API_ROLE_PREFIX}`, which names the data API's login roles"
+        ));
+    }
+    None
+}
+
+/// The login role of a project's data API next to its owner role `role`: `api_<role>`,
+/// shortened with a hash when longer than 63 characters. It may only switch to the API roles,
+/// as Supabase's `authenticator`; owner roles never start with `api_` ([`project_role_problem`]).
+pub fn api_role_name(role: &str) -> String {
+    fit(format!("{API_ROLE_PREFIX}{role}"), '_')
+}
+
 /// Stable 32-bit FNV-1a hash as 8 hex digits: a short, deterministic suffix for shortened names
 /// (not a security measure).
 fn short_hash(text: &str) -> String {
@@ -223,5 +267,23 @@ mod tests {
         assert!(pg_identifier_problem("shop-db").is_some());
         assert!(pg_identifier_problem(&"s".repeat(64)).is_some());
         assert_eq!(pg_identifier_problem("shop_db"), None);
+    }
+
+    #[test]
+    fn project_roles_keep_clear_of_shared_and_api_roles() {
+        assert_eq!(project_role_problem("mb_team_shop"), None);
+        for shared in LAYOUT_ROLES {
+            let p = project_role_problem(shared).expect("refused");
+            assert!(p.contains("every project"), "{p}");
+        }
+        assert!(project_role_problem("api_shop").is_some());
+        assert!(project_role_problem("postgres").is_some());
+        assert_eq!(api_role_name("mb_team_shop"), "api_mb_team_shop");
+        let long = default_database_name(&"n".repeat(40), &"p".repeat(40));
+        let api = api_role_name(&long);
+        assert_eq!(api.len(), MAX_EXTERNAL_NAME);
+        assert!(api.starts_with(API_ROLE_PREFIX));
+        assert_eq!(pg_identifier_problem(&api), None);
+        assert_ne!(api_role_name(&long), api_role_name(&format!("{long}x")));
     }
 }

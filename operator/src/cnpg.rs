@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Api, Client, ResourceExt};
-use madbase_crds::DeletionPolicy;
+use madbase_crds::{DeletionPolicy, naming};
 use serde_json::{Value, json};
 
 use crate::apply::{
@@ -33,9 +33,55 @@ use crate::validate::{DatabasePlan, ValidatedProject};
 /// (and is retried with backoff).
 pub const ROLE_WRITE_ATTEMPTS: usize = 5;
 
-/// Keys of a `spec.managed.roles` entry the operator sets; any other key it leaves alone except
-/// when it rewrites its own entry.
-const ROLE_KEYS: [&str; 5] = ["name", "ensure", "login", "passwordSecret", "comment"];
+/// Keys of a `spec.managed.roles` entry the operator may set; any other key it leaves alone
+/// except when it rewrites its own entry. `inherit`, which the API server defaults, is compared
+/// only where the operator sets it.
+const ROLE_KEYS: [&str; 8] = [
+    "name",
+    "ensure",
+    "login",
+    "passwordSecret",
+    "comment",
+    "inRoles",
+    "bypassrls",
+    "disablePassword",
+];
+
+/// The comment on the entries of the Supabase layout's roles, which every MadBase project on a
+/// cluster shares: the operator writes them when missing and never removes them.
+pub const LAYOUT_COMMENT: &str = "madbase-operator: Supabase layout, shared by MadBase projects";
+
+/// The roles API requests switch to; the owner and the data API's login are members.
+const API_ROLES: [&str; 3] = ["anon", "authenticated", "service_role"];
+
+/// The layout's roles as the data plane's first migration creates them, which it cannot do as
+/// a project's owner (that takes CREATEROLE). CloudNativePG cannot set their per-role
+/// `statement_timeout`s.
+pub fn layout_entries() -> Vec<Value> {
+    naming::LAYOUT_ROLES
+        .iter()
+        .map(|name| {
+            let mut entry = json!({
+                "name": name,
+                "ensure": "present",
+                "login": false,
+                "inherit": false,
+                "comment": LAYOUT_COMMENT,
+            });
+            match *name {
+                "service_role" => entry["bypassrls"] = json!(true),
+                "authenticator" => {
+                    entry["login"] = json!(true);
+                    entry["disablePassword"] = json!(true);
+                    entry["inRoles"] = json!(API_ROLES);
+                }
+                "supabase_admin" | "dashboard_user" => entry["inherit"] = json!(true),
+                _ => {}
+            }
+            entry
+        })
+        .collect()
+}
 
 /// CloudNativePG's `Cluster` kind.
 pub fn cluster_resource() -> ApiResource {
@@ -77,31 +123,49 @@ pub enum Ensure {
     Absent,
 }
 
-/// The project's entry in `spec.managed.roles`. An absent role carries no password Secret, so
-/// CloudNativePG does not look for a Secret that is about to go.
-pub fn role_entry(project: &ValidatedProject, ensure: Ensure) -> Option<Value> {
+/// The project's entries in `spec.managed.roles`: its owner role and the data API's login,
+/// both members of the API roles; with `Present`, after the layout's entries they need. An
+/// absent role carries no password Secret, so CloudNativePG does not look for a Secret that is
+/// about to go.
+pub fn role_entries(project: &ValidatedProject, ensure: Ensure) -> Vec<Value> {
     let DatabasePlan::Cnpg {
         role,
+        api_role,
         password_secret_name,
+        api_password_secret_name,
         ..
     } = &project.database
     else {
-        return None;
+        return Vec::new();
     };
-    Some(match ensure {
-        Ensure::Present => json!({
-            "name": role,
-            "ensure": "present",
-            "login": true,
-            "passwordSecret": {"name": password_secret_name},
-            "comment": role_comment(project),
-        }),
-        Ensure::Absent => json!({
-            "name": role,
-            "ensure": "absent",
-            "comment": role_comment(project),
-        }),
-    })
+    let comment = role_comment(project);
+    match ensure {
+        Ensure::Present => {
+            let mut entries = layout_entries();
+            entries.push(json!({
+                "name": role,
+                "ensure": "present",
+                "login": true,
+                "passwordSecret": {"name": password_secret_name},
+                "inRoles": API_ROLES,
+                "comment": comment,
+            }));
+            entries.push(json!({
+                "name": api_role,
+                "ensure": "present",
+                "login": true,
+                "inherit": false,
+                "passwordSecret": {"name": api_password_secret_name},
+                "inRoles": API_ROLES,
+                "comment": comment,
+            }));
+            entries
+        }
+        Ensure::Absent => [api_role, role]
+            .into_iter()
+            .map(|name| json!({"name": name, "ensure": "absent", "comment": comment}))
+            .collect(),
+    }
 }
 
 /// Why a role entry cannot be written.
@@ -117,42 +181,48 @@ pub struct RoleConflict {
     pub cluster: String,
 }
 
-/// Pure: the role list with `entry` merged in, or `None` when the list already says what
-/// `entry` says. Entries of other roles are kept as they are, in order. An entry of the same
-/// name that lacks the project's comment belongs to someone else and is a conflict.
-pub fn merge_role(
+/// Pure: the role list with `entries` merged in, or `None` when the list already says what they
+/// say. Entries of other roles are kept as they are, in order; new ones are appended. An entry of
+/// the same name that lacks the project's comment belongs to someone else and is a conflict,
+/// except for the layout's roles: any entry of theirs is left as it is.
+pub fn merge_roles(
     roles: &[Value],
-    entry: &Value,
+    entries: &[Value],
     cluster: &str,
 ) -> Result<Option<Vec<Value>>, RoleConflict> {
-    let name = entry
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let position = roles
-        .iter()
-        .position(|r| r.get("name").and_then(Value::as_str) == Some(name));
-    let Some(i) = position else {
-        let mut out = roles.to_vec();
-        out.push(entry.clone());
-        return Ok(Some(out));
-    };
-    let existing = &roles[i];
-    if existing.get("comment") != entry.get("comment") {
-        return Err(RoleConflict {
-            role: name.to_owned(),
-            cluster: cluster.to_owned(),
-        });
-    }
-    // CloudNativePG's defaults (`inherit`, `connectionLimit`) are filled in by the API server;
-    // only the keys the operator sets decide whether a write is needed.
-    let same = ROLE_KEYS.iter().all(|k| existing.get(*k) == entry.get(*k));
-    if same {
-        return Ok(None);
-    }
     let mut out = roles.to_vec();
-    out[i] = entry.clone();
-    Ok(Some(out))
+    let mut changed = false;
+    for entry in entries {
+        let name = entry
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let position = out
+            .iter()
+            .position(|r| r.get("name").and_then(Value::as_str) == Some(name));
+        let Some(i) = position else {
+            out.push(entry.clone());
+            changed = true;
+            continue;
+        };
+        let existing = &out[i];
+        if existing.get("comment") != entry.get("comment") {
+            if entry.get("comment") == Some(&json!(LAYOUT_COMMENT)) {
+                continue;
+            }
+            return Err(RoleConflict {
+                role: name.to_owned(),
+                cluster: cluster.to_owned(),
+            });
+        }
+        let same = ROLE_KEYS.iter().all(|k| existing.get(*k) == entry.get(*k))
+            && (entry.get("inherit").is_none() || existing.get("inherit") == entry.get("inherit"));
+        if !same {
+            out[i] = entry.clone();
+            changed = true;
+        }
+    }
+    Ok(changed.then_some(out))
 }
 
 /// Pure: the roles declared in a `Cluster` object.
@@ -302,13 +372,13 @@ fn is_conflict(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(e) if e.code == 409)
 }
 
-/// Puts `entry` into the cluster's role list unless it is there already, re-reading and retrying
-/// on 409 Conflict. Returns the `Cluster` as last read or written, or `None` when the cluster
-/// does not exist.
-pub async fn ensure_role_entry(
+/// Puts `entries` into the cluster's role list unless they are there already, re-reading and
+/// retrying on 409 Conflict. Returns the `Cluster` as last read or written, or `None` when the
+/// cluster does not exist.
+pub async fn ensure_role_entries(
     api: &Api<DynamicObject>,
     cluster: &str,
-    entry: &Value,
+    entries: &[Value],
 ) -> Result<Option<DynamicObject>, CnpgError> {
     let label = format!("{}/{cluster}", api_namespace(api));
     for _ in 0..ROLE_WRITE_ATTEMPTS {
@@ -319,7 +389,7 @@ pub async fn ensure_role_entry(
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let Some(roles) = merge_role(&declared_roles(&current), entry, &label)? else {
+        let Some(roles) = merge_roles(&declared_roles(&current), entries, &label)? else {
             return Ok(Some(current));
         };
         // A merge patch replaces the whole list; the resourceVersion makes the API server refuse
@@ -356,25 +426,20 @@ pub async fn ensure(
     owner: &OwnerReference,
 ) -> Result<CnpgState, CnpgError> {
     let (
-        Some(entry),
         Some(db_object),
         DatabasePlan::Cnpg {
             cluster,
             cluster_namespace,
-            role,
             ..
         },
-    ) = (
-        role_entry(project, Ensure::Present),
-        database(project, owner),
-        &project.database,
-    )
+    ) = (database(project, owner), &project.database)
     else {
         return Ok(CnpgState::Ready);
     };
+    let entries = role_entries(project, Ensure::Present);
     let clusters: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), cluster_namespace, &cluster_resource());
-    let Some(cluster_object) = ensure_role_entry(&clusters, cluster, &entry).await? else {
+    let Some(cluster_object) = ensure_role_entries(&clusters, cluster, &entries).await? else {
         return Ok(CnpgState::Waiting(
             "ClusterNotFound",
             format!(
@@ -383,21 +448,24 @@ pub async fn ensure(
         ));
     };
     let db_applied = apply_dynamic(client, &database_resource(), &db_object).await?;
-    match role_state(&cluster_object, role) {
-        RoleState::Reconciled => {}
-        RoleState::CannotReconcile(why) => {
-            return Ok(CnpgState::Waiting(
-                "RoleNotReconciled",
-                format!("CloudNativePG cannot reconcile role {role}: {why}"),
-            ));
-        }
-        RoleState::Pending => {
-            return Ok(CnpgState::Waiting(
-                "WaitingForRole",
-                format!(
-                    "waiting for CloudNativePG to create role {role} in Cluster {cluster_namespace}/{cluster}"
-                ),
-            ));
+    // Every role the data plane needs, the layout's included: its migrations run as the owner.
+    for role in entries.iter().filter_map(|e| e.get("name")?.as_str()) {
+        match role_state(&cluster_object, role) {
+            RoleState::Reconciled => {}
+            RoleState::CannotReconcile(why) => {
+                return Ok(CnpgState::Waiting(
+                    "RoleNotReconciled",
+                    format!("CloudNativePG cannot reconcile role {role}: {why}"),
+                ));
+            }
+            RoleState::Pending => {
+                return Ok(CnpgState::Waiting(
+                    "WaitingForRole",
+                    format!(
+                        "waiting for CloudNativePG to create role {role} in Cluster {cluster_namespace}/{cluster}"
+                    ),
+                ));
+            }
         }
     }
     match database_applied(&db_applied) {
@@ -420,18 +488,16 @@ pub async fn cleanup_delete(
     client: &Client,
     project: &ValidatedProject,
 ) -> Result<CnpgState, CnpgError> {
-    let (
-        Some(entry),
-        DatabasePlan::Cnpg {
-            cluster,
-            cluster_namespace,
-            database,
-            ..
-        },
-    ) = (role_entry(project, Ensure::Absent), &project.database)
+    let DatabasePlan::Cnpg {
+        cluster,
+        cluster_namespace,
+        database,
+        ..
+    } = &project.database
     else {
         return Ok(CnpgState::Ready);
     };
+    let entries = role_entries(project, Ensure::Absent);
     let databases: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), cluster_namespace, &database_resource());
     let name = resource_name(project);
@@ -469,7 +535,7 @@ pub async fn cleanup_delete(
     }
     let clusters: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), cluster_namespace, &cluster_resource());
-    match ensure_role_entry(&clusters, cluster, &entry).await {
+    match ensure_role_entries(&clusters, cluster, &entries).await {
         Ok(_) => Ok(CnpgState::Ready),
         // Someone else owns an entry of that name now: it is not the operator's to drop.
         Err(CnpgError::RoleConflict(_)) => Ok(CnpgState::Ready),

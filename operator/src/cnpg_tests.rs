@@ -10,8 +10,16 @@ fn crm() -> ValidatedProject {
     validate(&p, &config(), &Referenced::default()).expect("valid")
 }
 
-fn present() -> Value {
-    role_entry(&crm(), Ensure::Present).expect("cnpg project")
+fn present() -> Vec<Value> {
+    role_entries(&crm(), Ensure::Present)
+}
+
+/// The project's own entries: owner, then API login.
+fn own(entries: &[Value]) -> Vec<&Value> {
+    entries
+        .iter()
+        .filter(|e| e["comment"] == role_comment(&crm()))
+        .collect()
 }
 
 fn cluster(data: Value) -> DynamicObject {
@@ -21,48 +29,109 @@ fn cluster(data: Value) -> DynamicObject {
 }
 
 #[test]
-fn entry_is_appended_after_other_managers_entries() {
+fn entries_are_the_layout_then_the_owner_and_the_api_login() {
+    let entries = present();
+    let names: Vec<&str> = entries.iter().filter_map(|e| e["name"].as_str()).collect();
+    assert_eq!(&names[..9], &naming::LAYOUT_ROLES[..]);
+    assert_eq!(&names[9..], ["acme_crm", "api_acme_crm"]);
+    let by_name = |n: &str| entries.iter().find(|e| e["name"] == n).expect(n).clone();
+    assert_eq!(by_name("service_role")["bypassrls"], true);
+    assert_eq!(by_name("anon")["login"], false);
+    assert_eq!(by_name("authenticator")["login"], true);
+    assert_eq!(by_name("authenticator")["disablePassword"], true);
+    let api = by_name("api_acme_crm");
+    assert_eq!(api["inherit"], false, "acts only through SET ROLE");
+    assert_eq!(
+        api["inRoles"],
+        json!(["anon", "authenticated", "service_role"])
+    );
+    assert_eq!(
+        api["passwordSecret"]["name"], "acme-crm-db-api-password",
+        "{api}"
+    );
+    assert_eq!(by_name("acme_crm")["inRoles"], api["inRoles"]);
+}
+
+#[test]
+fn entries_are_appended_after_other_managers_entries() {
     let others = vec![
         json!({"name": "reporting", "login": true}),
         json!({"name": "dante"}),
     ];
-    let merged = merge_role(&others, &present(), "databases/shared-pg")
+    let merged = merge_roles(&others, &present(), "databases/shared-pg")
         .expect("no conflict")
         .expect("a write is needed");
-    assert_eq!(merged.len(), 3);
+    assert_eq!(merged.len(), 2 + present().len());
     assert_eq!(&merged[..2], &others[..]);
-    assert_eq!(merged[2], present());
+    assert_eq!(&merged[2..], &present()[..]);
 }
 
 #[test]
-fn entry_with_server_defaults_needs_no_write() {
-    let mut stored = present();
-    // What the API server adds from the CRD's defaults.
-    stored["inherit"] = json!(true);
-    stored["connectionLimit"] = json!(-1);
-    let roles = vec![json!({"name": "reporting"}), stored];
-    assert_eq!(merge_role(&roles, &present(), "c"), Ok(None));
+fn entries_with_server_defaults_need_no_write() {
+    let stored: Vec<Value> = present()
+        .into_iter()
+        .map(|mut e| {
+            // What the API server adds from the CRD's defaults.
+            if e.get("inherit").is_none() {
+                e["inherit"] = json!(true);
+            }
+            e["connectionLimit"] = json!(-1);
+            e
+        })
+        .collect();
+    let mut roles = vec![json!({"name": "reporting"})];
+    roles.extend(stored);
+    assert_eq!(merge_roles(&roles, &present(), "c"), Ok(None));
 }
 
 #[test]
-fn absent_replaces_the_projects_entry_and_drops_its_password_secret() {
-    let roles = vec![present(), json!({"name": "reporting"})];
-    let absent = role_entry(&crm(), Ensure::Absent).expect("cnpg project");
-    let merged = merge_role(&roles, &absent, "c")
+fn absent_replaces_the_projects_entries_and_leaves_the_layout() {
+    let mut roles = present();
+    roles.push(json!({"name": "reporting"}));
+    let absent = role_entries(&crm(), Ensure::Absent);
+    assert_eq!(absent.len(), 2);
+    let merged = merge_roles(&roles, &absent, "c")
         .expect("ours")
         .expect("changed");
-    assert_eq!(merged[0]["ensure"], "absent");
-    assert!(merged[0].get("passwordSecret").is_none());
-    assert_eq!(merged[1], json!({"name": "reporting"}));
-    assert_eq!(merge_role(&merged, &absent, "c"), Ok(None));
+    let own = own(&merged);
+    assert_eq!(own.len(), 2);
+    for entry in own {
+        assert_eq!(entry["ensure"], "absent");
+        assert!(entry.get("passwordSecret").is_none());
+    }
+    assert_eq!(merged.len(), roles.len());
+    assert!(
+        merged
+            .iter()
+            .filter(|e| e["comment"] == LAYOUT_COMMENT)
+            .all(|e| e["ensure"] == "present"),
+        "shared roles stay"
+    );
+    assert_eq!(merge_roles(&merged, &absent, "c"), Ok(None));
 }
 
 #[test]
 fn an_entry_of_the_same_name_written_by_someone_else_is_a_conflict() {
-    let roles = vec![json!({"name": "acme_crm", "login": true, "comment": "hand-written"})];
-    let err = merge_role(&roles, &present(), "databases/shared-pg").expect_err("conflict");
-    assert_eq!(err.role, "acme_crm");
-    assert!(err.to_string().contains("databases/shared-pg"), "{err}");
+    for name in ["acme_crm", "api_acme_crm"] {
+        let roles = vec![json!({"name": name, "login": true, "comment": "hand-written"})];
+        let err = merge_roles(&roles, &present(), "databases/shared-pg").expect_err("conflict");
+        assert_eq!(err.role, name);
+        assert!(err.to_string().contains("databases/shared-pg"), "{err}");
+    }
+}
+
+#[test]
+fn a_layout_role_someone_else_declared_is_left_as_it_is() {
+    let theirs = json!({"name": "anon", "login": false, "comment": "platform team"});
+    let merged = merge_roles(std::slice::from_ref(&theirs), &present(), "c")
+        .expect("no conflict")
+        .expect("the rest is added");
+    assert_eq!(merged[0], theirs);
+    assert_eq!(
+        merged.iter().filter(|e| e["name"] == "anon").count(),
+        1,
+        "not declared twice"
+    );
 }
 
 #[test]

@@ -18,8 +18,12 @@ use madbase_crds::{DatabaseStatus, DeletionPolicy};
 use crate::apply::{FIELD_MANAGER, delete_if_managed, is_managed, managed_labels};
 use crate::cnpg::{self, CnpgError, CnpgState};
 use crate::keys::secret_value;
-use crate::postgres::{Postgres, PostgresError, project_url, random_password};
-use crate::validate::{DatabasePlan, ValidatedProject};
+use crate::postgres::{Login, Postgres, PostgresError, project_url, random_password};
+
+use crate::validate::{API_PASSWORD_KEY, DatabasePlan, ValidatedProject};
+
+/// Key of the database Secret naming the data API's login role.
+pub const API_USERNAME_KEY: &str = "api-username";
 
 /// Errors of the database step.
 #[derive(Debug, thiserror::Error)]
@@ -119,18 +123,44 @@ async fn create_once(client: &Client, secret: Secret) -> Result<Secret, kube::Er
     }
 }
 
-/// The password stored in an existing URL Secret, or a new one.
-async fn existing_password(
+/// The stored value of `key` in Secret `name`, if there is one.
+async fn stored(
     client: &Client,
     namespace: &str,
     name: &str,
-) -> Result<String, kube::Error> {
+    key: &str,
+) -> Result<Option<String>, kube::Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    Ok(api
-        .get_opt(name)
-        .await?
-        .and_then(|s| secret_value(&s, "password"))
-        .unwrap_or_else(random_password))
+    Ok(api.get_opt(name).await?.and_then(|s| secret_value(&s, key)))
+}
+
+/// Adds `data` to the existing Secret `name` where its keys are missing (a Secret written
+/// before those keys existed); creates the Secret when there is none.
+async fn create_or_complete(client: &Client, secret: Secret) -> Result<(), kube::Error> {
+    let existing = create_once(client, secret.clone()).await?;
+    let have = existing.data.unwrap_or_default();
+    let missing: BTreeMap<String, ByteString> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !have.contains_key(k))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let namespace = secret.metadata.namespace.unwrap_or_default();
+    let name = secret.metadata.name.unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "metadata": { "resourceVersion": existing.metadata.resource_version },
+        "data": missing,
+    });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    api.patch(&name, &params, &Patch::Merge(&patch)).await?;
+    Ok(())
 }
 
 /// Runs the database step.
@@ -151,12 +181,25 @@ pub async fn ensure(
             port,
             database,
             role,
+            api_role,
             secret_name,
             ..
         } => {
-            let password = existing_password(client, &project.namespace, secret_name).await?;
+            let ns = &project.namespace;
+            let password = stored(client, ns, secret_name, "password").await?;
+            let password = password.unwrap_or_else(random_password);
+            let api_password = stored(client, ns, secret_name, API_PASSWORD_KEY).await?;
+            let api_password = api_password.unwrap_or_else(random_password);
+            let owner_login = Login {
+                role,
+                password: &password,
+            };
+            let api_login = Login {
+                role: api_role,
+                password: &api_password,
+            };
             postgres
-                .provision(admin_url.expose(), database, role, &password)
+                .provision(admin_url.expose(), database, owner_login, api_login)
                 .await?;
             let uri = project_url(
                 admin_url.expose(),
@@ -166,7 +209,7 @@ pub async fn ensure(
                 role,
                 &password,
             )?;
-            create_once(
+            create_or_complete(
                 client,
                 secret(
                     secret_name,
@@ -179,6 +222,8 @@ pub async fn ensure(
                         ("username".to_owned(), role.clone()),
                         ("password".to_owned(), password),
                         ("database".to_owned(), database.clone()),
+                        (API_USERNAME_KEY.to_owned(), api_role.clone()),
+                        (API_PASSWORD_KEY.to_owned(), api_password),
                     ]),
                 ),
             )
@@ -190,34 +235,43 @@ pub async fn ensure(
             cluster_namespace,
             database,
             role,
+            api_role,
             secret_name,
             password_secret_name,
+            api_password_secret_name,
         } => {
-            // The role's password, read by CloudNativePG from the cluster's namespace. Owned by
+            // The roles' passwords, read by CloudNativePG from the cluster's namespace. Owned by
             // the project when it lives in the project's namespace (owner references cannot
             // cross namespaces; the finalizer handles the other case).
             let same_namespace = cluster_namespace == &project.namespace;
-            let password_secret = create_once(
-                client,
-                secret(
-                    password_secret_name,
-                    cluster_namespace,
-                    &project.name,
-                    same_namespace.then_some(owner),
-                    "kubernetes.io/basic-auth",
-                    BTreeMap::from([
-                        ("username".to_owned(), role.clone()),
-                        ("password".to_owned(), random_password()),
-                    ]),
-                ),
-            )
-            .await?;
-            let password = secret_value(&password_secret, "password").unwrap_or_default();
+            let mut passwords = Vec::new();
+            for (name, role) in [
+                (password_secret_name, role),
+                (api_password_secret_name, api_role),
+            ] {
+                let stored = create_once(
+                    client,
+                    secret(
+                        name,
+                        cluster_namespace,
+                        &project.name,
+                        same_namespace.then_some(owner),
+                        "kubernetes.io/basic-auth",
+                        BTreeMap::from([
+                            ("username".to_owned(), role.clone()),
+                            ("password".to_owned(), random_password()),
+                        ]),
+                    ),
+                )
+                .await?;
+                passwords.push(secret_value(&stored, "password").unwrap_or_default());
+            }
+            let [password, api_password] = <[String; 2]>::try_from(passwords).unwrap_or_default();
             let state = cnpg::ensure(client, project, owner).await?;
             if let CnpgState::Waiting(reason, message) = state {
                 return Ok(DatabaseState::Waiting(reason, message));
             }
-            create_once(
+            create_or_complete(
                 client,
                 secret(
                     secret_name,
@@ -239,6 +293,8 @@ pub async fn ensure(
                         ("username".to_owned(), role.clone()),
                         ("password".to_owned(), password),
                         ("database".to_owned(), database.clone()),
+                        (API_USERNAME_KEY.to_owned(), api_role.clone()),
+                        (API_PASSWORD_KEY.to_owned(), api_password),
                     ]),
                 ),
             )
@@ -274,13 +330,18 @@ pub async fn cleanup(
             admin_url,
             database,
             role,
+            api_role,
             pool,
             ..
         } => {
-            let what = format!("database {database} and role {role} on pool {pool}");
+            let what = format!("database {database} and roles {role}, {api_role} on pool {pool}");
             if delete {
                 postgres
-                    .drop_database(admin_url.expose(), database, role)
+                    .drop_database(
+                        admin_url.expose(),
+                        database,
+                        &[api_role.as_str(), role.as_str()],
+                    )
                     .await?;
                 Ok(CleanupOutcome::Deleted(what))
             } else {
@@ -292,24 +353,31 @@ pub async fn cleanup(
             cluster_namespace,
             database,
             role,
+            api_role,
             password_secret_name,
+            api_password_secret_name,
             ..
         } => {
             let what = format!(
-                "database {database} and role {role} on CloudNativePG cluster {cluster_namespace}/{cluster}"
+                "database {database} and roles {role}, {api_role} on CloudNativePG cluster {cluster_namespace}/{cluster}"
             );
             let secrets: Api<Secret> = Api::namespaced(client.clone(), cluster_namespace);
+            let password_secrets = [password_secret_name, api_password_secret_name];
             if !delete {
-                // The role entry stays in the Cluster and keeps pointing at its password Secret,
-                // so that Secret must outlive the project: drop the owner reference that would
-                // let garbage collection remove it.
-                orphan_if_managed(&secrets, password_secret_name, &project.name).await?;
+                // The role entries stay in the Cluster and keep pointing at their password
+                // Secrets, so those must outlive the project: drop the owner references that
+                // would let garbage collection remove them.
+                for name in password_secrets {
+                    orphan_if_managed(&secrets, name, &project.name).await?;
+                }
                 return Ok(CleanupOutcome::Retained(what));
             }
             if let CnpgState::Waiting(_, message) = cnpg::cleanup_delete(client, project).await? {
                 return Ok(CleanupOutcome::Waiting(message));
             }
-            delete_if_managed(&secrets, password_secret_name, &project.name).await?;
+            for name in password_secrets {
+                delete_if_managed(&secrets, name, &project.name).await?;
+            }
             Ok(CleanupOutcome::Deleted(what))
         }
     }

@@ -83,6 +83,9 @@ fn meta(project: &ValidatedProject, name: String, owner: &OwnerReference) -> Obj
 fn secret_sources(project: &ValidatedProject) -> BTreeMap<&'static str, (String, String)> {
     let mut out = BTreeMap::new();
     out.insert("MADBASE_DATABASE_URL", project.database.url_secret());
+    if let Some((_, password)) = project.database.api_login() {
+        out.insert("MADBASE_DB_API_PASSWORD", password);
+    }
     out.insert(
         "MADBASE_JWT_SECRET",
         (project.keys.secret_name.clone(), JWT_SECRET_KEY.to_owned()),

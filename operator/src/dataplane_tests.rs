@@ -77,11 +77,17 @@ fn cnpg_project_with_http_route_and_objects() {
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let objects = build(&v, &owner(&v));
     let database = crate::cnpg::database(&v, &owner(&v)).expect("cnpg Database");
-    let role = crate::cnpg::role_entry(&v, crate::cnpg::Ensure::Present).expect("role entry");
+    let roles = crate::cnpg::role_entries(&v, crate::cnpg::Ensure::Present);
+    let role: Vec<_> = roles
+        .iter()
+        .filter(|e| e["comment"] != crate::cnpg::LAYOUT_COMMENT)
+        .collect();
     let mut text = golden(&objects);
     text.push_str("---\n");
     text.push_str(&serde_yaml::to_string(&database).expect("yaml"));
-    text.push_str("--- # entry in Cluster databases/shared-pg spec.managed.roles\n");
+    text.push_str(
+        "--- # the project's entries in Cluster databases/shared-pg spec.managed.roles\n",
+    );
     text.push_str(&serde_yaml::to_string(&role).expect("yaml"));
     insta::assert_snapshot!(text);
 }

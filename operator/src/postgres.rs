@@ -56,22 +56,39 @@ pub trait Postgres: Send + Sync {
         url: &'a str,
         tls: &'a DbTls,
     ) -> BoxFuture<'a, Result<(), PostgresError>>;
-    /// Creates (or updates) `role` with `password` and `database` owned by it, idempotently.
+    /// Creates (or updates) the project's roles and `database`, owned by `owner`, idempotently.
     fn provision<'a>(
         &'a self,
         admin_url: &'a str,
         database: &'a str,
-        role: &'a str,
-        password: &'a str,
+        owner: Login<'a>,
+        api: Login<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>>;
-    /// Drops `database` and `role` if they exist.
+    /// Drops `database`, then `roles`, where they exist.
     fn drop_database<'a>(
         &'a self,
         admin_url: &'a str,
         database: &'a str,
-        role: &'a str,
+        roles: &'a [&'a str],
     ) -> BoxFuture<'a, Result<(), PostgresError>>;
 }
+
+/// A login role and its password.
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    /// Role name.
+    pub role: &'a str,
+    /// Its password: generated, alphanumeric.
+    pub password: &'a str,
+}
+
+/// The cluster-wide roles of the Supabase layout, as the data plane's first migration creates
+/// them. Creating roles takes `CREATEROLE`, which a project's owner role does not get: the
+/// operator creates them first with its admin role, and the migration then finds them there.
+pub const LAYOUT_ROLES_SQL: &str = include_str!("../../dataplane/migrations/0001_roles.sql");
+
+/// The roles API requests switch to.
+const API_ROLES: &str = "anon, authenticated, service_role";
 
 /// Real PostgreSQL administration over `tokio-postgres`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -169,30 +186,36 @@ impl Postgres for PgAdmin {
         &'a self,
         admin_url: &'a str,
         database: &'a str,
-        role: &'a str,
-        password: &'a str,
+        owner: Login<'a>,
+        api: Login<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
         Box::pin(async move {
-            let (db_ident, role_ident) = (ident(database)?, ident(role)?);
-            let password = password_literal(password)?;
+            let db_ident = ident(database)?;
+            let (owner_ident, api_ident) = (ident(owner.role)?, ident(api.role)?);
             let client = connect(admin_url).await?;
-            let role_exists = client
-                .query_opt(
-                    "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-                    &[&role],
+            let is_superuser: bool = client
+                .query_one(
+                    "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                    &[],
                 )
                 .await
                 .map_err(sql_error)?
-                .is_some();
-            let verb = if role_exists { "ALTER" } else { "CREATE" };
-            // Concurrent reconciles of the same project are serialised by the controller, so the
-            // check-then-create race only matters across operators, which we do not run.
+                .get(0);
             client
-                .batch_execute(&format!(
-                    "{verb} ROLE {role_ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOREPLICATION PASSWORD {password}"
-                ))
+                .batch_execute(LAYOUT_ROLES_SQL)
                 .await
                 .map_err(sql_error)?;
+            // The owner inherits its privileges; the API login does not: it acts only through
+            // SET ROLE to the API roles, as `authenticator` does.
+            upsert_login(&client, owner, "INHERIT").await?;
+            upsert_login(&client, api, "NOINHERIT").await?;
+            if !is_superuser {
+                // CREATE DATABASE … OWNER takes membership in the owner for a non-superuser.
+                client
+                    .batch_execute(&format!("GRANT {owner_ident} TO CURRENT_USER"))
+                    .await
+                    .map_err(sql_error)?;
+            }
             let db_exists = client
                 .query_opt(
                     "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
@@ -205,13 +228,20 @@ impl Postgres for PgAdmin {
                 // CREATE DATABASE cannot run inside a transaction block; batch_execute of a single
                 // statement runs it on its own.
                 client
-                    .batch_execute(&format!("CREATE DATABASE {db_ident} OWNER {role_ident}"))
+                    .batch_execute(&format!("CREATE DATABASE {db_ident} OWNER {owner_ident}"))
                     .await
                     .map_err(sql_error)?;
             }
+            // The owner switches to the API roles for auth and storage work, the API login for
+            // every data API request; granting a membership held already only draws a notice.
             client
                 .batch_execute(&format!(
-                    "ALTER DATABASE {db_ident} OWNER TO {role_ident}; REVOKE ALL ON DATABASE {db_ident} FROM PUBLIC; GRANT ALL ON DATABASE {db_ident} TO {role_ident}"
+                    "ALTER DATABASE {db_ident} OWNER TO {owner_ident};
+                     REVOKE ALL ON DATABASE {db_ident} FROM PUBLIC;
+                     GRANT ALL ON DATABASE {db_ident} TO {owner_ident};
+                     GRANT CONNECT ON DATABASE {db_ident} TO {api_ident};
+                     GRANT {API_ROLES} TO {owner_ident};
+                     GRANT {API_ROLES} TO {api_ident};"
                 ))
                 .await
                 .map_err(sql_error)?;
@@ -223,22 +253,76 @@ impl Postgres for PgAdmin {
         &'a self,
         admin_url: &'a str,
         database: &'a str,
-        role: &'a str,
+        roles: &'a [&'a str],
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
         Box::pin(async move {
-            let (db_ident, role_ident) = (ident(database)?, ident(role)?);
+            let db_ident = ident(database)?;
+            let roles = roles
+                .iter()
+                .map(|r| ident(r))
+                .collect::<Result<Vec<_>, _>>()?;
             let client = connect(admin_url).await?;
             client
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {db_ident} WITH (FORCE)"))
                 .await
                 .map_err(sql_error)?;
-            client
-                .batch_execute(&format!("DROP ROLE IF EXISTS {role_ident}"))
-                .await
-                .map_err(sql_error)?;
+            for role in roles {
+                client
+                    .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
+                    .await
+                    .map_err(sql_error)?;
+            }
             Ok(())
         })
     }
+}
+
+/// Creates `login`'s role with its password, or sets the password of the role a previous
+/// reconcile created. A role that exists with more power than a project role gets (superuser,
+/// `CREATEROLE`, replication, `BYPASSRLS`, or the operator's own login) is another party's: it is
+/// refused, never altered, so no spec can take over a role by naming it.
+async fn upsert_login(
+    client: &tokio_postgres::Client,
+    login: Login<'_>,
+    inherit: &str,
+) -> Result<(), PostgresError> {
+    if naming::LAYOUT_ROLES.contains(&login.role) {
+        return Err(PostgresError::InvalidIdentifier(format!(
+            "{}: a role every project on the cluster shares",
+            login.role
+        )));
+    }
+    let role_ident = ident(login.role)?;
+    let password = password_literal(login.password)?;
+    let existing = client
+        .query_opt(
+            "SELECT rolsuper OR rolcreaterole OR rolreplication OR rolbypassrls
+                    OR rolname = current_user
+             FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&login.role],
+        )
+        .await
+        .map_err(sql_error)?;
+    // ALTER names only what a role with CREATEROLE may change: naming SUPERUSER, REPLICATION or
+    // BYPASSRLS at all takes a superuser, and the check above already rules them out.
+    let statement = match existing {
+        None => format!(
+            "CREATE ROLE {role_ident} WITH LOGIN {inherit} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {password}"
+        ),
+        Some(row) if row.get::<_, bool>(0) => {
+            return Err(PostgresError::Sql(format!(
+                "role {} exists with privileges a project role never has; choose another databaseName",
+                login.role
+            )));
+        }
+        Some(_) => {
+            format!("ALTER ROLE {role_ident} WITH LOGIN {inherit} NOCREATEDB PASSWORD {password}")
+        }
+    };
+    // Concurrent reconciles of the same project are serialised by the controller, so the
+    // check-then-create race only matters across operators, which we do not run.
+    client.batch_execute(&statement).await.map_err(sql_error)?;
+    Ok(())
 }
 
 /// The data plane's connection URL for a project database: the admin URL's host and port (or the

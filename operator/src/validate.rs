@@ -114,9 +114,11 @@ pub enum DatabasePlan {
         port: Option<u16>,
         /// Database name.
         database: String,
-        /// Login role name.
+        /// Login role name; owns the database.
         role: String,
-        /// Secret (project namespace) receiving the data plane's URL.
+        /// The data API's login role, which may only switch to the API roles.
+        api_role: String,
+        /// Secret (project namespace) receiving the data plane's URL and the API login's password.
         secret_name: String,
     },
     /// A role in a CloudNativePG `Cluster`'s `spec.managed.roles` and a `Database` resource.
@@ -127,12 +129,16 @@ pub enum DatabasePlan {
         cluster_namespace: String,
         /// Database name.
         database: String,
-        /// Login role name.
+        /// Login role name; owns the database.
         role: String,
-        /// Secret (project namespace) receiving the data plane's URL.
+        /// The data API's login role, which may only switch to the API roles.
+        api_role: String,
+        /// Secret (project namespace) receiving the data plane's URL and the API login's password.
         secret_name: String,
         /// Basic-auth Secret (cluster namespace) with the role's password, read by CloudNativePG.
         password_secret_name: String,
+        /// The same for the data API's login role.
+        api_password_secret_name: String,
     },
 }
 
@@ -143,6 +149,24 @@ impl DatabasePlan {
             DatabasePlan::External { .. } => "external",
             DatabasePlan::Shared { .. } => "shared",
             DatabasePlan::Cnpg { .. } => "cnpg",
+        }
+    }
+
+    /// The data API's own login, when the operator creates one (`shared`, `cnpg`): the role and the
+    /// Secret and key holding its password.
+    pub fn api_login(&self) -> Option<(&str, (String, String))> {
+        match self {
+            DatabasePlan::Shared {
+                api_role,
+                secret_name,
+                ..
+            }
+            | DatabasePlan::Cnpg {
+                api_role,
+                secret_name,
+                ..
+            } => Some((api_role, (secret_name.clone(), API_PASSWORD_KEY.into()))),
+            DatabasePlan::External { .. } => None,
         }
     }
 
@@ -227,6 +251,9 @@ pub struct DataPlanePlan {
     /// [`Referenced::auth_versions`]).
     pub input_versions: BTreeMap<String, String>,
 }
+
+/// Key of the database Secret (`<name>-db`) holding the data API login's password.
+pub const API_PASSWORD_KEY: &str = "api-password";
 
 /// Where `spec.database.tls.caConfigMapRef` is mounted in the pods.
 pub const DB_CA_DIR: &str = "/etc/madbase/db-ca";
@@ -369,7 +396,7 @@ pub fn validate(
         }
         (None, Some(shared), None) => {
             let database = shared.database_name.clone().unwrap_or(default_db);
-            if let Some(p) = naming::pg_identifier_problem(&database) {
+            if let Some(p) = naming::project_role_problem(&database) {
                 problem(&mut problems, "spec.database.shared.databaseName", p);
             }
             match config.database_pools.get(&shared.pool) {
@@ -391,6 +418,7 @@ pub fn validate(
                     host: pool.host.clone(),
                     port: pool.port,
                     role: database.clone(),
+                    api_role: naming::api_role_name(&database),
                     database,
                     secret_name: naming::database_secret_name(&name),
                 }),
@@ -398,7 +426,7 @@ pub fn validate(
         }
         (None, None, Some(cnpg)) => {
             let database = cnpg.database_name.clone().unwrap_or(default_db);
-            if let Some(p) = naming::pg_identifier_problem(&database) {
+            if let Some(p) = naming::project_role_problem(&database) {
                 problem(&mut problems, "spec.database.cnpg.databaseName", p);
             }
             Some(DatabasePlan::Cnpg {
@@ -409,7 +437,9 @@ pub fn validate(
                     .clone()
                     .unwrap_or_else(|| namespace.clone()),
                 role: database.clone(),
+                api_role: naming::api_role_name(&database),
                 password_secret_name: format!("{namespace}-{name}-db-password"),
+                api_password_secret_name: format!("{namespace}-{name}-db-api-password"),
                 database,
                 secret_name: naming::database_secret_name(&name),
             })
@@ -454,6 +484,9 @@ pub fn validate(
     settings.extend(auth.settings);
     let (db_tls, db_ca) = database_tls(spec.database.tls.as_ref());
     settings.extend(db_tls);
+    if let Some((user, _)) = database.as_ref().and_then(DatabasePlan::api_login) {
+        settings.insert("MADBASE_DB_API_USER".to_owned(), user.to_owned());
+    }
     let mut mounts = auth.mounts;
     mounts.extend(db_ca);
     if let Some(level) = &dp.log_level {

@@ -83,19 +83,45 @@ fn shared_project_gets_derived_names_and_defaults() {
         DatabasePlan::Shared {
             database,
             role,
+            api_role,
             secret_name,
             ..
         } => {
             assert_eq!(database, "mb_acme_shop");
             assert_eq!(role, "mb_acme_shop");
+            assert_eq!(api_role, "api_mb_acme_shop");
             assert_eq!(secret_name, "shop-db");
         }
         other => panic!("{other:?}"),
     }
+    assert_eq!(
+        v.data_plane
+            .settings
+            .get("MADBASE_DB_API_USER")
+            .map(String::as_str),
+        Some("api_mb_acme_shop")
+    );
     assert_eq!(v.endpoint, "http://shop.acme.svc:8000");
     assert_eq!(v.data_plane.replicas, 1);
     assert_eq!(v.data_plane.image, crate::operator_config::DEFAULT_IMAGE);
     assert_eq!(v.deletion_policy, DeletionPolicy::Retain);
+}
+
+#[test]
+fn a_database_name_may_not_take_a_shared_or_api_role() {
+    for (name, says) in [
+        ("authenticator", "every project on the cluster shares"),
+        ("service_role", "every project on the cluster shares"),
+        ("api_shop", "the data API's login roles"),
+    ] {
+        let mut p = shared();
+        if let Some(s) = p.spec.database.shared.as_mut() {
+            s.database_name = Some(name.into());
+        }
+        let err = validate(&p, &config(), &Referenced::default()).expect_err(name);
+        assert_eq!(err.0[0].path, "spec.database.shared.databaseName");
+        assert!(err.to_string().contains(says), "{err}");
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! CloudNativePG mode against kube-fake-client: the role's password Secret, the project's entry in
-//! the `Cluster`'s `spec.managed.roles` next to other managers' entries (also when one of them
-//! writes concurrently), the `Database`, waiting for CloudNativePG to report both applied, the DSN
+//! CloudNativePG mode against kube-fake-client: the roles' password Secrets, the project's entries
+//! (and the Supabase layout's) in the `Cluster`'s `spec.managed.roles` next to other managers'
+//! entries (also when one of them writes concurrently), the `Database`, waiting for CloudNativePG to report both applied, the DSN
 //! Secret, and cleanup under `Delete` and `Retain`.
 //!
 //! CloudNativePG itself is simulated by writing the status it would write.
@@ -130,10 +130,10 @@ impl Harness {
             .expect("get database")
     }
 
-    /// What CloudNativePG's instance manager writes once the role exists.
-    async fn cnpg_reconciles_role(&self) {
+    /// What CloudNativePG's instance manager writes once the roles exist.
+    async fn cnpg_reconciles_roles(&self, reconciled: &[&str]) {
         let status = json!({"status": {"managedRolesStatus": {"byStatus": {
-            "reconciled": ["reporting", "mb_acme_shop"], "reserved": ["postgres"]
+            "reconciled": reconciled, "reserved": ["postgres"]
         }}}});
         self.dynamic(&cluster_resource())
             .patch_status("pg", &PatchParams::default(), &Patch::Merge(&status))
@@ -164,12 +164,27 @@ fn condition(p: &MadBaseProject, type_: &str) -> (String, String, String) {
     (c.status.clone(), c.reason.clone(), c.message.clone())
 }
 
-fn our_entry(roles: &[Value]) -> Value {
+fn entry(roles: &[Value], name: &str) -> Value {
     roles
         .iter()
-        .find(|r| r["name"] == "mb_acme_shop")
+        .find(|r| r["name"] == name)
         .cloned()
-        .expect("the project's role entry")
+        .unwrap_or_else(|| panic!("no entry {name}"))
+}
+
+fn our_entry(roles: &[Value]) -> Value {
+    entry(roles, "mb_acme_shop")
+}
+
+fn api_entry(roles: &[Value]) -> Value {
+    entry(roles, "api_mb_acme_shop")
+}
+
+/// Every role the project needs, as CloudNativePG lists them once created.
+fn all_roles() -> Vec<&'static str> {
+    let mut names = madbase_crds::naming::LAYOUT_ROLES.to_vec();
+    names.extend(["reporting", "mb_acme_shop", "api_mb_acme_shop"]);
+    names
 }
 
 #[tokio::test]
@@ -193,9 +208,12 @@ async fn declares_role_and_database_then_waits_for_cloudnativepg() {
         Some("uid-shop")
     );
 
-    // Role entry added after the other manager's entry, which is untouched.
+    // Entries added after the other manager's entry, which is untouched: the Supabase layout's
+    // roles (the owner cannot create them), the owner, and the data API's login.
     let roles = h.roles().await;
     assert_eq!(roles[0], reporting());
+    assert_eq!(roles.len(), all_roles().len());
+    let api_roles = json!(["anon", "authenticated", "service_role"]);
     assert_eq!(
         our_entry(&roles),
         json!({
@@ -203,8 +221,30 @@ async fn declares_role_and_database_then_waits_for_cloudnativepg() {
             "ensure": "present",
             "login": true,
             "passwordSecret": {"name": "acme-shop-db-password"},
+            "inRoles": api_roles,
             "comment": "madbase-operator: project acme/shop",
         })
+    );
+    assert_eq!(
+        api_entry(&roles),
+        json!({
+            "name": "api_mb_acme_shop",
+            "ensure": "present",
+            "login": true,
+            "inherit": false,
+            "passwordSecret": {"name": "acme-shop-db-api-password"},
+            "inRoles": api_roles,
+            "comment": "madbase-operator: project acme/shop",
+        })
+    );
+    assert_eq!(entry(&roles, "service_role")["bypassrls"], true);
+    let api_password = h
+        .secret("acme-shop-db-api-password")
+        .await
+        .expect("API login's password secret");
+    assert_eq!(
+        secret_value(&api_password, "username").as_deref(),
+        Some("api_mb_acme_shop")
     );
 
     // Database declared with the role as owner; reclaim policy follows deletionPolicy.
@@ -221,10 +261,26 @@ async fn declares_role_and_database_then_waits_for_cloudnativepg() {
         (status.as_str(), reason.as_str()),
         ("False", "WaitingForRole")
     );
-    assert!(message.contains("mb_acme_shop"), "{message}");
+    assert!(
+        message.contains("role anon in Cluster acme/pg"),
+        "{message}"
+    );
     assert!(h.secret("shop-db").await.is_none());
 
-    h.cnpg_reconciles_role().await;
+    // The owner alone is not enough: the migrations need the layout, the pods the API login.
+    h.cnpg_reconciles_roles(&["reporting", "mb_acme_shop"])
+        .await;
+    h.reconcile().await.expect("second pass");
+    let (_, reason, message) = condition(&h.project().await, "DatabaseReady");
+    assert_eq!(reason, "WaitingForRole");
+    assert!(message.contains("role anon"), "{message}");
+    h.cnpg_reconciles_roles(&["reporting", "anon", "authenticated", "service_role"])
+        .await;
+    h.reconcile().await.expect("second pass");
+    let (_, _, message) = condition(&h.project().await, "DatabaseReady");
+    assert!(message.contains("role authenticator"), "{message}");
+
+    h.cnpg_reconciles_roles(&all_roles()).await;
     h.reconcile().await.expect("second pass");
     let (_, reason, _) = condition(&h.project().await, "DatabaseReady");
     assert_eq!(reason, "WaitingForDatabase");
@@ -243,6 +299,15 @@ async fn declares_role_and_database_then_waits_for_cloudnativepg() {
         uri,
         format!("postgres://mb_acme_shop:{pw}@pg-rw.acme.svc:5432/mb_acme_shop")
     );
+    assert_eq!(
+        secret_value(&dsn, "api-username").as_deref(),
+        Some("api_mb_acme_shop")
+    );
+    assert_eq!(
+        secret_value(&dsn, "api-password"),
+        secret_value(&api_password, "password"),
+        "the pods log in with the password CloudNativePG set"
+    );
 
     // Nothing changes on a further pass: the Cluster is not written again.
     let rv = h.cluster().await.resource_version();
@@ -254,9 +319,14 @@ async fn declares_role_and_database_then_waits_for_cloudnativepg() {
 async fn cannot_reconcile_is_reported_with_cloudnativepgs_reason() {
     let h = Harness::new(cnpg_project("Retain"), Some(cluster(json!([])))).await;
     h.reconcile().await.expect("first pass");
-    let status = json!({"status": {"managedRolesStatus": {"cannotReconcile": {
-        "mb_acme_shop": ["could not perform CREATE on role mb_acme_shop: permission denied"]
-    }}}});
+    let mut reconciled = all_roles();
+    reconciled.retain(|r| *r != "mb_acme_shop");
+    let status = json!({"status": {"managedRolesStatus": {
+        "byStatus": {"reconciled": reconciled},
+        "cannotReconcile": {
+            "mb_acme_shop": ["could not perform CREATE on role mb_acme_shop: permission denied"]
+        },
+    }}});
     h.dynamic(&cluster_resource())
         .patch_status("pg", &PatchParams::default(), &Patch::Merge(&status))
         .await
@@ -306,13 +376,10 @@ async fn a_concurrent_write_to_the_role_list_is_retried_and_kept() {
     assert!(raced.load(Ordering::SeqCst), "the race was staged");
     let names: Vec<Value> = h.roles().await.iter().map(|r| r["name"].clone()).collect();
     assert_eq!(
-        names,
-        [
-            json!("reporting"),
-            json!("late_comer"),
-            json!("mb_acme_shop")
-        ]
+        names[..3],
+        [json!("reporting"), json!("late_comer"), json!("anon")]
     );
+    assert_eq!(names.last(), Some(&json!("api_mb_acme_shop")));
 }
 
 #[tokio::test]
@@ -379,7 +446,14 @@ async fn delete_policy_drops_database_then_role_and_releases() {
         our_entry(&roles),
         json!({"name": "mb_acme_shop", "ensure": "absent", "comment": "madbase-operator: project acme/shop"})
     );
+    assert_eq!(api_entry(&roles)["ensure"], "absent");
+    assert_eq!(
+        entry(&roles, "anon")["ensure"],
+        "present",
+        "the layout's roles are every project's"
+    );
     assert!(h.secret("acme-shop-db-password").await.is_none());
+    assert!(h.secret("acme-shop-db-api-password").await.is_none());
     assert!(
         h.project().await.finalizers().is_empty(),
         "finalizer released"
@@ -445,10 +519,12 @@ async fn retain_policy_keeps_role_database_and_the_password_secret() {
     );
     assert!(h.database().await.is_some());
     assert_eq!(our_entry(&h.roles().await)["ensure"], "present");
-    let password = h.secret("acme-shop-db-password").await.expect("kept");
-    assert!(
-        password.owner_references().is_empty(),
-        "orphaned, so garbage collection keeps what the role entry points at"
-    );
+    for name in ["acme-shop-db-password", "acme-shop-db-api-password"] {
+        let password = h.secret(name).await.expect("kept");
+        assert!(
+            password.owner_references().is_empty(),
+            "orphaned, so garbage collection keeps what the role entries point at"
+        );
+    }
     assert!(h.project().await.finalizers().is_empty());
 }

@@ -51,6 +51,25 @@ fn compose_madbase_environment_follows_the_contract() {
             required.env
         );
     }
+    // The data API's login: the role the init script creates, with the password it is given.
+    let pg_service = &compose["services"]["postgres"];
+    assert_eq!(
+        service["environment"]["MADBASE_DB_API_USER"].as_str(),
+        Some("authenticator")
+    );
+    assert_eq!(
+        service["environment"]["MADBASE_DB_API_PASSWORD"],
+        pg_service["environment"]["AUTHENTICATOR_PASSWORD"]
+    );
+    let init = pg_service["volumes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str()?.split(':').next())
+        .find(|source| source.ends_with("postgres-init.sh"))
+        .expect("the init script is mounted");
+    let script = std::fs::read_to_string(repo(init)).expect("the init script exists");
+    assert!(script.contains("CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD :'password'"));
     let postgres =
         serde_yaml::to_string(&compose["services"]["postgres"]["command"]).expect("yaml");
     assert!(

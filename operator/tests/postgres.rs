@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use madbase_crds::MadBaseProject;
 use madbase_operator::keys::secret_value;
-use madbase_operator::postgres::{DbTls, PgAdmin, Postgres, PostgresError};
+use madbase_operator::postgres::{DbTls, Login, PgAdmin, Postgres, PostgresError};
 use madbase_operator::reconcile::reconcile;
 use madbase_pg::EmbeddedPostgres;
 use support::*;
@@ -55,27 +55,26 @@ async fn database_owner(url: &str, db: &str) -> Option<String> {
     .await
 }
 
+const OWNER: Login<'static> = Login {
+    role: "mb_acme_shop",
+    password: "Passw0rdPassw0rdPassw0rd",
+};
+const API: Login<'static> = Login {
+    role: "api_mb_acme_shop",
+    password: "ApiPassw0rdApiPassw0rd",
+};
+
 #[tokio::test]
 async fn provisioning_is_idempotent_and_drop_removes_everything() {
     let server = start().await;
     let admin = server.url("postgres");
     let pg = PgAdmin;
-    pg.provision(
-        &admin,
-        "mb_acme_shop",
-        "mb_acme_shop",
-        "Passw0rdPassw0rdPassw0rd",
-    )
-    .await
-    .expect("first");
-    pg.provision(
-        &admin,
-        "mb_acme_shop",
-        "mb_acme_shop",
-        "Passw0rdPassw0rdPassw0rd",
-    )
-    .await
-    .expect("second is a no-op");
+    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+        .await
+        .expect("first");
+    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+        .await
+        .expect("second is a no-op");
     assert_eq!(
         database_owner(&admin, "mb_acme_shop").await.as_deref(),
         Some("mb_acme_shop")
@@ -88,23 +87,138 @@ async fn provisioning_is_idempotent_and_drop_removes_everything() {
         .await
         .expect("the project role can log in to its database");
     // A changed password (e.g. a recreated URL Secret) is applied on the next pass.
-    pg.provision(
-        &admin,
-        "mb_acme_shop",
-        "mb_acme_shop",
-        "OtherPassw0rdOtherPassw0rd",
-    )
-    .await
-    .expect("third");
+    let owner = Login {
+        password: "OtherPassw0rdOtherPassw0rd",
+        ..OWNER
+    };
+    pg.provision(&admin, "mb_acme_shop", owner, API)
+        .await
+        .expect("third");
 
-    pg.drop_database(&admin, "mb_acme_shop", "mb_acme_shop")
+    let roles = [API.role, OWNER.role];
+    pg.drop_database(&admin, "mb_acme_shop", &roles)
         .await
         .expect("drop");
     assert!(database_owner(&admin, "mb_acme_shop").await.is_none());
     assert!(!role_exists(&admin, "mb_acme_shop").await);
-    pg.drop_database(&admin, "mb_acme_shop", "mb_acme_shop")
+    assert!(!role_exists(&admin, "api_mb_acme_shop").await);
+    pg.drop_database(&admin, "mb_acme_shop", &roles)
         .await
         .expect("dropping again is fine");
+}
+
+/// Runs `sql` as `url`'s login; the SQLSTATE of its error, if any.
+async fn refusal(url: &str, sql: &str) -> Option<String> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let result = client.batch_execute(sql).await;
+    result.err().map(|e| {
+        e.code()
+            .map_or_else(|| e.to_string(), |c| c.code().to_owned())
+    })
+}
+
+#[tokio::test]
+async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_an_api_login_that_cannot_escape()
+ {
+    let server = start().await;
+    let port = server.port();
+    let url = |user: &str, db: &str| format!("postgres://{user}:pw@127.0.0.1:{port}/{db}");
+    // The operator's documented minimum: CREATEROLE and CREATEDB, no superuser.
+    assert_eq!(
+        refusal(
+            &server.url("postgres"),
+            "CREATE ROLE pool_admin LOGIN CREATEROLE CREATEDB"
+        )
+        .await,
+        None
+    );
+    let admin = url("pool_admin", "postgres");
+    let pg = PgAdmin;
+    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+        .await
+        .expect("provisioned by a non-superuser");
+    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+        .await
+        .expect("and again: ALTER names only what CREATEROLE may change");
+
+    // The data plane's own migrations, run as the owner (as the pods do at start), find the
+    // cluster-wide roles and memberships they cannot create themselves.
+    let (mut owner, conn) =
+        tokio_postgres::connect(&url(OWNER.role, "mb_acme_shop"), tokio_postgres::NoTls)
+            .await
+            .expect("owner connects");
+    tokio::spawn(conn);
+    madbase::migrations::run(&mut owner)
+        .await
+        .expect("migrations run as the project's owner");
+
+    // The API login switches to the API roles and nowhere else, and alone can read nothing.
+    let api = url(API.role, "mb_acme_shop");
+    for role in ["anon", "authenticated", "service_role"] {
+        assert_eq!(
+            refusal(&api, &format!("SET ROLE {role}")).await,
+            None,
+            "{role}"
+        );
+    }
+    for role in [OWNER.role, "postgres", "pool_admin", "authenticator"] {
+        assert_eq!(
+            refusal(&api, &format!("SET ROLE {role}")).await.as_deref(),
+            Some("42501"),
+            "{role}"
+        );
+    }
+    assert_eq!(
+        refusal(&api, "SELECT count(*) FROM auth.users")
+            .await
+            .as_deref(),
+        Some("42501")
+    );
+    // Another database on the pool is closed to it.
+    let other = Login {
+        role: "mb_acme_other",
+        ..OWNER
+    };
+    let other_api = Login {
+        role: "api_mb_acme_other",
+        ..API
+    };
+    pg.provision(&admin, "mb_acme_other", other, other_api)
+        .await
+        .expect("a second project");
+    assert!(
+        tokio_postgres::connect(&url(API.role, "mb_acme_other"), tokio_postgres::NoTls)
+            .await
+            .is_err(),
+        "no CONNECT on another project's database"
+    );
+
+    // No spec takes over a role it did not get from the operator.
+    for taken in ["pool_admin", "authenticator"] {
+        let err = pg
+            .provision(
+                &admin,
+                "mb_taken",
+                Login {
+                    role: taken,
+                    ..OWNER
+                },
+                API,
+            )
+            .await
+            .expect_err(taken);
+        assert!(err.to_string().contains(taken), "{err}");
+    }
+    assert!(database_owner(&admin, "mb_taken").await.is_none());
+
+    pg.drop_database(&admin, "mb_acme_shop", &[API.role, OWNER.role])
+        .await
+        .expect("dropped by a non-superuser");
+    assert!(!role_exists(&admin, API.role).await);
+    assert!(role_exists(&admin, "anon").await, "shared roles stay");
 }
 
 #[tokio::test]
@@ -123,8 +237,8 @@ async fn unreachable_and_hostile_inputs_are_errors() {
         .provision(
             "postgres://x@127.0.0.1:1/x",
             "shop\"; DROP TABLE x; --",
-            "r",
-            "Passw0rdPassw0rd",
+            OWNER,
+            API,
         )
         .await
         .expect_err("bad name");
@@ -170,6 +284,21 @@ async fn reconcile_provisions_a_working_url_and_deletion_honours_the_policy() {
         .check(&uri, &DbTls::default())
         .await
         .expect("project URL works");
+    let api_user = secret_value(&db, "api-username").expect("api user");
+    let api_password = secret_value(&db, "api-password").expect("api password");
+    let api_uri = uri.replacen(
+        &format!(
+            "mb_acme_shop:{}",
+            secret_value(&db, "password").expect("password")
+        ),
+        &format!("{api_user}:{api_password}"),
+        1,
+    );
+    assert_ne!(api_uri, uri);
+    PgAdmin
+        .check(&api_uri, &DbTls::default())
+        .await
+        .expect("the data API's login works");
     // A second reconcile keeps the same password and still works.
     let ctx = context(
         client.clone(),

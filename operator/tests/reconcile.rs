@@ -10,11 +10,12 @@ mod support;
 use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Client};
@@ -194,7 +195,7 @@ async fn first_reconcile_creates_keys_database_secret_and_data_plane() {
     // Database: provisioned on the pool, URL Secret written once.
     assert_eq!(
         *h.postgres.calls.lock().expect("lock"),
-        ["provision mb_acme_shop mb_acme_shop"]
+        ["provision mb_acme_shop mb_acme_shop api_mb_acme_shop"]
     );
     let db: Secret = h.get("shop-db").await.expect("db secret");
     let uri = secret_value(&db, "uri").expect("uri");
@@ -203,6 +204,14 @@ async fn first_reconcile_creates_keys_database_secret_and_data_plane() {
             && uri.ends_with("@pg.db.svc:5432/mb_acme_shop"),
         "{uri}"
     );
+    // The data API's own login: its role in the ConfigMap, its password beside the URL.
+    assert_eq!(
+        secret_value(&db, "api-username").as_deref(),
+        Some("api_mb_acme_shop")
+    );
+    let api_password = secret_value(&db, "api-password").expect("api password");
+    assert_eq!(api_password.len(), 32);
+    assert!(!uri.contains(&api_password), "a password of its own");
 
     // Bucket and data plane.
     assert_eq!(
@@ -222,7 +231,26 @@ async fn first_reconcile_creates_keys_database_secret_and_data_plane() {
             .map(String::as_str),
         Some("mb-acme-shop")
     );
+    assert_eq!(
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get("MADBASE_DB_API_USER"))
+            .map(String::as_str),
+        Some("api_mb_acme_shop")
+    );
     let deployment: Deployment = h.get("shop").await.expect("deployment");
+    let env = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| p.containers[0].env.clone().unwrap_or_default())
+        .unwrap_or_default();
+    let api_password_ref = env
+        .iter()
+        .find(|e| e.name == "MADBASE_DB_API_PASSWORD")
+        .and_then(|e| e.value_from.as_ref()?.secret_key_ref.as_ref())
+        .map(|r| (r.name.as_str(), r.key.as_str()));
+    assert_eq!(api_password_ref, Some(("shop-db", "api-password")));
     let labels = deployment.metadata.labels.clone().unwrap_or_default();
     assert_eq!(
         labels
@@ -283,6 +311,51 @@ async fn second_reconcile_keeps_keys_and_passwords_and_becomes_ready() {
     h.make_deployment_available().await;
     h.reconcile().await.expect("third");
     assert_eq!(h.project().await.metadata.resource_version, rv);
+}
+
+#[tokio::test]
+async fn a_database_secret_from_before_the_api_login_is_completed_and_its_url_kept() {
+    let written_before = Secret {
+        metadata: ObjectMeta {
+            name: Some("shop-db".into()),
+            namespace: Some(NS.into()),
+            labels: Some(madbase_operator::apply::managed_labels("shop")),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            [
+                (
+                    "uri",
+                    "postgres://mb_acme_shop:OldPassw0rdOldPassw0rd@pg.db.svc:5432/mb_acme_shop",
+                ),
+                ("username", "mb_acme_shop"),
+                ("password", "OldPassw0rdOldPassw0rd"),
+                ("database", "mb_acme_shop"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), ByteString(v.as_bytes().to_vec())))
+            .collect(),
+        ),
+        ..Secret::default()
+    };
+    let h = Harness::new(vec![shared_project()], vec![written_before]).await;
+    h.reconcile().await.expect("reconcile");
+    let db: Secret = h.get("shop-db").await.expect("db");
+    assert_eq!(
+        secret_value(&db, "password").as_deref(),
+        Some("OldPassw0rdOldPassw0rd"),
+        "the owner's password is reused"
+    );
+    assert!(secret_value(&db, "uri").is_some_and(|u| u.contains("OldPassw0rdOldPassw0rd")));
+    assert_eq!(
+        secret_value(&db, "api-username").as_deref(),
+        Some("api_mb_acme_shop")
+    );
+    let api_password = secret_value(&db, "api-password").expect("added");
+    // A later pass keeps it: the role's password and the pods' must not drift apart.
+    h.reconcile().await.expect("again");
+    let again: Secret = h.get("shop-db").await.expect("db");
+    assert_eq!(secret_value(&again, "api-password"), Some(api_password));
 }
 
 #[tokio::test]
@@ -542,7 +615,7 @@ async fn delete_policy_drops_database_and_bucket_then_releases() {
     );
     assert_eq!(
         *h.postgres.calls.lock().expect("lock"),
-        ["drop mb_acme_shop mb_acme_shop"]
+        ["drop mb_acme_shop api_mb_acme_shop mb_acme_shop"]
     );
     assert_eq!(
         *h.buckets.calls.lock().expect("lock"),

@@ -14,7 +14,7 @@ use madbase_crds::MadBaseProject;
 use madbase_operator::bucket::{BucketError, BucketOutcome, ObjectStoreClient};
 use madbase_operator::metrics::Metrics;
 use madbase_operator::operator_config::{DatabasePool, ObjectStore, OperatorConfig, SecretString};
-use madbase_operator::postgres::{BoxFuture, DbTls, Postgres, PostgresError};
+use madbase_operator::postgres::{BoxFuture, DbTls, Login, Postgres, PostgresError};
 use madbase_operator::reconcile::Context;
 use madbase_operator::validate::StoragePlan;
 use schemars::JsonSchema;
@@ -222,19 +222,19 @@ impl Postgres for FakePostgres {
         &'a self,
         _admin: &'a str,
         db: &'a str,
-        role: &'a str,
-        _pw: &'a str,
+        owner: Login<'a>,
+        api: Login<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
-        let r = self.record(format!("provision {db} {role}"));
+        let r = self.record(format!("provision {db} {} {}", owner.role, api.role));
         Box::pin(async move { r })
     }
     fn drop_database<'a>(
         &'a self,
         _admin: &'a str,
         db: &'a str,
-        role: &'a str,
+        roles: &'a [&'a str],
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
-        let r = self.record(format!("drop {db} {role}"));
+        let r = self.record(format!("drop {db} {}", roles.join(" ")));
         Box::pin(async move { r })
     }
 }
