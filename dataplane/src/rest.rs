@@ -157,6 +157,7 @@ fn rest_settings(config: &DataPlaneConfig) -> RestSettings {
         error_verbosity: config.client_error_verbosity,
         openapi_security_active: config.openapi_security_active,
         log_query: config.log_query,
+        role_guard: config.db_api_user.is_none(),
         anon_role: config.db_anon_role.clone(),
         app_settings: config
             .app_settings

@@ -64,6 +64,12 @@ pub struct RestSettings {
     pub app_settings: Vec<(String, String)>,
     /// `log-query = main-query`: hand each response's main statement text to the caller.
     pub log_query: bool,
+    /// Refuse a request whose role `authenticator` cannot switch to before sending it, from the
+    /// schema cache's list of roles: for a login PostgreSQL lets switch more widely than
+    /// PostgREST's `authenticator` (a superuser, or a database owner). Off when the data API
+    /// logs in as a role of `authenticator`'s kind: PostgreSQL then answers itself, with no
+    /// list that could be stale.
+    pub role_guard: bool,
 }
 
 impl Default for RestSettings {
@@ -94,6 +100,7 @@ impl Default for RestSettings {
             error_verbosity: ClientErrorVerbosity::Verbose,
             app_settings: Vec::new(),
             log_query: false,
+            role_guard: true,
         }
     }
 }
@@ -266,9 +273,13 @@ impl Ctx<'_> {
         estimate: Option<Sql>,
     ) -> Result<execute::Outcome, RestError> {
         // What PostgreSQL answers when the connection may not switch to the role; checked
-        // here because the data plane's connection may be allowed more than PostgREST's
+        // here when the data plane's connection may be allowed more than PostgREST's
         // `authenticator` (a superuser's may become any role).
-        if let Some(error) = self.cache.role_refusal(&self.req.role) {
+        let refusal = self.settings.role_guard;
+        if let Some(error) = refusal
+            .then(|| self.cache.role_refusal(&self.req.role))
+            .flatten()
+        {
             return Err(RestError::Db {
                 error,
                 anon: self.anon,
