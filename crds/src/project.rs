@@ -130,6 +130,24 @@ pub struct DatabaseTls {
 pub struct ExternalDatabase {
     /// Secret in the project's namespace holding a `postgres://` URL.
     pub connection_secret_ref: SecretKeyRef,
+    /// The role the data API logs in as instead of the URL's (PostgREST's `authenticator`):
+    /// requests, and the SQL they run, can then switch only to the roles it is a member of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_login: Option<ApiLogin>,
+}
+
+/// A login role of its own for the data API, on a database the operator does not manage.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiLogin {
+    /// The role, e.g. `authenticator` (`LOGIN NOINHERIT`, member of `anon`, `authenticated` and
+    /// `service_role`).
+    #[schemars(length(min = 1, max = 63))]
+    pub user: String,
+    /// Its password (key defaults to `password`); none for certificate or trust
+    /// authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<SecretKeyRef>,
 }
 
 /// A reference to one key of a Secret in the project's namespace.
@@ -140,7 +158,7 @@ pub struct SecretKeyRef {
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// Key inside the Secret; defaults to `uri` for connection URLs, `jwt-secret` for JWT
-    /// secrets and `ca.crt` for CA bundles.
+    /// secrets, `ca.crt` for CA bundles and `password` for passwords.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub key: Option<String>,

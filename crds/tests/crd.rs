@@ -276,6 +276,7 @@ fn database_name_and_mode_cannot_change() {
             name: "db".into(),
             key: None,
         },
+        api_login: None,
     });
     let err = switched.validate_cel_update(&old).expect_err("mode");
     assert!(

@@ -83,7 +83,7 @@ fn meta(project: &ValidatedProject, name: String, owner: &OwnerReference) -> Obj
 fn secret_sources(project: &ValidatedProject) -> BTreeMap<&'static str, (String, String)> {
     let mut out = BTreeMap::new();
     out.insert("MADBASE_DATABASE_URL", project.database.url_secret());
-    if let Some((_, password)) = project.database.api_login() {
+    if let Some((_, Some(password))) = project.database.api_login() {
         out.insert("MADBASE_DB_API_PASSWORD", password);
     }
     out.insert(

@@ -115,8 +115,8 @@ pub async fn dereference(
     Ok(referenced)
 }
 
-/// Checks the Secrets (and keys) and ConfigMaps `spec.auth`, `spec.database.tls` and the app
-/// settings hand to the pods; returns their `resourceVersion`s. Values are never read into the operator.
+/// Checks the Secrets (and keys) and ConfigMaps `spec.auth`, `spec.database.tls`, an external
+/// database's API login and the app settings hand to the pods; returns their `resourceVersion`s. Values are never read into the operator.
 async fn auth_inputs(
     client: &Client,
     project: &MadBaseProject,
@@ -124,9 +124,13 @@ async fn auth_inputs(
 ) -> Result<BTreeMap<String, String>, DerefError> {
     let mut versions = BTreeMap::new();
     let app_settings = crate::validate::app_setting_secrets(&project.spec.data_plane);
+    let api_password = (project.spec.database.external.as_ref())
+        .and_then(|e| e.api_login.as_ref())
+        .and_then(crate::validate::api_password_secret);
     for (name, key) in auth_settings::referenced_secrets(&project.spec.auth)
         .into_iter()
         .chain(app_settings.into_values())
+        .chain(api_password)
     {
         let version = secret_version(secrets, &name, [key.as_str()]).await?;
         versions.insert(format!("secret/{name}"), version);

@@ -101,6 +101,8 @@ pub enum DatabasePlan {
         url: SecretString,
         /// `spec.database.tls`, for the same check.
         tls: crate::postgres::DbTls,
+        /// `apiLogin`: the data API's role, and the Secret and key of its password if any.
+        api_login: Option<(String, Option<(String, String)>)>,
     },
     /// The operator creates a role and database on a pool.
     Shared {
@@ -152,9 +154,9 @@ impl DatabasePlan {
         }
     }
 
-    /// The data API's own login, when the operator creates one (`shared`, `cnpg`): the role and the
-    /// Secret and key holding its password.
-    pub fn api_login(&self) -> Option<(&str, (String, String))> {
+    /// The data API's own login: the one the operator creates (`shared`, `cnpg`) or the one an
+    /// `external` spec names. The role, and the Secret and key holding its password if any.
+    pub fn api_login(&self) -> Option<(&str, Option<(String, String)>)> {
         match self {
             DatabasePlan::Shared {
                 api_role,
@@ -165,8 +167,13 @@ impl DatabasePlan {
                 api_role,
                 secret_name,
                 ..
-            } => Some((api_role, (secret_name.clone(), API_PASSWORD_KEY.into()))),
-            DatabasePlan::External { .. } => None,
+            } => Some((
+                api_role,
+                Some((secret_name.clone(), API_PASSWORD_KEY.into())),
+            )),
+            DatabasePlan::External { api_login, .. } => api_login
+                .as_ref()
+                .map(|(user, password)| (user.as_str(), password.clone())),
         }
     }
 
@@ -392,6 +399,16 @@ pub fn validate(
                     ssl_mode: spec.database.tls.as_ref().and_then(|t| t.ssl_mode),
                     ca_pem: referenced.db_ca.clone(),
                 },
+                api_login: ext.api_login.as_ref().map(|login| {
+                    if !madbase_config::valid_role_name(&login.user) {
+                        problem(
+                            &mut problems,
+                            "spec.database.external.apiLogin.user",
+                            "must be a role name of 1 to 63 bytes",
+                        );
+                    }
+                    (login.user.clone(), api_password_secret(login))
+                }),
             })
         }
         (None, Some(shared), None) => {
@@ -731,6 +748,14 @@ pub fn validate(
         }),
         _ => Err(ValidationError(problems)),
     }
+}
+
+/// Where an `external` project's API login password is read from: (Secret, key).
+pub fn api_password_secret(login: &madbase_crds::ApiLogin) -> Option<(String, String)> {
+    login.password_secret_ref.as_ref().map(|r| {
+        let key = r.key.clone().unwrap_or_else(|| "password".into());
+        (r.name.clone(), key)
+    })
 }
 
 /// The environment variable of app setting `name`.

@@ -168,6 +168,61 @@ fn external_url_must_be_postgres() {
 }
 
 #[test]
+fn an_external_api_login_reaches_the_settings_and_its_password_comes_from_its_secret() {
+    let (mut p, referenced) = external();
+    let v = validate(&p, &config(), &referenced).expect("valid");
+    assert_eq!(
+        v.database.api_login(),
+        Some((
+            "authenticator",
+            Some(("shop-database".into(), "authenticator-password".into()))
+        ))
+    );
+    assert_eq!(
+        v.data_plane
+            .settings
+            .get("MADBASE_DB_API_USER")
+            .map(String::as_str),
+        Some("authenticator")
+    );
+    let login = p
+        .spec
+        .database
+        .external
+        .as_mut()
+        .and_then(|e| e.api_login.as_mut())
+        .expect("example has one");
+    login.password_secret_ref.as_mut().expect("ref").key = None;
+    let v = validate(&p, &config(), &referenced).expect("valid");
+    assert_eq!(
+        v.database.api_login().and_then(|(_, pw)| pw),
+        Some(("shop-database".into(), "password".into())),
+        "the key defaults to password"
+    );
+    if let Some(login) = p
+        .spec
+        .database
+        .external
+        .as_mut()
+        .and_then(|e| e.api_login.as_mut())
+    {
+        login.password_secret_ref = None;
+        login.user = "x".repeat(64);
+    }
+    let err = validate(&p, &config(), &referenced).expect_err("too long");
+    assert_eq!(err.0[0].path, "spec.database.external.apiLogin.user");
+    p.spec
+        .database
+        .external
+        .as_mut()
+        .expect("external")
+        .api_login = None;
+    let v = validate(&p, &config(), &referenced).expect("valid");
+    assert_eq!(v.database.api_login(), None);
+    assert!(!v.data_plane.settings.contains_key("MADBASE_DB_API_USER"));
+}
+
+#[test]
 fn byo_jwt_secret_must_be_long_enough() {
     let p = shared();
     let referenced = Referenced {

@@ -637,6 +637,86 @@ async fn retain_policy_keeps_everything_and_releases() {
 }
 
 #[tokio::test]
+async fn an_external_api_login_s_password_is_checked_and_a_new_one_rolls_the_pods() {
+    let h = Harness::new(
+        vec![external_project()],
+        vec![secret(
+            "shop-database",
+            &[("uri", "postgres://shop:pw@db:5432/shop")],
+        )],
+    )
+    .await;
+    h.spec(serde_json::json!({"database": {"external": {
+        "connectionSecretRef": {"name": "shop-database"},
+        "apiLogin": {"user": "authenticator", "passwordSecretRef": {"name": "shop-database", "key": "authenticator-password"}},
+    }}}))
+    .await;
+    // The key is not there yet: nothing is built, and the project says why.
+    let err = h.reconcile().await.expect_err("key missing");
+    assert_eq!(err.metric_label(), "dereference");
+    assert!(err.to_string().contains("authenticator-password"), "{err}");
+    assert!(h.get::<Deployment>("shop").await.is_none(), "nothing built");
+
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), NS);
+    let with_password = |pw: &str| {
+        secret(
+            "shop-database",
+            &[
+                ("uri", "postgres://shop:pw@db:5432/shop"),
+                ("authenticator-password", pw),
+            ],
+        )
+    };
+    secrets
+        .replace(
+            "shop-database",
+            &PostParams::default(),
+            &with_password("first"),
+        )
+        .await
+        .expect("replace");
+    h.reconcile().await.expect("reconcile");
+    let d: Deployment = h.get("shop").await.expect("deployment");
+    let env = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| p.containers[0].env.clone().unwrap_or_default())
+        .unwrap_or_default();
+    let password = env
+        .iter()
+        .find(|e| e.name == "MADBASE_DB_API_PASSWORD")
+        .and_then(|e| e.value_from.as_ref()?.secret_key_ref.clone())
+        .expect("from the Secret");
+    assert_eq!(
+        (password.name.as_str(), password.key.as_str()),
+        ("shop-database", "authenticator-password")
+    );
+    let cm: ConfigMap = h.get("shop-config").await.expect("config map");
+    assert_eq!(
+        cm.data
+            .unwrap_or_default()
+            .get("MADBASE_DB_API_USER")
+            .map(String::as_str),
+        Some("authenticator")
+    );
+
+    // A new password rolls the pods, which read it only at start.
+    let before = config_hash(&d);
+    secrets
+        .replace(
+            "shop-database",
+            &PostParams::default(),
+            &with_password("second"),
+        )
+        .await
+        .expect("replace");
+    h.reconcile().await.expect("reconcile");
+    let after = config_hash(&h.get::<Deployment>("shop").await.expect("deployment"));
+    assert_ne!(before, after);
+}
+
+#[tokio::test]
 async fn app_settings_from_a_secret_are_checked_and_roll_the_pods() {
     let h = Harness::new(vec![shared_project()], vec![]).await;
     h.spec(serde_json::json!({"dataPlane": {
