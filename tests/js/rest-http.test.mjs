@@ -1,9 +1,10 @@
 // The data API's HTTP contract as seen on the wire: Content-Range and the 200/206/416 statuses,
-// counts on HEAD, Preference-Applied, singular and CSV media types, `+` decoding, OPTIONS, and
-// the Proxy-Status on errors.
+// counts on HEAD, Preference-Applied, singular and CSV media types, `+` decoding, OPTIONS,
+// the Proxy-Status on errors, and request targets sent unencoded.
 
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { createFixture, mb, rest } from './rest-fixture.mjs';
 
 before(createFixture);
@@ -247,4 +248,44 @@ test('the OpenAPI document follows the privileges of the role', async () => {
   const servicePaths = await paths(mb.serviceKey);
   assert.ok(servicePaths.includes('/js_rest_vault'));
   assert.ok(servicePaths.includes('/rpc/js_rest_admin'));
+});
+
+/// Sends `raw` on one connection and returns what came back once `responses` answers arrived
+/// (each ends with its JSON body, whose length Content-Length gives).
+function exchange(raw, responses) {
+  const { hostname, port } = new URL(mb.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(raw));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => {
+      text += chunk;
+      const answers = [...text.matchAll(/content-length: (\d+)\r\n[\s\S]*?\r\n\r\n/gi)];
+      const complete = answers.length >= responses
+        && text.length >= answers[responses - 1].index + answers[responses - 1][0].length + Number(answers[responses - 1][1]);
+      if (complete) {
+        socket.end();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+    setTimeout(() => { socket.destroy(); reject(new Error(`no answer: ${text}`)); }, 10_000);
+  });
+}
+
+test('raw ", <, > and ` in a request target work as PostgREST takes them (curl sends ->> as it is)', async () => {
+  const key = `apikey: ${mb.anonKey}\r\nauthorization: Bearer ${mb.anonKey}`;
+  const body = '{"username":"GET /rest/v1/x?a=<b> HTTP/1.1"}';
+  const text = await exchange(
+    `GET /rest/v1/js_rest_users?select=id,lang:profile->>lang&profile->>lang=eq.fr&order=id HTTP/1.1\r\nhost: x\r\n${key}\r\n\r\n`
+      // A body with a request line in it is a body; the request after it is read as one.
+      + `POST /rest/v1/rpc/js_rest_echo HTTP/1.1\r\nhost: x\r\n${key}\r\ncontent-type: application/json\r\ncontent-length: ${body.length + 12}\r\n\r\n{"payload":${body}}`
+      + `GET /rest/v1/js_rest_users?select=id&username=in.("ada","eve%20smith")&bio=not.like.*<*&order=id HTTP/1.1\r\nhost: x\r\n${key}\r\n\r\n`,
+    3,
+  );
+  const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  assert.deepEqual(statuses, [200, 200, 200], text);
+  assert.ok(text.includes('[{"id":1,"lang":"fr"}, \n {"id":5,"lang":"fr"}]'), text);
+  assert.ok(text.includes('{"got": {"username": "GET /rest/v1/x?a=<b> HTTP/1.1"}}'), text);
+  assert.ok(text.includes('[{"id":1}, \n {"id":5}]'), text);
 });

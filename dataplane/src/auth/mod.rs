@@ -236,8 +236,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .ok_or_else(|| AuthError::internal("no project in request extensions"))?;
         let peer = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
+            .get::<axum::extract::ConnectInfo<crate::server::serve::PeerAddr>>()
+            .map(|c| c.0.0.ip());
         let (ip, limit_key) = client_address(
             project.auth.settings.rate_limit_header.as_deref(),
             &parts.headers,

@@ -2,6 +2,7 @@
 
 pub mod jwt;
 pub mod not_built;
+pub mod target;
 
 /// Whether `path` is `prefix` itself or lies under it (`/rest/v1`, `/rest/v1/…`, not
 /// `/rest/v10`).

@@ -4,8 +4,14 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use madbase_config::DataPlaneConfig;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::http::target::TargetEncoding;
 
 use super::project::{ProjectContext, Projects};
 
@@ -18,11 +24,39 @@ pub async fn run_http(
     let app = super::app::app(projects);
     // The peer address reaches handlers (auth keys its rate limits on it).
     axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        EncodingListener(listener),
+        app.into_make_service_with_connect_info::<PeerAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Accepts TCP connections whose request targets reach the HTTP layer encoded as it wants them
+/// ([`TargetEncoding`]).
+struct EncodingListener(TcpListener);
+
+impl axum::serve::Listener for EncodingListener {
+    type Io = TargetEncoding<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        (TargetEncoding::new(io), addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+/// The client's address, in the request's extensions as `ConnectInfo<PeerAddr>`.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, EncodingListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, EncodingListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
 }
 
 /// The configuration `madbase serve` runs with: the environment over the TOML file at `file`,
