@@ -90,51 +90,83 @@ impl Rewriter {
     /// encoding, and returns its position, not consuming it; `None` when all of `input` passes
     /// unchanged. From that position on the caller runs [`Rewriter::rewrite`].
     fn scan(&mut self, input: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while i < input.len() {
-            match self.state {
-                State::Passthrough => return None,
-                State::Body(n) | State::ChunkData(n) => {
-                    let take = n.min((input.len() - i) as u64);
-                    i += take as usize;
-                    self.after_data(n - take);
-                }
-                State::Target if needs_encoding(input[i]) => return Some(i),
-                _ => {
-                    self.step(input[i]);
-                    i += 1;
-                }
-            }
-        }
-        None
+        let done = self.advance(input);
+        (done < input.len()).then_some(done)
     }
 
     /// `input` with the target bytes encoded, appended to `out`.
     fn rewrite(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut i = 0;
         while i < input.len() {
+            let n = self.advance(&input[i..]);
+            out.extend_from_slice(&input[i..i + n]);
+            i += n;
+            if let Some(&b) = input.get(i) {
+                out.extend_from_slice(&[b'%', hex_digit(b >> 4), hex_digit(b)]);
+                i += 1;
+            }
+        }
+    }
+
+    /// Follows `input` as far as it passes unchanged, a run at a time; returns how much of it
+    /// did. It stops short only at a target byte to encode, which it leaves unconsumed.
+    fn advance(&mut self, input: &[u8]) -> usize {
+        let mut i = 0;
+        while i < input.len() {
+            let rest = &input[i..];
             match self.state {
-                State::Passthrough => {
-                    out.extend_from_slice(&input[i..]);
-                    return;
-                }
+                State::Passthrough => return input.len(),
                 State::Body(n) | State::ChunkData(n) => {
-                    let take = n.min((input.len() - i) as u64);
-                    out.extend_from_slice(&input[i..i + take as usize]);
+                    let take = n.min(rest.len() as u64);
                     i += take as usize;
                     self.after_data(n - take);
                 }
-                State::Target if needs_encoding(input[i]) => {
-                    out.extend_from_slice(&[b'%', hex_digit(input[i] >> 4), hex_digit(input[i])]);
+                State::Method => match rest.iter().position(|&b| b == b' ') {
+                    Some(p) => {
+                        i += p + 1;
+                        self.state = State::Target;
+                    }
+                    None => i = input.len(),
+                },
+                State::Target => {
+                    let Some(p) = rest
+                        .iter()
+                        .position(|&b| matches!(b, b' ' | b'\r' | b'\n') || needs_encoding(b))
+                    else {
+                        return input.len();
+                    };
+                    i += p;
+                    match rest[p] {
+                        b' ' => self.state = State::LineRest,
+                        // No version: not HTTP/1.x, which the HTTP layer refuses.
+                        b'\r' | b'\n' => self.state = State::Passthrough,
+                        _ => return i,
+                    }
                     i += 1;
                 }
-                _ => {
-                    out.push(input[i]);
-                    self.step(input[i]);
-                    i += 1;
+                State::LineRest => match rest.iter().position(|&b| b == b'\n') {
+                    Some(p) => {
+                        i += p + 1;
+                        self.framing = Framing::default();
+                        self.state = State::Head;
+                        self.start_line();
+                    }
+                    None => i = input.len(),
+                },
+                State::Head | State::Trailers | State::ChunkSize | State::ChunkEnd => {
+                    let end = rest.iter().position(|&b| b == b'\n');
+                    self.push_line(&rest[..end.unwrap_or(rest.len())]);
+                    match end {
+                        Some(p) => {
+                            i += p + 1;
+                            self.end_line();
+                        }
+                        None => i = input.len(),
+                    }
                 }
             }
         }
+        i
     }
 
     /// After body or chunk bytes: `left` of them still to come.
@@ -155,46 +187,10 @@ impl Rewriter {
         self.line_overflow = false;
     }
 
-    fn push_line(&mut self, b: u8) {
-        if self.line.len() < MAX_LINE {
-            self.line.push(b);
-        } else {
-            self.line_overflow = true;
-        }
-    }
-
-    /// One byte outside bodies and chunk data.
-    fn step(&mut self, b: u8) {
-        match self.state {
-            State::Method => {
-                if b == b' ' {
-                    self.state = State::Target;
-                }
-            }
-            State::Target => {
-                if b == b' ' {
-                    self.state = State::LineRest;
-                } else if b == b'\r' || b == b'\n' {
-                    // No version: not HTTP/1.x, which the HTTP layer refuses.
-                    self.state = State::Passthrough;
-                }
-            }
-            State::LineRest => {
-                if b == b'\n' {
-                    self.framing = Framing::default();
-                    self.state = State::Head;
-                    self.start_line();
-                }
-            }
-            State::Head | State::Trailers | State::ChunkSize | State::ChunkEnd => {
-                if b == b'\n' {
-                    self.end_line();
-                } else {
-                    self.push_line(b);
-                }
-            }
-            State::Body(_) | State::ChunkData(_) | State::Passthrough => {}
-        }
+    fn push_line(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE - self.line.len();
+        self.line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.line_overflow |= bytes.len() > room;
     }
 
     /// The end of a header, trailer, chunk-size or chunk-end line.
