@@ -65,6 +65,8 @@ settings! {
         "TLS to PostgreSQL when the database URL sets no sslmode (libpq's sslmode): disable, allow, prefer (libpq's default), require, verify-ca or verify-full.";
     "db_ssl_root_cert" => "MADBASE_DB_SSL_ROOT_CERT", required: false, secret: false, default: None,
         "PEM file of the CAs trusted for PostgreSQL's certificate, or `system` for the operating system's store, when the database URL sets no sslrootcert (libpq's sslrootcert).";
+    "db_ssl_crl" => "MADBASE_DB_SSL_CRL", required: false, secret: false, default: None,
+        "PEM file of certificate revocation lists for PostgreSQL's certificate chain, when the database URL sets no sslcrl (libpq's sslcrl): every certificate of the chain then needs its issuer's list.";
     "db_schemas" => "MADBASE_DB_SCHEMAS", required: false, secret: false, default: Some("public,graphql_public"),
         "Comma-separated schemas exposed by /rest/v1; the first is the default.";
     "db_pool_size" => "MADBASE_DB_POOL_SIZE", required: false, secret: false, default: Some("10"),
@@ -688,6 +690,8 @@ pub struct DataPlaneConfig {
     pub db_ssl_mode: Option<DbSslMode>,
     /// See `db_ssl_root_cert`.
     pub db_ssl_root_cert: Option<String>,
+    /// See `db_ssl_crl`.
+    pub db_ssl_crl: Option<String>,
     /// See `openapi_mode`.
     pub openapi_mode: OpenApiMode,
     /// See `db_tx_end`.
@@ -1113,6 +1117,7 @@ impl DataPlaneConfig {
             DbSslMode::parse,
         );
         let db_ssl_root_cert = raw.get("db_ssl_root_cert").map(str::to_owned);
+        let db_ssl_crl = raw.get("db_ssl_crl").map(str::to_owned);
         let db_root_spec = raw.parse("db_root_spec", "a function name like root", |v| {
             valid_unqualified_function_name(v).then(|| v.to_owned())
         });
@@ -1310,6 +1315,7 @@ impl DataPlaneConfig {
                 db_pool_max_lifetime: db_pool_max_lifetime.unwrap_or(1800),
                 db_ssl_mode,
                 db_ssl_root_cert,
+                db_ssl_crl,
                 db_root_spec,
                 db_hoisted_tx_settings: db_hoisted_tx_settings.unwrap_or_default(),
                 db_max_rows,
@@ -1445,6 +1451,9 @@ impl DataPlaneConfig {
         }
         if let Some(path) = &self.db_ssl_root_cert {
             out.push(("MADBASE_DB_SSL_ROOT_CERT", path.clone()));
+        }
+        if let Some(path) = &self.db_ssl_crl {
+            out.push(("MADBASE_DB_SSL_CRL", path.clone()));
         }
         if let Some(f) = &self.db_root_spec {
             out.push(("MADBASE_DB_ROOT_SPEC", f.clone()));
@@ -1801,6 +1810,7 @@ mod tests {
             ("MADBASE_OPENAPI_MODE", "ignore-privileges"),
             ("MADBASE_DB_SSL_MODE", "verify-full"),
             ("MADBASE_DB_SSL_ROOT_CERT", "/etc/madbase/db-ca/ca.crt"),
+            ("MADBASE_DB_SSL_CRL", "/etc/madbase/db-crl/root.crl"),
             ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
             ("MADBASE_DB_ROOT_SPEC", "root_doc"),
             (

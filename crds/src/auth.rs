@@ -137,7 +137,7 @@ pub struct ConfigMapKeyRef {
     /// Name of the ConfigMap.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Key inside the ConfigMap; defaults to `ca.crt`.
+    /// Key inside the ConfigMap; defaults to `ca.crt` (`root.crl` for revocation lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub key: Option<String>,

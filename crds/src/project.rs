@@ -107,7 +107,8 @@ pub struct DatabaseSpec {
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("!has(self.sslMode) || !(self.sslMode in ['verify-ca', 'verify-full']) || has(self.caConfigMapRef) || has(self.caSecretRef)").message("database.tls.sslMode verify-ca and verify-full need database.tls.caConfigMapRef or caSecretRef"),
-    validation = Rule::new("!(has(self.caConfigMapRef) && has(self.caSecretRef))").message("database.tls takes caConfigMapRef or caSecretRef, not both")
+    validation = Rule::new("!(has(self.caConfigMapRef) && has(self.caSecretRef))").message("database.tls takes caConfigMapRef or caSecretRef, not both"),
+    validation = Rule::new("!(has(self.crlConfigMapRef) && has(self.crlSecretRef))").message("database.tls takes crlConfigMapRef or crlSecretRef, not both")
 )]
 pub struct DatabaseTls {
     /// libpq's `sslmode`: `disable`, `allow`, `prefer` (the default: TLS when the server
@@ -122,6 +123,15 @@ pub struct DatabaseTls {
     /// when the project lives in the cluster's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_secret_ref: Option<SecretKeyRef>,
+    /// ConfigMap key (default `root.crl`) with PEM certificate revocation lists for the
+    /// database's certificate chain (libpq's `sslcrl`); mounted into the pods
+    /// (`MADBASE_DB_SSL_CRL`). As in libpq, every certificate of the chain then needs its
+    /// issuer's list, and an expired list fails the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_config_map_ref: Option<crate::ConfigMapKeyRef>,
+    /// The same from a Secret key (default `root.crl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_secret_ref: Option<SecretKeyRef>,
 }
 
 /// An existing database reached through a connection URL kept in a Secret.

@@ -244,6 +244,8 @@ async fn dev_runs_on_a_database_that_demands_tls() {
         &[
             ("MADBASE_DB_SSL_MODE", "verify-full"),
             ("MADBASE_DB_SSL_ROOT_CERT", &ca),
+            // A revocation list that does not name the server's certificate.
+            ("MADBASE_DB_SSL_CRL", &server.file("clean.crl")),
             ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
             // A data API option, passed through like the rest.
             ("MADBASE_DB_AGGREGATES_ENABLED", "true"),
@@ -306,11 +308,22 @@ async fn dev_runs_on_a_database_that_demands_tls() {
     );
     assert!(dev.stop().success());
 
-    // A server whose certificate another CA signed is refused, saying why: whether the URL
-    // or the settings ask for verification.
-    for (url, root) in [
-        (verified("other-ca.pem"), None),
-        (url.clone(), Some(server.file("other-ca.pem"))),
+    // A server whose certificate another CA signed, or that its CA revoked, is refused,
+    // saying why: whether the URL or the settings ask for verification.
+    for (url, root, crl, why) in [
+        (verified("other-ca.pem"), None, None, "UnknownIssuer"),
+        (
+            url.clone(),
+            Some(server.file("other-ca.pem")),
+            None,
+            "UnknownIssuer",
+        ),
+        (
+            url.clone(),
+            Some(ca.clone()),
+            Some(server.file("revoked.crl")),
+            "Revoked",
+        ),
     ] {
         let other = tempfile::tempdir().expect("tempdir");
         let mut cmd = Command::new(BIN);
@@ -324,10 +337,13 @@ async fn dev_runs_on_a_database_that_demands_tls() {
             cmd.env("MADBASE_DB_SSL_MODE", "verify-full")
                 .env("MADBASE_DB_SSL_ROOT_CERT", root);
         }
+        if let Some(crl) = &crl {
+            cmd.env("MADBASE_DB_SSL_CRL", crl);
+        }
         let out = output_within(cmd, Duration::from_secs(60));
         assert_eq!(out.status.code(), Some(1), "{root:?}");
         let err = stderr(&out);
-        assert!(err.contains("UnknownIssuer"), "{root:?}: {err}");
+        assert!(err.contains(why), "{root:?} {crl:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
 }

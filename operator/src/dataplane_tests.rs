@@ -449,6 +449,11 @@ fn database_tls_reaches_the_pods() {
             key: Some("global-bundle.pem".into()),
         }),
         ca_secret_ref: None,
+        crl_config_map_ref: None,
+        crl_secret_ref: Some(madbase_crds::SecretKeyRef {
+            name: "db-crls".into(),
+            key: None,
+        }),
     });
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let objects = build(&v, &owner(&v));
@@ -469,6 +474,10 @@ fn database_tls_reaches_the_pods() {
     assert_eq!(
         setting("MADBASE_DB_SSL_ROOT_CERT"),
         "/etc/madbase/db-ca/ca.crt"
+    );
+    assert_eq!(
+        setting("MADBASE_DB_SSL_CRL"),
+        "/etc/madbase/db-crl/root.crl"
     );
     let pod = objects
         .deployment
@@ -498,6 +507,27 @@ fn database_tls_reaches_the_pods() {
                 && m.mount_path == "/etc/madbase/db-ca"
                 && m.read_only == Some(true))
     );
+    // The revocation lists, from a Secret, in a volume of their own.
+    let crls = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "db-crl")
+        .and_then(|v| v.secret.as_ref())
+        .expect("db-crl volume");
+    assert_eq!(crls.secret_name.as_deref(), Some("db-crls"));
+    let items = crls.items.clone().unwrap_or_default();
+    assert_eq!(
+        (items[0].key.as_str(), items[0].path.as_str()),
+        ("root.crl", "root.crl")
+    );
+    assert!(
+        pod.containers[0]
+            .volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.name == "db-crl" && m.mount_path == "/etc/madbase/db-crl")
+    );
     // The bundle may come from a Secret instead (CloudNativePG's `<cluster>-ca`).
     let mut p = shared();
     p.spec.database.tls = Some(madbase_crds::DatabaseTls {
@@ -507,6 +537,7 @@ fn database_tls_reaches_the_pods() {
             name: "shared-pg-ca".into(),
             key: None,
         }),
+        ..Default::default()
     });
     let v = validate(&p, &config(), &Referenced::default()).expect("valid");
     let objects = build(&v, &owner(&v));

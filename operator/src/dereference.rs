@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use kube::{Api, Client, ResourceExt};
 use madbase_crds::MadBaseProject;
 
-use crate::auth_settings::{self, MountSource};
+use crate::auth_settings::{self, FileMount, MountSource};
 use crate::keys::secret_value;
 use crate::operator_config::SecretString;
 use crate::validate::Referenced;
@@ -109,7 +109,14 @@ pub async fn dereference(
     if !lenient {
         referenced.auth_versions = auth_inputs(client, project, &api).await?;
         if spec.database.external.is_some() {
-            referenced.db_ca = db_ca(client, project, &api).await?;
+            let (_, mounts) = crate::validate::database_tls(spec.database.tls.as_ref());
+            for mount in mounts {
+                let pem = mounted_file(client, project, &api, &mount).await?;
+                match mount.volume {
+                    "db-crl" => referenced.db_crl = pem,
+                    _ => referenced.db_ca = pem,
+                }
+            }
         }
     }
     Ok(referenced)
@@ -168,21 +175,20 @@ async fn auth_inputs(
     Ok(versions)
 }
 
-/// The PEM of `spec.database.tls`'s CA bundle, from its ConfigMap (`data` or `binaryData`) or
-/// Secret; none when the spec names no bundle.
-async fn db_ca(
+/// The content of a file `spec.database.tls` mounts (its CA bundle or revocation lists), from
+/// its ConfigMap (`data` or `binaryData`) or Secret.
+async fn mounted_file(
     client: &Client,
     project: &MadBaseProject,
     secrets: &Api<Secret>,
+    mount: &FileMount,
 ) -> Result<Option<Vec<u8>>, DerefError> {
-    let (_, Some(mount)) = crate::validate::database_tls(project.spec.database.tls.as_ref()) else {
-        return Ok(None);
-    };
     let Some((key, _)) = mount.items.first() else {
         return Ok(None);
     };
-    match mount.source {
+    match &mount.source {
         MountSource::Secret(name) => {
+            let name = name.clone();
             let secret = get_secret(secrets, &name).await?;
             let value = secret
                 .data
@@ -196,6 +202,7 @@ async fn db_ca(
             })
         }
         MountSource::ConfigMap(name) => {
+            let name = name.clone();
             let config_maps: Api<ConfigMap> =
                 Api::namespaced(client.clone(), &project.namespace().unwrap_or_default());
             let cm = get_config_map(&config_maps, &name).await?;

@@ -39,13 +39,15 @@ pub enum PostgresError {
 
 /// What a project's `spec.database.tls` asks of connections to its database, applied to the
 /// operator's own check of an `external` one as the data plane applies it: where the URL says
-/// nothing, `ssl_mode` and the CA bundle decide.
+/// nothing, `ssl_mode`, the CA bundle and the revocation lists decide.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DbTls {
     /// `spec.database.tls.sslMode`.
     pub ssl_mode: Option<madbase_config::DbSslMode>,
     /// The CA bundle's PEM, read from the ConfigMap or Secret the spec names.
     pub ca_pem: Option<Vec<u8>>,
+    /// The revocation lists' PEM, read the same way.
+    pub crl_pem: Option<Vec<u8>>,
 }
 
 /// What the reconciler needs from PostgreSQL; the real implementation is [`PgAdmin`].
@@ -114,15 +116,12 @@ async fn connect_with(
                     .flatten()
                     .map(|m| m.as_str().to_owned())
             };
-            match &tls.ca_pem {
-                Some(pem) => madbase_pgconn::DbUrl::parse_with_roots(
-                    url,
-                    &env,
-                    pem,
-                    "spec.database.tls CA bundle",
-                ),
-                None => madbase_pgconn::DbUrl::parse_with_env(url, &env),
-            }
+            let memory = madbase_pgconn::InMemoryTls {
+                roots: (tls.ca_pem.as_deref()).map(|pem| (pem, "spec.database.tls CA bundle")),
+                crls: (tls.crl_pem.as_deref())
+                    .map(|pem| (pem, "spec.database.tls revocation lists")),
+            };
+            madbase_pgconn::DbUrl::parse_with_memory(url, &env, &memory)
         }
     };
     let mut url = parsed.map_err(|e| match e {

@@ -31,6 +31,8 @@ pub struct Referenced {
     /// The PEM of `spec.database.tls`'s CA bundle, read for the operator's own check of an
     /// `external` database.
     pub db_ca: Option<Vec<u8>>,
+    /// The PEM revocation lists `spec.database.tls` names, for the same check.
+    pub db_crl: Option<Vec<u8>>,
     /// `resourceVersion` of each Secret and ConfigMap `spec.auth` points the pods at, keyed
     /// `secret/<name>` or `configmap/<name>`: a change rolls the pods, which read them at start.
     pub auth_versions: BTreeMap<String, String>,
@@ -264,39 +266,57 @@ pub const API_PASSWORD_KEY: &str = "api-password";
 
 /// Where `spec.database.tls.caConfigMapRef` is mounted in the pods.
 pub const DB_CA_DIR: &str = "/etc/madbase/db-ca";
-/// The file name of that CA bundle, and its default ConfigMap key.
+/// The file name of that CA bundle, and its default key.
 const DB_CA_FILE: &str = "ca.crt";
+/// Where `spec.database.tls.crlConfigMapRef` is mounted in the pods.
+pub const DB_CRL_DIR: &str = "/etc/madbase/db-crl";
+/// The file name of those revocation lists, and their default key.
+const DB_CRL_FILE: &str = "root.crl";
 
-/// The settings `spec.database.tls` becomes, and the CA bundle mount it needs.
-pub fn database_tls(tls: Option<&DatabaseTls>) -> (BTreeMap<String, String>, Option<FileMount>) {
+/// The settings `spec.database.tls` becomes, and the mounts it needs: the CA bundle first, then
+/// the revocation lists.
+pub fn database_tls(tls: Option<&DatabaseTls>) -> (BTreeMap<String, String>, Vec<FileMount>) {
     let mut settings = BTreeMap::new();
+    let mut mounts = Vec::new();
     let Some(tls) = tls else {
-        return (settings, None);
+        return (settings, mounts);
     };
     if let Some(mode) = tls.ssl_mode {
         settings.insert("MADBASE_DB_SSL_MODE".to_owned(), mode.as_str().to_owned());
     }
-    let source = match (&tls.ca_config_map_ref, &tls.ca_secret_ref) {
-        (Some(cm), _) => Some((MountSource::ConfigMap(cm.name.clone()), cm.key.clone())),
-        (None, Some(s)) => Some((MountSource::Secret(s.name.clone()), s.key.clone())),
-        (None, None) => None,
-    };
-    let mount = source.map(|(source, key)| {
-        settings.insert(
-            "MADBASE_DB_SSL_ROOT_CERT".to_owned(),
-            format!("{DB_CA_DIR}/{DB_CA_FILE}"),
-        );
-        FileMount {
-            volume: "db-ca",
-            source,
-            items: vec![(
-                key.unwrap_or_else(|| DB_CA_FILE.to_owned()),
-                DB_CA_FILE.to_owned(),
-            )],
-            path: DB_CA_DIR,
-        }
-    });
-    (settings, mount)
+    let files = [
+        (
+            &tls.ca_config_map_ref,
+            &tls.ca_secret_ref,
+            "MADBASE_DB_SSL_ROOT_CERT",
+            "db-ca",
+            DB_CA_DIR,
+            DB_CA_FILE,
+        ),
+        (
+            &tls.crl_config_map_ref,
+            &tls.crl_secret_ref,
+            "MADBASE_DB_SSL_CRL",
+            "db-crl",
+            DB_CRL_DIR,
+            DB_CRL_FILE,
+        ),
+    ];
+    for (config_map, secret, variable, volume, dir, file) in files {
+        let source = match (config_map, secret) {
+            (Some(cm), _) => (MountSource::ConfigMap(cm.name.clone()), cm.key.clone()),
+            (None, Some(s)) => (MountSource::Secret(s.name.clone()), s.key.clone()),
+            (None, None) => continue,
+        };
+        settings.insert(variable.to_owned(), format!("{dir}/{file}"));
+        mounts.push(FileMount {
+            volume,
+            source: source.0,
+            items: vec![(source.1.unwrap_or_else(|| file.to_owned()), file.to_owned())],
+            path: dir,
+        });
+    }
+    (settings, mounts)
 }
 
 fn problem(out: &mut Vec<FieldProblem>, path: &str, message: impl Into<String>) {
@@ -398,6 +418,7 @@ pub fn validate(
                 tls: crate::postgres::DbTls {
                     ssl_mode: spec.database.tls.as_ref().and_then(|t| t.ssl_mode),
                     ca_pem: referenced.db_ca.clone(),
+                    crl_pem: referenced.db_crl.clone(),
                 },
                 api_login: ext.api_login.as_ref().map(|login| {
                     if !madbase_config::valid_role_name(&login.user) {

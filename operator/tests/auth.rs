@@ -276,6 +276,15 @@ async fn an_external_database_is_checked_under_the_project_s_tls() {
             "tls: {sslMode: verify-ca, caSecretRef: {name: pg-ca, key: root.pem}}",
             "verify-ca ca:7B",
         ),
+        // Revocation lists come along, from a Secret or a ConfigMap.
+        (
+            "tls: {sslMode: verify-full, caConfigMapRef: {name: db-ca}, crlSecretRef: {name: pg-ca, key: lists.pem}}",
+            "verify-full ca:5B crl:9B",
+        ),
+        (
+            "tls: {sslMode: verify-ca, caSecretRef: {name: pg-ca, key: root.pem}, crlConfigMapRef: {name: db-ca, key: root.crl}}",
+            "verify-ca ca:7B crl:6B",
+        ),
         ("tls: {sslMode: require}", "require no-ca"),
         ("{}", "- no-ca"),
     ] {
@@ -300,14 +309,17 @@ spec:
             vec![p],
             vec![
                 secret("shop-db", &[("uri", url)]),
-                secret("pg-ca", &[("root.pem", "pg-cert")]),
+                secret(
+                    "pg-ca",
+                    &[("root.pem", "pg-cert"), ("lists.pem", "pg-crlpem")],
+                ),
             ],
         )
         .await;
         Api::<ConfigMap>::namespaced(client.clone(), NS)
             .create(
                 &PostParams::default(),
-                &config_map("db-ca", &[("ca.crt", "cm-ca")]),
+                &config_map("db-ca", &[("ca.crt", "cm-ca"), ("root.crl", "cm-crl")]),
             )
             .await
             .expect("create");

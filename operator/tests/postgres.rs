@@ -333,7 +333,7 @@ async fn reconcile_provisions_a_working_url_and_deletion_honours_the_policy() {
 }
 
 #[tokio::test]
-async fn the_external_check_verifies_the_server_with_the_project_s_ca() {
+async fn the_external_check_verifies_the_server_with_the_project_s_ca_and_revocation_lists() {
     let server = madbase_pgconn::testing::TlsServer::start()
         .await
         .expect("TLS server");
@@ -342,6 +342,7 @@ async fn the_external_check_verifies_the_server_with_the_project_s_ca() {
     let verify = |pem: &[u8]| DbTls {
         ssl_mode: Some(madbase_config::DbSslMode::VerifyFull),
         ca_pem: Some(pem.to_vec()),
+        crl_pem: None,
     };
     PgAdmin
         .check(&url, &verify(&ca))
@@ -355,6 +356,38 @@ async fn the_external_check_verifies_the_server_with_the_project_s_ca() {
         .expect_err("unknown issuer");
     assert!(
         matches!(&err, PostgresError::Unreachable(m) if m.contains("UnknownIssuer")),
+        "{err:?}"
+    );
+    // The project's revocation lists count too: one revoking another certificate passes, one
+    // revoking the server's stops the check before the credentials go out.
+    let with_crl = |name: &str| DbTls {
+        crl_pem: Some(std::fs::read(server.file(name)).expect("list")),
+        ..verify(&ca)
+    };
+    PgAdmin
+        .check(&url, &with_crl("clean.crl"))
+        .await
+        .expect("not revoked");
+    let err = PgAdmin
+        .check(&url, &with_crl("revoked.crl"))
+        .await
+        .expect_err("revoked");
+    assert!(
+        matches!(&err, PostgresError::Unreachable(m) if m.contains("Revoked")),
+        "{err:?}"
+    );
+    let err = PgAdmin
+        .check(
+            &url,
+            &DbTls {
+                crl_pem: Some(ca.clone()),
+                ..verify(&ca)
+            },
+        )
+        .await
+        .expect_err("not a list");
+    assert!(
+        matches!(&err, PostgresError::InvalidUrl(m) if m.contains("spec.database.tls revocation lists: no PEM certificate revocation list")),
         "{err:?}"
     );
     // verify-full without a bundle is a spec the data plane could not use either (unless
@@ -375,6 +408,7 @@ async fn the_external_check_verifies_the_server_with_the_project_s_ca() {
             &DbTls {
                 ssl_mode: Some(madbase_config::DbSslMode::VerifyFull),
                 ca_pem: None,
+                crl_pem: None,
             },
         )
         .await

@@ -54,6 +54,17 @@ pub enum UrlError {
     Tls(String),
 }
 
+/// TLS material held in memory (e.g. read from Kubernetes objects) rather than in files; each
+/// part, with what to call it in errors, stands in for the file the URL or environment would
+/// name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemoryTls<'a> {
+    /// PEM CA certificates trusted for the server (libpq's `sslrootcert`).
+    pub roots: Option<(&'a [u8], &'a str)>,
+    /// PEM certificate revocation lists (libpq's `sslcrl`).
+    pub crls: Option<(&'a [u8], &'a str)>,
+}
+
 /// A parsed database URL: the `tokio-postgres` settings and the TLS to use with them.
 #[derive(Debug, Clone)]
 pub struct DbUrl {
@@ -73,7 +84,7 @@ impl DbUrl {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, UrlError> {
-        Self::parse_inner(text, env, None)
+        Self::parse_inner(text, env, &InMemoryTls::default())
     }
 
     /// [`DbUrl::parse_with_env`] where the trusted roots, unless the URL or `env` name their
@@ -85,14 +96,29 @@ impl DbUrl {
         roots_pem: &[u8],
         label: &str,
     ) -> Result<Self, UrlError> {
-        Self::parse_inner(text, env, Some((roots_pem, label)))
+        let memory = InMemoryTls {
+            roots: Some((roots_pem, label)),
+            crls: None,
+        };
+        Self::parse_inner(text, env, &memory)
+    }
+
+    /// [`DbUrl::parse_with_env`] with the trusted roots and revocation lists held in memory
+    /// ([`InMemoryTls`]), each used where the URL and `env` name no file of their own.
+    pub fn parse_with_memory(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        memory: &InMemoryTls<'_>,
+    ) -> Result<Self, UrlError> {
+        Self::parse_inner(text, env, memory)
     }
 
     fn parse_inner(
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
-        roots_pem: Option<(&[u8], &str)>,
+        memory: &InMemoryTls<'_>,
     ) -> Result<Self, UrlError> {
+        let roots_pem = memory.roots;
         let (rest, mut ours) = options::split(text)?;
         for (option, variable) in options::OURS.iter().zip(options::ENV) {
             if !ours.iter().any(|(name, _)| name == option)
@@ -162,12 +188,13 @@ impl DbUrl {
             true => tokio_postgres::config::SslMode::Disable,
             false => tls::for_tokio_postgres(mode),
         });
-        let crls = match (crl, crl_dir) {
-            (None, None) => default_crl_file()
+        let crls = match (crl, crl_dir, memory.crls) {
+            (None, None, Some((pem, label))) => tls::parse_crls(pem, label)?,
+            (None, None, None) => default_crl_file()
                 .map(|f| tls::load_crls(Some(&f), None))
                 .transpose()?
                 .unwrap_or_default(),
-            (file, dir) => tls::load_crls(file.as_deref(), dir.as_deref())?,
+            (file, dir, _) => tls::load_crls(file.as_deref(), dir.as_deref())?,
         };
         let tls = Tls::build(mode, roots, client, sni, direct, crls)?;
         Ok(Self { pg, tls })

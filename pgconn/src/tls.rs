@@ -125,6 +125,23 @@ pub(crate) fn load_crls(
     Ok(out)
 }
 
+/// Revocation lists from PEM held in memory, called `label` in errors; none is an error, as
+/// for a named file.
+pub(crate) fn parse_crls(
+    pem: &[u8],
+    label: &str,
+) -> Result<Vec<CertificateRevocationListDer<'static>>, UrlError> {
+    let crls = CertificateRevocationListDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| UrlError::Tls(format!("{label}: {e}")))?;
+    if crls.is_empty() {
+        return Err(UrlError::Tls(format!(
+            "{label}: no PEM certificate revocation list in it"
+        )));
+    }
+    Ok(crls)
+}
+
 /// `5d30f3c5.r0`: how `openssl rehash` names a revocation list.
 fn is_rehashed_crl(name: &str) -> bool {
     name.split_once(".r").is_some_and(|(hash, n)| {

@@ -67,12 +67,14 @@ pub enum ProjectError {
 }
 
 /// The project's database URL with its TLS: the URL's own options first, then
-/// `MADBASE_DB_SSL_MODE` / `MADBASE_DB_SSL_ROOT_CERT`, then libpq's environment variables.
+/// `MADBASE_DB_SSL_MODE` / `MADBASE_DB_SSL_ROOT_CERT` / `MADBASE_DB_SSL_CRL`, then libpq's
+/// environment variables.
 pub fn db_url(config: &DataPlaneConfig) -> Result<DbUrl, ProjectError> {
     let env = |name: &str| {
         match name {
             "PGSSLMODE" => config.db_ssl_mode.map(|m| m.as_str().to_owned()),
             "PGSSLROOTCERT" => config.db_ssl_root_cert.clone(),
+            "PGSSLCRL" => config.db_ssl_crl.clone(),
             _ => None,
         }
         .or_else(|| std::env::var(name).ok())

@@ -215,7 +215,11 @@ impl Postgres for FakePostgres {
             Some(pem) => format!("ca:{}B", pem.len()),
             None => "no-ca".into(),
         };
-        let r = self.record(format!("check {url} {mode} {ca}"));
+        let crl = match &tls.crl_pem {
+            Some(pem) => format!(" crl:{}B", pem.len()),
+            None => String::new(),
+        };
+        let r = self.record(format!("check {url} {mode} {ca}{crl}"));
         Box::pin(async move { r })
     }
     fn provision<'a>(
