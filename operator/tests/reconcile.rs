@@ -239,18 +239,10 @@ async fn first_reconcile_creates_keys_database_secret_and_data_plane() {
         Some("api_mb_acme_shop")
     );
     let deployment: Deployment = h.get("shop").await.expect("deployment");
-    let env = deployment
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .map(|p| p.containers[0].env.clone().unwrap_or_default())
-        .unwrap_or_default();
-    let api_password_ref = env
-        .iter()
-        .find(|e| e.name == "MADBASE_DB_API_PASSWORD")
-        .and_then(|e| e.value_from.as_ref()?.secret_key_ref.as_ref())
-        .map(|r| (r.name.as_str(), r.key.as_str()));
-    assert_eq!(api_password_ref, Some(("shop-db", "api-password")));
+    assert_eq!(
+        secret_source(&deployment, "MADBASE_DB_API_PASSWORD"),
+        ("shop-db".to_owned(), "api-password".to_owned())
+    );
     let labels = deployment.metadata.labels.clone().unwrap_or_default();
     assert_eq!(
         labels
@@ -548,20 +540,9 @@ async fn unreachable_database_is_not_a_failure() {
     *h.postgres.fail_with.lock().expect("lock") = None;
     h.reconcile().await.expect("reachable");
     let d: Deployment = h.get("shop").await.expect("deployment");
-    let env = d
-        .spec
-        .and_then(|s| s.template.spec)
-        .map(|p| p.containers[0].env.clone().unwrap_or_default())
-        .unwrap_or_default();
-    let url = env
-        .iter()
-        .find(|e| e.name == "MADBASE_DATABASE_URL")
-        .and_then(|e| e.value_from.clone())
-        .and_then(|v| v.secret_key_ref)
-        .expect("secretKeyRef");
     assert_eq!(
-        (url.name.as_str(), url.key.as_str()),
-        ("shop-database", "uri")
+        secret_source(&d, "MADBASE_DATABASE_URL"),
+        ("shop-database".to_owned(), "uri".to_owned())
     );
 }
 
@@ -677,20 +658,12 @@ async fn an_external_api_login_s_password_is_checked_and_a_new_one_rolls_the_pod
         .expect("replace");
     h.reconcile().await.expect("reconcile");
     let d: Deployment = h.get("shop").await.expect("deployment");
-    let env = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .map(|p| p.containers[0].env.clone().unwrap_or_default())
-        .unwrap_or_default();
-    let password = env
-        .iter()
-        .find(|e| e.name == "MADBASE_DB_API_PASSWORD")
-        .and_then(|e| e.value_from.as_ref()?.secret_key_ref.clone())
-        .expect("from the Secret");
     assert_eq!(
-        (password.name.as_str(), password.key.as_str()),
-        ("shop-database", "authenticator-password")
+        secret_source(&d, "MADBASE_DB_API_PASSWORD"),
+        (
+            "shop-database".to_owned(),
+            "authenticator-password".to_owned()
+        )
     );
     let cm: ConfigMap = h.get("shop-config").await.expect("config map");
     assert_eq!(
@@ -743,27 +716,12 @@ async fn app_settings_from_a_secret_are_checked_and_roll_the_pods() {
         .expect("create");
     h.reconcile().await.expect("reconcile");
     let d: Deployment = h.get("shop").await.expect("deployment");
-    let env = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .map(|p| p.containers[0].env.clone().unwrap_or_default())
-        .unwrap_or_default();
-    let from = |name: &str| {
-        env.iter()
-            .find(|e| e.name == name)
-            .and_then(|e| e.value_from.clone())
-            .unwrap_or_else(|| panic!("{name} missing"))
-    };
-    let secret_ref = from("MADBASE_APP_SETTINGS_JWT_SECRET")
-        .secret_key_ref
-        .expect("secretKeyRef");
     assert_eq!(
-        (secret_ref.name.as_str(), secret_ref.key.as_str()),
-        ("shop-app", "jwt_secret")
+        secret_source(&d, "MADBASE_APP_SETTINGS_JWT_SECRET"),
+        ("shop-app".to_owned(), "jwt_secret".to_owned())
     );
     assert!(
-        from("MADBASE_APP_SETTINGS_JWT_EXP")
+        env_source(&d, "MADBASE_APP_SETTINGS_JWT_EXP")
             .config_map_key_ref
             .is_some()
     );

@@ -98,6 +98,25 @@ spec:
     )
 }
 
+/// Where the data-plane container's variable `name` comes from; panics when it is not set.
+pub fn env_source(d: &Deployment, name: &str) -> k8s_openapi::api::core::v1::EnvVarSource {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers[0].env.as_ref())
+        .and_then(|env| env.iter().find(|e| e.name == name))
+        .and_then(|e| e.value_from.clone())
+        .unwrap_or_else(|| panic!("{name} is not read from a ConfigMap or Secret"))
+}
+
+/// The Secret and key the data-plane container's variable `name` is read from.
+pub fn secret_source(d: &Deployment, name: &str) -> (String, String) {
+    let r = env_source(d, name)
+        .secret_key_ref
+        .unwrap_or_else(|| panic!("{name} is not read from a Secret"));
+    (r.name, r.key)
+}
+
 /// The configuration hash on a Deployment's pod template: a change rolls the pods.
 pub fn config_hash(d: &Deployment) -> Option<String> {
     d.spec
