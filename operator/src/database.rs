@@ -19,7 +19,6 @@ use crate::apply::{FIELD_MANAGER, delete_if_managed, is_managed, managed_labels}
 use crate::cnpg::{self, CnpgError, CnpgState};
 use crate::keys::secret_value;
 use crate::postgres::{Login, Postgres, PostgresError, project_url, random_password};
-
 use crate::validate::{API_PASSWORD_KEY, DatabasePlan, ValidatedProject};
 
 /// Key of the database Secret naming the data API's login role.
@@ -123,17 +122,6 @@ async fn create_once(client: &Client, secret: Secret) -> Result<Secret, kube::Er
     }
 }
 
-/// The stored value of `key` in Secret `name`, if there is one.
-async fn stored(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    key: &str,
-) -> Result<Option<String>, kube::Error> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    Ok(api.get_opt(name).await?.and_then(|s| secret_value(&s, key)))
-}
-
 /// Adds `data` to the existing Secret `name` where its keys are missing (a Secret written
 /// before those keys existed); creates the Secret when there is none.
 async fn create_or_complete(client: &Client, secret: Secret) -> Result<(), kube::Error> {
@@ -185,11 +173,15 @@ pub async fn ensure(
             secret_name,
             ..
         } => {
-            let ns = &project.namespace;
-            let password = stored(client, ns, secret_name, "password").await?;
-            let password = password.unwrap_or_else(random_password);
-            let api_password = stored(client, ns, secret_name, API_PASSWORD_KEY).await?;
-            let api_password = api_password.unwrap_or_else(random_password);
+            // Passwords are kept: the role's must match what the pods read.
+            let api: Api<Secret> = Api::namespaced(client.clone(), &project.namespace);
+            let stored = api.get_opt(secret_name).await?;
+            let kept = |key: &str| {
+                (stored.as_ref())
+                    .and_then(|s| secret_value(s, key))
+                    .unwrap_or_else(random_password)
+            };
+            let (password, api_password) = (kept("password"), kept(API_PASSWORD_KEY));
             let owner_login = Login {
                 role,
                 password: &password,
@@ -244,29 +236,25 @@ pub async fn ensure(
             // the project when it lives in the project's namespace (owner references cannot
             // cross namespaces; the finalizer handles the other case).
             let same_namespace = cluster_namespace == &project.namespace;
-            let mut passwords = Vec::new();
-            for (name, role) in [
-                (password_secret_name, role),
-                (api_password_secret_name, api_role),
-            ] {
-                let stored = create_once(
-                    client,
-                    secret(
-                        name,
-                        cluster_namespace,
-                        &project.name,
-                        same_namespace.then_some(owner),
-                        "kubernetes.io/basic-auth",
-                        BTreeMap::from([
-                            ("username".to_owned(), role.clone()),
-                            ("password".to_owned(), random_password()),
-                        ]),
-                    ),
-                )
-                .await?;
-                passwords.push(secret_value(&stored, "password").unwrap_or_default());
-            }
-            let [password, api_password] = <[String; 2]>::try_from(passwords).unwrap_or_default();
+            let password_of = |name: &str, role: &str| {
+                let wanted = secret(
+                    name,
+                    cluster_namespace,
+                    &project.name,
+                    same_namespace.then_some(owner),
+                    "kubernetes.io/basic-auth",
+                    BTreeMap::from([
+                        ("username".to_owned(), role.to_owned()),
+                        ("password".to_owned(), random_password()),
+                    ]),
+                );
+                async move {
+                    let stored = create_once(client, wanted).await?;
+                    Ok::<_, kube::Error>(secret_value(&stored, "password").unwrap_or_default())
+                }
+            };
+            let password = password_of(password_secret_name, role).await?;
+            let api_password = password_of(api_password_secret_name, api_role).await?;
             let state = cnpg::ensure(client, project, owner).await?;
             if let CnpgState::Waiting(reason, message) = state {
                 return Ok(DatabaseState::Waiting(reason, message));
