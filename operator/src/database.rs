@@ -18,7 +18,7 @@ use madbase_crds::{DatabaseStatus, DeletionPolicy};
 use crate::apply::{FIELD_MANAGER, delete_if_managed, is_managed, managed_labels};
 use crate::cnpg::{self, CnpgError, CnpgState};
 use crate::keys::secret_value;
-use crate::postgres::{Login, Postgres, PostgresError, project_url, random_password};
+use crate::postgres::{Claim, Login, Postgres, PostgresError, project_url, random_password};
 use crate::validate::{API_PASSWORD_KEY, DatabasePlan, ValidatedProject};
 
 /// Key of the database Secret naming the data API's login role.
@@ -122,6 +122,12 @@ async fn create_once(client: &Client, secret: Secret) -> Result<Secret, kube::Er
     }
 }
 
+/// Whether this project's database Secret, if any, names `role` as its login: then `role` was
+/// made for this project by an earlier reconcile (see [`Claim`]).
+fn names_role(stored: Option<&Secret>, role: &str) -> bool {
+    stored.and_then(|s| secret_value(s, "username")).as_deref() == Some(role)
+}
+
 /// Adds `data` to the existing Secret `name` where its keys are missing (a Secret written
 /// before those keys existed); creates the Secret when there is none.
 async fn create_or_complete(client: &Client, secret: Secret) -> Result<(), kube::Error> {
@@ -182,6 +188,11 @@ pub async fn ensure(
                     .unwrap_or_else(random_password)
             };
             let (password, api_password) = (kept("password"), kept(API_PASSWORD_KEY));
+            let marker = cnpg::role_comment(project);
+            let claim = Claim {
+                marker: &marker,
+                known: names_role(stored.as_ref(), role),
+            };
             let owner_login = Login {
                 role,
                 password: &password,
@@ -191,7 +202,7 @@ pub async fn ensure(
                 password: &api_password,
             };
             postgres
-                .provision(admin_url.expose(), database, owner_login, api_login)
+                .provision(admin_url.expose(), database, owner_login, api_login, claim)
                 .await?;
             let uri = project_url(
                 admin_url.expose(),
@@ -320,16 +331,21 @@ pub async fn cleanup(
             role,
             api_role,
             pool,
+            secret_name,
             ..
         } => {
             let what = format!("database {database} and roles {role}, {api_role} on pool {pool}");
             if delete {
+                let marker = cnpg::role_comment(project);
+                let secrets: Api<Secret> = Api::namespaced(client.clone(), &project.namespace);
+                let stored = secrets.get_opt(secret_name).await?;
+                let claim = Claim {
+                    marker: &marker,
+                    known: names_role(stored.as_ref(), role),
+                };
+                let roles = [api_role.as_str(), role.as_str()];
                 postgres
-                    .drop_database(
-                        admin_url.expose(),
-                        database,
-                        &[api_role.as_str(), role.as_str()],
-                    )
+                    .drop_database(admin_url.expose(), database, &roles, claim)
                     .await?;
                 Ok(CleanupOutcome::Deleted(what))
             } else {

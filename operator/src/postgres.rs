@@ -59,20 +59,48 @@ pub trait Postgres: Send + Sync {
         tls: &'a DbTls,
     ) -> BoxFuture<'a, Result<(), PostgresError>>;
     /// Creates (or updates) the project's roles and `database`, owned by `owner`, idempotently.
+    /// Each is marked with `claim`'s marker; one that exists without it is another party's and
+    /// is refused ([`Claim`]).
     fn provision<'a>(
         &'a self,
         admin_url: &'a str,
         database: &'a str,
         owner: Login<'a>,
         api: Login<'a>,
+        claim: Claim<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>>;
-    /// Drops `database`, then `roles`, where they exist.
+    /// Drops `database`, then `roles`, where they exist and bear `claim`'s marker.
     fn drop_database<'a>(
         &'a self,
         admin_url: &'a str,
         database: &'a str,
         roles: &'a [&'a str],
+        claim: Claim<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>>;
+}
+
+/// Whose roles and database these are. The operator comments each role and database it makes
+/// with `marker` (`madbase-operator: project <namespace>/<name>`), and touches an existing one
+/// only when it bears that comment: a spec naming another project's database, or any other
+/// existing role or database, is refused instead of taken over. Objects an earlier operator
+/// made carry no comment; they are taken as this project's when `known`, i.e. its own
+/// database Secret already names them, and get the comment then.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// The comment on this project's objects.
+    pub marker: &'a str,
+    /// This project's database Secret already names the owner role.
+    pub known: bool,
+}
+
+impl Claim<'_> {
+    /// Whether an existing object with `comment` is this project's.
+    fn owns(&self, comment: Option<&str>) -> bool {
+        match comment {
+            Some(c) => c == self.marker,
+            None => self.known,
+        }
+    }
 }
 
 /// A login role and its password.
@@ -187,11 +215,22 @@ impl Postgres for PgAdmin {
         database: &'a str,
         owner: Login<'a>,
         api: Login<'a>,
+        claim: Claim<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
         Box::pin(async move {
             let db_ident = ident(database)?;
             let (owner_ident, api_ident) = (ident(owner.role)?, ident(api.role)?);
             let client = connect(admin_url).await?;
+            // Before anything is written: every existing object must be this project's.
+            for login in [owner, api] {
+                if let Some(comment) = role_comment(&client, login.role).await? {
+                    check_claim(&claim, "role", login.role, comment.as_deref())?;
+                }
+            }
+            let existing_db = database_comment(&client, database).await?;
+            if let Some(comment) = &existing_db {
+                check_database_claim(&client, &claim, database, comment.as_deref()).await?;
+            }
             let is_superuser: bool = client
                 .query_one(
                     "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
@@ -206,8 +245,8 @@ impl Postgres for PgAdmin {
                 .map_err(sql_error)?;
             // The owner inherits its privileges; the API login does not: it acts only through
             // SET ROLE to the API roles, as `authenticator` does.
-            upsert_login(&client, owner, "INHERIT").await?;
-            upsert_login(&client, api, "NOINHERIT").await?;
+            upsert_login(&client, owner, "INHERIT", claim.marker).await?;
+            upsert_login(&client, api, "NOINHERIT", claim.marker).await?;
             if !is_superuser {
                 // CREATE DATABASE … OWNER takes membership in the owner for a non-superuser.
                 client
@@ -215,15 +254,7 @@ impl Postgres for PgAdmin {
                     .await
                     .map_err(sql_error)?;
             }
-            let db_exists = client
-                .query_opt(
-                    "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
-                    &[&database],
-                )
-                .await
-                .map_err(sql_error)?
-                .is_some();
-            if !db_exists {
+            if existing_db.is_none() {
                 // CREATE DATABASE cannot run inside a transaction block; batch_execute of a single
                 // statement runs it on its own.
                 client
@@ -244,7 +275,7 @@ impl Postgres for PgAdmin {
                 ))
                 .await
                 .map_err(sql_error)?;
-            Ok(())
+            comment_on(&client, "DATABASE", database, claim.marker).await
         })
     }
 
@@ -253,14 +284,26 @@ impl Postgres for PgAdmin {
         admin_url: &'a str,
         database: &'a str,
         roles: &'a [&'a str],
+        claim: Claim<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
         Box::pin(async move {
             let db_ident = ident(database)?;
-            let roles = roles
+            let idents = roles
                 .iter()
                 .map(|r| ident(r))
                 .collect::<Result<Vec<_>, _>>()?;
             let client = connect(admin_url).await?;
+            // Only what bears this project's mark goes; anything else is refused, not skipped,
+            // so the finalizer says so.
+            if let Some(comment) = database_comment(&client, database).await? {
+                check_database_claim(&client, &claim, database, comment.as_deref()).await?;
+            }
+            for role in roles {
+                if let Some(comment) = role_comment(&client, role).await? {
+                    check_claim(&claim, "role", role, comment.as_deref())?;
+                }
+            }
+            let roles = idents;
             client
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {db_ident} WITH (FORCE)"))
                 .await
@@ -276,14 +319,15 @@ impl Postgres for PgAdmin {
     }
 }
 
-/// Creates `login`'s role with its password, or sets the password of the role a previous
-/// reconcile created. A role that exists with more power than a project role gets (superuser,
-/// `CREATEROLE`, replication, `BYPASSRLS`, or the operator's own login) is another party's: it is
-/// refused, never altered, so no spec can take over a role by naming it.
+/// Creates `login`'s role with its password and the project's `marker`, or sets the password of
+/// the role a previous reconcile made (the caller has checked the mark, see [`Claim`]). A role
+/// with more power than a project role gets (superuser, `CREATEROLE`, replication, `BYPASSRLS`,
+/// or the operator's own login) is refused even then.
 async fn upsert_login(
     client: &tokio_postgres::Client,
     login: Login<'_>,
     inherit: &str,
+    marker: &str,
 ) -> Result<(), PostgresError> {
     if naming::LAYOUT_ROLES.contains(&login.role) {
         return Err(PostgresError::InvalidIdentifier(format!(
@@ -320,8 +364,111 @@ async fn upsert_login(
     };
     // Concurrent reconciles of the same project are serialised by the controller, so the
     // check-then-create race only matters across operators, which we do not run.
-    client.batch_execute(&statement).await.map_err(sql_error)?;
-    Ok(())
+    // One implicit transaction: a role never exists without its mark.
+    let comment = comment_statement(client, "ROLE", login.role, marker).await?;
+    client
+        .batch_execute(&format!("{statement}; {comment}"))
+        .await
+        .map_err(sql_error)
+}
+
+/// The comment on role `name`: `None` when there is no such role, `Some(None)` when it has none.
+async fn role_comment(
+    client: &tokio_postgres::Client,
+    name: &str,
+) -> Result<Option<Option<String>>, PostgresError> {
+    let row = client
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(sql_error)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// The comment on database `name`, as [`role_comment`].
+async fn database_comment(
+    client: &tokio_postgres::Client,
+    name: &str,
+) -> Result<Option<Option<String>>, PostgresError> {
+    let row = client
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(sql_error)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Refuses an existing `kind` `name` that is not `claim`'s project's.
+fn check_claim(
+    claim: &Claim<'_>,
+    kind: &str,
+    name: &str,
+    comment: Option<&str>,
+) -> Result<(), PostgresError> {
+    if claim.owns(comment) {
+        return Ok(());
+    }
+    Err(PostgresError::Sql(format!(
+        "{kind} {name} exists and was not made by MadBase for this project; choose another databaseName"
+    )))
+}
+
+/// Refuses an existing database that is not `claim`'s project's. One without a comment is
+/// also this project's when its owner bears the project's mark: the database was created and
+/// the reconcile stopped before it was commented.
+async fn check_database_claim(
+    client: &tokio_postgres::Client,
+    claim: &Claim<'_>,
+    name: &str,
+    comment: Option<&str>,
+) -> Result<(), PostgresError> {
+    if comment.is_none() {
+        let owner_comment: Option<String> = client
+            .query_one(
+                "SELECT shobj_description(d.datdba, 'pg_authid') FROM pg_catalog.pg_database d
+                 WHERE d.datname = $1",
+                &[&name],
+            )
+            .await
+            .map_err(sql_error)?
+            .get(0);
+        if owner_comment.as_deref() == Some(claim.marker) {
+            return Ok(());
+        }
+    }
+    check_claim(claim, "database", name, comment)
+}
+
+/// `COMMENT ON <kind> <name> IS <marker>`, quoted by the server (`format`'s `%I` and `%L`).
+async fn comment_statement(
+    client: &tokio_postgres::Client,
+    kind: &'static str,
+    name: &str,
+    marker: &str,
+) -> Result<String, PostgresError> {
+    Ok(client
+        .query_one(
+            &format!("SELECT format('COMMENT ON {kind} %I IS %L', $1::text, $2::text)"),
+            &[&name, &marker],
+        )
+        .await
+        .map_err(sql_error)?
+        .get(0))
+}
+
+/// Runs [`comment_statement`].
+async fn comment_on(
+    client: &tokio_postgres::Client,
+    kind: &'static str,
+    name: &str,
+    marker: &str,
+) -> Result<(), PostgresError> {
+    let statement = comment_statement(client, kind, name, marker).await?;
+    client.batch_execute(&statement).await.map_err(sql_error)
 }
 
 /// The data plane's connection URL for a project database: the admin URL's host and port (or the

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use madbase_crds::MadBaseProject;
 use madbase_operator::keys::secret_value;
-use madbase_operator::postgres::{DbTls, Login, PgAdmin, Postgres, PostgresError};
+use madbase_operator::postgres::{Claim, DbTls, Login, PgAdmin, Postgres, PostgresError};
 use madbase_operator::reconcile::reconcile;
 use madbase_pg::EmbeddedPostgres;
 use support::*;
@@ -63,16 +63,24 @@ const API: Login<'static> = Login {
     role: "api_mb_acme_shop",
     password: "ApiPassw0rdApiPassw0rd",
 };
+const SHOP: Claim<'static> = Claim {
+    marker: "madbase-operator: project acme/shop",
+    known: false,
+};
+const OTHER: Claim<'static> = Claim {
+    marker: "madbase-operator: project acme/other",
+    known: false,
+};
 
 #[tokio::test]
 async fn provisioning_is_idempotent_and_drop_removes_everything() {
     let server = start().await;
     let admin = server.url("postgres");
     let pg = PgAdmin;
-    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+    pg.provision(&admin, "mb_acme_shop", OWNER, API, SHOP)
         .await
         .expect("first");
-    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+    pg.provision(&admin, "mb_acme_shop", OWNER, API, SHOP)
         .await
         .expect("second is a no-op");
     assert_eq!(
@@ -91,18 +99,18 @@ async fn provisioning_is_idempotent_and_drop_removes_everything() {
         password: "OtherPassw0rdOtherPassw0rd",
         ..OWNER
     };
-    pg.provision(&admin, "mb_acme_shop", owner, API)
+    pg.provision(&admin, "mb_acme_shop", owner, API, SHOP)
         .await
         .expect("third");
 
     let roles = [API.role, OWNER.role];
-    pg.drop_database(&admin, "mb_acme_shop", &roles)
+    pg.drop_database(&admin, "mb_acme_shop", &roles, SHOP)
         .await
         .expect("drop");
     assert!(database_owner(&admin, "mb_acme_shop").await.is_none());
     assert!(!role_exists(&admin, "mb_acme_shop").await);
     assert!(!role_exists(&admin, "api_mb_acme_shop").await);
-    pg.drop_database(&admin, "mb_acme_shop", &roles)
+    pg.drop_database(&admin, "mb_acme_shop", &roles, SHOP)
         .await
         .expect("dropping again is fine");
 }
@@ -137,10 +145,10 @@ async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_a
     );
     let admin = url("pool_admin", "postgres");
     let pg = PgAdmin;
-    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+    pg.provision(&admin, "mb_acme_shop", OWNER, API, SHOP)
         .await
         .expect("provisioned by a non-superuser");
-    pg.provision(&admin, "mb_acme_shop", OWNER, API)
+    pg.provision(&admin, "mb_acme_shop", OWNER, API, SHOP)
         .await
         .expect("and again: ALTER names only what CREATEROLE may change");
 
@@ -186,7 +194,7 @@ async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_a
         role: "api_mb_acme_other",
         ..API
     };
-    pg.provision(&admin, "mb_acme_other", other, other_api)
+    pg.provision(&admin, "mb_acme_other", other, other_api, OTHER)
         .await
         .expect("a second project");
     assert!(
@@ -207,6 +215,7 @@ async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_a
                     ..OWNER
                 },
                 API,
+                SHOP,
             )
             .await
             .expect_err(taken);
@@ -214,7 +223,65 @@ async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_a
     }
     assert!(database_owner(&admin, "mb_taken").await.is_none());
 
-    pg.drop_database(&admin, "mb_acme_shop", &[API.role, OWNER.role])
+    // Nor another project's: a spec naming acme/shop's database from acme/other is refused,
+    // and acme/shop keeps its password and database.
+    let err = pg
+        .provision(&admin, "mb_acme_shop", OWNER, API, OTHER)
+        .await
+        .expect_err("another project's database");
+    assert!(
+        err.to_string()
+            .contains("not made by MadBase for this project"),
+        "{err}"
+    );
+    let err = pg
+        .drop_database(&admin, "mb_acme_shop", &[API.role, OWNER.role], OTHER)
+        .await
+        .expect_err("another project's database");
+    assert!(err.to_string().contains("mb_acme_shop"), "{err}");
+    assert_eq!(
+        refusal(&url(OWNER.role, "mb_acme_shop"), "SELECT 1").await,
+        None,
+        "acme/shop still logs in with its own password"
+    );
+    // Nor any role or database it did not make: an unmarked one is this project's only when its
+    // own database Secret already names it (made by an operator before roles were marked).
+    for sql in [
+        "CREATE ROLE mb_acme_legacy LOGIN",
+        "CREATE DATABASE billing",
+    ] {
+        assert_eq!(refusal(&server.url("postgres"), sql).await, None, "{sql}");
+    }
+    let legacy = Login {
+        role: "mb_acme_legacy",
+        ..OWNER
+    };
+    let legacy_api = Login {
+        role: "api_mb_acme_legacy",
+        ..API
+    };
+    let err = pg
+        .provision(&admin, "mb_acme_legacy", legacy, legacy_api, SHOP)
+        .await
+        .expect_err("unmarked role, unknown to the project");
+    assert!(err.to_string().contains("role mb_acme_legacy"), "{err}");
+    let err = pg
+        .provision(&admin, "billing", OWNER, API, SHOP)
+        .await
+        .expect_err("a database the operator did not make");
+    assert!(err.to_string().contains("database billing"), "{err}");
+    let known = Claim {
+        known: true,
+        ..SHOP
+    };
+    pg.provision(&admin, "mb_acme_legacy", legacy, legacy_api, known)
+        .await
+        .expect("adopted: the project's Secret names it");
+    pg.provision(&admin, "mb_acme_legacy", legacy, legacy_api, SHOP)
+        .await
+        .expect("and marked, so it is known from now on");
+
+    pg.drop_database(&admin, "mb_acme_shop", &[API.role, OWNER.role], SHOP)
         .await
         .expect("dropped by a non-superuser");
     assert!(!role_exists(&admin, API.role).await);
@@ -239,6 +306,7 @@ async fn unreachable_and_hostile_inputs_are_errors() {
             "shop\"; DROP TABLE x; --",
             OWNER,
             API,
+            SHOP,
         )
         .await
         .expect_err("bad name");

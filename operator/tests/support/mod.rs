@@ -14,7 +14,7 @@ use madbase_crds::MadBaseProject;
 use madbase_operator::bucket::{BucketError, BucketOutcome, ObjectStoreClient};
 use madbase_operator::metrics::Metrics;
 use madbase_operator::operator_config::{DatabasePool, ObjectStore, OperatorConfig, SecretString};
-use madbase_operator::postgres::{BoxFuture, DbTls, Login, Postgres, PostgresError};
+use madbase_operator::postgres::{BoxFuture, Claim, DbTls, Login, Postgres, PostgresError};
 use madbase_operator::reconcile::Context;
 use madbase_operator::validate::StoragePlan;
 use schemars::JsonSchema;
@@ -247,6 +247,7 @@ impl Postgres for FakePostgres {
         db: &'a str,
         owner: Login<'a>,
         api: Login<'a>,
+        _claim: Claim<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
         let r = self.record(format!("provision {db} {} {}", owner.role, api.role));
         Box::pin(async move { r })
@@ -256,6 +257,7 @@ impl Postgres for FakePostgres {
         _admin: &'a str,
         db: &'a str,
         roles: &'a [&'a str],
+        _claim: Claim<'a>,
     ) -> BoxFuture<'a, Result<(), PostgresError>> {
         let r = self.record(format!("drop {db} {}", roles.join(" ")));
         Box::pin(async move { r })
