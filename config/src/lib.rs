@@ -87,6 +87,8 @@ settings! {
         "Role the /rest/v1 connections log in as (PostgREST's db-uri role; Supabase's is authenticator): requests can then switch only to roles it is a member of, also from SQL. Default: the database URL's role. madbase dev uses authenticator.";
     "db_api_password" => "MADBASE_DB_API_PASSWORD", required: false, secret: true, default: None,
         "Password of MADBASE_DB_API_USER; none for trust, peer or certificate authentication.";
+    "db_private" => "MADBASE_DB_PRIVATE", required: false, secret: false, default: Some("false"),
+        "Close the project's database to other roles at start: revoke CONNECT and TEMPORARY from PUBLIC and grant CONNECT to MADBASE_DB_API_USER. For a database on a PostgreSQL cluster that other projects share, whose API roles they are members of too (the operator sets it).";
     "db_prepared_statements" => "MADBASE_DB_PREPARED_STATEMENTS", required: false, secret: false, default: Some("true"),
         "Keep /rest/v1 statements prepared on each connection (PostgREST's db-prepared-statements); false behind a pooler in transaction mode that cannot keep them.";
     "db_plan_enabled" => "MADBASE_DB_PLAN_ENABLED", required: false, secret: false, default: Some("false"),
@@ -674,6 +676,8 @@ pub struct DataPlaneConfig {
     pub db_plan_enabled: bool,
     /// See `db_api_user`.
     pub db_api_user: Option<String>,
+    /// See `db_private`.
+    pub db_private: bool,
     /// See `db_api_password`.
     pub db_api_password: Option<Secret>,
     /// See `db_prepared_statements`.
@@ -1151,6 +1155,7 @@ impl DataPlaneConfig {
         let require_apikey = raw.parse("require_apikey", "true or false", parse_bool);
         let db_aggregates_enabled = raw.parse("db_aggregates_enabled", "true or false", parse_bool);
         let db_plan_enabled = raw.parse("db_plan_enabled", "true or false", parse_bool);
+        let db_private = raw.parse("db_private", "true or false", parse_bool);
         let db_api_user = raw.parse("db_api_user", "a role name of 1 to 63 bytes", |v| {
             (!v.is_empty() && v.len() <= 63 && !v.contains('\0')).then(|| v.to_owned())
         });
@@ -1322,6 +1327,7 @@ impl DataPlaneConfig {
                 db_aggregates_enabled: db_aggregates_enabled.unwrap_or(false),
                 db_plan_enabled: db_plan_enabled.unwrap_or(false),
                 db_api_user,
+                db_private: db_private.unwrap_or(false),
                 db_api_password: raw.get("db_api_password").map(Secret::new),
                 db_prepared_statements: db_prepared_statements.unwrap_or(true),
                 db_pre_request,
@@ -1474,6 +1480,7 @@ impl DataPlaneConfig {
         if let Some(user) = &self.db_api_user {
             out.push(("MADBASE_DB_API_USER", user.clone()));
         }
+        out.push(("MADBASE_DB_PRIVATE", self.db_private.to_string()));
         if let Some(password) = &self.db_api_password {
             out.push(("MADBASE_DB_API_PASSWORD", password.expose().to_owned()));
         }
@@ -1811,6 +1818,7 @@ mod tests {
             ("MADBASE_DB_SSL_MODE", "verify-full"),
             ("MADBASE_DB_SSL_ROOT_CERT", "/etc/madbase/db-ca/ca.crt"),
             ("MADBASE_DB_SSL_CRL", "/etc/madbase/db-crl/root.crl"),
+            ("MADBASE_DB_PRIVATE", "true"),
             ("MADBASE_DB_PREPARED_STATEMENTS", "false"),
             ("MADBASE_DB_ROOT_SPEC", "root_doc"),
             (

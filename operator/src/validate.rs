@@ -525,6 +525,13 @@ pub fn validate(
     if let Some((user, _)) = database.as_ref().and_then(DatabasePlan::api_login) {
         settings.insert("MADBASE_DB_API_USER".to_owned(), user.to_owned());
     }
+    // Databases on a cluster other projects share are closed to their roles.
+    if matches!(
+        database,
+        Some(DatabasePlan::Shared { .. } | DatabasePlan::Cnpg { .. })
+    ) {
+        settings.insert("MADBASE_DB_PRIVATE".to_owned(), "true".to_owned());
+    }
     let mut mounts = auth.mounts;
     mounts.extend(db_ca);
     if let Some(level) = &dp.log_level {

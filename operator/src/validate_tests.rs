@@ -101,6 +101,14 @@ fn shared_project_gets_derived_names_and_defaults() {
             .map(String::as_str),
         Some("api_mb_acme_shop")
     );
+    assert_eq!(
+        v.data_plane
+            .settings
+            .get("MADBASE_DB_PRIVATE")
+            .map(String::as_str),
+        Some("true"),
+        "other projects on the pool are kept out"
+    );
     assert_eq!(v.endpoint, "http://shop.acme.svc:8000");
     assert_eq!(v.data_plane.replicas, 1);
     assert_eq!(v.data_plane.image, crate::operator_config::DEFAULT_IMAGE);
@@ -220,6 +228,10 @@ fn an_external_api_login_reaches_the_settings_and_its_password_comes_from_its_se
     let v = validate(&p, &config(), &referenced).expect("valid");
     assert_eq!(v.database.api_login(), None);
     assert!(!v.data_plane.settings.contains_key("MADBASE_DB_API_USER"));
+    assert!(
+        !v.data_plane.settings.contains_key("MADBASE_DB_PRIVATE"),
+        "an external database's privileges are its owner's"
+    );
 }
 
 #[test]

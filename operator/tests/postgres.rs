@@ -289,6 +289,62 @@ async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_a
 }
 
 #[tokio::test]
+async fn a_private_database_is_closed_to_other_projects_roles_as_on_a_cloudnativepg_cluster() {
+    // What CloudNativePG leaves: the layout's roles, two projects' owners and API logins, all
+    // members of the API roles, and databases every role may connect to.
+    let server = start().await;
+    let port = server.port();
+    let url = |user: &str, db: &str| format!("postgres://{user}:pw@127.0.0.1:{port}/{db}");
+    let superuser = server.url("postgres");
+    assert_eq!(
+        refusal(&superuser, madbase_operator::postgres::LAYOUT_ROLES_SQL).await,
+        None
+    );
+    for role in ["mb_a", "mb_b"] {
+        let sql = format!(
+            "CREATE ROLE {role} LOGIN; CREATE ROLE api_{role} LOGIN NOINHERIT;
+             GRANT anon, authenticated, service_role TO {role}, api_{role}"
+        );
+        assert_eq!(refusal(&superuser, &sql).await, None);
+        let db = format!("CREATE DATABASE {role} OWNER {role}");
+        assert_eq!(refusal(&superuser, &db).await, None);
+    }
+    assert_eq!(
+        refusal(&url("mb_b", "mb_a"), "SELECT 1").await,
+        None,
+        "open by default: the hole"
+    );
+    // The data plane at start, as mb_a with MADBASE_DB_PRIVATE.
+    let (mut owner, conn) = tokio_postgres::connect(&url("mb_a", "mb_a"), tokio_postgres::NoTls)
+        .await
+        .expect("owner connects");
+    tokio::spawn(conn);
+    madbase::migrations::run(&mut owner)
+        .await
+        .expect("migrations");
+    for _ in 0..2 {
+        madbase::server::project::make_private(&owner, Some("api_mb_a"))
+            .await
+            .expect("private, and again");
+    }
+    for (user, allowed) in [
+        ("mb_a", true),
+        ("api_mb_a", true),
+        ("mb_b", false),
+        ("api_mb_b", false),
+    ] {
+        let connected = tokio_postgres::connect(&url(user, "mb_a"), tokio_postgres::NoTls).await;
+        match connected {
+            Ok(_) => assert!(allowed, "{user} still connects"),
+            Err(e) => {
+                assert!(!allowed, "{user}: {e}");
+                assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{user}: {e}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn unreachable_and_hostile_inputs_are_errors() {
     let pg = PgAdmin;
     let free = madbase_pg::free_port().expect("port");

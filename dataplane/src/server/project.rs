@@ -83,6 +83,34 @@ pub fn db_url(config: &DataPlaneConfig) -> Result<DbUrl, ProjectError> {
         .map_err(|e| ProjectError::BadUrl(e.to_string()))
 }
 
+/// Closes the current database to every role but its owner and `api_user`: on a cluster other
+/// projects share, their roles are members of the same API roles (`service_role` among them),
+/// and PostgreSQL lets every role connect to a new database. Run as the owner, at every start
+/// (both statements are idempotent); the names are quoted by the server.
+pub async fn make_private(
+    client: &tokio_postgres::Client,
+    api_user: Option<&str>,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(
+            "DO $private$ BEGIN
+                 EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+             END $private$",
+        )
+        .await?;
+    if let Some(user) = api_user {
+        let grant: String = client
+            .query_one(
+                "SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1::text)",
+                &[&user],
+            )
+            .await?
+            .get(0);
+        client.batch_execute(&grant).await?;
+    }
+    Ok(())
+}
+
 /// A connection pool for `url`: at most `max_size` connections, a caller waiting at most `wait`
 /// for one.
 pub fn pool(url: &DbUrl, max_size: usize, wait: Duration) -> Result<Pool, ProjectError> {
@@ -123,6 +151,11 @@ impl ProjectContext {
                 .await
                 .map_err(|e| ProjectError::Connect(describe_pool_error(&e)))?;
             crate::migrations::run(&mut client).await?;
+            if config.db_private {
+                make_private(&client, config.db_api_user.as_deref())
+                    .await
+                    .map_err(|e| ProjectError::Setup(anyhow::anyhow!("MADBASE_DB_PRIVATE: {e}")))?;
+            }
             crate::rest::RestContext::load(&client, config, &url)
                 .await
                 .map_err(ProjectError::Setup)?
