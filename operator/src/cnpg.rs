@@ -56,7 +56,8 @@ const API_ROLES: [&str; 3] = ["anon", "authenticated", "service_role"];
 
 /// The layout's roles as the data plane's first migration creates them, which it cannot do as
 /// a project's owner (that takes CREATEROLE). CloudNativePG cannot set their per-role
-/// `statement_timeout`s.
+/// `statement_timeout`s, and it brings a role of these names that exists already to these
+/// attributes (a restored `supabase_admin` loses SUPERUSER, as the migration never grants it).
 pub fn layout_entries() -> Vec<Value> {
     naming::LAYOUT_ROLES
         .iter()
@@ -70,9 +71,10 @@ pub fn layout_entries() -> Vec<Value> {
             });
             match *name {
                 "service_role" => entry["bypassrls"] = json!(true),
+                // No password Secret: CloudNativePG then leaves the password as it finds it (a
+                // new role gets none).
                 "authenticator" => {
                     entry["login"] = json!(true);
-                    entry["disablePassword"] = json!(true);
                     entry["inRoles"] = json!(API_ROLES);
                 }
                 "supabase_admin" | "dashboard_user" => entry["inherit"] = json!(true),
@@ -225,6 +227,24 @@ pub fn merge_roles(
     Ok(changed.then_some(out))
 }
 
+/// Pure: the application database and its owner CloudNativePG made when `cluster` was
+/// bootstrapped (`spec.bootstrap.initdb`, `recovery` or `pg_basebackup`; `app` by default).
+pub fn bootstrap_names(cluster: &DynamicObject) -> (String, String) {
+    let bootstrap = cluster.data.pointer("/spec/bootstrap");
+    let method = ["initdb", "recovery", "pg_basebackup"]
+        .iter()
+        .find_map(|m| bootstrap.and_then(|b| b.get(*m)));
+    let field = |name: &str| {
+        method
+            .and_then(|m| m.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let database = field("database").unwrap_or_else(|| "app".to_owned());
+    let owner = field("owner").unwrap_or_else(|| database.clone());
+    (database, owner)
+}
+
 /// Pure: the roles declared in a `Cluster` object.
 pub fn declared_roles(cluster: &DynamicObject) -> Vec<Value> {
     cluster
@@ -358,6 +378,11 @@ pub enum CnpgError {
     /// Someone else declared the role.
     #[error(transparent)]
     RoleConflict(#[from] RoleConflict),
+    /// The project names the database or owner CloudNativePG made at the Cluster's bootstrap.
+    #[error(
+        "{0} is the one CloudNativePG made when Cluster {1} was bootstrapped; choose another spec.database.cnpg.databaseName"
+    )]
+    Bootstrap(String, String),
     /// Every attempt to write the role list met a concurrent change.
     #[error(
         "spec.managed.roles of Cluster {0} kept changing under the operator ({ROLE_WRITE_ATTEMPTS} conflicts); retrying later"
@@ -439,6 +464,20 @@ pub async fn ensure(
     let entries = role_entries(project, Ensure::Present);
     let clusters: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), cluster_namespace, &cluster_resource());
+    // The Cluster's own application database and owner are not the operator's to adopt: a
+    // role entry would reset the owner's password, the Database would take over the database.
+    if let Ok(Some(current)) = clusters.get_opt(cluster).await {
+        let (app_database, app_owner) = bootstrap_names(&current);
+        let label = format!("{cluster_namespace}/{cluster}");
+        if let DatabasePlan::Cnpg { database, role, .. } = &project.database {
+            if database == &app_database {
+                return Err(CnpgError::Bootstrap(format!("database {database}"), label));
+            }
+            if role == &app_owner {
+                return Err(CnpgError::Bootstrap(format!("role {role}"), label));
+            }
+        }
+    }
     let Some(cluster_object) = ensure_role_entries(&clusters, cluster, &entries).await? else {
         return Ok(CnpgState::Waiting(
             "ClusterNotFound",

@@ -38,7 +38,10 @@ fn entries_are_the_layout_then_the_owner_and_the_api_login() {
     assert_eq!(by_name("service_role")["bypassrls"], true);
     assert_eq!(by_name("anon")["login"], false);
     assert_eq!(by_name("authenticator")["login"], true);
-    assert_eq!(by_name("authenticator")["disablePassword"], true);
+    assert!(
+        by_name("authenticator").get("disablePassword").is_none(),
+        "a password someone set stays"
+    );
     let api = by_name("api_acme_crm");
     assert_eq!(api["inherit"], false, "acts only through SET ROLE");
     assert_eq!(
@@ -196,4 +199,17 @@ fn url_points_at_the_read_write_service() {
         project_url("shared-pg", "databases", "acme_crm", "acme_crm", "pw"),
         "postgres://acme_crm:pw@shared-pg-rw.databases.svc:5432/acme_crm"
     );
+}
+
+#[test]
+fn bootstrap_names_default_to_app() {
+    assert_eq!(
+        bootstrap_names(&cluster(json!({}))),
+        ("app".into(), "app".into())
+    );
+    let c = cluster(json!({"spec": {"bootstrap": {"initdb": {"database": "crm"}}}}));
+    assert_eq!(bootstrap_names(&c), ("crm".into(), "crm".into()));
+    let c =
+        cluster(json!({"spec": {"bootstrap": {"pg_basebackup": {"database": "d", "owner": "o"}}}}));
+    assert_eq!(bootstrap_names(&c), ("d".into(), "o".into()));
 }

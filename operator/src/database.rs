@@ -46,7 +46,9 @@ impl DatabaseError {
             DatabaseError::Postgres(PostgresError::InvalidUrl(_)) => "InvalidConnectionUrl",
             DatabaseError::Postgres(_) => "ProvisioningFailed",
             DatabaseError::Kube(_) | DatabaseError::Cnpg(CnpgError::Kube(_)) => "KubernetesError",
-            DatabaseError::Cnpg(CnpgError::RoleConflict(_)) => "RoleConflict",
+            DatabaseError::Cnpg(CnpgError::RoleConflict(_) | CnpgError::Bootstrap(..)) => {
+                "RoleConflict"
+            }
             DatabaseError::Cnpg(CnpgError::TooManyConflicts(_)) => "ClusterUpdateConflict",
         }
     }

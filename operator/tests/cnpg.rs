@@ -49,6 +49,7 @@ fn cluster(roles: Value) -> Cluster {
         "pg",
         CnpgClusterSpec {
             managed: Some(json!({"roles": roles})),
+            bootstrap: None,
         },
     );
     c.metadata.namespace = Some(NS.into());
@@ -398,6 +399,30 @@ async fn a_role_of_the_same_name_written_by_someone_else_is_not_taken_over() {
         (status.as_str(), reason.as_str()),
         ("False", "RoleConflict")
     );
+}
+
+#[tokio::test]
+async fn the_cluster_s_bootstrap_database_and_owner_are_not_adopted() {
+    for bootstrap in [
+        json!({"initdb": {"database": "mb_acme_shop"}}),
+        json!({"recovery": {"database": "crm", "owner": "mb_acme_shop"}}),
+    ] {
+        let mut c = cluster(json!([reporting()]));
+        c.spec.bootstrap = Some(bootstrap.clone());
+        let h = Harness::new(cnpg_project("Retain"), Some(c)).await;
+        let err = h.reconcile().await.expect_err("the Cluster's own");
+        assert!(
+            err.to_string().contains("bootstrapped"),
+            "{bootstrap}: {err}"
+        );
+        assert_eq!(h.roles().await, [reporting()], "nothing declared");
+        assert!(h.database().await.is_none());
+        let (status, reason, _) = condition(&h.project().await, "DatabaseReady");
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            ("False", "RoleConflict")
+        );
+    }
 }
 
 #[tokio::test]

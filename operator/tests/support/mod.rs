@@ -46,6 +46,8 @@ pub struct CnpgDatabaseSpec {
 pub struct CnpgClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<serde_json::Value>,
 }
 
 /// Stand-in type for Gateway API HTTPRoutes.
