@@ -36,6 +36,11 @@ pub enum DatabaseError {
     /// Declaring the CloudNativePG role or database failed.
     #[error(transparent)]
     Cnpg(#[from] CnpgError),
+    /// A Secret the operator would write exists and is not this project's.
+    #[error(
+        "Secret {0} exists and was not made by the operator for this project; remove it or choose another databaseName"
+    )]
+    SecretConflict(String),
 }
 
 impl DatabaseError {
@@ -50,6 +55,7 @@ impl DatabaseError {
                 "RoleConflict"
             }
             DatabaseError::Cnpg(CnpgError::TooManyConflicts(_)) => "ClusterUpdateConflict",
+            DatabaseError::SecretConflict(_) => "SecretConflict",
         }
     }
 }
@@ -106,21 +112,31 @@ fn secret(
 }
 
 /// Creates `secret` unless a Secret of that name exists; returns the stored Secret.
-async fn create_once(client: &Client, secret: Secret) -> Result<Secret, kube::Error> {
+async fn create_once(client: &Client, secret: Secret) -> Result<Secret, DatabaseError> {
     let namespace = secret.metadata.namespace.clone().unwrap_or_default();
     let name = secret.metadata.name.clone().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    if let Some(existing) = api.get_opt(&name).await? {
-        return Ok(existing);
-    }
-    let params = PostParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PostParams::default()
+    let existing = match api.get_opt(&name).await? {
+        Some(existing) => existing,
+        None => {
+            let params = PostParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..PostParams::default()
+            };
+            match api.create(&params, &secret).await {
+                Ok(created) => return Ok(created),
+                Err(kube::Error::Api(e)) if e.code == 409 => api.get(&name).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
-    match api.create(&params, &secret).await {
-        Ok(created) => Ok(created),
-        Err(kube::Error::Api(e)) if e.code == 409 => api.get(&name).await,
-        Err(e) => Err(e),
+    // Names in a CloudNativePG cluster's namespace are `<namespace>-<name>-…`, which two
+    // projects can share (`a-b`/`c` and `a`/`b-c`): a Secret another project made, or anyone
+    // else, is never read as this project's.
+    let project = secret.labels().get("madbase.io/project").cloned();
+    match project {
+        Some(p) if is_managed(existing.labels(), &p) => Ok(existing),
+        _ => Err(DatabaseError::SecretConflict(format!("{namespace}/{name}"))),
     }
 }
 
@@ -132,7 +148,7 @@ fn names_role(stored: Option<&Secret>, role: &str) -> bool {
 
 /// Adds `data` to the existing Secret `name` where its keys are missing (a Secret written
 /// before those keys existed); creates the Secret when there is none.
-async fn create_or_complete(client: &Client, secret: Secret) -> Result<(), kube::Error> {
+async fn create_or_complete(client: &Client, secret: Secret) -> Result<(), DatabaseError> {
     let existing = create_once(client, secret.clone()).await?;
     let have = existing.data.unwrap_or_default();
     let missing: BTreeMap<String, ByteString> = secret
@@ -263,7 +279,7 @@ pub async fn ensure(
                 );
                 async move {
                     let stored = create_once(client, wanted).await?;
-                    Ok::<_, kube::Error>(secret_value(&stored, "password").unwrap_or_default())
+                    Ok::<_, DatabaseError>(secret_value(&stored, "password").unwrap_or_default())
                 }
             };
             let password = password_of(password_secret_name, role).await?;

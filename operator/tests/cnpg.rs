@@ -426,6 +426,34 @@ async fn the_cluster_s_bootstrap_database_and_owner_are_not_adopted() {
 }
 
 #[tokio::test]
+async fn a_password_secret_another_project_made_is_not_read() {
+    // A Secret of the name this project's would have, made for another project (project `c`
+    // of namespace `a-b` and project `b-c` of namespace `a` share these names).
+    let mut theirs = secret(
+        "acme-shop-db-api-password",
+        &[("password", "TheirPassw0rdTheirPassw0rd")],
+    );
+    theirs.metadata.labels = Some(madbase_operator::apply::managed_labels("other"));
+    let builder = fake_builder(vec![cnpg_project("Retain")], vec![theirs])
+        .with_object(cluster(json!([reporting()])));
+    let h = Harness::with(builder).await;
+    let err = h.reconcile().await.expect_err("not ours");
+    assert!(
+        err.to_string().contains("acme/acme-shop-db-api-password"),
+        "{err}"
+    );
+    let (status, reason, _) = condition(&h.project().await, "DatabaseReady");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "SecretConflict")
+    );
+    assert!(
+        h.secret("shop-db").await.is_none(),
+        "no DSN with their password"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_cluster_is_awaited_with_a_clear_reason() {
     let h = Harness::new(cnpg_project("Retain"), None).await;
     assert_eq!(
