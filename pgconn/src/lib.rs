@@ -188,12 +188,18 @@ impl DbUrl {
             true => tokio_postgres::config::SslMode::Disable,
             false => tls::for_tokio_postgres(mode),
         });
+        // The lists in memory stand in for an `sslcrl` file, beside an `sslcrldir` as a file
+        // would be; libpq's default file only when neither is named.
         let crls = match (crl, crl_dir, memory.crls) {
-            (None, None, Some((pem, label))) => tls::parse_crls(pem, label)?,
             (None, None, None) => default_crl_file()
                 .map(|f| tls::load_crls(Some(&f), None))
                 .transpose()?
                 .unwrap_or_default(),
+            (None, dir, Some((pem, label))) => {
+                let mut crls = tls::parse_crls(pem, label)?;
+                crls.extend(tls::load_crls(None, dir.as_deref())?);
+                crls
+            }
             (file, dir, _) => tls::load_crls(file.as_deref(), dir.as_deref())?,
         };
         let tls = Tls::build(mode, roots, client, sni, direct, crls)?;

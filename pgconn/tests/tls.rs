@@ -403,4 +403,50 @@ async fn revocation_lists_refuse_a_revoked_server_certificate() {
         .to_string();
         assert!(err.contains(needle), "{options}: {err}");
     }
+    // Lists held in memory stand in for an `sslcrl` file: alone, or beside an `sslcrldir`
+    // (where, as with a file, the first list for an issuer is the one checked).
+    let list = |name: &str| std::fs::read(s.file(name)).expect("list");
+    let (clean, revoked) = (list("clean.crl"), list("revoked.crl"));
+    let no_env = |_: &str| None;
+    for (options, pem, refused) in [
+        (
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            &clean,
+            false,
+        ),
+        (
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            &revoked,
+            true,
+        ),
+        (
+            format!(
+                "sslmode=verify-full&sslrootcert={ca}&sslcrldir={}",
+                s.file("crl-dir")
+            ),
+            &revoked,
+            true,
+        ),
+    ] {
+        let memory = madbase_pgconn::InMemoryTls {
+            roots: None,
+            crls: Some((pem.as_slice(), "the project's lists")),
+        };
+        let parsed =
+            DbUrl::parse_with_memory(&url(options.clone()), &no_env, &memory).expect(&options);
+        match parsed.connect().await {
+            Ok((_, connection)) => {
+                assert!(!refused, "{options}: connected");
+                drop(connection);
+            }
+            Err(e) => {
+                assert!(refused, "{options}: {}", describe(&e));
+                assert!(
+                    describe(&e).contains("Revoked"),
+                    "{options}: {}",
+                    describe(&e)
+                );
+            }
+        }
+    }
 }
