@@ -39,6 +39,8 @@ pub struct RestContext {
     lanes: Option<Lanes>,
     /// Bearer tokens already verified (PostgREST's JWT cache).
     tokens: crate::http::jwt::TokenCache,
+    /// `db_api_user` is a superuser: the role guard stays on ([`superuser_login`]).
+    superuser_login: bool,
 }
 
 /// A data API connection and the schema generation its prepared statements were made for.
@@ -102,6 +104,25 @@ fn rest_config(url: &DbUrl, prepared_statements: bool) -> madbase_rest::ConnConf
     madbase_rest::ConnConfig {
         url: config,
         prepared_statements,
+    }
+}
+
+/// Whether `db_api_user` names a superuser, which PostgreSQL lets switch to any role: the data
+/// API then keeps checking a request's role itself, as without an API login. When the role
+/// cannot be looked up the answer is yes, the safe side.
+async fn superuser_login(client: &tokio_postgres::Client, config: &DataPlaneConfig) -> bool {
+    let Some(user) = &config.db_api_user else {
+        return false;
+    };
+    match client
+        .query_opt(
+            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[user],
+        )
+        .await
+    {
+        Ok(Some(row)) => row.get::<_, bool>(0),
+        Ok(None) | Err(_) => true,
     }
 }
 
@@ -306,8 +327,10 @@ impl RestContext {
             tracing::warn!(error = %e, "starting without the in-database settings");
             Vec::new()
         });
-        let settings =
+        let mut settings =
             rest_settings(&with_db_settings(config, &db).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let superuser_login = superuser_login(client, config).await;
+        settings.role_guard |= superuser_login;
         let cache = SchemaCache::load(client, &settings.schemas)
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
@@ -338,6 +361,7 @@ impl RestContext {
             pool,
             lanes,
             tokens: crate::http::jwt::TokenCache::new(config.jwt_cache_max_entries),
+            superuser_login,
         })
     }
 
@@ -381,7 +405,8 @@ impl RestContext {
             None => base,
         };
         let db = read_db_settings(client, &base).await?;
-        let fresh = rest_settings(&with_db_settings(&base, &db)?);
+        let mut fresh = rest_settings(&with_db_settings(&base, &db)?);
+        fresh.role_guard |= self.superuser_login;
         *self.base.lock().unwrap_or_else(|p| p.into_inner()) = base;
         let mut guard = match self.settings.write() {
             Ok(g) => g,

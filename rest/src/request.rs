@@ -66,9 +66,9 @@ pub struct RestSettings {
     pub log_query: bool,
     /// Refuse a request whose role `authenticator` cannot switch to before sending it, from the
     /// schema cache's list of roles: for a login PostgreSQL lets switch more widely than
-    /// PostgREST's `authenticator` (a superuser, or a database owner). Off when the data API
-    /// logs in as a role of `authenticator`'s kind: PostgreSQL then answers itself, with no
-    /// list that could be stale.
+    /// PostgREST's `authenticator` (the database URL's role, or a superuser as the API login).
+    /// Off when the data API logs in as a role of its own that is not a superuser: PostgreSQL
+    /// then answers itself, as for PostgREST, with no list that could be stale.
     pub role_guard: bool,
 }
 
