@@ -223,11 +223,11 @@ impl Postgres for PgAdmin {
             let client = connect(admin_url).await?;
             // Before anything is written: every existing object must be this project's.
             for login in [owner, api] {
-                if let Some(comment) = role_comment(&client, login.role).await? {
+                if let Some(comment) = comment_of(&client, ROLE_COMMENT_SQL, login.role).await? {
                     check_claim(&claim, "role", login.role, comment.as_deref())?;
                 }
             }
-            let existing_db = database_comment(&client, database).await?;
+            let existing_db = comment_of(&client, DATABASE_COMMENT_SQL, database).await?;
             if let Some(comment) = &existing_db {
                 check_database_claim(&client, &claim, database, comment.as_deref()).await?;
             }
@@ -295,11 +295,11 @@ impl Postgres for PgAdmin {
             let client = connect(admin_url).await?;
             // Only what bears this project's mark goes; anything else is refused, not skipped,
             // so the finalizer says so.
-            if let Some(comment) = database_comment(&client, database).await? {
+            if let Some(comment) = comment_of(&client, DATABASE_COMMENT_SQL, database).await? {
                 check_database_claim(&client, &claim, database, comment.as_deref()).await?;
             }
             for role in roles {
-                if let Some(comment) = role_comment(&client, role).await? {
+                if let Some(comment) = comment_of(&client, ROLE_COMMENT_SQL, role).await? {
                     check_claim(&claim, "role", role, comment.as_deref())?;
                 }
             }
@@ -372,33 +372,21 @@ async fn upsert_login(
         .map_err(sql_error)
 }
 
-/// The comment on role `name`: `None` when there is no such role, `Some(None)` when it has none.
-async fn role_comment(
-    client: &tokio_postgres::Client,
-    name: &str,
-) -> Result<Option<Option<String>>, PostgresError> {
-    let row = client
-        .query_opt(
-            "SELECT shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1",
-            &[&name],
-        )
-        .await
-        .map_err(sql_error)?;
-    Ok(row.map(|r| r.get(0)))
-}
+/// A role's comment, by name.
+const ROLE_COMMENT_SQL: &str =
+    "SELECT shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1";
+/// A database's comment, by name.
+const DATABASE_COMMENT_SQL: &str =
+    "SELECT shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname = $1";
 
-/// The comment on database `name`, as [`role_comment`].
-async fn database_comment(
+/// The comment `sql` reads for `name`: `None` when there is no such object, `Some(None)` when
+/// it has none.
+async fn comment_of(
     client: &tokio_postgres::Client,
+    sql: &str,
     name: &str,
 ) -> Result<Option<Option<String>>, PostgresError> {
-    let row = client
-        .query_opt(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname = $1",
-            &[&name],
-        )
-        .await
-        .map_err(sql_error)?;
+    let row = client.query_opt(sql, &[&name]).await.map_err(sql_error)?;
     Ok(row.map(|r| r.get(0)))
 }
 
