@@ -107,7 +107,8 @@ fn rest_config(url: &DbUrl, prepared_statements: bool) -> madbase_rest::ConnConf
     }
 }
 
-/// Whether `db_api_user` names a superuser, which PostgreSQL lets switch to any role: the data
+/// Whether `db_api_user` is a superuser or may become one (a member of a superuser role), which
+/// PostgreSQL lets switch to any role: the data
 /// API then keeps checking a request's role itself, as without an API login. When the role
 /// cannot be looked up the answer is yes, the safe side.
 async fn superuser_login(client: &tokio_postgres::Client, config: &DataPlaneConfig) -> bool {
@@ -116,7 +117,8 @@ async fn superuser_login(client: &tokio_postgres::Client, config: &DataPlaneConf
     };
     match client
         .query_opt(
-            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1",
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                            WHERE r.rolsuper AND pg_has_role($1::text, r.oid, 'MEMBER'))",
             &[user],
         )
         .await

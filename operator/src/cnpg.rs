@@ -466,7 +466,13 @@ pub async fn ensure(
         Api::namespaced_with(client.clone(), cluster_namespace, &cluster_resource());
     // The Cluster's own application database and owner are not the operator's to adopt: a
     // role entry would reset the owner's password, the Database would take over the database.
-    if let Ok(Some(current)) = clusters.get_opt(cluster).await {
+    let current = match clusters.get_opt(cluster).await {
+        Ok(c) => c,
+        // The Cluster kind itself is unknown: handled with a missing Cluster below.
+        Err(e) if is_not_found(&e) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(current) = current {
         let (app_database, app_owner) = bootstrap_names(&current);
         let label = format!("{cluster_namespace}/{cluster}");
         if let DatabasePlan::Cnpg { database, role, .. } = &project.database {

@@ -140,12 +140,6 @@ async fn create_once(client: &Client, secret: Secret) -> Result<Secret, Database
     }
 }
 
-/// Whether this project's database Secret, if any, names `role` as its login: then `role` was
-/// made for this project by an earlier reconcile (see [`Claim`]).
-fn names_role(stored: Option<&Secret>, role: &str) -> bool {
-    stored.and_then(|s| secret_value(s, "username")).as_deref() == Some(role)
-}
-
 /// Adds `data` to the existing Secret `name` where its keys are missing (a Secret written
 /// before those keys existed); creates the Secret when there is none.
 async fn create_or_complete(client: &Client, secret: Secret) -> Result<(), DatabaseError> {
@@ -207,10 +201,7 @@ pub async fn ensure(
             };
             let (password, api_password) = (kept("password"), kept(API_PASSWORD_KEY));
             let marker = cnpg::role_comment(project);
-            let claim = Claim {
-                marker: &marker,
-                known: names_role(stored.as_ref(), role),
-            };
+            let claim = Claim { marker: &marker };
             let owner_login = Login {
                 role,
                 password: &password,
@@ -349,18 +340,12 @@ pub async fn cleanup(
             role,
             api_role,
             pool,
-            secret_name,
             ..
         } => {
             let what = format!("database {database} and roles {role}, {api_role} on pool {pool}");
             if delete {
                 let marker = cnpg::role_comment(project);
-                let secrets: Api<Secret> = Api::namespaced(client.clone(), &project.namespace);
-                let stored = secrets.get_opt(secret_name).await?;
-                let claim = Claim {
-                    marker: &marker,
-                    known: names_role(stored.as_ref(), role),
-                };
+                let claim = Claim { marker: &marker };
                 let roles = [api_role.as_str(), role.as_str()];
                 postgres
                     .drop_database(admin_url.expose(), database, &roles, claim)

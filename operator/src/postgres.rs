@@ -82,24 +82,19 @@ pub trait Postgres: Send + Sync {
 /// Whose roles and database these are. The operator comments each role and database it makes
 /// with `marker` (`madbase-operator: project <namespace>/<name>`), and touches an existing one
 /// only when it bears that comment: a spec naming another project's database, or any other
-/// existing role or database, is refused instead of taken over. Objects an earlier operator
-/// made carry no comment; they are taken as this project's when `known`, i.e. its own
-/// database Secret already names them, and get the comment then.
+/// existing role or database, is refused instead of taken over. Nothing a tenant can write (a
+/// Secret in its namespace, say) stands in for the mark; objects made before the operator
+/// marked them are adopted by a pool admin commenting them so.
 #[derive(Debug, Clone, Copy)]
 pub struct Claim<'a> {
     /// The comment on this project's objects.
     pub marker: &'a str,
-    /// This project's database Secret already names the owner role.
-    pub known: bool,
 }
 
 impl Claim<'_> {
     /// Whether an existing object with `comment` is this project's.
     fn owns(&self, comment: Option<&str>) -> bool {
-        match comment {
-            Some(c) => c == self.marker,
-            None => self.known,
-        }
+        comment == Some(self.marker)
     }
 }
 
@@ -221,6 +216,7 @@ impl Postgres for PgAdmin {
             let db_ident = ident(database)?;
             let (owner_ident, api_ident) = (ident(owner.role)?, ident(api.role)?);
             let client = connect(admin_url).await?;
+            lock_name(&client, database).await?;
             // Before anything is written: every existing object must be this project's.
             for login in [owner, api] {
                 if let Some(comment) = comment_of(&client, ROLE_COMMENT_SQL, login.role).await? {
@@ -293,6 +289,7 @@ impl Postgres for PgAdmin {
                 .map(|r| ident(r))
                 .collect::<Result<Vec<_>, _>>()?;
             let client = connect(admin_url).await?;
+            lock_name(&client, database).await?;
             // Only what bears this project's mark goes; anything else is refused, not skipped,
             // so the finalizer says so.
             if let Some(comment) = comment_of(&client, DATABASE_COMMENT_SQL, database).await? {
@@ -362,14 +359,29 @@ async fn upsert_login(
             format!("ALTER ROLE {role_ident} WITH LOGIN {inherit} NOCREATEDB PASSWORD {password}")
         }
     };
-    // Concurrent reconciles of the same project are serialised by the controller, so the
-    // check-then-create race only matters across operators, which we do not run.
+    // The caller holds the database name's lock ([`lock_name`]): no one else checks and writes
+    // these roles meanwhile.
     // One implicit transaction: a role never exists without its mark.
     let comment = comment_statement(client, "ROLE", login.role, marker).await?;
     client
         .batch_execute(&format!("{statement}; {comment}"))
         .await
         .map_err(sql_error)
+}
+
+/// Serialises work on database `name` (and its roles) across projects and operators: two
+/// projects naming the same database reconcile concurrently, and between one's check of the
+/// marks and its writes the other could create what the first then takes for its own. A
+/// session lock, released when the admin connection closes at the end of the step.
+async fn lock_name(client: &tokio_postgres::Client, name: &str) -> Result<(), PostgresError> {
+    client
+        .execute(
+            "SELECT pg_advisory_lock(hashtext('madbase-operator database ' || $1::text))",
+            &[&name],
+        )
+        .await
+        .map_err(sql_error)?;
+    Ok(())
 }
 
 /// A role's comment, by name.

@@ -65,11 +65,9 @@ const API: Login<'static> = Login {
 };
 const SHOP: Claim<'static> = Claim {
     marker: "madbase-operator: project acme/shop",
-    known: false,
 };
 const OTHER: Claim<'static> = Claim {
     marker: "madbase-operator: project acme/other",
-    known: false,
 };
 
 #[tokio::test]
@@ -244,8 +242,8 @@ async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_a
         None,
         "acme/shop still logs in with its own password"
     );
-    // Nor any role or database it did not make: an unmarked one is this project's only when its
-    // own database Secret already names it (made by an operator before roles were marked).
+    // Nor any role or database it did not make, unmarked ones included; a pool admin adopts one
+    // by marking it.
     for sql in [
         "CREATE ROLE mb_acme_legacy LOGIN",
         "CREATE DATABASE billing",
@@ -263,23 +261,18 @@ async fn a_pool_admin_without_superuser_provisions_a_project_that_migrates_and_a
     let err = pg
         .provision(&admin, "mb_acme_legacy", legacy, legacy_api, SHOP)
         .await
-        .expect_err("unmarked role, unknown to the project");
+        .expect_err("unmarked role");
     assert!(err.to_string().contains("role mb_acme_legacy"), "{err}");
     let err = pg
         .provision(&admin, "billing", OWNER, API, SHOP)
         .await
         .expect_err("a database the operator did not make");
     assert!(err.to_string().contains("database billing"), "{err}");
-    let known = Claim {
-        known: true,
-        ..SHOP
-    };
-    pg.provision(&admin, "mb_acme_legacy", legacy, legacy_api, known)
-        .await
-        .expect("adopted: the project's Secret names it");
+    let adopt = format!("COMMENT ON ROLE mb_acme_legacy IS '{}'", SHOP.marker);
+    assert_eq!(refusal(&server.url("postgres"), &adopt).await, None);
     pg.provision(&admin, "mb_acme_legacy", legacy, legacy_api, SHOP)
         .await
-        .expect("and marked, so it is known from now on");
+        .expect("adopted once a pool admin marked it");
 
     pg.drop_database(&admin, "mb_acme_shop", &[API.role, OWNER.role], SHOP)
         .await
@@ -309,24 +302,34 @@ async fn a_private_database_is_closed_to_other_projects_roles_as_on_a_cloudnativ
         let db = format!("CREATE DATABASE {role} OWNER {role}");
         assert_eq!(refusal(&superuser, &db).await, None);
     }
-    assert_eq!(
-        refusal(&url("mb_b", "mb_a"), "SELECT 1").await,
-        None,
-        "open by default: the hole"
-    );
-    // The data plane at start, as mb_a with MADBASE_DB_PRIVATE.
+    // Open by default: the hole. A session opened now survives a later REVOKE, so the data
+    // plane refuses to start while one is there.
+    let (early, early_conn) = tokio_postgres::connect(&url("mb_b", "mb_a"), tokio_postgres::NoTls)
+        .await
+        .expect("another project connects to a fresh database");
+    let early_task = tokio::spawn(early_conn);
     let (mut owner, conn) = tokio_postgres::connect(&url("mb_a", "mb_a"), tokio_postgres::NoTls)
         .await
         .expect("owner connects");
     tokio::spawn(conn);
+    let err = madbase::server::project::make_private(&owner, Some("api_mb_a"))
+        .await
+        .expect_err("a session of another project's owner is there");
+    assert!(err.to_string().contains("mb_b"), "{err}");
+    drop(early);
+    let _ = early_task.await;
+    // The data plane at start, as mb_a with MADBASE_DB_PRIVATE: private first, then migrated.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Err(e) = madbase::server::project::make_private(&owner, Some("api_mb_a")).await {
+        assert!(std::time::Instant::now() < deadline, "{e}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    madbase::server::project::make_private(&owner, Some("api_mb_a"))
+        .await
+        .expect("and again");
     madbase::migrations::run(&mut owner)
         .await
         .expect("migrations");
-    for _ in 0..2 {
-        madbase::server::project::make_private(&owner, Some("api_mb_a"))
-            .await
-            .expect("private, and again");
-    }
     for (user, allowed) in [
         ("mb_a", true),
         ("api_mb_a", true),

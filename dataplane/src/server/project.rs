@@ -85,12 +85,14 @@ pub fn db_url(config: &DataPlaneConfig) -> Result<DbUrl, ProjectError> {
 
 /// Closes the current database to every role but its owner and `api_user`: on a cluster other
 /// projects share, their roles are members of the same API roles (`service_role` among them),
-/// and PostgreSQL lets every role connect to a new database. Run as the owner, at every start
-/// (both statements are idempotent); the names are quoted by the server.
+/// and PostgreSQL lets every role connect to a new database. Run as the owner at every start,
+/// before the migrations (the statements are idempotent; the names are quoted by the server).
+/// Revoking does not end sessions opened before: one of a role that can switch to the API
+/// roles, other than this project's, stops the start with its role named.
 pub async fn make_private(
     client: &tokio_postgres::Client,
     api_user: Option<&str>,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), anyhow::Error> {
     client
         .batch_execute(
             "DO $private$ BEGIN
@@ -108,7 +110,26 @@ pub async fn make_private(
             .get(0);
         client.batch_execute(&grant).await?;
     }
-    Ok(())
+    let intruders: Option<String> = client
+        .query_one(
+            "SELECT string_agg(DISTINCT a.usename::text, ', ')
+             FROM pg_catalog.pg_stat_activity a
+             JOIN pg_catalog.pg_roles r ON r.rolname = a.usename
+             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+               AND a.usename <> current_user AND a.usename IS DISTINCT FROM $1::text
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles api
+                           WHERE api.rolname IN ('anon', 'authenticated', 'service_role')
+                             AND pg_has_role(r.oid, api.oid, 'MEMBER'))",
+            &[&api_user],
+        )
+        .await?
+        .get(0);
+    match intruders {
+        None => Ok(()),
+        Some(roles) => Err(anyhow::anyhow!(
+            "sessions of other roles that can switch to the API roles are connected to this database ({roles}); they connected before it was made private: end them (pg_terminate_backend) and restart"
+        )),
+    }
 }
 
 /// A connection pool for `url`: at most `max_size` connections, a caller waiting at most `wait`
@@ -150,12 +171,13 @@ impl ProjectContext {
                 .get()
                 .await
                 .map_err(|e| ProjectError::Connect(describe_pool_error(&e)))?;
-            crate::migrations::run(&mut client).await?;
+            // Private before anything is created in it.
             if config.db_private {
                 make_private(&client, config.db_api_user.as_deref())
                     .await
                     .map_err(|e| ProjectError::Setup(anyhow::anyhow!("MADBASE_DB_PRIVATE: {e}")))?;
             }
+            crate::migrations::run(&mut client).await?;
             crate::rest::RestContext::load(&client, config, &url)
                 .await
                 .map_err(ProjectError::Setup)?
