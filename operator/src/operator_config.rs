@@ -58,6 +58,11 @@ pub struct OperatorConfig {
     /// Object stores for `spec.storage.objectStore`, by name (`default` when unnamed).
     #[serde(default)]
     pub object_stores: BTreeMap<String, ObjectStore>,
+    /// CloudNativePG Clusters projects may put their databases on, as `namespace/name`; any
+    /// when unset (the chart leaves it unset for an empty list). Projects on one Cluster share
+    /// its roles, so a platform names here the Clusters that hold MadBase projects only.
+    #[serde(default)]
+    pub cnpg_clusters: Option<Vec<String>>,
 }
 
 fn default_image() -> String {
@@ -71,6 +76,7 @@ impl Default for OperatorConfig {
             default_resources: None,
             database_pools: BTreeMap::new(),
             object_stores: BTreeMap::new(),
+            cnpg_clusters: None,
         }
     }
 }
@@ -237,5 +243,19 @@ mod tests {
         let err = OperatorConfig::from_yaml("databasePools:\n  main: {}\n", Path::new("c.yaml"))
             .expect_err("no url");
         assert!(err.to_string().contains("`main`"), "{err}");
+    }
+
+    #[test]
+    fn cnpg_clusters_are_an_optional_list() {
+        let config =
+            OperatorConfig::from_yaml("cnpgClusters: [databases/shared-pg]\n", Path::new("c.yaml"))
+                .expect("valid");
+        assert_eq!(
+            config.cnpg_clusters,
+            Some(vec!["databases/shared-pg".to_owned()])
+        );
+        let config =
+            OperatorConfig::from_yaml("defaultImage: x\n", Path::new("c.yaml")).expect("valid");
+        assert_eq!(config.cnpg_clusters, None, "any Cluster when unset");
     }
 }

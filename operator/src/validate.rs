@@ -467,6 +467,20 @@ pub fn validate(
             if let Some(p) = naming::project_role_problem(&database) {
                 problem(&mut problems, "spec.database.cnpg.databaseName", p);
             }
+            let cluster_namespace = (cnpg.cluster_ref.namespace.as_deref()).unwrap_or(&namespace);
+            let cluster = format!("{cluster_namespace}/{}", cnpg.cluster_ref.name);
+            if let Some(allowed) = &config.cnpg_clusters
+                && !allowed.contains(&cluster)
+            {
+                problem(
+                    &mut problems,
+                    "spec.database.cnpg.clusterRef",
+                    format!(
+                        "CloudNativePG Cluster {cluster} is not one the operator offers (offered: {})",
+                        known(allowed.iter())
+                    ),
+                );
+            }
             Some(DatabasePlan::Cnpg {
                 cluster: cnpg.cluster_ref.name.clone(),
                 cluster_namespace: cnpg

@@ -462,3 +462,21 @@ fn data_api_function_and_setting_names_the_data_plane_would_refuse_fail_the_spec
         hoisted.message
     );
 }
+
+#[test]
+fn cnpg_clusters_can_be_limited_to_those_the_operator_offers() {
+    let p = project(include_str!("../../crds/examples/cnpg.yaml"));
+    let mut cfg = config();
+    cfg.cnpg_clusters = Some(vec!["databases/shared-pg".into()]);
+    validate(&p, &cfg, &Referenced::default()).expect("offered");
+    cfg.cnpg_clusters = Some(vec!["databases/other-pg".into()]);
+    let err = validate(&p, &cfg, &Referenced::default()).expect_err("not offered");
+    assert_eq!(err.0[0].path, "spec.database.cnpg.clusterRef");
+    assert!(
+        err.to_string()
+            .contains("Cluster databases/shared-pg is not one the operator offers (offered: databases/other-pg)"),
+        "{err}"
+    );
+    cfg.cnpg_clusters = None;
+    validate(&p, &cfg, &Referenced::default()).expect("any, when unset");
+}

@@ -40,6 +40,7 @@ NON_DEFAULT = {
             },
             "aws": {"region": "eu-west-1", "forcePathStyle": False},
         },
+        "cnpgClusters": ["databases/shared-pg"],
     },
     "logFormat": "text",
     "replicaCount": 2,
@@ -135,6 +136,7 @@ def test_non_default_render():
         "port": 5432,
     }
     assert config["objectStores"]["aws"] == {"region": "eu-west-1", "forcePathStyle": False}
+    assert config["cnpgClusters"] == ["databases/shared-pg"]
     assert config["objectStores"]["default"]["accessKeyIdFile"].endswith("/stores/default/access-key-id")
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert "/etc/madbase-operator/pools/default" in mounts
@@ -273,6 +275,7 @@ def test_values_yaml_passes_the_schema():
         ({"unknownKey": True}, "unknownKey"),
         ({"config": {"databasePools": {"default": {"host": "x"}}}}, "adminUrlSecret"),
         ({"config": {"objectStores": {"default": {"endpoint": "minio:9000"}}}}, "endpoint"),
+        ({"config": {"cnpgClusters": ["shared-pg"]}}, "shared-pg"),
         ({"controlPlane": {"port": "eighty"}}, "port"),
         ({"extraVolumeMounts": [{"name": "pool-ca"}]}, "mountPath"),
     ],
