@@ -115,17 +115,14 @@ async fn superuser_login(client: &tokio_postgres::Client, config: &DataPlaneConf
     let Some(user) = &config.db_api_user else {
         return false;
     };
-    match client
-        .query_opt(
+    client
+        .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
                             WHERE r.rolsuper AND pg_has_role($1::text, r.oid, 'MEMBER'))",
             &[user],
         )
         .await
-    {
-        Ok(Some(row)) => row.get::<_, bool>(0),
-        Ok(None) | Err(_) => true,
-    }
+        .map_or(true, |row| row.get::<_, bool>(0))
 }
 
 /// The data API's login: the database URL as `db_api_user` when one is set (PostgREST's

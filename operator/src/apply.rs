@@ -20,6 +20,16 @@ pub const FIELD_MANAGER: &str = "madbase-operator";
 /// `app.kubernetes.io/managed-by` value on every object the operator creates.
 pub const MANAGED_BY: &str = "madbase-operator";
 
+/// The comment on what the operator makes for a project outside Kubernetes: CloudNativePG role
+/// entries and, on a pool, roles and databases. It marks them as the project's, so an object of
+/// the same name made by anyone else is never taken over.
+pub fn project_mark(project: &crate::validate::ValidatedProject) -> String {
+    format!(
+        "{MANAGED_BY}: project {}/{}",
+        project.namespace, project.name
+    )
+}
+
 /// Labels on every object the operator manages for a project.
 pub fn managed_labels(project: &str) -> BTreeMap<String, String> {
     BTreeMap::from([

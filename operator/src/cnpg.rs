@@ -25,7 +25,7 @@ use madbase_crds::{DeletionPolicy, naming};
 use serde_json::{Value, json};
 
 use crate::apply::{
-    FIELD_MANAGER, MANAGED_BY, apply_dynamic, is_managed, is_not_found, managed_labels,
+    FIELD_MANAGER, apply_dynamic, is_managed, is_not_found, managed_labels, project_mark,
 };
 use crate::validate::{DatabasePlan, ValidatedProject};
 
@@ -107,15 +107,6 @@ pub fn resource_name(project: &ValidatedProject) -> String {
     format!("mb-{}-{}", project.namespace, project.name)
 }
 
-/// The comment on a role entry the operator wrote; it marks the entry as the project's, so an
-/// entry of the same name written by someone else is never taken over.
-pub fn role_comment(project: &ValidatedProject) -> String {
-    format!(
-        "{MANAGED_BY}: project {}/{}",
-        project.namespace, project.name
-    )
-}
-
 /// Whether the role should exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ensure {
@@ -140,7 +131,7 @@ pub fn role_entries(project: &ValidatedProject, ensure: Ensure) -> Vec<Value> {
     else {
         return Vec::new();
     };
-    let comment = role_comment(project);
+    let comment = project_mark(project);
     match ensure {
         Ensure::Present => {
             let mut entries = layout_entries();

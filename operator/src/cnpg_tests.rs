@@ -18,7 +18,7 @@ fn present() -> Vec<Value> {
 fn own(entries: &[Value]) -> Vec<&Value> {
     entries
         .iter()
-        .filter(|e| e["comment"] == role_comment(&crm()))
+        .filter(|e| e["comment"] == crate::apply::project_mark(&crm()))
         .collect()
 }
 

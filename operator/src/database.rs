@@ -15,7 +15,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use madbase_crds::{DatabaseStatus, DeletionPolicy};
 
-use crate::apply::{FIELD_MANAGER, delete_if_managed, is_managed, managed_labels};
+use crate::apply::{FIELD_MANAGER, delete_if_managed, is_managed, managed_labels, project_mark};
 use crate::cnpg::{self, CnpgError, CnpgState};
 use crate::keys::secret_value;
 use crate::postgres::{Claim, Login, Postgres, PostgresError, project_url, random_password};
@@ -200,7 +200,7 @@ pub async fn ensure(
                     .unwrap_or_else(random_password)
             };
             let (password, api_password) = (kept("password"), kept(API_PASSWORD_KEY));
-            let marker = cnpg::role_comment(project);
+            let marker = project_mark(project);
             let claim = Claim { marker: &marker };
             let owner_login = Login {
                 role,
@@ -344,7 +344,7 @@ pub async fn cleanup(
         } => {
             let what = format!("database {database} and roles {role}, {api_role} on pool {pool}");
             if delete {
-                let marker = cnpg::role_comment(project);
+                let marker = project_mark(project);
                 let claim = Claim { marker: &marker };
                 let roles = [api_role.as_str(), role.as_str()];
                 postgres

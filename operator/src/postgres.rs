@@ -218,15 +218,7 @@ impl Postgres for PgAdmin {
             let client = connect(admin_url).await?;
             lock_name(&client, database).await?;
             // Before anything is written: every existing object must be this project's.
-            for login in [owner, api] {
-                if let Some(comment) = comment_of(&client, ROLE_COMMENT_SQL, login.role).await? {
-                    check_claim(&claim, "role", login.role, comment.as_deref())?;
-                }
-            }
-            let existing_db = comment_of(&client, DATABASE_COMMENT_SQL, database).await?;
-            if let Some(comment) = &existing_db {
-                check_database_claim(&client, &claim, database, comment.as_deref()).await?;
-            }
+            let db_exists = check_owned(&client, &claim, database, &[owner.role, api.role]).await?;
             let is_superuser: bool = client
                 .query_one(
                     "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
@@ -250,7 +242,7 @@ impl Postgres for PgAdmin {
                     .await
                     .map_err(sql_error)?;
             }
-            if existing_db.is_none() {
+            if !db_exists {
                 // CREATE DATABASE cannot run inside a transaction block; batch_execute of a single
                 // statement runs it on its own.
                 client
@@ -271,7 +263,8 @@ impl Postgres for PgAdmin {
                 ))
                 .await
                 .map_err(sql_error)?;
-            comment_on(&client, "DATABASE", database, claim.marker).await
+            let comment = comment_statement(&client, "DATABASE", database, claim.marker).await?;
+            client.batch_execute(&comment).await.map_err(sql_error)
         })
     }
 
@@ -292,20 +285,12 @@ impl Postgres for PgAdmin {
             lock_name(&client, database).await?;
             // Only what bears this project's mark goes; anything else is refused, not skipped,
             // so the finalizer says so.
-            if let Some(comment) = comment_of(&client, DATABASE_COMMENT_SQL, database).await? {
-                check_database_claim(&client, &claim, database, comment.as_deref()).await?;
-            }
-            for role in roles {
-                if let Some(comment) = comment_of(&client, ROLE_COMMENT_SQL, role).await? {
-                    check_claim(&claim, "role", role, comment.as_deref())?;
-                }
-            }
-            let roles = idents;
+            check_owned(&client, &claim, database, roles).await?;
             client
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {db_ident} WITH (FORCE)"))
                 .await
                 .map_err(sql_error)?;
-            for role in roles {
+            for role in idents {
                 client
                     .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
                     .await
@@ -359,9 +344,8 @@ async fn upsert_login(
             format!("ALTER ROLE {role_ident} WITH LOGIN {inherit} NOCREATEDB PASSWORD {password}")
         }
     };
-    // The caller holds the database name's lock ([`lock_name`]): no one else checks and writes
-    // these roles meanwhile.
-    // One implicit transaction: a role never exists without its mark.
+    // One implicit transaction, so a role never exists without its mark; the caller holds the
+    // database name's lock ([`lock_name`]), so no one else checks and writes it meanwhile.
     let comment = comment_statement(client, "ROLE", login.role, marker).await?;
     client
         .batch_execute(&format!("{statement}; {comment}"))
@@ -387,19 +371,42 @@ async fn lock_name(client: &tokio_postgres::Client, name: &str) -> Result<(), Po
 /// A role's comment, by name.
 const ROLE_COMMENT_SQL: &str =
     "SELECT shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1";
-/// A database's comment, by name.
-const DATABASE_COMMENT_SQL: &str =
-    "SELECT shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname = $1";
+/// A database's comment and its owner's, by name.
+const DATABASE_MARKS_SQL: &str = "SELECT shobj_description(oid, 'pg_database'),
+        shobj_description(datdba, 'pg_authid')
+ FROM pg_catalog.pg_database WHERE datname = $1";
 
-/// The comment `sql` reads for `name`: `None` when there is no such object, `Some(None)` when
-/// it has none.
-async fn comment_of(
+/// Refuses when any of `roles` or `database` exists without `claim`'s mark; returns whether the
+/// database exists. A database without a comment is also this project's when its owner bears
+/// the mark: the database was created and the reconcile stopped before it was commented.
+async fn check_owned(
     client: &tokio_postgres::Client,
-    sql: &str,
-    name: &str,
-) -> Result<Option<Option<String>>, PostgresError> {
-    let row = client.query_opt(sql, &[&name]).await.map_err(sql_error)?;
-    Ok(row.map(|r| r.get(0)))
+    claim: &Claim<'_>,
+    database: &str,
+    roles: &[&str],
+) -> Result<bool, PostgresError> {
+    for role in roles {
+        let row = client
+            .query_opt(ROLE_COMMENT_SQL, &[role])
+            .await
+            .map_err(sql_error)?;
+        if let Some(row) = row {
+            check_claim(claim, "role", role, row.get::<_, Option<&str>>(0))?;
+        }
+    }
+    let row = client
+        .query_opt(DATABASE_MARKS_SQL, &[&database])
+        .await
+        .map_err(sql_error)?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let (comment, owner_comment): (Option<&str>, Option<&str>) = (row.get(0), row.get(1));
+    if comment.is_none() && owner_comment == Some(claim.marker) {
+        return Ok(true);
+    }
+    check_claim(claim, "database", database, comment)?;
+    Ok(true)
 }
 
 /// Refuses an existing `kind` `name` that is not `claim`'s project's.
@@ -417,32 +424,6 @@ fn check_claim(
     )))
 }
 
-/// Refuses an existing database that is not `claim`'s project's. One without a comment is
-/// also this project's when its owner bears the project's mark: the database was created and
-/// the reconcile stopped before it was commented.
-async fn check_database_claim(
-    client: &tokio_postgres::Client,
-    claim: &Claim<'_>,
-    name: &str,
-    comment: Option<&str>,
-) -> Result<(), PostgresError> {
-    if comment.is_none() {
-        let owner_comment: Option<String> = client
-            .query_one(
-                "SELECT shobj_description(d.datdba, 'pg_authid') FROM pg_catalog.pg_database d
-                 WHERE d.datname = $1",
-                &[&name],
-            )
-            .await
-            .map_err(sql_error)?
-            .get(0);
-        if owner_comment.as_deref() == Some(claim.marker) {
-            return Ok(());
-        }
-    }
-    check_claim(claim, "database", name, comment)
-}
-
 /// `COMMENT ON <kind> <name> IS <marker>`, quoted by the server (`format`'s `%I` and `%L`).
 async fn comment_statement(
     client: &tokio_postgres::Client,
@@ -458,17 +439,6 @@ async fn comment_statement(
         .await
         .map_err(sql_error)?
         .get(0))
-}
-
-/// Runs [`comment_statement`].
-async fn comment_on(
-    client: &tokio_postgres::Client,
-    kind: &'static str,
-    name: &str,
-    marker: &str,
-) -> Result<(), PostgresError> {
-    let statement = comment_statement(client, kind, name, marker).await?;
-    client.batch_execute(&statement).await.map_err(sql_error)
 }
 
 /// The data plane's connection URL for a project database: the admin URL's host and port (or the

@@ -311,11 +311,6 @@ impl<S> TargetEncoding<S> {
             pending_at: 0,
         }
     }
-
-    /// The wrapped connection.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for TargetEncoding<S> {
