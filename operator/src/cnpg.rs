@@ -33,8 +33,8 @@ use crate::validate::{DatabasePlan, ValidatedProject};
 /// (and is retried with backoff).
 pub const ROLE_WRITE_ATTEMPTS: usize = 5;
 
-/// Keys of a `spec.managed.roles` entry the operator may set; any other key it leaves alone
-/// except when it rewrites its own entry. `inherit`, which the API server defaults, is compared
+/// Keys of a `spec.managed.roles` entry the operator may set; any other key it leaves alone,
+/// also when it rewrites its own entry. `inherit`, which the API server defaults, is compared
 /// only where the operator sets it.
 const ROLE_KEYS: [&str; 8] = [
     "name",
@@ -211,7 +211,16 @@ pub fn merge_roles(
         let same = ROLE_KEYS.iter().all(|k| existing.get(*k) == entry.get(*k))
             && (entry.get("inherit").is_none() || existing.get("inherit") == entry.get("inherit"));
         if !same {
-            out[i] = entry.clone();
+            // Keys the operator never sets (`connectionLimit`, `validUntil`, …) stay as written.
+            let mut merged = entry.clone();
+            if let (Some(to), Some(from)) = (merged.as_object_mut(), existing.as_object()) {
+                for (key, value) in from {
+                    if !ROLE_KEYS.contains(&key.as_str()) && !to.contains_key(key) {
+                        to.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            out[i] = merged;
             changed = true;
         }
     }

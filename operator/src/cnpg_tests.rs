@@ -88,6 +88,29 @@ fn entries_with_server_defaults_need_no_write() {
 }
 
 #[test]
+fn a_rewrite_keeps_the_keys_the_operator_never_sets() {
+    let mut roles = present();
+    let owner = roles
+        .iter_mut()
+        .find(|e| e["name"] == "acme_crm")
+        .expect("owner entry");
+    owner["connectionLimit"] = json!(20);
+    owner["validUntil"] = json!("2030-01-01T00:00:00Z");
+    owner["login"] = json!(false);
+    let merged = merge_roles(&roles, &present(), "c")
+        .expect("ours")
+        .expect("login is set back");
+    let owner = merged
+        .iter()
+        .find(|e| e["name"] == "acme_crm")
+        .expect("owner entry");
+    assert_eq!(owner["login"], true);
+    assert_eq!(owner["connectionLimit"], 20);
+    assert_eq!(owner["validUntil"], "2030-01-01T00:00:00Z");
+    assert_eq!(merge_roles(&merged, &present(), "c"), Ok(None));
+}
+
+#[test]
 fn absent_replaces_the_projects_entries_and_leaves_the_layout() {
     let mut roles = present();
     roles.push(json!({"name": "reporting"}));

@@ -217,6 +217,10 @@ impl Postgres for PgAdmin {
             let (owner_ident, api_ident) = (ident(owner.role)?, ident(api.role)?);
             let client = connect(admin_url).await?;
             lock_name(&client, database).await?;
+            // Roles an earlier operator made carry no mark; knowing their passwords adopts them.
+            for login in [owner, api] {
+                adopt_if_proven(&client, admin_url, database, login, &claim).await?;
+            }
             // Before anything is written: every existing object must be this project's.
             let db_exists = check_owned(&client, &claim, database, &[owner.role, api.role]).await?;
             let is_superuser: bool = client
@@ -366,6 +370,78 @@ async fn lock_name(client: &tokio_postgres::Client, name: &str) -> Result<(), Po
         .await
         .map_err(sql_error)?;
     Ok(())
+}
+
+/// Marks `login`'s role as this project's when the role exists without any comment and the
+/// project proves it knows the role's password: the server accepts a login with it and refuses
+/// one with a wrong password (so it does ask for one; under `trust` nothing is proven). Roles
+/// made by an operator from before the marks carry none, and their projects' Secrets hold
+/// their passwords, so upgrading needs no pool admin. Knowing a role's password is already
+/// the power to act as it; a tenant who does not know it cannot forge this. A database without
+/// a comment then follows its marked owner ([`check_owned`]).
+async fn adopt_if_proven(
+    client: &tokio_postgres::Client,
+    admin_url: &str,
+    database: &str,
+    login: Login<'_>,
+    claim: &Claim<'_>,
+) -> Result<(), PostgresError> {
+    let row = client
+        .query_opt(ROLE_COMMENT_SQL, &[&login.role])
+        .await
+        .map_err(sql_error)?;
+    // No role, or one with a comment: there is nothing to adopt, and check_owned decides.
+    let Some(row) = row else { return Ok(()) };
+    if row.get::<_, Option<&str>>(0).is_some() {
+        return Ok(());
+    }
+    let refused = try_login(admin_url, database, login.role, &random_password()).await;
+    let asks_for_password = matches!(&refused, Err(Some(code)) if code == "28P01");
+    if !asks_for_password
+        || try_login(admin_url, database, login.role, login.password)
+            .await
+            .is_err()
+    {
+        return Ok(());
+    }
+    let comment = comment_statement(client, "ROLE", login.role, claim.marker).await?;
+    client.batch_execute(&comment).await.map_err(sql_error)?;
+    tracing::info!(
+        role = login.role,
+        "adopted a role made before roles were marked: the project's Secret holds its password"
+    );
+    Ok(())
+}
+
+/// Logs in as `role` with `password` where the admin connection goes (same host, port and TLS),
+/// to `database`. The two refusals PostgreSQL makes only after authentication (no such
+/// database, no `CONNECT`) still prove the password; `Err` carries the SQLSTATE of any other
+/// (a full server refuses before asking, so that proves nothing).
+async fn try_login(
+    admin_url: &str,
+    database: &str,
+    role: &str,
+    password: &str,
+) -> Result<(), Option<String>> {
+    let mut url = madbase_pgconn::DbUrl::parse(admin_url).map_err(|_| None)?;
+    url.pg_mut()
+        .user(role)
+        .password(password)
+        .dbname(database)
+        .connect_timeout(CONNECT_TIMEOUT);
+    let connecting = tokio::time::timeout(CONNECT_TIMEOUT, url.connect()).await;
+    match connecting {
+        Ok(Ok((client, connection))) => {
+            drop(client);
+            let _ = connection.await;
+            Ok(())
+        }
+        Ok(Err(e)) => match e.code().map(|c| c.code().to_owned()) {
+            Some(code) if code == "3D000" || code == "42501" => Ok(()),
+            code => Err(code),
+        },
+        Err(_) => Err(None),
+    }
 }
 
 /// A role's comment, by name.

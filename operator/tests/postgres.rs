@@ -347,6 +347,185 @@ async fn a_private_database_is_closed_to_other_projects_roles_as_on_a_cloudnativ
     }
 }
 
+/// The role's comment, or `None` when it has none.
+async fn role_comment(url: &str, role: &str) -> Option<String> {
+    query_one(
+        url,
+        "SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = $1",
+        role,
+    )
+    .await
+    .filter(|c| !c.is_empty())
+}
+
+#[tokio::test]
+async fn roles_an_earlier_operator_made_are_adopted_by_the_password_the_project_holds() {
+    // Passwords over TCP, as on a real pool; one role trusted, where a login proves nothing.
+    let hba = "local all all trust
+host all postgres 127.0.0.1/32 trust
+host all mb_acme_trusted 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+";
+    let server = EmbeddedPostgres::start_scratch_hba(&[], hba)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let admin = server.url("postgres");
+    let pg = PgAdmin;
+    let login_url = |role: &str, password: &str, db: &str| {
+        format!(
+            "postgres://{role}:{password}@127.0.0.1:{}/{db}",
+            server.port()
+        )
+    };
+    // What an operator from before the marks left: a role and its database, no comments.
+    for sql in [
+        format!(
+            "CREATE ROLE mb_acme_shop LOGIN PASSWORD '{}'",
+            OWNER.password
+        ),
+        "CREATE DATABASE mb_acme_shop OWNER mb_acme_shop".to_owned(),
+        "CREATE ROLE mb_acme_trusted LOGIN PASSWORD 'TrustedPassw0rdTrusted'".to_owned(),
+        "CREATE DATABASE mb_acme_trusted OWNER mb_acme_trusted".to_owned(),
+        "CREATE ROLE mb_acme_noted LOGIN PASSWORD 'NotedPassw0rdNotedPass'".to_owned(),
+        "COMMENT ON ROLE mb_acme_noted IS 'reporting, owned by the data team'".to_owned(),
+    ] {
+        assert_eq!(refusal(&admin, &sql).await, None, "{sql}");
+    }
+
+    // A project that does not know the password adopts nothing and changes nothing.
+    let guess = Login {
+        password: "GuessedPassw0rdGuessed",
+        ..OWNER
+    };
+    let err = pg
+        .provision(&admin, "mb_acme_shop", guess, API, SHOP)
+        .await
+        .expect_err("a guessed password proves nothing");
+    assert!(err.to_string().contains("role mb_acme_shop"), "{err}");
+    assert_eq!(role_comment(&admin, OWNER.role).await, None);
+    assert!(!role_exists(&admin, API.role).await, "nothing written");
+    let original = login_url(OWNER.role, OWNER.password, "mb_acme_shop");
+    assert_eq!(
+        refusal(&original, "SELECT 1").await,
+        None,
+        "password unchanged"
+    );
+
+    // The project whose Secret holds the password adopts the role, then its database.
+    pg.provision(&admin, "mb_acme_shop", OWNER, API, SHOP)
+        .await
+        .expect("adopted by the password");
+    assert_eq!(
+        role_comment(&admin, OWNER.role).await.as_deref(),
+        Some(SHOP.marker)
+    );
+    assert_eq!(
+        role_comment(&admin, API.role).await.as_deref(),
+        Some(SHOP.marker)
+    );
+    let db_comment = query_one(
+        &admin,
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+        "mb_acme_shop",
+    )
+    .await;
+    assert_eq!(db_comment.as_deref(), Some(SHOP.marker));
+    let api_url = login_url(API.role, API.password, "mb_acme_shop");
+    assert_eq!(refusal(&api_url, "SET ROLE anon").await, None);
+    // Adopted, the role is this project's alone: another project is refused as before.
+    let err = pg
+        .provision(&admin, "mb_acme_shop", OWNER, API, OTHER)
+        .await
+        .expect_err("acme/other");
+    assert!(err.to_string().contains("mb_acme_shop"), "{err}");
+
+    // Under trust any password logs in, so it proves nothing; a role with a comment of someone
+    // else's is never adopted, even with its password.
+    let trusted = Login {
+        role: "mb_acme_trusted",
+        password: "TrustedPassw0rdTrusted",
+    };
+    let noted = Login {
+        role: "mb_acme_noted",
+        password: "NotedPassw0rdNotedPass",
+    };
+    for (owner, api) in [
+        (trusted, "api_mb_acme_trusted"),
+        (noted, "api_mb_acme_noted"),
+    ] {
+        let api = Login { role: api, ..API };
+        let err = pg
+            .provision(&admin, owner.role, owner, api, SHOP)
+            .await
+            .expect_err(owner.role);
+        assert!(
+            err.to_string().contains(&format!("role {}", owner.role)),
+            "{err}"
+        );
+        assert!(!role_exists(&admin, api.role).await, "nothing written");
+    }
+    assert_eq!(role_comment(&admin, trusted.role).await, None);
+    assert_eq!(
+        role_comment(&admin, noted.role).await.as_deref(),
+        Some("reporting, owned by the data team")
+    );
+}
+
+#[tokio::test]
+async fn two_projects_naming_one_database_take_turns() {
+    let server = start().await;
+    let admin = server.url("postgres");
+    // Another operator (or project) holds the database name's lock.
+    let (holder, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    holder
+        .execute(
+            "SELECT pg_advisory_lock(hashtext('madbase-operator database ' || $1::text))",
+            &[&"mb_acme_shop"],
+        )
+        .await
+        .expect("lock");
+    let provisioning = tokio::spawn({
+        let admin = admin.clone();
+        async move {
+            PgAdmin
+                .provision(&admin, "mb_acme_shop", OWNER, API, SHOP)
+                .await
+        }
+    });
+    // It waits on that lock, before writing anything.
+    let waiting = "SELECT count(*)::text FROM pg_locks
+                   WHERE locktype = 'advisory' AND NOT granted AND $1 = ''";
+    let mut waited = false;
+    for _ in 0..200 {
+        if query_one(&admin, waiting, "").await.as_deref() == Some("1") {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(waited, "provisioning never waited on the lock");
+    assert!(!provisioning.is_finished());
+    assert!(
+        !role_exists(&admin, OWNER.role).await,
+        "nothing written while waiting"
+    );
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock(hashtext('madbase-operator database ' || $1::text))",
+            &[&"mb_acme_shop"],
+        )
+        .await
+        .expect("unlock");
+    provisioning
+        .await
+        .expect("task")
+        .expect("provisioned once the lock was free");
+    assert!(role_exists(&admin, OWNER.role).await);
+}
+
 #[tokio::test]
 async fn unreachable_and_hostile_inputs_are_errors() {
     let pg = PgAdmin;

@@ -59,6 +59,22 @@ impl EmbeddedPostgres {
         Self::start_scratch_in(dir, &all).await
     }
 
+    /// [`EmbeddedPostgres::start_scratch`] authenticating by `hba`, a whole `pg_hba.conf`
+    /// (without TLS), so a test can make some logins ask for a password and trust others.
+    /// The `postgres` superuser's password is the one [`EmbeddedPostgres::url`] carries.
+    pub async fn start_scratch_hba(settings: &[(&str, &str)], hba: &str) -> Result<Self, PgError> {
+        let dir = scratch_dir()?;
+        let files = dir.join("auth");
+        if let Err(e) = write_private_files(&files, &[("pg_hba.conf", Some(hba))]) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        let hba_file = files.join("pg_hba.conf").display().to_string();
+        let mut all = vec![("hba_file", hba_file.as_str())];
+        all.extend_from_slice(settings);
+        Self::start_scratch_in(dir, &all).await
+    }
+
     async fn start_scratch_in(dir: PathBuf, settings: &[(&str, &str)]) -> Result<Self, PgError> {
         let opts = PgOptions {
             data_dir: dir.join("data"),
@@ -95,15 +111,22 @@ pub struct ScratchTls {
 /// Writes the server's TLS files into `dir`, readable by the user the server runs as only
 /// (PostgreSQL refuses a private key others can read).
 fn write_tls_files(dir: &Path, tls: &ScratchTls) -> Result<(), PgError> {
+    write_private_files(
+        dir,
+        &[
+            ("server.crt", Some(tls.cert_pem.as_str())),
+            ("server.key", Some(tls.key_pem.as_str())),
+            ("ca.crt", tls.client_ca_pem.as_deref()),
+            ("pg_hba.conf", Some(tls.hba.as_str())),
+        ],
+    )
+}
+
+/// Creates `dir` and writes `files` into it, readable by the user the server runs as only.
+fn write_private_files(dir: &Path, files: &[(&str, Option<&str>)]) -> Result<(), PgError> {
     std::fs::create_dir(dir).map_err(io(format!("creating {}", dir.display())))?;
     let owner = run_as()?;
-    let files = [
-        ("server.crt", Some(&tls.cert_pem)),
-        ("server.key", Some(&tls.key_pem)),
-        ("ca.crt", tls.client_ca_pem.as_ref()),
-        ("pg_hba.conf", Some(&tls.hba)),
-    ];
-    for (name, text) in files {
+    for &(name, text) in files {
         let Some(text) = text else { continue };
         let path = dir.join(name);
         let context = || format!("writing {}", path.display());
