@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 use crate::error::RestError;
 use crate::filter::{Op, Operation};
 use crate::media::Media;
-use crate::plan::{Cond, ReadNode};
-use crate::prefer::{Preferences, Resolution};
+use crate::plan::{Cond, Out, ReadNode};
+use crate::prefer::{Preferences, Resolution, Return};
 use crate::query_params::QueryParams;
 use crate::render::{self, RESPONSE_GUCS};
-use crate::schema_cache::{Table, TableKind};
+use crate::schema_cache::{Cardinality, Table};
 use crate::sql::{Ident, Sql};
 
 /// Which write.
@@ -428,11 +428,34 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
             .bind(json)
             .push("::json AS json_data), pgrst_body AS (SELECT CASE WHEN json_typeof(json_data) = 'array' THEN json_data ELSE json_build_array(json_data) END AS val FROM pgrst_payload), ");
     }
-    let inserted_flag = if t.kind == TableKind::Table {
-        format!("({alias}.xmax = 0)")
+    // What the statement hands back. Only a representation needs the rows, and `Location` the
+    // key: otherwise `RETURNING 1`, as PostgREST, so a role that may write but not read (an
+    // insert-only table, column grants) can write. Returning columns would take SELECT on them
+    // and RLS's SELECT policies.
+    let returning = if p.representation.is_some() {
+        match representation_columns(&p.node, &t.pk) {
+            Some(cols) => cols
+                .iter()
+                .map(|c| format!("{alias}.{}", Ident::new(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => format!("{alias}.*"),
+        }
+    } else if prefs.return_ == Some(Return::HeadersOnly)
+        && matches!(p.kind, WriteKind::Insert)
+        && !t.pk.is_empty()
+    {
+        let pks: Vec<String> =
+            t.pk.iter()
+                .map(|c| format!("{alias}.{}", Ident::new(c)))
+                .collect();
+        pks.join(", ")
     } else {
-        "TRUE".to_string()
+        "1".to_string()
     };
+    // Rows inserted by an upsert, counted as PostgREST counts them: every row offered adds one,
+    // every conflicting row updated takes one away. Works through views too.
+    let mut counts_inserted = false;
     sql.push("pgrst_source AS (");
     match p.kind {
         WriteKind::Insert | WriteKind::Upsert => {
@@ -470,8 +493,9 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
             } else {
                 p.resolution
             };
-            if let Some(res) = resolution {
-                let conflict = match &p.on_conflict {
+            let conflict = match resolution {
+                None => Vec::new(),
+                Some(_) => match &p.on_conflict {
                     Some(c) => {
                         for col in c {
                             if t.column(col).is_none() {
@@ -484,33 +508,40 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                         c.clone()
                     }
                     None => t.pk.clone(),
-                };
-                sql.push(" ON CONFLICT");
-                if !conflict.is_empty() {
-                    sql.push(" (").push(&col_list(&conflict)).push(")");
+                },
+            };
+            // Without conflict columns (no key, no `on_conflict`) it is a plain insert, as in
+            // PostgREST.
+            if let Some(res) = resolution.filter(|_| !conflict.is_empty()) {
+                let merging = res == Resolution::Merge;
+                if merging {
+                    sql.push(" WHERE ").push(&inserted_step("+", "0"));
+                    counts_inserted = true;
                 }
+                sql.push(" ON CONFLICT (")
+                    .push(&col_list(&conflict))
+                    .push(")");
                 let sets: Vec<String> = p
                     .columns
                     .iter()
                     .map(|c| format!("{0} = EXCLUDED.{0}", Ident::new(c)))
                     .collect();
-                if res == Resolution::Ignore || sets.is_empty() {
+                if !merging || sets.is_empty() {
                     sql.push(" DO NOTHING");
                 } else {
-                    sql.push(" DO UPDATE SET ").push(&sets.join(", "));
+                    sql.push(" DO UPDATE SET ")
+                        .push(&sets.join(", "))
+                        .push(" WHERE ")
+                        .push(&inserted_step("-", "-1"));
                 }
             }
-            sql.push(" RETURNING ")
-                .ident(&alias)
-                .push(".*, ")
-                .push(&inserted_flag)
-                .push(" AS \"pgrst_inserted\"");
+            sql.push(" RETURNING ").push(&returning);
         }
         WriteKind::Update => {
             if p.columns.is_empty() {
                 sql.push("SELECT ")
-                    .ident(&alias)
-                    .push(".*, FALSE AS \"pgrst_inserted\" FROM ")
+                    .push(&returning)
+                    .push(" FROM ")
                     .ident(&target)
                     .push(" AS ")
                     .ident(&alias)
@@ -523,7 +554,15 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                     .iter()
                     .map(|c| {
                         let v = column_value(c, row, "pgrst_r", &parsed);
-                        format!("{} = {v}", Ident::new(c))
+                        // `missing=default`: a key the body leaves out takes the default.
+                        match t.column(c).and_then(|col| col.default.as_ref()) {
+                            Some(d) if p.missing_default => format!(
+                                "{} = CASE WHEN {row} -> {} IS NULL THEN {d} ELSE {v} END",
+                                Ident::new(c),
+                                crate::sql::literal(c)
+                            ),
+                            _ => format!("{} = {v}", Ident::new(c)),
+                        }
                     })
                     .collect();
                 sql.push("UPDATE ")
@@ -538,9 +577,7 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                     .push(&populate_source(row, &parsed))
                     .push(")) AS pgrst_r");
                 render_where(&mut sql, p);
-                sql.push(" RETURNING ")
-                    .ident(&alias)
-                    .push(".*, FALSE AS \"pgrst_inserted\"");
+                sql.push(" RETURNING ").push(&returning);
             }
         }
         WriteKind::Delete => {
@@ -549,9 +586,7 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                 .push(" AS ")
                 .ident(&alias);
             render_where(&mut sql, p);
-            sql.push(" RETURNING ")
-                .ident(&alias)
-                .push(".*, FALSE AS \"pgrst_inserted\"");
+            sql.push(" RETURNING ").push(&returning);
         }
     }
     sql.push(") SELECT NULL::int8 AS total_result_set, (SELECT count(*) FROM pgrst_source)::int8 AS page_total, ");
@@ -567,10 +602,17 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
             sql.push("''");
         }
     }
-    sql.push(" AS body, ")
-        .push(RESPONSE_GUCS)
-        .push(", (SELECT count(*) FROM pgrst_source WHERE \"pgrst_inserted\")::int8 AS inserted, ");
-    if t.pk.is_empty() {
+    sql.push(" AS body, ").push(RESPONSE_GUCS).push(", ");
+    if counts_inserted {
+        // Read once every row is written: the count forces the whole statement first.
+        sql.push(
+            "(SELECT coalesce(nullif(current_setting('pgrst.inserted', true), '')::int8, 0) FROM (SELECT count(*) FROM pgrst_source) AS pgrst_done)",
+        );
+    } else {
+        sql.push("(SELECT count(*) FROM pgrst_source)::int8");
+    }
+    sql.push(" AS inserted, ");
+    if t.pk.is_empty() || returning == "1" {
         sql.push("NULL::text");
     } else {
         let pks: Vec<String> = t.pk.iter().map(|c| Ident::new(c).to_string()).collect();
@@ -579,8 +621,51 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
             .push(")::text FROM pgrst_source LIMIT 1)");
     }
     sql.push(" AS location");
-    let _ = prefs;
     Ok(sql)
+}
+
+/// The columns a representation reads from the written rows, as PostgREST's: those selected,
+/// the ones its embeds join on, and the key; `None` when it needs the whole row (`*`, a
+/// computed field or relationship, conditions or order on the rows themselves).
+fn representation_columns(node: &ReadNode, pk: &[String]) -> Option<Vec<String>> {
+    if !node.conds.is_empty() || !node.order.is_empty() {
+        return None;
+    }
+    let mut cols: Vec<String> = Vec::new();
+    let mut add = |c: &str| {
+        if !cols.iter().any(|have| have == c) {
+            cols.push(c.to_string());
+        }
+    };
+    for out in &node.select {
+        match out {
+            Out::Star
+            | Out::Col {
+                computed: Some(_), ..
+            } => return None,
+            Out::Col { field, .. } => add(&field.name),
+            Out::CountAll { .. } | Out::Embed(_) => {}
+        }
+    }
+    for embed in &node.embeds {
+        match &embed.rel.cardinality {
+            Cardinality::Computed { .. } => return None,
+            Cardinality::ManyToMany { origin_cols, .. } => {
+                origin_cols.iter().for_each(|(c, _)| add(c));
+            }
+            _ => embed.rel.columns.iter().for_each(|(c, _)| add(c)),
+        }
+    }
+    pk.iter().for_each(|c| add(c));
+    Some(cols)
+}
+
+/// Steps the count of inserted rows (`pgrst.inserted`, local to the transaction) by one and
+/// is true: `+` where a row is offered for insertion, `-` where a conflict updates one instead.
+fn inserted_step(sign: &str, never: &str) -> String {
+    format!(
+        "set_config('pgrst.inserted', (coalesce(nullif(current_setting('pgrst.inserted', true), '')::int, 0) {sign} 1)::text, true) <> '{never}'"
+    )
 }
 
 fn render_where(sql: &mut Sql, p: &WritePlan) {

@@ -136,9 +136,32 @@ impl Applied {
         self.0.push(s.into());
     }
 
-    /// The header value, if anything was applied.
+    /// The header value, if anything was applied, in PostgREST's order.
     pub fn header(&self) -> Option<String> {
-        (!self.0.is_empty()).then(|| self.0.join(", "))
+        const ORDER: [&str; 9] = [
+            "resolution",
+            "missing",
+            "return",
+            "count",
+            "params",
+            "tx",
+            "handling",
+            "timezone",
+            "max-affected",
+        ];
+        let rank = |s: &String| {
+            let key = s.split('=').next().unwrap_or_default();
+            ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
+        };
+        let mut applied: Vec<&String> = self.0.iter().collect();
+        applied.sort_by_key(|s| rank(s));
+        (!applied.is_empty()).then(|| {
+            applied
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
     }
 }
 

@@ -730,6 +730,17 @@ async fn serve(
         ));
     }
     let prefs = Preferences::from_headers(&req.headers)?;
+    // Echoed as PostgREST does: the handling asked for, and a timezone (an unknown one fails
+    // the request when it is set).
+    let mut applied = Applied::default();
+    match prefs.strict {
+        Some(true) => applied.push("handling=strict"),
+        Some(false) => applied.push("handling=lenient"),
+        None => {}
+    }
+    if let Some(tz) = &prefs.timezone {
+        applied.push(format!("timezone={tz}"));
+    }
     let mut ctx = Ctx {
         cache,
         settings,
@@ -738,7 +749,7 @@ async fn serve(
         schema,
         media,
         prefs,
-        applied: Applied::default(),
+        applied,
         anon: settings.anon_role.as_deref() == Some(req.role.as_str()),
         function: None,
         timing,

@@ -72,7 +72,10 @@ pub async fn serve(
         ctx.applied.push(r.as_str());
     }
     let representation = (ret == Some(Return::Representation)).then(|| ctx.media.clone());
-    let resolution = if kind == WriteKind::Insert {
+    // Without conflict columns (no key, no `on_conflict`) an upsert is a plain insert, and the
+    // resolution is not applied.
+    let has_conflict_columns = q.on_conflict.is_some() || !table.pk.is_empty();
+    let resolution = if kind == WriteKind::Insert && has_conflict_columns {
         ctx.prefs.resolution
     } else {
         None
@@ -190,14 +193,20 @@ pub async fn serve(
         main.page_total
     });
     let total_s = total.map_or("*".to_string(), |t| t.to_string());
+    // As PostgREST: inserts and deletes `*/total`, updates the rows' range, PUT none.
     let range = match kind {
-        WriteKind::Insert => format!("*/{total_s}"),
-        _ if main.page_total == 0 => format!("*/{total_s}"),
-        _ => format!("0-{}/{total_s}", main.page_total - 1),
+        WriteKind::Insert | WriteKind::Delete => Some(format!("*/{total_s}")),
+        WriteKind::Upsert => None,
+        _ if main.page_total == 0 => Some(format!("*/{total_s}")),
+        _ => Some(format!("0-{}/{total_s}", main.page_total - 1)),
     };
-    resp.header("content-range", &range);
+    if let Some(range) = range {
+        resp.header("content-range", &range);
+    }
+    // `Location` names the one row inserted, never one of several.
     if kind == WriteKind::Insert
         && ret == Some(Return::HeadersOnly)
+        && main.page_total == 1
         && let Some(loc) = location.and_then(|l| location_header(name, &table.pk, &l))
     {
         resp.header("location", &loc);

@@ -171,7 +171,7 @@ async fn upserts_merge_and_ignore() {
     assert_eq!(r.json(), json!([{"id": 1401, "name": "merged"}]));
     assert_eq!(
         r.header("preference-applied"),
-        Some("return=representation, resolution=merge-duplicates")
+        Some("resolution=merge-duplicates, return=representation")
     );
     let r = api
         .send(
@@ -481,4 +481,230 @@ async fn insert_keeps_every_digit_of_a_number() {
         r.json(),
         json!([{ "budget": "0.000000000000000000000000000001" }])
     );
+}
+
+/// Tables for writes by roles that may not read back what they write.
+const WRITE_ONLY: &str = "
+CREATE TABLE public.wo_feedback (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, msg text);
+ALTER TABLE public.wo_feedback ENABLE ROW LEVEL SECURITY;
+CREATE POLICY anon_sends ON public.wo_feedback FOR INSERT TO anon WITH CHECK (true);
+GRANT INSERT ON public.wo_feedback TO anon;
+GRANT SELECT ON public.wo_feedback TO service_role;
+CREATE TABLE public.wo_accounts (id int PRIMARY KEY, email text, password text);
+INSERT INTO public.wo_accounts VALUES (1, 'a@x', 'p1'), (2, 'b@x', 'p2'), (3, 'c@x', 'p3');
+GRANT SELECT (id, email), INSERT (id, email, password), UPDATE (email, password), DELETE
+  ON public.wo_accounts TO anon;
+GRANT SELECT ON public.wo_accounts TO service_role;
+CREATE TABLE public.wo_nokey (a text, b text);
+CREATE TABLE public.wo_stock (id int PRIMARY KEY, name text, qty int DEFAULT 5);
+INSERT INTO public.wo_stock VALUES (1, 'one', 1), (2, 'two', 2);
+CREATE VIEW public.wo_stock_v AS SELECT * FROM public.wo_stock;
+GRANT ALL ON public.wo_nokey, public.wo_stock, public.wo_stock_v TO anon, service_role;
+";
+
+async fn write_only_api() -> Api {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    with_schema(&DONE, WRITE_ONLY, settings()).await
+}
+
+#[tokio::test]
+async fn roles_that_may_not_read_back_still_write() {
+    let api = write_only_api().await;
+    let anon =
+        |method: &'static str, url: &'static str, prefer: &'static str, body: &'static str| {
+            let api = &api;
+            async move {
+                api.req(
+                    method,
+                    url,
+                    &[("prefer", prefer)],
+                    body,
+                    "anon",
+                    json!({"role": "anon"}),
+                )
+                .await
+            }
+        };
+    // An insert-only table (a contact form): anon may insert, not read.
+    let r = anon("POST", "/wo_feedback", "return=minimal", r#"{"msg": "hi"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = anon(
+        "POST",
+        "/wo_feedback",
+        "",
+        r#"[{"msg": "a"}, {"msg": "b"}]"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Reading it back is what it may not do, as in PostgREST.
+    let r = anon(
+        "POST",
+        "/wo_feedback",
+        "return=representation",
+        r#"{"msg": "no"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.json()["code"], "42501");
+    let r = api
+        .send("GET", "/wo_feedback?select=msg&order=id", &[], "")
+        .await;
+    assert_eq!(r.json(), json!([{"msg": "hi"}, {"msg": "a"}, {"msg": "b"}]));
+
+    // Column grants: the password may be written, never read.
+    let r = anon(
+        "PATCH",
+        "/wo_accounts?id=eq.1",
+        "return=minimal",
+        r#"{"password": "new"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = anon("DELETE", "/wo_accounts?id=eq.2", "", "").await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = anon(
+        "DELETE",
+        "/wo_accounts?id=eq.3&select=id,email",
+        "return=representation",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 3, "email": "c@x"}]));
+    let r = anon(
+        "POST",
+        "/wo_accounts?select=id,email",
+        "return=representation",
+        r#"{"id": 4, "email": "d@x", "password": "p4"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 4, "email": "d@x"}]));
+    let r = anon(
+        "POST",
+        "/wo_accounts?select=password",
+        "return=representation",
+        r#"{"id": 5, "email": "e@x", "password": "p5"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 401, "a column it may not read: {}", r.body);
+    let r = api
+        .send("GET", "/wo_accounts?select=id,password&order=id", &[], "")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "password": "new"}, {"id": 4, "password": "p4"}]),
+        "the refused insert left nothing"
+    );
+}
+
+#[tokio::test]
+async fn upserts_count_insertions_without_reading_rows() {
+    let api = write_only_api().await;
+    // No key and no on_conflict: a plain insert, the resolution not applied.
+    let r = api
+        .send(
+            "POST",
+            "/wo_nokey",
+            &[(
+                "prefer",
+                "resolution=merge-duplicates, return=representation",
+            )],
+            r#"{"a": "1", "b": "2"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json(), json!([{"a": "1", "b": "2"}]));
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("return=representation")
+    );
+    // Through a view: rows that all existed are 200, one new row makes it 201.
+    for (body, status) in [
+        (
+            r#"[{"id": 1, "name": "uno"}, {"id": 2, "name": "dos"}]"#,
+            200,
+        ),
+        (
+            r#"[{"id": 2, "name": "dos"}, {"id": 3, "name": "tres"}]"#,
+            201,
+        ),
+    ] {
+        let r = api
+            .send(
+                "POST",
+                "/wo_stock_v",
+                &[(
+                    "prefer",
+                    "resolution=merge-duplicates, return=representation",
+                )],
+                body,
+            )
+            .await;
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+    }
+    // The same on the table with return=minimal, which reads nothing back.
+    for (body, status) in [
+        (r#"{"id": 1, "name": "one"}"#, 200),
+        (r#"{"id": 4, "name": "four"}"#, 201),
+    ] {
+        let r = api
+            .send(
+                "POST",
+                "/wo_stock",
+                &[("prefer", "resolution=merge-duplicates")],
+                body,
+            )
+            .await;
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+    }
+    // PATCH with columns= and missing=default: a key left out takes the column's default.
+    let r = api
+        .send(
+            "PATCH",
+            "/wo_stock?id=eq.1&columns=name,qty&select=name,qty",
+            &[("prefer", "return=representation, missing=default")],
+            r#"{"name": "reset"}"#,
+        )
+        .await;
+    assert_eq!(r.json(), json!([{"name": "reset", "qty": 5}]), "{}", r.body);
+    // Location names a single inserted row only; DELETE's range is */n; PUT has none.
+    let r = api
+        .send(
+            "POST",
+            "/wo_stock",
+            &[("prefer", "return=headers-only")],
+            r#"[{"id": 10, "name": "a"}, {"id": 11, "name": "b"}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("location"), None);
+    let r = api
+        .send(
+            "POST",
+            "/wo_stock",
+            &[("prefer", "return=headers-only")],
+            r#"{"id": 12, "name": "c"}"#,
+        )
+        .await;
+    assert_eq!(r.header("location"), Some("/wo_stock?id=eq.12"));
+    let r = api
+        .send(
+            "DELETE",
+            "/wo_stock?id=in.(10,11)",
+            &[("prefer", "count=exact")],
+            "",
+        )
+        .await;
+    assert_eq!(r.header("content-range"), Some("*/2"));
+    let r = api
+        .send(
+            "PUT",
+            "/wo_stock?id=eq.20",
+            &[],
+            r#"{"id": 20, "name": "put"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.header("content-range"), None);
 }
