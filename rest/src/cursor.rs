@@ -23,18 +23,6 @@ pub enum JsonKey {
     Index(i64),
 }
 
-impl JsonStep {
-    /// The key, as it names an output field.
-    pub fn key_name(&self) -> String {
-        match self {
-            JsonStep::Arrow(k) | JsonStep::DoubleArrow(k) => match k {
-                JsonKey::Key(s) => s.clone(),
-                JsonKey::Index(i) => i.to_string(),
-            },
-        }
-    }
-}
-
 /// A column reference with an optional JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -45,12 +33,26 @@ pub struct Field {
 }
 
 impl Field {
-    /// The key this field gets in JSON output (last path key, else the column name).
+    /// The key this field gets in JSON output: the path's last key, or, when the path ends in
+    /// an array index, the last object key before it or else the column name (PostgREST's).
     pub fn output_name(&self) -> String {
-        self.json_path
-            .last()
-            .map(JsonStep::key_name)
-            .unwrap_or_else(|| self.name.clone())
+        match self.json_path.last() {
+            None => self.name.clone(),
+            Some(JsonStep::Arrow(JsonKey::Key(k)) | JsonStep::DoubleArrow(JsonKey::Key(k))) => {
+                k.clone()
+            }
+            Some(_) => {
+                self.json_path
+                    .iter()
+                    .rev()
+                    .find_map(|step| match step {
+                        JsonStep::Arrow(JsonKey::Key(k))
+                        | JsonStep::DoubleArrow(JsonKey::Key(k)) => Some(k.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| self.name.clone())
+            }
+        }
     }
 }
 
@@ -265,8 +267,24 @@ impl<'a> Cursor<'a> {
             return Ok(JsonKey::Key(self.quoted()?));
         }
         let start = self.pos;
-        if self.peek() == Some('-') && self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
+        // Only a negative index starts with a dash: `-` and digits, up to the step's end.
+        if self.peek() == Some('-') {
             self.pos += 1;
+            let digits = self.pos;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.pos += 1;
+            }
+            if self.pos == digits
+                || (self.peek().is_some_and(|c| is_ident_char(c) || c == '-')
+                    && !self.rest_starts_with("->"))
+            {
+                return Err(self.error("digit"));
+            }
+            let s: String = self.chars[start..self.pos].iter().collect();
+            return s
+                .parse::<i64>()
+                .map(JsonKey::Index)
+                .map_err(|_| self.error("digit"));
         }
         let mut s: String = self.chars[start..self.pos].iter().collect();
         while let Some(c) = self.peek().filter(|c| is_ident_char(*c) || *c == '-') {

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::error::RestError;
-use crate::schema_cache::{Cardinality, Relationship, SchemaCache};
+use crate::schema_cache::{Cardinality, Relationship, SchemaCache, TableKind, closest};
 
 /// Finds the relationship from `origin` that `name` (with optional `hint`) designates.
 pub fn resolve(
@@ -23,67 +23,51 @@ pub fn resolve(
         .into_iter()
         .filter(|r| matches!(&r.cardinality, Cardinality::Computed { function, .. } if function.1 == name))
         .collect();
-    let single = |cols: Vec<&String>, h: &str| cols.len() == 1 && cols[0] == h;
-    // The name may be the target table, an FK column of the origin, or a constraint name.
-    let by_name: Vec<&Relationship> = {
-        let tables: Vec<&Relationship> = rels
-            .iter()
-            .copied()
-            .filter(|r| r.target.1 == name)
-            .collect();
-        if !tables.is_empty() {
-            tables
-        } else {
-            rels.iter()
-                .copied()
-                .filter(|r| {
-                    (r.is_to_one() && r.constraint == name)
-                        || (matches!(
-                            r.cardinality,
-                            Cardinality::ManyToOne
-                                | Cardinality::OneToOne {
-                                    origin_holds_fk: true
-                                }
-                        ) && single(r.columns.iter().map(|c| &c.0).collect(), name))
-                })
-                .collect()
-        }
+    // PostgREST's rules (`findRel`). A relationship from a table to itself (one foreign key,
+    // seen as many-to-one and one-to-many) is named by the table for its children and by the
+    // FK column for its parent; with a hint, the hint is the children's FK column. Otherwise the
+    // name is the target, or (when the target is not a view) a constraint or a one-column FK
+    // of the origin, and a hint may be a constraint, either side's single column or a junction.
+    let is_view = |r: &Relationship| {
+        cache
+            .table(&r.target.0, &r.target.1)
+            .is_some_and(|t| matches!(t.kind, TableKind::View | TableKind::MaterializedView))
     };
-    let candidates: Vec<&Relationship> = match hint {
-        None => by_name,
-        Some(h) => {
-            let by_origin: Vec<&Relationship> = by_name
-                .iter()
-                .copied()
-                .filter(|r| {
-                    r.constraint == h
-                        || single(r.columns.iter().map(|c| &c.0).collect(), h)
-                        || match &r.cardinality {
-                            Cardinality::ManyToMany { junction, .. } => junction.1 == h,
-                            _ => false,
-                        }
-                })
-                .collect();
-            // For self references the constraint matches both directions; the FK column
-            // picks the many-to-one side, the referenced column the one-to-many side.
-            let narrowed: Vec<&Relationship> = by_origin
-                .iter()
-                .copied()
-                .filter(|r| single(r.columns.iter().map(|c| &c.0).collect(), h))
-                .collect();
-            if narrowed.len() == 1 {
-                narrowed
-            } else if !by_origin.is_empty() {
-                by_origin
-            } else {
-                by_name
-                    .iter()
-                    .copied()
-                    .filter(|r| single(r.columns.iter().map(|c| &c.1).collect(), h))
-                    .collect()
+    let candidates: Vec<&Relationship> = rels
+        .into_iter()
+        .filter(|r| {
+            let to_target = r.target.1 == name;
+            if r.origin == r.target {
+                return match hint {
+                    None => {
+                        (to_target && r.cardinality == Cardinality::OneToMany)
+                            || (r.cardinality == Cardinality::ManyToOne
+                                && single_origin_column(r) == Some(name))
+                    }
+                    Some(h) => {
+                        to_target
+                            && r.cardinality == Cardinality::OneToMany
+                            && single_target_column(r) == Some(h)
+                    }
+                };
             }
-        }
-    };
+            match hint {
+                None => {
+                    to_target
+                        || (!is_view(r)
+                            && (constraint_of(r) == Some(name)
+                                || single_origin_column(r) == Some(name)))
+                }
+                Some(h) => {
+                    to_target
+                        && (constraint_of(r) == Some(h)
+                            || single_origin_column(r) == Some(h)
+                            || single_target_column(r) == Some(h)
+                            || matches!(&r.cardinality, Cardinality::ManyToMany { junction, .. } if junction.1 == h))
+                }
+            }
+        })
+        .collect();
     let candidates: Vec<&Relationship> = computed.into_iter().chain(candidates).collect();
     match candidates.as_slice() {
         [one] => Ok((*one).clone()),
@@ -91,6 +75,8 @@ pub fn resolve(
             parent: origin.1.clone(),
             child: name.to_string(),
             schema: origin.0.clone(),
+            embed_hint: hint.map(str::to_string),
+            suggestion: no_relationship_hint(cache, origin, name, all),
         }),
         many => Err(RestError::AmbiguousRelationship {
             parent: origin.1.clone(),
@@ -111,6 +97,59 @@ pub fn resolve(
                 .collect(),
         }),
     }
+}
+
+/// PostgREST's hint for PGRST200: when the origin has relationships, the closest target to
+/// `child` (none if `child` is one: the embed hint is what failed); else the closest origin.
+fn no_relationship_hint(
+    cache: &SchemaCache,
+    origin: &(String, String),
+    child: &str,
+    from_origin: &[Relationship],
+) -> Option<String> {
+    if !from_origin.is_empty() {
+        if from_origin.iter().any(|r| r.target.1 == child) {
+            return None;
+        }
+        let targets = from_origin.iter().map(|r| r.target.1.as_str());
+        return closest(child, targets)
+            .map(|t| format!("Perhaps you meant '{t}' instead of '{child}'."));
+    }
+    let parents = cache
+        .relationships
+        .keys()
+        .filter(|(schema, _)| *schema == origin.0)
+        .map(|(_, name)| name.as_str());
+    closest(&origin.1, parents)
+        .map(|p| format!("Perhaps you meant '{p}' instead of '{}'.", origin.1))
+}
+
+/// The foreign key's name, for a relationship through one (not many-to-many or computed).
+fn constraint_of(r: &Relationship) -> Option<&str> {
+    through_one_key(r).then_some(r.constraint.as_str())
+}
+
+/// The origin's column, for a relationship through a one-column foreign key.
+fn single_origin_column(r: &Relationship) -> Option<&str> {
+    match r.columns.as_slice() {
+        [(origin, _)] if through_one_key(r) => Some(origin.as_str()),
+        _ => None,
+    }
+}
+
+/// The target's column, for a relationship through a one-column foreign key.
+fn single_target_column(r: &Relationship) -> Option<&str> {
+    match r.columns.as_slice() {
+        [(_, target)] if through_one_key(r) => Some(target.as_str()),
+        _ => None,
+    }
+}
+
+fn through_one_key(r: &Relationship) -> bool {
+    matches!(
+        r.cardinality,
+        Cardinality::ManyToOne | Cardinality::OneToMany | Cardinality::OneToOne { .. }
+    )
 }
 
 fn relationship_label(r: &Relationship) -> String {

@@ -58,6 +58,14 @@ pub enum RestError {
     /// PGRST103: the requested range cannot be satisfied.
     #[error("range not satisfiable")]
     InvalidRange(String),
+    /// PGRST103: an offset past the rows there are (answered with `Content-Range: */total`).
+    #[error("offset out of range")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        offset: i64,
+        /// The rows there are.
+        total: i64,
+    },
     /// PGRST105: PUT filters are not exactly the primary key with `eq`.
     #[error("put filters")]
     PutFilters,
@@ -137,6 +145,10 @@ pub enum RestError {
         child: String,
         /// Schema searched.
         schema: String,
+        /// The embed's `!hint`, if it had one.
+        embed_hint: Option<String>,
+        /// "Perhaps you meant …", when a name is close to one that exists.
+        suggestion: Option<String>,
     },
     /// PGRST201: more than one relationship matches.
     #[error("ambiguous relationship")]
@@ -279,7 +291,7 @@ impl RestError {
             Parse { .. } => "PGRST100",
             RpcMethod(_) => "PGRST101",
             InvalidBody(_) => "PGRST102",
-            InvalidRange(_) => "PGRST103",
+            InvalidRange(_) | OffsetOutOfRange { .. } => "PGRST103",
             PutFilters => "PGRST105",
             SchemaNotExposed { .. } => "PGRST106",
             NotAcceptable(_) => "PGRST107",
@@ -342,7 +354,7 @@ impl RestError {
             | NoRelationship { .. }
             | ColumnNotFound { .. } => 400,
             RpcMethod(_) | PutFilters | Method(_) => 405,
-            InvalidRange(_) => 416,
+            InvalidRange(_) | OffsetOutOfRange { .. } => 416,
             SchemaNotExposed { .. } | NotAcceptable(_) | Singular(_) => 406,
             ResponseHeaders | ResponseStatus | RaiseParse | Internal(_) => 500,
             Jwt(JwtErrorKind::SecretMissing) => 500,
@@ -371,7 +383,9 @@ impl RestError {
             } => format!("\"failed to parse {what}\" (line 1, column {c})"),
             RpcMethod(m) => format!("Cannot use the {m} method on RPC"),
             InvalidBody(m) => m.clone(),
-            InvalidRange(_) => "Requested range not satisfiable".into(),
+            InvalidRange(_) | OffsetOutOfRange { .. } => {
+                "Requested range not satisfiable".into()
+            }
             PutFilters => {
                 "Filters must include all and only primary key columns with 'eq' operators".into()
             }
@@ -445,6 +459,9 @@ impl RestError {
         match self {
             Parse { details, .. } => json!(details),
             InvalidRange(d) => json!(d),
+            OffsetOutOfRange { offset, total } => json!(format!(
+                "An offset of {offset} was requested, but there are only {total} rows."
+            )),
             Singular(n) => json!(format!("The result contains {n} rows")),
             RelatedOrder { origin, target } => json!(format!(
                 "'{origin}' and '{target}' do not form a many-to-one or one-to-one relationship"
@@ -458,9 +475,17 @@ impl RestError {
                 parent,
                 child,
                 schema,
-            } => json!(format!(
-                "Searched for a foreign key relationship between '{parent}' and '{child}' in the schema '{schema}', but no matches were found."
-            )),
+                embed_hint,
+                ..
+            } => {
+                let using = embed_hint
+                    .as_ref()
+                    .map(|h| format!("' using the hint '{h}"))
+                    .unwrap_or_default();
+                json!(format!(
+                    "Searched for a foreign key relationship between '{parent}' and '{child}{using}' in the schema '{schema}', but no matches were found."
+                ))
+            }
             AmbiguousRelationship { candidates, .. } => Value::Array(candidates.clone()),
             FunctionNotFound {
                 qualified,
@@ -535,6 +560,10 @@ impl RestError {
                 suggestion: Some(s),
                 ..
             } => json!(format!("Perhaps you meant the table '{s}'")),
+            NoRelationship {
+                suggestion: Some(s),
+                ..
+            } => json!(s),
             Db { error, .. } => error.hint.clone().map(Value::String).unwrap_or(Value::Null),
             Raised { body, .. } => body.get("hint").cloned().unwrap_or(Value::Null),
             _ => Value::Null,
@@ -577,11 +606,17 @@ impl RestError {
                     h.insert(http::header::WWW_AUTHENTICATE, v);
                 }
             }
-            RestError::Db { error, anon: true } if error.code == "42501" => {
+            // Every 401 from PostgreSQL (a refused anon, a role that does not exist).
+            RestError::Db { .. } if self.status() == StatusCode::UNAUTHORIZED => {
                 h.insert(
                     http::header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer"),
                 );
+            }
+            RestError::OffsetOutOfRange { total, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("*/{total}")) {
+                    h.insert(http::header::CONTENT_RANGE, v);
+                }
             }
             RestError::Raised { headers, .. } => {
                 for (k, v) in headers {

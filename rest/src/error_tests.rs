@@ -35,7 +35,7 @@ fn db(code: &str, message: &str) -> DbError {
 #[case(RestError::InvalidPath, "PGRST125", 404)]
 #[case(RestError::NotImplemented("x".into()), "PGRST127", 400)]
 #[case(RestError::MaxAffectedRpc, "PGRST128", 400)]
-#[case(RestError::NoRelationship { parent: "a".into(), child: "b".into(), schema: "public".into() }, "PGRST200", 400)]
+#[case(RestError::NoRelationship { parent: "a".into(), child: "b".into(), schema: "public".into(), embed_hint: None, suggestion: None }, "PGRST200", 400)]
 #[case(RestError::AmbiguousRelationship { parent: "a".into(), child: "b".into(), candidates: vec![], suggestions: vec![] }, "PGRST201", 300)]
 #[case(RestError::FunctionNotFound { qualified: "public.f".into(), args: vec![], suggestion: None, sent_as: ArgSource::Json }, "PGRST202", 404)]
 #[case(RestError::AmbiguousFunction(vec![]), "PGRST203", 300)]

@@ -198,22 +198,16 @@ fn resolves_embeds_and_validates_names() {
     assert_eq!(e.code(), "42703");
     let e = plan(&c, "projects", "select=id,teams(id)").expect_err("no relationship");
     assert_eq!(e.code(), "PGRST200");
-    let e = plan(&c, "users", "select=id,users(id)").expect_err("self ref is ambiguous");
-    assert_eq!(e.code(), "PGRST201");
-    assert!(
-        plan(&c, "users", "select=id,users!manager_id(id)")
-            .expect("m2o")
-            .embeds[0]
-            .rel
-            .is_to_one()
-    );
-    assert!(
-        !plan(&c, "users", "select=id,users!id(id)")
-            .expect("o2m")
-            .embeds[0]
-            .rel
-            .is_to_one()
-    );
+    // A table referencing itself, as PostgREST: the table's name embeds the children, the FK
+    // column the parent; a hint is the children's FK column.
+    let children = plan(&c, "users", "select=id,users(id)").expect("o2m");
+    assert!(!children.embeds[0].rel.is_to_one());
+    let children = plan(&c, "users", "select=id,reports:users!manager_id(id)").expect("o2m");
+    assert!(!children.embeds[0].rel.is_to_one());
+    let parent = plan(&c, "users", "select=id,manager_id(id)").expect("m2o");
+    assert!(parent.embeds[0].rel.is_to_one());
+    let e = plan(&c, "users", "select=id,users!id(id)").expect_err("not a children's FK column");
+    assert_eq!(e.code(), "PGRST200");
     assert!(
         plan(&c, "projects", "select=id,owner_id(name)")
             .expect("fk column as target")

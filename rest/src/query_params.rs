@@ -139,19 +139,27 @@ impl QueryParams {
     /// Parses a raw query string; `is_rpc_arg` says which keys are function arguments.
     pub fn parse(raw: Option<&str>, is_rpc_arg: &dyn Fn(&str) -> bool) -> Result<Self, RestError> {
         let mut q = QueryParams::default();
+        let mut seen_select = false;
         for (key, value) in decode_pairs(raw.unwrap_or("")) {
             match key.as_str() {
+                // The first `select`, `columns` and `on_conflict` count, as in PostgREST; an
+                // empty `select=` is all columns.
                 "select" => {
-                    let items = select::parse_select(&value)?;
-                    q.select = Some(items);
+                    if !seen_select {
+                        seen_select = true;
+                        let items = select::parse_select(&value)?;
+                        q.select = (!items.is_empty()).then_some(items);
+                    }
                     continue;
                 }
+                "columns" if q.columns.is_some() => continue,
+                "on_conflict" if q.on_conflict.is_some() => continue,
                 "columns" => {
-                    q.columns = Some(parse_column_list("columns", &value)?);
+                    q.columns = Some(parse_column_list("columns parameter", &value)?);
                     continue;
                 }
                 "on_conflict" => {
-                    q.on_conflict = Some(parse_column_list("on_conflict", &value)?);
+                    q.on_conflict = Some(parse_column_list("on_conflict parameter", &value)?);
                     continue;
                 }
                 _ => {}
@@ -165,19 +173,24 @@ impl QueryParams {
                     "order" => {
                         q.order.insert(path, order::parse_order(&value)?);
                     }
+                    // A value that is not an integer is ignored, as in PostgREST.
                     "limit" => {
+                        let Some(limit) = range::parse_limit(&value)? else {
+                            continue;
+                        };
                         if path.is_empty() {
                             q.has_top_range = true;
                         }
-                        let r = q.ranges.entry(path).or_default();
-                        r.limit = Some(range::parse_limit(&value)?);
+                        q.ranges.entry(path).or_default().limit = Some(limit);
                     }
                     "offset" => {
+                        let Some(offset) = range::parse_offset(&value) else {
+                            continue;
+                        };
                         if path.is_empty() {
                             q.has_top_range = true;
                         }
-                        let r = q.ranges.entry(path).or_default();
-                        r.offset = range::parse_offset(&value)?;
+                        q.ranges.entry(path).or_default().offset = offset;
                     }
                     "or" | "and" => {
                         // `not.or=(…)` negates the tree; `rel.not.or` does so on an embed.
@@ -278,9 +291,31 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_400() {
-        for bad in ["a;b=eq.1", "a..b=eq.1", "=eq.1", "x=nope.1", "limit=abc"] {
+        for bad in ["a;b=eq.1", "a..b=eq.1", "=eq.1", "x=nope.1"] {
             let e = parse(bad).expect_err(bad);
             assert_eq!(e.status().as_u16(), 400, "{bad}");
         }
+    }
+
+    #[test]
+    fn limits_and_offsets_that_are_not_integers_are_ignored_as_in_postgrest() {
+        for ignored in ["limit=abc", "limit=1.5", "limit=", "offset=x", "offset=1.5"] {
+            let q = parse(ignored).expect(ignored);
+            assert!(q.ranges.is_empty() && !q.has_top_range, "{ignored}");
+        }
+        let q = parse("offset=-1").expect("a negative offset");
+        assert_eq!(q.ranges[&Vec::<String>::new()].offset, 0);
+        assert_eq!(parse("limit=-1").expect_err("416").status().as_u16(), 416);
+    }
+
+    #[test]
+    fn the_first_select_counts_and_an_empty_one_is_every_column() {
+        let q = parse("select=id&select=name").expect("ok");
+        assert_eq!(q.select.as_ref().map(Vec::len), Some(1));
+        assert!(
+            parse("select=id&select=(").is_ok(),
+            "a later select is not read"
+        );
+        assert!(parse("select=").expect("empty").select.is_none());
     }
 }

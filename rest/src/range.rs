@@ -39,28 +39,23 @@ impl RowRange {
     }
 }
 
-/// Parses `limit=`.
-pub fn parse_limit(v: &str) -> Result<i64, RestError> {
-    let n: i64 = v.trim().parse().map_err(|_| {
-        RestError::parse(format!("limit ({v})"), "expecting a non-negative integer")
-    })?;
+/// Parses `limit=`: `None` when the value is not an integer: PostgREST ignores it.
+pub fn parse_limit(v: &str) -> Result<Option<i64>, RestError> {
+    let Ok(n) = v.trim().parse::<i64>() else {
+        return Ok(None);
+    };
     if n < 0 {
         return Err(RestError::InvalidRange(
             "Limit should be greater than or equal to zero.".into(),
         ));
     }
-    Ok(n)
+    Ok(Some(n))
 }
 
-/// Parses `offset=`.
-pub fn parse_offset(v: &str) -> Result<i64, RestError> {
-    v.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 0)
-        .ok_or_else(|| {
-            RestError::parse(format!("offset ({v})"), "expecting a non-negative integer")
-        })
+/// Parses `offset=`: `None` when the value is not an integer (ignored, as in PostgREST); a
+/// negative offset is no offset.
+pub fn parse_offset(v: &str) -> Option<i64> {
+    v.trim().parse::<i64>().ok().map(|n| n.max(0))
 }
 
 /// Reads a `Range: a-b` / `a-` header (with `Range-Unit: items` or none); other units and
@@ -94,9 +89,10 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<RowRange>, RestError> 
         return Ok(None);
     };
     if to < from {
-        return Err(RestError::InvalidRange(format!(
-            "The upper boundary must be greater than or equal to the lower boundary. Got {from}-{to}."
-        )));
+        return Err(RestError::InvalidRange(
+            "The lower boundary must be lower than or equal to the upper boundary in the Range header."
+                .into(),
+        ));
     }
     Ok(Some(RowRange {
         offset: from,
@@ -115,9 +111,7 @@ pub fn content_range(
     if let Some(t) = total
         && offset > t
     {
-        return Err(RestError::InvalidRange(format!(
-            "An offset of {offset} was requested, but there are only {t} rows."
-        )));
+        return Err(RestError::OffsetOutOfRange { offset, total: t });
     }
     let range = if rows == 0 || total == Some(0) {
         format!("*/{total_s}")

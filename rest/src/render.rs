@@ -715,7 +715,7 @@ pub fn body_expr(media: &Media, source: &str) -> String {
             "json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg({postgis}.st_asgeojson(_postgrest_t)::json), '[]'))::text"
         ),
         Media::Csv => format!(
-            "(SELECT coalesce(string_agg(pg_catalog.quote_ident(k), ','), '') FROM (SELECT json_object_keys(r) AS k FROM (SELECT row_to_json(hh) AS r FROM {source} AS hh LIMIT 1) s) a) || coalesce(chr(10) || string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), chr(10)), '')"
+            "(SELECT coalesce(string_agg(pg_catalog.quote_ident(k), ','), '') FROM (SELECT json_object_keys(r) AS k FROM (SELECT row_to_json(hh) AS r FROM {source} AS hh LIMIT 1) s) a) || chr(10) || coalesce(string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), chr(10)), '')"
         ),
         Media::Custom(h) => Media::custom_body(h, "_postgrest_t", false),
     }

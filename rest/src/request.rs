@@ -609,8 +609,8 @@ fn media_handlers<'c>(
     };
     let default_select = crate::query_params::decode_pairs(query.unwrap_or_default())
         .iter()
-        .filter(|(k, _)| k == "select")
-        .all(|(_, v)| v.trim() == "*");
+        .find(|(k, _)| k == "select")
+        .is_none_or(|(_, v)| matches!(v.trim(), "*" | ""));
     Some(media::Handlers {
         all: &cache.media_handlers,
         rpc: matches!(route, Route::Rpc(_)),

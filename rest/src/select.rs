@@ -97,7 +97,7 @@ impl Embed {
 
 /// Parses a `select=` value.
 pub fn parse_select(source: &str) -> Result<Vec<SelectItem>, RestError> {
-    let mut c = Cursor::new("select", source);
+    let mut c = Cursor::new("select parameter", source);
     let items = items(&mut c)?;
     if !c.at_end() {
         return Err(c.error("\",\" or end of input"));

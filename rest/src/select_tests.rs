@@ -53,6 +53,24 @@ fn json_paths_with_indexes_and_dashed_names() {
     assert!(
         matches!(&items[0], SelectItem::Field { field, .. } if field.json_path == vec![JsonStep::Arrow(JsonKey::Index(-1))])
     );
+    // A path ending in an index is named by its last key, else by the column (PostgREST's).
+    for (select, name) in [
+        ("data->a->b->0", "b"),
+        ("data->>0", "data"),
+        ("data->c->0->d->>4", "d"),
+        ("tags->-1->x->2", "x"),
+    ] {
+        let items = parse_select(select).expect(select);
+        let SelectItem::Field { field, .. } = &items[0] else {
+            panic!("field")
+        };
+        assert_eq!(field.output_name(), name, "{select}");
+    }
+    // Only a negative index starts with a dash.
+    for bad in ["data->>--34", "data->>-78xy", "data->-", "data->>-x"] {
+        assert!(parse_select(bad).is_err(), "{bad}");
+    }
+    assert!(parse_select("data->-1->a").is_ok());
 }
 
 #[test]

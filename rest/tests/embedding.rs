@@ -5,7 +5,7 @@ mod postgres;
 
 use data_plane::*;
 use madbase_rest::RestSettings;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn embeds_many_to_one_one_to_many_and_nested() {
@@ -42,8 +42,10 @@ async fn embeds_many_to_many_one_to_one_self_and_composite() {
         r.json(),
         json!([{"name": "Ada", "profiles": {"bio": "Mathematician"}}])
     );
+    // A table referencing itself, as PostgREST: the FK column names the parent, the table
+    // (with the FK column as hint) the children.
     let r = api
-        .get("/users?select=name,manager:users!manager_id(name)&id=eq.2")
+        .get("/users?select=name,manager:manager_id(name)&id=eq.2")
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -51,7 +53,7 @@ async fn embeds_many_to_many_one_to_one_self_and_composite() {
         json!([{"name": "Bob", "manager": {"name": "Ada"}}])
     );
     let r = api
-        .get("/users?select=name,reports:users!id(name)&id=eq.1&reports.order=id")
+        .get("/users?select=name,reports:users!manager_id(name)&id=eq.1&reports.order=id")
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -322,4 +324,66 @@ async fn an_embed_named_after_its_column_leaves_other_operators_to_the_column() 
         .get("/projects?select=id,owner_id(name)&or=(owner_id.eq.2,id.eq.2)&order=id")
         .await;
     assert_eq!(ids(&r.json()), vec![2, 3]);
+}
+
+const VIEWED: &str = "
+CREATE TABLE public.emb_authors (id int PRIMARY KEY, name text, parent_id int REFERENCES public.emb_authors (id));
+CREATE VIEW public.emb_author_view AS SELECT id, name, parent_id FROM public.emb_authors;
+CREATE TABLE public.emb_books (id int PRIMARY KEY, title text, author_id int REFERENCES public.emb_authors (id));
+INSERT INTO public.emb_authors VALUES (1, 'Alice', NULL), (2, 'Bea', 1), (3, 'Cal', 1);
+INSERT INTO public.emb_books VALUES (1, 'The Cat', 1);
+GRANT SELECT ON public.emb_authors, public.emb_author_view, public.emb_books TO anon;
+";
+
+#[tokio::test]
+async fn a_view_over_the_target_leaves_column_and_constraint_names_unambiguous() {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let api = with_schema(&DONE, VIEWED, settings()).await;
+    // A view over the target relates too, but FK columns and constraints name tables only.
+    for (select, key) in [
+        ("title,author_id(name)", "author_id"),
+        (
+            "title,emb_books_author_id_fkey(name)",
+            "emb_books_author_id_fkey",
+        ),
+    ] {
+        let r = api
+            .get(&format!("/emb_books?select={select}&id=eq.1"))
+            .await;
+        assert_eq!(r.status, 200, "{select}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            json!([{"title": "The Cat", key: {"name": "Alice"}}])
+        );
+    }
+    // A table referencing itself, with a view over it: the FK column is the parent, the
+    // table's name the children.
+    let r = api
+        .get("/emb_authors?select=id,parent_id(name),kids:emb_authors(id)&id=eq.1&kids.order=id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "parent_id": null, "kids": [{"id": 2}, {"id": 3}]}])
+    );
+    let r = api
+        .get("/emb_authors?select=id,parent_id(name)&id=eq.2")
+        .await;
+    assert_eq!(r.json(), json!([{"id": 2, "parent_id": {"name": "Alice"}}]));
+    // PGRST200 names the hint that failed, or the name that comes close.
+    let r = api
+        .get("/emb_books?select=title,emb_authors!nofk(name)")
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "PGRST200");
+    assert_eq!(
+        r.json()["details"],
+        "Searched for a foreign key relationship between 'emb_books' and 'emb_authors' using the hint 'nofk' in the schema 'public', but no matches were found."
+    );
+    assert_eq!(r.json()["hint"], Value::Null);
+    let r = api.get("/emb_books?select=title,emb_author(name)").await;
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant 'emb_authors' instead of 'emb_author'."
+    );
 }

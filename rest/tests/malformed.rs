@@ -312,7 +312,7 @@ async fn the_deepest_nesting_allowed_runs_and_one_more_is_refused() {
     let embeds = |levels: usize| {
         let mut select = "id".to_owned();
         for _ in 0..levels {
-            select = format!("id,manager:users!manager_id({select})");
+            select = format!("id,manager:manager_id({select})");
         }
         format!("/users?select={select}&id=eq.2")
     };

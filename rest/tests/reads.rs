@@ -201,6 +201,7 @@ async fn counts_and_content_range() {
         r.json()["details"],
         "An offset of 10 was requested, but there are only 4 rows."
     );
+    assert_eq!(r.header("content-range"), Some("*/4"));
     let r = api
         .get_h("/tasks?select=id&limit=1", &[("prefer", "count=planned")])
         .await;
@@ -243,6 +244,12 @@ async fn range_header_and_max_rows() {
     assert_eq!(r.header("content-range"), Some("0-1/4"));
     let r = api.get("/tasks?limit=-1").await;
     assert_eq!(r.status, 416);
+    let r = api.get_h("/tasks?select=id", &[("range", "3-1")]).await;
+    assert_eq!(r.status, 416);
+    assert_eq!(
+        r.json()["details"],
+        "The lower boundary must be lower than or equal to the upper boundary in the Range header."
+    );
 }
 
 #[tokio::test]
@@ -299,6 +306,11 @@ async fn csv_and_stripped_nulls() {
         r.body,
         "id,name,email\n1,Ada,ada@example.com\n2,Bob,bob@example.com\n3,Cy,"
     );
+    // No rows: an empty header line, as PostgREST.
+    let r = api
+        .get_h("/users?select=id&id=eq.999", &[("accept", "text/csv")])
+        .await;
+    assert_eq!(r.body, "\n");
     let r = api
         .get_h(
             "/users?select=id,email&id=eq.3",

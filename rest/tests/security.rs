@@ -189,6 +189,7 @@ async fn rls_and_roles() {
         .await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.json()["code"], "22023");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     // service_role bypasses RLS.
     let r = api.send("GET", "/todos?select=id", &[], "").await;
     assert_eq!(r.json().as_array().expect("rows").len(), 3);

@@ -46,7 +46,7 @@ const DROP = `
 DROP VIEW IF EXISTS js_rest_user_cities;
 DROP TABLE IF EXISTS js_rest_messages, js_rest_memberships, js_rest_channels, js_rest_users,
   js_rest_cities, js_rest_countries, js_rest_shipments, js_rest_orders, js_rest_notes,
-  js_rest_docs, js_rest_items, js_rest_vault CASCADE;
+  js_rest_docs, js_rest_items, js_rest_vault, js_rest_reviews CASCADE;
 DROP FUNCTION IF EXISTS js_rest_add(int, int), js_rest_users_by_status(js_rest_status),
   js_rest_status_counts(), js_rest_noop(), js_rest_bump(int), js_rest_echo(jsonb),
   js_rest_sum(int[]), js_rest_whoami(), js_rest_single_json(json), js_rest_fail(text),
@@ -94,6 +94,12 @@ CREATE TABLE js_rest_messages (
   message text NOT NULL,
   channel_id int NOT NULL REFERENCES js_rest_channels (id),
   author_id int REFERENCES js_rest_users (id)
+);
+-- Two foreign keys to one table: embedding it by name is ambiguous.
+CREATE TABLE js_rest_reviews (
+  id int PRIMARY KEY,
+  author_id int REFERENCES js_rest_users (id),
+  reviewer_id int REFERENCES js_rest_users (id)
 );
 CREATE TABLE js_rest_orders (
   region text,
@@ -211,7 +217,7 @@ CREATE POLICY own_rows ON js_rest_notes FOR ALL TO authenticated
 
 GRANT SELECT ON js_rest_countries, js_rest_cities, js_rest_users, js_rest_channels,
   js_rest_memberships, js_rest_messages, js_rest_orders, js_rest_shipments, js_rest_docs,
-  js_rest_user_cities TO anon, authenticated;
+  js_rest_user_cities, js_rest_reviews TO anon, authenticated;
 GRANT ALL ON js_rest_notes TO anon, authenticated;
 GRANT ALL ON js_rest_items TO anon, authenticated;
 GRANT ALL ON ALL TABLES IN SCHEMA public TO service_role;

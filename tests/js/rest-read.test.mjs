@@ -186,16 +186,25 @@ describe('embedding', () => {
     assert.deepEqual(data, { username: 'ada', js_rest_channels: [{ slug: 'general' }, { slug: 'random' }] });
   });
 
-  test('a self-reference, disambiguated by the FK column', async () => {
+  test('a self-reference: the FK column names the parent, the table with that hint the children', async () => {
     const { data, error } = await anon
       .from('js_rest_users')
-      .select('username, manager:js_rest_users!manager_id(username)')
+      .select('username, manager:manager_id(username)')
       .in('id', [1, 4])
       .order('id');
     assert.equal(error, null, JSON.stringify(error));
     assert.deepEqual(data, [
       { username: 'ada', manager: null },
       { username: 'dmitri', manager: { username: 'brian' } },
+    ]);
+    const reports = await anon
+      .from('js_rest_users')
+      .select('username, reports:js_rest_users!manager_id(username)')
+      .eq('username', 'brian')
+      .order('id', { referencedTable: 'reports' });
+    assert.equal(reports.error, null, JSON.stringify(reports.error));
+    assert.deepEqual(reports.data, [
+      { username: 'brian', reports: [{ username: 'dmitri' }, { username: 'eve smith' }] },
     ]);
   });
 
@@ -306,11 +315,13 @@ describe('embedding', () => {
   });
 
   test('an ambiguous embed is 300 PGRST201; a missing relationship 400 PGRST200', async () => {
-    const amb = await anon.from('js_rest_users').select('js_rest_users(*)');
+    const amb = await anon.from('js_rest_reviews').select('js_rest_users(*)');
     assert.equal(amb.status, 300);
     assert.equal(amb.error.code, 'PGRST201');
     assert.ok(Array.isArray(amb.error.details) && amb.error.details.length >= 2);
     assert.match(amb.error.hint, /Try changing 'js_rest_users' to one of the following/);
+    const byColumn = await anon.from('js_rest_reviews').select('id, reviewer_id(username)');
+    assert.equal(byColumn.error, null, JSON.stringify(byColumn.error));
     const none = await anon.from('js_rest_docs').select('id, js_rest_users(*)');
     assert.equal(none.status, 400);
     assert.equal(none.error.code, 'PGRST200');
