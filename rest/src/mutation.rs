@@ -44,6 +44,9 @@ pub struct Payload {
     pub rows: usize,
     /// Whether the body was a JSON array.
     pub is_array: bool,
+    /// Whether every object has the same keys. PostgREST refuses a body whose objects do not,
+    /// unless `columns=` names the columns.
+    pub uniform: bool,
 }
 
 fn invalid_json() -> RestError {
@@ -88,13 +91,14 @@ pub fn parse_payload(content_type: Option<&str>, body: &[u8]) -> Result<Payload,
         for key in object.keys() {
             shape.key(key.into());
         }
-        shape.rows += 1;
+        shape.end_object();
     }
     Ok(Payload {
         json: value.to_string(),
         keys: shape.keys,
         rows: shape.rows,
         is_array,
+        uniform: !shape.mixed,
     })
 }
 
@@ -104,21 +108,31 @@ fn json_payload(body: &[u8]) -> Result<Payload, RestError> {
         return Err(invalid_json());
     }
     let text = std::str::from_utf8(body).map_err(|_| invalid_json())?;
-    let shape: Shape = serde_json::from_str(text).map_err(|_| {
+    let shape: Shape = match serde_json::from_str(text) {
+        Ok(shape) => shape,
         // Valid JSON of another shape: an array holding something else than objects is
-        // PostgREST's "All object keys must match"; anything else is not a payload.
-        let array = text.trim_start().starts_with('[');
-        if array && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-            RestError::InvalidBody("All object keys must match".into())
-        } else {
-            invalid_json()
+        // PostgREST's "All object keys must match"; a scalar or null counts as an empty array,
+        // as PostgREST truncates it.
+        Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+            if text.trim_start().starts_with('[') {
+                return Err(RestError::InvalidBody("All object keys must match".into()));
+            }
+            return Ok(Payload {
+                json: "[]".to_owned(),
+                keys: Vec::new(),
+                rows: 0,
+                is_array: true,
+                uniform: true,
+            });
         }
-    })?;
+        Err(_) => return Err(invalid_json()),
+    };
     Ok(Payload {
         json: text.to_owned(),
         keys: shape.keys,
         rows: shape.rows,
         is_array: shape.is_array,
+        uniform: !shape.mixed,
     })
 }
 
@@ -130,14 +144,36 @@ struct Shape {
     seen: std::collections::HashSet<String>,
     rows: usize,
     is_array: bool,
+    /// How many distinct keys the object being read has, and whether one was new to `seen`.
+    current: usize,
+    current_new: bool,
+    /// The first object's number of keys.
+    first: Option<usize>,
+    /// Whether some object's keys differ from the first's.
+    mixed: bool,
 }
 
 impl Shape {
     fn key(&mut self, key: std::borrow::Cow<'_, str>) {
+        self.current += 1;
         if !self.seen.contains(key.as_ref()) {
             self.seen.insert(key.to_string());
             self.keys.push(key.into_owned());
+            self.current_new = true;
         }
+    }
+
+    /// Ends an object: its keys are the first's when it has as many and none new after the
+    /// first (every key it has is then one the first had, keys within an object being
+    /// distinct).
+    fn end_object(&mut self) {
+        match self.first {
+            None => self.first = Some(self.current),
+            Some(n) => self.mixed |= self.current_new || self.current != n,
+        }
+        self.current = 0;
+        self.current_new = false;
+        self.rows += 1;
     }
 
     /// One object's keys, its values skipped.
@@ -146,7 +182,7 @@ impl Shape {
             self.key(key);
             map.next_value::<serde::de::IgnoredAny>()?;
         }
-        self.rows += 1;
+        self.end_object();
         Ok(())
     }
 }
@@ -287,6 +323,9 @@ pub fn write_columns(
 ) -> Result<Vec<String>, RestError> {
     let cols: Vec<String> = match &q.columns {
         Some(c) => c.clone(),
+        None if !payload.uniform => {
+            return Err(RestError::InvalidBody("All object keys must match".into()));
+        }
         None => payload.keys.clone(),
     };
     for c in &cols {
@@ -698,8 +737,20 @@ mod tests {
             let p = parse_payload(None, empty).expect("empty array");
             assert_eq!((p.rows, p.keys.len(), p.is_array), (0, 0, true));
         }
-        let e = parse_payload(None, b"1").expect_err("scalar");
-        assert_eq!(e.message(), "Empty or invalid json");
+        assert!(!p_mixed().uniform, "objects with other keys");
+        for same in [&br#"[{"a":1,"b":2},{"b":3,"a":4}]"#[..], br#"{"a":1}"#] {
+            assert!(parse_payload(None, same).expect("uniform").uniform);
+        }
+        assert!(
+            !parse_payload(None, br#"[{"a":1,"b":2},{"a":3}]"#)
+                .expect("fewer")
+                .uniform
+        );
+        // A scalar or null is an empty array, as PostgREST truncates it.
+        for scalar in [&b"1"[..], b"null", b" \"x\" "] {
+            let p = parse_payload(None, scalar).expect("scalar");
+            assert_eq!((p.json.as_str(), p.rows, p.is_array), ("[]", 0, true));
+        }
         let e = parse_payload(None, br#"[{"a":1},"b"]"#).expect_err("not all objects");
         assert_eq!(e.message(), "All object keys must match");
         let e = parse_payload(None, br#"[{"a":1},"#).expect_err("cut off");
@@ -712,6 +763,10 @@ mod tests {
         assert_eq!(e.code(), "PGRST102");
         let e = parse_payload(None, b"[1,2]").expect_err("scalars");
         assert_eq!(e.code(), "PGRST102");
+    }
+
+    fn p_mixed() -> Payload {
+        parse_payload(None, br#"[{"a":1},{"b":2,"a":{"x":[1]}}]"#).expect("array")
     }
 
     #[test]

@@ -297,7 +297,7 @@ async fn a_json_null_reaches_the_body_parser_as_sql_null() {
     let r = api
         .send(
             "POST",
-            "/labels",
+            "/labels?columns=id,tag",
             &[("prefer", "return=representation")],
             r#"[{"id": 1, "tag": null}, {"id": 2, "tag": "x"}, {"id": 3}]"#,
         )

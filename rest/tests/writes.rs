@@ -18,7 +18,7 @@ async fn insert_single_bulk_and_representation() {
     let r = api
         .send(
             "POST",
-            "/items?select=id,name,qty",
+            "/items?columns=id,name,qty&select=id,name,qty",
             &[("prefer", "return=representation, count=exact")],
             r#"[{"id": 1002, "name": "nut", "qty": 5}, {"id": 1003, "name": "washer"}]"#,
         )
@@ -41,7 +41,7 @@ async fn insert_missing_default_columns_and_location() {
     let r = api
         .send(
             "POST",
-            "/items?select=id,qty",
+            "/items?columns=id,name,qty&select=id,qty",
             &[("prefer", "return=representation, missing=default")],
             r#"[{"id": 1101, "name": "a", "qty": 7}, {"id": 1102, "name": "b"}]"#,
         )
@@ -188,7 +188,7 @@ async fn upserts_merge_and_ignore() {
 #[tokio::test]
 async fn patch_delete_and_max_affected() {
     let api = Api::new().await;
-    api.send("POST", "/items", &[], r#"[{"id": 1501, "name": "p", "qty": 1}, {"id": 1502, "name": "p", "qty": 2}, {"id": 1503, "name": "q"}]"#)
+    api.send("POST", "/items?columns=id,name,qty", &[], r#"[{"id": 1501, "name": "p", "qty": 1}, {"id": 1502, "name": "p", "qty": 2}, {"id": 1503, "name": "q"}]"#)
         .await;
     let r = api
         .send("PATCH", "/items?name=eq.p", &[], r#"{"note": "patched"}"#)
@@ -596,6 +596,48 @@ async fn roles_that_may_not_read_back_still_write() {
         json!([{"id": 1, "password": "new"}, {"id": 4, "password": "p4"}]),
         "the refused insert left nothing"
     );
+}
+
+#[tokio::test]
+async fn bodies_are_read_as_postgrest_reads_them() {
+    let api = write_only_api().await;
+    // Objects with other keys need columns= (supabase-js sends it); without, PGRST102.
+    let mixed = r#"[{"id": 30, "name": "a"}, {"id": 31, "name": "b", "qty": 2}]"#;
+    let r = api.send("POST", "/wo_stock", &[], mixed).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST102");
+    assert_eq!(r.json()["message"], "All object keys must match");
+    let r = api
+        .send(
+            "POST",
+            "/wo_stock?columns=id,name,qty&select=id,qty",
+            &[("prefer", "return=representation, missing=default")],
+            mixed,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 30, "qty": 5}, {"id": 31, "qty": 2}])
+    );
+    // A scalar or null body is no rows.
+    for body in ["1", "null"] {
+        let r = api
+            .send(
+                "POST",
+                "/wo_stock",
+                &[("prefer", "return=representation")],
+                body,
+            )
+            .await;
+        assert_eq!((r.status, r.json()), (201, json!([])), "{body}");
+        let r = api.send("PATCH", "/wo_stock?id=eq.30", &[], body).await;
+        assert_eq!(r.status, 204, "{body}: {}", r.body);
+    }
+    let r = api
+        .send("GET", "/wo_stock?select=name&id=eq.30", &[], "")
+        .await;
+    assert_eq!(r.json(), json!([{"name": "a"}]));
 }
 
 #[tokio::test]
