@@ -8,7 +8,7 @@
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 pub use crate::rpc::ArgSource;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Why a JWT was rejected; the data plane verifies tokens and renders these with [`crate::jwt_error`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub enum RestError {
     EmbedFilter(String),
     /// PGRST121: a `RAISE SQLSTATE 'PGRST'` whose JSON could not be parsed.
     #[error("raise pgrst")]
-    RaiseParse,
+    RaiseParse(RaiseProblem),
     /// PGRST122: unknown preferences under `handling=strict`.
     #[error("preferences")]
     InvalidPreferences(Vec<String>),
@@ -219,6 +219,17 @@ pub enum RestError {
     Internal(String),
 }
 
+/// What was wrong with a `RAISE SQLSTATE 'PGRST'`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RaiseProblem {
+    /// MESSAGE is not a JSON object with text `code` and `message`.
+    Message(String),
+    /// DETAIL is not a JSON object with a numeric `status` and text `headers`.
+    Detail(String),
+    /// No DETAIL.
+    NoDetail,
+}
+
 /// `n` as the status of a final response; 500 for what cannot be one (a 1xx is informational,
 /// and HTTP servers replace it with an empty 500, losing the error body).
 pub fn final_status(n: u16) -> StatusCode {
@@ -304,7 +315,7 @@ impl RestError {
             Method(_) => "PGRST117",
             RelatedOrder { .. } => "PGRST118",
             EmbedFilter(_) => "PGRST120",
-            RaiseParse => "PGRST121",
+            RaiseParse(_) => "PGRST121",
             InvalidPreferences(_) => "PGRST122",
             AggregatesDisabled => "PGRST123",
             MaxAffected(_) => "PGRST124",
@@ -356,7 +367,7 @@ impl RestError {
             RpcMethod(_) | PutFilters | Method(_) => 405,
             InvalidRange(_) | OffsetOutOfRange { .. } => 416,
             SchemaNotExposed { .. } | NotAcceptable(_) | Singular(_) => 406,
-            ResponseHeaders | ResponseStatus | RaiseParse | Internal(_) => 500,
+            ResponseHeaders | ResponseStatus | RaiseParse(_) | Internal(_) => 500,
             Jwt(JwtErrorKind::SecretMissing) => 500,
             Jwt(_) => 401,
             InvalidPath | OpenApiDisabled | FunctionNotFound { .. } | TableNotFound { .. } => 404,
@@ -400,7 +411,7 @@ impl RestError {
             Method(m) => format!("Unsupported HTTP method: {m}"),
             RelatedOrder { target, .. } => format!("A related order on '{target}' is not possible"),
             EmbedFilter(target) => format!("Bad operator on the '{target}' embedded resource"),
-            RaiseParse => "The message and detail field of RAISE 'PGRST' error expects JSON".into(),
+            RaiseParse(_) => "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error".into(),
             InvalidPreferences(_) => "Invalid preferences given with handling=strict".into(),
             AggregatesDisabled => "Use of aggregate functions is not allowed".into(),
             MaxAffected(_) => "Query result exceeds max-affected preference constraint".into(),
@@ -522,6 +533,11 @@ impl RestError {
                 .map(Value::String)
                 .unwrap_or(Value::Null),
             Raised { body, .. } => body.get("details").cloned().unwrap_or(Value::Null),
+            RaiseParse(p) => json!(match p {
+                RaiseProblem::Message(m) => format!("Invalid JSON value for MESSAGE: '{m}'"),
+                RaiseProblem::Detail(d) => format!("Invalid JSON value for DETAIL: '{d}'"),
+                RaiseProblem::NoDetail => "DETAIL is missing in the RAISE statement".into(),
+            }),
             _ => Value::Null,
         }
     }
@@ -566,6 +582,12 @@ impl RestError {
             } => json!(s),
             Db { error, .. } => error.hint.clone().map(Value::String).unwrap_or(Value::Null),
             Raised { body, .. } => body.get("hint").cloned().unwrap_or(Value::Null),
+            RaiseParse(RaiseProblem::Message(_)) => json!(
+                "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'."
+            ),
+            RaiseParse(_) => json!(
+                "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'."
+            ),
             _ => Value::Null,
         }
     }
@@ -638,37 +660,58 @@ impl RestError {
         if error.code != "PGRST" {
             return RestError::Db { error, anon };
         }
-        let body: Option<Value> = serde_json::from_str(&error.message).ok();
-        let detail: Option<Value> = error
-            .details
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok());
-        match (body, detail) {
-            (Some(body @ Value::Object(_)), Some(Value::Object(d))) => {
+        // MESSAGE: an object with `code` and `message` (text) and optional `details` and
+        // `hint` (text or null); the body is exactly those four, as PostgREST's.
+        let text = |m: &Map<String, Value>, k: &str| match m.get(k) {
+            None | Some(Value::Null) => Some(Value::Null),
+            Some(Value::String(s)) => Some(Value::String(s.clone())),
+            Some(_) => None,
+        };
+        let body = match serde_json::from_str::<Value>(&error.message) {
+            Ok(Value::Object(m)) => match (
+                m.get("code").and_then(Value::as_str),
+                m.get("message").and_then(Value::as_str),
+                text(&m, "details"),
+                text(&m, "hint"),
+            ) {
+                (Some(code), Some(message), Some(details), Some(hint)) => Some(json!({
+                    "code": code, "message": message, "details": details, "hint": hint,
+                })),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(body) = body else {
+            return RestError::RaiseParse(RaiseProblem::Message(error.message));
+        };
+        // DETAIL: an object with `status` (a number) and `headers` (text values).
+        let Some(detail_text) = error.details else {
+            return RestError::RaiseParse(RaiseProblem::NoDetail);
+        };
+        let parsed = match serde_json::from_str::<Value>(&detail_text) {
+            Ok(Value::Object(d)) => {
                 let status = d
                     .get("status")
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
-                    .filter(|s| (200..600).contains(s));
-                let Some(status) = status else {
-                    return RestError::RaiseParse;
-                };
-                let headers = d
-                    .get("headers")
-                    .and_then(Value::as_object)
-                    .map(|m| {
+                    .filter(|s| (100..1000).contains(s));
+                let headers: Option<Vec<(String, String)>> =
+                    d.get("headers").and_then(Value::as_object).and_then(|m| {
                         m.iter()
-                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                            .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
                             .collect()
-                    })
-                    .unwrap_or_default();
-                RestError::Raised {
-                    body,
-                    status,
-                    headers,
-                }
+                    });
+                status.zip(headers)
             }
-            _ => RestError::RaiseParse,
+            _ => None,
+        };
+        match parsed {
+            Some((status, headers)) => RestError::Raised {
+                body,
+                status,
+                headers,
+            },
+            None => RestError::RaiseParse(RaiseProblem::Detail(detail_text)),
         }
     }
 }

@@ -28,7 +28,11 @@ fn db(code: &str, message: &str) -> DbError {
 #[case(RestError::Method("TRACE".into()), "PGRST117", 405)]
 #[case(RestError::RelatedOrder { origin: "a".into(), target: "b".into() }, "PGRST118", 400)]
 #[case(RestError::EmbedFilter("x".into()), "PGRST120", 400)]
-#[case(RestError::RaiseParse, "PGRST121", 500)]
+#[case(
+    RestError::RaiseParse(crate::error::RaiseProblem::NoDetail),
+    "PGRST121",
+    500
+)]
 #[case(RestError::InvalidPreferences(vec!["x".into()]), "PGRST122", 400)]
 #[case(RestError::AggregatesDisabled, "PGRST123", 400)]
 #[case(RestError::MaxAffected(3), "PGRST124", 400)]
@@ -197,4 +201,76 @@ fn messages_match_postgrest() {
         RestError::Jwt(JwtErrorKind::Claims("JWT expired".into())).headers()["www-authenticate"].to_str().unwrap_or_default(),
         @r#"Bearer error="invalid_token", error_description="JWT expired""#
     );
+}
+
+#[test]
+fn raise_pgrst_is_read_as_postgrest_reads_it() {
+    let raise = |message: &str, detail: Option<&str>| {
+        RestError::from_db(
+            DbError {
+                code: "PGRST".into(),
+                message: message.into(),
+                details: detail.map(str::to_string),
+                hint: None,
+            },
+            false,
+        )
+    };
+    // The body is exactly code, message, details and hint, absent ones null.
+    let e = raise(
+        r#"{"code":"1","message":"m","extra":true}"#,
+        Some(r#"{"status":420,"headers":{"X-A":"b"}}"#),
+    );
+    assert_eq!(e.status().as_u16(), 420);
+    assert_eq!(
+        crate::response::RestResponse::from_error(&e, Default::default()).body,
+        serde_json::to_string(&json!({"code": "1", "message": "m", "details": null, "hint": null}))
+            .unwrap_or_default()
+    );
+    assert_eq!(e.headers()["x-a"], "b");
+    for (message, detail, details, hint) in [
+        (
+            "not json",
+            Some(r#"{"status":418,"headers":{}}"#),
+            "Invalid JSON value for MESSAGE: 'not json'",
+            "MESSAGE",
+        ),
+        (
+            r#"{"code":"1","message":"m"}"#,
+            None,
+            "DETAIL is missing in the RAISE statement",
+            "DETAIL",
+        ),
+        (
+            r#"{"code":"1","message":"m"}"#,
+            Some("nope"),
+            "Invalid JSON value for DETAIL: 'nope'",
+            "DETAIL",
+        ),
+        (
+            r#"{"code":"1","message":"m"}"#,
+            Some(r#"{"status":418}"#),
+            r#"Invalid JSON value for DETAIL: '{"status":418}'"#,
+            "DETAIL",
+        ),
+        (
+            r#"{"message":"m"}"#,
+            Some(r#"{"status":418,"headers":{}}"#),
+            r#"Invalid JSON value for MESSAGE: '{"message":"m"}'"#,
+            "MESSAGE",
+        ),
+    ] {
+        let e = raise(message, detail);
+        assert_eq!((e.code().as_str(), e.status().as_u16()), ("PGRST121", 500));
+        let body = e.body();
+        assert_eq!(
+            body["message"],
+            "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error"
+        );
+        assert_eq!(body["details"], details);
+        assert!(
+            body["hint"].as_str().is_some_and(|h| h.starts_with(hint)),
+            "{body}"
+        );
+    }
 }
