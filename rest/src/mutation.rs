@@ -340,7 +340,7 @@ pub fn write_columns(
 }
 
 /// Checks PUT's rules: filters are exactly the PK with `eq`, no range, payload matches URL.
-pub fn check_put(table: &Table, q: &QueryParams, payload: &Payload) -> Result<(), RestError> {
+pub fn check_put(table: &Table, q: &QueryParams, payload: &mut Payload) -> Result<(), RestError> {
     if q.has_top_range {
         return Err(RestError::PutLimit);
     }
@@ -358,29 +358,34 @@ pub fn check_put(table: &Table, q: &QueryParams, payload: &Payload) -> Result<()
     if table.pk.is_empty() || top.len() != table.pk.len() || !q.logic.is_empty() {
         return Err(RestError::PutFilters);
     }
-    if payload.rows != 1 {
+    if payload.rows == 0 {
         return Err(RestError::InvalidBody(
             "PUT payload must contain a single row".into(),
         ));
     }
-    // One row: reading its values costs no more than its text.
-    let row: Map<String, Value> = if payload.is_array {
-        serde_json::from_str::<Vec<Map<String, Value>>>(&payload.json)
-            .ok()
-            .and_then(|rows| rows.into_iter().next())
-    } else {
+    let rows: Vec<Map<String, Value>> = if payload.is_array {
         serde_json::from_str(&payload.json).ok()
+    } else {
+        serde_json::from_str(&payload.json)
+            .ok()
+            .map(|row| vec![row])
     }
     .ok_or_else(invalid_json)?;
-    for (pk, v) in pk_values {
-        let body_v = match row.get(pk.as_str()) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => return Err(RestError::PutMismatch),
-            Some(other) => other.to_string(),
-        };
-        if body_v != v {
-            return Err(RestError::PutMismatch);
-        }
+    let matches = |row: &Map<String, Value>| {
+        pk_values.iter().all(|(pk, v)| match row.get(pk.as_str()) {
+            Some(Value::String(s)) => s == v,
+            Some(Value::Null) | None => false,
+            Some(other) => &other.to_string() == v,
+        })
+    };
+    // As PostgREST: of several rows, the one whose key the URL names is put.
+    let Some(row) = rows.iter().find(|row| matches(row)) else {
+        return Err(RestError::PutMismatch);
+    };
+    if payload.rows > 1 {
+        payload.json = Value::Object(row.clone()).to_string();
+        payload.rows = 1;
+        payload.is_array = false;
     }
     Ok(())
 }

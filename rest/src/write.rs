@@ -36,13 +36,13 @@ pub async fn serve(
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let payload = match kind {
+    let mut payload = match kind {
         WriteKind::Delete => None,
         _ => Some(mutation::parse_payload(content_type, &ctx.req.body)?),
     };
     ctx.parsed();
     if kind == WriteKind::Upsert
-        && let Some(p) = &payload
+        && let Some(p) = &mut payload
     {
         mutation::check_put(table, &q, p)?;
     }

@@ -749,4 +749,28 @@ async fn upserts_count_insertions_without_reading_rows() {
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(r.header("content-range"), None);
+    // Of several rows, PUT puts the one whose key the URL names, as PostgREST.
+    let r = api
+        .send(
+            "PUT",
+            "/wo_stock?id=eq.20",
+            &[("prefer", "return=representation")],
+            r#"[{"id": 21, "name": "other"}, {"id": 20, "name": "named"}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 20, "name": "named", "qty": 5}]));
+    let r = api
+        .send("GET", "/wo_stock?select=id&id=eq.21", &[], "")
+        .await;
+    assert_eq!(r.json(), json!([]));
+    let r = api
+        .send(
+            "PUT",
+            "/wo_stock?id=eq.20",
+            &[],
+            r#"[{"id": 21, "name": "x"}, {"id": 22, "name": "y"}]"#,
+        )
+        .await;
+    assert_eq!(r.json()["code"], "PGRST115", "{}", r.body);
 }
