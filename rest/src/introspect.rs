@@ -516,6 +516,10 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         let is_record: bool = r.get(15);
         let returns = if is_void {
             ReturnKind::Void
+        } else if is_record && out_cols.is_empty() {
+            // A bare `record`: its columns are known only at run time, so it is called and
+            // encoded as one value, as PostgREST does.
+            ReturnKind::Scalar
         } else if is_record {
             ReturnKind::Record(out_cols)
         } else if typtype == "c" {

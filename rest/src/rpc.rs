@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 use crate::error::RestError;
-use crate::schema_cache::{Function, SchemaCache};
+use crate::schema_cache::{Function, ReturnKind, SchemaCache};
 use crate::sql::{Ident, Sql};
 
 /// How the arguments were sent: PostgREST resolves overloads and words its errors by it.
@@ -259,28 +259,35 @@ pub fn args_from_pairs(
 /// `scalar` selects the value as `pgrst_scalar`; otherwise the row's columns.
 pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
     let f = call.function;
+    // A bare `record` has no columns to name in FROM (PostgreSQL would want a column
+    // definition list): it is called in a select list instead, one value per row, as PostgREST.
+    let bare_record = f.return_type == "record" && matches!(f.returns, ReturnKind::Scalar);
     let mut sql = Sql::new();
     sql.push("pgrst_call AS (SELECT ");
-    sql.push(if scalar {
-        "pgrst_fn AS \"pgrst_scalar\""
-    } else {
-        "pgrst_fn.*"
+    sql.push(match (scalar, bare_record) {
+        (true, true) => "pgrst_fn.pgrst_v AS \"pgrst_scalar\"",
+        (true, false) => "pgrst_fn AS \"pgrst_scalar\"",
+        _ => "pgrst_fn.*",
     });
     sql.push(" FROM ");
     let target = Ident::qualified(&f.schema, &f.name);
+    let open = if bare_record { "(SELECT " } else { "" };
+    let close = if bare_record { " AS pgrst_v)" } else { "" };
     match &call.args {
         CallArgs::Single(v) => {
-            sql.ident(&target)
+            sql.push(open)
+                .ident(&target)
                 .push("(")
                 .bind(v.clone())
                 .push("::")
                 .push(&f.args[0].data_type)
-                .push(")");
+                .push(")")
+                .push(close);
         }
         CallArgs::Named(keys, v) => {
             let used: Vec<_> = f.args.iter().filter(|a| keys.contains(&a.name)).collect();
             if used.is_empty() {
-                sql.ident(&target).push("()");
+                sql.push(open).ident(&target).push("()").push(close);
             } else {
                 let defs: Vec<String> = used
                     .iter()
@@ -296,6 +303,7 @@ pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
                 .push("::json) AS pgrst_args(")
                 .push(&defs.join(", "))
                 .push("), LATERAL ")
+                .push(open)
                 .ident(&target)
                 .push("(");
                 let passed: Vec<String> = used
@@ -309,7 +317,7 @@ pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
                         )
                     })
                     .collect();
-                sql.push(&passed.join(", ")).push(")");
+                sql.push(&passed.join(", ")).push(")").push(close);
             }
         }
     }
@@ -320,7 +328,7 @@ pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema_cache::{FuncArg, ReturnKind};
+    use crate::schema_cache::FuncArg;
 
     fn func(name: &str, args: &[(&str, &str, bool)]) -> Function {
         Function {

@@ -403,3 +403,17 @@ async fn rpc_body_errors_are_postgrest_errors() {
         .await;
     assert_eq!(r.json()["message"], "Empty or invalid json");
 }
+
+#[tokio::test]
+async fn functions_returning_a_bare_record_are_called_as_postgrest_calls_them() {
+    let api = Api::new().await;
+    let r = api.send("POST", "/rpc/one_record", &[], "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!({"id": 1, "name": "a"}));
+    let r = api.send("GET", "/rpc/some_records", &[], "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    );
+}

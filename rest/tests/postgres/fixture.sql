@@ -117,6 +117,9 @@ $$;
 CREATE FUNCTION public.add_item(item_name text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO public.items(name) VALUES (item_name) RETURNING id $$;
 CREATE FUNCTION public.payment_required() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE SQLSTATE 'PT402' USING message = 'Pay up', detail = 'Quota', hint = 'Upgrade'; END $$;
 CREATE FUNCTION public.plain_raise() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad thing' USING detail = 'd'; END $$;
+CREATE FUNCTION public.one_record() RETURNS record LANGUAGE sql STABLE AS $$ SELECT 1 AS id, 'a'::text AS name $$;
+CREATE FUNCTION public.some_records() RETURNS SETOF record LANGUAGE sql STABLE AS $$
+  SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name) $$;
 CREATE FUNCTION public.custom_raise() RETURNS int LANGUAGE plpgsql AS $$ BEGIN
   RAISE SQLSTATE 'PGRST' USING message = '{"code":"123","message":"Custom","details":"x","hint":"y"}',
     detail = '{"status":418,"headers":{"X-Teapot":"yes"}}'; END $$;
