@@ -146,11 +146,17 @@ pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
         }
         Cond::EmbedNull { embed, is_null } => {
             let e = &node.embeds[*embed];
-            sql.push(&format!(
-                "({}.\"pgrst_body\" IS {}NULL)",
-                Ident::new(&e.lateral),
-                if *is_null { "" } else { "NOT " }
-            ));
+            let lat = Ident::new(&e.lateral);
+            let not = if *is_null { "" } else { "NOT " };
+            // A spread has no body of its own: its lateral says whether rows matched.
+            sql.push(&match (e.spread, e.rel.is_to_one()) {
+                (false, _) => format!("({lat}.\"pgrst_body\" IS {not}NULL)"),
+                (true, true) => format!("({lat}.\"pgrst_hit\" IS {not}NULL)"),
+                (true, false) => format!(
+                    "({lat}.\"pgrst_rows\" {} 0)",
+                    if *is_null { "=" } else { ">" }
+                ),
+            });
         }
     }
 }
@@ -462,21 +468,28 @@ fn render_lateral(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan) {
     } else {
         " LEFT JOIN LATERAL ("
     });
-    if e.spread && to_one {
+    let tested = parent
+        .conds
+        .iter()
+        .any(|c| cond_uses_embed(c, e_index(parent, e)));
+    if e.spread && to_one && tested {
+        // Marks a row found, for `is.null` on the spread.
+        sql.push("SELECT \"pgrst_e\".*, TRUE AS \"pgrst_hit\" FROM (")
+            .append(inner)
+            .push(") AS \"pgrst_e\"");
+    } else if e.spread && to_one {
         sql.append(inner);
     } else if e.spread {
-        let cols: Vec<String> = e
+        // The rows' count decides `!inner` and `is.null` on a to-many spread.
+        let mut cols: Vec<String> = e
             .node
             .output_names()
             .iter()
             .map(|n| format!("json_agg(\"pgrst_e\".{0}) AS {0}", Ident::new(n)))
             .collect();
+        cols.push("count(*) AS \"pgrst_rows\"".to_string());
         sql.push("SELECT ")
-            .push(&if cols.is_empty() {
-                "NULL AS \"pgrst_body\"".to_string()
-            } else {
-                cols.join(", ")
-            })
+            .push(&cols.join(", "))
             .push(" FROM (")
             .append(inner)
             .push(") AS \"pgrst_e\"");
@@ -492,7 +505,7 @@ fn render_lateral(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan) {
     sql.push(") AS ").ident(&lat);
     if e.inner && !to_one {
         if e.spread {
-            sql.push(" ON TRUE");
+            sql.push(&format!(" ON {lat}.\"pgrst_rows\" > 0"));
         } else {
             sql.push(&format!(" ON {lat}.\"pgrst_body\" IS NOT NULL"));
         }
@@ -686,6 +699,15 @@ pub fn render_from_where(
         and(sql);
         render_cond(sql, node, c);
     }
+}
+
+/// The index of `e` among `parent`'s embeds.
+fn e_index(parent: &ReadNode, e: &EmbedPlan) -> usize {
+    parent
+        .embeds
+        .iter()
+        .position(|x| std::ptr::eq(x, e))
+        .unwrap_or(usize::MAX)
 }
 
 fn cond_uses_embed(c: &Cond, i: usize) -> bool {

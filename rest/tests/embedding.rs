@@ -335,10 +335,14 @@ INSERT INTO public.emb_books VALUES (1, 'The Cat', 1);
 GRANT SELECT ON public.emb_authors, public.emb_author_view, public.emb_books TO anon;
 ";
 
+async fn viewed_api() -> Api {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    with_schema(&DONE, VIEWED, settings()).await
+}
+
 #[tokio::test]
 async fn a_view_over_the_target_leaves_column_and_constraint_names_unambiguous() {
-    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    let api = with_schema(&DONE, VIEWED, settings()).await;
+    let api = viewed_api().await;
     // A view over the target relates too, but FK columns and constraints name tables only.
     for (select, key) in [
         ("title,author_id(name)", "author_id"),
@@ -386,4 +390,28 @@ async fn a_view_over_the_target_leaves_column_and_constraint_names_unambiguous()
         r.json()["hint"],
         "Perhaps you meant 'emb_authors' instead of 'emb_author'."
     );
+}
+
+#[tokio::test]
+async fn spreads_can_be_required_or_tested_for_null() {
+    let api = viewed_api().await;
+    let get = |url: &'static str| api.get(url);
+    // A to-many spread: !inner keeps parents with rows, is.null those without.
+    let r = get("/emb_authors?select=name,...emb_books!inner(title)&order=id").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"name": "Alice", "title": ["The Cat"]}]));
+    let r = get("/emb_authors?select=name,...emb_books(title)&emb_books=is.null&order=id").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Bea", "title": []}, {"name": "Cal", "title": []}])
+    );
+    let r = get("/emb_authors?select=name,...emb_books(title)&emb_books=not.is.null").await;
+    assert_eq!(r.json(), json!([{"name": "Alice", "title": ["The Cat"]}]));
+    // A to-one spread.
+    let r = get("/emb_books?select=title,...emb_authors(name)&emb_authors=not.is.null").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"title": "The Cat", "name": "Alice"}]));
+    let r = get("/emb_books?select=title,...emb_authors(name)&emb_authors=is.null").await;
+    assert_eq!(r.json(), json!([]));
 }
