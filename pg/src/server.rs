@@ -293,26 +293,51 @@ async fn init_data_dir(
         .unwrap_or(Path::new("."))
         .join(format!(".pwfile-{}", std::process::id()));
     std::fs::write(&pwfile, password).map_err(io("writing the initdb password file"))?;
-    if let Some(u) = user {
-        for p in [data_dir, pwfile.as_path()] {
-            std::os::unix::fs::chown(p, Some(u.uid), Some(u.gid))
-                .map_err(io(format!("handing {} to the postgres user", p.display())))?;
-        }
-    }
     let auth_args: &[&str] = match auth {
         Auth::Password => &["--auth-local=trust", "--auth-host=scram-sha-256"],
         Auth::Trust => &["--auth=trust"],
     };
+    // C.UTF-8, as Supabase's databases: byte-order sorting, with case mapping and character
+    // classes for all of Unicode (`ilike`, `upper`, full-text search on accented text). Where
+    // the system has no such locale, plain C.
+    let locales = ["--locale=C.UTF-8", "--locale=C"];
+    let mut result = Ok(());
+    for (i, locale) in locales.iter().enumerate() {
+        result = initdb_once(bins, user, data_dir, &pwfile, auth_args, locale).await;
+        match &result {
+            Err(PgError::Step { detail, .. })
+                if i + 1 < locales.len() && detail.contains("locale") => {}
+            _ => break,
+        }
+    }
+    let _ = std::fs::remove_file(&pwfile);
+    result
+}
+
+async fn initdb_once(
+    bins: &PgBinaries,
+    user: Option<RunAs>,
+    data_dir: &Path,
+    pwfile: &Path,
+    auth_args: &[&str],
+    locale: &str,
+) -> Result<(), PgError> {
+    std::fs::create_dir_all(data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
+    if let Some(u) = user {
+        for p in [data_dir, pwfile] {
+            std::os::unix::fs::chown(p, Some(u.uid), Some(u.gid))
+                .map_err(io(format!("handing {} to the postgres user", p.display())))?;
+        }
+    }
     let out = command(&bins.tool("initdb"), user)
         .arg("-D")
         .arg(data_dir)
         .args(["-U", "postgres"])
         .args(auth_args)
-        .args(["-E", "UTF8", "--locale=C"])
+        .args(["-E", "UTF8", locale])
         .arg(format!("--pwfile={}", pwfile.display()))
         .output()
         .await;
-    let _ = std::fs::remove_file(&pwfile);
     let out = out.map_err(io("running initdb"))?;
     if !out.status.success() {
         let _ = std::fs::remove_dir_all(data_dir);

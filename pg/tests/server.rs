@@ -36,6 +36,27 @@ async fn a_dev_server_asks_tcp_clients_for_the_password_and_keeps_its_data_acros
             .expect("show"),
         "logical"
     );
+    // Supabase's locale where the system has it: Unicode case mapping, byte-order sorting.
+    let (client, conn) = pg
+        .config("postgres")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let row = client
+        .query_one(
+            "SELECT datcollate::text, upper('são'), 'SÃO' ILIKE '%são%'
+             FROM pg_database WHERE datname = 'postgres'",
+            &[],
+        )
+        .await
+        .expect("locale");
+    if row.get::<_, String>(0) == "C.UTF-8" {
+        assert_eq!(row.get::<_, String>(1), "SÃO");
+        assert!(row.get::<_, bool>(2));
+    } else {
+        assert_eq!(row.get::<_, String>(0), "C", "the fallback");
+    }
     let mut no_password = pg.config("postgres");
     no_password.password("");
     assert!(
