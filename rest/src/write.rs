@@ -5,7 +5,7 @@
 use http::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::error::RestError;
+use crate::error::{DbError, RestError};
 use crate::execute::{self, Connection};
 use crate::media::Media;
 use crate::mutation::{self, WriteKind, WritePlan};
@@ -65,6 +65,30 @@ pub async fn serve(
     // inside logic trees, cannot apply to them.
     if let Some(i) = conds.iter().find_map(Cond::embed_null) {
         return Err(RestError::EmbedFilter(node.embeds[i].label.clone()));
+    }
+    // Supabase loads pg-safeupdate for the API's login: an UPDATE or DELETE without a WHERE
+    // clause is refused, so a forgotten filter cannot rewrite or empty a table.
+    // (A PATCH setting no column runs no UPDATE, so it passes.)
+    let writes = match kind {
+        WriteKind::Update => !columns.is_empty(),
+        WriteKind::Delete => true,
+        _ => false,
+    };
+    if conds.is_empty() && writes {
+        let verb = if kind == WriteKind::Update {
+            "UPDATE"
+        } else {
+            "DELETE"
+        };
+        return Err(RestError::Db {
+            error: DbError {
+                code: "21000".into(),
+                message: format!("{verb} requires a WHERE clause"),
+                details: None,
+                hint: None,
+            },
+            anon: ctx.anon,
+        });
     }
     node.order.clear();
     let ret = ctx.prefs.return_;

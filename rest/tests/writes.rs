@@ -599,6 +599,29 @@ async fn roles_that_may_not_read_back_still_write() {
 }
 
 #[tokio::test]
+async fn updates_and_deletes_without_a_filter_are_refused_as_on_supabase() {
+    let api = write_only_api().await;
+    for (method, body, verb) in [
+        ("PATCH", r#"{"name": "all"}"#, "UPDATE"),
+        ("DELETE", "", "DELETE"),
+    ] {
+        let r = api.send(method, "/wo_stock", &[], body).await;
+        assert_eq!(r.status, 400, "{method}: {}", r.body);
+        assert_eq!(r.json()["code"], "21000");
+        assert_eq!(
+            r.json()["message"],
+            format!("{verb} requires a WHERE clause")
+        );
+    }
+    let r = api.send("PATCH", "/wo_stock", &[], "{}").await;
+    assert_eq!(r.status, 204, "no column set, no UPDATE: {}", r.body);
+    let r = api
+        .send("GET", "/wo_stock?select=id&id=eq.1", &[], "")
+        .await;
+    assert_eq!(r.json(), json!([{"id": 1}]), "nothing deleted");
+}
+
+#[tokio::test]
 async fn bodies_are_read_as_postgrest_reads_them() {
     let api = write_only_api().await;
     // Objects with other keys need columns= (supabase-js sends it); without, PGRST102.
