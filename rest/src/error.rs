@@ -417,7 +417,7 @@ impl RestError {
             MaxAffected(_) => "Query result exceeds max-affected preference constraint".into(),
             InvalidPath => "Invalid path specified in request URL".into(),
             OpenApiDisabled => "Root endpoint metadata is disabled".into(),
-            NotImplemented(m) => m.clone(),
+            NotImplemented(_) => "Feature not implemented".into(),
             MaxAffectedRpc => "Function must return SETOF or TABLE when max-affected preference is used with handling=strict".into(),
             NoRelationship { parent, child, .. } => format!(
                 "Could not find a relationship between '{parent}' and '{child}' in the schema cache"
@@ -469,7 +469,7 @@ impl RestError {
         use RestError::*;
         match self {
             Parse { details, .. } => json!(details),
-            InvalidRange(d) => json!(d),
+            InvalidRange(d) | NotImplemented(d) => json!(d),
             OffsetOutOfRange { offset, total } => json!(format!(
                 "An offset of {offset} was requested, but there are only {total} rows."
             )),

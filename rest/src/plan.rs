@@ -443,7 +443,8 @@ impl<'a> Planner<'a> {
                     )?;
                     if e.spread && !rel.is_to_one() && node.is_aggregated() {
                         return Err(RestError::NotImplemented(
-                            "Aggregates are not allowed inside a to-many spread".into(),
+                            "Aggregates are not implemented for one-to-many or many-to-many spreads."
+                                .into(),
                         ));
                     }
                     select.push(Out::Embed(embeds.len()));

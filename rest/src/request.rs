@@ -450,8 +450,8 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// `request.headers`: every header readable as text, keyed by its lower-case name; of a
-/// repeated header the last value.
+/// `request.headers`: every header readable as text but `cookie` (in `request.cookies`, as
+/// PostgREST has it), keyed by its lower-case name; of a repeated header the last value.
 fn headers_json(headers: &HeaderMap) -> String {
     // Sized up front (quotes, colon and comma per header; escapes are rare): API keys and
     // bearer tokens alone are hundreds of bytes, and regrowing copies all of it.
@@ -462,6 +462,9 @@ fn headers_json(headers: &HeaderMap) -> String {
     let mut out = String::with_capacity(size + 2);
     out.push('{');
     for name in headers.keys() {
+        if name == http::header::COOKIE {
+            continue;
+        }
         let Some(value) = headers
             .get_all(name)
             .iter()
@@ -850,6 +853,7 @@ mod tests {
             headers.get("x-binary").is_none(),
             "not readable as text: left out"
         );
+        assert!(headers.get("cookie").is_none(), "in request.cookies only");
         let cookies: Value = serde_json::from_str(&cookies_json(&h)).expect("cookies json");
         assert_eq!(
             cookies,

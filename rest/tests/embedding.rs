@@ -415,3 +415,21 @@ async fn spreads_can_be_required_or_tested_for_null() {
     let r = get("/emb_books?select=title,...emb_authors(name)&emb_authors=is.null").await;
     assert_eq!(r.json(), json!([]));
 }
+
+#[tokio::test]
+async fn aggregates_in_a_to_many_spread_are_not_implemented_as_in_postgrest() {
+    let api = viewed_api().await;
+    let r = api
+        .get("/emb_authors?select=name,...emb_books(id.sum())")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({
+            "code": "PGRST127",
+            "message": "Feature not implemented",
+            "details": "Aggregates are not implemented for one-to-many or many-to-many spreads.",
+            "hint": null,
+        })
+    );
+}

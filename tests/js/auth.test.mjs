@@ -188,7 +188,11 @@ test('refresh errors: unknown, malformed, timed-out sessions', async () => {
   assert.equal(unknown.status, 400);
   assert.equal(unknown.json.error_code, 'refresh_token_not_found');
   const short = await raw('/token?grant_type=refresh_token', { method: 'POST', body: { refresh_token: 'abc' } });
-  assert.equal(short.json.error_code, 'validation_failed');
+  assert.equal(short.status, 400);
+  assert.equal(short.json.error_code, 'refresh_token_not_found');
+  assert.equal(short.json.msg, 'Invalid Refresh Token: Refresh Token Not Found');
+  const empty = await raw('/token?grant_type=refresh_token', { method: 'POST', body: { refresh_token: '' } });
+  assert.equal(empty.json.error_code, 'validation_failed');
   const { data } = await client().auth.signUp({ email: email('timebox'), password: 'secret-pass-1' });
   await sql("UPDATE auth.sessions SET not_after = now() - interval '1 second' WHERE id = $1", [
     claimsOf(data.session.access_token).session_id,

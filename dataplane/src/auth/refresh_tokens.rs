@@ -71,14 +71,25 @@ pub fn decide(
     Decision::Reject
 }
 
+fn not_found() -> AuthError {
+    AuthError::bad_request(
+        "refresh_token_not_found",
+        "Invalid Refresh Token: Refresh Token Not Found",
+    )
+}
+
 /// `POST /token?grant_type=refresh_token`.
 pub async fn grant(ctx: &Ctx, body: &Value) -> AuthResult<Value> {
     let presented = body
         .get("refresh_token")
         .and_then(Value::as_str)
         .unwrap_or("");
+    if presented.is_empty() {
+        return Err(AuthError::validation("refresh_token required"));
+    }
+    // Too short or too long to be one of ours: not found, as GoTrue answers it.
     if presented.len() < 12 || presented.len() > 255 {
-        return Err(AuthError::validation("Refresh token is not valid"));
+        return Err(not_found());
     }
     let settings = &ctx.auth().settings;
     let mut db = ctx.project.pool.get().await?;
@@ -99,12 +110,7 @@ pub async fn grant(ctx: &Ctx, body: &Value) -> AuthResult<Value> {
             &[&presented],
         )
         .await?
-        .ok_or_else(|| {
-            AuthError::bad_request(
-                "refresh_token_not_found",
-                "Invalid Refresh Token: Refresh Token Not Found",
-            )
-        })?;
+        .ok_or_else(not_found)?;
     let revoked: Option<bool> = row.get(0);
     let revoked_at: i64 = row.get(1);
     if !row.get::<_, bool>(3) {
