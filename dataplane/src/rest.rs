@@ -563,9 +563,11 @@ async fn reload(project: &ProjectContext, config: bool) {
     }
 }
 
+/// The token of `Authorization: Bearer <token>`; `Some("")` for a bearer without one, which
+/// PostgREST refuses rather than taking for anonymous.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
@@ -611,6 +613,10 @@ pub async fn handle(
                 JwtErrorKind::AnonymousDisabled,
                 &settings,
             ));
+        }
+        (Some(""), _) => {
+            let kind = JwtErrorKind::Invalid("Empty JWT is sent in Authorization header".into());
+            return into_response(madbase_rest::jwt_error(kind, &settings));
         }
         (Some(token), _) => {
             // The gateway has verified the API key, and the cache holds tokens verified

@@ -67,7 +67,27 @@ impl Media {
             }
             Media::OpenApi => "application/openapi+json; charset=utf-8".into(),
             Media::GeoJson(_) => "application/geo+json; charset=utf-8".into(),
-            Media::Custom(h) => h.content_type.clone(),
+            // A handler for a media type PostgREST knows gets its charset, as there; others
+            // (`application/octet-stream`, any other) go as named.
+            Media::Custom(h) => {
+                const WITH_CHARSET: [&str; 7] = [
+                    "text/plain",
+                    "text/xml",
+                    "application/json",
+                    "text/csv",
+                    "application/geo+json",
+                    "application/openapi+json",
+                    "application/x-www-form-urlencoded",
+                ];
+                if WITH_CHARSET
+                    .iter()
+                    .any(|t| h.content_type.eq_ignore_ascii_case(t))
+                {
+                    format!("{}; charset=utf-8", h.content_type)
+                } else {
+                    h.content_type.clone()
+                }
+            }
         }
     }
 
@@ -174,6 +194,8 @@ fn candidate(
         "*/*" | "application/*" if root => Media::OpenApi,
         "*/*" | "application/*" | "application/json" => Media::Json { strip_nulls: false },
         "application/openapi+json" if root => Media::OpenApi,
+        // `GET /` produces its description as OpenAPI or JSON, nothing else (PostgREST's 406).
+        _ if root => return None,
         "application/vnd.pgrst.array+json" => Media::Json {
             strip_nulls: stripped,
         },
@@ -303,6 +325,18 @@ mod tests {
             negotiate(Some("text/csv"), false, None, None).expect("csv"),
             Media::Csv
         );
+        // The root describes the API as OpenAPI or JSON only.
+        for other in [
+            "text/csv",
+            "application/vnd.pgrst.object+json",
+            "application/vnd.pgrst.plan",
+        ] {
+            assert_eq!(
+                negotiate(Some(other), true, None, None).map_err(|e| e.code()),
+                Err("PGRST107".to_string()),
+                "{other}"
+            );
+        }
         assert_eq!(
             negotiate(
                 Some("application/vnd.pgrst.array+json;nulls=stripped"),

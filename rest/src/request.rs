@@ -691,7 +691,9 @@ async fn serve(
         (Route::Table(_), "GET" | "HEAD" | "POST" | "PATCH" | "PUT" | "DELETE" | "OPTIONS") => {}
         (_, other) => return Err(RestError::Method(other.to_string())),
     }
-    let reading = matches!(m.as_str(), "GET" | "HEAD");
+    // Writes name their schema in Content-Profile; every other method (OPTIONS too) in
+    // Accept-Profile, as in PostgREST.
+    let reading = !matches!(m.as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
     let profile = if reading {
         header(&req.headers, "accept-profile")
     } else {

@@ -150,7 +150,7 @@ async fn an_aggregate_serves_its_table_and_functions_returning_it() {
     let r = api.get_h("/lines?order=id", &csv).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, "id;name\n1;one\n2;two\n");
-    assert_eq!(r.header("content-type"), Some("text/csv"));
+    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
     assert_eq!(
         r.header("content-disposition"),
         Some("attachment; filename=\"lines.csv\"")
@@ -207,7 +207,7 @@ async fn an_anyelement_aggregate_serves_every_relation() {
     let plain = [("accept", "text/plain")];
     let r = api.get_h("/lines?select=id&order=id", &plain).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(r.body, "(1)\n(2)\n");
     let r = api.get_h("/others", &plain).await;
     assert_eq!(r.body, "(7,seven)\n");

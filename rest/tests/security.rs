@@ -25,6 +25,19 @@ async fn profiles_switch_schema() {
     );
     let r = api.get("/widgets").await;
     assert_eq!(r.status, 404);
+    // OPTIONS names its schema as reads do, in Accept-Profile.
+    let r = api
+        .req(
+            "OPTIONS",
+            "/widgets",
+            &[("accept-profile", "api")],
+            "",
+            "anon",
+            json!({"role": "anon"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.header("allow").is_some_and(|a| a.contains("POST")));
     let r = api
         .send(
             "POST",

@@ -289,3 +289,14 @@ test('raw ", <, > and ` in a request target work as PostgREST takes them (curl s
   assert.ok(text.includes('{"got": {"username": "GET /rest/v1/x?a=<b> HTTP/1.1"}}'), text);
   assert.ok(text.includes('[{"id":1}, \n {"id":5}]'), text);
 });
+
+test('a bearer without a token is refused, not taken for anonymous', async () => {
+  for (const authorization of ['Bearer ', 'Bearer']) {
+    const res = await rest('/js_rest_users?select=id', { headers: { apikey: mb.anonKey, authorization } });
+    assert.equal(res.status, 401, authorization);
+    const body = await res.json();
+    assert.equal(body.code, 'PGRST301');
+    assert.equal(body.message, 'Empty JWT is sent in Authorization header');
+    assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/);
+  }
+});
