@@ -47,7 +47,7 @@ DROP VIEW IF EXISTS js_rest_user_cities;
 DROP TABLE IF EXISTS js_rest_messages, js_rest_memberships, js_rest_channels, js_rest_users,
   js_rest_cities, js_rest_countries, js_rest_shipments, js_rest_orders, js_rest_notes,
   js_rest_docs, js_rest_items, js_rest_vault, js_rest_reviews CASCADE;
-DROP FUNCTION IF EXISTS js_rest_add(int, int), js_rest_users_by_status(js_rest_status),
+DROP FUNCTION IF EXISTS js_rest_series(int), js_rest_add(int, int), js_rest_users_by_status(js_rest_status),
   js_rest_status_counts(), js_rest_noop(), js_rest_bump(int), js_rest_echo(jsonb),
   js_rest_sum(int[]), js_rest_whoami(), js_rest_single_json(json), js_rest_fail(text),
   js_rest_upper(text), js_rest_bytes(bytea), js_rest_xml_root(xml), js_rest_admin();
@@ -139,6 +139,8 @@ CREATE VIEW js_rest_user_cities AS
   SELECT u.id, u.username, c.name AS city
   FROM js_rest_users u LEFT JOIN js_rest_cities c ON c.id = u.city_id;
 
+CREATE FUNCTION js_rest_series(n int) RETURNS SETOF int
+  LANGUAGE sql STABLE AS 'SELECT generate_series(1, n)';
 CREATE FUNCTION js_rest_add(a int, b int) RETURNS int
   LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
 CREATE FUNCTION js_rest_users_by_status(s js_rest_status) RETURNS SETOF js_rest_users

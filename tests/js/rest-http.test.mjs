@@ -300,3 +300,11 @@ test('a bearer without a token is refused, not taken for anonymous', async () =>
     assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/);
   }
 });
+
+test('madbase dev caps reads at 1000 rows, as a Supabase project does', async () => {
+  const res = await rest('/rpc/js_rest_series?n=1500');
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).length, 1000);
+  const few = await rest('/rpc/js_rest_series?n=3');
+  assert.deepEqual(await few.json(), [1, 2, 3]);
+});

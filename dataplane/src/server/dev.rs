@@ -317,6 +317,8 @@ fn dev_config(
         ("MADBASE_AUTH_RATE_LIMIT_OTP", "1000".into()),
         ("MADBASE_AUTH_RATE_LIMIT_TOKEN", "100000".into()),
         ("MADBASE_AUTH_RATE_LIMIT_VERIFY", "1000".into()),
+        // The data API's row cap as on a Supabase project (`max_rows = 1000`).
+        ("MADBASE_DB_MAX_ROWS", "1000".into()),
     ];
     // The embedded server trusts its Unix socket, so the data API logs in as `authenticator`
     // without a password, as PostgREST does in Supabase: requests, and the SQL they run, can
