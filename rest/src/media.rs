@@ -16,6 +16,17 @@ pub struct PlanOptions {
     pub json: bool,
     /// `options=analyze|verbose|settings|buffers|wal`.
     pub options: Vec<String>,
+    /// `for="…"`: the representation whose statement is explained (JSON when absent or not
+    /// one of the built-in types).
+    pub target: Option<Box<Media>>,
+}
+
+impl PlanOptions {
+    /// The representation whose statement is explained.
+    pub fn target(&self) -> &Media {
+        const JSON: Media = Media::Json { strip_nulls: false };
+        self.target.as_deref().unwrap_or(&JSON)
+    }
 }
 
 /// A response representation.
@@ -59,11 +70,19 @@ impl Media {
                 "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8".into()
             }
             Media::Csv => "text/csv; charset=utf-8".into(),
-            Media::Plan(p) if p.json => {
-                "application/vnd.pgrst.plan+json; for=\"application/json\"; charset=utf-8".into()
-            }
-            Media::Plan(_) => {
-                "application/vnd.pgrst.plan+text; for=\"application/json\"; charset=utf-8".into()
+            // As PostgREST renders it: the explained type and the options asked for.
+            Media::Plan(p) => {
+                let target = p.target().content_type();
+                let target = target.split(';').next().unwrap_or_default();
+                let options = if p.options.is_empty() {
+                    String::new()
+                } else {
+                    format!("; options={}", p.options.join("|"))
+                };
+                format!(
+                    "application/vnd.pgrst.plan+{}; for=\"{target}\"{options}; charset=utf-8",
+                    if p.json { "json" } else { "text" }
+                )
             }
             Media::OpenApi => "application/openapi+json; charset=utf-8".into(),
             Media::GeoJson(_) => "application/geo+json; charset=utf-8".into(),
@@ -211,6 +230,11 @@ fn candidate(
             options: param(params, "options")
                 .map(|o| o.split('|').map(|s| s.trim().to_string()).collect())
                 .unwrap_or_default(),
+            target: param(params, "for")
+                .map(|f| f.trim().trim_matches('"').to_ascii_lowercase())
+                .and_then(|f| candidate(&f, &[], root, postgis))
+                .filter(|m| !matches!(m, Media::Plan(_)))
+                .map(Box::new),
         }),
         _ => return None,
     })
@@ -353,9 +377,23 @@ mod tests {
             plan,
             Media::Plan(PlanOptions {
                 json: false,
-                options: vec!["analyze".into(), "verbose".into()]
+                options: vec!["analyze".into(), "verbose".into()],
+                target: Some(Box::new(Media::Json { strip_nulls: false })),
             })
         );
+        // The explained type and the options are named back, as PostgREST does.
+        let plan = negotiate(
+            Some("application/vnd.pgrst.plan+json; for=\"application/vnd.pgrst.object\"; options=buffers"),
+            false,
+            None,
+            None,
+        )
+        .expect("plan");
+        assert_eq!(
+            plan.content_type(),
+            "application/vnd.pgrst.plan+json; for=\"application/vnd.pgrst.object+json\"; options=buffers; charset=utf-8"
+        );
+        assert!(matches!(&plan, Media::Plan(p) if p.target().is_singular()));
         assert_eq!(
             negotiate(Some("*/*"), true, None, None).expect("root"),
             Media::OpenApi

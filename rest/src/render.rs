@@ -721,7 +721,8 @@ fn cond_uses_embed(c: &Cond, i: usize) -> bool {
 /// The body expression over the aggregated rows `_postgrest_t`.
 pub fn body_expr(media: &Media, source: &str) -> String {
     match media {
-        Media::Json { strip_nulls: false } | Media::OpenApi | Media::Plan(_) => {
+        Media::Plan(p) => body_expr(p.target(), source),
+        Media::Json { strip_nulls: false } | Media::OpenApi => {
             "coalesce(json_agg(_postgrest_t), '[]')::text".into()
         }
         Media::Json { strip_nulls: true } => {

@@ -346,6 +346,24 @@ async fn explain_plans_are_gated() {
         )
         .await;
     assert!(r.body.contains("Output:"), "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some(
+            "application/vnd.pgrst.plan+text; for=\"application/json\"; options=verbose; charset=utf-8"
+        )
+    );
+    // for= names the representation explained: the singular object's statement here.
+    let r = api
+        .get_h(
+            "/users?id=eq.1",
+            &[(
+                "accept",
+                "application/vnd.pgrst.plan+text; for=\"application/vnd.pgrst.object\"; options=verbose",
+            )],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("-> 0"), "{}", r.body);
     let off = Api::with(RestSettings {
         plan_enabled: false,
         ..settings()
