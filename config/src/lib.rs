@@ -1068,7 +1068,13 @@ impl DataPlaneConfig {
         raw.app_settings = self.app_settings.clone();
         for (key, value) in db {
             if let Some(s) = setting(key).filter(|s| DB_SETTINGS.contains(&s.key)) {
-                raw.values.insert(s.key, value.clone());
+                // PostgREST reads an empty anonymous role as none: anonymous access off.
+                let value = if s.key == "db_anon_role" && value.trim().is_empty() {
+                    "none".to_owned()
+                } else {
+                    value.clone()
+                };
+                raw.values.insert(s.key, value);
                 raw.from_db.push(s.key);
             }
         }

@@ -783,6 +783,10 @@ mod tests {
         let settings =
             rest_settings(&with_db_settings(&config, &db("db_anon_role", "web")).expect("valid"));
         assert_eq!(settings.anon_role.as_deref(), Some("web"));
+        // Empty is none, as PostgREST reads it: anonymous access off.
+        let settings =
+            rest_settings(&with_db_settings(&config, &db("db_anon_role", "")).expect("valid"));
+        assert_eq!(settings.anon_role, None);
         assert_eq!(
             rest_settings(&with_db_settings(&config, &[]).expect("valid")),
             rest_settings(&config)
