@@ -29,13 +29,16 @@ use crate::apply::{
 };
 use crate::validate::{DatabasePlan, ValidatedProject};
 
+/// Keys of the operator's own role entry that survive its rewrite when someone set them.
+const KEPT_ROLE_KEYS: [&str; 3] = ["connectionLimit", "validUntil", "inherit"];
+
 /// How often a role-list write is retried after a 409 Conflict before the reconcile gives up
 /// (and is retried with backoff).
 pub const ROLE_WRITE_ATTEMPTS: usize = 5;
 
-/// Keys of a `spec.managed.roles` entry the operator may set; any other key it leaves alone,
-/// also when it rewrites its own entry. `inherit`, which the API server defaults, is compared
-/// only where the operator sets it.
+/// Keys of a `spec.managed.roles` entry the operator may set; when it rewrites its own entry
+/// only [`KEPT_ROLE_KEYS`] of the others stay. `inherit`, which the API server defaults, is
+/// compared only where the operator sets it.
 const ROLE_KEYS: [&str; 8] = [
     "name",
     "ensure",
@@ -211,12 +214,13 @@ pub fn merge_roles(
         let same = ROLE_KEYS.iter().all(|k| existing.get(*k) == entry.get(*k))
             && (entry.get("inherit").is_none() || existing.get("inherit") == entry.get("inherit"));
         if !same {
-            // Keys the operator never sets (`connectionLimit`, `validUntil`, …) stay as written.
+            // A limit someone set on the role (`connectionLimit`, `validUntil`, a defaulted
+            // `inherit`) stays; privileges (`superuser`, `createrole`, …) never carry over.
             let mut merged = entry.clone();
             if let (Some(to), Some(from)) = (merged.as_object_mut(), existing.as_object()) {
-                for (key, value) in from {
-                    if !ROLE_KEYS.contains(&key.as_str()) && !to.contains_key(key) {
-                        to.insert(key.clone(), value.clone());
+                for key in KEPT_ROLE_KEYS {
+                    if let (Some(value), false) = (from.get(key), to.contains_key(key)) {
+                        to.insert(key.to_owned(), value.clone());
                     }
                 }
             }

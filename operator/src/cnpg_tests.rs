@@ -97,6 +97,7 @@ fn a_rewrite_keeps_the_keys_the_operator_never_sets() {
     owner["connectionLimit"] = json!(20);
     owner["validUntil"] = json!("2030-01-01T00:00:00Z");
     owner["login"] = json!(false);
+    owner["superuser"] = json!(true);
     let merged = merge_roles(&roles, &present(), "c")
         .expect("ours")
         .expect("login is set back");
@@ -107,6 +108,10 @@ fn a_rewrite_keeps_the_keys_the_operator_never_sets() {
     assert_eq!(owner["login"], true);
     assert_eq!(owner["connectionLimit"], 20);
     assert_eq!(owner["validUntil"], "2030-01-01T00:00:00Z");
+    assert!(
+        owner.get("superuser").is_none(),
+        "privileges never carry over"
+    );
     assert_eq!(merge_roles(&merged, &present(), "c"), Ok(None));
 }
 

@@ -386,13 +386,24 @@ async fn adopt_if_proven(
     login: Login<'_>,
     claim: &Claim<'_>,
 ) -> Result<(), PostgresError> {
+    // Never a role every project shares, nor one with more power than a project role gets:
+    // those are refused later, and must not be marked first.
+    if naming::LAYOUT_ROLES.contains(&login.role) {
+        return Ok(());
+    }
     let row = client
-        .query_opt(ROLE_COMMENT_SQL, &[&login.role])
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_authid'),
+                    rolsuper OR rolcreaterole OR rolreplication OR rolbypassrls
+                    OR rolname = current_user
+             FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&login.role],
+        )
         .await
         .map_err(sql_error)?;
     // No role, or one with a comment: there is nothing to adopt, and check_owned decides.
     let Some(row) = row else { return Ok(()) };
-    if row.get::<_, Option<&str>>(0).is_some() {
+    if row.get::<_, Option<&str>>(0).is_some() || row.get::<_, bool>(1) {
         return Ok(());
     }
     let refused = try_login(admin_url, database, login.role, &random_password()).await;

@@ -387,6 +387,7 @@ host all all 127.0.0.1/32 scram-sha-256
         "CREATE ROLE mb_acme_trusted LOGIN PASSWORD 'TrustedPassw0rdTrusted'".to_owned(),
         "CREATE DATABASE mb_acme_trusted OWNER mb_acme_trusted".to_owned(),
         "CREATE ROLE mb_acme_noted LOGIN PASSWORD 'NotedPassw0rdNotedPass'".to_owned(),
+        "CREATE ROLE mb_acme_power LOGIN CREATEROLE PASSWORD 'PowerPassw0rdPowerPass'".to_owned(),
         "COMMENT ON ROLE mb_acme_noted IS 'reporting, owned by the data team'".to_owned(),
     ] {
         assert_eq!(refusal(&admin, &sql).await, None, "{sql}");
@@ -449,9 +450,14 @@ host all all 127.0.0.1/32 scram-sha-256
         role: "mb_acme_noted",
         password: "NotedPassw0rdNotedPass",
     };
+    let power = Login {
+        role: "mb_acme_power",
+        password: "PowerPassw0rdPowerPass",
+    };
     for (owner, api) in [
         (trusted, "api_mb_acme_trusted"),
         (noted, "api_mb_acme_noted"),
+        (power, "api_mb_acme_power"),
     ] {
         let api = Login { role: api, ..API };
         let err = pg
@@ -465,6 +471,11 @@ host all all 127.0.0.1/32 scram-sha-256
         assert!(!role_exists(&admin, api.role).await, "nothing written");
     }
     assert_eq!(role_comment(&admin, trusted.role).await, None);
+    assert_eq!(
+        role_comment(&admin, power.role).await,
+        None,
+        "a powerful role is never marked"
+    );
     assert_eq!(
         role_comment(&admin, noted.role).await.as_deref(),
         Some("reporting, owned by the data team")

@@ -306,7 +306,7 @@ async fn init_data_dir(
         result = initdb_once(bins, user, data_dir, &pwfile, auth_args, locale).await;
         match &result {
             Err(PgError::Step { detail, .. })
-                if i + 1 < locales.len() && detail.contains("locale") => {}
+                if i + 1 < locales.len() && detail.contains("invalid locale name") => {}
             _ => break,
         }
     }

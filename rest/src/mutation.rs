@@ -141,13 +141,13 @@ fn json_payload(body: &[u8]) -> Result<Payload, RestError> {
 #[derive(Default)]
 struct Shape {
     keys: Vec<String>,
-    seen: std::collections::HashSet<String>,
+    /// Each key's index in `keys`.
+    seen: std::collections::HashMap<String, usize>,
     rows: usize,
     is_array: bool,
-    /// How many distinct keys the object being read has, and whether one was new to `seen`.
-    current: usize,
-    current_new: bool,
-    /// The first object's number of keys.
+    /// The distinct keys (indices in `keys`) of the object being read.
+    current: Vec<usize>,
+    /// The first object's number of keys: they are `keys[..first]`.
     first: Option<usize>,
     /// Whether some object's keys differ from the first's.
     mixed: bool,
@@ -155,24 +155,31 @@ struct Shape {
 
 impl Shape {
     fn key(&mut self, key: std::borrow::Cow<'_, str>) {
-        self.current += 1;
-        if !self.seen.contains(key.as_ref()) {
-            self.seen.insert(key.to_string());
-            self.keys.push(key.into_owned());
-            self.current_new = true;
+        let index = match self.seen.get(key.as_ref()) {
+            Some(&i) => i,
+            None => {
+                let i = self.keys.len();
+                self.seen.insert(key.to_string(), i);
+                self.keys.push(key.into_owned());
+                i
+            }
+        };
+        // A key repeated within an object counts once (the last value wins, as in PostgREST).
+        if !self.current.contains(&index) {
+            self.current.push(index);
         }
     }
 
-    /// Ends an object: its keys are the first's when it has as many and none new after the
-    /// first (every key it has is then one the first had, keys within an object being
-    /// distinct).
+    /// Ends an object: its keys are the first's when it has as many distinct ones, all among
+    /// the first's.
     fn end_object(&mut self) {
         match self.first {
-            None => self.first = Some(self.current),
-            Some(n) => self.mixed |= self.current_new || self.current != n,
+            None => self.first = Some(self.current.len()),
+            Some(n) => {
+                self.mixed |= self.current.len() != n || self.current.iter().any(|&i| i >= n);
+            }
         }
-        self.current = 0;
-        self.current_new = false;
+        self.current.clear();
         self.rows += 1;
     }
 
@@ -478,6 +485,8 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
     // and RLS's SELECT policies.
     let returning = if p.representation.is_some() {
         match representation_columns(&p.node, &t.pk) {
+            // Nothing to read (only `count()`, no key): a row each is enough.
+            Some(cols) if cols.is_empty() => "1".to_string(),
             Some(cols) => cols
                 .iter()
                 .map(|c| format!("{alias}.{}", Ident::new(c)))

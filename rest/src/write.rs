@@ -50,6 +50,8 @@ pub async fn serve(
     // limited updates and deletes were dropped: supabase-js sends `order` with
     // `.update().select().order()`, and the write must still touch every matching row.
     let columns = match &payload {
+        // A PATCH whose body holds no row sets nothing (columns= or not), as in PostgREST.
+        Some(p) if kind == WriteKind::Update && p.rows == 0 => Vec::new(),
         Some(p) => mutation::write_columns(table, &q, p)?,
         None => Vec::new(),
     };

@@ -657,10 +657,38 @@ async fn bodies_are_read_as_postgrest_reads_them() {
         let r = api.send("PATCH", "/wo_stock?id=eq.30", &[], body).await;
         assert_eq!(r.status, 204, "{body}: {}", r.body);
     }
+    // With columns= too: a body without a row sets nothing.
+    for body in ["[]", "null"] {
+        let r = api
+            .send("PATCH", "/wo_stock?id=eq.30&columns=name", &[], body)
+            .await;
+        assert_eq!(r.status, 204, "{body}: {}", r.body);
+    }
     let r = api
         .send("GET", "/wo_stock?select=name&id=eq.30", &[], "")
         .await;
     assert_eq!(r.json(), json!([{"name": "a"}]));
+    // A key repeated within an object counts once: still not the first object's keys.
+    let r = api
+        .send(
+            "POST",
+            "/wo_stock",
+            &[],
+            r#"[{"id": 40, "name": "a"}, {"id": 41, "id": 42}]"#,
+        )
+        .await;
+    assert_eq!(r.json()["code"], "PGRST102", "{}", r.body);
+    // A representation reading no column, of a table without a key.
+    let r = api
+        .send(
+            "POST",
+            "/wo_nokey?select=count()",
+            &[("prefer", "return=representation")],
+            r#"[{"a": "x", "b": "y"}, {"a": "z", "b": "w"}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json(), json!([{"count": 2}]));
 }
 
 #[tokio::test]
