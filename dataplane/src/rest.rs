@@ -618,6 +618,12 @@ pub async fn handle(
             let kind = JwtErrorKind::Invalid("Empty JWT is sent in Authorization header".into());
             return into_response(madbase_rest::jwt_error(kind, &settings));
         }
+        // PostgREST 13's answer to a token that is not three dot-separated parts.
+        (Some(token), _) if token.split('.').count() != 3 => {
+            let parts = token.split('.').count();
+            let kind = JwtErrorKind::Invalid(format!("Expected 3 parts in JWT; got {parts}"));
+            return into_response(madbase_rest::jwt_error(kind, &settings));
+        }
         (Some(token), _) => {
             // The gateway has verified the API key, and the cache holds tokens verified
             // before; anything else is verified here. Its signature only: the claims are
@@ -645,9 +651,7 @@ pub async fn handle(
                         })
                 }
                 Err(JwtError::Expired) => Err(JwtErrorKind::Claims("JWT expired".into())),
-                Err(JwtError::BadSignature) => {
-                    Err(JwtErrorKind::Invalid("JWSError JWSInvalidSignature".into()))
-                }
+                Err(JwtError::BadSignature) => Err(JwtErrorKind::NoKey),
                 Err(JwtError::Malformed(reason)) => Err(JwtErrorKind::Invalid(reason)),
             };
             match checked {

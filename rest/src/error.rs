@@ -15,6 +15,8 @@ use serde_json::{Map, Value, json};
 pub enum JwtErrorKind {
     /// Malformed token, bad signature or unusable key (PGRST301); the text is the reason shown.
     Invalid(String),
+    /// No key verifies the token's signature (PGRST301, PostgREST 13's wording).
+    NoKey,
     /// Anonymous access is disabled and no token was sent (PGRST302).
     AnonymousDisabled,
     /// Claims rejected: expired, wrong audience, not yet valid (PGRST303); the text is the reason.
@@ -330,7 +332,7 @@ impl RestError {
             ColumnNotFound { .. } => "PGRST204",
             TableNotFound { .. } => "PGRST205",
             Jwt(JwtErrorKind::SecretMissing) => "PGRST300",
-            Jwt(JwtErrorKind::Invalid(_)) => "PGRST301",
+            Jwt(JwtErrorKind::Invalid(_) | JwtErrorKind::NoKey) => "PGRST301",
             Jwt(JwtErrorKind::AnonymousDisabled) => "PGRST302",
             Jwt(JwtErrorKind::Claims(_)) => "PGRST303",
             Db { error, .. } => return error.code.clone(),
@@ -453,6 +455,7 @@ impl RestError {
             }
             Jwt(JwtErrorKind::Invalid(m)) | Jwt(JwtErrorKind::Claims(m)) => m.clone(),
             Jwt(JwtErrorKind::AnonymousDisabled) => "Anonymous access is disabled".into(),
+            Jwt(JwtErrorKind::NoKey) => "No suitable key or wrong key type".into(),
             Jwt(JwtErrorKind::SecretMissing) => "Server lacks JWT secret".into(),
             Db { error, .. } => error.message.clone(),
             Raised { body, .. } => body
@@ -470,6 +473,7 @@ impl RestError {
         match self {
             Parse { details, .. } => json!(details),
             InvalidRange(d) | NotImplemented(d) => json!(d),
+            Jwt(JwtErrorKind::NoKey) => json!("None of the keys was able to decode the JWT"),
             OffsetOutOfRange { offset, total } => json!(format!(
                 "An offset of {offset} was requested, but there are only {total} rows."
             )),

@@ -307,7 +307,16 @@ describe('row level security', () => {
     const forged = signJwt({ role: 'service_role', exp: now + 60 }, 'not-the-secret-not-the-secret-123');
     const bad = await rest('/js_rest_countries', { headers: { authorization: `Bearer ${forged}` } });
     assert.equal(bad.status, 401);
-    assert.equal((await bad.json()).code, 'PGRST301');
+    // PostgREST 13's words.
+    assert.deepEqual(await bad.json(), {
+      code: 'PGRST301',
+      message: 'No suitable key or wrong key type',
+      details: 'None of the keys was able to decode the JWT',
+      hint: null,
+    });
+    const cut = await rest('/js_rest_countries', { headers: { authorization: 'Bearer abc.def' } });
+    assert.equal(cut.status, 401);
+    assert.equal((await cut.json()).message, 'Expected 3 parts in JWT; got 2');
     const expired = signJwt({ role: 'authenticated', exp: now - 60 }, mb.jwtSecret);
     const old = await rest('/js_rest_countries', { headers: { authorization: `Bearer ${expired}` } });
     assert.equal(old.status, 401);
