@@ -443,7 +443,7 @@ fn join_cond(parent_alias: &str, e: &EmbedPlan) -> (String, String) {
     }
 }
 
-fn render_lateral(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan) {
+fn render_lateral(sql: &mut Sql, parent: &ReadNode, index: usize, e: &EmbedPlan) {
     let (junction_join, cond) = join_cond(&parent.alias, e);
     // A computed relationship reads the function's rows for the parent row.
     let from = match &e.rel.cardinality {
@@ -468,10 +468,7 @@ fn render_lateral(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan) {
     } else {
         " LEFT JOIN LATERAL ("
     });
-    let tested = parent
-        .conds
-        .iter()
-        .any(|c| cond_uses_embed(c, e_index(parent, e)));
+    let tested = parent.conds.iter().any(|c| cond_uses_embed(c, index));
     if e.spread && to_one && tested {
         // Marks a row found, for `is.null` on the spread.
         sql.push("SELECT \"pgrst_e\".*, TRUE AS \"pgrst_hit\" FROM (")
@@ -683,7 +680,7 @@ pub fn render_from_where(
     for (i, e) in node.embeds.iter().enumerate() {
         let filters = e.inner || node.conds.iter().any(|c| cond_uses_embed(c, i));
         if all_embeds || filters {
-            render_lateral(sql, node, e);
+            render_lateral(sql, node, i, e);
         }
     }
     let mut wrote = false;
@@ -699,15 +696,6 @@ pub fn render_from_where(
         and(sql);
         render_cond(sql, node, c);
     }
-}
-
-/// The index of `e` among `parent`'s embeds.
-fn e_index(parent: &ReadNode, e: &EmbedPlan) -> usize {
-    parent
-        .embeds
-        .iter()
-        .position(|x| std::ptr::eq(x, e))
-        .unwrap_or(usize::MAX)
 }
 
 fn cond_uses_embed(c: &Cond, i: usize) -> bool {
