@@ -200,6 +200,10 @@ pub fn document(
             p.extend(refs(&["preferReturn"]));
             item.insert("delete".into(), json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}}));
         }
+        // The table's comment: its first line the summary, the rest the description.
+        if let Some(comment) = &t.description {
+            describe_operations(&mut item, comment);
+        }
         paths.insert(format!("/{name}"), Value::Object(item));
     }
     for ((s, name), overloads) in cache
@@ -227,8 +231,12 @@ pub fn document(
             .map(|a| a.name.as_str())
             .collect();
         let mut item = Map::new();
-        let summary = f.description.clone().unwrap_or_default();
-        item.insert("post".into(), json!({"tags": ["(rpc) ".to_string() + name], "summary": summary, "parameters": [{"name": "args", "in": "body", "required": true, "schema": {"type": "object", "required": required, "properties": props}}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}}));
+        let produces = json!([
+            "application/json",
+            "application/vnd.pgrst.object+json;nulls=stripped",
+            "application/vnd.pgrst.object+json"
+        ]);
+        item.insert("post".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": {"type": "object", "required": required, "properties": props}}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}}));
         if f.is_read_only() {
             let params: Vec<Value> = f
                 .args
@@ -236,7 +244,10 @@ pub fn document(
                 .filter(|a| !a.name.is_empty())
                 .map(|a| json!({"name": a.name, "in": "query", "required": !a.has_default, "type": "string", "format": a.data_type}))
                 .collect();
-            item.insert("get".into(), json!({"tags": ["(rpc) ".to_string() + name], "summary": summary, "parameters": params, "responses": {"200": {"description": "OK"}}}));
+            item.insert("get".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": params, "responses": {"200": {"description": "OK"}}}));
+        }
+        if let Some(comment) = &f.description {
+            describe_operations(&mut item, comment);
         }
         paths.insert(format!("/rpc/{name}"), Value::Object(item));
     }
@@ -344,6 +355,18 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
     )))
 }
 
+/// Gives every operation of a path PostgREST's summary and description from a comment: its
+/// first line, and the rest without the newlines that start it (left out when empty).
+fn describe_operations(item: &mut Map<String, Value>, comment: &str) {
+    let (summary, rest) = comment.split_once('\n').unwrap_or((comment, ""));
+    let description = rest.trim_start_matches('\n');
+    for op in item.values_mut() {
+        op["summary"] = json!(summary);
+        if !description.is_empty() {
+            op["description"] = json!(description);
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +395,22 @@ mod tests {
                 functions: HashSet::from(["f".to_string(), "g".to_string()]),
             }
         );
+    }
+
+    #[test]
+    fn comments_give_operations_a_summary_and_a_description_as_in_postgrest() {
+        let mut item = Map::new();
+        item.insert("get".into(), json!({"tags": ["t"]}));
+        item.insert("post".into(), json!({"tags": ["t"]}));
+        describe_operations(&mut item, "Clients summary\n\nClients description\nmore");
+        for op in item.values() {
+            assert_eq!(op["summary"], "Clients summary");
+            assert_eq!(op["description"], "Clients description\nmore");
+        }
+        let mut item = Map::new();
+        item.insert("post".into(), json!({}));
+        describe_operations(&mut item, "Only a summary");
+        assert_eq!(item["post"], json!({"summary": "Only a summary"}));
     }
 
     #[test]
