@@ -13,7 +13,7 @@ use crate::error::RestError;
 use crate::execute::Connection;
 use crate::request::{Ctx, OpenApiMode, RestSettings};
 use crate::response::RestResponse;
-use crate::schema_cache::{Column, Relationship, SchemaCache, Table};
+use crate::schema_cache::{Relationship, SchemaCache, Table};
 use crate::sql::Sql;
 
 /// What the request's role may use in one schema; `None` in [`document`] shows everything.
@@ -61,28 +61,77 @@ impl Visible {
     }
 }
 
-fn swagger_type(c: &Column) -> (&'static str, Option<&'static str>) {
-    let t = c.type_name.as_str();
-    if t.starts_with('_') {
-        return ("array", None);
+/// A type's name without its modifiers (`character(1)` is `character`, `numeric(10,2)[]`
+/// `numeric[]`), as PostgREST names column and parameter types.
+fn base_type(data_type: &str) -> String {
+    let mut out = String::with_capacity(data_type.len());
+    let mut depth = 0usize;
+    for ch in data_type.chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(ch),
+            _ => {}
+        }
     }
-    match t {
-        "int2" | "int4" | "int8" => ("integer", None),
-        "float4" | "float8" | "numeric" => ("number", None),
-        "bool" => ("boolean", None),
-        "json" | "jsonb" => ("object", None),
-        _ => ("string", None),
+    out
+}
+
+/// PostgREST's Swagger type for a type name: none for `json`/`jsonb`, `array` for arrays,
+/// `string` for anything it does not list.
+fn swagger_type(t: &str) -> Option<&'static str> {
+    Some(match t {
+        "boolean" => "boolean",
+        "smallint" | "integer" | "bigint" => "integer",
+        "numeric" | "real" | "double precision" => "number",
+        "json" | "jsonb" => return None,
+        _ if t.ends_with("[]") => "array",
+        _ => "string",
+    })
+}
+
+/// `items` of an array type: its element's type.
+fn array_items(t: &str) -> Option<Value> {
+    let element = t.strip_suffix("[]")?;
+    Some(match swagger_type(element) {
+        Some(ty) => json!({"type": ty}),
+        None => json!({}),
+    })
+}
+
+/// A column default as PostgREST shows it: a string type's literal without its quotes and
+/// cast, another type's when it reads as JSON (`42`, `false`); none for an expression.
+fn default_value(t: &str, default: &str) -> Option<Value> {
+    let text = if swagger_type(t) == Some("string") {
+        let literal = default
+            .strip_suffix(&format!("::{t}"))
+            .map(|d| d.trim_matches('\''))
+            .unwrap_or(default);
+        format!("\"{literal}\"")
+    } else {
+        default.to_owned()
+    };
+    serde_json::from_str(&text).ok()
+}
+
+/// A property's type, `items` and format, as PostgREST builds them.
+fn typed(p: &mut Map<String, Value>, data_type: &str) {
+    let t = base_type(data_type);
+    if let Some(ty) = swagger_type(&t) {
+        p.insert("type".into(), json!(ty));
     }
+    if let Some(items) = array_items(&t) {
+        p.insert("items".into(), items);
+    }
+    p.insert("format".into(), json!(t));
 }
 
 fn definition(t: &Table, rels: &[Relationship]) -> Value {
     let mut props = Map::new();
     let mut required = Vec::new();
     for c in &t.columns {
-        let (ty, _) = swagger_type(c);
         let mut p = Map::new();
-        p.insert("type".into(), json!(ty));
-        p.insert("format".into(), json!(c.data_type));
+        typed(&mut p, &c.data_type);
         let mut notes = Vec::new();
         if t.pk.contains(&c.name) {
             notes.push("This is a Primary Key.<pk/>".to_string());
@@ -107,8 +156,12 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
         if !desc.is_empty() {
             p.insert("description".into(), json!(desc));
         }
-        if let Some(d) = &c.default {
-            p.insert("default".into(), json!(d));
+        if let Some(d) = c
+            .default
+            .as_deref()
+            .and_then(|d| default_value(&base_type(&c.data_type), d))
+        {
+            p.insert("default".into(), d);
         }
         if let Some(l) = c.max_len {
             p.insert("maxLength".into(), json!(l));
@@ -218,10 +271,9 @@ pub fn document(
             .iter()
             .filter(|a| !a.name.is_empty())
             .map(|a| {
-                (
-                    a.name.clone(),
-                    json!({"type": "string", "format": a.data_type}),
-                )
+                let mut p = Map::new();
+                typed(&mut p, &a.data_type);
+                (a.name.clone(), Value::Object(p))
             })
             .collect();
         let required: Vec<&str> = f
@@ -242,7 +294,7 @@ pub fn document(
                 .args
                 .iter()
                 .filter(|a| !a.name.is_empty())
-                .map(|a| json!({"name": a.name, "in": "query", "required": !a.has_default, "type": "string", "format": a.data_type}))
+                .map(get_param)
                 .collect();
             item.insert("get".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": params, "responses": {"200": {"description": "OK"}}}));
         }
@@ -355,6 +407,30 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
     )))
 }
 
+/// A function argument as a query parameter: PostgREST's typing (arrays and `json` as
+/// strings; a variadic one repeated, `collectionFormat: multi`).
+fn get_param(a: &crate::schema_cache::FuncArg) -> Value {
+    let t = base_type(&a.data_type);
+    let mut p = json!({"name": a.name, "in": "query", "required": !a.has_default});
+    if a.variadic {
+        let element = t.strip_suffix("[]").unwrap_or(&t);
+        p["type"] = json!(swagger_type(&t).unwrap_or("string"));
+        p["collectionFormat"] = json!("multi");
+        let mut items = json!({"format": element});
+        if let Some(ty) = swagger_type(element) {
+            items["type"] = json!(ty);
+        }
+        p["items"] = items;
+    } else {
+        p["type"] = json!(match swagger_type(&t) {
+            Some("array") | None => "string",
+            Some(ty) => ty,
+        });
+        p["format"] = json!(t);
+    }
+    p
+}
+
 /// Gives every operation of a path PostgREST's summary and description from a comment: its
 /// first line, and the rest without the newlines that start it (left out when empty).
 fn describe_operations(item: &mut Map<String, Value>, comment: &str) {
@@ -394,6 +470,48 @@ mod tests {
                 tables: HashSet::from(["a".to_string()]),
                 functions: HashSet::from(["f".to_string(), "g".to_string()]),
             }
+        );
+    }
+
+    #[test]
+    fn types_formats_and_defaults_as_postgrest_shows_them() {
+        assert_eq!(base_type("character(1)"), "character");
+        assert_eq!(base_type("numeric(10,2)[]"), "numeric[]");
+        assert_eq!(
+            base_type("timestamp(3) with time zone"),
+            "timestamp with time zone"
+        );
+        for (t, ty) in [
+            ("integer", Some("integer")),
+            ("double precision", Some("number")),
+            ("boolean", Some("boolean")),
+            ("jsonb", None),
+            ("text[]", Some("array")),
+            ("uuid", Some("string")),
+        ] {
+            assert_eq!(swagger_type(t), ty, "{t}");
+        }
+        assert_eq!(array_items("text[]"), Some(json!({"type": "string"})));
+        assert_eq!(array_items("json[]"), Some(json!({})));
+        for (t, default, shown) in [
+            ("text", "'default'::text", Some(json!("default"))),
+            ("date", "'1900-01-01'::date", Some(json!("1900-01-01"))),
+            ("boolean", "false", Some(json!(false))),
+            ("integer", "42", Some(json!(42))),
+            ("bigint", "nextval('t_id_seq'::regclass)", None),
+        ] {
+            assert_eq!(default_value(t, default), shown, "{default}");
+        }
+        let variadic = crate::schema_cache::FuncArg {
+            name: "v".into(),
+            data_type: "text[]".into(),
+            has_default: false,
+            variadic: true,
+        };
+        assert_eq!(
+            get_param(&variadic),
+            json!({"name": "v", "in": "query", "required": true, "type": "array",
+                   "collectionFormat": "multi", "items": {"type": "string", "format": "text"}})
         );
     }
 
