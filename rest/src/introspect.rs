@@ -269,7 +269,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     client
         .batch_execute("BEGIN READ ONLY; SET LOCAL search_path = ''")
         .await?;
-    let loaded = futures_util::future::try_join(
+    let loaded = futures_util::future::try_join3(
         futures_util::future::try_join5(
             client.query_typed(RELATIONS_SQL, by_schema),
             client.query_typed(KEYS_SQL, &[]),
@@ -284,6 +284,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             client.query_typed(SCHEMA_COMMENTS_SQL, by_schema),
             client.query_typed(SWITCHABLE_ROLES_SQL, &[]),
         ),
+        client.query_typed("SELECT name FROM pg_catalog.pg_timezone_names", &[]),
     )
     .await;
     let finish = if loaded.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -291,6 +292,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     let (
         (rel_rows, key_rows, view_rows, fn_rows, computed_rows),
         (role_rows, postgis_rows, handler_rows, comment_rows, switchable_rows),
+        timezone_rows,
     ) = loaded?;
     let switchable_roles = (!switchable_rows.is_empty()).then(|| {
         switchable_rows
@@ -575,6 +577,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         postgis,
         media_handlers,
         schema_descriptions: comment_rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        timezones: timezone_rows.iter().map(|r| r.get(0)).collect(),
     })
 }
 

@@ -154,6 +154,7 @@ pub fn sample_cache() -> SchemaCache {
         postgis: None,
         media_handlers: HashMap::new(),
         schema_descriptions: HashMap::new(),
+        timezones: Default::default(),
     }
 }
 

@@ -734,7 +734,20 @@ async fn serve(
                 .to_string(),
         ));
     }
-    let prefs = Preferences::from_headers(&req.headers)?;
+    let mut prefs = Preferences::from_headers(&req.headers)?;
+    // A time zone PostgreSQL does not name is ignored, as PostgREST ignores it, and refused
+    // under handling=strict.
+    if let Some(tz) = &prefs.timezone
+        && !cache.timezones.is_empty()
+        && !cache.timezones.contains(tz)
+    {
+        if prefs.is_strict() {
+            return Err(RestError::InvalidPreferences(vec![format!(
+                "timezone={tz}"
+            )]));
+        }
+        prefs.timezone = None;
+    }
     // Echoed as PostgREST does: the handling asked for, and a timezone (an unknown one fails
     // the request when it is set).
     let mut applied = Applied::default();

@@ -271,6 +271,9 @@ pub struct SchemaCache {
     /// `COMMENT ON SCHEMA` of the exposed schemas that have one: the OpenAPI description's
     /// title (first line) and description (the rest).
     pub schema_descriptions: HashMap<String, String>,
+    /// The time zone names PostgreSQL knows (`pg_timezone_names`), which `Prefer: timezone`
+    /// may name, as in PostgREST. Empty: not loaded, nothing checked.
+    pub timezones: std::collections::HashSet<String>,
 }
 
 /// A media type handler, as PostgREST 12 has them: a domain named like a media type
