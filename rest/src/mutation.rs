@@ -483,6 +483,10 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
     // key: otherwise `RETURNING 1`, as PostgREST, so a role that may write but not read (an
     // insert-only table, column grants) can write. Returning columns would take SELECT on them
     // and RLS's SELECT policies.
+    let headers_only_insert =
+        prefs.return_ == Some(Return::HeadersOnly) && matches!(p.kind, WriteKind::Insert);
+    // Whether the rows handed back carry the key, for `Location`.
+    let returns_key = !t.pk.is_empty() && (p.representation.is_some() || headers_only_insert);
     let returning = if p.representation.is_some() {
         match representation_columns(&p.node, &t.pk) {
             // Nothing to read (only `count()`, no key): a row each is enough.
@@ -494,10 +498,7 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                 .join(", "),
             None => format!("{alias}.*"),
         }
-    } else if prefs.return_ == Some(Return::HeadersOnly)
-        && matches!(p.kind, WriteKind::Insert)
-        && !t.pk.is_empty()
-    {
+    } else if returns_key {
         let pks: Vec<String> =
             t.pk.iter()
                 .map(|c| format!("{alias}.{}", Ident::new(c)))
@@ -546,9 +547,10 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
             } else {
                 p.resolution
             };
-            let conflict = match resolution {
-                None => Vec::new(),
-                Some(_) => match &p.on_conflict {
+            // The planner gives a resolution only with conflict columns (`on_conflict`, else the
+            // key; a PUT always has a key): without them an upsert is a plain insert.
+            if let Some(res) = resolution {
+                let conflict = match &p.on_conflict {
                     Some(c) => {
                         for col in c {
                             if t.column(col).is_none() {
@@ -558,21 +560,17 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                                 });
                             }
                         }
-                        c.clone()
+                        c
                     }
-                    None => t.pk.clone(),
-                },
-            };
-            // Without conflict columns (no key, no `on_conflict`) it is a plain insert, as in
-            // PostgREST.
-            if let Some(res) = resolution.filter(|_| !conflict.is_empty()) {
+                    None => &t.pk,
+                };
                 let merging = res == Resolution::Merge;
                 if merging {
                     sql.push(" WHERE ").push(&inserted_step("+", "0"));
                     counts_inserted = true;
                 }
                 sql.push(" ON CONFLICT (")
-                    .push(&col_list(&conflict))
+                    .push(&col_list(conflict))
                     .push(")");
                 let sets: Vec<String> = p
                     .columns
@@ -665,7 +663,7 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
         sql.push("(SELECT count(*) FROM pgrst_source)::int8");
     }
     sql.push(" AS inserted, ");
-    if t.pk.is_empty() || returning == "1" {
+    if !returns_key {
         sql.push("NULL::text");
     } else {
         let pks: Vec<String> = t.pk.iter().map(|c| Ident::new(c).to_string()).collect();
