@@ -149,19 +149,13 @@ impl Applied {
             "timezone",
             "max-affected",
         ];
-        let rank = |s: &String| {
+        let rank = |s: &&str| {
             let key = s.split('=').next().unwrap_or_default();
             ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
         };
-        let mut applied: Vec<&String> = self.0.iter().collect();
-        applied.sort_by_key(|s| rank(s));
-        (!applied.is_empty()).then(|| {
-            applied
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
+        let mut applied: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        applied.sort_by_key(rank);
+        (!applied.is_empty()).then(|| applied.join(", "))
     }
 }
 
