@@ -552,13 +552,8 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
             if let Some(res) = resolution {
                 let conflict = match &p.on_conflict {
                     Some(c) => {
-                        for col in c {
-                            if t.column(col).is_none() {
-                                return Err(RestError::ColumnNotFound {
-                                    table: t.name.clone(),
-                                    column: col.clone(),
-                                });
-                            }
+                        if let Some(col) = c.iter().find(|col| t.column(col).is_none()) {
+                            return Err(unknown_conflict_column(t, col));
                         }
                         c
                     }
@@ -709,6 +704,22 @@ fn representation_columns(node: &ReadNode, pk: &[String]) -> Option<Vec<String>>
     }
     pk.iter().for_each(|c| add(c));
     Some(cols)
+}
+
+/// PostgreSQL's error for an `on_conflict` column the table lacks, as PostgREST passes it on
+/// (it leaves the check to PostgreSQL): 400 `42703`, with a close column as the hint.
+fn unknown_conflict_column(t: &Table, col: &str) -> RestError {
+    let hint = crate::schema_cache::closest(col, t.columns.iter().map(|c| c.name.as_str()))
+        .map(|c| format!("Perhaps you meant to reference the column \"{}.{c}\".", t.name));
+    RestError::Db {
+        error: crate::error::DbError {
+            code: "42703".into(),
+            message: format!("column \"{col}\" does not exist"),
+            details: None,
+            hint,
+        },
+        anon: false,
+    }
 }
 
 /// Steps the count of inserted rows (`pgrst.inserted`, local to the transaction) by one and

@@ -187,7 +187,7 @@ pub async fn serve(
     let with_body = ret == Some(Return::Representation);
     let status = match kind {
         WriteKind::Insert => {
-            if resolution == Some(Resolution::Merge) && inserted == 0 && main.page_total > 0 {
+            if resolution == Some(Resolution::Merge) && inserted == 0 {
                 StatusCode::OK
             } else {
                 StatusCode::CREATED

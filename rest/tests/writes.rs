@@ -183,6 +183,35 @@ async fn upserts_merge_and_ignore() {
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.json(), json!([{"id": 1403, "name": "new"}]));
+    // Nothing offered, nothing inserted: a merging upsert answers 200, a plain insert 201.
+    for (prefer, status) in [
+        ("resolution=merge-duplicates, return=representation", 200),
+        ("resolution=ignore-duplicates, return=representation", 201),
+        ("return=representation", 201),
+    ] {
+        let r = api.send("POST", "/items", &[("prefer", prefer)], "[]").await;
+        assert_eq!(r.status, status, "{prefer}: {}", r.body);
+        assert_eq!(r.json(), json!([]));
+    }
+    // An on_conflict column the table lacks is PostgreSQL's own error, as PostgREST passes it.
+    let r = api
+        .send(
+            "POST",
+            "/items?on_conflict=skew",
+            &[("prefer", "resolution=merge-duplicates")],
+            r#"{"id": 1404, "name": "x", "sku": "U4"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({
+            "code": "42703",
+            "message": "column \"skew\" does not exist",
+            "details": null,
+            "hint": "Perhaps you meant to reference the column \"items.sku\"."
+        })
+    );
 }
 
 #[tokio::test]
