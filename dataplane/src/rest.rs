@@ -575,6 +575,15 @@ fn into_response(r: RestResponse) -> Response {
     let mut resp = Response::new(axum::body::Body::from(r.body));
     *resp.status_mut() = r.status;
     *resp.headers_mut() = r.headers;
+    // A reason phrase of the response's own (`PT402` "Payment Required", a RAISE's
+    // `status_text`), as PostgREST writes it on the status line; supabase-js shows it as
+    // `statusText`.
+    if let Some(reason) = r
+        .reason
+        .and_then(|text| hyper::ext::ReasonPhrase::try_from(text.into_bytes()).ok())
+    {
+        resp.extensions_mut().insert(reason);
+    }
     resp
 }
 

@@ -213,6 +213,8 @@ pub enum RestError {
         body: Value,
         /// The status from DETAIL.
         status: u16,
+        /// The status line's reason phrase from DETAIL's `status_text`, if any.
+        status_text: Option<String>,
         /// The headers from DETAIL.
         headers: Vec<(String, String)>,
     },
@@ -378,6 +380,20 @@ impl RestError {
             Raised { status, .. } => *status,
         };
         final_status(n)
+    }
+
+    /// A reason phrase of the error's own for the status line, as PostgREST gives one: a
+    /// `PTxyz` error's message, a `RAISE SQLSTATE 'PGRST'`'s `status_text`.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            RestError::Db { error, .. }
+                if error.code.starts_with("PT") && self.status().as_u16() != 500 =>
+            {
+                Some(&error.message)
+            }
+            RestError::Raised { status_text, .. } => status_text.as_deref(),
+            _ => None,
+        }
     }
 
     /// The `message` field.
@@ -699,20 +715,27 @@ impl RestError {
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
                     .filter(|s| (100..1000).contains(s));
+                // `status_text` is optional, but text when given.
+                let status_text = match d.get("status_text") {
+                    None | Some(Value::Null) => Some(None),
+                    Some(Value::String(t)) => Some(Some(t.clone())),
+                    Some(_) => None,
+                };
                 let headers: Option<Vec<(String, String)>> =
                     d.get("headers").and_then(Value::as_object).and_then(|m| {
                         m.iter()
                             .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
                             .collect()
                     });
-                status.zip(headers)
+                status.zip(headers).zip(status_text)
             }
             _ => None,
         };
         match parsed {
-            Some((status, headers)) => RestError::Raised {
+            Some(((status, headers), status_text)) => RestError::Raised {
                 body,
                 status,
+                status_text,
                 headers,
             },
             None => RestError::RaiseParse(RaiseProblem::Detail(detail_text)),

@@ -20,6 +20,8 @@ pub struct RestResponse {
     pub body: Bytes,
     /// The main statement's text, when `log-query` asks for it (for the caller to log).
     pub query: Option<String>,
+    /// A reason phrase for the status line other than the status's usual one.
+    pub reason: Option<String>,
 }
 
 impl RestResponse {
@@ -35,6 +37,7 @@ impl RestResponse {
             headers,
             body: body.into(),
             query: None,
+            reason: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl RestResponse {
             headers: e.headers(),
             body: Bytes::from(body.to_string()),
             query: None,
+            reason: e.reason().map(str::to_string),
         }
     }
 

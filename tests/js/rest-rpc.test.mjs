@@ -3,7 +3,7 @@
 
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { anon, createFixture, rest, service, userClient } from './rest-fixture.mjs';
+import { anon, createFixture, rest, service, userClient, waitForSchema } from './rest-fixture.mjs';
 import { sql } from './harness.mjs';
 
 before(createFixture);
@@ -121,6 +121,42 @@ test('a RAISE surfaces code, message, details and hint as a 400', async () => {
   assert.equal(status, 400);
   assert.equal(data, null);
   assert.deepEqual(error, { code: 'P0001', message: 'it broke', details: 'the detail', hint: 'the hint' });
+});
+
+test('custom statuses keep the reason phrase PostgREST writes on the status line', async () => {
+  await sql(`
+    CREATE OR REPLACE FUNCTION public.js_rest_pay(msg text) RETURNS int LANGUAGE plpgsql AS $$
+    BEGIN RAISE SQLSTATE 'PT402' USING MESSAGE = 'Payment Required Now', DETAIL = 'Quota', HINT = 'Upgrade'; END $$;
+    CREATE OR REPLACE FUNCTION public.js_rest_teapot(msg text) RETURNS int LANGUAGE plpgsql AS $$
+    BEGIN RAISE SQLSTATE 'PGRST' USING
+      MESSAGE = '{"code":"T418","message":"no coffee"}',
+      DETAIL = json_build_object('status', 418, 'status_text', msg, 'headers', '{}'::json)::text;
+    END $$;
+    GRANT EXECUTE ON FUNCTION public.js_rest_pay(text), public.js_rest_teapot(text) TO anon;
+  `);
+  await waitForSchema(true, 'js_rest_items', 'js_rest_teapot');
+  const pay = await anon.rpc('js_rest_pay', { msg: 'x' });
+  assert.equal(pay.status, 402);
+  assert.equal(pay.statusText, 'Payment Required Now');
+  assert.deepEqual(pay.error, { code: 'PT402', message: 'Payment Required Now', details: 'Quota', hint: 'Upgrade' });
+  const teapot = await anon.rpc('js_rest_teapot', { msg: 'Short And Stout' });
+  assert.equal(teapot.status, 418);
+  assert.equal(teapot.statusText, 'Short And Stout');
+  assert.deepEqual(teapot.error, { code: 'T418', message: 'no coffee', details: null, hint: null });
+  // Without status_text the status's usual phrase; status_text must be text when given.
+  await sql(`
+    CREATE OR REPLACE FUNCTION public.js_rest_teapot(msg text) RETURNS int LANGUAGE plpgsql AS $$
+    BEGIN RAISE SQLSTATE 'PGRST' USING
+      MESSAGE = '{"code":"T404","message":"gone"}',
+      DETAIL = CASE WHEN msg = 'plain' THEN '{"status":404,"headers":{}}' ELSE '{"status":404,"status_text":7,"headers":{}}' END;
+    END $$;
+  `);
+  const plain = await anon.rpc('js_rest_teapot', { msg: 'plain' });
+  assert.equal(plain.status, 404);
+  assert.equal(plain.statusText, 'Not Found');
+  const numeric = await anon.rpc('js_rest_teapot', { msg: 'numeric' });
+  assert.equal(numeric.status, 500);
+  assert.equal(numeric.error.code, 'PGRST121');
 });
 
 test('an unknown function or wrong argument names are 404 PGRST202', async () => {
