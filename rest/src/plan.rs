@@ -397,6 +397,20 @@ impl<'a> Planner<'a> {
                     if aggregate.is_some() && !self.aggregates_enabled {
                         return Err(RestError::AggregatesDisabled);
                     }
+                    // `count` naming no column nor computed field is PostgREST's older count
+                    // (`projects(count)`): PostgreSQL reads its `row.count` as `count(row)`,
+                    // so it counts the rows whether aggregates are enabled or not.
+                    if aggregate.is_none()
+                        && field.name == "count"
+                        && field.json_path.is_empty()
+                        && self.column(&relation, &columns, "count").is_err()
+                    {
+                        select.push(Out::CountAll {
+                            cast: cast.clone(),
+                            name: a.clone().unwrap_or_else(|| "count".into()),
+                        });
+                        continue;
+                    }
                     let col = self.column(&relation, &columns, &field.name)?;
                     let name = match (a, aggregate) {
                         (Some(a), _) => a.clone(),

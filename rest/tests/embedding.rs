@@ -199,6 +199,25 @@ async fn aggregates_group_by_other_columns() {
     let r = off.get("/tasks?select=count()").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "PGRST123");
+    // PostgREST's older count, a bare `count` (PostgreSQL's `row.count`, i.e. `count(row)`),
+    // works with aggregates off: in an embed (supabase-js's `select('*, projects(count)')`)
+    // and on the top level, aliased and cast.
+    for api in [&api, &off] {
+        let r = api
+            .get("/users?select=id,projects(count),p:projects(n:count::text)&order=id")
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.json(),
+            json!([
+                {"id": 1, "projects": [{"count": 2}], "p": [{"n": "2"}]},
+                {"id": 2, "projects": [{"count": 1}], "p": [{"n": "1"}]},
+                {"id": 3, "projects": [{"count": 0}], "p": [{"n": "0"}]}
+            ])
+        );
+        let r = api.get("/projects?select=count&owner_id=eq.1").await;
+        assert_eq!(r.json(), json!([{"count": 2}]), "{}", r.body);
+    }
 }
 
 #[tokio::test]

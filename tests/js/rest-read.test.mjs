@@ -160,6 +160,16 @@ describe('embedding', () => {
     assert.deepEqual(orphan.data, { id: 5, js_rest_cities: null });
   });
 
+  test("counting the children with Supabase's documented select('*, rel(count)')", async () => {
+    const { data, error } = await anon.from('js_rest_countries').select('code, js_rest_cities(count)').order('id');
+    assert.equal(error, null, JSON.stringify(error));
+    assert.deepEqual(data, [
+      { code: 'FR', js_rest_cities: [{ count: 2 }] },
+      { code: 'JP', js_rest_cities: [{ count: 2 }] },
+      { code: 'CL', js_rest_cities: [{ count: 1 }] },
+    ]);
+  });
+
   test('one-to-many, with order and limit on the children', async () => {
     const { data, error } = await anon
       .from('js_rest_countries')
