@@ -522,7 +522,9 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             // A bare `record`: its columns are known only at run time, so it is called and
             // encoded as one value, as PostgREST does.
             ReturnKind::Scalar
-        } else if is_record {
+        } else if is_record || !out_cols.is_empty() {
+            // OUT, INOUT or TABLE columns make rows with named columns, even a single one
+            // (whose type PostgreSQL gives as the return type), as PostgREST treats them.
             ReturnKind::Record(out_cols)
         } else if typtype == "c" {
             let rel = match (

@@ -148,6 +148,20 @@ async fn rpc_composite_setof_and_table_results() {
     assert_eq!(r.header("content-range"), Some("0-1/2"));
     let r = api.get("/rpc/project_rows?pname=eq.Mill").await;
     assert_eq!(r.json(), json!([{"pid": 3, "pname": "Mill"}]));
+    // One OUT, INOUT or TABLE column still makes objects named by it, as PostgREST.
+    let r = api.get("/rpc/project_names?pname=neq.Loom").await;
+    assert_eq!(
+        r.json(),
+        json!([{"pname": "Engine"}, {"pname": "Mill"}]),
+        "{}",
+        r.body
+    );
+    let r = api.get("/rpc/plus_one?num=5").await;
+    assert_eq!(r.json(), json!({"num_plus_one": 6}), "{}", r.body);
+    let r = api.get("/rpc/bump?num=2").await;
+    assert_eq!(r.json(), json!({"num": 3}), "{}", r.body);
+    let r = api.get("/rpc/doc_of?a=1&b=two").await;
+    assert_eq!(r.json(), json!({"doc": {"a": 1, "b": "two"}}), "{}", r.body);
     let r = api
         .get_h(
             "/rpc/all_projects?id=eq.1",

@@ -108,6 +108,10 @@ CREATE FUNCTION public.echo_raw(json) RETURNS json LANGUAGE sql IMMUTABLE AS $$ 
 CREATE FUNCTION public.all_projects() RETURNS SETOF public.projects LANGUAGE sql STABLE AS $$ SELECT * FROM public.projects $$;
 CREATE FUNCTION public.project_by_id(pid int) RETURNS public.projects LANGUAGE sql STABLE AS $$ SELECT * FROM public.projects WHERE id = pid $$;
 CREATE FUNCTION public.project_rows() RETURNS TABLE(pid int, pname text) LANGUAGE sql STABLE AS $$ SELECT id, name FROM public.projects $$;
+CREATE FUNCTION public.project_names() RETURNS TABLE(pname text) LANGUAGE sql STABLE AS $$ SELECT name FROM public.projects ORDER BY id $$;
+CREATE FUNCTION public.plus_one(num int, OUT num_plus_one int) LANGUAGE sql IMMUTABLE AS $$ SELECT num + 1 $$;
+CREATE FUNCTION public.bump(INOUT num int) LANGUAGE sql IMMUTABLE AS $$ SELECT num + 1 $$;
+CREATE FUNCTION public.doc_of(a int, b text, OUT doc json) LANGUAGE sql IMMUTABLE AS $$ SELECT json_build_object('a', a, 'b', b) $$;
 CREATE FUNCTION public.noop() RETURNS void LANGUAGE sql VOLATILE AS $$ SELECT $$;
 CREATE FUNCTION public.total(VARIADIC nums int[]) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT sum(n)::int FROM unnest(nums) n $$;
 CREATE FUNCTION public.numbers(n int) RETURNS SETOF int LANGUAGE sql IMMUTABLE AS $$ SELECT generate_series(1, n) $$;
