@@ -26,7 +26,13 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid,
        a.attname::text, format_type(a.atttypid, a.atttypmod),
        COALESCE(bt.typname, t.typname)::text,
        NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
-       pg_get_expr(d.adbin, d.adrelid),
+       CASE WHEN t.typtype = 'd' AND d.adbin IS NULL THEN pg_get_expr(t.typdefaultbin, 0)
+            WHEN a.attidentity = 'd' THEN
+              (SELECT format('nextval(%L)', dep.objid::regclass) FROM pg_depend dep
+                WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum
+                  AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'i' LIMIT 1)
+            WHEN a.attgenerated = 's' THEN NULL
+            ELSE pg_get_expr(d.adbin, d.adrelid) END,
        CASE WHEN COALESCE(bt.typname, t.typname) IN ('varchar', 'bpchar') AND a.atttypmod > 4
             THEN a.atttypmod - 4 END,
        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e

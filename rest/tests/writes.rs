@@ -78,6 +78,21 @@ async fn insert_missing_default_columns_and_location() {
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.header("location"), Some("/items?id=eq.1105"));
+    // An identity column and a domain with a default take them too (supabase-js's
+    // `defaultToNull: false`).
+    let r = api
+        .send(
+            "POST",
+            "/entries?columns=id,label,points&select=label,points,total",
+            &[("prefer", "return=representation, missing=default")],
+            r#"[{"label": "a"}, {"label": "b", "points": 1}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"label": "a", "points": 666, "total": 1332}, {"label": "b", "points": 1, "total": 2}])
+    );
 }
 
 #[tokio::test]
@@ -189,7 +204,9 @@ async fn upserts_merge_and_ignore() {
         ("resolution=ignore-duplicates, return=representation", 201),
         ("return=representation", 201),
     ] {
-        let r = api.send("POST", "/items", &[("prefer", prefer)], "[]").await;
+        let r = api
+            .send("POST", "/items", &[("prefer", prefer)], "[]")
+            .await;
         assert_eq!(r.status, status, "{prefer}: {}", r.body);
         assert_eq!(r.json(), json!([]));
     }
