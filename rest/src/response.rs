@@ -79,6 +79,9 @@ impl RestResponse {
             let Value::Array(items) = v else {
                 return Err(RestError::ResponseHeaders);
             };
+            // They replace the response's own headers of the same names; a name given twice
+            // (two `Set-Cookie`s) is sent twice, as PostgREST sends them.
+            let mut set: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(items.len());
             for item in items {
                 let Value::Object(m) = item else {
                     return Err(RestError::ResponseHeaders);
@@ -96,8 +99,14 @@ impl RestResponse {
                     ) else {
                         return Err(RestError::ResponseHeaders);
                     };
-                    self.headers.insert(n, val);
+                    set.push((n, val));
                 }
+            }
+            for (n, _) in &set {
+                self.headers.remove(n);
+            }
+            for (n, val) in set {
+                self.headers.append(n, val);
             }
         }
         if let Some(s) = status {

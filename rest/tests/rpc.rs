@@ -203,6 +203,13 @@ async fn rpc_void_volatile_and_errors() {
     let r = api.send("POST", "/rpc/with_headers", &[], "{}").await;
     assert_eq!(r.status, 202);
     assert_eq!(r.header("cache-control"), Some("public, max-age=5"));
+    let cookies: Vec<&str> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
     let r = api
         .send(
             "POST",

@@ -137,7 +137,7 @@ CREATE FUNCTION public.custom_raise() RETURNS int LANGUAGE plpgsql AS $$ BEGIN
   RAISE SQLSTATE 'PGRST' USING message = '{"code":"123","message":"Custom","details":"x","hint":"y"}',
     detail = '{"status":418,"headers":{"X-Teapot":"yes"}}'; END $$;
 CREATE FUNCTION public.with_headers() RETURNS int LANGUAGE plpgsql STABLE AS $$ BEGIN
-  PERFORM set_config('response.headers', '[{"Cache-Control":"public, max-age=5"}]', true);
+  PERFORM set_config('response.headers', '[{"Cache-Control":"public, max-age=5"}, {"Set-Cookie":"a=1"}, {"Set-Cookie":"b=2"}]', true);
   PERFORM set_config('response.status', '202', true);
   RETURN 1; END $$;
 CREATE FUNCTION public.whoami() RETURNS json LANGUAGE sql STABLE AS $$
