@@ -46,9 +46,9 @@ pub async fn serve(
     {
         mutation::check_put(table, &q, p)?;
     }
-    // `order`, `limit` and `offset` on PATCH and DELETE are ignored, as in PostgREST since
-    // limited updates and deletes were dropped: supabase-js sends `order` with
-    // `.update().select().order()`, and the write must still touch every matching row.
+    // `limit` and `offset` on PATCH and DELETE are ignored, as in PostgREST since limited
+    // updates and deletes were dropped: the write touches every matching row. `order` orders
+    // the rows returned (supabase-js's `.update().select().order()`), as PostgREST's.
     let columns = match &payload {
         // A PATCH whose body holds no row sets nothing (columns= or not), as in PostgREST.
         Some(p) if kind == WriteKind::Update && p.rows == 0 => Vec::new(),
@@ -92,7 +92,6 @@ pub async fn serve(
             anon: ctx.anon,
         });
     }
-    node.order.clear();
     let ret = ctx.prefs.return_;
     if let Some(r) = ret {
         ctx.applied.push(r.as_str());

@@ -305,15 +305,34 @@ async fn order_and_limit_on_patch_and_delete_are_ignored() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json().as_array().map(Vec::len), Some(3));
+    // Every row written, returned in the order asked for.
+    assert_eq!(r.json(), json!([{"id": 1703}, {"id": 1702}, {"id": 1701}]));
     let r = api
         .send("GET", "/items?name=eq.o&note=eq.all&select=id", &[], "")
         .await;
     assert_eq!(r.json().as_array().map(Vec::len), Some(3));
     let r = api
-        .send("DELETE", "/items?name=eq.o&order=id&limit=1", &[], "")
+        .send(
+            "POST",
+            "/items?select=id&order=id.desc",
+            &[("prefer", "return=representation")],
+            r#"[{"id": 1704, "name": "o"}, {"id": 1705, "name": "o"}]"#,
+        )
         .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 1705}, {"id": 1704}]), "{}", r.body);
+    let r = api
+        .send(
+            "DELETE",
+            "/items?name=eq.o&order=id&limit=1&select=id",
+            &[("prefer", "return=representation")],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1701}, {"id": 1702}, {"id": 1703}, {"id": 1704}, {"id": 1705}])
+    );
     let r = api.send("GET", "/items?name=eq.o", &[], "").await;
     assert_eq!(r.json(), json!([]));
 }
