@@ -461,13 +461,17 @@ impl<'a> Planner<'a> {
                                 .into(),
                         ));
                     }
+                    // An embed selecting nothing but embeds that select nothing (`tasks(projects())`)
+                    // only filters, as PostgREST's `rsEmptyEmbed`: it is not in the output.
+                    let hidden = node.select.iter().all(|o| matches!(o, Out::Embed(_)))
+                        && node.embeds.iter().all(|c| c.hidden);
                     select.push(Out::Embed(embeds.len()));
                     embeds.push(EmbedPlan {
                         label,
                         rel,
                         inner: e.join == Some(JoinType::Inner),
                         spread: e.spread,
-                        hidden: e.items.is_empty(),
+                        hidden,
                         lateral: format!("{child_alias}_j"),
                         node,
                     });

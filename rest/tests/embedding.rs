@@ -150,6 +150,27 @@ async fn inner_joins_null_filters_and_embed_filters() {
         .get("/projects?select=id,tasks(id)&tasks.or=(id.eq.1,id.eq.3)&order=id")
         .await;
     assert_eq!(r.json()[0]["tasks"], json!([{"id": 1}]));
+    // An embed of nothing but empty embeds is empty too: it filters, it is not shown.
+    let r = api.get("/users?select=id,projects(tasks())&order=id").await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1}, {"id": 2}, {"id": 3}]),
+        "{}",
+        r.body
+    );
+    let r = api
+        .get("/users?select=id,projects!inner(tasks!inner())&projects.tasks.status=eq.closed&order=id")
+        .await;
+    assert_eq!(r.json(), json!([{"id": 1}, {"id": 2}]), "{}", r.body);
+    let r = api
+        .get("/users?select=id,projects(id,tasks())&id=eq.2")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 2, "projects": [{"id": 3}]}]),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
