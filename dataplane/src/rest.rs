@@ -79,6 +79,13 @@ impl deadpool::managed::Manager for RestManager {
                 "connection left unusable",
             ));
         }
+        if c.conn.closed_by_server() {
+            // Ended by the server while idle (a restart, a failover): replaced now, rather
+            // than failing the request it would have been given.
+            return Err(deadpool::managed::RecycleError::message(
+                "connection closed by the server",
+            ));
+        }
         let current = self.generation.load(Ordering::Acquire);
         if c.generation != current {
             // Statements were planned against the old schema; a table recreated with other

@@ -331,7 +331,10 @@ async fn drive(
         {
             conn = None;
         }
-        if conn.as_ref().is_none_or(|c| !c.is_usable()) {
+        if conn
+            .as_mut()
+            .is_none_or(|c| !c.is_usable() || c.closed_by_server())
+        {
             conn = match shared.config.connect().await {
                 Ok(c) => {
                     generation = shared.generation.load(Ordering::Acquire);

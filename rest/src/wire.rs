@@ -441,6 +441,26 @@ impl PgConn {
         !self.broken && !self.busy.load(Ordering::Acquire) && !self.in_transaction
     }
 
+    /// Whether the server has closed this idle connection, found with one read that does not
+    /// wait: an idle connection has nothing to read, and a server ending it (a restart,
+    /// `pg_terminate_backend`, a failover) sends its `FATAL` and closes. A connection found so
+    /// is marked broken, so a pool replaces it before a request fails on it.
+    pub fn closed_by_server(&mut self) -> bool {
+        if self.broken {
+            return true;
+        }
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut bytes = [0u8; 64];
+        let mut buf = tokio::io::ReadBuf::new(&mut bytes);
+        match std::pin::Pin::new(&mut *self.socket).poll_read(&mut cx, &mut buf) {
+            std::task::Poll::Pending => false,
+            _ => {
+                self.broken = true;
+                true
+            }
+        }
+    }
+
     /// Whether statements are prepared and kept (the default) or parsed anew each time as the
     /// unnamed statement, for a pooler in transaction mode that cannot keep them (PostgREST's
     /// `db-prepared-statements`). Turning it off forgets those kept so far.

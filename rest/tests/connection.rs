@@ -323,6 +323,41 @@ async fn a_request_abandoned_mid_flight_makes_the_connection_unusable_and_is_can
 }
 
 #[tokio::test]
+async fn a_connection_the_server_ended_is_found_closed_before_use() {
+    let (conn, _) = open().await;
+    let mut c = conn.lock().await;
+    let rows = c
+        .pipeline(&[Step::plain("SELECT pg_backend_pid()::text")])
+        .await
+        .expect("pid");
+    let pid: i32 = rows[0][0]
+        .text(0)
+        .expect("a pid")
+        .parse()
+        .expect("a number");
+    assert!(!c.closed_by_server(), "open and idle");
+    assert!(c.is_usable());
+    postgres::admin()
+        .await
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate");
+    let mut closed = false;
+    for _ in 0..100 {
+        if c.closed_by_server() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        closed,
+        "the server's FATAL and close are seen without a request"
+    );
+    assert!(!c.is_usable(), "the pool must replace it");
+}
+
+#[tokio::test]
 async fn bad_connection_settings_are_clear_errors() {
     let config = DbUrl::parse(&format!(
         "host=127.0.0.1 port={} user=nobody_here dbname=postgres",
