@@ -632,6 +632,11 @@ impl RestError {
         if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={}", self.code())) {
             h.insert("proxy-status", v);
         }
+        // As PostgREST on every 503 (the database unreachable, a connection lost): clients
+        // that retry, supabase-js's GETs among them, may do so at once.
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from_static("0"));
+        }
         match self {
             RestError::Jwt(kind) if self.status() == StatusCode::UNAUTHORIZED => {
                 let desc = match kind {

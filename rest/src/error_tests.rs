@@ -125,6 +125,21 @@ fn sqlstate_statuses(
     let e = RestError::from_db(db(code, message), anon);
     assert_eq!(e.status().as_u16(), status, "{code} {message}");
     assert_eq!(e.code(), code);
+    // Every 503 tells clients they may retry at once, as PostgREST's.
+    let retry = e.headers().get("retry-after").cloned();
+    assert_eq!(retry.is_some(), status == 503, "{code}");
+    if let Some(v) = retry {
+        assert_eq!(v, "0");
+    }
+}
+
+#[test]
+fn custom_statuses_carry_their_reason_phrase() {
+    let e = RestError::from_db(db("PT402", "Payment Required Now"), false);
+    assert_eq!(e.reason(), Some("Payment Required Now"));
+    let e = RestError::from_db(db("PTabc", "not a status"), false);
+    assert_eq!(e.reason(), None);
+    assert_eq!(RestError::from_db(db("P0001", "x"), false).reason(), None);
 }
 
 #[test]
