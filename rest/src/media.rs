@@ -226,7 +226,7 @@ fn candidate(
         "application/vnd.pgrst.plan"
         | "application/vnd.pgrst.plan+json"
         | "application/vnd.pgrst.plan+text" => Media::Plan(PlanOptions {
-            json: mime != "application/vnd.pgrst.plan+text",
+            json: mime == "application/vnd.pgrst.plan+json",
             options: param(params, "options")
                 .map(|o| o.split('|').map(|s| s.trim().to_string()).collect())
                 .unwrap_or_default(),

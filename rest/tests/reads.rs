@@ -364,6 +364,16 @@ async fn explain_plans_are_gated() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("-> 0"), "{}", r.body);
+    // Without a format, the plan is text, as PostgREST gives it.
+    let r = api
+        .get_h("/users", &[("accept", "application/vnd.pgrst.plan")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.pgrst.plan+text; for=\"application/json\"; charset=utf-8")
+    );
+    assert!(r.body.starts_with("Aggregate"), "{}", r.body);
     let off = Api::with(RestSettings {
         plan_enabled: false,
         ..settings()
