@@ -252,7 +252,10 @@ pub async fn serve(
             return Err(e);
         }
     };
-    if !read_only {
+    if read_only {
+        // Nothing to end; the applied preference is still named, as PostgREST names it.
+        ctx.rollback_requested();
+    } else {
         let rollback = ctx.rollback_requested();
         execute::finish(client, !rollback)
             .await

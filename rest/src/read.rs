@@ -201,6 +201,9 @@ pub async fn serve(
         return Err(RestError::Singular(main.page_total));
     }
     let total = total_for(ctx, main.total, out.estimate, range, main.page_total);
+    // A read-only transaction changes nothing either way, but, as PostgREST, a read says
+    // which end it was given.
+    ctx.rollback_requested();
     let mut resp = RestResponse::new(
         StatusCode::OK,
         &ctx.media.content_type(),

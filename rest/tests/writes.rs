@@ -398,6 +398,23 @@ async fn tx_rollback_preference() {
     );
     let r = api.send("GET", "/items?id=eq.1701", &[], "").await;
     assert_eq!(r.json(), json!([]));
+    // Reads and read-only calls name the end they were given too.
+    for (method, path) in [
+        ("GET", "/items?id=eq.1701"),
+        ("HEAD", "/items"),
+        ("GET", "/rpc/add?a=1"),
+        ("POST", "/rpc/add"),
+    ] {
+        let r = api
+            .send(method, path, &[("prefer", "tx=commit")], r#"{"a": 1}"#)
+            .await;
+        assert_eq!(
+            r.header("preference-applied"),
+            Some("tx=commit"),
+            "{method} {path}: {}",
+            r.body
+        );
+    }
 }
 
 /// `db-tx-end`: what a write's transaction does when the request says nothing, and whether
