@@ -125,6 +125,15 @@ pub fn total_for(
     match count {
         Count::Exact => exact,
         Count::Planned => estimate,
+        // Counted exactly up to one past `max-rows`: within it, that count; past it (or with
+        // no `max-rows`), the larger of it and the planner's estimate, as PostgREST.
+        Count::Estimated if exact.is_some() => exact.map(|n| {
+            if ctx.settings.max_rows.is_some_and(|m| n <= m) {
+                n
+            } else {
+                estimate.map_or(n, |e| e.max(n))
+            }
+        }),
         Count::Estimated => {
             let truncated = range.limit.is_some_and(|l| page >= l);
             if truncated {
@@ -181,7 +190,11 @@ pub async fn serve(
             .append(render::render_count_source(&node));
         e
     });
-    let mut main = render::render_read(&node, &ctx.media, exact, None);
+    let mut main = if count == Some(Count::Estimated) {
+        render::render_read_estimated(&node, &ctx.media, ctx.settings.max_rows)
+    } else {
+        render::render_read(&node, &ctx.media, exact, None)
+    };
     let plan = if let Media::Plan(p) = &ctx.media {
         main = explain(main, p);
         true

@@ -738,7 +738,13 @@ pub const RESPONSE_GUCS: &str = "nullif(current_setting('response.headers', true
 /// The complete read statement: rows, page count, optional exact total, body and GUCs.
 /// `ctes` are extra common table expressions placed before `pgrst_source` (RPC calls).
 pub fn render_read(node: &ReadNode, media: &Media, exact_count: bool, ctes: Option<Sql>) -> Sql {
-    render_read_as(node, &body_expr(media, "pgrst_source"), exact_count, ctes)
+    render_read_as(
+        node,
+        &body_expr(media, "pgrst_source"),
+        exact_count,
+        None,
+        ctes,
+    )
 }
 
 /// [`render_read`] of a set of scalars (an RPC returning `SETOF` a base type): the rows have
@@ -757,10 +763,22 @@ pub fn render_scalar_read(
         Media::Custom(h) => Media::custom_body(h, "_postgrest_t.pgrst_scalar", true),
         _ => "coalesce(json_agg(_postgrest_t.pgrst_scalar), '[]')::text".to_string(),
     };
-    render_read_as(node, &body, exact_count, ctes)
+    render_read_as(node, &body, exact_count, None, ctes)
 }
 
-fn render_read_as(node: &ReadNode, body: &str, exact_count: bool, ctes: Option<Sql>) -> Sql {
+/// A read for `count=estimated`: the rows counted exactly, but no further than one past `cap`
+/// (`max-rows`), as PostgREST counts them before it turns to the planner's estimate.
+pub fn render_read_estimated(node: &ReadNode, media: &Media, cap: Option<i64>) -> Sql {
+    render_read_as(node, &body_expr(media, "pgrst_source"), true, cap, None)
+}
+
+fn render_read_as(
+    node: &ReadNode,
+    body: &str,
+    exact_count: bool,
+    cap: Option<i64>,
+    ctes: Option<Sql>,
+) -> Sql {
     let mut sql = Sql::new();
     // Room for a typical read without regrowing the text (under glibc's large-chunk size,
     // whose requests make malloc consolidate its free lists).
@@ -780,6 +798,9 @@ fn render_read_as(node: &ReadNode, body: &str, exact_count: bool, ctes: Option<S
             if !g.is_empty() {
                 sql.push(" GROUP BY ").push(&g.join(", "));
             }
+        }
+        if let Some(cap) = cap {
+            sql.push(" LIMIT ").bind(cap.saturating_add(1).to_string());
         }
         sql.push(") AS pgrst_c)::int8");
     } else {
