@@ -56,7 +56,7 @@ LEFT JOIN LATERAL (
     AND (k.castsource = t.oid OR k.casttarget = t.oid)
     AND has_function_privilege(k.castfunc, 'execute')
 ) rep ON TRUE
-WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND n.nspname = ANY($1)
+WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition AND n.nspname = ANY($1)
 ORDER BY n.nspname, c.relname, a.attnum
 "#;
 
@@ -73,6 +73,7 @@ JOIN pg_namespace ns ON ns.oid = cl.relnamespace
 LEFT JOIN pg_class fcl ON fcl.oid = c.confrelid
 LEFT JOIN pg_namespace fns ON fns.oid = fcl.relnamespace
 WHERE c.contype IN ('p', 'u', 'f') AND ns.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND c.conparentid = 0
 UNION ALL
 SELECT ic.relname::text, 'u', ns.nspname::text, cl.relname::text, cl.oid::int8,
        (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, ord)
@@ -91,11 +92,13 @@ const VIEWS_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, r.ev_action::text,
        (SELECT array_agg(a.attrelid::text || ':' || a.attnum::text || ':' || a.attname::text)
           FROM pg_depend dp JOIN pg_attribute a ON a.attrelid = dp.refobjid AND a.attnum = dp.refobjsubid
-         WHERE dp.objid = r.oid AND dp.refobjsubid > 0)
+         WHERE dp.objid = r.oid AND dp.refobjsubid > 0),
+       c.oid::int8
 FROM pg_rewrite r
 JOIN pg_class c ON c.oid = r.ev_class
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('v', 'm') AND r.rulename = '_RETURN' AND n.nspname = ANY($1)
+WHERE c.relkind IN ('v', 'm') AND r.rulename = '_RETURN'
+  AND (n.nspname = ANY($1) OR n.nspname NOT IN ('pg_catalog', 'information_schema'))
 "#;
 
 const FUNCTIONS_SQL: &str = r#"
@@ -383,7 +386,12 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         }
     }
 
-    // View lineage: map each view column to the base column it passes through.
+    // View lineage: map each view column to the base column it passes through, through views
+    // over views too (in any schema, as PostgREST follows them).
+    for r in &view_rows {
+        let oid: i64 = r.get(4);
+        oids.insert(u32::try_from(oid).unwrap_or(0), (r.get(0), r.get(1)));
+    }
     let mut lineage: ViewLineage = HashMap::new();
     for r in &view_rows {
         let view: QualifiedName = (r.get(0), r.get(1));
@@ -408,6 +416,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         }
         lineage.insert(view, entries);
     }
+    relationships::resolve_nested_views(&mut lineage);
 
     for (key, table) in tables.iter_mut() {
         if let Some(pk) = pks.get(key) {

@@ -75,6 +75,32 @@ fn exposures(
     out
 }
 
+/// Follows views over views: a column a view takes from another view is traced to the base
+/// table column that one passes through, so relationships reach views of any depth.
+pub fn resolve_nested_views(lineage: &mut ViewLineage) {
+    // Each round traces one more level; views nest only so deep.
+    for _ in 0..16 {
+        let snapshot = lineage.clone();
+        let mut changed = false;
+        for entries in lineage.values_mut() {
+            // An entry still naming a view after this is a column that view computes: it leads
+            // to no base column and is left as it is (no foreign key names a view).
+            for entry in entries.iter_mut() {
+                let Some(inner) = snapshot.get(&entry.1) else {
+                    continue;
+                };
+                if let Some((_, base, base_col)) = inner.iter().find(|(vc, _, _)| *vc == entry.2) {
+                    *entry = (entry.0.clone(), base.clone(), base_col.clone());
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
 fn is_unique(uniques: &Uniques, table: &QualifiedName, cols: &[String]) -> bool {
     uniques.get(table).is_some_and(|us| {
         us.iter()
@@ -151,6 +177,8 @@ pub fn derive(
     for fk in fks {
         by_table.entry(&fk.table).or_default().push(fk);
     }
+    // The junction is one the API exposes, as PostgREST's: the table itself, or a view passing
+    // both keys' columns through (a junction kept in a private schema behind a view).
     for (junction, jfks) in by_table {
         for (i, a) in jfks.iter().enumerate() {
             for (j, b) in jfks.iter().enumerate() {
@@ -160,33 +188,37 @@ pub fn derive(
                 {
                     continue;
                 }
-                for (src, src_cols) in
-                    exposures(&a.foreign_table, &a.foreign_columns, tables, views)
-                {
-                    for (tgt, tgt_cols) in
-                        exposures(&b.foreign_table, &b.foreign_columns, tables, views)
+                let both: Vec<String> = a.columns.iter().chain(&b.columns).cloned().collect();
+                for (jrel, jcols) in exposures(junction, &both, tables, views) {
+                    let (ja, jb) = jcols.split_at(a.columns.len());
+                    for (src, src_cols) in
+                        exposures(&a.foreign_table, &a.foreign_columns, tables, views)
                     {
-                        add(Relationship {
-                            origin: src.clone(),
-                            target: tgt.clone(),
-                            cardinality: Cardinality::ManyToMany {
-                                junction: junction.clone(),
-                                origin_constraint: a.name.clone(),
-                                target_constraint: b.name.clone(),
-                                origin_cols: src_cols
-                                    .iter()
-                                    .cloned()
-                                    .zip(a.columns.clone())
-                                    .collect(),
-                                target_cols: tgt_cols
-                                    .iter()
-                                    .cloned()
-                                    .zip(b.columns.clone())
-                                    .collect(),
-                            },
-                            constraint: junction.1.clone(),
-                            columns: Vec::new(),
-                        });
+                        for (tgt, tgt_cols) in
+                            exposures(&b.foreign_table, &b.foreign_columns, tables, views)
+                        {
+                            add(Relationship {
+                                origin: src.clone(),
+                                target: tgt.clone(),
+                                cardinality: Cardinality::ManyToMany {
+                                    junction: jrel.clone(),
+                                    origin_constraint: a.name.clone(),
+                                    target_constraint: b.name.clone(),
+                                    origin_cols: src_cols
+                                        .iter()
+                                        .cloned()
+                                        .zip(ja.to_vec())
+                                        .collect(),
+                                    target_cols: tgt_cols
+                                        .iter()
+                                        .cloned()
+                                        .zip(jb.to_vec())
+                                        .collect(),
+                                },
+                                constraint: jrel.1.clone(),
+                                columns: Vec::new(),
+                            });
+                        }
                     }
                 }
             }

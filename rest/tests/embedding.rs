@@ -86,6 +86,46 @@ async fn embeds_through_views() {
         r.json(),
         json!([{"name": "Ada", "visible_secrets": [{"id": 1}]}])
     );
+    // A view over a view reaches the table's relationships, both ways.
+    let r = api
+        .get("/project_titles?select=heading,users(name)&heading=eq.Mill")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"heading": "Mill", "users": {"name": "Bob"}}])
+    );
+    let r = api
+        .get("/users?select=name,project_titles(heading)&id=eq.2")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"name": "Bob", "project_titles": [{"heading": "Mill"}]}])
+    );
+    // A junction kept private is used through its view in the API's schema, never directly.
+    let r = api
+        .get("/tasks?select=id,labels(name)&id=in.(1,3)&order=id&labels.order=id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([
+            {"id": 1, "labels": [{"name": "urgent"}, {"name": "later"}]},
+            {"id": 3, "labels": [{"name": "later"}]}
+        ])
+    );
+    let r = api.get("/labels?select=name,tasks!inner(id)&id=eq.2").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api.get("/labels?select=name,users(name)").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST200");
+    // Partitions are not the API's relations; their parent is.
+    let r = api.get("/readings?select=id,value").await;
+    assert_eq!(r.json(), json!([{"id": 1, "value": 7}]), "{}", r.body);
+    let r = api.get("/readings_2024").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST205");
 }
 
 #[tokio::test]

@@ -106,6 +106,24 @@ CREATE POLICY own_todos ON public.todos FOR ALL TO authenticated
 CREATE TABLE private.secrets (id int PRIMARY KEY, owner_id int REFERENCES public.users(id), value text);
 CREATE VIEW public.project_summaries AS SELECT id, name AS title, owner_id FROM public.projects;
 CREATE VIEW public.visible_secrets AS SELECT id, owner_id FROM private.secrets;
+-- A view over a view reaches the table's relationships.
+CREATE VIEW public.project_titles AS SELECT title AS heading, owner_id FROM public.project_summaries;
+-- Junctions: one kept private behind a view in the API's schema, one private only.
+CREATE TABLE public.labels (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE private.task_labels (
+  task_id int REFERENCES public.tasks(id),
+  label_id int REFERENCES public.labels(id),
+  PRIMARY KEY (task_id, label_id)
+);
+CREATE VIEW public.task_labels AS SELECT task_id, label_id FROM private.task_labels;
+CREATE TABLE private.label_owners (
+  label_id int REFERENCES public.labels(id),
+  user_id int REFERENCES public.users(id),
+  PRIMARY KEY (label_id, user_id)
+);
+-- Partitions are not relations of the API, their parent is.
+CREATE TABLE public.readings (id int, at date, value int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE public.readings_2024 PARTITION OF public.readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE MATERIALIZED VIEW public.project_counts AS SELECT owner_id, count(*) AS n FROM public.projects GROUP BY owner_id;
 
 CREATE TABLE api.widgets (id int PRIMARY KEY, label text);
@@ -217,6 +235,10 @@ INSERT INTO public.cities VALUES (1, 'Paris', 'FR', 'IDF'), (2, 'Camden', 'UK', 
 INSERT INTO public.articles VALUES (1, 'The quick brown fox jumps'), (2, 'Lazy dogs sleep all day');
 INSERT INTO public.reservations VALUES (1, '[1,5)'), (2, '[10,20)');
 INSERT INTO private.secrets VALUES (1, 1, 's1');
+INSERT INTO public.labels VALUES (1, 'urgent'), (2, 'later');
+INSERT INTO private.task_labels VALUES (1, 1), (1, 2), (3, 2);
+INSERT INTO private.label_owners VALUES (1, 1);
+INSERT INTO public.readings VALUES (1, '2024-05-01', 7);
 INSERT INTO public.todos (user_id, title, is_public) VALUES ('u1', 'public one', true), ('u1', 'private one', false), ('u2', 'other', false);
 INSERT INTO public.parcels VALUES (1, 1, 2), (2, 2, 1);
 INSERT INTO api.widgets VALUES (1, 'gear'), (2, 'cog');
