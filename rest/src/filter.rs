@@ -354,17 +354,30 @@ fn value(c: &mut Cursor, in_tree: bool) -> Result<String, RestError> {
     }
 }
 
-/// The inside of `in.(…)`; the cursor is past `(` and ends past `)`.
+/// The inside of `in.(…)`; the cursor is past `(` and ends past `)`. As PostgREST's, spaces
+/// after `(` are skipped, and a quoted value counts as quoted only when a `,` or `)` follows
+/// its closing quote (`in.(")` is the value `"`).
 fn list_values(c: &mut Cursor) -> Result<Vec<String>, RestError> {
     let mut out = Vec::new();
+    c.skip_ws();
     if c.eat(")") {
         return Ok(out);
     }
     loop {
-        let v = if c.peek() == Some('"') {
-            c.quoted()?
+        let start = c.pos;
+        let quoted = if c.peek() == Some('"') {
+            c.quoted()
+                .ok()
+                .filter(|_| matches!(c.peek(), Some(',' | ')')))
         } else {
-            c.until(&[',', ')'])
+            None
+        };
+        let v = match quoted {
+            Some(v) => v,
+            None => {
+                c.pos = start;
+                c.until(&[',', ')'])
+            }
         };
         out.push(v);
         match c.bump() {
@@ -383,10 +396,8 @@ pub fn parse_logic(path: Vec<String>, and: bool, value: &str) -> Result<LogicTre
     if c.eat("not.") {
         negate = true;
     }
+    // What follows the tree's closing parenthesis is ignored, as PostgREST's parser stops there.
     let children = logic_children(&mut c, &path)?;
-    if !c.at_end() {
-        return Err(c.error("end of input"));
-    }
     Ok(LogicTree::Expr {
         negate,
         and,
@@ -398,14 +409,20 @@ fn logic_children(c: &mut Cursor, path: &[String]) -> Result<Vec<LogicTree>, Res
     c.nested(|c| logic_children_here(c, path))
 }
 
+/// `( term , term … )`, with spaces allowed around the parentheses and commas, as PostgREST's.
 fn logic_children_here(c: &mut Cursor, path: &[String]) -> Result<Vec<LogicTree>, RestError> {
+    c.skip_ws();
     c.expect('(')?;
     let mut out = Vec::new();
     loop {
         out.push(logic_term(c, path)?);
+        c.skip_ws();
         match c.bump() {
             Some(',') => continue,
-            Some(')') => return Ok(out),
+            Some(')') => {
+                c.skip_ws();
+                return Ok(out);
+            }
             _ => {
                 c.pos = c.pos.saturating_sub(1);
                 return Err(c.error("\",\" or \")\""));
@@ -418,9 +435,18 @@ fn logic_term(c: &mut Cursor, path: &[String]) -> Result<LogicTree, RestError> {
     c.skip_ws();
     let start = c.pos;
     let negate = c.eat("not.");
-    for (kw, and) in [("and(", true), ("or(", false)] {
+    for (kw, and) in [("and", true), ("or", false)] {
+        // The operator, then its group, maybe after spaces (`and (a.eq.1,b.eq.2)`).
         if c.rest_starts_with(kw) {
-            c.pos += kw.len() - 1;
+            let here = c.pos;
+            c.pos += kw.len();
+            c.skip_ws();
+            let group = c.peek() == Some('(');
+            c.pos = here;
+            if !group {
+                continue;
+            }
+            c.pos += kw.len();
             let children = logic_children(c, path)?;
             return Ok(LogicTree::Expr {
                 negate,

@@ -83,6 +83,21 @@ fn negation_quantifiers_is_in_fts() {
         ])
     );
     assert_eq!(f("in.()").expect("ok").op, Operation::In(vec![]));
+    // As PostgREST: spaces after `(` are skipped, and a quote counts as one only when a `,`
+    // or `)` follows the closing quote.
+    assert_eq!(f("in.(    )").expect("ok").op, Operation::In(vec![]));
+    assert_eq!(
+        f("in.( ,3)").expect("ok").op,
+        Operation::In(vec!["".into(), "3".into()])
+    );
+    assert_eq!(
+        f(r#"in.(")"#).expect("ok").op,
+        Operation::In(vec!["\"".into()])
+    );
+    assert_eq!(
+        f(r#"in.("unterminated)"#).expect("ok").op,
+        Operation::In(vec!["\"unterminated".into()])
+    );
     assert_eq!(
         f("fts(english).cat & dog").expect("ok").op,
         Operation::Fts(Fts::Fts, Some("english".into()), "cat & dog".into())
@@ -112,7 +127,6 @@ fn rejects_unknown_operators_and_bad_shapes() {
         "in.1,2",
         "cs(any).{1}",
         "not.not.eq.1",
-        "in.(\"unterminated)",
         "",
     ] {
         let e = f(bad).expect_err(bad);
@@ -212,12 +226,33 @@ fn logic_tree_errors() {
         "(a.eq.1,)",
         "(a.zz.1)",
         "()",
-        "(a.eq.1))",
         "(and(a.eq.1)",
     ] {
         let e = parse_logic(vec![], false, bad).expect_err(bad);
         assert_eq!(e.code(), "PGRST100", "{bad}");
     }
+}
+
+#[test]
+fn logic_trees_take_spaces_and_stop_at_their_closing_parenthesis() {
+    // As PostgREST's parser: spaces around parentheses and commas, an operator apart from its
+    // group, and nothing read after the tree's end.
+    for ok in [
+        "( and ( id.in.( 1, 2, 3 ) , id.eq.3 ) , or ( id.eq.2 , id.eq.3 ) )",
+        "( id.eq.1, not.or(id.eq.2, id.eq.3), id.in.(1,4), or(id.eq.1, id.eq.4) )",
+        "(and(id.eq.1,id.eq.1) )",
+        "(id.eq.1,id.neq.2))",
+    ] {
+        let t = parse_logic(vec![], true, ok).expect(ok);
+        assert!(matches!(t, LogicTree::Expr { .. }), "{ok}");
+    }
+    // A field named like an operator is still a field.
+    let t = parse_logic(vec![], false, "(android.eq.1,order.eq.2)").expect("fields");
+    let LogicTree::Expr { children, .. } = t else {
+        panic!("expr")
+    };
+    assert!(matches!(&children[0], LogicTree::Leaf(f) if f.field.name == "android"));
+    assert!(matches!(&children[1], LogicTree::Leaf(f) if f.field.name == "order"));
 }
 
 #[test]
