@@ -286,14 +286,20 @@ impl<'a> Cursor<'a> {
                 .map(JsonKey::Index)
                 .map_err(|_| self.error("digit"));
         }
-        let mut s: String = self.chars[start..self.pos].iter().collect();
-        while let Some(c) = self.peek().filter(|c| is_ident_char(*c) || *c == '-') {
+        // A key is any text but PostgREST's reserved `(`, `)`, `:`, `.`, `,` and `>`, with `-`
+        // only between parts (`->` starts the next step); spaces around it are dropped.
+        let mut s = String::new();
+        while let Some(c) = self
+            .peek()
+            .filter(|c| !matches!(c, '(' | ')' | ':' | '.' | ',' | '>'))
+        {
             if c == '-' && self.peek_at(1) == Some('>') {
                 break;
             }
             s.push(c);
             self.pos += 1;
         }
+        let s = s.trim().to_string();
         if s.is_empty() {
             return Err(self.error("json path key"));
         }

@@ -71,6 +71,20 @@ fn json_paths_with_indexes_and_dashed_names() {
         assert!(parse_select(bad).is_err(), "{bad}");
     }
     assert!(parse_select("data->-1->a").is_ok());
+    // Keys may hold punctuation PostgREST does not reserve, and lose surrounding spaces.
+    let items = parse_select("data->!@#$%^&*_d->>!@#$%^&*_e::integer, b").expect("punctuation");
+    let SelectItem::Field { field, cast, .. } = &items[0] else {
+        panic!("field")
+    };
+    assert_eq!(
+        field.json_path,
+        vec![
+            JsonStep::Arrow(JsonKey::Key("!@#$%^&*_d".into())),
+            JsonStep::DoubleArrow(JsonKey::Key("!@#$%^&*_e".into())),
+        ]
+    );
+    assert_eq!(cast.as_deref(), Some("integer"));
+    assert!(matches!(&items[1], SelectItem::Field { field, .. } if field.name == "b"));
 }
 
 #[test]
