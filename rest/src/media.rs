@@ -61,13 +61,13 @@ impl Media {
         match self {
             Media::Json { strip_nulls: false } => "application/json; charset=utf-8".into(),
             Media::Json { strip_nulls: true } => {
-                "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8".into()
+                "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8".into()
             }
             Media::Object { strip_nulls: false } => {
                 "application/vnd.pgrst.object+json; charset=utf-8".into()
             }
             Media::Object { strip_nulls: true } => {
-                "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8".into()
+                "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8".into()
             }
             Media::Csv => "text/csv; charset=utf-8".into(),
             // As PostgREST renders it: the explained type and the options asked for.
@@ -215,7 +215,7 @@ fn candidate(
         "application/openapi+json" if root => Media::OpenApi,
         // `GET /` produces its description as OpenAPI or JSON, nothing else (PostgREST's 406).
         _ if root => return None,
-        "application/vnd.pgrst.array+json" => Media::Json {
+        "application/vnd.pgrst.array+json" | "application/vnd.pgrst.array" => Media::Json {
             strip_nulls: stripped,
         },
         "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => Media::Object {
@@ -370,6 +370,19 @@ mod tests {
             )
             .expect("stripped"),
             Media::Json { strip_nulls: true }
+        );
+        // As PostgREST: without `+json` too, and named back without a space before `nulls`.
+        let stripped = negotiate(
+            Some("application/vnd.pgrst.array;nulls=stripped"),
+            false,
+            None,
+            None,
+        )
+        .expect("stripped");
+        assert_eq!(stripped, Media::Json { strip_nulls: true });
+        assert_eq!(
+            stripped.content_type(),
+            "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
         );
         let plan = negotiate(Some("application/vnd.pgrst.plan+text; for=\"application/json\"; options=analyze|verbose"), false, None, None)
         .expect("plan");
