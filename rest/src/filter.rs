@@ -396,8 +396,12 @@ pub fn parse_logic(path: Vec<String>, and: bool, value: &str) -> Result<LogicTre
     if c.eat("not.") {
         negate = true;
     }
-    // What follows the tree's closing parenthesis is ignored, as PostgREST's parser stops there.
+    // Unlike PostgREST, whose parser stops at the tree's closing parenthesis, anything after
+    // it is refused: text appended to a filter is a mistake or an attack, and says so.
     let children = logic_children(&mut c, &path)?;
+    if !c.at_end() {
+        return Err(c.error("end of input"));
+    }
     Ok(LogicTree::Expr {
         negate,
         and,
