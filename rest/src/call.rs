@@ -203,6 +203,7 @@ pub async fn serve(
             range = Default::default();
         }
         node.range = range;
+        crate::plan::cap_embeds(&mut node, ctx.settings.max_rows);
         let media = match (&ctx.media, f.returns_set) {
             (Media::Json { strip_nulls }, false) => Media::Object {
                 strip_nulls: *strip_nulls,

@@ -275,6 +275,20 @@ pub fn unknown_column(relation: &str, name: &str, cols: Option<&[ColInfo]>) -> R
     }
 }
 
+/// Caps every to-many embed of `node`, at any depth, at `max_rows`: PostgREST's `max-rows`
+/// bounds each level of a response, not only the top one.
+pub fn cap_embeds(node: &mut ReadNode, max_rows: Option<i64>) {
+    if max_rows.is_none() {
+        return;
+    }
+    for e in &mut node.embeds {
+        if !e.rel.is_to_one() {
+            e.node.range = e.node.range.cap(max_rows);
+        }
+        cap_embeds(&mut e.node, max_rows);
+    }
+}
+
 impl<'a> Planner<'a> {
     /// A planner for one request.
     pub fn new(cache: &'a SchemaCache, q: &'a QueryParams, aggregates_enabled: bool) -> Self {

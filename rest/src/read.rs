@@ -182,6 +182,7 @@ pub async fn serve(
     )?;
     let range = top_range(ctx, &q)?;
     node.range = range;
+    crate::plan::cap_embeds(&mut node, ctx.settings.max_rows);
     let count = ctx.prefs.count;
     let exact = matches!(count, Some(Count::Exact));
     let estimate = matches!(count, Some(Count::Planned | Count::Estimated)).then(|| {

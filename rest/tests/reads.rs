@@ -265,6 +265,30 @@ async fn range_header_and_max_rows() {
         .await;
     assert_eq!(ids(&r.json()), vec![1, 2]);
     assert_eq!(r.header("content-range"), Some("0-1/4"));
+    // Every level is capped, as PostgREST's max-rows: embedded arrays too, at any depth.
+    let one = Api::with(RestSettings {
+        max_rows: Some(1),
+        ..settings()
+    })
+    .await;
+    let r = one
+        .get("/users?select=id,projects(id,tasks(id))&id=eq.1&projects.order=id.desc&projects.tasks.order=id.desc")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "projects": [{"id": 2, "tasks": [{"id": 3}]}]}]),
+        "{}",
+        r.body
+    );
+    let r = one
+        .get("/projects?select=id,tasks(id)&id=eq.1&tasks.order=id.desc")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1, "tasks": [{"id": 2}]}]),
+        "{}",
+        r.body
+    );
     let r = api.get("/tasks?limit=-1").await;
     assert_eq!(r.status, 416);
     let r = api.get_h("/tasks?select=id", &[("range", "3-1")]).await;
