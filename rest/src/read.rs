@@ -103,10 +103,13 @@ pub fn plan_response(ctx: &Ctx, rows: &[Row]) -> RestResponse {
     ))
 }
 
-/// The top-level range: query params, then the Range header, capped by `max_rows`.
+/// The top-level range: query params, then the Range header, capped by `max_rows`. As
+/// PostgREST (and RFC 9110), the Range header counts on GET only.
 pub fn top_range(ctx: &Ctx, q: &QueryParams) -> Result<RowRange, RestError> {
     let mut r = q.ranges.get(&Vec::new()).copied().unwrap_or_default();
-    if let Some(h) = range::from_headers(&ctx.req.headers)? {
+    if ctx.req.method == http::Method::GET
+        && let Some(h) = range::from_headers(&ctx.req.headers)?
+    {
         r = r.restrict(h);
     }
     Ok(r.cap(ctx.settings.max_rows))

@@ -255,6 +255,17 @@ async fn range_header_and_max_rows() {
         .get_h("/tasks?select=id&order=id", &[("range", "2-")])
         .await;
     assert_eq!(ids(&r.json()), vec![3, 4]);
+    // Only GET reads the Range header (RFC 9110, as PostgREST): HEAD and RPC by POST ignore it.
+    let r = api
+        .send("HEAD", "/tasks?select=id", &[("range", "1-2")], "")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-range"), Some("0-3/*"));
+    let r = api
+        .send("POST", "/rpc/numbers", &[("range", "1-1")], r#"{"n": 3}"#)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([1, 2, 3]));
     let capped = Api::with(RestSettings {
         max_rows: Some(2),
         ..settings()
