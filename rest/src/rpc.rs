@@ -280,7 +280,7 @@ pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
                 .push("(")
                 .bind(v.clone())
                 .push("::")
-                .push(&f.args[0].data_type)
+                .push(f.args[0].value_type())
                 .push(")")
                 .push(close);
         }
@@ -291,7 +291,7 @@ pub fn render_call_cte(call: &Call, scalar: bool) -> Sql {
             } else {
                 let defs: Vec<String> = used
                     .iter()
-                    .map(|a| format!("{} {}", Ident::new(&a.name), a.data_type))
+                    .map(|a| format!("{} {}", Ident::new(&a.name), a.value_type()))
                     .collect();
                 // An array of objects calls the function once per element.
                 sql.push(if v.is_array() {

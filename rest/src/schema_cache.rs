@@ -183,6 +183,21 @@ pub struct FuncArg {
     pub variadic: bool,
 }
 
+impl FuncArg {
+    /// The type an argument's value is read as: `character` and `bit` (whose length an
+    /// argument's type never carries, so they would mean length 1) as their varying forms, as
+    /// PostgREST reads them; the function's own type then applies when it is called.
+    pub fn value_type(&self) -> &str {
+        match self.data_type.as_str() {
+            "character" => "character varying",
+            "character[]" => "character varying[]",
+            "bit" => "bit varying",
+            "bit[]" => "bit varying[]",
+            t => t,
+        }
+    }
+}
+
 /// What a function returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReturnKind {

@@ -148,6 +148,18 @@ async fn rpc_composite_setof_and_table_results() {
     assert_eq!(r.header("content-range"), Some("0-1/2"));
     let r = api.get("/rpc/project_rows?pname=eq.Mill").await;
     assert_eq!(r.json(), json!([{"pid": 3, "pname": "Mill"}]));
+    // `character` and `bit` arguments take values of any length, as PostgREST reads them.
+    let r = api.get("/rpc/pad?c=abcdefg&b=10110&cs={abc,abcdefg}").await;
+    assert_eq!(r.json(), json!("abcdefg:10110:abc|abcdefg"), "{}", r.body);
+    let r = api
+        .send(
+            "POST",
+            "/rpc/pad",
+            &[],
+            r#"{"c": "xyz", "b": "11", "cs": ["ab"]}"#,
+        )
+        .await;
+    assert_eq!(r.json(), json!("xyz:11:ab"), "{}", r.body);
     // One OUT, INOUT or TABLE column still makes objects named by it, as PostgREST.
     let r = api.get("/rpc/project_names?pname=neq.Loom").await;
     assert_eq!(
