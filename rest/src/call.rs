@@ -85,7 +85,11 @@ pub async fn serve(
     let overloads = ctx.cache.function_overloads(&ctx.schema, name);
     let reading = matches!(ctx.req.method, Method::GET | Method::HEAD);
     let is_arg = |k: &str| overloads.iter().any(|f| f.args.iter().any(|a| a.name == k));
-    let q = QueryParams::parse(ctx.req.query.as_deref(), &|k| reading && is_arg(k))?;
+    let q = if reading {
+        QueryParams::parse_rpc_read(ctx.req.query.as_deref(), &is_arg)?
+    } else {
+        QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?
+    };
     let all_args: Vec<_> = overloads.iter().flat_map(|f| f.args.clone()).collect();
     let args = if reading {
         Args {

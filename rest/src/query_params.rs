@@ -138,6 +138,24 @@ pub fn parse_column_list(what: &str, v: &str) -> Result<Vec<String>, RestError> 
 impl QueryParams {
     /// Parses a raw query string; `is_rpc_arg` says which keys are function arguments.
     pub fn parse(raw: Option<&str>, is_rpc_arg: &dyn Fn(&str) -> bool) -> Result<Self, RestError> {
+        Self::parse_with(raw, is_rpc_arg, false)
+    }
+
+    /// Parses the query string of a function called by GET or HEAD, as PostgREST does: a value
+    /// that reads as a filter (`gt.2`) is one, any other (`5`, `{a,b}`, a misspelt name's) is
+    /// an argument. Arguments named like a reserved word (`limit`) stay arguments.
+    pub fn parse_rpc_read(
+        raw: Option<&str>,
+        is_rpc_arg: &dyn Fn(&str) -> bool,
+    ) -> Result<Self, RestError> {
+        Self::parse_with(raw, is_rpc_arg, true)
+    }
+
+    fn parse_with(
+        raw: Option<&str>,
+        is_rpc_arg: &dyn Fn(&str) -> bool,
+        rpc_read: bool,
+    ) -> Result<Self, RestError> {
         let mut q = QueryParams::default();
         let mut seen_select = false;
         for (key, value) in decode_pairs(raw.unwrap_or("")) {
@@ -164,7 +182,7 @@ impl QueryParams {
                 }
                 _ => {}
             }
-            if is_rpc_arg(&key) {
+            if is_rpc_arg(&key) && (!rpc_read || reserved_suffix(&key).is_some()) {
                 q.rpc_args.push((key, value));
                 continue;
             }
@@ -209,8 +227,13 @@ impl QueryParams {
                 }
                 continue;
             }
-            let (path, field) = key_path(&key)?;
-            q.filters.push(filter::parse_filter(path, field, &value)?);
+            let parsed =
+                key_path(&key).and_then(|(path, field)| filter::parse_filter(path, field, &value));
+            match parsed {
+                Ok(f) => q.filters.push(f),
+                Err(_) if rpc_read => q.rpc_args.push((key, value)),
+                Err(e) => return Err(e),
+            }
         }
         Ok(q)
     }

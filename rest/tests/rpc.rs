@@ -148,6 +148,13 @@ async fn rpc_composite_setof_and_table_results() {
     assert_eq!(r.header("content-range"), Some("0-1/2"));
     let r = api.get("/rpc/project_rows?pname=eq.Mill").await;
     assert_eq!(r.json(), json!([{"pid": 3, "pname": "Mill"}]));
+    // By GET, a value that reads as a filter is one, any other an argument, as PostgREST: a
+    // filter may name a column named like an argument, a misspelt argument is no function.
+    let r = api.get("/rpc/projects_above?id=1&id=lt.3&select=id").await;
+    assert_eq!(r.json(), json!([{"id": 2}]), "{}", r.body);
+    let r = api.get("/rpc/projects_above?idd=1").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST202");
     // `character` and `bit` arguments take values of any length, as PostgREST reads them.
     let r = api.get("/rpc/pad?c=abcdefg&b=10110&cs={abc,abcdefg}").await;
     assert_eq!(r.json(), json!("abcdefg:10110:abc|abcdefg"), "{}", r.body);
