@@ -763,17 +763,34 @@ impl Drop for Routed<'_> {
 /// free in time, 503 PGRST000 when the database could not be reached.
 fn pool_error(e: deadpool::managed::PoolError<madbase_rest::wire::ConnectError>) -> DbError {
     tracing::error!(error = %e, "no database connection");
-    let (code, message) = match e {
-        deadpool::managed::PoolError::Timeout(deadpool::managed::TimeoutType::Wait) => (
+    use deadpool::managed::{PoolError, TimeoutType};
+    let (code, message, details) = match e {
+        PoolError::Timeout(TimeoutType::Wait) => (
             "PGRST003",
             "Timed out acquiring connection from connection pool.",
+            None,
         ),
-        _ => ("PGRST000", "Could not connect with the database"),
+        // PostgREST 13's words, with why as its details (the connection error, never the URL).
+        PoolError::Backend(e) => (
+            "PGRST000",
+            "Database connection error. Retrying the connection.",
+            Some(e.to_string()),
+        ),
+        PoolError::Timeout(_) => (
+            "PGRST000",
+            "Database connection error. Retrying the connection.",
+            Some("timed out connecting to the database".to_string()),
+        ),
+        _ => (
+            "PGRST000",
+            "Database connection error. Retrying the connection.",
+            None,
+        ),
     };
     DbError {
         code: code.into(),
         message: message.into(),
-        details: None,
+        details,
         hint: None,
     }
 }
@@ -830,9 +847,17 @@ mod tests {
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         let down = pool_error(PoolError::Backend(ConnectError::Io(refused)));
         assert_eq!(down.code, "PGRST000");
-        assert_eq!(down.message, "Could not connect with the database");
-        assert_eq!(down.details, None, "the cause goes to the log only");
+        assert_eq!(
+            down.message,
+            "Database connection error. Retrying the connection."
+        );
+        let details = down.details.expect("why, as PostgREST gives it");
+        assert!(details.contains("refused"), "{details}");
         let create = pool_error(PoolError::Timeout(TimeoutType::Create));
         assert_eq!(create.code, "PGRST000");
+        assert_eq!(
+            create.details.as_deref(),
+            Some("timed out connecting to the database")
+        );
     }
 }

@@ -260,7 +260,7 @@ pub fn pg_status(code: &str, message: &str, anon: bool) -> StatusCode {
         "53400" => s(500),
         "57P01" => s(503),
         // Raised by the data plane, not PostgreSQL: no connection to run the request on.
-        "PGRST000" => s(503),
+        "PGRST000" | "PGRST001" => s(503),
         "PGRST003" => s(504),
         "P0001" => s(400),
         _ if code.starts_with("PT") => code

@@ -109,7 +109,18 @@ fn variant_codes_and_statuses(#[case] e: RestError, #[case] code: &str, #[case] 
 #[case("PT100", "continue", false, 500)]
 #[case("PT199", "x", false, 500)]
 #[case("PT999", "odd but valid", false, 999)]
-#[case("PGRST000", "Could not connect with the database", false, 503)]
+#[case(
+    "PGRST000",
+    "Database connection error. Retrying the connection.",
+    false,
+    503
+)]
+#[case(
+    "PGRST001",
+    "Database client error. Retrying the connection.",
+    false,
+    503
+)]
 #[case(
     "PGRST003",
     "Timed out acquiring connection from connection pool.",

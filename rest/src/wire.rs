@@ -218,11 +218,11 @@ fn db_error(fields: ErrorFields<'_>) -> DbError {
     e
 }
 
-/// The error reported when the connection itself fails mid-request.
+/// The error reported when the connection itself fails mid-request: PostgREST's client error.
 pub fn connection_error(e: &io::Error) -> DbError {
     DbError {
-        code: "08000".into(),
-        message: "Database connection error".into(),
+        code: "PGRST001".into(),
+        message: "Database client error. Retrying the connection.".into(),
         details: Some(e.to_string()),
         hint: None,
     }
@@ -940,12 +940,21 @@ impl PgConn {
         }
     }
 
-    /// After an error: skips to `ReadyForQuery` and returns the error.
+    /// After an error: skips to `ReadyForQuery` and returns the error. A server that ends the
+    /// session after its error (a `FATAL`: `pg_terminate_backend`, a shutdown) closes instead;
+    /// its error is still the answer, and the connection is left broken.
     async fn drain<T>(&mut self, e: DbError) -> io::Result<Result<T, DbError>> {
         loop {
-            if let Message::ReadyForQuery(body) = self.next_reply().await? {
-                self.in_transaction = body.status() != b'I';
-                return Ok(Err(e));
+            match self.next_reply().await {
+                Ok(Message::ReadyForQuery(body)) => {
+                    self.in_transaction = body.status() != b'I';
+                    return Ok(Err(e));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.broken = true;
+                    return Ok(Err(e));
+                }
             }
         }
     }

@@ -358,6 +358,37 @@ async fn a_connection_the_server_ended_is_found_closed_before_use() {
 }
 
 #[tokio::test]
+async fn a_statement_ended_by_the_server_reports_the_server_error() {
+    let (conn, _) = open().await;
+    let mut c = conn.lock().await;
+    let rows = c
+        .pipeline(&[Step::plain("SELECT pg_backend_pid()::text")])
+        .await
+        .expect("pid");
+    let pid: i32 = rows[0][0]
+        .text(0)
+        .expect("a pid")
+        .parse()
+        .expect("a number");
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        postgres::admin()
+            .await
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .await
+            .expect("terminate");
+    });
+    let e = c
+        .pipeline(&[Step::plain("SELECT pg_sleep(10)")])
+        .await
+        .expect_err("terminated");
+    killer.await.expect("killer");
+    // PostgreSQL says why before it closes; that is the error, as PostgREST passes it on.
+    assert_eq!(e.code, "57P01", "{e:?}");
+    assert!(!c.is_usable());
+}
+
+#[tokio::test]
 async fn bad_connection_settings_are_clear_errors() {
     let config = DbUrl::parse(&format!(
         "host=127.0.0.1 port={} user=nobody_here dbname=postgres",
