@@ -480,23 +480,35 @@ pub fn spawn_reload_signals(project: Arc<ProjectContext>) {
 /// Reconnects with backoff, reloading after each reconnect since notifications may have been
 /// missed. Ends when the process does.
 pub fn spawn_schema_listener(project: Arc<ProjectContext>, database_url: DbUrl, channel: String) {
+    // Named in pg_stat_activity like the data plane's other connections.
+    let mut url = database_url;
+    url.pg_mut().application_name("madbase listener");
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(500);
+        let mut reconnect = false;
         loop {
-            match listen_once(&project, &database_url, &channel).await {
+            match listen_once(&project, &url, &channel, reconnect).await {
                 Ok(()) => backoff = Duration::from_millis(500),
                 Err(e) => {
                     tracing::warn!(error = %e, "schema reload listener lost its connection; retrying");
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
+            reconnect = true;
             tokio::time::sleep(backoff).await;
-            reload(&project, true).await;
         }
     });
 }
 
-async fn listen_once(project: &ProjectContext, url: &DbUrl, channel: &str) -> Result<(), String> {
+/// Listens on `channel` until the connection ends. After a reconnect, the settings and the
+/// schema cache are reloaded once `LISTEN` is in place, so no change made while the listener
+/// was away goes unseen.
+async fn listen_once(
+    project: &ProjectContext,
+    url: &DbUrl,
+    channel: &str,
+    reconnect: bool,
+) -> Result<(), String> {
     let (client, mut connection) = url
         .connect()
         .await
@@ -521,6 +533,9 @@ async fn listen_once(project: &ProjectContext, url: &DbUrl, channel: &str) -> Re
         .batch_execute(&format!("LISTEN {}", madbase_rest::quote_ident(channel)))
         .await
         .map_err(|e| e.to_string())?;
+    if reconnect {
+        reload(project, true).await;
+    }
     while let Some(payload) = rx.recv().await {
         match payload.as_str() {
             "" | "reload schema" => reload(project, false).await,

@@ -67,3 +67,24 @@ test('connections the server ended are replaced before a request fails on them',
   const { error } = await sb.auth.signInAnonymously();
   assert.equal(error, null);
 });
+
+test('the schema listener is named, and after losing its connection it catches up', async () => {
+  const listener = async () =>
+    (await db.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'madbase listener' AND query LIKE 'LISTEN%'`)).rows;
+  const deadline = Date.now() + 10_000;
+  let found = await listener();
+  while (found.length !== 1) {
+    assert.ok(Date.now() < deadline, 'one listener connection, named');
+    await new Promise((r) => setTimeout(r, 100));
+    found = await listener();
+  }
+  await db.query('SELECT pg_terminate_backend($1)', [found[0].pid]);
+  // Made while the listener is away: its notification is lost, the reload after reconnecting is not.
+  await db.query(`CREATE TABLE public.cut_late (id int PRIMARY KEY); GRANT SELECT ON public.cut_late TO anon;`);
+  const sb = createClient(dev.url, dev.anonKey, { auth: { persistSession: false } });
+  while ((await sb.from('cut_late').select('id')).error) {
+    assert.ok(Date.now() < deadline + 10_000, 'cut_late in the schema cache');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal((await listener()).length, 1);
+});
