@@ -320,6 +320,24 @@ fn with_db_settings(
 }
 
 impl RestContext {
+    /// Whether the data API can reach its database with its own login (readiness): a pooled
+    /// connection answers `SELECT 1`.
+    pub async fn check(&self) -> Result<(), String> {
+        let mut c = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| pool_error(e).details.unwrap_or_default())?;
+        match c
+            .conn
+            .pipeline(&[madbase_rest::wire::Step::plain("SELECT 1")])
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("{} ({})", e.message, e.code)),
+        }
+    }
+
     /// Loads the schema cache for the configured schemas.
     pub async fn load(
         client: &tokio_postgres::Client,

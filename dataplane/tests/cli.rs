@@ -565,3 +565,103 @@ async fn serve_rereads_its_config_file_on_reload() {
     drop(serve);
     drop(dev);
 }
+
+/// `madbase serve` whose database is not there yet (a cluster starting with its pods, a
+/// failover) waits for it as PostgREST does: alive and answering 503 meanwhile, serving once
+/// the database answers, instead of exiting.
+#[tokio::test]
+async fn serve_waits_for_a_database_that_is_not_there_yet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = Dev::start(&dir.path().join("dev"), free_port());
+    let status = dev.status().expect("status");
+    let text = |key: &str| status[key].as_str().expect(key).to_owned();
+    let db_url = text("DB_URL");
+    // The URL names a port where nothing listens until the relay below forwards it to dev's.
+    let (head, tail) = db_url.rsplit_once(':').expect("a port in the URL");
+    let (db_port, path) = tail.split_once('/').expect("a database in the URL");
+    let db_port: u16 = db_port.parse().expect("port");
+    let relay_port = free_port();
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    let _serve = Serve(
+        Command::new(BIN)
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env(
+                "MADBASE_DATABASE_URL",
+                format!("{head}:{relay_port}/{path}"),
+            )
+            .env("MADBASE_JWT_SECRET", text("JWT_SECRET"))
+            .env("MADBASE_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("spawn madbase serve"),
+    );
+    let client = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .get(format!("http://127.0.0.1:{port}{path}"))
+                .header("apikey", text("ANON_KEY"))
+                .send()
+                .await
+                .ok()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        if let Some(r) = get("/health").await {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not answer while waiting: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(health.status(), 200);
+    assert_eq!(get("/ready").await.expect("ready").status(), 503);
+    let api = get("/rest/v1/").await.expect("rest");
+    assert_eq!(api.status(), 503);
+    assert_eq!(
+        api.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("0")
+    );
+    let body: serde_json::Value = api.json().await.expect("json");
+    assert_eq!(body["code"], "PGRST002");
+
+    let relay = tokio::net::TcpListener::bind(("127.0.0.1", relay_port))
+        .await
+        .expect("relay port");
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = relay.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", db_port)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get("/ready").await.map(|r| r.status()) != Some(reqwest::StatusCode::OK) {
+        assert!(
+            Instant::now() < deadline,
+            "serve did not take the database once it answered: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(get("/rest/v1/").await.expect("rest").status(), 200);
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(logged.contains("cannot be reached"), "{logged}");
+    assert!(!logged.contains("panicked"), "{logged}");
+}

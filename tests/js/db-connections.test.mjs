@@ -88,3 +88,19 @@ test('the schema listener is named, and after losing its connection it catches u
   }
   assert.equal((await listener()).length, 1);
 });
+
+test('/ready is 503 while the data API cannot log in, even when the main pool can', async () => {
+  const ready = async () => (await fetch(`${dev.url}/ready`)).status;
+  assert.equal(await ready(), 200);
+  await db.query('ALTER ROLE authenticator NOLOGIN');
+  try {
+    await db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'madbase rest'`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await ready(), 503);
+  } finally {
+    await db.query('ALTER ROLE authenticator LOGIN');
+  }
+  assert.equal(await ready(), 200);
+});

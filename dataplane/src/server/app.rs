@@ -53,6 +53,8 @@ async fn ready(State(projects): State<Arc<Projects>>) -> Response {
             .simple_query("SELECT 1")
             .await
             .map_err(|e| e.to_string())?;
+        // The data API logs in as a role of its own: ready only when it can connect too.
+        project.rest.check().await?;
         Ok::<(), String>(())
     };
     match tokio::time::timeout(Duration::from_secs(2), check).await {

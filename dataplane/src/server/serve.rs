@@ -13,7 +13,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::http::target::TargetEncoding;
 
-use super::project::{ProjectContext, Projects};
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use super::project::{ProjectContext, ProjectError, Projects};
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn run_http(
@@ -88,15 +91,98 @@ pub async fn bind(addr: std::net::SocketAddr, hint: &str) -> anyhow::Result<TcpL
 
 /// The whole `serve` command.
 pub async fn serve(config: DataPlaneConfig) -> anyhow::Result<()> {
-    let listener = bind(config.listen, "set MADBASE_LISTEN").await?;
-    let project = ProjectContext::open(&config).await?;
+    let mut listener = bind(config.listen, "set MADBASE_LISTEN").await?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        super::shutdown::signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let project = match ProjectContext::open(&config).await {
+        Ok(project) => project,
+        Err(ProjectError::Connect(e)) => {
+            // As PostgREST: a database not there yet (a cluster starting, a failover) is waited
+            // for, answering 503 meanwhile, rather than ending the process.
+            tracing::warn!(error = %e, "the database cannot be reached; retrying, answering 503 until then");
+            let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+            let waiting = tokio::spawn(
+                axum::serve(listener, waiting_app())
+                    .with_graceful_shutdown(async move {
+                        let _ = done.await;
+                    })
+                    .into_future(),
+            );
+            let mut delay = Duration::from_secs(1);
+            let opened = loop {
+                tokio::select! {
+                    _ = stopped(stop.clone()) => break None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                match ProjectContext::open(&config).await {
+                    Ok(project) => break Some(Ok(project)),
+                    Err(ProjectError::Connect(e)) => {
+                        tracing::warn!(error = %e, "the database cannot be reached; retrying");
+                        delay = (delay * 2).min(Duration::from_secs(32));
+                    }
+                    Err(e) => break Some(Err(e)),
+                }
+            };
+            let _ = done_tx.send(());
+            let _ = waiting.await;
+            match opened {
+                None => {
+                    tracing::info!("stopped");
+                    return Ok(());
+                }
+                Some(project) => {
+                    let project = project?;
+                    listener = bind(config.listen, "set MADBASE_LISTEN").await?;
+                    project
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(listen = %config.listen, project = %project.project_ref, "serving");
-    run_http(
-        listener,
-        Arc::new(Projects::single(project)),
-        super::shutdown::signal(),
-    )
-    .await?;
+    run_http(listener, Arc::new(Projects::single(project)), stopped(stop)).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What answers while the database is awaited at start: alive, not ready, and every API
+/// request a 503 that says so (PostgREST's while its schema cache cannot load).
+fn waiting_app() -> axum::Router {
+    use axum::Json;
+    use axum::response::IntoResponse;
+    use http::StatusCode;
+    use serde_json::json;
+    axum::Router::new()
+        .route(
+            "/health",
+            axum::routing::get(|| async { Json(json!({"status": "ok"})) }),
+        )
+        .route(
+            "/ready",
+            axum::routing::get(|| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"status": "unavailable", "reason": "database unreachable"})),
+                )
+            }),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(http::header::RETRY_AFTER, "0")],
+                Json(json!({
+                    "code": "PGRST002",
+                    "details": null,
+                    "hint": null,
+                    "message": "Could not query the database for the schema cache. Retrying.",
+                })),
+            )
+                .into_response()
+        })
 }
