@@ -167,19 +167,82 @@ pub struct EmbedPlan {
     pub node: ReadNode,
 }
 
+/// How an output of a to-one spread whose aggregates are moved up to its parent is read
+/// there (PostgREST's `hoistSpreadAggFunctions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hoisted {
+    /// The value itself (the parent groups by it).
+    Plain,
+    /// The aggregate over the values, and its cast.
+    Aggregate(Aggregate, Option<String>),
+    /// `count()`: the rows the spread matched, and its cast.
+    Count(Option<String>),
+}
+
+impl EmbedPlan {
+    /// A to-one spread with aggregates of its own or of its own to-one spreads: they are
+    /// computed by the parent over the spread's values, not in the spread per parent row.
+    pub fn hoists(&self) -> bool {
+        self.spread && self.rel.is_to_one() && self.node.is_aggregated()
+    }
+}
+
 impl ReadNode {
-    /// Whether the select list uses aggregates.
+    /// Whether the select list uses aggregates, its own or those its to-one spreads hoist.
     pub fn is_aggregated(&self) -> bool {
-        self.select.iter().any(|o| {
-            matches!(
-                o,
-                Out::CountAll { .. }
-                    | Out::Col {
-                        aggregate: Some(_),
-                        ..
-                    }
-            )
+        self.select.iter().any(|o| match o {
+            Out::CountAll { .. }
+            | Out::Col {
+                aggregate: Some(_), ..
+            } => true,
+            Out::Embed(i) => self.embeds[*i].hoists(),
+            _ => false,
         })
+    }
+
+    /// The outputs of a node read as a hoisting spread, each with how its parent reads it.
+    pub fn hoisted_outputs(&self) -> Vec<(String, Hoisted)> {
+        let mut out = Vec::new();
+        for o in &self.select {
+            match o {
+                Out::Star => {
+                    if let Some(cols) = &self.columns {
+                        out.extend(cols.iter().map(|c| (c.name.clone(), Hoisted::Plain)));
+                    }
+                }
+                Out::Col {
+                    name, aggregate, ..
+                } => out.push((
+                    name.clone(),
+                    match aggregate {
+                        Some((a, cast)) => Hoisted::Aggregate(*a, cast.clone()),
+                        None => Hoisted::Plain,
+                    },
+                )),
+                Out::CountAll { name, cast } => {
+                    out.push((name.clone(), Hoisted::Count(cast.clone())))
+                }
+                Out::Embed(i) => {
+                    let e = &self.embeds[*i];
+                    if e.hidden {
+                        continue;
+                    }
+                    if e.hoists() {
+                        out.extend(e.node.hoisted_outputs());
+                    } else if e.spread {
+                        out.extend(
+                            e.node
+                                .output_names()
+                                .into_iter()
+                                .map(|n| (n, Hoisted::Plain)),
+                        );
+                    } else {
+                        out.push((e.label.clone(), Hoisted::Plain));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Output keys of the select list, in order (spread embeds contribute theirs).

@@ -8,7 +8,7 @@ use crate::cursor::{Field, JsonKey, JsonStep};
 use crate::filter::{IsValue, Op, Operation, Quantifier};
 use crate::media::Media;
 use crate::order::{Direction, Nulls};
-use crate::plan::{ColInfo, Cond, EmbedPlan, OrderExpr, Out, ReadNode};
+use crate::plan::{ColInfo, Cond, EmbedPlan, Hoisted, OrderExpr, Out, ReadNode};
 use crate::schema_cache::{Cardinality, QualifiedName};
 use crate::sql::{Ident, Sql};
 
@@ -259,7 +259,9 @@ pub fn array_literal(values: &[String]) -> String {
     format!("{{{}}}", items.join(","))
 }
 
-fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
+/// The select-list expressions of one output. `raw` renders a to-one spread whose aggregates
+/// its parent computes: the values themselves, `1` for `count()`.
+fn select_expr(node: &ReadNode, out: &Out, grouped: bool, raw: bool) -> Vec<String> {
     let a = Ident::new(&node.alias);
     match out {
         Out::Star => match &node.columns {
@@ -288,7 +290,7 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
             if let Some(c) = cast {
                 e = format!("CAST({e} AS {c})");
             }
-            if let Some((agg, agg_cast)) = aggregate {
+            if let Some((agg, agg_cast)) = aggregate.as_ref().filter(|_| !raw) {
                 e = format!("{}({e})", agg.sql());
                 if let Some(c) = agg_cast {
                     e = format!("CAST({e} AS {c})");
@@ -296,6 +298,7 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
             }
             vec![format!("{e} AS {}", Ident::new(name))]
         }
+        Out::CountAll { name, .. } if raw => vec![format!("1 AS {}", Ident::new(name))],
         Out::CountAll { cast, name } => {
             let e = match cast {
                 Some(c) => format!("CAST(count(*) AS {c})"),
@@ -309,6 +312,28 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool) -> Vec<String> {
                 return Vec::new();
             }
             let lat = Ident::new(&e.lateral);
+            if e.hoists() && !raw {
+                // The spread's aggregates, computed here over its values.
+                return e
+                    .node
+                    .hoisted_outputs()
+                    .iter()
+                    .map(|(n, how)| {
+                        let col = format!("{lat}.{}", Ident::new(n));
+                        let (e, cast) = match how {
+                            Hoisted::Plain => (col, None),
+                            Hoisted::Aggregate(a, cast) => {
+                                (format!("{}({col})", a.sql()), cast.as_ref())
+                            }
+                            Hoisted::Count(cast) => (format!("count({col})"), cast.as_ref()),
+                        };
+                        match cast {
+                            Some(c) => format!("CAST({e} AS {c}) AS {}", Ident::new(n)),
+                            None => format!("{e} AS {}", Ident::new(n)),
+                        }
+                    })
+                    .collect();
+            }
             if e.spread {
                 return e
                     .node
@@ -386,7 +411,14 @@ fn group_exprs(node: &ReadNode) -> Vec<String> {
                 let e = &node.embeds[*i];
                 if !e.hidden {
                     let lat = Ident::new(&e.lateral);
-                    if e.spread {
+                    if e.hoists() {
+                        // Grouped by the spread's plain values; its aggregates are computed.
+                        for (n, how) in e.node.hoisted_outputs() {
+                            if how == Hoisted::Plain {
+                                out.push(format!("{lat}.{}", Ident::new(&n)));
+                            }
+                        }
+                    } else if e.spread {
                         for n in e.node.output_names() {
                             out.push(format!("{lat}.{}", Ident::new(&n)));
                         }
@@ -453,13 +485,14 @@ fn render_lateral(sql: &mut Sql, parent: &ReadNode, index: usize, e: &EmbedPlan)
         _ => None,
     };
     let mut inner = Sql::new();
-    render_node_body(
+    render_node_body_as(
         &mut inner,
         &e.node,
         from.as_deref(),
         &junction_join,
         Some(&cond),
         true,
+        e.hoists(),
     );
     let lat = Ident::new(&e.lateral);
     let to_one = e.rel.is_to_one();
@@ -596,7 +629,20 @@ pub fn render_node_body(
     join_cond: Option<&str>,
     with_range: bool,
 ) {
-    let grouped = node.is_aggregated();
+    render_node_body_as(sql, node, from, extra_join, join_cond, with_range, false);
+}
+
+/// [`render_node_body`]; `raw` for a to-one spread whose parent computes its aggregates.
+fn render_node_body_as(
+    sql: &mut Sql,
+    node: &ReadNode,
+    from: Option<&str>,
+    extra_join: &str,
+    join_cond: Option<&str>,
+    with_range: bool,
+    raw: bool,
+) {
+    let grouped = node.is_aggregated() && !raw;
     sql.push("SELECT ");
     let mut empty = true;
     // Before each item: a comma unless it is the first.
@@ -626,7 +672,7 @@ pub fn render_node_body(
                 }
             }
             _ => {
-                for e in select_expr(node, o, grouped) {
+                for e in select_expr(node, o, grouped, raw) {
                     next_item(sql);
                     sql.push(&e);
                 }
@@ -792,7 +838,8 @@ fn render_read_as(
     sql.push(") SELECT ");
     if exact_count {
         sql.push("(SELECT count(*) FROM (SELECT 1");
-        render_from_where(&mut sql, node, None, "", None, false);
+        // Groups by embedded values too when aggregated, so those embeds are joined.
+        render_from_where(&mut sql, node, None, "", None, node.is_aggregated());
         if node.is_aggregated() {
             let g = group_exprs(node);
             if !g.is_empty() {

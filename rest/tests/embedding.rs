@@ -252,6 +252,47 @@ async fn aggregates_group_by_other_columns() {
     );
     let r = api.get("/tasks?select=total:id.max()::text").await;
     assert_eq!(r.json(), json!([{"total": "4"}]));
+    // Aggregates in a to-one spread are computed by the parent, over every row, as
+    // PostgREST's hoisting (not once per row inside the spread).
+    let r = api
+        .get("/tasks?select=...projects(total:budget.sum())")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"total": 251.0}]));
+    let r = api
+        .get("/tasks?select=status,...projects(total:budget.sum(),n:count())&order=status")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"status": "open", "total": 150.5, "n": 2}, {"status": "closed", "total": 100.5, "n": 2}])
+    );
+    // Through two to-one spreads, and grouping by a spread's plain value.
+    let r = api
+        .get("/tasks?select=...projects(...users(top:id.max()))")
+        .await;
+    assert_eq!(r.json(), json!([{"top": 2}]), "{}", r.body);
+    let r = api
+        .get("/tasks?select=...projects(owner_id,n:count()::text)")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut rows = r.json().as_array().cloned().expect("rows");
+    rows.sort_by_key(|v| v["owner_id"].as_i64());
+    assert_eq!(
+        rows,
+        vec![
+            json!({"owner_id": 1, "n": "3"}),
+            json!({"owner_id": 2, "n": "1"})
+        ]
+    );
+    // With an exact count, the groups are counted.
+    let r = api
+        .get_h(
+            "/tasks?select=status,...projects(total:budget.sum())",
+            &[("prefer", "count=exact")],
+        )
+        .await;
+    assert_eq!(r.header("content-range"), Some("0-1/2"), "{}", r.body);
     let off = Api::with(RestSettings {
         aggregates_enabled: false,
         ..settings()
