@@ -262,7 +262,8 @@ fn location_header(table: &str, pk: &[String], json: &str) -> Option<String> {
         .map(|(k, v)| {
             let v = match v {
                 Value::String(s) => s,
-                Value::Null => "null".to_string(),
+                // A key column may be NULL (a view's, a unique key's): PostgREST's `is.null`.
+                Value::Null => return format!("{}=is.null", enc(k)),
                 other => other.to_string(),
             };
             format!("{}=eq.{}", enc(k), enc(&v))
@@ -282,6 +283,10 @@ mod tests {
         assert_eq!(
             location_header("js_items", &pk, r#"[7, "a b/c_d.e~f"]"#).as_deref(),
             Some("/js_items?id=eq.7&slug=eq.a%20b%2Fc_d.e~f")
+        );
+        assert_eq!(
+            location_header("js_items", &pk, r#"[7, null]"#).as_deref(),
+            Some("/js_items?id=eq.7&slug=is.null")
         );
     }
 }
