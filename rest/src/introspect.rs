@@ -41,8 +41,8 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid,
        rep.to_json, rep.from_text, rep.from_json
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 LEFT JOIN LATERAL (
@@ -335,8 +335,12 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             deletable: upd & 16 != 0,
             description: r.get(3),
         });
+        // A relation without columns (`CREATE TABLE t ()`) comes as one row without one.
+        let Some(name) = r.get::<_, Option<String>>(5) else {
+            continue;
+        };
         table.columns.push(Column {
-            name: r.get(5),
+            name,
             data_type: r.get(6),
             type_name: r.get(7),
             nullable: r.get(8),

@@ -126,6 +126,10 @@ async fn embeds_through_views() {
     let r = api.get("/readings_2024").await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.json()["code"], "PGRST205");
+    // A table without columns is one too.
+    let r = api.get("/bare").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([]));
 }
 
 #[tokio::test]

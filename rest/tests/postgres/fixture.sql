@@ -121,6 +121,8 @@ CREATE TABLE private.label_owners (
   user_id int REFERENCES public.users(id),
   PRIMARY KEY (label_id, user_id)
 );
+-- A table without columns is still a table.
+CREATE TABLE public.bare ();
 -- Partitions are not relations of the API, their parent is.
 CREATE TABLE public.readings (id int, at date, value int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
 CREATE TABLE public.readings_2024 PARTITION OF public.readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
