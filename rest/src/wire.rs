@@ -1020,13 +1020,31 @@ impl PgConn {
     /// Ends the open transaction with COMMIT or ROLLBACK.
     pub async fn finish(&mut self, commit: bool) -> Result<(), DbError> {
         self.busy.store(true, Ordering::Release);
+        // A rollback first runs the deferred constraint checks, as PostgREST does: what they
+        // find is the answer a commit would have given (`Prefer: tx=rollback` tries a write
+        // for real). In a transaction already failed they say so (25P02), which is no news.
+        let deferred = if commit {
+            None
+        } else {
+            match self.simple("SET CONSTRAINTS ALL IMMEDIATE").await {
+                Ok(Err(e)) if e.code != "25P02" => Some(e),
+                Ok(_) => None,
+                Err(io) => {
+                    self.broken = true;
+                    return Err(connection_error(&io));
+                }
+            }
+        };
         match self
             .simple(if commit { "COMMIT" } else { "ROLLBACK" })
             .await
         {
             Ok(r) => {
                 self.busy.store(false, Ordering::Release);
-                r
+                match deferred {
+                    Some(e) => Err(e),
+                    None => r,
+                }
             }
             Err(io) => {
                 self.broken = true;

@@ -398,6 +398,19 @@ async fn tx_rollback_preference() {
     );
     let r = api.send("GET", "/items?id=eq.1701", &[], "").await;
     assert_eq!(r.json(), json!([]));
+    // A rollback asked for still runs the deferred checks: the write is tried for real.
+    for tx in ["tx=rollback", "tx=commit"] {
+        let r = api
+            .send(
+                "POST",
+                "/slots",
+                &[("prefer", tx)],
+                r#"{"id": 2, "code": "a"}"#,
+            )
+            .await;
+        assert_eq!(r.status, 409, "{tx}: {}", r.body);
+        assert_eq!(r.json()["code"], "23505", "{tx}");
+    }
     // Reads and read-only calls name the end they were given too.
     for (method, path) in [
         ("GET", "/items?id=eq.1701"),

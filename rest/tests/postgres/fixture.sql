@@ -121,6 +121,8 @@ CREATE TABLE private.label_owners (
   user_id int REFERENCES public.users(id),
   PRIMARY KEY (label_id, user_id)
 );
+-- Checked at commit.
+CREATE TABLE public.slots (id int PRIMARY KEY, code text UNIQUE DEFERRABLE INITIALLY DEFERRED);
 -- A table without columns is still a table.
 CREATE TABLE public.bare ();
 -- Partitions are not relations of the API, their parent is.
@@ -243,6 +245,7 @@ INSERT INTO public.labels VALUES (1, 'urgent'), (2, 'later');
 INSERT INTO private.task_labels VALUES (1, 1), (1, 2), (3, 2);
 INSERT INTO private.label_owners VALUES (1, 1);
 INSERT INTO public.readings VALUES (1, '2024-05-01', 7);
+INSERT INTO public.slots VALUES (1, 'a');
 INSERT INTO public.todos (user_id, title, is_public) VALUES ('u1', 'public one', true), ('u1', 'private one', false), ('u2', 'other', false);
 INSERT INTO public.parcels VALUES (1, 1, 2), (2, 2, 1);
 INSERT INTO api.widgets VALUES (1, 'gear'), (2, 'cog');
