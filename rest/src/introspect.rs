@@ -432,19 +432,21 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         if table.pk.is_empty()
             && let Some(lin) = lineage.get(key)
         {
-            // A view exposing all of a base table's PK gets that PK.
-            for (base, base_pk) in &pks {
-                let mapped: Option<Vec<String>> = base_pk
-                    .iter()
-                    .map(|c| {
-                        lin.iter()
-                            .find(|(_, t, bc)| t == base && bc == c)
-                            .map(|(vc, _, _)| vc.clone())
-                    })
-                    .collect();
-                if let Some(m) = mapped {
-                    table.pk = m;
-                    break;
+            // A view's key: the columns passing through the whole key of every keyed table it
+            // reads (a join of two keyed tables has both), each key column once, in the view's
+            // column order, as PostgREST derives view keys.
+            let whole = |base: &QualifiedName| {
+                pks.get(base).is_some_and(|pk| {
+                    pk.iter()
+                        .all(|c| lin.iter().any(|(_, t, bc)| t == base && bc == c))
+                })
+            };
+            let mut seen: Vec<(&QualifiedName, &String)> = Vec::new();
+            for (vc, base, bc) in lin {
+                let keyed = pks.get(base).is_some_and(|pk| pk.contains(bc));
+                if keyed && whole(base) && !seen.contains(&(base, bc)) {
+                    seen.push((base, bc));
+                    table.pk.push(vc.clone());
                 }
             }
         }

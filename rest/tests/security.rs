@@ -395,6 +395,17 @@ async fn options_and_openapi() {
             .expect("fk note")
             .contains("<fk table='projects' column='id'/>")
     );
+    // A view joining two keyed tables has both keys, in its column order, every time.
+    let pk = |col: &str| {
+        doc["definitions"]["user_teams"]["properties"][col]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("<pk/>"))
+    };
+    assert!(
+        pk("team_id") && pk("user_id") && !pk("name"),
+        "{}",
+        doc["definitions"]["user_teams"]
+    );
     // The schema's comment is the title, as PostgREST (PostgreSQL's own for public).
     assert_eq!(doc["info"]["title"], "standard public schema");
     let r = api.get_h("/", &[("accept-profile", "api")]).await;
