@@ -123,6 +123,9 @@ pub struct OrderExpr {
     pub nulls: Option<Nulls>,
     /// The function when the field is a computed field.
     pub computed: Option<QualifiedName>,
+    /// For `rel(name)` naming an output of a to-one spread (a column or its alias): the
+    /// spread's lateral, whose column of that name is the key.
+    pub spread_lateral: Option<String>,
 }
 
 /// A relation read with its select list, conditions, order, range and embeds.
@@ -173,6 +176,8 @@ pub struct EmbedPlan {
 pub enum Hoisted {
     /// The value itself (the parent groups by it).
     Plain,
+    /// An embedded object or array (grouped as `jsonb`: `json` has no equality).
+    Json,
     /// The aggregate over the values, and its cast.
     Aggregate(Aggregate, Option<String>),
     /// `count()`: the rows the spread matched, and its cast.
@@ -237,7 +242,7 @@ impl ReadNode {
                                 .map(|n| (n, Hoisted::Plain)),
                         );
                     } else {
-                        out.push((e.label.clone(), Hoisted::Plain));
+                        out.push((e.label.clone(), Hoisted::Json));
                     }
                 }
             }
@@ -576,6 +581,7 @@ impl<'a> Planner<'a> {
                             direction: t.direction,
                             nulls: t.nulls,
                             computed: col.computed,
+                            spread_lateral: None,
                         });
                     }
                     Some(rel_name) => {
@@ -588,8 +594,26 @@ impl<'a> Planner<'a> {
                                 target: rel_name.clone(),
                             });
                         }
+                        // An output of a to-one spread (an alias too) orders by the spread's
+                        // own value, which a grouped read has at hand.
+                        if e.spread
+                            && t.field.json_path.is_empty()
+                            && e.node.output_names().contains(&t.field.name)
+                        {
+                            order.push(OrderExpr {
+                                related: None,
+                                field: t.field.clone(),
+                                type_name: String::new(),
+                                direction: t.direction,
+                                nulls: t.nulls,
+                                computed: None,
+                                spread_lateral: Some(e.lateral.clone()),
+                            });
+                            continue;
+                        }
                         let col = self.column(&e.rel.target, &e.node.columns, &t.field.name)?;
                         order.push(OrderExpr {
+                            spread_lateral: None,
                             related: Some(e.rel.clone()),
                             field: t.field.clone(),
                             type_name: col.type_name,

@@ -322,6 +322,7 @@ fn select_expr(node: &ReadNode, out: &Out, grouped: bool, raw: bool) -> Vec<Stri
                         let col = format!("{lat}.{}", Ident::new(n));
                         let (e, cast) = match how {
                             Hoisted::Plain => (col, None),
+                            Hoisted::Json => (format!("({col})::jsonb"), None),
                             Hoisted::Aggregate(a, cast) => {
                                 (format!("{}({col})", a.sql()), cast.as_ref())
                             }
@@ -414,8 +415,12 @@ fn group_exprs(node: &ReadNode) -> Vec<String> {
                     if e.hoists() {
                         // Grouped by the spread's plain values; its aggregates are computed.
                         for (n, how) in e.node.hoisted_outputs() {
-                            if how == Hoisted::Plain {
-                                out.push(format!("{lat}.{}", Ident::new(&n)));
+                            match how {
+                                Hoisted::Plain => out.push(format!("{lat}.{}", Ident::new(&n))),
+                                Hoisted::Json => {
+                                    out.push(format!("({lat}.{})::jsonb", Ident::new(&n)))
+                                }
+                                _ => {}
                             }
                         }
                     } else if e.spread {
@@ -554,6 +559,14 @@ fn render_order(sql: &mut Sql, node: &ReadNode, order: &[OrderExpr]) {
             sql.push(", ");
         }
         match &o.related {
+            None if o.spread_lateral.is_some() => {
+                let lat = o.spread_lateral.as_deref().unwrap_or_default();
+                sql.push(&format!(
+                    "{}.{}",
+                    Ident::new(lat),
+                    Ident::new(&o.field.name)
+                ));
+            }
             None => {
                 sql.push(&value_expr(
                     node,
@@ -679,7 +692,9 @@ fn render_node_body_as(
             }
         }
     }
-    if empty {
+    // A relation without columns has rows without columns (`{}`); anything else that selects
+    // nothing (an embed only filtering) a placeholder.
+    if empty && !matches!(&node.columns, Some(c) if c.is_empty()) {
         sql.push("NULL");
     }
     render_from_where(sql, node, from, extra_join, join_cond, true);

@@ -129,7 +129,7 @@ async fn embeds_through_views() {
     // A table without columns is one too.
     let r = api.get("/bare").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), json!([]));
+    assert_eq!(r.json(), json!([{}]));
 }
 
 #[tokio::test]
@@ -287,6 +287,34 @@ async fn aggregates_group_by_other_columns() {
         vec![
             json!({"owner_id": 1, "n": "3"}),
             json!({"owner_id": 2, "n": "1"})
+        ]
+    );
+    // Ordered by a spread's output, an alias too, grouped or not.
+    let r = api
+        .get("/tasks?select=id,...projects(pname:name)&order=projects(pname).desc,id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids(&r.json()), vec![4, 3, 1, 2]);
+    let r = api
+        .get("/tasks?select=n:id.count(),...projects(owner_id)&order=projects(owner_id).desc")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"n": 1, "owner_id": 2}, {"n": 3, "owner_id": 1}])
+    );
+    // An embedded object inside a hoisting spread is grouped by as jsonb.
+    let r = api
+        .get("/tasks?select=...projects(users(name),total:budget.sum())")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut rows = r.json().as_array().cloned().expect("rows");
+    rows.sort_by_key(|v| v["users"]["name"].as_str().map(str::to_string));
+    assert_eq!(
+        rows,
+        vec![
+            json!({"users": {"name": "Ada"}, "total": 251.0}),
+            json!({"users": {"name": "Bob"}, "total": null})
         ]
     );
     // With an exact count, the groups are counted.

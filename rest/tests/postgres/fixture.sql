@@ -121,6 +121,8 @@ CREATE TABLE private.label_owners (
   user_id int REFERENCES public.users(id),
   PRIMARY KEY (label_id, user_id)
 );
+-- A view over two keyed tables is keyed by both keys.
+CREATE VIEW public.user_teams AS SELECT u.name, t.id AS team_id, u.id AS user_id FROM public.users u CROSS JOIN public.teams t;
 -- Checked at commit.
 CREATE TABLE public.slots (id int PRIMARY KEY, code text UNIQUE DEFERRABLE INITIALLY DEFERRED);
 -- A table without columns is still a table.
@@ -246,6 +248,7 @@ INSERT INTO private.task_labels VALUES (1, 1), (1, 2), (3, 2);
 INSERT INTO private.label_owners VALUES (1, 1);
 INSERT INTO public.readings VALUES (1, '2024-05-01', 7);
 INSERT INTO public.slots VALUES (1, 'a');
+INSERT INTO public.bare DEFAULT VALUES;
 INSERT INTO public.todos (user_id, title, is_public) VALUES ('u1', 'public one', true), ('u1', 'private one', false), ('u2', 'other', false);
 INSERT INTO public.parcels VALUES (1, 1, 2), (2, 2, 1);
 INSERT INTO api.widgets VALUES (1, 'gear'), (2, 'cog');
