@@ -458,6 +458,13 @@ impl<'a> Planner<'a> {
         let mut embeds: Vec<EmbedPlan> = Vec::new();
         let spellings = embed_spellings(items);
         let mut spellings = spellings.into_iter();
+        // Relationships are checked before columns, as PostgREST plans them: a missing one is
+        // reported (PGRST200) even when a column named beside it is missing too.
+        for item in items {
+            if let SelectItem::Embed(e) = item {
+                embed::resolve(self.cache, &relation, &e.name, e.hint.as_deref())?;
+            }
+        }
         for item in items {
             match item {
                 SelectItem::Star => select.push(Out::Star),

@@ -135,6 +135,10 @@ async fn embeds_through_views() {
 #[tokio::test]
 async fn ambiguous_and_missing_relationships() {
     let api = Api::new().await;
+    // A missing relationship is reported before a missing column beside it, as PostgREST.
+    let r = api.get("/users?select=nope,readings(id)").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
     let r = api.get("/shipments?select=id,addresses(city)").await;
     assert_eq!(r.status, 300);
     let b = r.json();
