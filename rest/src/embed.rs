@@ -158,24 +158,26 @@ fn relationship_label(r: &Relationship) -> String {
             "{}.{}({}) returning {}",
             function.0, function.1, r.origin.1, r.target.1
         ),
+        // As PostgREST: the junction's two foreign keys and their columns in the junction.
         Cardinality::ManyToMany {
             junction,
+            origin_constraint,
+            target_constraint,
             origin_cols,
             target_cols,
-            ..
         } => format!(
             "{} using {}({}) and {}({})",
             junction.1,
-            r.origin.1,
+            origin_constraint,
             origin_cols
                 .iter()
-                .map(|c| c.0.clone())
+                .map(|c| c.1.clone())
                 .collect::<Vec<_>>()
                 .join(", "),
-            r.target.1,
+            target_constraint,
             target_cols
                 .iter()
-                .map(|c| c.0.clone())
+                .map(|c| c.1.clone())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

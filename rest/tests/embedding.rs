@@ -135,6 +135,24 @@ async fn embeds_through_views() {
 #[tokio::test]
 async fn ambiguous_and_missing_relationships() {
     let api = Api::new().await;
+    // Ambiguous many-to-many: each candidate named by its junction's keys, as PostgREST.
+    let r = api.get("/sites?select=crews(id)").await;
+    assert_eq!(r.status, 300, "{}", r.body);
+    let details = r.json()["details"].clone();
+    let texts: Vec<&str> = details
+        .as_array()
+        .expect("candidates")
+        .iter()
+        .filter_map(|c| c["relationship"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "site_crews using site_crews_site_fk(site_id) and site_crews_crew_fk(crew_id)",
+            "site_visits using site_visits_site_fk(site) and site_visits_crew_fk(crew)"
+        ],
+        "{details}"
+    );
     // A missing relationship is reported before a missing column beside it, as PostgREST.
     let r = api.get("/users?select=nope,readings(id)").await;
     assert_eq!(r.status, 400, "{}", r.body);

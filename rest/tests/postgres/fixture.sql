@@ -123,6 +123,19 @@ CREATE TABLE private.label_owners (
 );
 -- A view over two keyed tables is keyed by both keys.
 CREATE VIEW public.user_teams AS SELECT u.name, t.id AS team_id, u.id AS user_id FROM public.users u CROSS JOIN public.teams t;
+-- Two junctions between the same tables: an ambiguous many-to-many.
+CREATE TABLE public.sites (id int PRIMARY KEY);
+CREATE TABLE public.crews (id int PRIMARY KEY);
+CREATE TABLE public.site_crews (
+  site_id int CONSTRAINT site_crews_site_fk REFERENCES public.sites(id),
+  crew_id int CONSTRAINT site_crews_crew_fk REFERENCES public.crews(id),
+  PRIMARY KEY (site_id, crew_id)
+);
+CREATE TABLE public.site_visits (
+  site int CONSTRAINT site_visits_site_fk REFERENCES public.sites(id),
+  crew int CONSTRAINT site_visits_crew_fk REFERENCES public.crews(id),
+  PRIMARY KEY (site, crew)
+);
 -- Checked at commit.
 CREATE TABLE public.slots (id int PRIMARY KEY, code text UNIQUE DEFERRABLE INITIALLY DEFERRED);
 -- A table without columns is still a table.
