@@ -207,6 +207,7 @@ fn candidate(
     params: &[(String, String)],
     root: bool,
     postgis: Option<&str>,
+    handlers: Option<&Handlers>,
 ) -> Option<Media> {
     let stripped = param(params, "nulls") == Some("stripped");
     Some(match mime {
@@ -232,7 +233,13 @@ fn candidate(
                 .unwrap_or_default(),
             target: param(params, "for")
                 .map(|f| f.trim().trim_matches('"').to_ascii_lowercase())
-                .and_then(|f| candidate(&f, &[], root, postgis))
+                // A database handler explains its own statement, as PostgREST's.
+                .and_then(|f| {
+                    let custom = (!f.starts_with("application/vnd.pgrst."))
+                        .then(|| handlers.and_then(|h| h.find(&f)))
+                        .flatten();
+                    custom.or_else(|| candidate(&f, &[], root, postgis, handlers))
+                })
                 .filter(|m| !matches!(m, Media::Plan(_)))
                 .map(Box::new),
         }),
@@ -296,7 +303,7 @@ pub fn negotiate(
         {
             return Ok(m);
         }
-        if let Some(m) = candidate(mime, params, root, postgis) {
+        if let Some(m) = candidate(mime, params, root, postgis, handlers) {
             return Ok(m);
         }
     }

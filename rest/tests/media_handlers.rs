@@ -135,6 +135,24 @@ async fn an_aggregate_serves_its_table_and_functions_returning_it() {
     // Filters and order shape the rows it aggregates.
     let r = api.get_h("/lines?order=id.desc&id=gte.1", &bin).await;
     assert_eq!(&r.raw[..], &[0, 0, 0, 2, 0, 0, 0, 1]);
+    // Its statement is the one a plan `for` it explains, as PostgREST.
+    let r = api
+        .get_h(
+            "/lines",
+            &[(
+                "accept",
+                "application/vnd.pgrst.plan+text; for=\"application/vnd.bin\"; options=verbose",
+            )],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some(
+            "application/vnd.pgrst.plan+text; for=\"application/vnd.bin\"; options=verbose; charset=utf-8"
+        )
+    );
+    assert!(r.body.contains("bin_agg"), "{}", r.body);
     let r = api.get_h("/rpc/all_lines?id=eq.2", &bin).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(&r.raw[..], &[0, 0, 0, 2]);
