@@ -24,7 +24,7 @@ const RELATIONS_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid, 'pg_class'),
        pg_relation_is_updatable(c.oid::regclass, true),
        a.attname::text, format_type(a.atttypid, a.atttypmod),
-       COALESCE(bt.typname, t.typname)::text,
+       COALESCE(bt3.typname, bt2.typname, bt.typname, t.typname)::text,
        NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
        CASE WHEN t.typtype = 'd' AND d.adbin IS NULL THEN pg_get_expr(t.typdefaultbin, 0)
             WHEN a.attidentity = 'd' THEN
@@ -44,6 +44,9 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+-- Domains over domains: the type beneath them all decides (a tsvector's text search).
+LEFT JOIN pg_type bt2 ON bt.typtype = 'd' AND bt2.oid = bt.typbasetype
+LEFT JOIN pg_type bt3 ON bt2.typtype = 'd' AND bt3.oid = bt2.typbasetype
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 LEFT JOIN LATERAL (
   SELECT max(ARRAY[fn.nspname::text, p.proname::text]) FILTER (WHERE k.castsource = t.oid AND k.casttarget = 'json'::regtype) AS to_json,

@@ -122,6 +122,8 @@ async fn full_text_search_variants() {
         ("tsv=wfts(english).\"lazy dogs\" -cats", vec![2]),
         ("body=fts(english).jumps", vec![1]),
         ("tsv=not.fts.fox", vec![2]),
+        // A domain over a domain over tsvector is searched as one.
+        ("tsv2=fts.quick%26fox", vec![1]),
     ] {
         let r = api.get(&format!("/articles?select=id&{f}")).await;
         assert_eq!(r.status, 200, "{f}: {}", r.body);

@@ -63,10 +63,13 @@ CREATE TABLE public.cities (
   FOREIGN KEY (country, region_code) REFERENCES public.regions(country, code)
 );
 
+CREATE DOMAIN public.doc_vector AS tsvector;
+CREATE DOMAIN public.doc_vector_set AS public.doc_vector CHECK (VALUE <> '');
 CREATE TABLE public.articles (
   id int PRIMARY KEY,
   body text,
-  tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', body)) STORED
+  tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', body)) STORED,
+  tsv2 public.doc_vector_set GENERATED ALWAYS AS (to_tsvector('english', body)::public.doc_vector_set) STORED
 );
 
 CREATE TABLE public.reservations (id int PRIMARY KEY, during int4range);
