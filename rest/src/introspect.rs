@@ -109,13 +109,15 @@ SELECT n.nspname::text, p.proname::text, p.proargnames::text[], p.proargmodes::t
        ARRAY(SELECT format_type(t.oid_, NULL) FROM unnest(COALESCE(p.proallargtypes, p.proargtypes::oid[]))
                WITH ORDINALITY t(oid_, ord) ORDER BY t.ord),
        p.pronargdefaults::int4, p.provariadic <> 0, format_type(p.prorettype, NULL), p.proretset,
-       rt.typtype::text, rn.nspname::text, rc.relname::text, p.provolatile::text,
+       COALESCE(rtb.typtype, rt.typtype)::text, rn.nspname::text, rc.relname::text, p.provolatile::text,
        obj_description(p.oid, 'pg_proc'), p.prorettype = 'void'::regtype,
        p.prorettype = 'record'::regtype, p.proconfig
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
-LEFT JOIN pg_class rc ON rc.oid = rt.typrelid
+-- A domain over a row type returns rows as that type does.
+LEFT JOIN pg_type rtb ON rt.typtype = 'd' AND rtb.oid = rt.typbasetype AND rtb.typtype = 'c'
+LEFT JOIN pg_class rc ON rc.oid = COALESCE(rtb.typrelid, rt.typrelid)
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE n.nspname = ANY($1) AND p.prokind = 'f'
 ORDER BY n.nspname, p.proname

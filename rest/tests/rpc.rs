@@ -148,6 +148,16 @@ async fn rpc_composite_setof_and_table_results() {
     assert_eq!(r.header("content-range"), Some("0-1/2"));
     let r = api.get("/rpc/project_rows?pname=eq.Mill").await;
     assert_eq!(r.json(), json!([{"pid": 3, "pname": "Mill"}]));
+    // A set of a domain over a row type is read as rows of that table: select, embeds.
+    let r = api
+        .get("/rpc/projects_as_domain?select=id,owner:users(name)&id=eq.3")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"id": 3, "owner": {"name": "Bob"}}]),
+        "{}",
+        r.body
+    );
     // By GET, a value that reads as a filter is one, any other an argument, as PostgREST: a
     // filter may name a column named like an argument, a misspelt argument is no function.
     let r = api.get("/rpc/projects_above?id=1&id=lt.3&select=id").await;
