@@ -98,7 +98,20 @@ pub async fn serve(
             raw: None,
         }
     } else {
-        body_args(ctx, &all_args)?
+        let mut args = body_args(ctx, &all_args)?;
+        // `columns=` names the arguments taken from the body; other keys are not arguments.
+        if let Some(cols) = &q.columns {
+            let keep = |o: &mut Map<String, Value>| o.retain(|k, _| cols.contains(k));
+            match &mut args.value {
+                Value::Object(o) => keep(o),
+                Value::Array(rows) => rows
+                    .iter_mut()
+                    .filter_map(Value::as_object_mut)
+                    .for_each(keep),
+                _ => {}
+            }
+        }
+        args
     };
     ctx.parsed();
     let single_object = ctx.prefs.single_object;

@@ -405,6 +405,8 @@ pub struct WritePlan<'a> {
     pub table: &'a Table,
     /// Columns set by the payload.
     pub columns: Vec<String>,
+    /// Keys of the payload that `columns=` leaves out: never read.
+    pub ignored_keys: Vec<String>,
     /// The payload JSON (none for DELETE).
     pub payload: Option<String>,
     /// Conditions for PATCH/DELETE (from the root node).
@@ -442,12 +444,16 @@ fn json_parsers<'c>(t: &Table, columns: &'c [String]) -> Vec<(&'c str, Ident)> {
 
 /// `source` (a JSON object) as `json_populate_record` should read it: without the keys the
 /// representation functions in `parsed` read, whose values need not be valid for the domain's
-/// base type.
-fn populate_source(source: &str, parsed: &[(&str, Ident)]) -> String {
-    if parsed.is_empty() {
+/// base type, nor the `ignored` ones `columns=` leaves out.
+fn populate_source(source: &str, parsed: &[(&str, Ident)], ignored: &[String]) -> String {
+    if parsed.is_empty() && ignored.is_empty() {
         return source.to_string();
     }
-    let keys: Vec<String> = parsed.iter().map(|(c, _)| c.to_string()).collect();
+    let keys: Vec<String> = parsed
+        .iter()
+        .map(|(c, _)| c.to_string())
+        .chain(ignored.iter().cloned())
+        .collect();
     format!(
         "({source}::jsonb - {}::text[])::json",
         crate::sql::literal(&crate::render::array_literal(&keys))
@@ -540,7 +546,7 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                 .push(" FROM json_array_elements((SELECT val FROM pgrst_body)) AS pgrst_j(v), LATERAL json_populate_record(NULL::")
                 .ident(&target)
                 .push(", ")
-                .push(&populate_source("pgrst_j.v", &parsed))
+                .push(&populate_source("pgrst_j.v", &parsed, &p.ignored_keys))
                 .push(") AS pgrst_r");
             let resolution = if p.kind == WriteKind::Upsert {
                 Some(Resolution::Merge)
@@ -620,7 +626,7 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                     .push(" FROM (SELECT * FROM json_populate_record(NULL::")
                     .ident(&target)
                     .push(", ")
-                    .push(&populate_source(row, &parsed))
+                    .push(&populate_source(row, &parsed, &p.ignored_keys))
                     .push(")) AS pgrst_r");
                 render_where(&mut sql, p);
                 sql.push(" RETURNING ").push(&returning);

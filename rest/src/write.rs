@@ -112,10 +112,22 @@ pub async fn serve(
     if missing_default {
         ctx.applied.push("missing=default");
     }
+    // Keys `columns=` leaves out are not read at all, so their values need not be valid.
+    let ignored_keys: Vec<String> = payload
+        .as_ref()
+        .map(|p| {
+            p.keys
+                .iter()
+                .filter(|k| !columns.contains(k))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     let mut plan = WritePlan {
         kind,
         table,
         columns,
+        ignored_keys,
         payload: payload.map(|p| p.json),
         conds,
         node,

@@ -148,6 +148,16 @@ async fn rpc_composite_setof_and_table_results() {
     assert_eq!(r.header("content-range"), Some("0-1/2"));
     let r = api.get("/rpc/project_rows?pname=eq.Mill").await;
     assert_eq!(r.json(), json!([{"pid": 3, "pname": "Mill"}]));
+    // columns= names the arguments a body gives; its other keys are not arguments.
+    let r = api
+        .send(
+            "POST",
+            "/rpc/add?columns=a,b",
+            &[],
+            r#"{"a": 1, "b": 2, "c": 3}"#,
+        )
+        .await;
+    assert_eq!(r.json(), json!(3), "{}", r.body);
     // A set of a domain over a row type is read as rows of that table: select, embeds.
     let r = api
         .get("/rpc/projects_as_domain?select=id,owner:users(name)&id=eq.3")

@@ -55,10 +55,25 @@ async fn insert_missing_default_columns_and_location() {
             "POST",
             "/items?columns=id,name&select=id,name,note",
             &[("prefer", "return=representation")],
-            r#"{"id": 1103, "name": "c", "note": "ignored"}"#,
+            r#"{"id": 1103, "name": "c", "note": "ignored", "qty": "not read"}"#,
         )
         .await;
-    assert_eq!(r.json(), json!([{"id": 1103, "name": "c", "note": null}]));
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1103, "name": "c", "note": null}]),
+        "{}",
+        r.body
+    );
+    // Keys left out of columns= are not read in a PATCH either, valid or not.
+    let r = api
+        .send(
+            "PATCH",
+            "/items?id=eq.1103&columns=note&select=note,qty",
+            &[("prefer", "return=representation")],
+            r#"{"note": "set", "qty": "not read"}"#,
+        )
+        .await;
+    assert_eq!(r.json(), json!([{"note": "set", "qty": 1}]), "{}", r.body);
     let r = api
         .send("POST", "/items?columns=id,nope", &[], r#"{"id": 1104}"#)
         .await;
