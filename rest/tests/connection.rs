@@ -322,19 +322,24 @@ async fn a_request_abandoned_mid_flight_makes_the_connection_unusable_and_is_can
     assert_eq!(left, 0, "the cancel request stopped it");
 }
 
-#[tokio::test]
-async fn a_connection_the_server_ended_is_found_closed_before_use() {
-    let (conn, _) = open().await;
-    let mut c = conn.lock().await;
+/// The server process behind `c`.
+async fn backend_pid(c: &mut PgConn) -> i32 {
     let rows = c
         .pipeline(&[Step::plain("SELECT pg_backend_pid()::text")])
         .await
         .expect("pid");
-    let pid: i32 = rows[0][0]
+    rows[0][0]
         .text(0)
         .expect("a pid")
         .parse()
-        .expect("a number");
+        .expect("a number")
+}
+
+#[tokio::test]
+async fn a_connection_the_server_ended_is_found_closed_before_use() {
+    let (conn, _) = open().await;
+    let mut c = conn.lock().await;
+    let pid = backend_pid(&mut c).await;
     assert!(!c.closed_by_server(), "open and idle");
     assert!(c.is_usable());
     postgres::admin()
@@ -361,15 +366,7 @@ async fn a_connection_the_server_ended_is_found_closed_before_use() {
 async fn a_statement_ended_by_the_server_reports_the_server_error() {
     let (conn, _) = open().await;
     let mut c = conn.lock().await;
-    let rows = c
-        .pipeline(&[Step::plain("SELECT pg_backend_pid()::text")])
-        .await
-        .expect("pid");
-    let pid: i32 = rows[0][0]
-        .text(0)
-        .expect("a pid")
-        .parse()
-        .expect("a number");
+    let pid = backend_pid(&mut c).await;
     let killer = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         postgres::admin()
