@@ -623,6 +623,11 @@ fn into_response(r: RestResponse) -> Response {
         .and_then(|text| hyper::ext::ReasonPhrase::try_from(text.into_bytes()).ok())
     {
         resp.extensions_mut().insert(reason);
+    } else if resp.status().canonical_reason().is_none() {
+        // A status HTTP names no phrase for (`response.status` 332) goes without one, as
+        // PostgREST's server sends it, not with hyper's `<none>`.
+        resp.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(b""));
     }
     resp
 }

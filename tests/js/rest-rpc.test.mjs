@@ -151,6 +151,14 @@ test('custom statuses keep the reason phrase PostgREST writes on the status line
       DETAIL = CASE WHEN msg = 'plain' THEN '{"status":404,"headers":{}}' ELSE '{"status":404,"status_text":7,"headers":{}}' END;
     END $$;
   `);
+  await sql(`
+    CREATE OR REPLACE FUNCTION public.js_rest_pay(msg text) RETURNS int LANGUAGE plpgsql AS $$
+    BEGIN PERFORM set_config('response.status', '332', true); RETURN 1; END $$;
+  `);
+  await waitForSchema(true, 'js_rest_items', 'js_rest_pay');
+  const odd = await anon.rpc('js_rest_pay', { msg: 'x' });
+  assert.equal(odd.status, 332);
+  assert.equal(odd.statusText, '');
   const plain = await anon.rpc('js_rest_teapot', { msg: 'plain' });
   assert.equal(plain.status, 404);
   assert.equal(plain.statusText, 'Not Found');
