@@ -152,6 +152,20 @@ async fn dev_restart_keeps_data_and_keys_and_stops_cleanly() {
         .await
         .expect("request");
     assert_eq!(health.status(), 200);
+    // Auth as `supabase init` configures it: sign-ups confirmed at once, anonymous sign-ins
+    // and phone sign-ups off until turned on.
+    let settings: serde_json::Value = client
+        .get(format!("http://127.0.0.1:{port}/auth/v1/settings"))
+        .header("apikey", first["ANON_KEY"].as_str().expect("anon"))
+        .send()
+        .await
+        .expect("settings")
+        .json()
+        .await
+        .expect("settings json");
+    assert_eq!(settings["mailer_autoconfirm"], true, "{settings}");
+    assert_eq!(settings["external"]["anonymous_users"], false, "{settings}");
+    assert_eq!(settings["external"]["phone"], false, "{settings}");
     // The data plane reaches the embedded server over its Unix socket; DB_URL stays TCP.
     let transports = query_one(
         &db_url,

@@ -52,7 +52,13 @@ export async function startDev({ extraArgs = [], env = {} } = {}) {
   const port = await freePort();
   const child = spawn(bin, ['dev', '--data-dir', dataDir, '--port', String(port), ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    // The suite signs in anonymously and by phone, which `madbase dev` leaves off by default.
+    env: {
+      MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED: 'true',
+      MADBASE_AUTH_EXTERNAL_PHONE_ENABLED: 'true',
+      ...process.env,
+      ...env,
+    },
   });
   let log = '';
   child.stdout.on('data', (d) => (log += d));

@@ -296,16 +296,13 @@ fn dev_config(
         ("MADBASE_LOG_FORMAT", "text".into()),
         ("MADBASE_STORAGE_BACKEND", "file".into()),
         ("MADBASE_STORAGE_FILE_DIR", storage_dir),
-        // Auth as `supabase start` sets it up: no confirmation emails, anonymous sign-ins and
-        // phone on, messages kept in the dev mailbox, limits raised for local testing.
+        // Auth as `supabase start` sets it up with `supabase init`'s config: no confirmation
+        // emails, messages kept in the dev mailbox, limits raised for local testing; anonymous
+        // sign-ins and phone sign-ups off until turned on
+        // (`MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED`, `MADBASE_AUTH_EXTERNAL_PHONE_ENABLED`).
         ("MADBASE_SITE_URL", format!("http://{listen}")),
         ("MADBASE_AUTH_MAILER_AUTOCONFIRM", "true".into()),
         ("MADBASE_AUTH_SMS_AUTOCONFIRM", "true".into()),
-        (
-            "MADBASE_AUTH_EXTERNAL_ANONYMOUS_USERS_ENABLED",
-            "true".into(),
-        ),
-        ("MADBASE_AUTH_EXTERNAL_PHONE_ENABLED", "true".into()),
         ("MADBASE_AUTH_DEV_MAILBOX", "true".into()),
         (
             "MADBASE_AUTH_URI_ALLOW_LIST",
