@@ -56,13 +56,17 @@ test('CORS preflight lets a browser supabase-js client through', async () => {
     },
   });
   assert.ok(res.status === 200 || res.status === 204, `preflight status ${res.status}`);
-  assert.equal(res.headers.get('access-control-allow-origin'), 'http://localhost:3000');
+  // Any origin is allowed as `*`, never with credentials (as Supabase and PostgREST).
+  assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  assert.equal(res.headers.get('access-control-allow-credentials'), null);
   assert.match(res.headers.get('access-control-allow-methods'), /PATCH/);
   const allowed = res.headers.get('access-control-allow-headers').toLowerCase();
   for (const h of ['authorization', 'apikey', 'x-client-info', 'prefer', 'x-supabase-api-version']) {
     assert.ok(allowed.includes(h), `${h} not allowed: ${allowed}`);
   }
   const actual = await fetch(`${mb.url}/rest/v1/`, { headers: { Origin: 'http://localhost:3000', apikey: mb.anonKey } });
+  assert.equal(actual.headers.get('access-control-allow-origin'), '*');
+  assert.equal(actual.headers.get('access-control-allow-credentials'), null);
   const exposed = actual.headers.get('access-control-expose-headers').toLowerCase();
   for (const h of ['content-range', 'x-supabase-api-version', 'x-total-count', 'link', 'location']) {
     assert.ok(exposed.includes(h), `${h} not exposed`);

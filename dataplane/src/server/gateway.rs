@@ -119,9 +119,13 @@ fn cors_allowed(allowed: Option<&[String]>, origin: Option<&HeaderValue>) -> boo
     }
 }
 
-fn add_cors(resp: &mut Response, origin: Option<HeaderValue>) {
+/// CORS headers. With every origin allowed (no list) the answer is `*`, which browsers never
+/// combine with credentials, as Supabase's gateway and PostgREST answer: echoing the origin
+/// with `Access-Control-Allow-Credentials` would let any site read answers to requests
+/// carrying the user's cookies. A listed origin is named back, with credentials.
+fn add_cors(resp: &mut Response, origin: Option<HeaderValue>, listed: bool) {
     let h = resp.headers_mut();
-    match origin {
+    match origin.filter(|_| listed) {
         Some(o) => {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
             h.insert(
@@ -207,7 +211,10 @@ pub async fn gateway(State(projects): State<Arc<Projects>>, req: Request, next: 
             }
         };
         if cors {
-            add_cors(&mut resp, origin);
+            let listed = project
+                .as_ref()
+                .is_some_and(|p| p.settings.cors_allowed_origins.is_some());
+            add_cors(&mut resp, origin, listed);
         }
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
