@@ -24,7 +24,7 @@ use madbase_rest::{
 };
 use serde_json::json;
 
-use crate::http::jwt::JwtError;
+use crate::http::jwt::{self, JwtError};
 use crate::server::gateway::VerifiedKey;
 use crate::server::project::ProjectContext;
 
@@ -706,7 +706,15 @@ pub async fn handle(
                 }
                 Err(JwtError::Expired) => Err(JwtErrorKind::Claims("JWT expired".into())),
                 Err(JwtError::BadSignature) => Err(JwtErrorKind::NoKey),
-                Err(JwtError::Malformed(reason)) => Err(JwtErrorKind::Invalid(reason)),
+                // In PostgREST's words (its JWT library's errors).
+                Err(JwtError::Malformed(reason)) => Err(match reason.as_str() {
+                    jwt::UNSUPPORTED_ALGORITHM => JwtErrorKind::NoKey,
+                    jwt::NOT_AN_OBJECT => JwtErrorKind::Claims("Parsing claims failed".into()),
+                    _ if jwt::is_unsecured(token) => {
+                        JwtErrorKind::Invalid("Wrong or unsupported encoding algorithm".into())
+                    }
+                    _ => JwtErrorKind::Invalid("JWT cryptographic operation failed".into()),
+                }),
             };
             match checked {
                 Ok(checked) => checked,

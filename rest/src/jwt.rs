@@ -38,13 +38,17 @@ pub fn authorize(
         ("iat", true, "JWT issued at future"),
     ] {
         match claims.get(claim) {
-            None | Some(Value::Null) => {}
+            None => {}
             Some(Value::Number(n)) => {
-                // PostgREST truncates to an integer, saturating.
+                // As PostgREST's `toBoundedInteger`: a whole number that fits in 64 bits is
+                // itself; any other (a fraction, a huge one) counts as 0, so an `exp` of
+                // `1e30` or `now + 0.5` has expired rather than never expiring.
                 let at = n.as_i64().unwrap_or_else(|| {
-                    n.as_f64().map_or(0, |f| {
-                        f.floor().clamp(i64::MIN as f64, i64::MAX as f64) as i64
-                    })
+                    n.as_f64()
+                        .filter(|f| {
+                            f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64
+                        })
+                        .map_or(0, |f| f as i64)
                 });
                 let bad = if late {
                     at > now.saturating_add(SKEW_SECS)
@@ -119,10 +123,19 @@ mod tests {
     fn times_are_checked_with_thirty_seconds_of_skew() {
         assert_eq!(check(json!({"role": "r", "exp": NOW - 29})), Ok("r".into()));
         assert_eq!(check(json!({"exp": NOW - 31})), refusal("JWT expired"));
+        // As PostgREST: a number that is not a whole 64-bit one counts as 0.
         assert_eq!(
             check(json!({"exp": (NOW + 60) as f64 + 0.5})),
+            refusal("JWT expired")
+        );
+        assert_eq!(check(json!({"exp": 1e30})), refusal("JWT expired"));
+        assert_eq!(check(json!({"exp": u64::MAX})), refusal("JWT expired"));
+        assert_eq!(check(json!({"exp": (NOW + 60) as f64})), Ok("anon".into()));
+        assert_eq!(
+            check(json!({"nbf": (NOW + 3600) as f64 + 0.5})),
             Ok("anon".into())
         );
+        assert_eq!(check(json!({"iat": 1e19})), Ok("anon".into()));
         assert_eq!(check(json!({"nbf": NOW + 30})), Ok("anon".into()));
         assert_eq!(
             check(json!({"nbf": NOW + 31})),
@@ -132,7 +145,15 @@ mod tests {
             check(json!({"iat": NOW + 31})),
             refusal("JWT issued at future")
         );
-        assert_eq!(check(json!({"iat": null, "exp": null})), Ok("anon".into()));
+        // A time claim that is present must be a number: `null` is not one.
+        assert_eq!(
+            check(json!({"exp": null})),
+            refusal("The JWT 'exp' claim must be a number")
+        );
+        assert_eq!(
+            check(json!({"iat": null})),
+            refusal("The JWT 'iat' claim must be a number")
+        );
         assert_eq!(
             check(json!({"exp": "tomorrow"})),
             refusal("The JWT 'exp' claim must be a number")

@@ -5,6 +5,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { anon, createFixture, mb, rest, service, signJwt, userClient } from './rest-fixture.mjs';
 import { sql } from './harness.mjs';
+import { createHmac } from 'node:crypto';
 
 before(createFixture);
 
@@ -324,5 +325,31 @@ describe('row level security', () => {
     assert.equal(body.code, 'PGRST303');
     assert.equal(body.message, 'JWT expired');
     assert.match(old.headers.get('www-authenticate'), /Bearer error="invalid_token"/);
+  });
+
+  test('broken and odd tokens get PostgREST 13\'s errors; a time claim must be a whole number', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const message = async (token) => {
+      const res = await rest('/js_rest_countries', { headers: { authorization: `Bearer ${token}` } });
+      const body = await res.json();
+      return [res.status, body.code, body.message];
+    };
+    assert.deepEqual(await message('quifquirndsjagnrgniur.fonvoienqhhdj.iuqvnvhojah'), [401, 'PGRST301', 'JWT cryptographic operation failed']);
+    const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const unsecured = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ role: 'service_role' })}.`;
+    assert.deepEqual(await message(unsecured), [401, 'PGRST301', 'Wrong or unsupported encoding algorithm']);
+    // Signed, but claims that are not an object.
+    const head = b64({ alg: 'HS256', typ: 'JWT' });
+    const body = b64([1, 2]);
+    const sig = createHmac('sha256', mb.jwtSecret).update(`${head}.${body}`).digest('base64url');
+    assert.deepEqual(await message(`${head}.${body}.${sig}`), [401, 'PGRST303', 'Parsing claims failed']);
+    // `exp: null` is not a number; a fraction or a huge number counts as 0 (expired), as PostgREST.
+    assert.deepEqual(await message(signJwt({ role: 'anon', exp: null })), [401, 'PGRST303', "The JWT 'exp' claim must be a number"]);
+    assert.deepEqual(await message(signJwt({ role: 'anon', exp: now + 3600.5 })), [401, 'PGRST303', 'JWT expired']);
+    assert.deepEqual(await message(signJwt({ role: 'anon', exp: 1e30 })), [401, 'PGRST303', 'JWT expired']);
+    const ok = await rest('/js_rest_countries?select=code&id=eq.1', {
+      headers: { authorization: `Bearer ${signJwt({ role: 'anon', exp: now + 3600 })}` },
+    });
+    assert.equal(ok.status, 200);
   });
 });

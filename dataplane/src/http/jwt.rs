@@ -30,6 +30,32 @@ pub enum JwtError {
     Expired,
 }
 
+/// [`JwtError::Malformed`]'s reason for a token that does not decode.
+pub const NOT_WELL_FORMED: &str = "token is not a well-formed JWT";
+/// [`JwtError::Malformed`]'s reason for an algorithm no configured key signs with.
+pub const UNSUPPORTED_ALGORITHM: &str = "wrong or unsupported algorithm";
+/// [`JwtError::Malformed`]'s reason for a signed payload that is not a JSON object.
+pub const NOT_AN_OBJECT: &str = "claims are not a JSON object";
+
+/// Whether the token's header says `"alg": "none"` (an unsecured JWT).
+pub fn is_unsecured(token: &str) -> bool {
+    use base64::Engine as _;
+    token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h.trim_end_matches('='))
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .is_some_and(|h| {
+            h["alg"]
+                .as_str()
+                .is_some_and(|a| a.eq_ignore_ascii_case("none"))
+        })
+}
+
 /// Verifies and mints tokens for one project.
 #[derive(Clone)]
 pub struct JwtKeys {
@@ -209,7 +235,7 @@ impl JwtKeys {
     fn decode(&self, token: &str, check_exp: bool) -> Result<Value, JwtError> {
         use jsonwebtoken::errors::ErrorKind;
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| JwtError::Malformed("token is not a well-formed JWT".into()))?;
+            .map_err(|_| JwtError::Malformed(NOT_WELL_FORMED.into()))?;
         let (decoding, validation) = if header.alg == Algorithm::HS256 {
             (&self.decoding, self.validation.clone())
         } else {
@@ -219,7 +245,7 @@ impl JwtKeys {
                 .filter(|k| k.alg == header.alg)
                 .filter(|k| header.kid.as_ref().is_none_or(|kid| *kid == k.kid));
             let Some(key) = candidates.next() else {
-                return Err(JwtError::Malformed("wrong or unsupported algorithm".into()));
+                return Err(JwtError::Malformed(UNSUPPORTED_ALGORITHM.into()));
             };
             let mut v = self.validation.clone();
             v.algorithms = vec![key.alg];
@@ -229,14 +255,14 @@ impl JwtKeys {
         validation.validate_exp = check_exp;
         match jsonwebtoken::decode::<Value>(token, decoding, &validation) {
             Ok(data) if data.claims.is_object() => Ok(data.claims),
-            Ok(_) => Err(JwtError::Malformed("claims are not a JSON object".into())),
+            Ok(_) => Err(JwtError::Malformed(NOT_AN_OBJECT.into())),
             Err(e) => Err(match e.kind() {
                 ErrorKind::InvalidSignature => JwtError::BadSignature,
                 ErrorKind::ExpiredSignature => JwtError::Expired,
-                ErrorKind::InvalidAlgorithm => {
-                    JwtError::Malformed("wrong or unsupported algorithm".into())
-                }
-                _ => JwtError::Malformed("token is not a well-formed JWT".into()),
+                ErrorKind::InvalidAlgorithm => JwtError::Malformed(UNSUPPORTED_ALGORITHM.into()),
+                // The signature checked out; its claims did not parse as an object.
+                ErrorKind::Json(_) => JwtError::Malformed(NOT_AN_OBJECT.into()),
+                _ => JwtError::Malformed(NOT_WELL_FORMED.into()),
             }),
         }
     }
