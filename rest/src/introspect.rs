@@ -120,6 +120,8 @@ LEFT JOIN pg_type rtb ON rt.typtype = 'd' AND rtb.oid = rt.typbasetype AND rtb.t
 LEFT JOIN pg_class rc ON rc.oid = COALESCE(rtb.typrelid, rt.typrelid)
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE n.nspname = ANY($1) AND p.prokind = 'f'
+  -- Trigger functions are not callable, so not endpoints (PostgREST's schema cache).
+  AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
 ORDER BY n.nspname, p.proname
 "#;
 
@@ -534,6 +536,21 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
             if matches!(mode.as_str(), "o" | "b" | "t") {
                 out_cols.push((name, ty.clone()));
             }
+        }
+        // As PostgREST's schema cache: a function is callable with named arguments only, or
+        // with one unnamed argument that takes a whole body (`bytea`, `json`, `jsonb`, `text`,
+        // `xml`); others (computed fields, which take a row) are no endpoint.
+        let unnamed: Vec<&FuncArg> = args.iter().filter(|a| a.name.is_empty()).collect();
+        let callable = match unnamed.as_slice() {
+            [] => true,
+            [a] => matches!(
+                a.data_type.as_str(),
+                "bytea" | "json" | "jsonb" | "text" | "xml"
+            ),
+            _ => false,
+        };
+        if !callable {
+            continue;
         }
         let n = args.len();
         for a in args.iter_mut().skip(n.saturating_sub(n_defaults)) {

@@ -169,7 +169,8 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
         if !c.enum_values.is_empty() {
             p.insert("enum".into(), json!(c.enum_values));
         }
-        if !c.nullable && c.default.is_none() {
+        // As PostgREST: every column that cannot be null, with a default or not.
+        if !c.nullable {
             required.push(c.name.clone());
         }
         props.insert(c.name.clone(), Value::Object(p));
@@ -212,7 +213,8 @@ pub fn document(
             let key = format!("rowFilter.{name}.{}", c.name);
             parameters.insert(
                 key.clone(),
-                json!({"name": c.name, "in": "query", "required": false, "type": "string", "format": c.data_type}),
+                // An operator and a value (`eq.5`), whatever the column's type: no format.
+                json!({"name": c.name, "in": "query", "required": false, "type": "string"}),
             );
             row_filters.push(json!({"$ref": format!("#/parameters/{key}")}));
         }
@@ -288,7 +290,12 @@ pub fn document(
             "application/vnd.pgrst.object+json;nulls=stripped",
             "application/vnd.pgrst.object+json"
         ]);
-        item.insert("post".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": {"type": "object", "required": required, "properties": props}}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}}));
+        // Swagger 2.0 wants `required` left out rather than empty.
+        let mut schema = json!({"type": "object", "properties": props});
+        if !required.is_empty() {
+            schema["required"] = json!(required);
+        }
+        item.insert("post".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": schema}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}}));
         if f.is_read_only() {
             let params: Vec<Value> = f
                 .args

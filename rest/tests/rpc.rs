@@ -148,6 +148,13 @@ async fn rpc_composite_setof_and_table_results() {
     assert_eq!(r.header("content-range"), Some("0-1/2"));
     let r = api.get("/rpc/project_rows?pname=eq.Mill").await;
     assert_eq!(r.json(), json!([{"pid": 3, "pname": "Mill"}]));
+    // Trigger functions and functions with an unnamed argument that is not a body are no
+    // endpoints, as in PostgREST (a trigger function was run and failed with 42804).
+    for f in ["touch", "twice"] {
+        let r = api.send("POST", &format!("/rpc/{f}"), &[], "{}").await;
+        assert_eq!(r.status, 404, "{f}: {}", r.body);
+        assert_eq!(r.json()["code"], "PGRST202", "{f}");
+    }
     // columns= names the arguments a body gives; its other keys are not arguments.
     let r = api
         .send(

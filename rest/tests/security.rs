@@ -395,6 +395,26 @@ async fn options_and_openapi() {
             .expect("fk note")
             .contains("<fk table='projects' column='id'/>")
     );
+    // As PostgREST's description: no empty `required` (Swagger 2.0 forbids it), every
+    // non-null column required (a default or not), row filters without a format (their value
+    // is `op.value`), no trigger functions nor functions with an unnamed non-body argument.
+    let noop = &doc["paths"]["/rpc/noop"]["post"]["parameters"][0]["schema"];
+    assert!(noop.is_object() && noop.get("required").is_none(), "{noop}");
+    assert!(
+        doc["definitions"]["items"]["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("id"))),
+        "{}",
+        doc["definitions"]["items"]
+    );
+    assert!(doc["parameters"]["rowFilter.tasks.due"].is_object());
+    assert!(
+        doc["parameters"]["rowFilter.tasks.due"]
+            .get("format")
+            .is_none()
+    );
+    assert!(doc["paths"]["/rpc/touch"].is_null());
+    assert!(doc["paths"]["/rpc/twice"].is_null());
     // A view joining two keyed tables has both keys, in its column order, every time.
     let pk = |col: &str| {
         doc["definitions"]["user_teams"]["properties"][col]["description"]

@@ -159,6 +159,8 @@ CREATE FUNCTION public.project_by_id(pid int) RETURNS public.projects LANGUAGE s
 CREATE FUNCTION public.project_rows() RETURNS TABLE(pid int, pname text) LANGUAGE sql STABLE AS $$ SELECT id, name FROM public.projects $$;
 CREATE DOMAIN public.project_row AS public.projects;
 CREATE FUNCTION public.projects_as_domain() RETURNS SETOF public.project_row LANGUAGE sql STABLE AS $$ SELECT p::public.project_row FROM public.projects p $$;
+CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE FUNCTION public.twice(int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT $1 * 2 $$;
 CREATE FUNCTION public.projects_above(id int) RETURNS SETOF public.projects LANGUAGE sql STABLE AS $$ SELECT * FROM public.projects p WHERE p.id > $1 $$;
 CREATE FUNCTION public.pad(c char, b bit, cs char[]) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT c || ':' || b::text || ':' || array_to_string(cs, '|') $$;
 CREATE FUNCTION public.project_names() RETURNS TABLE(pname text) LANGUAGE sql STABLE AS $$ SELECT name FROM public.projects ORDER BY id $$;
