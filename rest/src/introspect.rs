@@ -23,7 +23,12 @@ pub struct LoadError(#[from] tokio_postgres::Error);
 const RELATIONS_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid, 'pg_class'),
        pg_relation_is_updatable(c.oid::regclass, true),
-       a.attname::text, format_type(a.atttypid, a.atttypmod),
+       a.attname::text,
+       -- As PostgREST describes a column: a domain over a built-in type as that type.
+       CASE WHEN t.typtype = 'd'
+              AND COALESCE(bt3.typnamespace, bt2.typnamespace, bt.typnamespace) = 'pg_catalog'::regnamespace
+            THEN format_type(COALESCE(bt3.oid, bt2.oid, bt.oid), NULL)
+            ELSE format_type(a.atttypid, a.atttypmod) END,
        COALESCE(bt3.typname, bt2.typname, bt.typname, t.typname)::text,
        NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
        CASE WHEN t.typtype = 'd' AND d.adbin IS NULL THEN pg_get_expr(t.typdefaultbin, 0)

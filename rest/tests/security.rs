@@ -414,6 +414,11 @@ async fn options_and_openapi() {
             .is_none()
     );
     assert!(doc["paths"]["/rpc/touch"].is_null());
+    // A domain over a built-in type is described as that type, with its default.
+    assert_eq!(
+        doc["definitions"]["entries"]["properties"]["points"],
+        json!({"type": "integer", "format": "integer", "default": 666})
+    );
     assert!(doc["paths"]["/rpc/twice"].is_null());
     // A view joining two keyed tables has both keys, in its column order, every time.
     let pk = |col: &str| {
