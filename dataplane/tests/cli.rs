@@ -474,6 +474,37 @@ fn dev_tuning_from_the_environment_is_checked() {
 /// A `madbase serve` child, killed on drop.
 struct Serve(Child);
 
+impl Serve {
+    /// `madbase serve` in `dir` with an empty environment but for its database, secret and
+    /// address (and `config`, a settings file), logging to `log`.
+    fn start(
+        dir: &Path,
+        config: Option<&Path>,
+        db_url: &str,
+        secret: &str,
+        port: u16,
+        log: &Path,
+    ) -> Serve {
+        let out = std::fs::File::create(log).expect("log file");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve");
+        if let Some(file) = config {
+            cmd.arg("--config").arg(file);
+        }
+        Serve(
+            cmd.current_dir(dir)
+                .env_clear()
+                .env("MADBASE_DATABASE_URL", db_url)
+                .env("MADBASE_JWT_SECRET", secret)
+                .env("MADBASE_LISTEN", format!("127.0.0.1:{port}"))
+                .stdout(out.try_clone().expect("log"))
+                .stderr(out)
+                .spawn()
+                .expect("spawn madbase serve"),
+        )
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -505,20 +536,13 @@ async fn serve_rereads_its_config_file_on_reload() {
     write("db_max_rows = 2\ndb_pool_size = 4\n");
     let port = free_port();
     let log = dir.path().join("serve.log");
-    let out = std::fs::File::create(&log).expect("log file");
-    let serve = Serve(
-        Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&file)
-            .current_dir(dir.path())
-            .env_clear()
-            .env("MADBASE_DATABASE_URL", &db_url)
-            .env("MADBASE_JWT_SECRET", text("JWT_SECRET"))
-            .env("MADBASE_LISTEN", format!("127.0.0.1:{port}"))
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .spawn()
-            .expect("spawn madbase serve"),
+    let serve = Serve::start(
+        dir.path(),
+        Some(&file),
+        &db_url,
+        &text("JWT_SECRET"),
+        port,
+        &log,
     );
     let client = reqwest::Client::new();
     let rows = || async {
@@ -597,22 +621,13 @@ async fn serve_waits_for_a_database_that_is_not_there_yet() {
     let relay_port = free_port();
     let port = free_port();
     let log = dir.path().join("serve.log");
-    let out = std::fs::File::create(&log).expect("log file");
-    let _serve = Serve(
-        Command::new(BIN)
-            .arg("serve")
-            .current_dir(dir.path())
-            .env_clear()
-            .env(
-                "MADBASE_DATABASE_URL",
-                format!("{head}:{relay_port}/{path}"),
-            )
-            .env("MADBASE_JWT_SECRET", text("JWT_SECRET"))
-            .env("MADBASE_LISTEN", format!("127.0.0.1:{port}"))
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .spawn()
-            .expect("spawn madbase serve"),
+    let _serve = Serve::start(
+        dir.path(),
+        None,
+        &format!("{head}:{relay_port}/{path}"),
+        &text("JWT_SECRET"),
+        port,
+        &log,
     );
     let client = reqwest::Client::new();
     let get = |path: &'static str| {
