@@ -607,7 +607,10 @@ async fn reload(project: &ProjectContext, config: bool) {
 /// PostgREST refuses rather than taking for anonymous.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    // The scheme ends at any whitespace (`Bearer<TAB>token` too), as PostgREST reads it.
+    let (scheme, token) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((value, ""));
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
@@ -880,6 +883,23 @@ mod tests {
                 && err.contains("pgrst.db_tx_end must be"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_bearer_token_follows_any_whitespace() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::AUTHORIZATION,
+                http::HeaderValue::from_str(v).expect("header"),
+            );
+            h
+        };
+        assert_eq!(bearer(&with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&with("bearer\tabc")), Some("abc"));
+        assert_eq!(bearer(&with("Bearer")), Some(""));
+        assert_eq!(bearer(&with("Basic abc")), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
     }
 
     #[test]
