@@ -283,12 +283,36 @@ fn unb64(v: Option<&Value>, name: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| format!("`{name}` is not base64url"))
 }
 
+/// RFC 7638's thumbprint of a public EC or RSA key: a `kid` for a key given without one.
+fn thumbprint(jwk: &Value) -> Option<String> {
+    use sha2::Digest as _;
+    let text = |k: &str| jwk.get(k).and_then(Value::as_str);
+    // The required members in lexicographic order, without whitespace.
+    let canonical = match text("kty")? {
+        "EC" => format!(
+            r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+            json!(text("crv")?),
+            json!(text("x")?),
+            json!(text("y")?)
+        ),
+        "RSA" => format!(
+            r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+            json!(text("e")?),
+            json!(text("n")?)
+        ),
+        _ => return None,
+    };
+    Some(b64(&sha2::Sha256::digest(canonical.as_bytes())))
+}
+
 fn parse_jwk(jwk: &Value) -> Result<AsymmetricKey, String> {
-    let kid = jwk
-        .get("kid")
-        .and_then(Value::as_str)
-        .ok_or("missing `kid`")?
-        .to_owned();
+    // A key without `kid` (as PostgREST takes them) is named by its thumbprint; tokens without
+    // a `kid` are tried against every key of their algorithm anyway.
+    let kid = match jwk.get("kid") {
+        Some(Value::String(kid)) => kid.clone(),
+        None => thumbprint(jwk).ok_or("missing `kid`")?,
+        Some(_) => return Err("`kid` must be a string".into()),
+    };
     let marked_sign = jwk
         .get("key_ops")
         .and_then(Value::as_array)
@@ -716,6 +740,34 @@ mod tests {
             .map(|_| ())
             .expect_err("public RSA keys cannot sign");
         assert!(err.contains("no RSA private key"), "{err}");
+    }
+
+    #[test]
+    fn a_key_without_kid_is_named_by_its_thumbprint_and_verifies() {
+        // RFC 7638, section 3.1.
+        let rfc = json!({"kty": "RSA", "e": "AQAB", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"});
+        assert_eq!(
+            thumbprint(&rfc).as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
+        // Keys given without `kid` (as PostgREST takes them): the signer's private key and the
+        // verifier's public one get the same name, so the verifier finds the signer's key.
+        let mut private = generate_es256_jwk("unused");
+        private.as_object_mut().expect("jwk").remove("kid");
+        let signer = keys()
+            .with_jwks(Some(&Secret::new(json!([private.clone()]).to_string())))
+            .expect("a private key without kid");
+        let token = signer.sign_user_token(&json!({"sub": "u", "role": "authenticated"}));
+        let kid = jsonwebtoken::decode_header(&token).expect("header").kid;
+        assert_eq!(kid, thumbprint(&private));
+        let mut public = private;
+        for k in ["d", "key_ops"] {
+            public.as_object_mut().expect("jwk").remove(k);
+        }
+        let verifier = keys()
+            .with_jwks(Some(&Secret::new(json!([public]).to_string())))
+            .expect("a public key without kid");
+        assert_eq!(verifier.verify(&token).expect("verified")["sub"], "u");
     }
 
     #[test]
