@@ -42,6 +42,9 @@ pub type ViewLineage = HashMap<QualifiedName, Vec<(String, QualifiedName, String
 /// Unique column sets (PK included) of every base table.
 pub type Uniques = HashMap<QualifiedName, Vec<Vec<String>>>;
 
+/// How many ways one view may pass a key through (a bound, not a limit met in practice).
+const MAX_WAYS: usize = 16;
+
 /// Relations exposing `base`'s `cols`: the table itself when exposed, and every exposed view
 /// that passes all of them through. Returns `(relation, columns in that relation)`.
 fn exposures(
@@ -58,18 +61,28 @@ fn exposures(
         if !tables.contains_key(view) || view == base {
             continue;
         }
-        let mapped: Option<Vec<String>> = cols
-            .iter()
-            .map(|c| {
-                lineage
-                    .iter()
-                    .find(|(_, t, bc)| t == base && bc == c)
-                    .map(|(vc, _, _)| vc.clone())
-            })
-            .collect();
-        if let Some(mapped) = mapped {
-            out.push((view.clone(), mapped));
+        // Every way the view passes the columns through: a view showing a key column twice
+        // (`t1_id`, `t1_id2`) has a relationship through each, as PostgREST's.
+        let mut ways: Vec<Vec<String>> = vec![Vec::new()];
+        for c in cols {
+            let names: Vec<&String> = lineage
+                .iter()
+                .filter(|(_, t, bc)| t == base && bc == c)
+                .map(|(vc, _, _)| vc)
+                .collect();
+            ways = ways
+                .iter()
+                .flat_map(|w| {
+                    names.iter().map(move |n| {
+                        let mut w = w.clone();
+                        w.push((*n).clone());
+                        w
+                    })
+                })
+                .take(MAX_WAYS)
+                .collect();
         }
+        out.extend(ways.into_iter().map(|w| (view.clone(), w)));
     }
     out.sort();
     out

@@ -103,6 +103,15 @@ async fn embeds_through_views() {
         r.json(),
         json!([{"name": "Bob", "project_titles": [{"heading": "Mill"}]}])
     );
+    // A foreign key column shown twice by a view: a relationship through each, as PostgREST
+    // (so the bare name is ambiguous and the column hint chooses).
+    let r = api
+        .get("/task_pairs?select=id,projects!other_project_id(name)&id=eq.3")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 3, "projects": {"name": "Loom"}}]));
+    let r = api.get("/task_pairs?select=id,projects(name)").await;
+    assert_eq!(r.status, 300, "{}", r.body);
     // A junction kept private is used through its view in the API's schema, never directly.
     let r = api
         .get("/tasks?select=id,labels(name)&id=in.(1,3)&order=id&labels.order=id")

@@ -109,6 +109,8 @@ CREATE POLICY own_todos ON public.todos FOR ALL TO authenticated
 CREATE TABLE private.secrets (id int PRIMARY KEY, owner_id int REFERENCES public.users(id), value text);
 CREATE VIEW public.project_summaries AS SELECT id, name AS title, owner_id FROM public.projects;
 CREATE VIEW public.visible_secrets AS SELECT id, owner_id FROM private.secrets;
+-- A view showing a foreign key column twice has a relationship through each.
+CREATE VIEW public.task_pairs AS SELECT id, project_id, project_id AS other_project_id FROM public.tasks;
 -- A view over a view reaches the table's relationships.
 CREATE VIEW public.project_titles AS SELECT title AS heading, owner_id FROM public.project_summaries;
 -- Junctions: one kept private behind a view in the API's schema, one private only.
