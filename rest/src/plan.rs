@@ -460,11 +460,19 @@ impl<'a> Planner<'a> {
         let mut spellings = spellings.into_iter();
         // Relationships are checked before columns, as PostgREST plans them: a missing one is
         // reported (PGRST200) even when a column named beside it is missing too.
-        for item in items {
-            if let SelectItem::Embed(e) = item {
-                embed::resolve(self.cache, &relation, &e.name, e.hint.as_deref())?;
-            }
-        }
+        let resolved = items
+            .iter()
+            .filter_map(|item| match item {
+                SelectItem::Embed(e) => Some(embed::resolve(
+                    self.cache,
+                    &relation,
+                    &e.name,
+                    e.hint.as_deref(),
+                )),
+                _ => None,
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut resolved = resolved.into_iter();
         for item in items {
             match item {
                 SelectItem::Star => select.push(Out::Star),
@@ -517,7 +525,9 @@ impl<'a> Planner<'a> {
                     });
                 }
                 SelectItem::Embed(e) => {
-                    let rel = embed::resolve(self.cache, &relation, &e.name, e.hint.as_deref())?;
+                    let rel = resolved
+                        .next()
+                        .ok_or_else(|| RestError::Internal("embed not resolved".into()))?;
                     let target = self
                         .cache
                         .table(&rel.target.0, &rel.target.1)

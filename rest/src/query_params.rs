@@ -227,11 +227,17 @@ impl QueryParams {
                 }
                 continue;
             }
-            let parsed =
-                key_path(&key).and_then(|(path, field)| filter::parse_filter(path, field, &value));
-            match parsed {
+            let (path, field) = key_path(&key)?;
+            match filter::parse_filter(path, field, &value) {
                 Ok(f) => q.filters.push(f),
-                Err(_) if rpc_read => q.rpc_args.push((key, value)),
+                // Not a filter from its first character (no operator: `5`, `{a,b}`, `eq`):
+                // an argument. One whose operator was read and whose rest is malformed
+                // (`in.(1,2`) stays the filter's error, as PostgREST's parser decides.
+                Err(RestError::Parse { column, .. })
+                    if rpc_read && (column == Some(1) || !value.contains('.')) =>
+                {
+                    q.rpc_args.push((key, value))
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -303,6 +309,21 @@ mod tests {
         let q = parse("columns=%22a%22,%22b%20c%22&on_conflict=x,y").expect("ok");
         assert_eq!(q.columns, Some(vec!["a".into(), "b c".into()]));
         assert_eq!(q.on_conflict, Some(vec!["x".into(), "y".into()]));
+    }
+
+    #[test]
+    fn a_function_read_takes_filters_by_their_values() {
+        let q =
+            QueryParams::parse_rpc_read(Some("id=5&id=gt.2&name=like&tags={a,b}&limit=3"), &|k| {
+                k == "limit"
+            })
+            .expect("ok");
+        let args: Vec<&str> = q.rpc_args.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(args, ["5", "like", "{a,b}", "3"]);
+        assert_eq!(q.filters.len(), 1);
+        // An operator read and the rest malformed: the filter's own error.
+        let e = QueryParams::parse_rpc_read(Some("id=in.(1,2"), &|_| false).expect_err("bad");
+        assert_eq!(e.code(), "PGRST100");
     }
 
     #[test]

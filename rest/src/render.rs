@@ -558,16 +558,15 @@ fn render_order(sql: &mut Sql, node: &ReadNode, order: &[OrderExpr]) {
         if i > 0 {
             sql.push(", ");
         }
-        match &o.related {
-            None if o.spread_lateral.is_some() => {
-                let lat = o.spread_lateral.as_deref().unwrap_or_default();
+        match (&o.related, &o.spread_lateral) {
+            (None, Some(lat)) => {
                 sql.push(&format!(
                     "{}.{}",
                     Ident::new(lat),
                     Ident::new(&o.field.name)
                 ));
             }
-            None => {
+            (None, None) => {
                 sql.push(&value_expr(
                     node,
                     &o.field,
@@ -575,7 +574,7 @@ fn render_order(sql: &mut Sql, node: &ReadNode, order: &[OrderExpr]) {
                     o.computed.as_ref(),
                 ));
             }
-            Some(rel) => {
+            (Some(rel), _) => {
                 // A correlated lookup of the to-one row keeps the parent's row count intact.
                 let alias = format!("{}_o{i}", node.alias);
                 let a = Ident::new(&alias);
