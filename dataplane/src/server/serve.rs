@@ -91,64 +91,73 @@ pub async fn bind(addr: std::net::SocketAddr, hint: &str) -> anyhow::Result<TcpL
 
 /// The whole `serve` command.
 pub async fn serve(config: DataPlaneConfig) -> anyhow::Result<()> {
-    let mut listener = bind(config.listen, "set MADBASE_LISTEN").await?;
+    let listener = bind(config.listen, "set MADBASE_LISTEN").await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         super::shutdown::signal().await;
         let _ = stop_tx.send(true);
     });
-    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    let project = match ProjectContext::open(&config).await {
-        Ok(project) => project,
-        Err(ProjectError::Connect(e)) => {
-            // As PostgREST: a database not there yet (a cluster starting, a failover) is waited
-            // for, answering 503 meanwhile, rather than ending the process.
-            tracing::warn!(error = %e, "the database cannot be reached; retrying, answering 503 until then");
-            let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
-            let waiting = tokio::spawn(
-                axum::serve(listener, waiting_app())
-                    .with_graceful_shutdown(async move {
-                        let _ = done.await;
-                    })
-                    .into_future(),
-            );
-            let mut delay = Duration::from_secs(1);
-            let opened = loop {
-                tokio::select! {
-                    _ = stopped(stop.clone()) => break None,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                match ProjectContext::open(&config).await {
-                    Ok(project) => break Some(Ok(project)),
-                    Err(ProjectError::Connect(e)) => {
-                        tracing::warn!(error = %e, "the database cannot be reached; retrying");
-                        delay = (delay * 2).min(Duration::from_secs(32));
-                    }
-                    Err(e) => break Some(Err(e)),
-                }
-            };
-            let _ = done_tx.send(());
-            let _ = waiting.await;
-            match opened {
-                None => {
-                    tracing::info!("stopped");
-                    return Ok(());
-                }
-                Some(project) => {
-                    let project = project?;
-                    listener = bind(config.listen, "set MADBASE_LISTEN").await?;
-                    project
-                }
-            }
-        }
-        Err(e) => return Err(e.into()),
+    let Some(project) = open_when_reachable(&config, &listener, stop.clone()).await? else {
+        tracing::info!("stopped");
+        return Ok(());
     };
     tracing::info!(listen = %config.listen, project = %project.project_ref, "serving");
-    run_http(listener, Arc::new(Projects::single(project)), stopped(stop)).await?;
+    let mut stop = stop;
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    run_http(listener, Arc::new(Projects::single(project)), stopped).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the project. A database not there yet (a cluster starting, a failover) is waited for
+/// as PostgREST waits, retrying with a doubling delay while a copy of `listener` answers 503
+/// ([`waiting_app`]), rather than ending the process. `None` when stopped meanwhile.
+async fn open_when_reachable(
+    config: &DataPlaneConfig,
+    listener: &TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<Arc<ProjectContext>>> {
+    let mut delay = Duration::from_secs(1);
+    let mut waiting = None;
+    let opened = loop {
+        match ProjectContext::open(config).await {
+            Ok(project) => break Some(project),
+            Err(ProjectError::Connect(e)) => {
+                tracing::warn!(error = %e, "the database cannot be reached; retrying, answering 503 until then");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if waiting.is_none() {
+            // The same socket, so no connection is refused when the real app takes over.
+            let copy = TcpListener::from_std(listener_copy(listener)?)?;
+            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            let server = axum::serve(copy, waiting_app())
+                .with_graceful_shutdown(async move {
+                    let _ = finished.await;
+                })
+                .into_future();
+            waiting = Some((done, tokio::spawn(server)));
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break None,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(32));
+    };
+    if let Some((done, server)) = waiting {
+        let _ = done.send(());
+        let _ = server.await;
+    }
+    Ok(opened)
+}
+
+fn listener_copy(listener: &TcpListener) -> std::io::Result<std::net::TcpListener> {
+    let fd = std::os::fd::AsFd::as_fd(listener).try_clone_to_owned()?;
+    let copy = std::net::TcpListener::from(fd);
+    copy.set_nonblocking(true)?;
+    Ok(copy)
 }
 
 /// What answers while the database is awaited at start: alive, not ready, and every API
