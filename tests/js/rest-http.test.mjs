@@ -5,7 +5,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { createFixture, mb, rest } from './rest-fixture.mjs';
+import { anon, createFixture, mb, rest } from './rest-fixture.mjs';
 
 before(createFixture);
 
@@ -248,6 +248,20 @@ test('the OpenAPI document follows the privileges of the role', async () => {
   const servicePaths = await paths(mb.serviceKey);
   assert.ok(servicePaths.includes('/js_rest_vault'));
   assert.ok(servicePaths.includes('/rpc/js_rest_admin'));
+});
+
+test('getOpenApiSpec() reads the description of the exposed schema; an unknown schema is PGRST106', async () => {
+  const { data, error, status } = await anon.getOpenApiSpec();
+  assert.equal(error, null, JSON.stringify(error));
+  assert.equal(status, 200);
+  assert.equal(data.swagger, '2.0');
+  assert.ok('/js_rest_users' in data.paths);
+  assert.ok(!('/js_rest_vault' in data.paths));
+  const other = await anon.schema('js_rest_nowhere').getOpenApiSpec();
+  assert.equal(other.status, 406);
+  assert.equal(other.data, null);
+  assert.equal(other.error.code, 'PGRST106');
+  assert.match(other.error.message, /Invalid schema: js_rest_nowhere/);
 });
 
 /// Sends `raw` on one connection and returns what came back once `responses` answers arrived

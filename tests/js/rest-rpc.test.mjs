@@ -3,7 +3,8 @@
 
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { anon, createFixture, rest, service, userClient, waitForSchema } from './rest-fixture.mjs';
+import { createClient } from '@supabase/supabase-js';
+import { anon, createFixture, mb, rest, service, userClient, waitForSchema } from './rest-fixture.mjs';
 import { sql } from './harness.mjs';
 
 before(createFixture);
@@ -121,6 +122,42 @@ test('a RAISE surfaces code, message, details and hint as a 400', async () => {
   assert.equal(status, 400);
   assert.equal(data, null);
   assert.deepEqual(error, { code: 'P0001', message: 'it broke', details: 'the detail', hint: 'the hint' });
+});
+
+test('a 503 on a read is retried at once, as Retry-After: 0 asks; writes and .retry(false) are not', async () => {
+  await sql(`
+    CREATE OR REPLACE FUNCTION public.js_rest_busy(msg text) RETURNS int LANGUAGE plpgsql STABLE AS $$
+    BEGIN RAISE SQLSTATE 'PT503' USING MESSAGE = msg; END $$;
+    GRANT EXECUTE ON FUNCTION public.js_rest_busy(text) TO anon;
+  `);
+  await waitForSchema(true, 'js_rest_items', 'js_rest_busy');
+  const raw = await rest('/rpc/js_rest_busy?msg=Busy');
+  assert.equal(raw.status, 503);
+  assert.equal(raw.headers.get('retry-after'), '0');
+  // postgrest-js retries GET and HEAD on 503 up to three times, waiting what Retry-After says
+  // (without it 1, 2 then 4 s), and numbers each retry in X-Retry-Count.
+  const attempts = [];
+  const client = createClient(mb.url, mb.anonKey, {
+    auth: { persistSession: false },
+    global: {
+      fetch: (url, init) => {
+        attempts.push(new Headers(init?.headers).get('x-retry-count'));
+        return fetch(url, init);
+      },
+    },
+  });
+  const read = await client.rpc('js_rest_busy', { msg: 'Busy' }, { get: true });
+  assert.equal(read.status, 503);
+  assert.deepEqual(read.error, { code: 'PT503', message: 'Busy', details: null, hint: null });
+  assert.deepEqual(attempts, [null, '1', '2', '3']);
+  attempts.length = 0;
+  const once = await client.rpc('js_rest_busy', { msg: 'Busy' }, { get: true }).retry(false);
+  assert.equal(once.status, 503);
+  assert.deepEqual(attempts, [null]);
+  attempts.length = 0;
+  const post = await client.rpc('js_rest_busy', { msg: 'Busy' });
+  assert.equal(post.status, 503);
+  assert.deepEqual(attempts, [null]);
 });
 
 test('custom statuses keep the reason phrase PostgREST writes on the status line', async () => {
