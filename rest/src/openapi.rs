@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use http::StatusCode;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::error::RestError;
@@ -58,6 +59,100 @@ impl Visible {
             tables: names("tables"),
             functions: names("functions"),
         })
+    }
+}
+
+/// A JSON object that keeps its members in the order they were added. serde_json's `Map`
+/// sorts them by name (its `preserve_order` feature would change every object the product
+/// writes), while PostgREST lists the document's named members in an order of its own: the
+/// paths (the root, then the relations, then the functions), the parameters (the shared ones,
+/// then each relation's body and row filters), and a definition's properties in the order of
+/// the relation's columns. Members that are plain [`Value`]s (an operation, a parameter, a
+/// property) keep serde_json's name order, which carries nothing there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Object {
+    members: Vec<(String, Member)>,
+    names: HashSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Member {
+    Value(Value),
+    Object(Object),
+}
+
+impl From<Value> for Member {
+    fn from(v: Value) -> Member {
+        Member::Value(v)
+    }
+}
+
+impl From<Object> for Member {
+    fn from(o: Object) -> Member {
+        Member::Object(o)
+    }
+}
+
+impl Object {
+    /// Adds a member at the end. A name added again replaces its earlier member and moves to
+    /// the end, as the last of PostgREST's pairs with one name wins.
+    fn insert(&mut self, name: impl Into<String>, value: impl Into<Member>) {
+        let name = name.into();
+        if !self.names.insert(name.clone()) {
+            self.members.retain(|(n, _)| *n != name);
+        }
+        self.members.push((name, value.into()));
+    }
+
+    /// [`Object::insert`], chained.
+    fn with(mut self, name: impl Into<String>, value: impl Into<Member>) -> Object {
+        self.insert(name, value);
+        self
+    }
+
+    /// The names of the members, in order.
+    #[cfg(test)]
+    fn names(&self) -> Vec<&str> {
+        self.members.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// The member named `name`.
+    #[cfg(test)]
+    fn get(&self, name: &str) -> Option<&Object> {
+        self.members.iter().find_map(|(n, m)| match m {
+            Member::Object(o) if n == name => Some(o),
+            _ => None,
+        })
+    }
+
+    /// The same object as a [`Value`] (its members then in name order).
+    #[cfg(test)]
+    fn to_value(&self) -> Value {
+        Value::Object(
+            self.members
+                .iter()
+                .map(|(n, m)| {
+                    let v = match m {
+                        Member::Value(v) => v.clone(),
+                        Member::Object(o) => o.to_value(),
+                    };
+                    (n.clone(), v)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.members.len()))?;
+        for (name, member) in &self.members {
+            match member {
+                Member::Value(v) => map.serialize_entry(name, v)?,
+                Member::Object(o) => map.serialize_entry(name, o)?,
+            }
+        }
+        map.end()
     }
 }
 
@@ -126,8 +221,10 @@ fn typed(p: &mut Map<String, Value>, data_type: &str) {
     p.insert("format".into(), json!(t));
 }
 
-fn definition(t: &Table, rels: &[Relationship]) -> Value {
-    let mut props = Map::new();
+/// A relation's definition, its members in PostgREST's order and its properties in the order
+/// of the columns.
+fn definition(t: &Table, rels: &[Relationship]) -> Object {
+    let mut props = Object::default();
     let mut required = Vec::new();
     for c in &t.columns {
         let mut p = Map::new();
@@ -175,14 +272,14 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
         }
         props.insert(c.name.clone(), Value::Object(p));
     }
-    let mut d = json!({"type": "object", "properties": props});
-    if !required.is_empty() {
-        d["required"] = json!(required);
-    }
+    let mut d = Object::default();
     if let Some(desc) = &t.description {
-        d["description"] = json!(desc);
+        d.insert("description", json!(desc));
     }
-    d
+    if !required.is_empty() {
+        d.insert("required", json!(required));
+    }
+    d.with("properties", props).with("type", json!("object"))
 }
 
 /// Builds the document for `schema`, limited to `visible` when given.
@@ -191,13 +288,13 @@ pub fn document(
     schema: &str,
     visible: Option<&Visible>,
     settings: &RestSettings,
-) -> Value {
-    let mut paths = Map::new();
-    let mut definitions = Map::new();
-    let mut parameters = Map::new();
+) -> Object {
+    let mut paths = Object::default();
+    let mut definitions = Object::default();
+    let mut parameters = shared_parameters();
     paths.insert(
-        "/".into(),
-        json!({"get": {"tags": ["Introspection"], "summary": "OpenAPI description (this document)", "produces": ["application/openapi+json", "application/json"], "responses": {"200": {"description": "OK"}}}}),
+        "/",
+        Object::default().with("get", json!({"tags": ["Introspection"], "summary": "OpenAPI description (this document)", "produces": ["application/openapi+json", "application/json"], "responses": {"200": {"description": "OK"}}})),
     );
     let table_visible = |n: &str| visible.is_none_or(|v| v.tables.contains(n));
     let function_visible = |n: &str| visible.is_none_or(|v| v.functions.contains(n));
@@ -208,6 +305,10 @@ pub fn document(
     {
         let rels = cache.relationships_from(s, name);
         definitions.insert(name.clone(), definition(t, rels));
+        parameters.insert(
+            format!("body.{name}"),
+            json!({"name": name, "in": "body", "required": false, "description": name, "schema": {"$ref": format!("#/definitions/{name}")}}),
+        );
         let mut row_filters = Vec::new();
         for c in &t.columns {
             let key = format!("rowFilter.{name}.{}", c.name);
@@ -218,10 +319,6 @@ pub fn document(
             );
             row_filters.push(json!({"$ref": format!("#/parameters/{key}")}));
         }
-        parameters.insert(
-            format!("body.{name}"),
-            json!({"name": name, "in": "body", "required": false, "description": name, "schema": {"$ref": format!("#/definitions/{name}")}}),
-        );
         let refs = |names: &[&str]| -> Vec<Value> {
             names
                 .iter()
@@ -238,35 +335,36 @@ pub fn document(
             "limit",
             "preferCount",
         ]));
-        let mut item = Map::new();
-        item.insert("get".into(), json!({"tags": [name], "parameters": get_params, "responses": {"200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": format!("#/definitions/{name}")}}}, "206": {"description": "Partial Content"}}}));
+        // Operations in PostgREST's order: GET, POST, DELETE, PATCH.
+        let mut ops = vec![(
+            "get",
+            json!({"tags": [name], "parameters": get_params, "responses": {"200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": format!("#/definitions/{name}")}}}, "206": {"description": "Partial Content"}}}),
+        )];
         if t.insertable {
-            let mut p = refs(&[&format!("body.{name}"), "select", "preferPost"]);
-            p.truncate(3);
-            item.insert("post".into(), json!({"tags": [name], "parameters": p, "responses": {"201": {"description": "Created"}}}));
-        }
-        if t.updatable {
-            let mut p = row_filters.clone();
-            p.extend(refs(&[&format!("body.{name}"), "preferReturn"]));
-            item.insert("patch".into(), json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}}));
+            let p = refs(&[&format!("body.{name}"), "select", "preferPost"]);
+            ops.push(("post", json!({"tags": [name], "parameters": p, "responses": {"201": {"description": "Created"}}})));
         }
         if t.deletable {
             let mut p = row_filters.clone();
             p.extend(refs(&["preferReturn"]));
-            item.insert("delete".into(), json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}}));
+            ops.push(("delete", json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}})));
+        }
+        if t.updatable {
+            let mut p = row_filters;
+            p.extend(refs(&[&format!("body.{name}"), "preferReturn"]));
+            ops.push(("patch", json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}})));
         }
         // The table's comment: its first line the summary, the rest the description.
         if let Some(comment) = &t.description {
-            describe_operations(&mut item, comment);
+            describe_operations(&mut ops, comment);
         }
-        paths.insert(format!("/{name}"), Value::Object(item));
+        paths.insert(format!("/{name}"), path_item(ops));
     }
-    for ((s, name), overloads) in cache
+    for ((_, name), overloads) in cache
         .functions
         .iter()
         .filter(|((s, n), _)| s == schema && function_visible(n))
     {
-        let _ = s;
         let Some(f) = overloads.first() else { continue };
         let props: Map<String, Value> = f
             .args
@@ -284,7 +382,6 @@ pub fn document(
             .filter(|a| !a.has_default && !a.name.is_empty())
             .map(|a| a.name.as_str())
             .collect();
-        let mut item = Map::new();
         let produces = json!([
             "application/json",
             "application/vnd.pgrst.object+json;nulls=stripped",
@@ -295,7 +392,7 @@ pub fn document(
         if !required.is_empty() {
             schema["required"] = json!(required);
         }
-        item.insert("post".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": schema}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}}));
+        let mut ops = Vec::new();
         if f.is_read_only() {
             let params: Vec<Value> = f
                 .args
@@ -303,28 +400,13 @@ pub fn document(
                 .filter(|a| !a.name.is_empty())
                 .map(get_param)
                 .collect();
-            item.insert("get".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": params, "responses": {"200": {"description": "OK"}}}));
+            ops.push(("get", json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": params, "responses": {"200": {"description": "OK"}}})));
         }
+        ops.push(("post", json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": schema}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}})));
         if let Some(comment) = &f.description {
-            describe_operations(&mut item, comment);
+            describe_operations(&mut ops, comment);
         }
-        paths.insert(format!("/rpc/{name}"), Value::Object(item));
-    }
-    let common = json!({
-        "preferParams": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["params=single-object"]},
-        "preferReturn": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none"]},
-        "preferCount": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["count=none"]},
-        "preferPost": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none", "resolution=ignore-duplicates", "resolution=merge-duplicates"]},
-        "select": {"name": "select", "description": "Filtering Columns", "required": false, "in": "query", "type": "string"},
-        "on_conflict": {"name": "on_conflict", "description": "On Conflict", "required": false, "in": "query", "type": "string"},
-        "order": {"name": "order", "description": "Ordering", "required": false, "in": "query", "type": "string"},
-        "range": {"name": "Range", "description": "Limiting and Pagination", "required": false, "in": "header", "type": "string"},
-        "rangeUnit": {"name": "Range-Unit", "description": "Limiting and Pagination", "required": false, "default": "items", "in": "header", "type": "string"},
-        "offset": {"name": "offset", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"},
-        "limit": {"name": "limit", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"}
-    });
-    if let Value::Object(c) = common {
-        parameters.extend(c);
+        paths.insert(format!("/rpc/{name}"), path_item(ops));
     }
     // As PostgREST: the schema's comment gives the title (its first line) and description.
     let (title, description) = match cache.schema_descriptions.get(schema) {
@@ -334,37 +416,115 @@ pub fn document(
         },
         None => ("MadBase data API", "Generated from the exposed schema"),
     };
-    let mut doc = json!({
-        "swagger": "2.0",
-        "info": {"title": title, "description": description, "version": env!("CARGO_PKG_VERSION")},
-        "basePath": "/",
-        "schemes": ["http", "https"],
-        "consumes": ["application/json", "application/vnd.pgrst.object+json;nulls=stripped", "application/vnd.pgrst.object+json", "text/csv"],
-        "produces": ["application/json", "application/vnd.pgrst.object+json;nulls=stripped", "application/vnd.pgrst.object+json", "text/csv"],
-        "paths": paths,
-        "definitions": definitions,
-        "parameters": parameters,
-    });
+    let (mut schemes, mut host, mut base_path) = (json!(["http", "https"]), None, "/");
     match settings.openapi_server.as_deref() {
-        Some(path) if path.starts_with('/') => doc["basePath"] = json!(path),
+        Some(path) if path.starts_with('/') => base_path = path,
         Some(url) => {
-            if let Some((scheme, host, base)) = split_url(url) {
-                doc["schemes"] = json!([scheme]);
-                doc["host"] = json!(host);
-                doc["basePath"] = json!(base);
+            if let Some((scheme, h, base)) = split_url(url) {
+                schemes = json!([scheme]);
+                host = Some(h);
+                base_path = base;
             }
         }
         None => {}
     }
+    let media = json!([
+        "application/json",
+        "application/vnd.pgrst.object+json;nulls=stripped",
+        "application/vnd.pgrst.object+json",
+        "text/csv"
+    ]);
+    // The members in PostgREST's order.
+    let mut doc = Object::default().with("swagger", json!("2.0")).with(
+        "info",
+        json!({"title": title, "description": description, "version": env!("CARGO_PKG_VERSION")}),
+    );
+    if let Some(host) = host {
+        doc.insert("host", json!(host));
+    }
+    doc = doc
+        .with("basePath", json!(base_path))
+        .with("schemes", schemes)
+        .with("consumes", media.clone())
+        .with("produces", media)
+        .with("paths", paths)
+        .with("definitions", definitions)
+        .with("parameters", parameters);
     if settings.openapi_security_active {
         // PostgREST's `JWT`, and the API key a Supabase-style gateway asks for too.
-        doc["securityDefinitions"] = json!({
-            "JWT": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Add the token prepending \"Bearer \" (without quotes) to it"},
-            "apikey": {"type": "apiKey", "in": "header", "name": "apikey", "description": "The project's anon or service_role key"}
-        });
-        doc["security"] = json!([{"JWT": [], "apikey": []}]);
+        doc.insert(
+            "securityDefinitions",
+            json!({
+                "JWT": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Add the token prepending \"Bearer \" (without quotes) to it"},
+                "apikey": {"type": "apiKey", "in": "header", "name": "apikey", "description": "The project's anon or service_role key"}
+            }),
+        );
+        doc.insert("security", json!([{"JWT": [], "apikey": []}]));
     }
     doc
+}
+
+/// The parameters every relation's operations refer to, in PostgREST's order.
+fn shared_parameters() -> Object {
+    let mut parameters = Object::default();
+    for (key, param) in [
+        (
+            "preferParams",
+            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["params=single-object"]}),
+        ),
+        (
+            "preferReturn",
+            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none"]}),
+        ),
+        (
+            "preferCount",
+            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["count=none"]}),
+        ),
+        (
+            "preferPost",
+            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none", "resolution=ignore-duplicates", "resolution=merge-duplicates"]}),
+        ),
+        (
+            "select",
+            json!({"name": "select", "description": "Filtering Columns", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "on_conflict",
+            json!({"name": "on_conflict", "description": "On Conflict", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "order",
+            json!({"name": "order", "description": "Ordering", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "range",
+            json!({"name": "Range", "description": "Limiting and Pagination", "required": false, "in": "header", "type": "string"}),
+        ),
+        (
+            "rangeUnit",
+            json!({"name": "Range-Unit", "description": "Limiting and Pagination", "required": false, "default": "items", "in": "header", "type": "string"}),
+        ),
+        (
+            "offset",
+            json!({"name": "offset", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "limit",
+            json!({"name": "limit", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"}),
+        ),
+    ] {
+        parameters.insert(key, param);
+    }
+    parameters
+}
+
+/// A path's operations, in the order given.
+fn path_item(ops: Vec<(&str, Value)>) -> Object {
+    let mut item = Object::default();
+    for (method, op) in ops {
+        item.insert(method, op);
+    }
+    item
 }
 
 /// `https://host:port/path` as its scheme, host (with the port) and path (`/` when none).
@@ -407,10 +567,12 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
         None
     };
     let doc = document(ctx.cache, &ctx.schema, visible.as_ref(), ctx.settings);
+    let body = serde_json::to_string(&doc)
+        .map_err(|e| RestError::Internal(format!("OpenAPI document: {e}")))?;
     Ok(ctx.finish(RestResponse::new(
         StatusCode::OK,
         "application/openapi+json; charset=utf-8",
-        doc.to_string(),
+        body,
     )))
 }
 
@@ -440,33 +602,35 @@ fn get_param(a: &crate::schema_cache::FuncArg) -> Value {
 
 /// Gives every operation of a path PostgREST's summary and description from a comment: its
 /// first line, and the rest without the newlines that start it (left out when empty).
-fn describe_operations(item: &mut Map<String, Value>, comment: &str) {
+fn describe_operations(ops: &mut [(&str, Value)], comment: &str) {
     let (summary, rest) = comment.split_once('\n').unwrap_or((comment, ""));
     let description = rest.trim_start_matches('\n');
-    for op in item.values_mut() {
+    for (_, op) in ops {
         op["summary"] = json!(summary);
         if !description.is_empty() {
             op["description"] = json!(description);
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::tests::sample_cache;
+    use crate::schema_cache::{FuncArg, Function, ReturnKind};
 
     #[test]
     fn only_visible_relations_and_functions_are_described() {
         let cache = sample_cache();
         let settings = RestSettings::default();
-        let all = document(&cache, "public", None, &settings);
+        let all = document(&cache, "public", None, &settings).to_value();
         assert!(all["paths"]["/users"].is_object());
         assert!(all["paths"]["/projects"].is_object());
         let visible = Visible {
             tables: HashSet::from(["users".to_string()]),
             functions: HashSet::new(),
         };
-        let some = document(&cache, "public", Some(&visible), &settings);
+        let some = document(&cache, "public", Some(&visible), &settings).to_value();
         assert!(some["paths"]["/users"].is_object());
         assert!(some["paths"]["/projects"].is_null());
         assert!(some["definitions"]["projects"].is_null());
@@ -478,6 +642,131 @@ mod tests {
                 functions: HashSet::from(["f".to_string(), "g".to_string()]),
             }
         );
+    }
+
+    /// A function `name(args)` of `public`, stable unless `volatile`.
+    fn function(name: &str, args: &[(&str, &str)], volatile: bool) -> Function {
+        Function {
+            schema: "public".into(),
+            name: name.into(),
+            args: args
+                .iter()
+                .map(|(n, t)| FuncArg {
+                    name: (*n).into(),
+                    data_type: (*t).into(),
+                    has_default: false,
+                    variadic: false,
+                })
+                .collect(),
+            return_type: "integer".into(),
+            returns: ReturnKind::Scalar,
+            returns_set: false,
+            volatility: if volatile { 'v' } else { 's' },
+            description: None,
+            isolation: None,
+            config: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn members_come_in_postgrest_order_and_properties_in_column_order() {
+        let mut cache = sample_cache();
+        if let Some(users) = cache.tables.get_mut(&("public".into(), "users".into())) {
+            users.description = Some("People".into());
+            users.columns[1].nullable = false;
+        }
+        cache.functions.insert(
+            ("public".into(), "a_function".into()),
+            vec![function(
+                "a_function",
+                &[("z", "integer"), ("a", "text")],
+                false,
+            )],
+        );
+        let doc = document(&cache, "public", None, &RestSettings::default());
+        assert_eq!(
+            doc.names(),
+            [
+                "swagger",
+                "info",
+                "basePath",
+                "schemes",
+                "consumes",
+                "produces",
+                "paths",
+                "definitions",
+                "parameters"
+            ]
+        );
+        let member = |path: &[&str]| path.iter().try_fold(&doc, |o, n| o.get(n)).expect("member");
+        // The root, the relations, then the functions.
+        assert_eq!(
+            member(&["paths"]).names(),
+            [
+                "/",
+                "/members",
+                "/projects",
+                "/tasks",
+                "/teams",
+                "/users",
+                "/rpc/a_function"
+            ]
+        );
+        assert_eq!(
+            member(&["paths", "/users"]).names(),
+            ["get", "post", "delete", "patch"]
+        );
+        assert_eq!(
+            member(&["paths", "/rpc/a_function"]).names(),
+            ["get", "post"]
+        );
+        let users = member(&["definitions", "users", "properties"]);
+        assert_eq!(users.names(), ["id", "name", "manager_id", "data"]);
+        assert_eq!(
+            member(&["definitions", "users"]).names(),
+            ["description", "required", "properties", "type"]
+        );
+        // Written in that order too, which a `Value` would not keep.
+        let text = serde_json::to_string(users).expect("serializes");
+        let at = |name: &str| text.find(&format!("\"{name}\":")).expect(name);
+        assert!(
+            at("id") < at("name") && at("name") < at("manager_id") && at("manager_id") < at("data"),
+            "{text}"
+        );
+        let parameters = member(&["parameters"]).names();
+        assert_eq!(
+            parameters[..14],
+            [
+                "preferParams",
+                "preferReturn",
+                "preferCount",
+                "preferPost",
+                "select",
+                "on_conflict",
+                "order",
+                "range",
+                "rangeUnit",
+                "offset",
+                "limit",
+                "body.members",
+                "rowFilter.members.user_id",
+                "rowFilter.members.team_id"
+            ]
+        );
+        assert_eq!(
+            parameters[parameters.len() - 5..],
+            [
+                "body.users",
+                "rowFilter.users.id",
+                "rowFilter.users.name",
+                "rowFilter.users.manager_id",
+                "rowFilter.users.data"
+            ]
+        );
+        let mut twice = Object::default().with("a", json!(1)).with("b", json!(2));
+        twice.insert("a", json!(3));
+        assert_eq!(twice.names(), ["b", "a"]);
+        assert_eq!(twice.to_value(), json!({"a": 3, "b": 2}));
     }
 
     #[test]
@@ -524,24 +813,24 @@ mod tests {
 
     #[test]
     fn comments_give_operations_a_summary_and_a_description_as_in_postgrest() {
-        let mut item = Map::new();
-        item.insert("get".into(), json!({"tags": ["t"]}));
-        item.insert("post".into(), json!({"tags": ["t"]}));
+        let mut item = vec![
+            ("get", json!({"tags": ["t"]})),
+            ("post", json!({"tags": ["t"]})),
+        ];
         describe_operations(&mut item, "Clients summary\n\nClients description\nmore");
-        for op in item.values() {
+        for (_, op) in &item {
             assert_eq!(op["summary"], "Clients summary");
             assert_eq!(op["description"], "Clients description\nmore");
         }
-        let mut item = Map::new();
-        item.insert("post".into(), json!({}));
+        let mut item = vec![("post", json!({}))];
         describe_operations(&mut item, "Only a summary");
-        assert_eq!(item["post"], json!({"summary": "Only a summary"}));
+        assert_eq!(item[0].1, json!({"summary": "Only a summary"}));
     }
 
     #[test]
     fn the_server_the_security_and_the_schema_comment_shape_the_header() {
         let mut cache = sample_cache();
-        let plain = document(&cache, "public", None, &RestSettings::default());
+        let plain = document(&cache, "public", None, &RestSettings::default()).to_value();
         assert_eq!(plain["basePath"], "/");
         assert!(plain["host"].is_null());
         assert!(plain["securityDefinitions"].is_null());
@@ -555,7 +844,7 @@ mod tests {
             openapi_security_active: true,
             ..RestSettings::default()
         };
-        let doc = document(&cache, "public", None, &settings);
+        let doc = document(&cache, "public", None, &settings).to_value();
         assert_eq!(doc["schemes"], json!(["https"]));
         assert_eq!(doc["host"], "api.example.com:8443");
         assert_eq!(doc["basePath"], "/rest/v1");
@@ -570,14 +859,14 @@ mod tests {
             openapi_server: Some("http://localhost:3000".into()),
             ..RestSettings::default()
         };
-        let doc = document(&cache, "public", None, &root);
+        let doc = document(&cache, "public", None, &root).to_value();
         assert_eq!(doc["basePath"], "/");
         assert_eq!(doc["host"], "localhost:3000");
         let relative = RestSettings {
             openapi_server: Some("/rest/v1".into()),
             ..RestSettings::default()
         };
-        let doc = document(&cache, "public", None, &relative);
+        let doc = document(&cache, "public", None, &relative).to_value();
         assert_eq!(doc["basePath"], "/rest/v1");
         assert!(doc["host"].is_null(), "the serving host");
         assert_eq!(doc["schemes"], json!(["http", "https"]));

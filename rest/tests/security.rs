@@ -437,6 +437,128 @@ async fn options_and_openapi() {
     assert_eq!(r.json()["info"]["title"], "MadBase data API");
 }
 
+/// The names of the object at `path` in the JSON text `body`, in the order they are written
+/// (`Value` sorts them).
+fn names_in_order(body: &str, path: &[&str]) -> Vec<String> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct At<'a>(&'a [&'a str]);
+    impl<'de> DeserializeSeed<'de> for At<'_> {
+        type Value = Option<Vec<String>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for At<'_> {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let (mut names, mut found) = (Vec::new(), None);
+            while let Some(name) = map.next_key::<String>()? {
+                match self.0.split_first() {
+                    Some((first, rest)) if *first == name => {
+                        found = map.next_value_seed(At(rest))?;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                names.push(name);
+            }
+            Ok(if self.0.is_empty() {
+                Some(names)
+            } else {
+                found
+            })
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(body);
+    At(path)
+        .deserialize(&mut d)
+        .expect("JSON")
+        .unwrap_or_else(|| panic!("no object at {path:?}"))
+}
+
+#[tokio::test]
+async fn openapi_lists_columns_paths_and_parameters_in_postgrest_order() {
+    let api = Api::new().await;
+    let r = api.get("/").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A relation's properties and row filters in the order of its columns, as PostgREST.
+    let columns = ["id", "project_id", "title", "status", "tags", "meta", "due"];
+    assert_eq!(
+        names_in_order(&r.body, &["definitions", "tasks", "properties"]),
+        columns
+    );
+    let parameters = names_in_order(&r.body, &["parameters"]);
+    let tasks: Vec<String> = std::iter::once("body.tasks".to_string())
+        .chain(columns.iter().map(|c| format!("rowFilter.tasks.{c}")))
+        .collect();
+    let at = parameters
+        .iter()
+        .position(|p| p == "body.tasks")
+        .expect("body.tasks");
+    assert_eq!(parameters[at..at + tasks.len()], tasks);
+    // The shared parameters first, in PostgREST's order.
+    assert_eq!(
+        parameters[..11],
+        [
+            "preferParams",
+            "preferReturn",
+            "preferCount",
+            "preferPost",
+            "select",
+            "on_conflict",
+            "order",
+            "range",
+            "rangeUnit",
+            "offset",
+            "limit"
+        ]
+    );
+    // The root, then every relation, then every function.
+    let paths = names_in_order(&r.body, &["paths"]);
+    assert_eq!(paths[0], "/");
+    let first_rpc = paths.iter().position(|p| p.starts_with("/rpc/"));
+    let first_rpc = first_rpc.expect("functions");
+    assert!(
+        paths[first_rpc..].iter().all(|p| p.starts_with("/rpc/"))
+            && paths.contains(&"/users".to_string()),
+        "{paths:?}"
+    );
+    assert_eq!(
+        names_in_order(&r.body, &["paths", "/tasks"]),
+        ["get", "post", "delete", "patch"]
+    );
+    assert_eq!(
+        names_in_order(&r.body, &[])[..3],
+        ["swagger", "info", "basePath"]
+    );
+}
+
 #[tokio::test]
 async fn openapi_mode_ignores_privileges_or_turns_the_root_off() {
     let ignoring = Api::with(RestSettings {
