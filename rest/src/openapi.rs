@@ -468,21 +468,21 @@ pub fn document(
 fn shared_parameters() -> Object {
     let mut parameters = Object::default();
     for (key, param) in [
-        (
-            "preferParams",
-            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["params=single-object"]}),
-        ),
+        ("preferParams", prefer(&[])),
         (
             "preferReturn",
-            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none"]}),
+            prefer(&["return=representation", "return=minimal", "return=none"]),
         ),
-        (
-            "preferCount",
-            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["count=none"]}),
-        ),
+        ("preferCount", prefer(&["count=none"])),
         (
             "preferPost",
-            json!({"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none", "resolution=ignore-duplicates", "resolution=merge-duplicates"]}),
+            prefer(&[
+                "return=representation",
+                "return=minimal",
+                "return=none",
+                "resolution=ignore-duplicates",
+                "resolution=merge-duplicates",
+            ]),
         ),
         (
             "select",
@@ -516,6 +516,16 @@ fn shared_parameters() -> Object {
         parameters.insert(key, param);
     }
     parameters
+}
+
+/// A `Prefer` header parameter as PostgREST describes it: "Preference", and the values it
+/// lists, if any (none for the functions' `preferParams`).
+fn prefer(values: &[&str]) -> Value {
+    let mut p = json!({"name": "Prefer", "description": "Preference", "in": "header", "required": false, "type": "string"});
+    if !values.is_empty() {
+        p["enum"] = json!(values);
+    }
+    p
 }
 
 /// A path's operations, in the order given.
@@ -767,6 +777,24 @@ mod tests {
         twice.insert("a", json!(3));
         assert_eq!(twice.names(), ["b", "a"]);
         assert_eq!(twice.to_value(), json!({"a": 3, "b": 2}));
+    }
+
+    #[test]
+    fn prefer_parameters_are_a_described_preference_as_in_postgrest() {
+        let doc = document(&sample_cache(), "public", None, &RestSettings::default()).to_value();
+        assert_eq!(
+            doc["parameters"]["preferParams"],
+            json!({"name": "Prefer", "description": "Preference", "in": "header", "required": false, "type": "string"})
+        );
+        assert_eq!(
+            doc["parameters"]["preferCount"],
+            json!({"name": "Prefer", "description": "Preference", "in": "header", "required": false, "type": "string", "enum": ["count=none"]})
+        );
+        for (name, values) in [("preferReturn", 3), ("preferPost", 5)] {
+            let p = &doc["parameters"][name];
+            assert_eq!(p["description"], "Preference", "{name}");
+            assert_eq!(p["enum"].as_array().map(Vec::len), Some(values), "{name}");
+        }
     }
 
     #[test]
