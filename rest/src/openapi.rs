@@ -312,11 +312,14 @@ pub fn document(
         let mut row_filters = Vec::new();
         for c in &t.columns {
             let key = format!("rowFilter.{name}.{}", c.name);
-            parameters.insert(
-                key.clone(),
-                // An operator and a value (`eq.5`), whatever the column's type: no format.
-                json!({"name": c.name, "in": "query", "required": false, "type": "string"}),
-            );
+            // An operator and a value (`eq.5`), whatever the column's type: no format. As
+            // PostgREST, the column's comment describes it (without the key notes).
+            let mut filter =
+                json!({"name": c.name, "in": "query", "required": false, "type": "string"});
+            if let Some(d) = &c.description {
+                filter["description"] = json!(d);
+            }
+            parameters.insert(key.clone(), filter);
             row_filters.push(json!({"$ref": format!("#/parameters/{key}")}));
         }
         let refs = |names: &[&str]| -> Vec<Value> {

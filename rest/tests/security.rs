@@ -413,6 +413,20 @@ async fn options_and_openapi() {
             .get("format")
             .is_none()
     );
+    // A column's comment describes its row filter too, without the key notes.
+    assert_eq!(
+        doc["parameters"]["rowFilter.tasks.title"],
+        json!({"name": "title", "description": "What to do", "in": "query", "required": false, "type": "string"})
+    );
+    assert_eq!(
+        doc["definitions"]["tasks"]["properties"]["title"]["description"],
+        "What to do"
+    );
+    assert!(
+        doc["parameters"]["rowFilter.tasks.id"]
+            .get("description")
+            .is_none()
+    );
     assert!(doc["paths"]["/rpc/touch"].is_null());
     // A domain over a built-in type is described as that type, with its default.
     assert_eq!(

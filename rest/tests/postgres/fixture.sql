@@ -39,6 +39,7 @@ CREATE TABLE public.tasks (
   meta jsonb,
   due date
 );
+COMMENT ON COLUMN public.tasks.title IS 'What to do';
 
 CREATE TABLE public.teams (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE public.members (
