@@ -390,10 +390,14 @@ pub fn document(
             "application/vnd.pgrst.object+json;nulls=stripped",
             "application/vnd.pgrst.object+json"
         ]);
-        // Swagger 2.0 wants `required` left out rather than empty.
+        // Swagger 2.0 wants `required` left out rather than empty. As PostgREST, the whole
+        // comment describes the body.
         let mut schema = json!({"type": "object", "properties": props});
         if !required.is_empty() {
             schema["required"] = json!(required);
+        }
+        if let Some(d) = &f.description {
+            schema["description"] = json!(d);
         }
         let mut ops = Vec::new();
         if f.is_read_only() {

@@ -427,6 +427,25 @@ async fn options_and_openapi() {
             .get("description")
             .is_none()
     );
+    // A function's comment: its first line the operations' summary, the rest their
+    // description, the whole the body's.
+    let add = &doc["paths"]["/rpc/add"]["post"];
+    assert_eq!(
+        (&add["summary"], &add["description"]),
+        (&json!("Adds two numbers"), &json!("b defaults to 0"))
+    );
+    assert_eq!(
+        add["parameters"][0]["schema"],
+        json!({
+            "description": "Adds two numbers\n\nb defaults to 0",
+            "type": "object",
+            "properties": {
+                "a": {"format": "integer", "type": "integer"},
+                "b": {"format": "integer", "type": "integer"}
+            },
+            "required": ["a"]
+        })
+    );
     assert!(doc["paths"]["/rpc/touch"].is_null());
     // A domain over a built-in type is described as that type, with its default.
     assert_eq!(
