@@ -14,7 +14,7 @@ use crate::error::RestError;
 use crate::execute::Connection;
 use crate::request::{Ctx, OpenApiMode, RestSettings};
 use crate::response::RestResponse;
-use crate::schema_cache::{Relationship, SchemaCache, Table};
+use crate::schema_cache::{Cardinality, Relationship, SchemaCache, Table, TableKind};
 use crate::sql::Sql;
 
 /// What the request's role may use in one schema; `None` in [`document`] shows everything.
@@ -221,9 +221,38 @@ fn typed(p: &mut Map<String, Value>, data_type: &str) {
     p.insert("format".into(), json!(t));
 }
 
+/// The key a column's note names, as PostgREST finds it: the first relationship that goes
+/// through that column alone with the key on this side (many-to-one, or one-to-one from the
+/// table holding the key), to a relation of the same schema, tables before views.
+fn foreign_key<'a>(
+    cache: &SchemaCache,
+    t: &Table,
+    rels: &'a [Relationship],
+    column: &str,
+) -> Option<&'a Relationship> {
+    let is_view = |r: &Relationship| {
+        cache.tables.get(&r.target).is_some_and(|target| {
+            matches!(target.kind, TableKind::View | TableKind::MaterializedView)
+        })
+    };
+    rels.iter()
+        .filter(|r| {
+            matches!(
+                r.cardinality,
+                Cardinality::ManyToOne
+                    | Cardinality::OneToOne {
+                        origin_holds_fk: true
+                    }
+            ) && r.target.0 == t.schema
+                && r.columns.len() == 1
+                && r.columns[0].0 == column
+        })
+        .min_by_key(|r| is_view(r))
+}
+
 /// A relation's definition, its members in PostgREST's order and its properties in the order
 /// of the columns.
-fn definition(t: &Table, rels: &[Relationship]) -> Object {
+fn definition(cache: &SchemaCache, t: &Table, rels: &[Relationship]) -> Object {
     let mut props = Object::default();
     let mut required = Vec::new();
     for c in &t.columns {
@@ -233,10 +262,7 @@ fn definition(t: &Table, rels: &[Relationship]) -> Object {
         if t.pk.contains(&c.name) {
             notes.push("This is a Primary Key.<pk/>".to_string());
         }
-        for r in rels
-            .iter()
-            .filter(|r| r.is_to_one() && r.columns.len() == 1 && r.columns[0].0 == c.name)
-        {
+        if let Some(r) = foreign_key(cache, t, rels, &c.name) {
             notes.push(format!(
                 "This is a Foreign Key to `{}.{}`.<fk table='{}' column='{}'/>",
                 r.target.1, r.columns[0].1, r.target.1, r.columns[0].1
@@ -304,7 +330,7 @@ pub fn document(
         .filter(|((s, n), _)| s == schema && table_visible(n))
     {
         let rels = cache.relationships_from(s, name);
-        definitions.insert(name.clone(), definition(t, rels));
+        definitions.insert(name.clone(), definition(cache, t, rels));
         parameters.insert(
             format!("body.{name}"),
             json!({"name": name, "in": "body", "required": false, "description": name, "schema": {"$ref": format!("#/definitions/{name}")}}),
@@ -811,6 +837,57 @@ mod tests {
             assert_eq!(p["description"], "Preference", "{name}");
             assert_eq!(p["enum"].as_array().map(Vec::len), Some(values), "{name}");
         }
+    }
+
+    #[test]
+    fn a_column_notes_one_key_held_on_its_side_in_its_schema_tables_first() {
+        let mut cache = sample_cache();
+        let users = ("public".to_string(), "users".to_string());
+        let mut view = cache.tables[&users].clone();
+        view.name = "people".into();
+        view.kind = TableKind::View;
+        cache
+            .tables
+            .insert(("public".into(), "people".into()), view);
+        let to = |schema: &str, name: &str, cardinality: Cardinality, column: &str| Relationship {
+            origin: users.clone(),
+            target: (schema.into(), name.into()),
+            cardinality,
+            constraint: "c".into(),
+            columns: vec![(column.into(), "id".into())],
+        };
+        let rels = cache.relationships.entry(users.clone()).or_default();
+        // Before the self-reference: one in another schema, one to a view, and a one-to-one
+        // whose key is on the other side.
+        rels.insert(
+            0,
+            to("other", "users", Cardinality::ManyToOne, "manager_id"),
+        );
+        rels.insert(
+            1,
+            to("public", "people", Cardinality::ManyToOne, "manager_id"),
+        );
+        rels.insert(
+            2,
+            to(
+                "public",
+                "people",
+                Cardinality::OneToOne {
+                    origin_holds_fk: false,
+                },
+                "id",
+            ),
+        );
+        let doc = document(&cache, "public", None, &RestSettings::default()).to_value();
+        let props = &doc["definitions"]["users"]["properties"];
+        assert_eq!(
+            props["manager_id"]["description"],
+            "Note:\nThis is a Foreign Key to `users.id`.<fk table='users' column='id'/>"
+        );
+        assert_eq!(
+            props["id"]["description"],
+            "Note:\nThis is a Primary Key.<pk/>"
+        );
     }
 
     #[test]

@@ -389,11 +389,38 @@ async fn options_and_openapi() {
         doc["definitions"]["tasks"]["properties"]["status"]["enum"],
         json!(["open", "closed"])
     );
-    assert!(
-        doc["definitions"]["tasks"]["properties"]["project_id"]["description"]
-            .as_str()
-            .expect("fk note")
-            .contains("<fk table='projects' column='id'/>")
+    // One key note per column, as PostgREST: from the side holding the key (a one-to-one
+    // seen from its other side is none), to a table before a view over it.
+    let note = |table: &str, column: &str| {
+        doc["definitions"][table]["properties"][column]
+            .get("description")
+            .cloned()
+    };
+    let fk = |t: &str, c: &str| {
+        format!("This is a Foreign Key to `{t}.{c}`.<fk table='{t}' column='{c}'/>")
+    };
+    assert_eq!(
+        note("tasks", "project_id"),
+        Some(json!(format!("Note:\n{}", fk("projects", "id"))))
+    );
+    assert_eq!(
+        note("users", "manager_id"),
+        Some(json!(format!("Note:\n{}", fk("users", "id"))))
+    );
+    assert_eq!(
+        note("users", "id"),
+        Some(json!("Note:\nThis is a Primary Key.<pk/>"))
+    );
+    assert_eq!(
+        note("profiles", "user_id"),
+        Some(json!(format!(
+            "Note:\nThis is a Primary Key.<pk/>\n{}",
+            fk("users", "id")
+        )))
+    );
+    assert_eq!(
+        note("visible_secrets", "owner_id"),
+        Some(json!(format!("Note:\n{}", fk("users", "id"))))
     );
     // As PostgREST's description: no empty `required` (Swagger 2.0 forbids it), every
     // non-null column required (a default or not), row filters without a format (their value
