@@ -369,16 +369,13 @@ pub fn document(
             "get",
             json!({"tags": [name], "parameters": get_params, "responses": {"200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": format!("#/definitions/{name}")}}}, "206": {"description": "Partial Content"}}}),
         )];
-        if t.insertable {
+        // As PostgREST: a relation that takes any write is described with all three.
+        if t.insertable || t.updatable || t.deletable {
             let p = refs(&[&format!("body.{name}"), "select", "preferPost"]);
             ops.push(("post", json!({"tags": [name], "parameters": p, "responses": {"201": {"description": "Created"}}})));
-        }
-        if t.deletable {
             let mut p = row_filters.clone();
             p.extend(refs(&["preferReturn"]));
             ops.push(("delete", json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}})));
-        }
-        if t.updatable {
             let mut p = row_filters;
             p.extend(refs(&[&format!("body.{name}"), "preferReturn"]));
             ops.push(("patch", json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}})));
@@ -888,6 +885,36 @@ mod tests {
             props["id"]["description"],
             "Note:\nThis is a Primary Key.<pk/>"
         );
+    }
+
+    #[test]
+    fn a_relation_taking_any_write_is_described_with_every_write_as_in_postgrest() {
+        let mut cache = sample_cache();
+        let users = ("public".to_string(), "users".to_string());
+        let methods = |cache: &SchemaCache| {
+            let doc = document(cache, "public", None, &RestSettings::default());
+            let paths = doc.get("paths").expect("paths");
+            let users = paths.get("/users").expect("/users");
+            users
+                .names()
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+        };
+        for (insertable, updatable, deletable) in [
+            (true, false, false),
+            (false, true, false),
+            (false, false, true),
+        ] {
+            if let Some(t) = cache.tables.get_mut(&users) {
+                (t.insertable, t.updatable, t.deletable) = (insertable, updatable, deletable);
+            }
+            assert_eq!(methods(&cache), ["get", "post", "delete", "patch"]);
+        }
+        if let Some(t) = cache.tables.get_mut(&users) {
+            (t.insertable, t.updatable, t.deletable) = (false, false, false);
+        }
+        assert_eq!(methods(&cache), ["get"]);
     }
 
     #[test]
