@@ -14,7 +14,7 @@ use crate::error::RestError;
 use crate::execute::Connection;
 use crate::request::{Ctx, OpenApiMode, RestSettings};
 use crate::response::RestResponse;
-use crate::schema_cache::{Cardinality, Relationship, SchemaCache, Table, TableKind};
+use crate::schema_cache::{Cardinality, Function, Relationship, SchemaCache, Table, TableKind};
 use crate::sql::Sql;
 
 /// What the request's role may use in one schema; `None` in [`document`] shows everything.
@@ -308,6 +308,32 @@ fn definition(cache: &SchemaCache, t: &Table, rels: &[Relationship]) -> Object {
     d.with("properties", props).with("type", json!("object"))
 }
 
+/// The overload of a function PostgREST describes (one path holds one): the last of its list,
+/// which it sorts by the number of arguments, then by comment, then by the arguments (name,
+/// type, whether required, whether variadic).
+fn described_overload(overloads: &[Function]) -> Option<&Function> {
+    fn args(f: &Function) -> Vec<(&str, &str, bool, bool)> {
+        f.args
+            .iter()
+            .map(|a| {
+                (
+                    a.name.as_str(),
+                    a.data_type.as_str(),
+                    !a.has_default,
+                    a.variadic,
+                )
+            })
+            .collect()
+    }
+    overloads.iter().max_by(|a, b| {
+        a.args
+            .len()
+            .cmp(&b.args.len())
+            .then_with(|| a.description.cmp(&b.description))
+            .then_with(|| args(a).cmp(&args(b)))
+    })
+}
+
 /// Builds the document for `schema`, limited to `visible` when given.
 pub fn document(
     cache: &SchemaCache,
@@ -391,7 +417,9 @@ pub fn document(
         .iter()
         .filter(|((s, n), _)| s == schema && function_visible(n))
     {
-        let Some(f) = overloads.first() else { continue };
+        let Some(f) = described_overload(overloads) else {
+            continue;
+        };
         let props: Map<String, Value> = f
             .args
             .iter()
@@ -665,7 +693,7 @@ fn describe_operations(ops: &mut [(&str, Value)], comment: &str) {
 mod tests {
     use super::*;
     use crate::plan::tests::sample_cache;
-    use crate::schema_cache::{FuncArg, Function, ReturnKind};
+    use crate::schema_cache::{FuncArg, ReturnKind};
 
     #[test]
     fn only_visible_relations_and_functions_are_described() {
@@ -915,6 +943,50 @@ mod tests {
             (t.insertable, t.updatable, t.deletable) = (false, false, false);
         }
         assert_eq!(methods(&cache), ["get"]);
+    }
+
+    #[test]
+    fn an_overloaded_function_is_described_by_postgrest_s_last_overload() {
+        let mut cache = sample_cache();
+        let mut commented = function("multi", &[("", "text")], false);
+        commented.description = Some("Text".into());
+        cache.functions.insert(
+            ("public".into(), "multi".into()),
+            vec![
+                function("multi", &[], true),
+                function("multi", &[("x", "integer"), ("y", "integer")], false),
+                function("multi", &[("", "text")], false),
+            ],
+        );
+        cache.functions.insert(
+            ("public".into(), "single".into()),
+            vec![
+                function("single", &[("", "text")], false),
+                commented,
+                function("single", &[("", "bytea")], false),
+            ],
+        );
+        let doc = document(&cache, "public", None, &RestSettings::default()).to_value();
+        // The most arguments.
+        let multi = &doc["paths"]["/rpc/multi"];
+        assert_eq!(
+            multi["post"]["parameters"][0]["schema"]["required"],
+            json!(["x", "y"])
+        );
+        assert!(multi["get"].is_object());
+        // As many: a comment after none.
+        assert_eq!(doc["paths"]["/rpc/single"]["post"]["summary"], "Text");
+        let mut cache = sample_cache();
+        cache.functions.insert(
+            ("public".into(), "single".into()),
+            vec![
+                function("single", &[("", "bytea")], false),
+                function("single", &[("", "text")], true),
+            ],
+        );
+        // Then by the arguments: `text` after `bytea`.
+        let doc = document(&cache, "public", None, &RestSettings::default()).to_value();
+        assert!(doc["paths"]["/rpc/single"]["get"].is_null());
     }
 
     #[test]

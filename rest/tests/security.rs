@@ -473,6 +473,14 @@ async fn options_and_openapi() {
             "required": ["a"]
         })
     );
+    // One overload describes a function, PostgREST's: the one with the most arguments.
+    assert_eq!(
+        doc["paths"]["/rpc/multi"]["get"]["parameters"],
+        json!([
+            {"name": "x", "in": "query", "required": true, "type": "integer", "format": "integer"},
+            {"name": "y", "in": "query", "required": true, "type": "integer", "format": "integer"}
+        ])
+    );
     assert!(doc["paths"]["/rpc/touch"].is_null());
     // A domain over a built-in type is described as that type, with its default.
     assert_eq!(
