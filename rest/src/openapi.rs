@@ -603,14 +603,38 @@ fn path_item(ops: Vec<(&str, Value)>) -> Object {
     item
 }
 
-/// `https://host:port/path` as its scheme, host (with the port) and path (`/` when none).
-fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+/// `https://host:port/path` as PostgREST's `openapi-server-proxy-uri` gives it: the scheme in
+/// lower case, the host always with a port (the scheme's, 80 or 443, when the URL has none),
+/// and the path (`/` when none) without a query or fragment.
+fn split_url(url: &str) -> Option<(String, String, &str)> {
     let (scheme, rest) = url.split_once("://")?;
-    let (host, path) = match rest.find('/') {
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = match rest.find(['/', '?', '#']) {
         Some(i) => rest.split_at(i),
-        None => (rest, "/"),
+        None => (rest, ""),
+    };
+    let path = match path.find(['?', '#']) {
+        Some(i) => &path[..i],
+        None => path,
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // A port follows the last colon, unless that colon is inside an IPv6 address.
+    let port = host
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .map(|(h, p)| (h, p.parse::<u16>().ok()));
+    let host = match port {
+        Some((h, Some(p))) => format!("{h}:{p}"),
+        Some((h, None)) => format!("{h}:{}", default_port(&scheme)),
+        None => format!("{host}:{}", default_port(&scheme)),
     };
     Some((scheme, host, path))
+}
+
+/// A scheme's port: 443 for `https`, 80 otherwise.
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
 }
 
 /// The `GET /` response, as `openapi-mode` says: with `follow-privileges` the privileges of
@@ -1089,6 +1113,30 @@ mod tests {
         let doc = document(&cache, "public", None, &root).to_value();
         assert_eq!(doc["basePath"], "/");
         assert_eq!(doc["host"], "localhost:3000");
+        // As PostgREST: the scheme in lower case, the host with its port, given or the
+        // scheme's, the path without a query.
+        for (url, scheme, host, base) in [
+            (
+                "HTTPS://api.example.com/rest/v1?x=1",
+                "https",
+                "api.example.com:443",
+                "/rest/v1",
+            ),
+            ("http://example.com", "http", "example.com:80", "/"),
+            ("http://[::1]:3000/v1", "http", "[::1]:3000", "/v1"),
+            ("https://[::1]", "https", "[::1]:443", "/"),
+        ] {
+            let settings = RestSettings {
+                openapi_server: Some(url.into()),
+                ..RestSettings::default()
+            };
+            let doc = document(&cache, "public", None, &settings).to_value();
+            assert_eq!(
+                (&doc["schemes"], &doc["host"], &doc["basePath"]),
+                (&json!([scheme]), &json!(host), &json!(base)),
+                "{url}"
+            );
+        }
         let relative = RestSettings {
             openapi_server: Some("/rest/v1".into()),
             ..RestSettings::default()
