@@ -305,7 +305,11 @@ fn definition(cache: &SchemaCache, t: &Table, rels: &[Relationship]) -> Object {
     if !required.is_empty() {
         d.insert("required", json!(required));
     }
-    d.with("properties", props).with("type", json!("object"))
+    // As PostgREST, which leaves empty members out: no `properties` without columns.
+    if !props.members.is_empty() {
+        d.insert("properties", props);
+    }
+    d.with("type", json!("object"))
 }
 
 /// The overload of a function PostgREST describes (one path holds one): the last of its list,
@@ -441,9 +445,12 @@ pub fn document(
             "application/vnd.pgrst.object+json;nulls=stripped",
             "application/vnd.pgrst.object+json"
         ]);
-        // Swagger 2.0 wants `required` left out rather than empty. As PostgREST, the whole
-        // comment describes the body.
-        let mut schema = json!({"type": "object", "properties": props});
+        // As PostgREST, empty members are left out (Swagger 2.0 forbids an empty `required`);
+        // the whole comment describes the body.
+        let mut schema = json!({"type": "object"});
+        if !props.is_empty() {
+            schema["properties"] = json!(props);
+        }
         if !required.is_empty() {
             schema["required"] = json!(required);
         }
@@ -458,7 +465,11 @@ pub fn document(
                 .filter(|a| !a.name.is_empty())
                 .map(get_param)
                 .collect();
-            ops.push(("get", json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": params, "responses": {"200": {"description": "OK"}}})));
+            let mut get = json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "responses": {"200": {"description": "OK"}}});
+            if !params.is_empty() {
+                get["parameters"] = json!(params);
+            }
+            ops.push(("get", get));
         }
         ops.push(("post", json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": schema}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}})));
         if let Some(comment) = &f.description {
@@ -506,9 +517,11 @@ pub fn document(
         .with("schemes", schemes)
         .with("consumes", media.clone())
         .with("produces", media)
-        .with("paths", paths)
-        .with("definitions", definitions)
-        .with("parameters", parameters);
+        .with("paths", paths);
+    if !definitions.members.is_empty() {
+        doc.insert("definitions", definitions);
+    }
+    doc.insert("parameters", parameters);
     if settings.openapi_security_active {
         // PostgREST's `JWT`, and the API key a Supabase-style gateway asks for too.
         doc.insert(
@@ -868,6 +881,43 @@ mod tests {
         twice.insert("a", json!(3));
         assert_eq!(twice.names(), ["b", "a"]);
         assert_eq!(twice.to_value(), json!({"a": 3, "b": 2}));
+    }
+
+    #[test]
+    fn empty_members_are_left_out_as_in_postgrest() {
+        let mut cache = sample_cache();
+        cache.tables.insert(
+            ("other".into(), "bare".into()),
+            Table {
+                schema: "other".into(),
+                name: "bare".into(),
+                columns: Vec::new(),
+                pk: Vec::new(),
+                uniques: Vec::new(),
+                ..cache.tables[&("public".to_string(), "users".to_string())].clone()
+            },
+        );
+        cache.functions.insert(
+            ("public".into(), "none".into()),
+            vec![function("none", &[], false)],
+        );
+        let settings = RestSettings::default();
+        let doc = document(&cache, "public", None, &settings).to_value();
+        let none = &doc["paths"]["/rpc/none"];
+        assert!(none["get"].get("parameters").is_none(), "{none}");
+        assert_eq!(
+            none["post"]["parameters"][0]["schema"],
+            json!({"type": "object"})
+        );
+        // A relation without columns, and a schema without relations.
+        let other = document(&cache, "other", None, &settings).to_value();
+        assert_eq!(other["definitions"]["bare"], json!({"type": "object"}));
+        let nowhere = document(&cache, "nowhere", None, &settings);
+        assert!(
+            !nowhere.names().contains(&"definitions"),
+            "{:?}",
+            nowhere.names()
+        );
     }
 
     #[test]

@@ -425,8 +425,12 @@ async fn options_and_openapi() {
     // As PostgREST's description: no empty `required` (Swagger 2.0 forbids it), every
     // non-null column required (a default or not), row filters without a format (their value
     // is `op.value`), no trigger functions nor functions with an unnamed non-body argument.
+    // Nor empty `properties` or `parameters`: PostgREST leaves empty members out.
     let noop = &doc["paths"]["/rpc/noop"]["post"]["parameters"][0]["schema"];
-    assert!(noop.is_object() && noop.get("required").is_none(), "{noop}");
+    assert_eq!(noop, &json!({"type": "object"}));
+    let all_projects = &doc["paths"]["/rpc/all_projects"]["get"];
+    assert!(all_projects.get("parameters").is_none(), "{all_projects}");
+    assert_eq!(doc["definitions"]["bare"], json!({"type": "object"}));
     assert!(
         doc["definitions"]["items"]["required"]
             .as_array()
