@@ -7,13 +7,14 @@
 use std::collections::HashSet;
 
 use http::StatusCode;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::error::RestError;
 use crate::execute::Connection;
 use crate::request::{Ctx, OpenApiMode, RestSettings};
 use crate::response::RestResponse;
-use crate::schema_cache::{Relationship, SchemaCache, Table};
+use crate::schema_cache::{Cardinality, Function, Relationship, SchemaCache, Table, TableKind};
 use crate::sql::Sql;
 
 /// What the request's role may use in one schema; `None` in [`document`] shows everything.
@@ -58,6 +59,100 @@ impl Visible {
             tables: names("tables"),
             functions: names("functions"),
         })
+    }
+}
+
+/// A JSON object that keeps its members in the order they were added. serde_json's `Map`
+/// sorts them by name (its `preserve_order` feature would change every object the product
+/// writes), while PostgREST lists the document's named members in an order of its own: the
+/// paths (the root, then the relations, then the functions), the parameters (the shared ones,
+/// then each relation's body and row filters), and a definition's properties in the order of
+/// the relation's columns. Members that are plain [`Value`]s (an operation, a parameter, a
+/// property) keep serde_json's name order, which carries nothing there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Object {
+    members: Vec<(String, Member)>,
+    names: HashSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Member {
+    Value(Value),
+    Object(Object),
+}
+
+impl From<Value> for Member {
+    fn from(v: Value) -> Member {
+        Member::Value(v)
+    }
+}
+
+impl From<Object> for Member {
+    fn from(o: Object) -> Member {
+        Member::Object(o)
+    }
+}
+
+impl Object {
+    /// Adds a member at the end. A name added again replaces its earlier member and moves to
+    /// the end, as the last of PostgREST's pairs with one name wins.
+    fn insert(&mut self, name: impl Into<String>, value: impl Into<Member>) {
+        let name = name.into();
+        if !self.names.insert(name.clone()) {
+            self.members.retain(|(n, _)| *n != name);
+        }
+        self.members.push((name, value.into()));
+    }
+
+    /// [`Object::insert`], chained.
+    fn with(mut self, name: impl Into<String>, value: impl Into<Member>) -> Object {
+        self.insert(name, value);
+        self
+    }
+
+    /// The names of the members, in order.
+    #[cfg(test)]
+    fn names(&self) -> Vec<&str> {
+        self.members.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// The member named `name`.
+    #[cfg(test)]
+    fn get(&self, name: &str) -> Option<&Object> {
+        self.members.iter().find_map(|(n, m)| match m {
+            Member::Object(o) if n == name => Some(o),
+            _ => None,
+        })
+    }
+
+    /// The same object as a [`Value`] (its members then in name order).
+    #[cfg(test)]
+    fn to_value(&self) -> Value {
+        Value::Object(
+            self.members
+                .iter()
+                .map(|(n, m)| {
+                    let v = match m {
+                        Member::Value(v) => v.clone(),
+                        Member::Object(o) => o.to_value(),
+                    };
+                    (n.clone(), v)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.members.len()))?;
+        for (name, member) in &self.members {
+            match member {
+                Member::Value(v) => map.serialize_entry(name, v)?,
+                Member::Object(o) => map.serialize_entry(name, o)?,
+            }
+        }
+        map.end()
     }
 }
 
@@ -126,8 +221,39 @@ fn typed(p: &mut Map<String, Value>, data_type: &str) {
     p.insert("format".into(), json!(t));
 }
 
-fn definition(t: &Table, rels: &[Relationship]) -> Value {
-    let mut props = Map::new();
+/// The key a column's note names, as PostgREST finds it: the first relationship that goes
+/// through that column alone with the key on this side (many-to-one, or one-to-one from the
+/// table holding the key), to a relation of the same schema, tables before views.
+fn foreign_key<'a>(
+    cache: &SchemaCache,
+    t: &Table,
+    rels: &'a [Relationship],
+    column: &str,
+) -> Option<&'a Relationship> {
+    let is_view = |r: &Relationship| {
+        cache.tables.get(&r.target).is_some_and(|target| {
+            matches!(target.kind, TableKind::View | TableKind::MaterializedView)
+        })
+    };
+    rels.iter()
+        .filter(|r| {
+            matches!(
+                r.cardinality,
+                Cardinality::ManyToOne
+                    | Cardinality::OneToOne {
+                        origin_holds_fk: true
+                    }
+            ) && r.target.0 == t.schema
+                && r.columns.len() == 1
+                && r.columns[0].0 == column
+        })
+        .min_by_key(|r| is_view(r))
+}
+
+/// A relation's definition, its members in PostgREST's order and its properties in the order
+/// of the columns.
+fn definition(cache: &SchemaCache, t: &Table, rels: &[Relationship]) -> Object {
+    let mut props = Object::default();
     let mut required = Vec::new();
     for c in &t.columns {
         let mut p = Map::new();
@@ -136,10 +262,7 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
         if t.pk.contains(&c.name) {
             notes.push("This is a Primary Key.<pk/>".to_string());
         }
-        for r in rels
-            .iter()
-            .filter(|r| r.is_to_one() && r.columns.len() == 1 && r.columns[0].0 == c.name)
-        {
+        if let Some(r) = foreign_key(cache, t, rels, &c.name) {
             notes.push(format!(
                 "This is a Foreign Key to `{}.{}`.<fk table='{}' column='{}'/>",
                 r.target.1, r.columns[0].1, r.target.1, r.columns[0].1
@@ -175,14 +298,44 @@ fn definition(t: &Table, rels: &[Relationship]) -> Value {
         }
         props.insert(c.name.clone(), Value::Object(p));
     }
-    let mut d = json!({"type": "object", "properties": props});
-    if !required.is_empty() {
-        d["required"] = json!(required);
-    }
+    let mut d = Object::default();
     if let Some(desc) = &t.description {
-        d["description"] = json!(desc);
+        d.insert("description", json!(desc));
     }
-    d
+    if !required.is_empty() {
+        d.insert("required", json!(required));
+    }
+    // As PostgREST, which leaves empty members out: no `properties` without columns.
+    if !props.members.is_empty() {
+        d.insert("properties", props);
+    }
+    d.with("type", json!("object"))
+}
+
+/// The overload of a function PostgREST describes (one path holds one): the last of its list,
+/// which it sorts by the number of arguments, then by comment, then by the arguments (name,
+/// type, whether required, whether variadic).
+fn described_overload(overloads: &[Function]) -> Option<&Function> {
+    fn args(f: &Function) -> Vec<(&str, &str, bool, bool)> {
+        f.args
+            .iter()
+            .map(|a| {
+                (
+                    a.name.as_str(),
+                    a.data_type.as_str(),
+                    !a.has_default,
+                    a.variadic,
+                )
+            })
+            .collect()
+    }
+    overloads.iter().max_by(|a, b| {
+        a.args
+            .len()
+            .cmp(&b.args.len())
+            .then_with(|| a.description.cmp(&b.description))
+            .then_with(|| args(a).cmp(&args(b)))
+    })
 }
 
 /// Builds the document for `schema`, limited to `visible` when given.
@@ -191,13 +344,13 @@ pub fn document(
     schema: &str,
     visible: Option<&Visible>,
     settings: &RestSettings,
-) -> Value {
-    let mut paths = Map::new();
-    let mut definitions = Map::new();
-    let mut parameters = Map::new();
+) -> Object {
+    let mut paths = Object::default();
+    let mut definitions = Object::default();
+    let mut parameters = shared_parameters();
     paths.insert(
-        "/".into(),
-        json!({"get": {"tags": ["Introspection"], "summary": "OpenAPI description (this document)", "produces": ["application/openapi+json", "application/json"], "responses": {"200": {"description": "OK"}}}}),
+        "/",
+        Object::default().with("get", json!({"tags": ["Introspection"], "summary": "OpenAPI description (this document)", "produces": ["application/openapi+json", "application/json"], "responses": {"200": {"description": "OK"}}})),
     );
     let table_visible = |n: &str| visible.is_none_or(|v| v.tables.contains(n));
     let function_visible = |n: &str| visible.is_none_or(|v| v.functions.contains(n));
@@ -207,21 +360,24 @@ pub fn document(
         .filter(|((s, n), _)| s == schema && table_visible(n))
     {
         let rels = cache.relationships_from(s, name);
-        definitions.insert(name.clone(), definition(t, rels));
-        let mut row_filters = Vec::new();
-        for c in &t.columns {
-            let key = format!("rowFilter.{name}.{}", c.name);
-            parameters.insert(
-                key.clone(),
-                // An operator and a value (`eq.5`), whatever the column's type: no format.
-                json!({"name": c.name, "in": "query", "required": false, "type": "string"}),
-            );
-            row_filters.push(json!({"$ref": format!("#/parameters/{key}")}));
-        }
+        definitions.insert(name.clone(), definition(cache, t, rels));
         parameters.insert(
             format!("body.{name}"),
             json!({"name": name, "in": "body", "required": false, "description": name, "schema": {"$ref": format!("#/definitions/{name}")}}),
         );
+        let mut row_filters = Vec::new();
+        for c in &t.columns {
+            let key = format!("rowFilter.{name}.{}", c.name);
+            // An operator and a value (`eq.5`), whatever the column's type: no format. As
+            // PostgREST, the column's comment describes it (without the key notes).
+            let mut filter =
+                json!({"name": c.name, "in": "query", "required": false, "type": "string"});
+            if let Some(d) = &c.description {
+                filter["description"] = json!(d);
+            }
+            parameters.insert(key.clone(), filter);
+            row_filters.push(json!({"$ref": format!("#/parameters/{key}")}));
+        }
         let refs = |names: &[&str]| -> Vec<Value> {
             names
                 .iter()
@@ -238,36 +394,36 @@ pub fn document(
             "limit",
             "preferCount",
         ]));
-        let mut item = Map::new();
-        item.insert("get".into(), json!({"tags": [name], "parameters": get_params, "responses": {"200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": format!("#/definitions/{name}")}}}, "206": {"description": "Partial Content"}}}));
-        if t.insertable {
-            let mut p = refs(&[&format!("body.{name}"), "select", "preferPost"]);
-            p.truncate(3);
-            item.insert("post".into(), json!({"tags": [name], "parameters": p, "responses": {"201": {"description": "Created"}}}));
-        }
-        if t.updatable {
-            let mut p = row_filters.clone();
-            p.extend(refs(&[&format!("body.{name}"), "preferReturn"]));
-            item.insert("patch".into(), json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}}));
-        }
-        if t.deletable {
+        // Operations in PostgREST's order: GET, POST, DELETE, PATCH.
+        let mut ops = vec![(
+            "get",
+            json!({"tags": [name], "parameters": get_params, "responses": {"200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": format!("#/definitions/{name}")}}}, "206": {"description": "Partial Content"}}}),
+        )];
+        // As PostgREST: a relation that takes any write is described with all three.
+        if t.insertable || t.updatable || t.deletable {
+            let p = refs(&[&format!("body.{name}"), "select", "preferPost"]);
+            ops.push(("post", json!({"tags": [name], "parameters": p, "responses": {"201": {"description": "Created"}}})));
             let mut p = row_filters.clone();
             p.extend(refs(&["preferReturn"]));
-            item.insert("delete".into(), json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}}));
+            ops.push(("delete", json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}})));
+            let mut p = row_filters;
+            p.extend(refs(&[&format!("body.{name}"), "preferReturn"]));
+            ops.push(("patch", json!({"tags": [name], "parameters": p, "responses": {"204": {"description": "No Content"}}})));
         }
         // The table's comment: its first line the summary, the rest the description.
         if let Some(comment) = &t.description {
-            describe_operations(&mut item, comment);
+            describe_operations(&mut ops, comment);
         }
-        paths.insert(format!("/{name}"), Value::Object(item));
+        paths.insert(format!("/{name}"), path_item(ops));
     }
-    for ((s, name), overloads) in cache
+    for ((_, name), overloads) in cache
         .functions
         .iter()
         .filter(|((s, n), _)| s == schema && function_visible(n))
     {
-        let _ = s;
-        let Some(f) = overloads.first() else { continue };
+        let Some(f) = described_overload(overloads) else {
+            continue;
+        };
         let props: Map<String, Value> = f
             .args
             .iter()
@@ -284,18 +440,24 @@ pub fn document(
             .filter(|a| !a.has_default && !a.name.is_empty())
             .map(|a| a.name.as_str())
             .collect();
-        let mut item = Map::new();
         let produces = json!([
             "application/json",
             "application/vnd.pgrst.object+json;nulls=stripped",
             "application/vnd.pgrst.object+json"
         ]);
-        // Swagger 2.0 wants `required` left out rather than empty.
-        let mut schema = json!({"type": "object", "properties": props});
+        // As PostgREST, empty members are left out (Swagger 2.0 forbids an empty `required`);
+        // the whole comment describes the body.
+        let mut schema = json!({"type": "object"});
+        if !props.is_empty() {
+            schema["properties"] = json!(props);
+        }
         if !required.is_empty() {
             schema["required"] = json!(required);
         }
-        item.insert("post".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": schema}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}}));
+        if let Some(d) = &f.description {
+            schema["description"] = json!(d);
+        }
+        let mut ops = Vec::new();
         if f.is_read_only() {
             let params: Vec<Value> = f
                 .args
@@ -303,28 +465,17 @@ pub fn document(
                 .filter(|a| !a.name.is_empty())
                 .map(get_param)
                 .collect();
-            item.insert("get".into(), json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": params, "responses": {"200": {"description": "OK"}}}));
+            let mut get = json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "responses": {"200": {"description": "OK"}}});
+            if !params.is_empty() {
+                get["parameters"] = json!(params);
+            }
+            ops.push(("get", get));
         }
+        ops.push(("post", json!({"tags": ["(rpc) ".to_string() + name], "produces": produces, "parameters": [{"name": "args", "in": "body", "required": true, "schema": schema}, {"$ref": "#/parameters/preferParams"}], "responses": {"200": {"description": "OK"}}})));
         if let Some(comment) = &f.description {
-            describe_operations(&mut item, comment);
+            describe_operations(&mut ops, comment);
         }
-        paths.insert(format!("/rpc/{name}"), Value::Object(item));
-    }
-    let common = json!({
-        "preferParams": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["params=single-object"]},
-        "preferReturn": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none"]},
-        "preferCount": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["count=none"]},
-        "preferPost": {"name": "Prefer", "in": "header", "required": false, "type": "string", "enum": ["return=representation", "return=minimal", "return=none", "resolution=ignore-duplicates", "resolution=merge-duplicates"]},
-        "select": {"name": "select", "description": "Filtering Columns", "required": false, "in": "query", "type": "string"},
-        "on_conflict": {"name": "on_conflict", "description": "On Conflict", "required": false, "in": "query", "type": "string"},
-        "order": {"name": "order", "description": "Ordering", "required": false, "in": "query", "type": "string"},
-        "range": {"name": "Range", "description": "Limiting and Pagination", "required": false, "in": "header", "type": "string"},
-        "rangeUnit": {"name": "Range-Unit", "description": "Limiting and Pagination", "required": false, "default": "items", "in": "header", "type": "string"},
-        "offset": {"name": "offset", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"},
-        "limit": {"name": "limit", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"}
-    });
-    if let Value::Object(c) = common {
-        parameters.extend(c);
+        paths.insert(format!("/rpc/{name}"), path_item(ops));
     }
     // As PostgREST: the schema's comment gives the title (its first line) and description.
     let (title, description) = match cache.schema_descriptions.get(schema) {
@@ -332,49 +483,171 @@ pub fn document(
             Some((title, rest)) => (title, rest.trim_start_matches('\n')),
             None => (comment.as_str(), ""),
         },
-        None => ("MadBase data API", "Generated from the exposed schema"),
+        // PostgREST's own words, naming MadBase where PostgREST names itself.
+        None => ("MadBase API", "This is a dynamic API generated by MadBase"),
     };
-    let mut doc = json!({
-        "swagger": "2.0",
-        "info": {"title": title, "description": description, "version": env!("CARGO_PKG_VERSION")},
-        "basePath": "/",
-        "schemes": ["http", "https"],
-        "consumes": ["application/json", "application/vnd.pgrst.object+json;nulls=stripped", "application/vnd.pgrst.object+json", "text/csv"],
-        "produces": ["application/json", "application/vnd.pgrst.object+json;nulls=stripped", "application/vnd.pgrst.object+json", "text/csv"],
-        "paths": paths,
-        "definitions": definitions,
-        "parameters": parameters,
-    });
+    let (mut schemes, mut host, mut base_path) = (json!(["http", "https"]), None, "/");
     match settings.openapi_server.as_deref() {
-        Some(path) if path.starts_with('/') => doc["basePath"] = json!(path),
+        Some(path) if path.starts_with('/') => base_path = path,
         Some(url) => {
-            if let Some((scheme, host, base)) = split_url(url) {
-                doc["schemes"] = json!([scheme]);
-                doc["host"] = json!(host);
-                doc["basePath"] = json!(base);
+            if let Some((scheme, h, base)) = split_url(url) {
+                schemes = json!([scheme]);
+                host = Some(h);
+                base_path = base;
             }
         }
         None => {}
     }
+    let media = json!([
+        "application/json",
+        "application/vnd.pgrst.object+json;nulls=stripped",
+        "application/vnd.pgrst.object+json",
+        "text/csv"
+    ]);
+    // The members in PostgREST's order.
+    let mut doc = Object::default().with("swagger", json!("2.0")).with(
+        "info",
+        json!({"title": title, "description": description, "version": env!("CARGO_PKG_VERSION")}),
+    );
+    if let Some(host) = host {
+        doc.insert("host", json!(host));
+    }
+    doc = doc
+        .with("basePath", json!(base_path))
+        .with("schemes", schemes)
+        .with("consumes", media.clone())
+        .with("produces", media)
+        .with("paths", paths);
+    if !definitions.members.is_empty() {
+        doc.insert("definitions", definitions);
+    }
+    doc.insert("parameters", parameters);
     if settings.openapi_security_active {
         // PostgREST's `JWT`, and the API key a Supabase-style gateway asks for too.
-        doc["securityDefinitions"] = json!({
-            "JWT": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Add the token prepending \"Bearer \" (without quotes) to it"},
-            "apikey": {"type": "apiKey", "in": "header", "name": "apikey", "description": "The project's anon or service_role key"}
-        });
-        doc["security"] = json!([{"JWT": [], "apikey": []}]);
+        doc.insert(
+            "securityDefinitions",
+            json!({
+                "JWT": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Add the token prepending \"Bearer \" (without quotes) to it"},
+                "apikey": {"type": "apiKey", "in": "header", "name": "apikey", "description": "The project's anon or service_role key"}
+            }),
+        );
+        doc.insert("security", json!([{"JWT": [], "apikey": []}]));
     }
-    doc
+    // The reference for the API's grammar is PostgREST 13's, which it follows.
+    doc.with(
+        "externalDocs",
+        json!({"description": "PostgREST Documentation", "url": EXTERNAL_DOCS}),
+    )
 }
 
-/// `https://host:port/path` as its scheme, host (with the port) and path (`/` when none).
-fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+/// PostgREST 13's API reference, which the document points to as PostgREST 13's does.
+const EXTERNAL_DOCS: &str = "https://postgrest.org/en/v13/references/api.html";
+
+/// The parameters every relation's operations refer to, in PostgREST's order.
+fn shared_parameters() -> Object {
+    let mut parameters = Object::default();
+    for (key, param) in [
+        ("preferParams", prefer(&[])),
+        (
+            "preferReturn",
+            prefer(&["return=representation", "return=minimal", "return=none"]),
+        ),
+        ("preferCount", prefer(&["count=none"])),
+        (
+            "preferPost",
+            prefer(&[
+                "return=representation",
+                "return=minimal",
+                "return=none",
+                "resolution=ignore-duplicates",
+                "resolution=merge-duplicates",
+            ]),
+        ),
+        (
+            "select",
+            json!({"name": "select", "description": "Filtering Columns", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "on_conflict",
+            json!({"name": "on_conflict", "description": "On Conflict", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "order",
+            json!({"name": "order", "description": "Ordering", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "range",
+            json!({"name": "Range", "description": "Limiting and Pagination", "required": false, "in": "header", "type": "string"}),
+        ),
+        (
+            "rangeUnit",
+            json!({"name": "Range-Unit", "description": "Limiting and Pagination", "required": false, "default": "items", "in": "header", "type": "string"}),
+        ),
+        (
+            "offset",
+            json!({"name": "offset", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"}),
+        ),
+        (
+            "limit",
+            json!({"name": "limit", "description": "Limiting and Pagination", "required": false, "in": "query", "type": "string"}),
+        ),
+    ] {
+        parameters.insert(key, param);
+    }
+    parameters
+}
+
+/// A `Prefer` header parameter as PostgREST describes it: "Preference", and the values it
+/// lists, if any (none for the functions' `preferParams`).
+fn prefer(values: &[&str]) -> Value {
+    let mut p = json!({"name": "Prefer", "description": "Preference", "in": "header", "required": false, "type": "string"});
+    if !values.is_empty() {
+        p["enum"] = json!(values);
+    }
+    p
+}
+
+/// A path's operations, in the order given.
+fn path_item(ops: Vec<(&str, Value)>) -> Object {
+    let mut item = Object::default();
+    for (method, op) in ops {
+        item.insert(method, op);
+    }
+    item
+}
+
+/// `https://host:port/path` as PostgREST's `openapi-server-proxy-uri` gives it: the scheme in
+/// lower case, the host always with a port (the scheme's, 80 or 443, when the URL has none),
+/// and the path (`/` when none) without a query or fragment.
+fn split_url(url: &str) -> Option<(String, String, &str)> {
     let (scheme, rest) = url.split_once("://")?;
-    let (host, path) = match rest.find('/') {
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = match rest.find(['/', '?', '#']) {
         Some(i) => rest.split_at(i),
-        None => (rest, "/"),
+        None => (rest, ""),
+    };
+    let path = match path.find(['?', '#']) {
+        Some(i) => &path[..i],
+        None => path,
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // A port follows the last colon, unless that colon is inside an IPv6 address.
+    let port = host
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .map(|(h, p)| (h, p.parse::<u16>().ok()));
+    let host = match port {
+        Some((h, Some(p))) => format!("{h}:{p}"),
+        Some((h, None)) => format!("{h}:{}", default_port(&scheme)),
+        None => format!("{host}:{}", default_port(&scheme)),
     };
     Some((scheme, host, path))
+}
+
+/// A scheme's port: 443 for `https`, 80 otherwise.
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
 }
 
 /// The `GET /` response, as `openapi-mode` says: with `follow-privileges` the privileges of
@@ -407,10 +680,12 @@ pub async fn serve(ctx: &Ctx<'_>, client: &dyn Connection) -> Result<RestRespons
         None
     };
     let doc = document(ctx.cache, &ctx.schema, visible.as_ref(), ctx.settings);
+    let body = serde_json::to_string(&doc)
+        .map_err(|e| RestError::Internal(format!("OpenAPI document: {e}")))?;
     Ok(ctx.finish(RestResponse::new(
         StatusCode::OK,
         "application/openapi+json; charset=utf-8",
-        doc.to_string(),
+        body,
     )))
 }
 
@@ -440,33 +715,35 @@ fn get_param(a: &crate::schema_cache::FuncArg) -> Value {
 
 /// Gives every operation of a path PostgREST's summary and description from a comment: its
 /// first line, and the rest without the newlines that start it (left out when empty).
-fn describe_operations(item: &mut Map<String, Value>, comment: &str) {
+fn describe_operations(ops: &mut [(&str, Value)], comment: &str) {
     let (summary, rest) = comment.split_once('\n').unwrap_or((comment, ""));
     let description = rest.trim_start_matches('\n');
-    for op in item.values_mut() {
+    for (_, op) in ops {
         op["summary"] = json!(summary);
         if !description.is_empty() {
             op["description"] = json!(description);
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::tests::sample_cache;
+    use crate::schema_cache::{FuncArg, ReturnKind};
 
     #[test]
     fn only_visible_relations_and_functions_are_described() {
         let cache = sample_cache();
         let settings = RestSettings::default();
-        let all = document(&cache, "public", None, &settings);
+        let all = document(&cache, "public", None, &settings).to_value();
         assert!(all["paths"]["/users"].is_object());
         assert!(all["paths"]["/projects"].is_object());
         let visible = Visible {
             tables: HashSet::from(["users".to_string()]),
             functions: HashSet::new(),
         };
-        let some = document(&cache, "public", Some(&visible), &settings);
+        let some = document(&cache, "public", Some(&visible), &settings).to_value();
         assert!(some["paths"]["/users"].is_object());
         assert!(some["paths"]["/projects"].is_null());
         assert!(some["definitions"]["projects"].is_null());
@@ -478,6 +755,312 @@ mod tests {
                 functions: HashSet::from(["f".to_string(), "g".to_string()]),
             }
         );
+    }
+
+    /// A function `name(args)` of `public`, stable unless `volatile`.
+    fn function(name: &str, args: &[(&str, &str)], volatile: bool) -> Function {
+        Function {
+            schema: "public".into(),
+            name: name.into(),
+            args: args
+                .iter()
+                .map(|(n, t)| FuncArg {
+                    name: (*n).into(),
+                    data_type: (*t).into(),
+                    has_default: false,
+                    variadic: false,
+                })
+                .collect(),
+            return_type: "integer".into(),
+            returns: ReturnKind::Scalar,
+            returns_set: false,
+            volatility: if volatile { 'v' } else { 's' },
+            description: None,
+            isolation: None,
+            config: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn members_come_in_postgrest_order_and_properties_in_column_order() {
+        let mut cache = sample_cache();
+        if let Some(users) = cache.tables.get_mut(&("public".into(), "users".into())) {
+            users.description = Some("People".into());
+            users.columns[1].nullable = false;
+        }
+        cache.functions.insert(
+            ("public".into(), "a_function".into()),
+            vec![function(
+                "a_function",
+                &[("z", "integer"), ("a", "text")],
+                false,
+            )],
+        );
+        let doc = document(&cache, "public", None, &RestSettings::default());
+        assert_eq!(
+            doc.names(),
+            [
+                "swagger",
+                "info",
+                "basePath",
+                "schemes",
+                "consumes",
+                "produces",
+                "paths",
+                "definitions",
+                "parameters",
+                "externalDocs"
+            ]
+        );
+        let member = |path: &[&str]| path.iter().try_fold(&doc, |o, n| o.get(n)).expect("member");
+        // The root, the relations, then the functions.
+        assert_eq!(
+            member(&["paths"]).names(),
+            [
+                "/",
+                "/members",
+                "/projects",
+                "/tasks",
+                "/teams",
+                "/users",
+                "/rpc/a_function"
+            ]
+        );
+        assert_eq!(
+            member(&["paths", "/users"]).names(),
+            ["get", "post", "delete", "patch"]
+        );
+        assert_eq!(
+            member(&["paths", "/rpc/a_function"]).names(),
+            ["get", "post"]
+        );
+        let users = member(&["definitions", "users", "properties"]);
+        assert_eq!(users.names(), ["id", "name", "manager_id", "data"]);
+        assert_eq!(
+            member(&["definitions", "users"]).names(),
+            ["description", "required", "properties", "type"]
+        );
+        // Written in that order too, which a `Value` would not keep.
+        let text = serde_json::to_string(users).expect("serializes");
+        let at = |name: &str| text.find(&format!("\"{name}\":")).expect(name);
+        assert!(
+            at("id") < at("name") && at("name") < at("manager_id") && at("manager_id") < at("data"),
+            "{text}"
+        );
+        let parameters = member(&["parameters"]).names();
+        assert_eq!(
+            parameters[..14],
+            [
+                "preferParams",
+                "preferReturn",
+                "preferCount",
+                "preferPost",
+                "select",
+                "on_conflict",
+                "order",
+                "range",
+                "rangeUnit",
+                "offset",
+                "limit",
+                "body.members",
+                "rowFilter.members.user_id",
+                "rowFilter.members.team_id"
+            ]
+        );
+        assert_eq!(
+            parameters[parameters.len() - 5..],
+            [
+                "body.users",
+                "rowFilter.users.id",
+                "rowFilter.users.name",
+                "rowFilter.users.manager_id",
+                "rowFilter.users.data"
+            ]
+        );
+        let mut twice = Object::default().with("a", json!(1)).with("b", json!(2));
+        twice.insert("a", json!(3));
+        assert_eq!(twice.names(), ["b", "a"]);
+        assert_eq!(twice.to_value(), json!({"a": 3, "b": 2}));
+    }
+
+    #[test]
+    fn empty_members_are_left_out_as_in_postgrest() {
+        let mut cache = sample_cache();
+        cache.tables.insert(
+            ("other".into(), "bare".into()),
+            Table {
+                schema: "other".into(),
+                name: "bare".into(),
+                columns: Vec::new(),
+                pk: Vec::new(),
+                uniques: Vec::new(),
+                ..cache.tables[&("public".to_string(), "users".to_string())].clone()
+            },
+        );
+        cache.functions.insert(
+            ("public".into(), "none".into()),
+            vec![function("none", &[], false)],
+        );
+        let settings = RestSettings::default();
+        let doc = document(&cache, "public", None, &settings).to_value();
+        let none = &doc["paths"]["/rpc/none"];
+        assert!(none["get"].get("parameters").is_none(), "{none}");
+        assert_eq!(
+            none["post"]["parameters"][0]["schema"],
+            json!({"type": "object"})
+        );
+        // A relation without columns, and a schema without relations.
+        let other = document(&cache, "other", None, &settings).to_value();
+        assert_eq!(other["definitions"]["bare"], json!({"type": "object"}));
+        let nowhere = document(&cache, "nowhere", None, &settings);
+        assert!(
+            !nowhere.names().contains(&"definitions"),
+            "{:?}",
+            nowhere.names()
+        );
+    }
+
+    #[test]
+    fn prefer_parameters_are_a_described_preference_as_in_postgrest() {
+        let doc = document(&sample_cache(), "public", None, &RestSettings::default()).to_value();
+        assert_eq!(
+            doc["parameters"]["preferParams"],
+            json!({"name": "Prefer", "description": "Preference", "in": "header", "required": false, "type": "string"})
+        );
+        assert_eq!(
+            doc["parameters"]["preferCount"],
+            json!({"name": "Prefer", "description": "Preference", "in": "header", "required": false, "type": "string", "enum": ["count=none"]})
+        );
+        for (name, values) in [("preferReturn", 3), ("preferPost", 5)] {
+            let p = &doc["parameters"][name];
+            assert_eq!(p["description"], "Preference", "{name}");
+            assert_eq!(p["enum"].as_array().map(Vec::len), Some(values), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_column_notes_one_key_held_on_its_side_in_its_schema_tables_first() {
+        let mut cache = sample_cache();
+        let users = ("public".to_string(), "users".to_string());
+        let mut view = cache.tables[&users].clone();
+        view.name = "people".into();
+        view.kind = TableKind::View;
+        cache
+            .tables
+            .insert(("public".into(), "people".into()), view);
+        let to = |schema: &str, name: &str, cardinality: Cardinality, column: &str| Relationship {
+            origin: users.clone(),
+            target: (schema.into(), name.into()),
+            cardinality,
+            constraint: "c".into(),
+            columns: vec![(column.into(), "id".into())],
+        };
+        let rels = cache.relationships.entry(users.clone()).or_default();
+        // Before the self-reference: one in another schema, one to a view, and a one-to-one
+        // whose key is on the other side.
+        rels.insert(
+            0,
+            to("other", "users", Cardinality::ManyToOne, "manager_id"),
+        );
+        rels.insert(
+            1,
+            to("public", "people", Cardinality::ManyToOne, "manager_id"),
+        );
+        rels.insert(
+            2,
+            to(
+                "public",
+                "people",
+                Cardinality::OneToOne {
+                    origin_holds_fk: false,
+                },
+                "id",
+            ),
+        );
+        let doc = document(&cache, "public", None, &RestSettings::default()).to_value();
+        let props = &doc["definitions"]["users"]["properties"];
+        assert_eq!(
+            props["manager_id"]["description"],
+            "Note:\nThis is a Foreign Key to `users.id`.<fk table='users' column='id'/>"
+        );
+        assert_eq!(
+            props["id"]["description"],
+            "Note:\nThis is a Primary Key.<pk/>"
+        );
+    }
+
+    #[test]
+    fn a_relation_taking_any_write_is_described_with_every_write_as_in_postgrest() {
+        let mut cache = sample_cache();
+        let users = ("public".to_string(), "users".to_string());
+        let methods = |cache: &SchemaCache| {
+            let doc = document(cache, "public", None, &RestSettings::default());
+            let paths = doc.get("paths").expect("paths");
+            let users = paths.get("/users").expect("/users");
+            users
+                .names()
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+        };
+        for (insertable, updatable, deletable) in [
+            (true, false, false),
+            (false, true, false),
+            (false, false, true),
+        ] {
+            if let Some(t) = cache.tables.get_mut(&users) {
+                (t.insertable, t.updatable, t.deletable) = (insertable, updatable, deletable);
+            }
+            assert_eq!(methods(&cache), ["get", "post", "delete", "patch"]);
+        }
+        if let Some(t) = cache.tables.get_mut(&users) {
+            (t.insertable, t.updatable, t.deletable) = (false, false, false);
+        }
+        assert_eq!(methods(&cache), ["get"]);
+    }
+
+    #[test]
+    fn an_overloaded_function_is_described_by_postgrest_s_last_overload() {
+        let mut cache = sample_cache();
+        let mut commented = function("multi", &[("", "text")], false);
+        commented.description = Some("Text".into());
+        cache.functions.insert(
+            ("public".into(), "multi".into()),
+            vec![
+                function("multi", &[], true),
+                function("multi", &[("x", "integer"), ("y", "integer")], false),
+                function("multi", &[("", "text")], false),
+            ],
+        );
+        cache.functions.insert(
+            ("public".into(), "single".into()),
+            vec![
+                function("single", &[("", "text")], false),
+                commented,
+                function("single", &[("", "bytea")], false),
+            ],
+        );
+        let doc = document(&cache, "public", None, &RestSettings::default()).to_value();
+        // The most arguments.
+        let multi = &doc["paths"]["/rpc/multi"];
+        assert_eq!(
+            multi["post"]["parameters"][0]["schema"]["required"],
+            json!(["x", "y"])
+        );
+        assert!(multi["get"].is_object());
+        // As many: a comment after none.
+        assert_eq!(doc["paths"]["/rpc/single"]["post"]["summary"], "Text");
+        let mut cache = sample_cache();
+        cache.functions.insert(
+            ("public".into(), "single".into()),
+            vec![
+                function("single", &[("", "bytea")], false),
+                function("single", &[("", "text")], true),
+            ],
+        );
+        // Then by the arguments: `text` after `bytea`.
+        let doc = document(&cache, "public", None, &RestSettings::default()).to_value();
+        assert!(doc["paths"]["/rpc/single"]["get"].is_null());
     }
 
     #[test]
@@ -524,28 +1107,35 @@ mod tests {
 
     #[test]
     fn comments_give_operations_a_summary_and_a_description_as_in_postgrest() {
-        let mut item = Map::new();
-        item.insert("get".into(), json!({"tags": ["t"]}));
-        item.insert("post".into(), json!({"tags": ["t"]}));
+        let mut item = vec![
+            ("get", json!({"tags": ["t"]})),
+            ("post", json!({"tags": ["t"]})),
+        ];
         describe_operations(&mut item, "Clients summary\n\nClients description\nmore");
-        for op in item.values() {
+        for (_, op) in &item {
             assert_eq!(op["summary"], "Clients summary");
             assert_eq!(op["description"], "Clients description\nmore");
         }
-        let mut item = Map::new();
-        item.insert("post".into(), json!({}));
+        let mut item = vec![("post", json!({}))];
         describe_operations(&mut item, "Only a summary");
-        assert_eq!(item["post"], json!({"summary": "Only a summary"}));
+        assert_eq!(item[0].1, json!({"summary": "Only a summary"}));
     }
 
     #[test]
     fn the_server_the_security_and_the_schema_comment_shape_the_header() {
         let mut cache = sample_cache();
-        let plain = document(&cache, "public", None, &RestSettings::default());
+        let plain = document(&cache, "public", None, &RestSettings::default()).to_value();
         assert_eq!(plain["basePath"], "/");
         assert!(plain["host"].is_null());
         assert!(plain["securityDefinitions"].is_null());
-        assert_eq!(plain["info"]["title"], "MadBase data API");
+        assert_eq!(
+            plain["info"],
+            json!({"title": "MadBase API", "description": "This is a dynamic API generated by MadBase", "version": env!("CARGO_PKG_VERSION")})
+        );
+        assert_eq!(
+            plain["externalDocs"],
+            json!({"description": "PostgREST Documentation", "url": "https://postgrest.org/en/v13/references/api.html"})
+        );
         cache.schema_descriptions.insert(
             "public".into(),
             "Shop API\n\nEverything the shop sells.\nAnd more.".into(),
@@ -555,7 +1145,7 @@ mod tests {
             openapi_security_active: true,
             ..RestSettings::default()
         };
-        let doc = document(&cache, "public", None, &settings);
+        let doc = document(&cache, "public", None, &settings).to_value();
         assert_eq!(doc["schemes"], json!(["https"]));
         assert_eq!(doc["host"], "api.example.com:8443");
         assert_eq!(doc["basePath"], "/rest/v1");
@@ -570,14 +1160,38 @@ mod tests {
             openapi_server: Some("http://localhost:3000".into()),
             ..RestSettings::default()
         };
-        let doc = document(&cache, "public", None, &root);
+        let doc = document(&cache, "public", None, &root).to_value();
         assert_eq!(doc["basePath"], "/");
         assert_eq!(doc["host"], "localhost:3000");
+        // As PostgREST: the scheme in lower case, the host with its port, given or the
+        // scheme's, the path without a query.
+        for (url, scheme, host, base) in [
+            (
+                "HTTPS://api.example.com/rest/v1?x=1",
+                "https",
+                "api.example.com:443",
+                "/rest/v1",
+            ),
+            ("http://example.com", "http", "example.com:80", "/"),
+            ("http://[::1]:3000/v1", "http", "[::1]:3000", "/v1"),
+            ("https://[::1]", "https", "[::1]:443", "/"),
+        ] {
+            let settings = RestSettings {
+                openapi_server: Some(url.into()),
+                ..RestSettings::default()
+            };
+            let doc = document(&cache, "public", None, &settings).to_value();
+            assert_eq!(
+                (&doc["schemes"], &doc["host"], &doc["basePath"]),
+                (&json!([scheme]), &json!(host), &json!(base)),
+                "{url}"
+            );
+        }
         let relative = RestSettings {
             openapi_server: Some("/rest/v1".into()),
             ..RestSettings::default()
         };
-        let doc = document(&cache, "public", None, &relative);
+        let doc = document(&cache, "public", None, &relative).to_value();
         assert_eq!(doc["basePath"], "/rest/v1");
         assert!(doc["host"].is_null(), "the serving host");
         assert_eq!(doc["schemes"], json!(["http", "https"]));

@@ -39,6 +39,7 @@ CREATE TABLE public.tasks (
   meta jsonb,
   due date
 );
+COMMENT ON COLUMN public.tasks.title IS 'What to do';
 
 CREATE TABLE public.teams (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE public.members (
@@ -154,6 +155,7 @@ CREATE TABLE api.widgets (id int PRIMARY KEY, label text);
 
 -- Functions.
 CREATE FUNCTION public.add(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
+COMMENT ON FUNCTION public.add(int, int) IS E'Adds two numbers\n\nb defaults to 0';
 CREATE FUNCTION public.echo(body json) RETURNS json LANGUAGE sql IMMUTABLE AS $$ SELECT body $$;
 CREATE FUNCTION public.echo_raw(json) RETURNS json LANGUAGE sql IMMUTABLE AS $$ SELECT $1 $$;
 CREATE FUNCTION public.all_projects() RETURNS SETOF public.projects LANGUAGE sql STABLE AS $$ SELECT * FROM public.projects $$;
