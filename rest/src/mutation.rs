@@ -715,13 +715,7 @@ fn representation_columns(node: &ReadNode, pk: &[String]) -> Option<Vec<String>>
 /// PostgreSQL's error for an `on_conflict` column the table lacks, as PostgREST passes it on
 /// (it leaves the check to PostgreSQL): 400 `42703`, with a close column as the hint.
 fn unknown_conflict_column(t: &Table, col: &str) -> RestError {
-    let hint =
-        crate::schema_cache::closest(col, t.columns.iter().map(|c| c.name.as_str())).map(|c| {
-            format!(
-                "Perhaps you meant to reference the column \"{}.{c}\".",
-                t.name
-            )
-        });
+    let hint = crate::plan::column_hint(&t.name, col, t.columns.iter().map(|c| c.name.as_str()));
     RestError::Db {
         error: crate::error::DbError {
             code: "42703".into(),
