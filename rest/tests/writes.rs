@@ -548,6 +548,76 @@ async fn put_upserts_one_row_by_primary_key() {
     assert_eq!(r.json()["code"], "PGRST114");
 }
 
+/// PUT's body is compared with the URL's key by the statement, as PostgREST's: the rows with
+/// the key's values (as the column's type compares them) are offered, and PostgreSQL refuses
+/// several; a body without the key's columns is PostgreSQL's error on PostgREST's statement.
+#[tokio::test]
+async fn put_offers_the_rows_with_the_urls_key() {
+    let api = Api::new().await;
+    let put = |path: &'static str, body: &'static str| {
+        api.send("PUT", path, &[("prefer", "return=representation")], body)
+    };
+    // Two rows with the URL's key: both offered, and the statement fails whole.
+    for body in [
+        r#"[{"id": 1811, "name": "a"}, {"id": 1811, "name": "b"}]"#,
+        r#"[{"id": 1811, "name": "a"}, {"id": 1812, "name": "c"}, {"id": 1811, "name": "b"}]"#,
+    ] {
+        let r = put("/items?id=eq.1811", body).await;
+        assert_eq!(r.status, 500, "{}", r.body);
+        assert_eq!(
+            r.json(),
+            json!({
+                "code": "21000",
+                "message": "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                "details": null,
+                "hint": "Ensure that no rows proposed for insertion within the same command have duplicate constrained values."
+            })
+        );
+    }
+    let r = api.get("/items?id=in.(1811,1812)").await;
+    assert_eq!(r.json(), json!([]));
+    // The key compared as an integer: "01" is 1811's key written otherwise.
+    let r = put(
+        "/items?id=eq.01811&select=id,name",
+        r#"{"id": 1811, "name": "typed"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 1811, "name": "typed"}]));
+    let r = put("/items?id=eq.x", r#"{"id": 1811, "name": "x"}"#).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "22P02");
+    // No row, an empty one, or rows without the key: the key column is missing.
+    for body in ["[]", "{}", "[{}]", "7", r#"{"name": "x"}"#] {
+        let r = put("/items?id=eq.1811", body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            json!({"code": "42703", "message": "column pgrst_body.id does not exist", "details": null, "hint": null}),
+            "{body}"
+        );
+    }
+    // The first key column missing in the URL's order, as PostgreSQL reads the conditions.
+    for (path, missing) in [
+        ("/regions?code=eq.x&country=eq.y", "code"),
+        ("/regions?country=eq.y&code=eq.x", "country"),
+    ] {
+        let r = api.send("PUT", path, &[], r#"{"name": "n"}"#).await;
+        assert_eq!(
+            r.json()["message"],
+            format!("column pgrst_body.{missing} does not exist")
+        );
+    }
+    // `columns=` is for POST and PATCH: PUT writes every key of its body.
+    let r = put(
+        "/items?id=eq.1811&columns=id,name&select=qty",
+        r#"{"id": 1811, "name": "all", "qty": 7}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"qty": 7}]));
+}
+
 #[tokio::test]
 async fn strict_handling_rejects_unknown_preferences() {
     let api = Api::new().await;
