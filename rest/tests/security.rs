@@ -439,7 +439,7 @@ async fn options_and_openapi() {
         json!({"type": "integer", "format": "integer", "default": 666})
     );
     assert!(doc["paths"]["/rpc/twice"].is_null());
-    // A view joining two keyed tables has both keys, in its column order, every time.
+    // A view joining two keyed tables has both keys, every time.
     let pk = |col: &str| {
         doc["definitions"]["user_teams"]["properties"][col]["description"]
             .as_str()

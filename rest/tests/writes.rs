@@ -618,6 +618,80 @@ async fn put_offers_the_rows_with_the_urls_key() {
     assert_eq!(r.json(), json!([{"qty": 7}]));
 }
 
+/// A view's key as PostgREST derives it: each whole primary key the view shows, in the key's
+/// order, as the first view column showing each key column, the tables by name; part of a key
+/// is none. It names the row in `Location`, is the filter PUT takes and OpenAPI's note.
+#[tokio::test]
+async fn view_keys_as_postgrest_derives_them() {
+    let api = Api::new().await;
+    let post = |path: &'static str, body: &'static str| {
+        api.send(
+            "POST",
+            path,
+            &[("prefer", "return=headers-only, tx=rollback")],
+            body,
+        )
+    };
+    let put = |path: &'static str, body: &'static str| {
+        api.send("PUT", path, &[("prefer", "tx=rollback")], body)
+    };
+    // The whole key, in the key's order (country, code) and not the view's (code, country).
+    let r = post(
+        "/region_names",
+        r#"{"country": "DE", "code": "BE", "name": "Berlin"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("/region_names?country=eq.DE&code=eq.BE")
+    );
+    let r = put(
+        "/region_names?code=eq.BE&country=eq.DE",
+        r#"{"country": "DE", "code": "BE", "name": "Berlin"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // Part of a key: no key.
+    let r = put("/region_codes?code=eq.BE", r#"{"code": "BE", "name": "x"}"#).await;
+    assert_eq!((r.status, &r.json()["code"]), (405, &json!("PGRST105")));
+    // A key column shown twice: the first.
+    let r = post("/team_ids", r#"{"team_id": 60, "name": "x"}"#).await;
+    assert_eq!(r.header("location"), Some("/team_ids?team_id=eq.60"));
+    let r = put(
+        "/team_ids?team_ref=eq.60",
+        r#"{"team_id": 60, "name": "x"}"#,
+    )
+    .await;
+    assert_eq!((r.status, &r.json()["code"]), (405, &json!("PGRST105")));
+    // A join: both keys, crews' before sites', whatever the view's column order.
+    let r = post("/crew_sites", r#"{"site": 1, "crew": 2}"#).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("/crew_sites?crew=eq.2&site=eq.1")
+    );
+    let doc = api.get("/").await.json();
+    let pk = |view: &str| -> Vec<String> {
+        let props = doc["definitions"][view]["properties"]
+            .as_object()
+            .expect("properties");
+        props
+            .iter()
+            .filter(|(_, p)| {
+                p["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("<pk/>"))
+            })
+            .map(|(c, _)| c.clone())
+            .collect()
+    };
+    assert_eq!(pk("region_names"), ["code", "country"]);
+    assert!(pk("region_codes").is_empty());
+    assert_eq!(pk("team_ids"), ["team_id"]);
+    assert_eq!(pk("crew_sites"), ["crew", "site"]);
+}
+
 #[tokio::test]
 async fn strict_handling_rejects_unknown_preferences() {
     let api = Api::new().await;
