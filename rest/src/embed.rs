@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use crate::error::RestError;
-use crate::schema_cache::{Cardinality, Relationship, SchemaCache, TableKind, closest};
+use crate::fuzzy::FuzzySet;
+use crate::schema_cache::{Cardinality, Relationship, SchemaCache, TableKind};
 
 /// Finds the relationship from `origin` that `name` (with optional `hint`) designates.
 pub fn resolve(
@@ -99,28 +100,41 @@ pub fn resolve(
     }
 }
 
-/// PostgREST's hint for PGRST200: when the origin has relationships, the closest target to
-/// `child` (none if `child` is one: the embed hint is what failed); else the closest origin.
+/// PostgREST's hint for PGRST200. Its relationships are looked up by origin and by the schema
+/// of their target (a computed relationship's: its function's). When the origin has some into
+/// its own schema, the fuzzy match for `child` among their targets, unless `child` matches one
+/// exactly (ignoring case: then the embed hint is what failed); else the fuzzy match for the
+/// origin among all origins of relationships into that schema.
 fn no_relationship_hint(
     cache: &SchemaCache,
     origin: &(String, String),
     child: &str,
     from_origin: &[Relationship],
 ) -> Option<String> {
-    if !from_origin.is_empty() {
-        if from_origin.iter().any(|r| r.target.1 == child) {
-            return None;
-        }
-        let targets = from_origin.iter().map(|r| r.target.1.as_str());
-        return closest(child, targets)
-            .map(|t| format!("Perhaps you meant '{t}' instead of '{child}'."));
+    let schema = origin.0.as_str();
+    let into = |r: &Relationship| match &r.cardinality {
+        Cardinality::Computed { function, .. } => function.0 == schema,
+        _ => r.target.0 == schema,
+    };
+    let from_parent: Vec<&Relationship> = from_origin.iter().filter(|r| into(r)).collect();
+    if !from_parent.is_empty() {
+        let targets = FuzzySet::new(from_parent.iter().map(|r| r.target.1.as_str()));
+        return targets
+            .get(child)
+            .into_iter()
+            .find(|(score, _)| *score < 1.0)
+            .map(|(_, t)| format!("Perhaps you meant '{t}' instead of '{child}'."));
     }
-    let parents = cache
-        .relationships
-        .keys()
-        .filter(|(schema, _)| *schema == origin.0)
-        .map(|(_, name)| name.as_str());
-    closest(&origin.1, parents)
+    let parents = FuzzySet::new(
+        cache
+            .relationships
+            .values()
+            .flatten()
+            .filter(|r| into(r))
+            .map(|r| r.origin.1.as_str()),
+    );
+    parents
+        .get_one(&origin.1)
         .map(|p| format!("Perhaps you meant '{p}' instead of '{}'.", origin.1))
 }
 

@@ -109,6 +109,35 @@ WHERE c.relkind IN ('v', 'm') AND r.rulename = '_RETURN'
   AND (n.nspname = ANY($1) OR n.nspname NOT IN ('pg_catalog', 'information_schema'))
 "#;
 
+/// A view's key as PostgREST derives it: for each table the view reads whose whole primary key
+/// it shows (no part of one), that key's columns in the key's order, each as the first view
+/// column showing it; the tables in the order PostgreSQL groups them, by schema then name
+/// (byte order, as `name` sorts).
+fn view_key(
+    lineage: &[(String, QualifiedName, String)],
+    pks: &HashMap<QualifiedName, Vec<String>>,
+) -> Vec<String> {
+    let mut bases: Vec<&QualifiedName> = lineage.iter().map(|(_, base, _)| base).collect();
+    bases.sort();
+    bases.dedup();
+    let shown = |base: &QualifiedName, col: &String| {
+        lineage
+            .iter()
+            .find(|(_, t, c)| t == base && c == col)
+            .map(|(vc, _, _)| vc.clone())
+    };
+    bases
+        .into_iter()
+        .filter_map(|base| pks.get(base).map(|pk| (base, pk)))
+        .filter_map(|(base, pk)| {
+            pk.iter()
+                .map(|c| shown(base, c))
+                .collect::<Option<Vec<_>>>()
+        })
+        .flatten()
+        .collect()
+}
+
 const FUNCTIONS_SQL: &str = r#"
 SELECT n.nspname::text, p.proname::text, p.proargnames::text[], p.proargmodes::text[],
        ARRAY(SELECT format_type(t.oid_, NULL) FROM unnest(COALESCE(p.proallargtypes, p.proargtypes::oid[]))
@@ -444,23 +473,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         if table.pk.is_empty()
             && let Some(lin) = lineage.get(key)
         {
-            // A view's key: the columns passing through the whole key of every keyed table it
-            // reads (a join of two keyed tables has both), each key column once, in the view's
-            // column order, as PostgREST derives view keys.
-            let whole = |base: &QualifiedName| {
-                pks.get(base).is_some_and(|pk| {
-                    pk.iter()
-                        .all(|c| lin.iter().any(|(_, t, bc)| t == base && bc == c))
-                })
-            };
-            let mut seen: Vec<(&QualifiedName, &String)> = Vec::new();
-            for (vc, base, bc) in lin {
-                let keyed = pks.get(base).is_some_and(|pk| pk.contains(bc));
-                if keyed && whole(base) && !seen.contains(&(base, bc)) {
-                    seen.push((base, bc));
-                    table.pk.push(vc.clone());
-                }
-            }
+            table.pk = view_key(lin, &pks);
         }
     }
     // Views inherit the base uniques they expose, for one-to-one detection.

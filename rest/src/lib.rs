@@ -12,6 +12,7 @@ mod embed;
 pub mod error;
 mod execute;
 mod filter;
+mod fuzzy;
 mod introspect;
 mod jwt;
 pub mod lane;

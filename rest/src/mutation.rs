@@ -322,13 +322,13 @@ fn parse_csv(text: &str) -> Vec<Vec<(String, bool)>> {
     out
 }
 
-/// The columns a write sets: `columns=` or the union of payload keys, all validated.
+/// The columns a write sets: `columns=` (`named`) or the union of payload keys, all validated.
 pub fn write_columns(
     table: &Table,
-    q: &QueryParams,
+    named: Option<&Vec<String>>,
     payload: &Payload,
 ) -> Result<Vec<String>, RestError> {
-    let cols: Vec<String> = match &q.columns {
+    let cols: Vec<String> = match named {
         Some(c) => c.clone(),
         None if !payload.uniform => {
             return Err(RestError::InvalidBody("All object keys must match".into()));
@@ -346,55 +346,51 @@ pub fn write_columns(
     Ok(cols)
 }
 
-/// Checks PUT's rules: filters are exactly the PK with `eq`, no range, payload matches URL.
-pub fn check_put(table: &Table, q: &QueryParams, payload: &mut Payload) -> Result<(), RestError> {
+/// Checks PUT's rules on the URL: no range, and filters that are exactly the key's columns with
+/// `eq`. The rows are checked against the key by the statement, as PostgREST's: only rows with
+/// the URL's key values are offered ([`render_write`]), and a PUT writing no row is PGRST115.
+pub fn check_put(table: &Table, q: &QueryParams) -> Result<(), RestError> {
     if q.has_top_range {
         return Err(RestError::PutLimit);
     }
     let top: Vec<_> = q.filters.iter().filter(|f| f.path.is_empty()).collect();
-    let mut pk_values = Vec::new();
     for pk in &table.pk {
         let f = top
             .iter()
             .find(|f| &f.field.name == pk && f.field.json_path.is_empty() && !f.negate);
-        match f.map(|f| &f.op) {
-            Some(Operation::Binary(Op::Eq, None, v)) => pk_values.push((pk, v.clone())),
-            _ => return Err(RestError::PutFilters),
+        if !matches!(f.map(|f| &f.op), Some(Operation::Binary(Op::Eq, None, _))) {
+            return Err(RestError::PutFilters);
         }
     }
     if table.pk.is_empty() || top.len() != table.pk.len() || !q.logic.is_empty() {
         return Err(RestError::PutFilters);
     }
-    if payload.rows == 0 {
-        return Err(RestError::InvalidBody(
-            "PUT payload must contain a single row".into(),
-        ));
-    }
-    let rows: Vec<Map<String, Value>> = if payload.is_array {
-        serde_json::from_str(&payload.json).ok()
-    } else {
-        serde_json::from_str(&payload.json)
-            .ok()
-            .map(|row| vec![row])
-    }
-    .ok_or_else(invalid_json)?;
-    let matches = |row: &Map<String, Value>| {
-        pk_values.iter().all(|(pk, v)| match row.get(pk.as_str()) {
-            Some(Value::String(s)) => s == v,
-            Some(Value::Null) | None => false,
-            Some(other) => &other.to_string() == v,
-        })
-    };
-    // As PostgREST: of several rows, the one whose key the URL names is put.
-    let Some(row) = rows.iter().find(|row| matches(row)) else {
-        return Err(RestError::PutMismatch);
-    };
-    if payload.rows > 1 {
-        payload.json = Value::Object(row.clone()).to_string();
-        payload.rows = 1;
-        payload.is_array = false;
-    }
     Ok(())
+}
+
+/// PUT compares the URL's key values with the payload's: a key column the payload lacks (all
+/// of them for `[]`, `{}` or a scalar) is PostgreSQL's 42703 on PostgREST's statement, which
+/// reads the rows as `pgrst_body` with the payload's columns in name order. The first such
+/// column, in the URL's order.
+pub fn put_key_columns(q: &QueryParams, columns: &[String], anon: bool) -> Result<(), RestError> {
+    let Some(f) = q
+        .filters
+        .iter()
+        .find(|f| f.path.is_empty() && !columns.contains(&f.field.name))
+    else {
+        return Ok(());
+    };
+    let mut body_columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    body_columns.sort_unstable();
+    Err(RestError::Db {
+        error: crate::error::DbError {
+            code: "42703".into(),
+            message: format!("column pgrst_body.{} does not exist", f.field.name),
+            details: None,
+            hint: crate::plan::column_hint("pgrst_body", &f.field.name, body_columns.into_iter()),
+        },
+        anon,
+    })
 }
 
 /// Everything needed to render a write.
@@ -567,7 +563,21 @@ pub fn render_write(p: &mut WritePlan, prefs: &Preferences) -> Result<Sql, RestE
                 };
                 let merging = res == Resolution::Merge;
                 if merging {
-                    sql.push(" WHERE ").push(&inserted_step("+", "0"));
+                    sql.push(" WHERE ");
+                    // PUT: only the rows with the URL's key values, compared as the column's
+                    // type compares them (PostgREST's conditions on `pgrst_body`). Several
+                    // such rows make PostgreSQL refuse the statement (21000).
+                    if p.kind == WriteKind::Upsert {
+                        for c in &p.conds {
+                            if let Cond::Filter { field, .. } = c {
+                                let lhs =
+                                    column_value(&field.name, "pgrst_j.v", "pgrst_r", &parsed);
+                                render::render_filter_on(&mut sql, &lhs, c);
+                                sql.push(" AND ");
+                            }
+                        }
+                    }
+                    sql.push(&inserted_step("+", "0"));
                     counts_inserted = true;
                 }
                 sql.push(" ON CONFLICT (")
@@ -715,13 +725,7 @@ fn representation_columns(node: &ReadNode, pk: &[String]) -> Option<Vec<String>>
 /// PostgreSQL's error for an `on_conflict` column the table lacks, as PostgREST passes it on
 /// (it leaves the check to PostgreSQL): 400 `42703`, with a close column as the hint.
 fn unknown_conflict_column(t: &Table, col: &str) -> RestError {
-    let hint =
-        crate::schema_cache::closest(col, t.columns.iter().map(|c| c.name.as_str())).map(|c| {
-            format!(
-                "Perhaps you meant to reference the column \"{}.{c}\".",
-                t.name
-            )
-        });
+    let hint = crate::plan::column_hint(&t.name, col, t.columns.iter().map(|c| c.name.as_str()));
     RestError::Db {
         error: crate::error::DbError {
             code: "42703".into(),

@@ -11,9 +11,7 @@ use crate::filter::{Filter, IsValue, LogicTree, Operation};
 use crate::order::{Direction, Nulls};
 use crate::query_params::QueryParams;
 use crate::range::RowRange;
-use crate::schema_cache::{
-    QualifiedName, Relationship, Representation, SchemaCache, Table, closest,
-};
+use crate::schema_cache::{QualifiedName, Relationship, Representation, SchemaCache, Table};
 use crate::select::{Aggregate, JoinType, SelectItem};
 use crate::sql::Ident;
 
@@ -327,11 +325,50 @@ pub fn col_infos(t: &Table) -> Vec<ColInfo> {
         .collect()
 }
 
+/// PostgreSQL's hint for an unknown column `name` of `relation` (PostgREST passes it on): the
+/// columns at the smallest edit distance, if it is at most 3 and at most half the name's
+/// length in bytes, named when there are one or two of them (three or more name none).
+pub fn column_hint<'a>(
+    relation: &str,
+    name: &str,
+    columns: impl Iterator<Item = &'a str>,
+) -> Option<String> {
+    const MAX_DISTANCE: usize = 3;
+    let mut best = MAX_DISTANCE + 1;
+    let mut found: (Option<&str>, Option<&str>) = (None, None);
+    for c in columns {
+        let d = crate::fuzzy::levenshtein(c, name);
+        if d > name.len() / 2 {
+            continue;
+        }
+        if d < best {
+            best = d;
+            found = (Some(c), None);
+        } else if d == best {
+            // A third at the same distance: that distance names nothing; only a closer
+            // column will.
+            found = match found {
+                (Some(_), Some(_)) => (None, None),
+                (Some(first), None) => (Some(first), Some(c)),
+                none => none,
+            };
+        }
+    }
+    match found {
+        (Some(a), None) => Some(format!(
+            "Perhaps you meant to reference the column \"{relation}.{a}\"."
+        )),
+        (Some(a), Some(b)) => Some(format!(
+            "Perhaps you meant to reference the column \"{relation}.{a}\" or the column \"{relation}.{b}\"."
+        )),
+        _ => None,
+    }
+}
+
 /// PostgreSQL's own error for an unknown column, with its "perhaps you meant" hint.
 pub fn unknown_column(relation: &str, name: &str, cols: Option<&[ColInfo]>) -> RestError {
-    let hint = cols
-        .and_then(|cols| closest(name, cols.iter().map(|c| c.name.as_str())))
-        .map(|c| format!("Perhaps you meant to reference the column \"{relation}.{c}\"."));
+    let hint =
+        cols.and_then(|cols| column_hint(relation, name, cols.iter().map(|c| c.name.as_str())));
     RestError::Db {
         error: DbError {
             code: "42703".into(),

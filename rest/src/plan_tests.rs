@@ -371,3 +371,29 @@ fn logic_trees_test_embeds_for_null_at_any_depth() {
     .expect_err("not a column");
     assert_eq!(e.code(), "42703");
 }
+
+/// PostgreSQL's column hints, as PostgreSQL 15 gives them on a table `z` of these columns.
+#[rstest::rstest]
+#[case(&["abcd", "abce", "xy"], "yy", Some("column \"z.xy\"."))]
+// Two at the smallest distance are both named.
+#[case(&["abcd", "abce", "xy"], "abc", Some("column \"z.abcd\" or the column \"z.abce\"."))]
+// Three at the smallest distance: none.
+#[case(&["ab", "ac", "ad"], "ae", None)]
+// A closer one after three at a greater distance is named.
+#[case(&["ab", "ac", "ad", "aex"], "aexy", Some("column \"z.aex\"."))]
+// More than half the name's length.
+#[case(&["abcd"], "ab", None)]
+#[case(&["xy"], "yx", None)]
+// More than 3, however long the name.
+#[case(&["abcd"], "abcdefgh", None)]
+#[case(&["abcd"], "abcdefg", Some("column \"z.abcd\"."))]
+fn column_hints_as_postgres(
+    #[case] columns: &[&str],
+    #[case] name: &str,
+    #[case] want: Option<&str>,
+) {
+    assert_eq!(
+        column_hint("z", name, columns.iter().copied()),
+        want.map(|w| format!("Perhaps you meant to reference the {w}"))
+    );
+}

@@ -97,6 +97,42 @@ fn path_expr(base: String, field: &Field, type_name: &str) -> String {
     s
 }
 
+/// `lhs op value`, negated with `not.`.
+fn render_filter(
+    sql: &mut Sql,
+    lhs: &str,
+    negate: bool,
+    type_name: &str,
+    plain: bool,
+    parse: Option<&QualifiedName>,
+    op: &Operation,
+) {
+    if negate {
+        sql.push("NOT ");
+    }
+    sql.push("(");
+    let parse = parse.map(|f| Ident::qualified(&f.0, &f.1));
+    render_op(sql, lhs, type_name, plain, parse.as_ref(), op);
+    sql.push(")");
+}
+
+/// A column filter applied to `lhs` in place of the node's column: PUT's key filters on the
+/// rows offered. Other conditions render nothing.
+pub fn render_filter_on(sql: &mut Sql, lhs: &str, cond: &Cond) {
+    if let Cond::Filter {
+        field,
+        type_name,
+        negate,
+        op,
+        computed: None,
+        parse,
+    } = cond
+    {
+        let plain = field.json_path.is_empty();
+        render_filter(sql, lhs, *negate, type_name, plain, parse.as_ref(), op);
+    }
+}
+
 /// Renders one condition of a node aliased `alias`.
 pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
     match cond {
@@ -108,21 +144,9 @@ pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
             computed,
             parse,
         } => {
-            if *negate {
-                sql.push("NOT ");
-            }
-            sql.push("(");
             let lhs = value_expr(node, field, type_name, computed.as_ref());
-            let parse = parse.as_ref().map(|f| Ident::qualified(&f.0, &f.1));
-            render_op(
-                sql,
-                &lhs,
-                type_name,
-                field.json_path.is_empty(),
-                parse.as_ref(),
-                op,
-            );
-            sql.push(")");
+            let plain = field.json_path.is_empty();
+            render_filter(sql, &lhs, *negate, type_name, plain, parse.as_ref(), op);
         }
         Cond::Tree {
             negate,

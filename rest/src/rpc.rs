@@ -199,7 +199,8 @@ pub fn bytea_hex(bytes: &[u8]) -> String {
 }
 
 /// With the name found but no overload taking these arguments, PostgREST's hint is the
-/// overload whose sorted parameter list reads closest to the one given: `public.f(a, b)`.
+/// fuzzy match for the sorted argument names among the overloads' sorted parameter names,
+/// each list written `(a, b)`: `public.f(a, b)`.
 fn overload_hint(
     schema: &str,
     name: &str,
@@ -215,7 +216,8 @@ fn overload_hint(
         .iter()
         .map(|f| list(&mut f.args.iter().map(|a| a.name.as_str()).collect()))
         .collect();
-    crate::schema_cache::nearest(&wanted, lists.iter().map(String::as_str))
+    crate::fuzzy::FuzzySet::new(lists.iter().map(String::as_str))
+        .get_one(&wanted)
         .map(|l| format!("{schema}.{name}{l}"))
 }
 

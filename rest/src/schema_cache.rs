@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::error::RestError;
+use crate::fuzzy::FuzzySet;
 
 pub use crate::introspect::LoadError;
 
@@ -440,73 +441,29 @@ impl SchemaCache {
             })
     }
 
-    /// The closest table name in `schema` to `name`, for hints.
+    /// PostgREST's suggestion for an unknown table: the fuzzy match for `name` among the
+    /// tables and views of `schema`.
     pub fn suggest_table(&self, schema: &str, name: &str) -> Option<String> {
-        closest(
-            name,
+        FuzzySet::new(
             self.tables
                 .keys()
                 .filter(|(s, _)| s == schema)
                 .map(|(_, n)| n.as_str()),
         )
+        .get_one(name)
         .map(|n| format!("{schema}.{n}"))
     }
 
-    /// The closest function name in `schema` to `name`, for hints.
+    /// PostgREST's suggestion for an unknown function: the fuzzy match for `name` among the
+    /// functions of `schema`.
     pub fn suggest_function(&self, schema: &str, name: &str) -> Option<String> {
-        closest(
-            name,
+        FuzzySet::new(
             self.functions
                 .keys()
                 .filter(|(s, _)| s == schema)
                 .map(|(_, n)| n.as_str()),
         )
+        .get_one(name)
         .map(|n| format!("{schema}.{n}"))
-    }
-}
-
-/// The candidate closest to `needle` by edit distance, if close enough to be a likely typo.
-pub fn closest<'a>(needle: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .map(|c| (levenshtein(needle, c), c))
-        .filter(|(d, c)| *d <= (needle.len().max(c.len()) / 2).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.to_string())
-}
-
-/// The candidate closest to `needle` by edit distance, however far.
-pub fn nearest<'a>(needle: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .min_by_key(|c| levenshtein(needle, c))
-        .map(str::to_string)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn closest_finds_typos_only() {
-        let names = ["todos", "users", "projects"];
-        assert_eq!(closest("todo", names.iter().copied()), Some("todos".into()));
-        assert_eq!(closest("zzzzzzzz", names.iter().copied()), None);
-        assert_eq!(
-            nearest("(a, c)", ["(a, b)", "(x, y, z)"].into_iter()),
-            Some("(a, b)".into())
-        );
     }
 }

@@ -36,15 +36,13 @@ pub async fn serve(
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let mut payload = match kind {
+    let payload = match kind {
         WriteKind::Delete => None,
         _ => Some(mutation::parse_payload(content_type, &ctx.req.body)?),
     };
     ctx.parsed();
-    if kind == WriteKind::Upsert
-        && let Some(p) = &mut payload
-    {
-        mutation::check_put(table, &q, p)?;
+    if kind == WriteKind::Upsert {
+        mutation::check_put(table, &q)?;
     }
     // `limit` and `offset` on PATCH and DELETE are ignored, as in PostgREST since limited
     // updates and deletes were dropped: the write touches every matching row. `order` orders
@@ -52,9 +50,14 @@ pub async fn serve(
     let columns = match &payload {
         // A PATCH whose body holds no row sets nothing (columns= or not), as in PostgREST.
         Some(p) if kind == WriteKind::Update && p.rows == 0 => Vec::new(),
-        Some(p) => mutation::write_columns(table, &q, p)?,
+        // PUT writes the payload's keys: PostgREST reads `columns=` for POST and PATCH only.
+        Some(p) if kind == WriteKind::Upsert => mutation::write_columns(table, None, p)?,
+        Some(p) => mutation::write_columns(table, q.columns.as_ref(), p)?,
         None => Vec::new(),
     };
+    if kind == WriteKind::Upsert {
+        mutation::put_key_columns(&q, &columns, ctx.anon)?;
+    }
     let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
         .with_search_path(ctx.search_path());
     let mut node = planner.plan_root(
@@ -166,6 +169,11 @@ pub async fn serve(
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
         let location: Option<String> = row.text_named("location").ok().flatten().map(str::to_owned);
+        // PUT offers only the rows with the URL's key (several fail on the conflict): none
+        // written is PostgREST's PGRST115, rolled back.
+        if kind == WriteKind::Upsert && main.page_total != 1 {
+            return Err(RestError::PutMismatch);
+        }
         if ctx.media.is_singular() && main.page_total != 1 {
             return Err(RestError::Singular(main.page_total));
         }

@@ -574,6 +574,13 @@ async fn a_view_over_the_target_leaves_column_and_constraint_names_unambiguous()
         r.json()["hint"],
         "Perhaps you meant 'emb_authors' instead of 'emb_author'."
     );
+    // PostgREST's fuzzy match: "prj" shares the trigram -pr with "projects", 5 edits away of 8
+    // (a score of 0.375, over 0.33).
+    let r = api.get("/tasks?select=id,prj(*)").await;
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant 'projects' instead of 'prj'."
+    );
 }
 
 #[tokio::test]

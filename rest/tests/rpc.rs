@@ -4,7 +4,7 @@ mod data_plane;
 mod postgres;
 
 use data_plane::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn rpc_scalar_named_defaults_and_get() {
@@ -39,7 +39,13 @@ async fn rpc_scalar_named_defaults_and_get() {
         r.json()["details"],
         "Searched for the function public.add with parameter x or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache."
     );
-    // The name exists: the hint names the overload's parameters.
+    // The name exists: the hint names the overload whose parameters come close, and "(x)"
+    // shares no letters with "(a, b)".
+    assert_eq!(r.json()["hint"], Value::Null);
+    let r = api
+        .send("POST", "/rpc/add", &[], r#"{"a": 1, "c": 2}"#)
+        .await;
+    assert_eq!(r.status, 404);
     assert_eq!(
         r.json()["hint"],
         "Perhaps you meant to call the function public.add(a, b)"

@@ -58,6 +58,25 @@ async fn unknown_table_column_and_path() {
         r.json(),
         json!({"code": "PGRST205", "message": "Could not find the table 'public.task' in the schema cache", "details": null, "hint": "Perhaps you meant the table 'public.tasks'"})
     );
+    // PostgREST's fuzzy match: "mem" shares trigrams with "members" only, 4 edits away of 7
+    // (a score of 0.43, over 0.33).
+    let r = api.get("/mem").await;
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant the table 'public.members'"
+    );
+    // Unknown columns are PostgreSQL's errors, with its hints: both columns at the smallest
+    // distance, and none more than half the name's length away.
+    let r = api.get("/items?select=nate").await;
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant to reference the column \"items.name\" or the column \"items.note\"."
+    );
+    let r = api.get("/items?select=i").await;
+    assert_eq!(
+        r.json(),
+        json!({"code": "42703", "message": "column items.i does not exist", "details": null, "hint": null})
+    );
     let r = api.get("/tasks?select=titel").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "42703");
@@ -492,7 +511,7 @@ async fn options_and_openapi() {
         json!({"type": "integer", "format": "integer", "default": 666})
     );
     assert!(doc["paths"]["/rpc/twice"].is_null());
-    // A view joining two keyed tables has both keys, in its column order, every time.
+    // A view joining two keyed tables has both keys, every time.
     let pk = |col: &str| {
         doc["definitions"]["user_teams"]["properties"][col]["description"]
             .as_str()

@@ -548,6 +548,150 @@ async fn put_upserts_one_row_by_primary_key() {
     assert_eq!(r.json()["code"], "PGRST114");
 }
 
+/// PUT's body is compared with the URL's key by the statement, as PostgREST's: the rows with
+/// the key's values (as the column's type compares them) are offered, and PostgreSQL refuses
+/// several; a body without the key's columns is PostgreSQL's error on PostgREST's statement.
+#[tokio::test]
+async fn put_offers_the_rows_with_the_urls_key() {
+    let api = Api::new().await;
+    let put = |path: &'static str, body: &'static str| {
+        api.send("PUT", path, &[("prefer", "return=representation")], body)
+    };
+    // Two rows with the URL's key: both offered, and the statement fails whole.
+    for body in [
+        r#"[{"id": 1811, "name": "a"}, {"id": 1811, "name": "b"}]"#,
+        r#"[{"id": 1811, "name": "a"}, {"id": 1812, "name": "c"}, {"id": 1811, "name": "b"}]"#,
+    ] {
+        let r = put("/items?id=eq.1811", body).await;
+        assert_eq!(r.status, 500, "{}", r.body);
+        assert_eq!(
+            r.json(),
+            json!({
+                "code": "21000",
+                "message": "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                "details": null,
+                "hint": "Ensure that no rows proposed for insertion within the same command have duplicate constrained values."
+            })
+        );
+    }
+    let r = api.get("/items?id=in.(1811,1812)").await;
+    assert_eq!(r.json(), json!([]));
+    // The key compared as an integer: "01" is 1811's key written otherwise.
+    let r = put(
+        "/items?id=eq.01811&select=id,name",
+        r#"{"id": 1811, "name": "typed"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json(), json!([{"id": 1811, "name": "typed"}]));
+    let r = put("/items?id=eq.x", r#"{"id": 1811, "name": "x"}"#).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "22P02");
+    // No row, an empty one, or rows without the key: the key column is missing.
+    for body in ["[]", "{}", "[{}]", "7", r#"{"name": "x"}"#] {
+        let r = put("/items?id=eq.1811", body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(
+            r.json(),
+            json!({"code": "42703", "message": "column pgrst_body.id does not exist", "details": null, "hint": null}),
+            "{body}"
+        );
+    }
+    // The first key column missing in the URL's order, as PostgreSQL reads the conditions.
+    for (path, missing) in [
+        ("/regions?code=eq.x&country=eq.y", "code"),
+        ("/regions?country=eq.y&code=eq.x", "country"),
+    ] {
+        let r = api.send("PUT", path, &[], r#"{"name": "n"}"#).await;
+        assert_eq!(
+            r.json()["message"],
+            format!("column pgrst_body.{missing} does not exist")
+        );
+    }
+    // `columns=` is for POST and PATCH: PUT writes every key of its body.
+    let r = put(
+        "/items?id=eq.1811&columns=id,name&select=qty",
+        r#"{"id": 1811, "name": "all", "qty": 7}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!([{"qty": 7}]));
+}
+
+/// A view's key as PostgREST derives it: each whole primary key the view shows, in the key's
+/// order, as the first view column showing each key column, the tables by name; part of a key
+/// is none. It names the row in `Location`, is the filter PUT takes and OpenAPI's note.
+#[tokio::test]
+async fn view_keys_as_postgrest_derives_them() {
+    let api = Api::new().await;
+    let post = |path: &'static str, body: &'static str| {
+        api.send(
+            "POST",
+            path,
+            &[("prefer", "return=headers-only, tx=rollback")],
+            body,
+        )
+    };
+    let put = |path: &'static str, body: &'static str| {
+        api.send("PUT", path, &[("prefer", "tx=rollback")], body)
+    };
+    // The whole key, in the key's order (country, code) and not the view's (code, country).
+    let r = post(
+        "/region_names",
+        r#"{"country": "DE", "code": "BE", "name": "Berlin"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("/region_names?country=eq.DE&code=eq.BE")
+    );
+    let r = put(
+        "/region_names?code=eq.BE&country=eq.DE",
+        r#"{"country": "DE", "code": "BE", "name": "Berlin"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // Part of a key: no key.
+    let r = put("/region_codes?code=eq.BE", r#"{"code": "BE", "name": "x"}"#).await;
+    assert_eq!((r.status, &r.json()["code"]), (405, &json!("PGRST105")));
+    // A key column shown twice: the first.
+    let r = post("/team_ids", r#"{"team_id": 60, "name": "x"}"#).await;
+    assert_eq!(r.header("location"), Some("/team_ids?team_id=eq.60"));
+    let r = put(
+        "/team_ids?team_ref=eq.60",
+        r#"{"team_id": 60, "name": "x"}"#,
+    )
+    .await;
+    assert_eq!((r.status, &r.json()["code"]), (405, &json!("PGRST105")));
+    // A join: both keys, crews' before sites', whatever the view's column order.
+    let r = post("/crew_sites", r#"{"site": 1, "crew": 2}"#).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("/crew_sites?crew=eq.2&site=eq.1")
+    );
+    let doc = api.get("/").await.json();
+    let pk = |view: &str| -> Vec<String> {
+        let props = doc["definitions"][view]["properties"]
+            .as_object()
+            .expect("properties");
+        props
+            .iter()
+            .filter(|(_, p)| {
+                p["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("<pk/>"))
+            })
+            .map(|(c, _)| c.clone())
+            .collect()
+    };
+    assert_eq!(pk("region_names"), ["code", "country"]);
+    assert!(pk("region_codes").is_empty());
+    assert_eq!(pk("team_ids"), ["team_id"]);
+    assert_eq!(pk("crew_sites"), ["crew", "site"]);
+}
+
 #[tokio::test]
 async fn strict_handling_rejects_unknown_preferences() {
     let api = Api::new().await;

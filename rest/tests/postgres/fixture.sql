@@ -142,6 +142,17 @@ CREATE TABLE public.site_visits (
   crew int CONSTRAINT site_visits_crew_fk REFERENCES public.crews(id),
   PRIMARY KEY (site, crew)
 );
+-- View keys: a whole primary key (in the key's order, not the view's), part of one (no key),
+-- a key column shown twice (the first), and a join (each table's key, by table name).
+CREATE VIEW public.region_names AS SELECT name, code, country FROM public.regions;
+CREATE VIEW public.region_codes AS SELECT code, name FROM public.regions;
+CREATE VIEW public.team_ids AS SELECT id AS team_id, name, id AS team_ref FROM public.teams;
+CREATE VIEW public.crew_sites AS
+  SELECT s.id AS site, c.id AS crew FROM public.sites s CROSS JOIN public.crews c;
+CREATE FUNCTION public.crew_sites_offered() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER offered INSTEAD OF INSERT ON public.crew_sites
+  FOR EACH ROW EXECUTE FUNCTION public.crew_sites_offered();
 -- Checked at commit.
 CREATE TABLE public.slots (id int PRIMARY KEY, code text UNIQUE DEFERRABLE INITIALLY DEFERRED);
 -- A table without columns is still a table.
