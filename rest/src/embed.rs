@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::error::RestError;
 use crate::fuzzy::FuzzySet;
-use crate::schema_cache::{Cardinality, Relationship, SchemaCache, TableKind};
+use crate::schema_cache::{Cardinality, QualifiedName, Relationship, SchemaCache, TableKind};
 
 /// Finds the relationship from `origin` that `name` (with optional `hint`) designates.
 pub fn resolve(
@@ -104,7 +104,8 @@ pub fn resolve(
 /// of their target (a computed relationship's: its function's). When the origin has some into
 /// its own schema, the fuzzy match for `child` among their targets, unless `child` matches one
 /// exactly (ignoring case: then the embed hint is what failed); else the fuzzy match for the
-/// origin among all origins of relationships into that schema.
+/// origin among all origins of relationships into that schema. Relationships it hides (through
+/// a junction outside the exposed schemas) count here, as they do in PostgREST.
 fn no_relationship_hint(
     cache: &SchemaCache,
     origin: &(String, String),
@@ -117,7 +118,13 @@ fn no_relationship_hint(
         _ => r.target.0 == schema,
     };
     let from_parent: Vec<&Relationship> = from_origin.iter().filter(|r| into(r)).collect();
-    if !from_parent.is_empty() {
+    // Hidden relationships count as some: then only the visible ones' targets are candidates.
+    let hidden = |o: &QualifiedName| {
+        cache
+            .hidden_relationships
+            .contains(&(o.clone(), schema.to_string()))
+    };
+    if !from_parent.is_empty() || hidden(origin) {
         let targets = FuzzySet::new(from_parent.iter().map(|r| r.target.1.as_str()));
         return targets
             .get(child)
@@ -131,7 +138,14 @@ fn no_relationship_hint(
             .values()
             .flatten()
             .filter(|r| into(r))
-            .map(|r| r.origin.1.as_str()),
+            .map(|r| r.origin.1.as_str())
+            .chain(
+                cache
+                    .hidden_relationships
+                    .iter()
+                    .filter(|(_, s)| s == schema)
+                    .map(|(o, _)| o.1.as_str()),
+            ),
     );
     parents
         .get_one(&origin.1)

@@ -496,6 +496,8 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     }
 
     let mut relationships = relationships::derive(&tables, &fks, &uniques, &lineage);
+    let hidden_relationships =
+        relationships::hidden_junction_origins(&tables, &fks, &uniques, &lineage);
     let mut computed_fields: HashMap<QualifiedName, Vec<ComputedField>> = HashMap::new();
     let mut computed_rels = Vec::new();
     for r in &computed_rows {
@@ -633,6 +635,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         schemas: schemas.to_vec(),
         tables,
         relationships,
+        hidden_relationships,
         functions,
         computed_fields,
         role_settings,

@@ -147,6 +147,7 @@ pub fn sample_cache() -> SchemaCache {
         schemas: vec!["public".into()],
         tables,
         relationships,
+        hidden_relationships: Default::default(),
         functions: BTreeMap::new(),
         computed_fields,
         role_settings: HashMap::new(),

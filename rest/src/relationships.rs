@@ -4,7 +4,7 @@
 //! column lineage of views, and returns many-to-one, one-to-many, one-to-one and many-to-many
 //! relationships (self references included). Knows nothing about SQL or I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::schema_cache::{Cardinality, QualifiedName, Relationship, Table};
 
@@ -185,59 +185,84 @@ pub fn derive(
             }
         }
     }
-    // Many-to-many: a junction whose two foreign keys are covered by its keys.
-    let mut by_table: BTreeMap<&QualifiedName, Vec<&ForeignKey>> = BTreeMap::new();
-    for fk in fks {
-        by_table.entry(&fk.table).or_default().push(fk);
-    }
     // The junction is one the API exposes, as PostgREST's: the table itself, or a view passing
     // both keys' columns through (a junction kept in a private schema behind a view).
-    for (junction, jfks) in by_table {
-        for (i, a) in jfks.iter().enumerate() {
-            for (j, b) in jfks.iter().enumerate() {
-                if i == j
-                    || !covered_by_key(uniques, junction, &a.columns)
-                    || !covered_by_key(uniques, junction, &b.columns)
+    for (junction, a, b) in junction_pairs(fks, uniques) {
+        let both: Vec<String> = a.columns.iter().chain(&b.columns).cloned().collect();
+        for (jrel, jcols) in exposures(junction, &both, tables, views) {
+            let (ja, jb) = jcols.split_at(a.columns.len());
+            for (src, src_cols) in exposures(&a.foreign_table, &a.foreign_columns, tables, views) {
+                for (tgt, tgt_cols) in
+                    exposures(&b.foreign_table, &b.foreign_columns, tables, views)
                 {
-                    continue;
-                }
-                let both: Vec<String> = a.columns.iter().chain(&b.columns).cloned().collect();
-                for (jrel, jcols) in exposures(junction, &both, tables, views) {
-                    let (ja, jb) = jcols.split_at(a.columns.len());
-                    for (src, src_cols) in
-                        exposures(&a.foreign_table, &a.foreign_columns, tables, views)
-                    {
-                        for (tgt, tgt_cols) in
-                            exposures(&b.foreign_table, &b.foreign_columns, tables, views)
-                        {
-                            add(Relationship {
-                                origin: src.clone(),
-                                target: tgt.clone(),
-                                cardinality: Cardinality::ManyToMany {
-                                    junction: jrel.clone(),
-                                    origin_constraint: a.name.clone(),
-                                    target_constraint: b.name.clone(),
-                                    origin_cols: src_cols
-                                        .iter()
-                                        .cloned()
-                                        .zip(ja.to_vec())
-                                        .collect(),
-                                    target_cols: tgt_cols
-                                        .iter()
-                                        .cloned()
-                                        .zip(jb.to_vec())
-                                        .collect(),
-                                },
-                                constraint: jrel.1.clone(),
-                                columns: Vec::new(),
-                            });
-                        }
-                    }
+                    add(Relationship {
+                        origin: src.clone(),
+                        target: tgt.clone(),
+                        cardinality: Cardinality::ManyToMany {
+                            junction: jrel.clone(),
+                            origin_constraint: a.name.clone(),
+                            target_constraint: b.name.clone(),
+                            origin_cols: src_cols.iter().cloned().zip(ja.to_vec()).collect(),
+                            target_cols: tgt_cols.iter().cloned().zip(jb.to_vec()).collect(),
+                        },
+                        constraint: jrel.1.clone(),
+                        columns: Vec::new(),
+                    });
                 }
             }
         }
     }
     rels
+}
+
+/// Many-to-many candidates: a junction and two of its foreign keys (in both orders), each
+/// covered by one of its keys.
+fn junction_pairs<'a>(
+    fks: &'a [ForeignKey],
+    uniques: &Uniques,
+) -> Vec<(&'a QualifiedName, &'a ForeignKey, &'a ForeignKey)> {
+    let mut by_table: BTreeMap<&QualifiedName, Vec<&ForeignKey>> = BTreeMap::new();
+    for fk in fks {
+        by_table.entry(&fk.table).or_default().push(fk);
+    }
+    let mut out = Vec::new();
+    for (junction, jfks) in by_table {
+        for (i, a) in jfks.iter().enumerate() {
+            for (j, b) in jfks.iter().enumerate() {
+                if i != j
+                    && covered_by_key(uniques, junction, &a.columns)
+                    && covered_by_key(uniques, junction, &b.columns)
+                {
+                    out.push((junction, *a, *b));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `(origin, target's schema)` of the many-to-many relationships through a junction the API
+/// does not expose. PostgREST finds them too and then hides them, but it still counts the
+/// origin as having relationships into that schema, which decides its PGRST200 hint.
+pub fn hidden_junction_origins(
+    tables: &BTreeMap<QualifiedName, Table>,
+    fks: &[ForeignKey],
+    uniques: &Uniques,
+    views: &ViewLineage,
+) -> HashSet<(QualifiedName, String)> {
+    let mut out = HashSet::new();
+    for (junction, a, b) in junction_pairs(fks, uniques) {
+        if tables.contains_key(junction) {
+            continue;
+        }
+        let targets = exposures(&b.foreign_table, &b.foreign_columns, tables, views);
+        for (src, _) in exposures(&a.foreign_table, &a.foreign_columns, tables, views) {
+            for (tgt, _) in &targets {
+                out.insert((src.clone(), tgt.0.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Adds computed relationships between exposed relations. As in PostgREST, a function named

@@ -267,6 +267,9 @@ pub struct SchemaCache {
     pub tables: BTreeMap<QualifiedName, Table>,
     /// Relationships by origin.
     pub relationships: HashMap<QualifiedName, Vec<Relationship>>,
+    /// `(origin, target's schema)` of many-to-many relationships through a junction outside
+    /// the exposed schemas: never embedded, but they shape PGRST200's hint as in PostgREST.
+    pub hidden_relationships: std::collections::HashSet<(QualifiedName, String)>,
     /// Functions (all overloads) by `(schema, name)`.
     pub functions: BTreeMap<QualifiedName, Vec<Function>>,
     /// Computed fields by the table whose row they take.

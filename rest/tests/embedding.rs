@@ -129,6 +129,12 @@ async fn embeds_through_views() {
     let r = api.get("/labels?select=name,users(name)").await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["code"], "PGRST200");
+    // Related only through a private junction: PostgREST knows `site` has relationships into
+    // the schema, none it shows, so it suggests nothing (not the close name `sites`).
+    let r = api.get("/site?select=crew(id)").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST200");
+    assert_eq!(r.json()["hint"], Value::Null, "{}", r.body);
     // Partitions are not the API's relations; their parent is.
     let r = api.get("/readings?select=id,value").await;
     assert_eq!(r.json(), json!([{"id": 1, "value": 7}]), "{}", r.body);

@@ -127,6 +127,14 @@ CREATE TABLE private.label_owners (
   user_id int REFERENCES public.users(id),
   PRIMARY KEY (label_id, user_id)
 );
+-- Tables joined only through a private junction: the relationship is hidden, not missing.
+CREATE TABLE public.site (id int PRIMARY KEY);
+CREATE TABLE public.crew (id int PRIMARY KEY);
+CREATE TABLE private.site_crew (
+  site_id int REFERENCES public.site(id),
+  crew_id int REFERENCES public.crew(id),
+  PRIMARY KEY (site_id, crew_id)
+);
 -- A view over two keyed tables is keyed by both keys.
 CREATE VIEW public.user_teams AS SELECT u.name, t.id AS team_id, u.id AS user_id FROM public.users u CROSS JOIN public.teams t;
 -- Two junctions between the same tables: an ambiguous many-to-many.
