@@ -720,7 +720,7 @@ fn render_node_body_as(
     if empty && !matches!(&node.columns, Some(c) if c.is_empty()) {
         sql.push("NULL");
     }
-    render_from_where(sql, node, from, extra_join, join_cond, true);
+    render_from_where(sql, node, from, extra_join, join_cond);
     if grouped {
         let g = group_exprs(node);
         if !g.is_empty() {
@@ -743,15 +743,13 @@ pub fn render_range(sql: &mut Sql, node: &ReadNode) {
     }
 }
 
-/// `FROM … AS alias <laterals> WHERE …`; with `all_embeds` false only the embeds that filter
-/// (inner joins and null checks) are joined, which is enough for counting.
+/// `FROM … AS alias <laterals> WHERE …`, every embed joined.
 pub fn render_from_where(
     sql: &mut Sql,
     node: &ReadNode,
     from: Option<&str>,
     extra_join: &str,
     join_cond: Option<&str>,
-    all_embeds: bool,
 ) {
     sql.push(" FROM ");
     match from {
@@ -762,10 +760,7 @@ pub fn render_from_where(
         .ident(&Ident::new(&node.alias))
         .push(extra_join);
     for (i, e) in node.embeds.iter().enumerate() {
-        let filters = e.inner || node.conds.iter().any(|c| cond_uses_embed(c, i));
-        if all_embeds || filters {
-            render_lateral(sql, node, i, e);
-        }
+        render_lateral(sql, node, i, e);
     }
     let mut wrote = false;
     let mut and = |sql: &mut Sql| {
@@ -780,6 +775,88 @@ pub fn render_from_where(
         and(sql);
         render_cond(sql, node, c);
     }
+}
+
+/// `FROM … AS alias WHERE …` of a count, as PostgREST's: no joins, each embed that filters
+/// the rows tested by `EXISTS` of its own count (`!inner`, `not.is.null`; `NOT EXISTS` for
+/// `is.null`). Both the exact total and the planner's estimate come from it.
+fn render_count_from_where(
+    sql: &mut Sql,
+    node: &ReadNode,
+    from: Option<&str>,
+    extra_join: &str,
+    join_cond: Option<&str>,
+) {
+    sql.push(" FROM ");
+    match from {
+        Some(f) => sql.push(f),
+        None => sql.ident(&node.from),
+    };
+    sql.push(" AS ")
+        .ident(&Ident::new(&node.alias))
+        .push(extra_join);
+    let mut wrote = false;
+    let mut and = |sql: &mut Sql| {
+        sql.push(if wrote { " AND " } else { " WHERE " });
+        wrote = true;
+    };
+    for c in &node.conds {
+        and(sql);
+        render_count_cond(sql, node, c);
+    }
+    if let Some(j) = join_cond.filter(|j| !j.is_empty()) {
+        and(sql);
+        sql.push(j);
+    }
+    for e in node.embeds.iter().filter(|e| e.inner) {
+        and(sql);
+        render_exists(sql, node, e, false);
+    }
+}
+
+/// [`render_cond`] in a count: a null test on an embed is an `EXISTS` of the embed's count.
+fn render_count_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
+    match cond {
+        Cond::Tree {
+            negate,
+            and,
+            children,
+        } if !children.is_empty() => {
+            if *negate {
+                sql.push("NOT ");
+            }
+            sql.push("(");
+            for (i, c) in children.iter().enumerate() {
+                if i > 0 {
+                    sql.push(if *and { " AND " } else { " OR " });
+                }
+                render_count_cond(sql, node, c);
+            }
+            sql.push(")");
+        }
+        Cond::EmbedNull { embed, is_null } => {
+            render_exists(sql, node, &node.embeds[*embed], *is_null);
+        }
+        _ => render_cond(sql, node, cond),
+    }
+}
+
+/// `[NOT] EXISTS (SELECT 1 FROM child WHERE …)` for an embed of `parent`.
+fn render_exists(sql: &mut Sql, parent: &ReadNode, e: &EmbedPlan, negate: bool) {
+    let (junction_join, cond) = join_cond(&parent.alias, e);
+    let from = match &e.rel.cardinality {
+        Cardinality::Computed { function, .. } => {
+            Some(call_expr(function, &row_expr(parent, &parent.alias)))
+        }
+        _ => None,
+    };
+    sql.push(if negate {
+        "NOT EXISTS (SELECT 1"
+    } else {
+        "EXISTS (SELECT 1"
+    });
+    render_count_from_where(sql, &e.node, from.as_deref(), &junction_join, Some(&cond));
+    sql.push(")");
 }
 
 fn cond_uses_embed(c: &Cond, i: usize) -> bool {
@@ -877,12 +954,14 @@ fn render_read_as(
     if exact_count {
         sql.push("(SELECT count(*) FROM (SELECT 1");
         // Groups by embedded values too when aggregated, so those embeds are joined.
-        render_from_where(&mut sql, node, None, "", None, node.is_aggregated());
         if node.is_aggregated() {
+            render_from_where(&mut sql, node, None, "", None);
             let g = group_exprs(node);
             if !g.is_empty() {
                 sql.push(" GROUP BY ").push(&g.join(", "));
             }
+        } else {
+            render_count_from_where(&mut sql, node, None, "", None);
         }
         if let Some(cap) = cap {
             sql.push(" LIMIT ").bind(cap.saturating_add(1).to_string());
@@ -903,7 +982,7 @@ fn render_read_as(
 pub fn render_count_source(node: &ReadNode) -> Sql {
     let mut sql = Sql::new();
     sql.push("SELECT 1");
-    render_from_where(&mut sql, node, None, "", None, false);
+    render_count_from_where(&mut sql, node, None, "", None);
     sql
 }
 

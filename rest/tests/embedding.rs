@@ -408,6 +408,34 @@ async fn logic_trees_across_embeds() {
         assert_eq!(r.status / 100, 2, "{count}: {}", r.body);
         assert_eq!(ids(&r.json()), vec![1, 3], "{count}");
     }
+    // The planned total is the planner's estimate of PostgREST's count, which tests embeds
+    // with EXISTS (not.is.null, !inner) and NOT EXISTS (is.null) rather than joining them.
+    let admin = postgres::admin().await;
+    for (url, count) in [
+        (
+            "/projects?select=id,t:tasks(),o:users()&t.title=like.D*&o.name=eq.Bob&or=(t.not.is.null,o.not.is.null)",
+            "SELECT 1 FROM public.projects p WHERE (EXISTS (SELECT 1 FROM public.tasks t WHERE t.title LIKE 'D%' AND t.project_id = p.id) OR EXISTS (SELECT 1 FROM public.users o WHERE o.name = 'Bob' AND o.id = p.owner_id))",
+        ),
+        (
+            "/users?select=id,projects!inner(id)&projects.budget=gt.60",
+            "SELECT 1 FROM public.users u WHERE EXISTS (SELECT 1 FROM public.projects p WHERE p.budget > 60 AND p.owner_id = u.id)",
+        ),
+        (
+            "/users?select=id,projects()&projects=is.null",
+            "SELECT 1 FROM public.users u WHERE NOT EXISTS (SELECT 1 FROM public.projects p WHERE p.owner_id = u.id)",
+        ),
+    ] {
+        let plan: Value = admin
+            .query_one(&format!("EXPLAIN (FORMAT JSON) {count}"), &[])
+            .await
+            .expect("explain")
+            .get(0);
+        let rows = plan[0]["Plan"]["Plan Rows"].as_i64().expect("rows");
+        let r = api.get_h(url, &[("prefer", "count=planned")]).await;
+        assert_eq!(r.status / 100, 2, "{url}: {}", r.body);
+        let total = r.header("content-range").and_then(|v| v.split_once('/'));
+        assert_eq!(total.map(|t| t.1), Some(rows.to_string().as_str()), "{url}");
+    }
     // Nested and negated trees reach embeds too.
     let r = api
         .get("/users?select=id,projects(),profiles()&and=(projects.not.is.null,not.or(profiles.not.is.null,id.eq.3))")
