@@ -252,7 +252,8 @@ const MEDIA_HANDLERS_SQL: &str = r#"
 WITH media_types AS (
   SELECT t.oid, lower(t.typname) AS media_type,
          CASE WHEN t.typname = '*/*' THEN 'application/octet-stream' ELSE t.typname::text END AS content_type,
-         COALESCE(bt.typname, b.typname) = 'bytea' AS is_bytea
+         COALESCE(bt.typname, b.typname) = 'bytea' AS is_bytea,
+         COALESCE(bt.typname, b.typname) = 'xml' AS is_xml
   FROM pg_type t
   JOIN pg_type b ON b.oid = t.typbasetype
   LEFT JOIN pg_type bt ON bt.oid = b.typbasetype
@@ -260,7 +261,7 @@ WITH media_types AS (
     AND (t.typname ~* '^[a-z0-9.-]+/[a-z0-9.+-]+$' OR t.typname = '*/*')
 )
 SELECT pn.nspname::text, p.proname::text, rn.nspname::text, rc.relname::text, m.media_type,
-       m.content_type, m.is_bytea
+       m.content_type, m.is_bytea, m.is_xml
 FROM media_types m
 JOIN pg_proc p ON p.prorettype = m.oid AND p.prokind = 'a' AND p.pronargs = 1
 JOIN pg_namespace pn ON pn.oid = p.pronamespace
@@ -269,7 +270,8 @@ LEFT JOIN pg_class rc ON rc.reltype = arg.oid AND rc.relkind IN ('r', 'v', 'm', 
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE pn.nspname = ANY($1) AND (rc.oid IS NOT NULL OR arg.typname = 'anyelement')
 UNION ALL
-SELECT NULL, NULL, pn.nspname::text, p.proname::text, m.media_type, m.content_type, m.is_bytea
+SELECT NULL, NULL, pn.nspname::text, p.proname::text, m.media_type, m.content_type, m.is_bytea,
+       m.is_xml
 FROM media_types m
 JOIN pg_proc p ON p.prorettype = m.oid AND p.prokind = 'f' AND NOT p.proretset
 JOIN pg_namespace pn ON pn.oid = p.pronamespace
@@ -301,6 +303,7 @@ fn media_handlers(
             kind,
             content_type: r.get(5),
             bytea: r.get(6),
+            xml: r.get(7),
         };
         out.insert((target, r.get(4)), Arc::new(handler));
     }

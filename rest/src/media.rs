@@ -137,6 +137,10 @@ impl Media {
         };
         if h.bytea {
             format!("coalesce(encode(({value})::bytea, 'hex'), '')")
+        } else if h.xml {
+            // As PostgREST sends it: through xml's output function, which drops the newline
+            // after the (omitted) XML declaration, i.e. a leading one; a cast to text keeps it.
+            format!("coalesce(pg_catalog.xml_out(({value})::xml)::text, '')")
         } else {
             format!("coalesce(({value})::text, '')")
         }

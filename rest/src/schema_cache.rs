@@ -307,6 +307,8 @@ pub struct MediaHandler {
     pub content_type: String,
     /// Whether the domain is over `bytea` (the body is its bytes), else its text.
     pub bytea: bool,
+    /// Whether the domain is over `xml`: its text is what `xml`'s output function makes of it.
+    pub xml: bool,
 }
 
 /// How a [`MediaHandler`] computes the body.

@@ -18,6 +18,7 @@ CREATE DOMAIN mh."text/html" AS text;
 CREATE DOMAIN mh."text/csv" AS text;
 CREATE DOMAIN mh."text/plain" AS text;
 CREATE DOMAIN mh."*/*" AS bytea;
+CREATE DOMAIN mh."text/xml" AS xml;
 
 CREATE TABLE mh.lines (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE mh.others (id int PRIMARY KEY, label text NOT NULL);
@@ -32,6 +33,9 @@ CREATE FUNCTION mh.line_bytes(id int) RETURNS mh."application/vnd.bin" LANGUAGE 
   AS $$ SELECT convert_to(name, 'UTF8') || '\x00ff'::bytea FROM mh.lines WHERE lines.id = line_bytes.id $$;
 CREATE FUNCTION mh.page() RETURNS mh."text/html" LANGUAGE sql STABLE
   AS $$ SELECT '<h1>hi</h1>' $$;
+-- An xml document starting on a new line.
+CREATE FUNCTION mh.welcome() RETURNS mh."text/xml" LANGUAGE sql STABLE
+  AS $$ SELECT E'\n<html>\n  <h1>hi</h1>\n</html>'::mh."text/xml" $$;
 -- An overload that returns rows: the handler of its namesake is not its own.
 CREATE FUNCTION mh.page(n int) RETURNS SETOF mh.others LANGUAGE sql STABLE
   AS $$ SELECT * FROM mh.others WHERE id >= n $$;
@@ -109,6 +113,11 @@ async fn a_function_returning_a_media_type_answers_with_its_value() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("text/html"));
     assert_eq!(r.body, "<h1>hi</h1>");
+    // An xml value is sent as xml's output function writes it, without its first newline.
+    let r = api.get_h("/rpc/welcome", &[("accept", "text/xml")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/xml; charset=utf-8"));
+    assert_eq!(r.body, "<html>\n  <h1>hi</h1>\n</html>");
     // Other media types get the built-in answers, as in PostgREST.
     let r = api.get("/rpc/page").await;
     assert_eq!(r.json(), json!("<h1>hi</h1>"));
