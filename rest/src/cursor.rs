@@ -167,13 +167,18 @@ impl<'a> Cursor<'a> {
     /// A PGRST100 error at the current position.
     pub fn error(&self, expecting: &str) -> RestError {
         let unexpected = match self.peek() {
-            Some(c) => format!("unexpected \"{c}\""),
-            None => "unexpected end of input".to_string(),
+            Some(c) => format!("\"{c}\""),
+            None => "end of input".to_string(),
         };
+        self.error_with(&unexpected, expecting)
+    }
+
+    /// A parse error here, naming what was found (`"x"`, `'x'`, `end of input`) as given.
+    pub fn error_with(&self, unexpected: &str, expecting: &str) -> RestError {
         RestError::parse_at(
             format!("{} ({})", self.what, self.source),
             self.pos + 1 + self.offset,
-            format!("{unexpected} expecting {expecting}"),
+            format!("unexpected {unexpected} expecting {expecting}"),
         )
     }
 
@@ -301,7 +306,10 @@ impl<'a> Cursor<'a> {
         }
         let s = s.trim().to_string();
         if s.is_empty() {
-            return Err(self.error("json path key"));
+            // PostgREST's expectation: an index (`-`, digits) or a key.
+            return Err(
+                self.error("\"-\", digit or any non reserved character different from: .,>()")
+            );
         }
         Ok(match s.parse::<i64>() {
             Ok(i) => JsonKey::Index(i),

@@ -463,6 +463,16 @@ fn logic_term(c: &mut Cursor, path: &[String]) -> Result<LogicTree, RestError> {
     // `field.[not.]op.value`, as PostgREST's grammar has it: a leaf names one field of the
     // tree's own resource (an embed only for `embed.is.null`); `rel.col.eq.1` is a parse
     // error, and filters on an embed's columns go in `rel.or=(…)`.
+    // Nothing of a term: PostgREST's grammar expects any of its three starts here.
+    if !negate
+        && !c
+            .peek()
+            .is_some_and(|ch| ch == '"' || crate::cursor::is_ident_char(ch))
+    {
+        return Err(c.error(
+            "field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)",
+        ));
+    }
     let field = c.field()?;
     c.expect('.')?;
     let (negate, op) = operation(c, true)?;

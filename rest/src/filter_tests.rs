@@ -281,3 +281,19 @@ fn logic_tree_nesting_is_bounded_instead_of_overflowing_the_stack() {
         "PGRST100"
     );
 }
+
+#[test]
+fn an_empty_term_expects_any_start_of_one_as_postgrest() {
+    for (and, value, column) in [(false, "()", 4), (true, "(a.eq.1,)", 12)] {
+        let e = parse_logic(vec![], and, value).expect_err(value);
+        assert_eq!(
+            e.body()["details"],
+            "unexpected \")\" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)",
+            "{value}"
+        );
+        assert_eq!(
+            e.body()["message"],
+            format!("\"failed to parse logic tree ({value})\" (line 1, column {column})")
+        );
+    }
+}

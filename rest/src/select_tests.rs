@@ -85,6 +85,16 @@ fn json_paths_with_indexes_and_dashed_names() {
     );
     assert_eq!(cast.as_deref(), Some("integer"));
     assert!(matches!(&items[1], SelectItem::Field { field, .. } if field.name == "b"));
+    // A reserved character where a key starts: an index or a key was expected.
+    let e = parse_select("data->(!@#_d").expect_err("reserved");
+    assert_eq!(
+        e.body()["details"],
+        "unexpected \"(\" expecting \"-\", digit or any non reserved character different from: .,>()"
+    );
+    assert_eq!(
+        e.body()["message"],
+        "\"failed to parse select parameter (data->(!@#_d)\" (line 1, column 7)"
+    );
 }
 
 #[test]
