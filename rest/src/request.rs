@@ -726,14 +726,25 @@ async fn serve(
         matches!(route, Route::Root),
         cache.postgis.as_deref(),
         handlers.as_ref(),
-    )?;
-    if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
-        return Err(RestError::NotAcceptable(
-            header(&req.headers, "accept")
-                .unwrap_or_default()
-                .to_string(),
-        ));
-    }
+    )
+    .and_then(|media| {
+        if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
+            return Err(RestError::NotAcceptable(
+                header(&req.headers, "accept")
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+        Ok(media)
+    })
+    .map_err(|e| {
+        // PostgREST finds the table before it negotiates the media type: an unknown one is
+        // its 404 whatever the Accept header asks for.
+        match &route {
+            Route::Table(t) => cache.find_table(&schema, t).err().unwrap_or(e),
+            _ => e,
+        }
+    })?;
     let mut prefs = Preferences::from_headers(&req.headers)?;
     // A time zone PostgreSQL does not name is ignored, as PostgREST ignores it, and refused
     // under handling=strict.
