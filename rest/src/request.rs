@@ -168,6 +168,9 @@ pub struct Ctx<'a> {
     pub echo_profile: bool,
     /// The negotiated representation.
     pub media: Media,
+    /// Why no representation could be negotiated for a call, which fails with it once its
+    /// function is found.
+    pub media_refused: Option<RestError>,
     /// Preferences.
     pub prefs: Preferences,
     /// What was honoured.
@@ -744,7 +747,14 @@ async fn serve(
             Route::Table(t) => cache.find_table(&schema, t).err().unwrap_or(e),
             _ => e,
         }
-    })?;
+    });
+    // So it finds the function, too: a call's refusal waits for the function's resolution,
+    // whose 404 or 300 comes first.
+    let (media, media_refused) = match (media, &route) {
+        (Ok(media), _) => (media, None),
+        (Err(e), Route::Rpc(_)) => (Media::Json { strip_nulls: false }, Some(e)),
+        (Err(e), _) => return Err(e),
+    };
     let mut prefs = Preferences::from_headers(&req.headers)?;
     // A time zone PostgreSQL does not name is ignored, as PostgREST ignores it, and refused
     // under handling=strict.
@@ -777,6 +787,7 @@ async fn serve(
         echo_profile: profile.is_some() || settings.schemas.len() > 1,
         schema,
         media,
+        media_refused,
         prefs,
         applied,
         anon: settings.anon_role.as_deref() == Some(req.role.as_str()),
