@@ -614,8 +614,18 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn into_response(r: RestResponse) -> Response {
-    let mut resp = Response::new(axum::body::Body::from(r.body));
+/// The response; one to `HEAD` (`head`) has no body, and no `Content-Length` either, as
+/// PostgREST answers: its length would be that of the body axum drops, not that of the GET's
+/// (RFC 9110 allows no other). A body of unknown length keeps axum from writing one.
+fn into_response(r: RestResponse, head: bool) -> Response {
+    let body = if head {
+        axum::body::Body::from_stream(futures_util::stream::empty::<
+            Result<Bytes, std::convert::Infallible>,
+        >())
+    } else {
+        axum::body::Body::from(r.body)
+    };
+    let mut resp = Response::new(body);
     *resp.status_mut() = r.status;
     *resp.headers_mut() = r.headers;
     // A reason phrase of the response's own (`PT402` "Payment Required", a RAISE's
@@ -660,26 +670,27 @@ pub async fn handle(
                 .into_response();
         }
     };
+    let head = method == Method::HEAD;
     let rest = &project.rest;
     let settings = rest.settings();
     let began = settings.server_timing.then(std::time::Instant::now);
     let (role, claims) = match (bearer(&headers), &settings.anon_role) {
         (None, Some(anon)) => (anon.clone(), Arc::new(Claims::new(json!({ "role": anon })))),
         (None, None) => {
-            return into_response(madbase_rest::jwt_error(
-                JwtErrorKind::AnonymousDisabled,
-                &settings,
-            ));
+            return into_response(
+                madbase_rest::jwt_error(JwtErrorKind::AnonymousDisabled, &settings),
+                head,
+            );
         }
         (Some(""), _) => {
             let kind = JwtErrorKind::Invalid("Empty JWT is sent in Authorization header".into());
-            return into_response(madbase_rest::jwt_error(kind, &settings));
+            return into_response(madbase_rest::jwt_error(kind, &settings), head);
         }
         // PostgREST 13's answer to a token that is not three dot-separated parts.
         (Some(token), _) if token.split('.').count() != 3 => {
             let parts = token.split('.').count();
             let kind = JwtErrorKind::Invalid(format!("Expected 3 parts in JWT; got {parts}"));
-            return into_response(madbase_rest::jwt_error(kind, &settings));
+            return into_response(madbase_rest::jwt_error(kind, &settings), head);
         }
         (Some(token), _) => {
             // The gateway has verified the API key, and the cache holds tokens verified
@@ -721,7 +732,7 @@ pub async fn handle(
             };
             match checked {
                 Ok(checked) => checked,
-                Err(kind) => return into_response(madbase_rest::jwt_error(kind, &settings)),
+                Err(kind) => return into_response(madbase_rest::jwt_error(kind, &settings), head),
             }
         }
     };
@@ -749,7 +760,7 @@ pub async fn handle(
         // The statement's text only: the values travel as parameters and are not logged.
         tracing::info!(%query, "rest query");
     }
-    into_response(resp)
+    into_response(resp, head)
 }
 
 /// Where a request's statements run: a short read on a read lane when one takes it, anything
@@ -882,6 +893,45 @@ mod tests {
             err.starts_with("in-database settings: invalid configuration:")
                 && err.contains("pgrst.db_tx_end must be"),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_head_response_has_no_content_length() {
+        use tower::ServiceExt as _;
+        let app = axum::Router::new().route(
+            "/t",
+            axum::routing::any(|method: Method| async move {
+                let mut r = RestResponse::new(http::StatusCode::OK, "application/json", "");
+                // The data API answers HEAD without a body, GET with one.
+                if method != Method::HEAD {
+                    r.body = Bytes::from_static(b"[1]");
+                }
+                into_response(r, method == Method::HEAD)
+            }),
+        );
+        let call = |method: Method| {
+            let request = http::Request::builder()
+                .method(method)
+                .uri("/t")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            app.clone().oneshot(request)
+        };
+        let head = call(Method::HEAD).await.expect("HEAD");
+        assert_eq!(head.headers().get(header::CONTENT_LENGTH), None);
+        assert_eq!(
+            head.headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(&b"application/json"[..])
+        );
+        let get = call(Method::GET).await.expect("GET");
+        assert_eq!(
+            get.headers()
+                .get(header::CONTENT_LENGTH)
+                .map(|v| v.as_bytes()),
+            Some(&b"3"[..])
         );
     }
 

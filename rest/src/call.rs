@@ -121,6 +121,9 @@ pub async fn serve(
     let call = rpc::resolve(ctx.cache, &ctx.schema, name, args, single_object)?;
     let f = call.function;
     ctx.function = Some(f);
+    if let Some(e) = ctx.refused.take() {
+        return Err(e);
+    }
     if ctx.prefs.is_strict() && ctx.prefs.max_affected.is_some() && !f.returns_set {
         return Err(RestError::MaxAffectedRpc);
     }

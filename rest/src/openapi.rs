@@ -312,30 +312,9 @@ fn definition(cache: &SchemaCache, t: &Table, rels: &[Relationship]) -> Object {
     d.with("type", json!("object"))
 }
 
-/// The overload of a function PostgREST describes (one path holds one): the last of its list,
-/// which it sorts by the number of arguments, then by comment, then by the arguments (name,
-/// type, whether required, whether variadic).
+/// The overload of a function PostgREST describes (one path holds one): the last in its order.
 fn described_overload(overloads: &[Function]) -> Option<&Function> {
-    fn args(f: &Function) -> Vec<(&str, &str, bool, bool)> {
-        f.args
-            .iter()
-            .map(|a| {
-                (
-                    a.name.as_str(),
-                    a.data_type.as_str(),
-                    !a.has_default,
-                    a.variadic,
-                )
-            })
-            .collect()
-    }
-    overloads.iter().max_by(|a, b| {
-        a.args
-            .len()
-            .cmp(&b.args.len())
-            .then_with(|| a.description.cmp(&b.description))
-            .then_with(|| args(a).cmp(&args(b)))
-    })
+    overloads.iter().max_by(|a, b| a.overload_order(b))
 }
 
 /// Builds the document for `schema`, limited to `visible` when given.

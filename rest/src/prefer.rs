@@ -61,8 +61,9 @@ pub struct Preferences {
 }
 
 impl Preferences {
-    /// Parses every `Prefer` header; with `handling=strict`, unknown ones are an error.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Preferences, RestError> {
+    /// Parses every `Prefer` header; unknown ones are kept in `invalid` (see
+    /// [`Preferences::refusal`]).
+    pub fn parse(headers: &HeaderMap) -> Preferences {
         let mut p = Preferences::default();
         for v in headers.get_all("prefer") {
             let Ok(v) = v.to_str() else { continue };
@@ -106,10 +107,13 @@ impl Preferences {
                 }
             }
         }
-        if p.strict == Some(true) && !p.invalid.is_empty() {
-            return Err(RestError::InvalidPreferences(p.invalid.clone()));
-        }
-        Ok(p)
+        p
+    }
+
+    /// With `handling=strict`, unknown preferences are an error.
+    pub fn refusal(&self) -> Option<RestError> {
+        (self.is_strict() && !self.invalid.is_empty())
+            .then(|| RestError::InvalidPreferences(self.invalid.clone()))
     }
 
     /// Whether `handling=strict`.
@@ -201,7 +205,11 @@ mod tests {
         for v in values {
             h.append("prefer", HeaderValue::from_str(v).expect("header"));
         }
-        Preferences::from_headers(&h)
+        let p = Preferences::parse(&h);
+        match p.refusal() {
+            Some(e) => Err(e),
+            None => Ok(p),
+        }
     }
 
     #[test]

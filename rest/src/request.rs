@@ -168,6 +168,9 @@ pub struct Ctx<'a> {
     pub echo_profile: bool,
     /// The negotiated representation.
     pub media: Media,
+    /// Why a call is refused (no representation to negotiate, preferences refused under
+    /// `handling=strict`): it fails with it once its function is found.
+    pub refused: Option<RestError>,
     /// Preferences.
     pub prefs: Preferences,
     /// What was honoured.
@@ -726,28 +729,43 @@ async fn serve(
         matches!(route, Route::Root),
         cache.postgis.as_deref(),
         handlers.as_ref(),
-    )?;
-    if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
-        return Err(RestError::NotAcceptable(
-            header(&req.headers, "accept")
-                .unwrap_or_default()
-                .to_string(),
-        ));
-    }
-    let mut prefs = Preferences::from_headers(&req.headers)?;
+    )
+    .and_then(|media| {
+        if matches!(media, Media::Plan(_)) && !settings.plan_enabled {
+            return Err(RestError::NotAcceptable(
+                header(&req.headers, "accept")
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+        Ok(media)
+    });
+    let (media, media_refused) = match media {
+        Ok(media) => (media, None),
+        Err(e) => (Media::Json { strip_nulls: false }, Some(e)),
+    };
+    let mut prefs = Preferences::parse(&req.headers);
     // A time zone PostgreSQL does not name is ignored, as PostgREST ignores it, and refused
     // under handling=strict.
     if let Some(tz) = &prefs.timezone
         && !cache.timezones.is_empty()
         && !cache.timezones.contains(tz)
     {
-        if prefs.is_strict() {
-            return Err(RestError::InvalidPreferences(vec![format!(
-                "timezone={tz}"
-            )]));
-        }
+        prefs.invalid.push(format!("timezone={tz}"));
         prefs.timezone = None;
     }
+    let refused = match (media_refused.or_else(|| prefs.refusal()), &route) {
+        (None, _) => None,
+        // PostgREST finds the table before it negotiates the media type or checks the
+        // preferences: an unknown one is its 404 whatever else is amiss.
+        (Some(e), Route::Table(t)) => {
+            return Err(cache.find_table(&schema, t).err().unwrap_or(e));
+        }
+        // So it finds the function, too: a call's refusal waits for the function's
+        // resolution, whose 404 or 300 comes first.
+        (Some(e), Route::Rpc(_)) => Some(e),
+        (Some(e), Route::Root) => return Err(e),
+    };
     // Echoed as PostgREST does: the handling asked for, and a timezone (an unknown one fails
     // the request when it is set).
     let mut applied = Applied::default();
@@ -766,6 +784,7 @@ async fn serve(
         echo_profile: profile.is_some() || settings.schemas.len() > 1,
         schema,
         media,
+        refused,
         prefs,
         applied,
         anon: settings.anon_role.as_deref() == Some(req.role.as_str()),

@@ -154,9 +154,7 @@ pub fn resolve<'a>(
         }
         [] => {}
         many => {
-            return Err(RestError::AmbiguousFunction(
-                many.iter().map(|f| signature(f)).collect(),
-            ));
+            return Err(ambiguous(many));
         }
     }
     match single.as_slice() {
@@ -168,9 +166,7 @@ pub fn resolve<'a>(
         }
         [] => {}
         many => {
-            return Err(RestError::AmbiguousFunction(
-                many.iter().map(|f| signature(f)).collect(),
-            ));
+            return Err(ambiguous(many));
         }
     }
     let mut sorted = keys;
@@ -219,6 +215,13 @@ fn overload_hint(
     crate::fuzzy::FuzzySet::new(lists.iter().map(String::as_str))
         .get_one(&wanted)
         .map(|l| format!("{schema}.{name}{l}"))
+}
+
+/// PGRST203 naming the candidates in PostgREST's order of overloads.
+fn ambiguous(candidates: &[&Function]) -> RestError {
+    let mut candidates = candidates.to_vec();
+    candidates.sort_by(|a, b| a.overload_order(b));
+    RestError::AmbiguousFunction(candidates.into_iter().map(signature).collect())
 }
 
 fn signature(f: &Function) -> String {
@@ -422,6 +425,42 @@ mod tests {
             resolve(&c, "public", "f", json(serde_json::json!({"a": 1})), false).expect_err("300");
         assert_eq!(e.code(), "PGRST203");
         assert_eq!(e.status().as_u16(), 300);
+    }
+
+    #[test]
+    fn ambiguous_candidates_in_postgrest_order() {
+        // Fewer arguments first, then by comment (none first), then by the arguments' names
+        // and types; whatever order the database listed them in.
+        let mut commented = func("g", &[("arg", "bytea", false)]);
+        commented.description = Some("comment".into());
+        let c = cache(vec![
+            func("g", &[("arg", "text", false), ("num", "integer", true)]),
+            commented,
+            func("g", &[("arg", "xml", false)]),
+            func("g", &[("arg", "integer", false)]),
+            func("j", &[("", "jsonb", false)]),
+            func("j", &[("", "json", false)]),
+        ]);
+        let e = resolve(
+            &c,
+            "public",
+            "g",
+            json(serde_json::json!({"arg": 1})),
+            false,
+        )
+        .expect_err("300");
+        assert_eq!(
+            e.message(),
+            "Could not choose the best candidate function between: public.g(arg => integer), \
+             public.g(arg => xml), public.g(arg => bytea), public.g(arg => text, num => integer)"
+        );
+        let e =
+            resolve(&c, "public", "j", json(serde_json::json!({"a": 1})), false).expect_err("300");
+        assert_eq!(
+            e.message(),
+            "Could not choose the best candidate function between: public.j( => json), \
+             public.j( => jsonb)"
+        );
     }
 
     #[test]

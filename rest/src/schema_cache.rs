@@ -243,6 +243,28 @@ impl Function {
     pub fn is_read_only(&self) -> bool {
         self.volatility != 'v'
     }
+
+    /// PostgREST's order among the overloads of one function, in which it lists them (a
+    /// PGRST203's candidates) and the last of which it describes in OpenAPI: by the number of
+    /// arguments, then by comment (none first), then by the arguments (name, type, whether
+    /// required, whether variadic). Two overloads never have equal arguments.
+    pub fn overload_order(&self, other: &Function) -> std::cmp::Ordering {
+        fn args(f: &Function) -> impl Iterator<Item = (&str, &str, bool, bool)> {
+            f.args.iter().map(|a| {
+                (
+                    a.name.as_str(),
+                    a.data_type.as_str(),
+                    !a.has_default,
+                    a.variadic,
+                )
+            })
+        }
+        self.args
+            .len()
+            .cmp(&other.args.len())
+            .then_with(|| self.description.cmp(&other.description))
+            .then_with(|| args(self).cmp(args(other)))
+    }
 }
 
 /// A computed field: `function(table) RETURNS scalar`, selectable, filterable and orderable as

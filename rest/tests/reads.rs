@@ -386,6 +386,25 @@ async fn unknown_accept_is_406() {
     let r = api.get_h("/users", &[("accept", "unknown/unknown")]).await;
     assert_eq!(r.status, 406);
     assert_eq!(r.json()["code"], "PGRST107");
+    // The table is looked up first: an unknown one is a 404 whatever is accepted, as in
+    // PostgREST, for reads and writes alike.
+    let r = api.get_h("/userz", &[("accept", "unknown/unknown")]).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST205");
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant the table 'public.users'"
+    );
+    let r = api
+        .send(
+            "POST",
+            "/userz",
+            &[("accept", "application/octet-stream")],
+            r#"{"id": 1}"#,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST205");
 }
 
 #[tokio::test]

@@ -55,6 +55,24 @@ async fn rpc_scalar_named_defaults_and_get() {
         r.json()["hint"],
         "Perhaps you meant to call the function public.add"
     );
+    // The function is looked up before the media type is negotiated, as in PostgREST: no
+    // function for these arguments is a 404 whatever is accepted, and a found one a 406.
+    let octets = [("accept", "application/octet-stream")];
+    for (path, body, status, code) in [
+        ("/rpc/add", r#"{"x": 1}"#, 404, "PGRST202"),
+        ("/rpc/ad", r#"{"a": 1}"#, 404, "PGRST202"),
+        ("/rpc/add", r#"{"a": 1}"#, 406, "PGRST107"),
+    ] {
+        let r = api.send("POST", path, &octets, body).await;
+        assert_eq!(r.status, status, "{path} {body}: {}", r.body);
+        assert_eq!(r.json()["code"], code, "{path} {body}");
+    }
+    let r = api.get_h("/rpc/add?x=1", &octets).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        r.json()["message"],
+        "Could not find the function public.add(x) in the schema cache"
+    );
 }
 
 #[tokio::test]

@@ -704,6 +704,19 @@ async fn strict_handling_rejects_unknown_preferences() {
         .get_h("/users?select=id&id=eq.1", &[("prefer", "bogus=1")])
         .await;
     assert_eq!(r.status, 200);
+    // As in PostgREST, the table or function is found first: a missing one is a 404, a call
+    // whose arguments no overload takes too; a call that resolves is refused.
+    let strict = [("prefer", "handling=strict, bogus=1")];
+    let r = api.send("PATCH", "/userz?id=eq.1", &strict, "{}").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST205");
+    let r = api.send("POST", "/rpc/add", &strict, r#"{"x": 1}"#).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST202");
+    let r = api.send("POST", "/rpc/add", &strict, r#"{"a": 1}"#).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST122");
+    assert_eq!(r.json()["details"], "Invalid preferences: bogus=1");
 }
 
 /// The body reaches PostgreSQL as it came, as with PostgREST, so a number keeps every digit (a
