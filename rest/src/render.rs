@@ -218,6 +218,9 @@ fn render_op(
             } else {
                 value.clone()
             };
+            // Patterns and `isdistinct` take the text as it is, not through the column's
+            // representation, as in PostgREST (an untyped literal).
+            let parse = parse.filter(|_| !matches!(o, Op::Like | Op::Ilike | Op::IsDistinct));
             sql.push(lhs).push(" ").push(o.sql()).push(" ");
             match (quant, parse) {
                 (None, None) => {
