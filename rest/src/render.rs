@@ -919,6 +919,10 @@ pub fn render_scalar_read(
     exact_count: bool,
     ctes: Option<Sql>,
 ) -> Sql {
+    let media = match media {
+        Media::Plan(p) => p.target(),
+        m => m,
+    };
     let body = match media {
         Media::Object { .. } => {
             "coalesce((json_agg(_postgrest_t.pgrst_scalar)->0)::text, 'null')".to_string()
