@@ -164,10 +164,15 @@ pub async fn serve(
         render::render_scalar_read(&node, &ctx.media, count == Some(Count::Exact), Some(cte))
     } else if scalar {
         let mut sql = Sql::new();
-        let body = match (&f.returns, &ctx.media) {
+        // A plan explains the statement of the representation it is for.
+        let media = match &ctx.media {
+            Media::Plan(p) => p.target(),
+            m => m,
+        };
+        let body = match (&f.returns, media) {
             (ReturnKind::Void, _) => "''".to_string(),
             // A geometry value becomes a feature of its own, without properties.
-            (_, Media::GeoJson(_)) => render::body_expr(&ctx.media, "pgrst_page"),
+            (_, Media::GeoJson(_)) => render::body_expr(media, "pgrst_page"),
             (_, Media::Custom(h)) => Media::custom_body(h, "\"pgrst_scalar\"", true),
             // One value (sets of values are read above).
             _ => "coalesce((json_agg(\"pgrst_scalar\")->0)::text, 'null')".to_string(),

@@ -218,6 +218,9 @@ fn render_op(
             } else {
                 value.clone()
             };
+            // Patterns and `isdistinct` take the text as it is, not through the column's
+            // representation, as in PostgREST (an untyped literal).
+            let parse = parse.filter(|_| !matches!(o, Op::Like | Op::Ilike | Op::IsDistinct));
             sql.push(lhs).push(" ").push(o.sql()).push(" ");
             match (quant, parse) {
                 (None, None) => {
@@ -916,6 +919,10 @@ pub fn render_scalar_read(
     exact_count: bool,
     ctes: Option<Sql>,
 ) -> Sql {
+    let media = match media {
+        Media::Plan(p) => p.target(),
+        m => m,
+    };
     let body = match media {
         Media::Object { .. } => {
             "coalesce((json_agg(_postgrest_t.pgrst_scalar)->0)::text, 'null')".to_string()

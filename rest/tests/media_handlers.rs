@@ -118,6 +118,19 @@ async fn a_function_returning_a_media_type_answers_with_its_value() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("text/xml; charset=utf-8"));
     assert_eq!(r.body, "<html>\n  <h1>hi</h1>\n</html>");
+    // A plan for it explains that statement, not the JSON one.
+    let r = api
+        .get_h(
+            "/rpc/welcome",
+            &[(
+                "accept",
+                "application/vnd.pgrst.plan+text; for=\"text/xml\"; options=verbose",
+            )],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("xml_out"), "{}", r.body);
+    assert!(!r.body.contains("json_agg"), "{}", r.body);
     // Other media types get the built-in answers, as in PostgREST.
     let r = api.get("/rpc/page").await;
     assert_eq!(r.json(), json!("<h1>hi</h1>"));

@@ -43,6 +43,15 @@ CREATE CAST (json AS reps.tag) WITH FUNCTION reps.tag(json) AS IMPLICIT;
 CREATE TABLE reps.labels (id int PRIMARY KEY, tag reps.tag);
 GRANT SELECT, INSERT ON reps.labels TO service_role;
 
+-- A text domain read from the query string through a normalizing parser.
+CREATE DOMAIN reps.handle AS text;
+CREATE FUNCTION reps.handle(text) RETURNS reps.handle LANGUAGE sql IMMUTABLE
+  AS $$ SELECT regexp_replace(lower($1), '[^a-z]', '', 'g') $$;
+CREATE CAST (text AS reps.handle) WITH FUNCTION reps.handle(text) AS IMPLICIT;
+CREATE TABLE reps.handles (id int PRIMARY KEY, handle reps.handle);
+GRANT SELECT ON reps.handles TO anon;
+INSERT INTO reps.handles VALUES (1, 'john'), (2, 'jane');
+
 CREATE TABLE reps.profiles (
   id reps.app_uuid PRIMARY KEY,
   name text NOT NULL,
@@ -167,6 +176,28 @@ async fn filter_values_are_read_through_the_text_representation() {
     // (`reverse`) is not used.
     let r = api.get("/profiles?select=name&motto=eq.hello").await;
     assert_eq!(r.json(), json!([{"name": "John"}]));
+    // Patterns and isdistinct take the text as it is, as PostgREST (an untyped literal);
+    // the other operators read it through the parser.
+    for (query, want) in [
+        ("handle=eq.@John", json!([1])),
+        ("handle=like.jo*", json!([1])),
+        ("handle=ilike.*A*", json!([2])),
+        ("handle=like(any).{jo*,x*}", json!([1])),
+        ("handle=isdistinct.@john", json!([1, 2])),
+    ] {
+        let r = api
+            .get(&format!("/handles?select=id&{query}&order=id"))
+            .await;
+        assert_eq!(r.status, 200, "{query}: {}", r.body);
+        let ids: Vec<_> = r
+            .json()
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|v| v["id"].clone())
+            .collect();
+        assert_eq!(json!(ids), want, "{query}");
+    }
     // The parser's own error is the client's: base64 that is not a uuid.
     let r = api.get("/profiles?select=name&id=eq.AAAA").await;
     assert_eq!(r.status, 400, "{}", r.body);
