@@ -746,14 +746,8 @@ pub fn render_range(sql: &mut Sql, node: &ReadNode) {
     }
 }
 
-/// `FROM … AS alias <laterals> WHERE …`, every embed joined.
-pub fn render_from_where(
-    sql: &mut Sql,
-    node: &ReadNode,
-    from: Option<&str>,
-    extra_join: &str,
-    join_cond: Option<&str>,
-) {
+/// ` FROM <relation or from> AS alias<extra_join>`.
+fn render_from(sql: &mut Sql, node: &ReadNode, from: Option<&str>, extra_join: &str) {
     sql.push(" FROM ");
     match from {
         Some(f) => sql.push(f),
@@ -762,6 +756,17 @@ pub fn render_from_where(
     sql.push(" AS ")
         .ident(&Ident::new(&node.alias))
         .push(extra_join);
+}
+
+/// `FROM … AS alias <laterals> WHERE …`, every embed joined.
+pub fn render_from_where(
+    sql: &mut Sql,
+    node: &ReadNode,
+    from: Option<&str>,
+    extra_join: &str,
+    join_cond: Option<&str>,
+) {
+    render_from(sql, node, from, extra_join);
     for (i, e) in node.embeds.iter().enumerate() {
         render_lateral(sql, node, i, e);
     }
@@ -790,14 +795,7 @@ fn render_count_from_where(
     extra_join: &str,
     join_cond: Option<&str>,
 ) {
-    sql.push(" FROM ");
-    match from {
-        Some(f) => sql.push(f),
-        None => sql.ident(&node.from),
-    };
-    sql.push(" AS ")
-        .ident(&Ident::new(&node.alias))
-        .push(extra_join);
+    render_from(sql, node, from, extra_join);
     let mut wrote = false;
     let mut and = |sql: &mut Sql| {
         sql.push(if wrote { " AND " } else { " WHERE " });
