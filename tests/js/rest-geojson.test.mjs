@@ -30,13 +30,17 @@ describe('geojson', { skip: available ? false : 'PostGIS is not installed for th
         (1, '1369 Cambridge St', extensions.st_geomfromtext('POINT(-71.10044 42.373695)', 4326)),
         (2, '757 Massachusetts Ave', extensions.st_geomfromtext('POINT(-71.10543 42.366432)', 4326));
       GRANT SELECT ON public.js_geo_shops TO anon;
+      CREATE TABLE public.js_geo_probe (id int);
     `);
     await waitForGeo(200, 'js_geo_shops');
   });
 
   after(async () => {
+    // A table that outlives the extension tells when the schema cache has seen it go: an
+    // existing table's GeoJSON is 406 without PostGIS (an unknown one would be 404 either way).
     await sql('DROP TABLE public.js_geo_shops; DROP EXTENSION postgis');
     await waitForGeo(406, 'js_geo_probe');
+    await sql('DROP TABLE public.js_geo_probe');
   });
 
   test('a table with a geometry column is a FeatureCollection', async () => {
