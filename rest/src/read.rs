@@ -185,6 +185,10 @@ pub async fn serve(
     )?;
     let range = top_range(ctx, &q)?;
     node.range = range;
+    // Planned: now the media type or preferences refused earlier answer.
+    if let Some(e) = ctx.refused.take() {
+        return Err(e);
+    }
     crate::plan::cap_embeds(&mut node, ctx.settings.max_rows);
     let count = ctx.prefs.count;
     let exact = matches!(count, Some(Count::Exact));

@@ -168,8 +168,8 @@ pub struct Ctx<'a> {
     pub echo_profile: bool,
     /// The negotiated representation.
     pub media: Media,
-    /// Why a call is refused (no representation to negotiate, preferences refused under
-    /// `handling=strict`): it fails with it once its function is found.
+    /// Why a call or a read is refused (no representation to negotiate, preferences refused
+    /// under `handling=strict`): it fails with it once its function is found or it is planned.
     pub refused: Option<RestError>,
     /// Preferences.
     pub prefs: Preferences,
@@ -754,12 +754,22 @@ async fn serve(
         prefs.invalid.push(format!("timezone={tz}"));
         prefs.timezone = None;
     }
-    let refused = match (media_refused.or_else(|| prefs.refusal()), &route) {
+    // A write to a table checks its preferences before its media type, as PostgREST's plans
+    // do; a read or a call the other way round.
+    let refusal = if reading || matches!(route, Route::Rpc(_)) {
+        media_refused.or_else(|| prefs.refusal())
+    } else {
+        prefs.refusal().or(media_refused)
+    };
+    let refused = match (refusal, &route) {
         (None, _) => None,
         // PostgREST finds the table before it negotiates the media type or checks the
-        // preferences: an unknown one is its 404 whatever else is amiss.
+        // preferences: an unknown one is its 404 whatever else is amiss. A read or write is
+        // planned first too, so a malformed `select` or an embed that does not resolve comes
+        // before the refusal, which waits for the plan.
         (Some(e), Route::Table(t)) => {
-            return Err(cache.find_table(&schema, t).err().unwrap_or(e));
+            cache.find_table(&schema, t)?;
+            Some(e)
         }
         // So it finds the function, too: a call's refusal waits for the function's
         // resolution, whose 404 or 300 comes first.

@@ -71,6 +71,10 @@ pub async fn serve(
     if let Some(i) = conds.iter().find_map(Cond::embed_null) {
         return Err(RestError::EmbedFilter(node.embeds[i].label.clone()));
     }
+    // Planned: now the preferences or media type refused earlier answer.
+    if let Some(e) = ctx.refused.take() {
+        return Err(e);
+    }
     // Supabase loads pg-safeupdate for the API's login: an UPDATE or DELETE without a WHERE
     // clause is refused, so a forgotten filter cannot rewrite or empty a table.
     // (A PATCH setting no column runs no UPDATE, so it passes.)

@@ -405,6 +405,44 @@ async fn unknown_accept_is_406() {
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.json()["code"], "PGRST205");
+    // A read is planned before its media type is negotiated and its preferences checked, as
+    // PostgREST plans it: a malformed select or an embed that does not resolve answers first.
+    let unservable = [("accept", "unknown/unknown")];
+    let strict = [("prefer", "handling=strict, bogus=1")];
+    for headers in [&unservable[..], &strict[..]] {
+        let r = api.get_h("/users?select=id,name(", headers).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.json()["code"], "PGRST100", "{}", r.body);
+        let r = api.get_h("/users?select=id,nowhere(id)", headers).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
+    }
+    let r = api.get_h("/users?select=id", &strict).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST122", "{}", r.body);
+    // Writes too; and a write's preferences are checked before its media type.
+    let r = api
+        .send(
+            "PATCH",
+            "/users?id=eq.1&select=id,nowhere(id)",
+            &unservable,
+            r#"{"name": "x"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
+    let both = [
+        ("accept", "unknown/unknown"),
+        ("prefer", "handling=strict, bogus=1"),
+    ];
+    let r = api
+        .send("PATCH", "/users?id=eq.1", &both, r#"{"name": "x"}"#)
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST122", "{}", r.body);
+    let r = api.get_h("/users?select=id", &both).await;
+    assert_eq!(r.status, 406, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST107", "{}", r.body);
 }
 
 #[tokio::test]
