@@ -173,8 +173,9 @@ pub async fn serve(
     client: &dyn Connection,
     name: &str,
 ) -> Result<RestResponse, RestError> {
-    let table = ctx.cache.find_table(&ctx.schema, name)?;
+    // The query string is parsed before the table is looked up, as PostgREST parses it.
     let q = QueryParams::parse(ctx.req.query.as_deref(), &|_| false)?;
+    let table = ctx.cache.find_table(&ctx.schema, name)?;
     ctx.parsed();
     let mut planner = Planner::new(ctx.cache, &q, ctx.settings.aggregates_enabled)
         .with_search_path(ctx.search_path());

@@ -763,14 +763,11 @@ async fn serve(
     };
     let refused = match (refusal, &route) {
         (None, _) => None,
-        // PostgREST finds the table before it negotiates the media type or checks the
-        // preferences: an unknown one is its 404 whatever else is amiss. A read or write is
-        // planned first too, so a malformed `select` or an embed that does not resolve comes
-        // before the refusal, which waits for the plan.
-        (Some(e), Route::Table(t)) => {
-            cache.find_table(&schema, t)?;
-            Some(e)
-        }
+        // PostgREST parses the request, finds the table and plans the read or write before it
+        // negotiates the media type or checks the preferences: an unknown table is its 404
+        // and a malformed `select` or an embed that does not resolve its 400 whatever else is
+        // amiss. The refusal waits for the plan.
+        (Some(e), Route::Table(_)) => Some(e),
         // So it finds the function, too: a call's refusal waits for the function's
         // resolution, whose 404 or 300 comes first.
         (Some(e), Route::Rpc(_)) => Some(e),

@@ -23,7 +23,6 @@ pub async fn serve(
     client: &dyn Connection,
     name: &str,
 ) -> Result<RestResponse, RestError> {
-    let table = ctx.cache.find_table(&ctx.schema, name)?;
     let kind = match ctx.req.method {
         Method::POST => WriteKind::Insert,
         Method::PATCH => WriteKind::Update,
@@ -40,6 +39,8 @@ pub async fn serve(
         WriteKind::Delete => None,
         _ => Some(mutation::parse_payload(content_type, &ctx.req.body)?),
     };
+    // The query string and body are parsed before the table is looked up, as PostgREST does.
+    let table = ctx.cache.find_table(&ctx.schema, name)?;
     ctx.parsed();
     if kind == WriteKind::Upsert {
         mutation::check_put(table, &q)?;

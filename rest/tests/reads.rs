@@ -442,7 +442,20 @@ async fn unknown_accept_is_406() {
     assert_eq!(r.json()["code"], "PGRST122", "{}", r.body);
     let r = api.get_h("/users?select=id", &both).await;
     assert_eq!(r.status, 406, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST107", "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST107", "{}", r.body); // The query string is parsed before the table is looked up.
+    let r = api.get("/userz?select=id,name(").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST100", "{}", r.body);
+    let r = api
+        .send(
+            "POST",
+            "/userz",
+            &[("content-type", "application/json")],
+            "{",
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST102", "{}", r.body);
 }
 
 #[tokio::test]
