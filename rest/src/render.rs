@@ -152,22 +152,9 @@ pub fn render_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
             negate,
             and,
             children,
-        } => {
-            if *negate {
-                sql.push("NOT ");
-            }
-            sql.push("(");
-            for (i, c) in children.iter().enumerate() {
-                if i > 0 {
-                    sql.push(if *and { " AND " } else { " OR " });
-                }
-                render_cond(sql, node, c);
-            }
-            if children.is_empty() {
-                sql.push(if *and { "TRUE" } else { "FALSE" });
-            }
-            sql.push(")");
-        }
+        } => render_tree(sql, *negate, *and, children, |sql, c| {
+            render_cond(sql, node, c)
+        }),
         Cond::EmbedNull { embed, is_null } => {
             let e = &node.embeds[*embed];
             let lat = Ident::new(&e.lateral);
@@ -815,6 +802,31 @@ fn render_count_from_where(
     }
 }
 
+/// `[NOT] (a AND b …)` or `(a OR b …)`, each child rendered by `each`; an empty `and` is
+/// `TRUE`, an empty `or` `FALSE`.
+fn render_tree(
+    sql: &mut Sql,
+    negate: bool,
+    and: bool,
+    children: &[Cond],
+    mut each: impl FnMut(&mut Sql, &Cond),
+) {
+    if negate {
+        sql.push("NOT ");
+    }
+    sql.push("(");
+    for (i, c) in children.iter().enumerate() {
+        if i > 0 {
+            sql.push(if and { " AND " } else { " OR " });
+        }
+        each(sql, c);
+    }
+    if children.is_empty() {
+        sql.push(if and { "TRUE" } else { "FALSE" });
+    }
+    sql.push(")");
+}
+
 /// [`render_cond`] in a count: a null test on an embed is an `EXISTS` of the embed's count.
 fn render_count_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
     match cond {
@@ -822,19 +834,9 @@ fn render_count_cond(sql: &mut Sql, node: &ReadNode, cond: &Cond) {
             negate,
             and,
             children,
-        } if !children.is_empty() => {
-            if *negate {
-                sql.push("NOT ");
-            }
-            sql.push("(");
-            for (i, c) in children.iter().enumerate() {
-                if i > 0 {
-                    sql.push(if *and { " AND " } else { " OR " });
-                }
-                render_count_cond(sql, node, c);
-            }
-            sql.push(")");
-        }
+        } => render_tree(sql, *negate, *and, children, |sql, c| {
+            render_count_cond(sql, node, c)
+        }),
         Cond::EmbedNull { embed, is_null } => {
             render_exists(sql, node, &node.embeds[*embed], *is_null);
         }
