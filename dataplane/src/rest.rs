@@ -355,7 +355,7 @@ impl RestContext {
             rest_settings(&with_db_settings(config, &db).map_err(|e| anyhow::anyhow!("{e}"))?);
         let superuser_login = superuser_login(client, config).await;
         settings.role_guard |= superuser_login;
-        let cache = SchemaCache::load(client, &settings.schemas)
+        let cache = SchemaCache::load(client, &settings.schemas, &settings.extra_search_path)
             .await
             .map_err(|e| anyhow::anyhow!("loading the schema cache: {e}"))?;
         let pool = rest_pool(
@@ -442,7 +442,8 @@ impl RestContext {
 
     /// Re-reads the catalog and swaps the cache in; requests in flight keep the old one.
     pub async fn reload(&self, client: &tokio_postgres::Client) -> Result<(), String> {
-        let fresh = SchemaCache::load(client, &self.settings().schemas)
+        let settings = self.settings();
+        let fresh = SchemaCache::load(client, &settings.schemas, &settings.extra_search_path)
             .await
             .map_err(|e| e.to_string())?;
         let mut guard = match self.cache.write() {

@@ -106,7 +106,7 @@ FROM pg_rewrite r
 JOIN pg_class c ON c.oid = r.ev_class
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND r.rulename = '_RETURN'
-  AND (n.nspname = ANY($1) OR n.nspname NOT IN ('pg_catalog', 'information_schema'))
+  AND n.nspname = ANY($1)
 "#;
 
 /// A view's key as PostgREST derives it: for each table the view reads whose whole primary key
@@ -311,8 +311,13 @@ fn media_handlers(
 }
 
 /// Runs the catalog queries and assembles the cache.
-pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, LoadError> {
+pub async fn load(
+    client: &Client,
+    schemas: &[String],
+    extra_search_path: &[String],
+) -> Result<SchemaCache, LoadError> {
     let schemas_vec: Vec<String> = schemas.to_vec();
+    let view_schemas: Vec<String> = schemas.iter().chain(extra_search_path).cloned().collect();
     // Unnamed statements, each parsed, bound and run in one round trip: nothing is left
     // prepared on the server, so the load works behind a pooler in transaction mode too.
     let by_schema: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)] =
@@ -326,7 +331,7 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
         futures_util::future::try_join5(
             client.query_typed(RELATIONS_SQL, by_schema),
             client.query_typed(KEYS_SQL, &[]),
-            client.query_typed(VIEWS_SQL, by_schema),
+            client.query_typed(VIEWS_SQL, &[(&view_schemas, Type::TEXT_ARRAY)]),
             client.query_typed(FUNCTIONS_SQL, by_schema),
             client.query_typed(COMPUTED_SQL, by_schema),
         ),
@@ -435,7 +440,8 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Lo
     }
 
     // View lineage: map each view column to the base column it passes through, through views
-    // over views too (in any schema, as PostgREST follows them).
+    // over views too, as long as each view is in an exposed schema or the extra search path
+    // (PostgREST follows no others).
     for r in &view_rows {
         let oid: i64 = r.get(4);
         oids.insert(u32::try_from(oid).unwrap_or(0), (r.get(0), r.get(1)));

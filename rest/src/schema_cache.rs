@@ -396,12 +396,14 @@ impl Isolation {
 }
 
 impl SchemaCache {
-    /// Reads the catalog for `schemas` with a few queries.
+    /// Reads the catalog for `schemas` with a few queries. Views in `schemas` and in
+    /// `extra_search_path` pass the keys of the relations under them on, as PostgREST's do.
     pub async fn load(
         client: &tokio_postgres::Client,
         schemas: &[String],
+        extra_search_path: &[String],
     ) -> Result<SchemaCache, LoadError> {
-        crate::introspect::load(client, schemas).await
+        crate::introspect::load(client, schemas, extra_search_path).await
     }
 
     /// Why a request may not run as `role`, as PostgreSQL would say it to PostgREST's

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 async fn open() -> (Mutex<PgConn>, SchemaCache) {
     let client = postgres::connect().await;
-    let cache = SchemaCache::load(&client, &["public".to_string()])
+    let cache = SchemaCache::load(&client, &["public".to_string()], &[])
         .await
         .expect("schema cache");
     let config = DbUrl::parse(&postgres::url()).expect("url");
@@ -658,7 +658,7 @@ async fn the_schema_cache_loads_without_named_statements() {
             .await
             .expect("connect through the proxy");
     tokio::spawn(connection);
-    let cache = SchemaCache::load(&client, &["public".to_owned(), "api".to_owned()])
+    let cache = SchemaCache::load(&client, &["public".to_owned(), "api".to_owned()], &[])
         .await
         .expect("loads");
     assert!(cache.table("public", "items").is_some());

@@ -553,6 +553,42 @@ INSERT INTO public.emb_books VALUES (1, 'The Cat', 1);
 GRANT SELECT ON public.emb_authors, public.emb_author_view, public.emb_books TO anon;
 ";
 
+const VIEW_CHAINS: &str = "
+CREATE TABLE public.emb_writers (id int PRIMARY KEY, name text);
+CREATE TABLE public.emb_poems (id int PRIMARY KEY, title text, writer_id int REFERENCES public.emb_writers (id));
+INSERT INTO public.emb_writers VALUES (1, 'Basho');
+INSERT INTO public.emb_poems VALUES (1, 'Old Pond', 1);
+CREATE SCHEMA emb_hidden;
+CREATE VIEW emb_hidden.writer_names AS SELECT id, name FROM public.emb_writers;
+CREATE VIEW public.emb_hidden_writers AS SELECT id, name FROM emb_hidden.writer_names;
+CREATE SCHEMA IF NOT EXISTS extensions;
+CREATE VIEW extensions.emb_writer_names AS SELECT id, name FROM public.emb_writers;
+CREATE VIEW public.emb_extension_writers AS SELECT id, name FROM extensions.emb_writer_names;
+GRANT SELECT ON public.emb_poems, public.emb_hidden_writers, public.emb_extension_writers TO anon;
+";
+
+/// A view's keys pass through the views under it only while each is in an exposed schema or
+/// the extra search path, as PostgREST reads them: a view over a view in another schema has no
+/// relationship to embed.
+#[tokio::test]
+async fn views_over_views_reach_keys_only_through_exposed_schemas_and_the_search_path() {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let api = with_schema(&DONE, VIEW_CHAINS, settings()).await;
+    let r = api
+        .get("/emb_poems?select=title,emb_extension_writers(name)")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"title": "Old Pond", "emb_extension_writers": {"name": "Basho"}}])
+    );
+    let r = api
+        .get("/emb_poems?select=title,emb_hidden_writers(name)")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
+}
+
 async fn viewed_api() -> Api {
     static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     with_schema(&DONE, VIEWED, settings()).await

@@ -322,6 +322,61 @@ async fn bodies_are_read_through_the_json_representation() {
     assert_eq!(bad.get::<_, i64>(0), 0);
 }
 
+/// PUT matches the body's key, read through the JSON parser, with the URL's, read through the
+/// text parser: the same base64 in both is the same row.
+#[tokio::test]
+async fn put_matches_a_represented_key_in_the_body_and_the_url() {
+    let api = api().await;
+    let id = "EBESExQVFhcYGRobHB0eHw==";
+    let url = format!("/profiles?id=eq.{}", enc(id));
+    for (name, status) in [("Grace", 201), ("Grace H.", 200)] {
+        let r = api
+            .send(
+                "PUT",
+                &url,
+                &[("prefer", "return=representation")],
+                &json!({"id": id, "name": name, "motto": "ok"}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, status, "{name}: {}", r.body);
+        assert_eq!(r.json(), json!([{"id": id, "name": name, "motto": "OK"}]));
+    }
+    let row = postgres::admin()
+        .await
+        .query_one(
+            "SELECT id::text, name FROM reps.profiles WHERE name LIKE 'Grace%'",
+            &[],
+        )
+        .await
+        .expect("one row");
+    assert_eq!(
+        row.get::<_, String>(0),
+        "10111213-1415-1617-1819-1a1b1c1d1e1f"
+    );
+    assert_eq!(row.get::<_, String>(1), "Grace H.");
+
+    // Another key in the body is PostgREST's mismatch, and writes nothing.
+    let r = api
+        .send(
+            "PUT",
+            &url,
+            &[],
+            &json!({"id": JANE, "name": "Nobody"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "PGRST115", "{}", r.body);
+    let n = postgres::admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM reps.profiles WHERE name = 'Nobody'",
+            &[],
+        )
+        .await
+        .expect("count");
+    assert_eq!(n.get::<_, i64>(0), 0);
+}
+
 #[tokio::test]
 async fn a_json_null_reaches_the_body_parser_as_sql_null() {
     let api = api().await;

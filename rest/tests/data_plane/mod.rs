@@ -87,7 +87,7 @@ impl<C: Connection> Api<C> {
 
     async fn on_with(conn: C, settings: RestSettings) -> Api<C> {
         let client = postgres::connect().await;
-        let cache = SchemaCache::load(&client, &settings.schemas)
+        let cache = SchemaCache::load(&client, &settings.schemas, &settings.extra_search_path)
             .await
             .expect("schema cache loads");
         Api {
