@@ -13,7 +13,8 @@
 //!   normalized Levenshtein similarity to the name (`1 - distance / longer length`, on the
 //!   lower-cased names, all characters kept) and ranked by that score, the cosine order
 //!   breaking ties.
-//! - Candidates scoring under 0.33 are dropped.
+//! - Candidates scoring under 0.33 are dropped; table and function names ask for 0.75
+//!   ([`NAME_MIN_SCORE`]), so that a near-miss does not reveal the names of the schema.
 //!
 //! Where the package's order among candidates equal on both scores comes from a hash map's
 //! iteration (the candidates' order), ours is the candidates' byte order.
@@ -22,6 +23,9 @@ use std::collections::HashMap;
 
 /// Scores under this are no match (`Data.FuzzySet.get`'s minimum).
 const MIN_SCORE: f64 = 0.33;
+/// The score a table or function name must reach to be suggested (PostgREST 14.6 on; argument
+/// lists and relationships keep [`MIN_SCORE`]).
+pub const NAME_MIN_SCORE: f64 = 0.75;
 /// How many of the best cosine matches are scored again by edit distance.
 const RESCORED: usize = 50;
 
@@ -49,13 +53,18 @@ impl<'a> FuzzySet<'a> {
 
     /// The matches for `name`, best first, with their scores.
     pub fn get(&self, name: &str) -> Vec<(f64, &'a str)> {
+        self.get_with_min_score(name, MIN_SCORE)
+    }
+
+    /// The matches for `name` scoring at least `min`, best first, with their scores.
+    pub fn get_with_min_score(&self, name: &str, min: f64) -> Vec<(f64, &'a str)> {
         let key = name.to_lowercase();
         if let Some((found, _)) = self.entries.iter().find(|(_, l)| *l == key) {
             return vec![(1.0, found)];
         }
         [3, 2]
             .into_iter()
-            .map(|n| self.matches(&key, n))
+            .map(|n| self.matches(&key, n, min))
             .find(|m| !m.is_empty())
             .unwrap_or_default()
     }
@@ -65,7 +74,12 @@ impl<'a> FuzzySet<'a> {
         self.get(name).first().map(|(_, c)| *c)
     }
 
-    fn matches(&self, key: &str, n: usize) -> Vec<(f64, &'a str)> {
+    /// The best match for `name` scoring at least `min`, if any.
+    pub fn get_one_with_min_score(&self, name: &str, min: f64) -> Option<&'a str> {
+        self.get_with_min_score(name, min).first().map(|(_, c)| *c)
+    }
+
+    fn matches(&self, key: &str, n: usize, min: f64) -> Vec<(f64, &'a str)> {
         let wanted = gram_vector(key, n);
         let wanted_norm = norm(&wanted);
         let mut ranked: Vec<(f64, &(&'a str, String))> = self
@@ -87,7 +101,7 @@ impl<'a> FuzzySet<'a> {
             .map(|(_, (name, lower))| (levenshtein_similarity(key, lower), *name))
             .collect();
         rescored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        rescored.retain(|(score, _)| *score >= MIN_SCORE);
+        rescored.retain(|(score, _)| *score >= min);
         rescored
     }
 }

@@ -68,3 +68,20 @@ fn only_the_fifty_best_cosines_are_scored_by_distance() {
     assert_eq!(with(49).as_deref(), Some("abxd"));
     assert_eq!(with(50).as_deref(), Some("abcd10"));
 }
+
+/// Table and function names are suggested from a score of 0.75 only, exact matches always.
+#[rstest]
+#[case(&["members"], "mem", None)]
+#[case(&["members"], "membes", Some("members"))]
+// 1 - 1/4 = 0.75 is enough.
+#[case(&["adds"], "add", Some("adds"))]
+#[case(&["add"], "ad", None)]
+#[case(&["Users"], "users", Some("Users"))]
+fn names_need_the_higher_score(
+    #[case] candidates: &[&str],
+    #[case] name: &str,
+    #[case] want: Option<&str>,
+) {
+    let set = FuzzySet::new(candidates.iter().copied());
+    assert_eq!(set.get_one_with_min_score(name, NAME_MIN_SCORE), want);
+}

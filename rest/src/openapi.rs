@@ -218,7 +218,16 @@ fn typed(p: &mut Map<String, Value>, data_type: &str) {
     if let Some(items) = array_items(&t) {
         p.insert("items".into(), items);
     }
-    p.insert("format".into(), json!(t));
+    p.insert("format".into(), json!(swagger_format(&t)));
+}
+
+/// A type's `format`: its name, but OpenAPI 2.0's own formats for integers (PostgREST 14.8).
+fn swagger_format(t: &str) -> &str {
+    match t {
+        "smallint" | "integer" => "int32",
+        "bigint" => "int64",
+        _ => t,
+    }
 }
 
 /// The key a column's note names, as PostgREST finds it: the first relationship that goes
@@ -677,7 +686,7 @@ fn get_param(a: &crate::schema_cache::FuncArg) -> Value {
         let element = t.strip_suffix("[]").unwrap_or(&t);
         p["type"] = json!(swagger_type(&t).unwrap_or("string"));
         p["collectionFormat"] = json!("multi");
-        let mut items = json!({"format": element});
+        let mut items = json!({"format": swagger_format(element)});
         if let Some(ty) = swagger_type(element) {
             items["type"] = json!(ty);
         }
@@ -687,7 +696,7 @@ fn get_param(a: &crate::schema_cache::FuncArg) -> Value {
             Some("array") | None => "string",
             Some(ty) => ty,
         });
-        p["format"] = json!(t);
+        p["format"] = json!(swagger_format(&t));
     }
     p
 }

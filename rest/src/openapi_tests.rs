@@ -375,6 +375,25 @@ fn types_formats_and_defaults_as_postgrest_shows_them() {
         json!({"name": "v", "in": "query", "required": true, "type": "array",
                "collectionFormat": "multi", "items": {"type": "string", "format": "text"}})
     );
+    // Integers carry OpenAPI 2.0's formats, other types their own names.
+    for (t, format) in [
+        ("smallint", "int32"),
+        ("integer", "int32"),
+        ("bigint", "int64"),
+        ("numeric", "numeric"),
+        ("integer[]", "integer[]"),
+    ] {
+        let mut p = serde_json::Map::new();
+        typed(&mut p, t);
+        assert_eq!(p["format"], json!(format), "{t}");
+    }
+    let ints = crate::schema_cache::FuncArg {
+        name: "ns".into(),
+        data_type: "bigint[]".into(),
+        has_default: false,
+        variadic: true,
+    };
+    assert_eq!(get_param(&ints)["items"]["format"], json!("int64"));
 }
 
 #[test]

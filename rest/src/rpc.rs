@@ -103,8 +103,9 @@ fn matches_params(f: &Function, keys: &[String], source: ArgSource) -> bool {
 }
 
 /// Picks the overload for the arguments. Named matches win; otherwise a function with a single
-/// parameter of the body's type (json/jsonb, text, xml, bytea) takes the whole body, as
-/// PostgREST's fallback does for a POST.
+/// unnamed parameter of the body's type (json/jsonb, text, xml, bytea) takes the whole body, as
+/// PostgREST's fallback does for a POST. With `params=single-object` (PostgREST 12), a single
+/// json/jsonb parameter takes it whatever its name.
 pub fn resolve<'a>(
     cache: &'a SchemaCache,
     schema: &str,
@@ -123,13 +124,15 @@ pub fn resolve<'a>(
         None => args.value.to_string(),
     };
     let types = args.source.single_param_types();
-    let single: Vec<&Function> = overloads
-        .iter()
-        .filter(|f| f.args.len() == 1 && types.contains(&f.args[0].data_type.as_str()))
-        .collect();
+    let takes_body =
+        |f: &&Function| f.args.len() == 1 && types.contains(&f.args[0].data_type.as_str());
     if single_object
         && args.source == ArgSource::Json
-        && let [f] = single.as_slice()
+        && let [f] = overloads
+            .iter()
+            .filter(takes_body)
+            .collect::<Vec<_>>()
+            .as_slice()
     {
         return Ok(Call {
             function: f,
@@ -157,6 +160,12 @@ pub fn resolve<'a>(
             return Err(ambiguous(many));
         }
     }
+    // Only a parameter without a name takes the whole body (PostgREST 14.2 on).
+    let single: Vec<&Function> = overloads
+        .iter()
+        .filter(takes_body)
+        .filter(|f| f.args[0].name.is_empty())
+        .collect();
     match single.as_slice() {
         [f] => {
             return Ok(Call {
@@ -473,6 +482,35 @@ mod tests {
             sql.text,
             "pgrst_call AS (SELECT pgrst_fn AS \"pgrst_scalar\" FROM \"public\".\"j\"($1::jsonb) AS pgrst_fn)"
         );
+    }
+
+    #[test]
+    fn a_named_single_parameter_does_not_take_the_body() {
+        let c = cache(vec![func("j", &[("data", "json", false)])]);
+        // Named by the body, it is called.
+        let call = resolve(
+            &c,
+            "public",
+            "j",
+            json(serde_json::json!({"data": 1})),
+            false,
+        )
+        .expect("named");
+        assert!(matches!(call.args, CallArgs::Named(..)));
+        // Other keys do not fall back to it: PGRST202.
+        let err = resolve(
+            &c,
+            "public",
+            "j",
+            json(serde_json::json!({"a": 1, "b": 2})),
+            false,
+        )
+        .expect_err("not found");
+        assert!(matches!(err, RestError::FunctionNotFound { .. }), "{err:?}");
+        // `params=single-object` still passes the body whole.
+        let call = resolve(&c, "public", "j", json(serde_json::json!({"a": 1})), true)
+            .expect("single object");
+        assert!(matches!(call.args, CallArgs::Single(_)));
     }
 
     #[test]

@@ -471,7 +471,7 @@ impl SchemaCache {
     }
 
     /// PostgREST's suggestion for an unknown table: the fuzzy match for `name` among the
-    /// tables and views of `schema`.
+    /// tables and views of `schema`, close enough not to reveal unrelated names.
     pub fn suggest_table(&self, schema: &str, name: &str) -> Option<String> {
         FuzzySet::new(
             self.tables
@@ -479,12 +479,12 @@ impl SchemaCache {
                 .filter(|(s, _)| s == schema)
                 .map(|(_, n)| n.as_str()),
         )
-        .get_one(name)
+        .get_one_with_min_score(name, crate::fuzzy::NAME_MIN_SCORE)
         .map(|n| format!("{schema}.{n}"))
     }
 
     /// PostgREST's suggestion for an unknown function: the fuzzy match for `name` among the
-    /// functions of `schema`.
+    /// functions of `schema`, close enough not to reveal unrelated names.
     pub fn suggest_function(&self, schema: &str, name: &str) -> Option<String> {
         FuzzySet::new(
             self.functions
@@ -492,7 +492,7 @@ impl SchemaCache {
                 .filter(|(s, _)| s == schema)
                 .map(|(_, n)| n.as_str()),
         )
-        .get_one(name)
+        .get_one_with_min_score(name, crate::fuzzy::NAME_MIN_SCORE)
         .map(|n| format!("{schema}.{n}"))
     }
 }

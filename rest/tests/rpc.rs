@@ -50,11 +50,16 @@ async fn rpc_scalar_named_defaults_and_get() {
         r.json()["hint"],
         "Perhaps you meant to call the function public.add(a, b)"
     );
-    let r = api.send("POST", "/rpc/ad", &[], r#"{}"#).await;
+    let r = api.send("POST", "/rpc/plus_on", &[], r#"{}"#).await;
     assert_eq!(
         r.json()["hint"],
-        "Perhaps you meant to call the function public.add"
+        "Perhaps you meant to call the function public.plus_one"
     );
+    // A function name must come closer than that (a score of 0.75, as PostgREST 14.6) to be
+    // suggested: "ad" is one edit from "add" in three (0.67), and no name is revealed.
+    let r = api.send("POST", "/rpc/ad", &[], r#"{}"#).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["hint"], Value::Null, "{}", r.body);
     // The function is looked up before the media type is negotiated, as in PostgREST: no
     // function for these arguments is a 404 whatever is accepted, and a found one a 406.
     let octets = [("accept", "application/octet-stream")];
@@ -95,6 +100,21 @@ async fn rpc_json_args_variadic_and_sets() {
         )
         .await;
     assert_eq!(r.json(), json!({"whole": true}));
+    // Without it, a single named json parameter is called by its name only (PostgREST 14.2):
+    // other keys are PGRST202, not the body passed whole.
+    let r = api
+        .send("POST", "/rpc/echo", &[], r#"{"whole": true}"#)
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({
+            "code": "PGRST202",
+            "message": "Could not find the function public.echo(whole) in the schema cache",
+            "details": "Searched for the function public.echo with parameter whole or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+            "hint": null,
+        })
+    );
     let r = api
         .send("POST", "/rpc/total", &[], r#"{"nums": [1, 2, 3]}"#)
         .await;

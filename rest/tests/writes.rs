@@ -297,6 +297,37 @@ async fn patch_delete_and_max_affected() {
     assert_eq!(r.json(), json!([{"id": 1503}]));
     let r = api.send("DELETE", "/items?id=eq.1502", &[], "").await;
     assert_eq!(r.status, 204);
+    // A logic tree picks the rows to change, not the rows shown: the changed rows come back
+    // though they no longer match it (PostgREST 14.4), selected columns or not.
+    api.send(
+        "POST",
+        "/items?columns=id,name",
+        &[],
+        r#"[{"id": 1504, "name": "or-a"}, {"id": 1505, "name": "or-b"}]"#,
+    )
+    .await;
+    let r = api
+        .send(
+            "PATCH",
+            "/items?select=id,name&or=(name.eq.or-a,name.eq.or-b)&order=id",
+            &[("prefer", "return=representation")],
+            r#"{"name": "or-c"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1504, "name": "or-c"}, {"id": 1505, "name": "or-c"}])
+    );
+    let r = api
+        .send(
+            "DELETE",
+            "/items?select=id&or=(name.eq.or-c,id.eq.0)&order=id",
+            &[("prefer", "return=representation")],
+            "",
+        )
+        .await;
+    assert_eq!(r.json(), json!([{"id": 1504}, {"id": 1505}]));
 }
 
 #[tokio::test]
