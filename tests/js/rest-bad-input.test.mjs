@@ -91,6 +91,9 @@ describe('unknown names', () => {
     const body = await expectError(await rest('/js_rest_user'), 404, 'PGRST205');
     assert.equal(body.message, "Could not find the table 'public.js_rest_user' in the schema cache");
     assert.match(body.hint, /Perhaps you meant the table 'public\.js_rest_users'/);
+    // A name that is not close (under PostgREST 14's score of 0.75) reveals nothing.
+    const far = await expectError(await rest('/js_re'), 404, 'PGRST205');
+    assert.equal(far.hint, null);
   });
 
   test('an unknown function is 404 PGRST202 with a hint', async () => {

@@ -93,6 +93,12 @@ test('JSON arguments: a named jsonb parameter, and a single unnamed json paramet
   const whole = await anon.rpc('js_rest_single_json', { any: 'thing', n: 1 });
   assert.equal(whole.error, null, JSON.stringify(whole.error));
   assert.deepEqual(whole.data, { whole: { any: 'thing', n: 1 } });
+  // A named parameter is not handed the whole body (PostgREST 14): other keys are PGRST202.
+  const other = await anon.rpc('js_rest_echo', { x: [1, 2] });
+  assert.equal(other.status, 404);
+  assert.equal(other.data, null);
+  assert.equal(other.error.code, 'PGRST202');
+  assert.equal(other.error.message, 'Could not find the function public.js_rest_echo(x) in the schema cache');
 });
 
 test('a variadic function: an array by POST, repeated or single parameters by GET', async () => {
