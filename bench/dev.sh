@@ -4,6 +4,7 @@
 work=$(mktemp -d)
 chmod 755 "$work"  # PostgreSQL may run as another user (the postgres user when started as root)
 dev_pid=
+dev_wrapper=()  # a command to start `madbase dev` under (taskset …), if any
 cleanup() {
   if [[ -n $dev_pid ]]; then kill "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; fi
   rm -rf "$work"
@@ -14,7 +15,7 @@ trap cleanup EXIT
 # PORT, waits until it serves, sets $dev_pid and sources the instance's status (DB_URL,
 # ANON_KEY, JWT_SECRET…). Variables in the caller's environment (GLIBC_TUNABLES…) reach it.
 start_dev() {
-  "$bin" dev --data-dir "$1" --port "$2" --log-level warn >"$work/dev.log" 2>&1 &
+  "${dev_wrapper[@]}" "$bin" dev --data-dir "$1" --port "$2" --log-level warn >"$work/dev.log" 2>&1 &
   dev_pid=$!
   for _ in $(seq 1 300); do
     "$bin" status --data-dir "$1" --output env >"$work/status.env" 2>/dev/null && break

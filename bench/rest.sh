@@ -22,6 +22,10 @@
 #        MADBASE_BIN=path bench/rest.sh
 # Knobs: WARMUP (5, once per scenario and concurrency), DURATION (5 per round), ROUNDS (3),
 #        CONCURRENCY ("10 50").
+#        SERVER_CPUS and LOAD_CPUS (taskset lists, e.g. "0-3" and "4-5"): run `madbase dev` (and
+#        the PostgreSQL it starts) and the load generators (wrk, pgbench) on separate cores.
+#        Unset, all share the machine, as on a 2-core box; set, the ceiling counts the server's
+#        cores and leaves the load generator's CPU out.
 # Not part of CI: numbers depend on the machine; read them as ratios.
 
 set -euo pipefail
@@ -34,6 +38,19 @@ duration=${DURATION:-5}
 rounds=${ROUNDS:-3}
 concurrency=${CONCURRENCY:-"10 50"}
 wrk_bin=${WRK:-/usr/bin/wrk}
+server_cpus=${SERVER_CPUS:-}
+load_cpus=${LOAD_CPUS:-}
+if [[ -n $server_cpus || -n $load_cpus ]]; then
+  [[ -n $server_cpus && -n $load_cpus ]] || { echo "set both SERVER_CPUS and LOAD_CPUS" >&2; exit 1; }
+  command -v taskset >/dev/null || { echo "missing: taskset (util-linux)" >&2; exit 1; }
+  for list in "$server_cpus" "$load_cpus"; do
+    taskset -c "$list" true 2>/dev/null || { echo "not a usable CPU list: $list" >&2; exit 1; }
+  done
+fi
+# The load generators, on LOAD_CPUS when set.
+load() { if [[ -n $load_cpus ]]; then taskset -c "$load_cpus" "$@"; else "$@"; fi; }
+# Cores the requests' costs share: the server's alone when the load runs apart.
+cores=$(if [[ -n $server_cpus ]]; then taskset -c "$server_cpus" nproc; else nproc; fi)
 
 for tool in "$bin" "$wrk_bin" pgbench psql python3; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
@@ -41,6 +58,7 @@ done
 
 # shellcheck source=bench/dev.sh
 source "$here/dev.sh"
+if [[ -n $server_cpus ]]; then dev_wrapper=(taskset -c "$server_cpus"); fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_dev "$work/data" "$port"
 export ANON_KEY BENCH_DIR=$here
@@ -156,11 +174,11 @@ print(f"{m:.2f}" if any("." in v for v in sys.argv[1:]) else round(m))' "$@"
 py() { python3 -c "print($1)"; }
 run_wrk() {  # scenario script conns warm(0|1)
   local name=$1 script=$2 c=$3 out t0 t1 g1 peak r
-  if [[ $4 == 1 ]]; then "$wrk_bin" -t1 -c"$c" -d"${warmup}s" -s "$here/$script" "$base" >/dev/null; fi
+  if [[ $4 == 1 ]]; then load "$wrk_bin" -t1 -c"$c" -d"${warmup}s" -s "$here/$script" "$base" >/dev/null; fi
   t0=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg0"; times >"$work/times0"
   ( while kill -0 "$dev_pid" 2>/dev/null; do proc_field "$dev_pid" VmRSS; sleep 0.2; done ) >"$work/rss.$name.$c" &
   local sampler=$!
-  out=$("$wrk_bin" -t1 -c"$c" -d"${duration}s" --latency -s "$here/$script" "$base")
+  out=$(load "$wrk_bin" -t1 -c"$c" -d"${duration}s" --latency -s "$here/$script" "$base")
   times >"$work/times1"
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   t1=$(cpu_ticks "$dev_pid"); pg_snapshot >"$work/pg1"; g1=$(pg_ticks_between "$work/pg0" "$work/pg1")
@@ -179,13 +197,13 @@ run_wrk() {  # scenario script conns warm(0|1)
 run_pgbench() {  # name script conns warm(0|1) [extra args]
   local name=$1 script=$2 c=$3 warm=$4; shift 4
   if [[ $warm == 1 ]]; then
-    pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$pgbench_db" >"$work/pgbench.out" 2>&1 \
+    load pgbench -n -M prepared -j 1 -c "$c" -T "$warmup" -f "$script" "$@" "$pgbench_db" >"$work/pgbench.out" 2>&1 \
       || { cat "$work/pgbench.out" >&2; exit 1; }
     sleep 0.5  # the warm-up's backends are gone and reaped
   fi
   local out n
   pg_snapshot >"$work/pg0"; times >"$work/times0"
-  out=$(pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$pgbench_db" 2>/dev/null)
+  out=$(load pgbench -n -M prepared -j 1 -c "$c" -T "$duration" -f "$script" "$@" "$pgbench_db" 2>/dev/null)
   times >"$work/times1"; sleep 0.5; pg_snapshot >"$work/pg1"
   tps[$name.$c]+="$(awk '/^tps = / { printf "%d", $3 }' <<<"$out") "
   n=$(awk -F': *' '/number of transactions actually processed/ { split($2, a, "/"); print a[1] }' <<<"$out")
@@ -212,12 +230,14 @@ hwm=$(proc_field "$dev_pid" VmHWM)
 rss_end=$(proc_field "$dev_pid" VmRSS)
 
 ceiling() {  # conns: per round, the req/s of a data plane costing only the HTTP floor over the
-  # SQL of (b): the cores ÷ (the floor's data plane + wrk CPU + PostgreSQL's CPU in (b)), in µs
+  # SQL of (b): the cores ÷ (the floor's data plane + wrk CPU + PostgreSQL's CPU in (b)), in µs;
+  # wrk's CPU left out when it runs on cores of its own
+  local cols=("${cpu_us[floor.$1]}" "${pg_us[madbase_sql.$1]}")
+  [[ -n $load_cpus ]] || cols+=("${client_us[floor.$1]}")
   python3 -c 'import sys
 cores, *cols = sys.argv[1:]
 rows = zip(*(map(float, c.split()) for c in cols))
-print(" ".join(str(round(int(cores) * 1e6 / sum(r))) for r in rows))' "$(nproc)" \
-    "${cpu_us[floor.$1]}" "${client_us[floor.$1]}" "${pg_us[madbase_sql.$1]}"
+print(" ".join(str(round(int(cores) * 1e6 / sum(r))) for r in rows))' "$cores" "${cols[@]}"
 }
 ratios() {  # "x1 x2 …" "y1 y2 …": the median of the per-round ratios x_i / y_i
   python3 -c 'import statistics, sys
@@ -231,6 +251,9 @@ spread() {  # "x1 x2 …": min–max
 echo
 echo "MadBase data API benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) vCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "madbase: $bin (pool: ${MADBASE_DB_POOL_SIZE:-10} connections); wrk -t1; pgbench -M prepared -j 1"
+if [[ -n $load_cpus ]]; then
+  echo "cores: madbase dev and its PostgreSQL on $server_cpus ($cores), wrk and pgbench on $load_cpus"
+fi
 echo "${rounds} interleaved rounds of ${duration}s per scenario after one ${warmup}s warm-up each; medians, req/s spread min–max"
 echo "madbase and pgbench both reach PostgreSQL over $transport"
 echo
@@ -273,8 +296,12 @@ echo
 echo "RSS of madbase: idle 10 s after start $(py "f'{$idle_rss / 1024:.1f}'") MB; after the run $(py "f'{$rss_end / 1024:.1f}'") MB; peak (VmHWM) $(py "f'{$hwm / 1024:.1f}'") MB"
 echo "CPU µs/req is the madbase process only (utime+stime); PG µs/req is the postmaster and its backends;"
 echo "load µs/req is the load generator's own (wrk or pgbench). On a shared box the three add up to"
-echo "the CPU a request costs: 2 cores ÷ their sum is the ceiling on req/s."
+echo "the CPU a request costs: the cores ÷ their sum is the ceiling on req/s."
 echo "HTTP floor: GET /health, answered without the database, under the same wrk. Ceiling for GET by PK:"
 echo "what a data plane that cost no more than that floor would reach sending (b)'s SQL as pgbench"
-echo "does, i.e. $(nproc) cores ÷ (floor's data plane + wrk CPU + PostgreSQL's CPU in (b)) per round."
+if [[ -n $load_cpus ]]; then
+  echo "does, i.e. $cores cores ÷ (floor's data plane + PostgreSQL's CPU in (b)) per round (wrk runs apart)."
+else
+  echo "does, i.e. $cores cores ÷ (floor's data plane + wrk CPU + PostgreSQL's CPU in (b)) per round."
+fi
 echo "Read lanes can take PostgreSQL's CPU below (b)'s by batching; nothing else can pass it."
