@@ -127,20 +127,17 @@ async fn embeds_through_views() {
     let r = api.get("/labels?select=name,tasks!inner(id)&id=eq.2").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = api.get("/labels?select=name,users(name)").await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST200");
+    r.expect_error(400, "PGRST200");
     // Related only through a private junction: PostgREST knows `site` has relationships into
     // the schema, none it shows, so it suggests nothing (not the close name `sites`).
     let r = api.get("/site?select=crew(id)").await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST200");
+    r.expect_error(400, "PGRST200");
     assert_eq!(r.json()["hint"], Value::Null, "{}", r.body);
     // Partitions are not the API's relations; their parent is.
     let r = api.get("/readings?select=id,value").await;
     assert_eq!(r.json(), json!([{"id": 1, "value": 7}]), "{}", r.body);
     let r = api.get("/readings_2024").await;
-    assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST205");
+    r.expect_error(404, "PGRST205");
     // A table without columns is one too.
     let r = api.get("/bare").await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -170,8 +167,7 @@ async fn ambiguous_and_missing_relationships() {
     );
     // A missing relationship is reported before a missing column beside it, as PostgREST.
     let r = api.get("/users?select=nope,readings(id)").await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
+    r.expect_error(400, "PGRST200");
     let r = api.get("/shipments?select=id,addresses(city)").await;
     assert_eq!(r.status, 300);
     let b = r.json();
@@ -486,8 +482,7 @@ async fn logic_tree_errors_on_embeds() {
     let r = api
         .get("/projects?select=id&or=(tasks.is.null,id.eq.1)")
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "42703");
+    r.expect_error(400, "42703");
     assert_eq!(r.json()["message"], "column projects.tasks does not exist");
     // A column of an embed inside a tree is a parse error, as in PostgREST.
     let r = api
@@ -526,8 +521,7 @@ async fn logic_tree_errors_on_embeds() {
             "",
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST120");
+    r.expect_error(400, "PGRST120");
 }
 
 #[tokio::test]
@@ -585,8 +579,7 @@ async fn views_over_views_reach_keys_only_through_exposed_schemas_and_the_search
     let r = api
         .get("/emb_poems?select=title,emb_hidden_writers(name)")
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
+    r.expect_error(400, "PGRST200");
 }
 
 async fn viewed_api() -> Api {

@@ -389,8 +389,7 @@ async fn unknown_accept_is_406() {
     // The table is looked up first: an unknown one is a 404 whatever is accepted, as in
     // PostgREST, for reads and writes alike.
     let r = api.get_h("/userz", &[("accept", "unknown/unknown")]).await;
-    assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST205");
+    r.expect_error(404, "PGRST205");
     assert_eq!(
         r.json()["hint"],
         "Perhaps you meant the table 'public.users'"
@@ -403,23 +402,19 @@ async fn unknown_accept_is_406() {
             r#"{"id": 1}"#,
         )
         .await;
-    assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST205");
+    r.expect_error(404, "PGRST205");
     // A read is planned before its media type is negotiated and its preferences checked, as
     // PostgREST plans it: a malformed select or an embed that does not resolve answers first.
     let unservable = [("accept", "unknown/unknown")];
     let strict = [("prefer", "handling=strict, bogus=1")];
     for headers in [&unservable[..], &strict[..]] {
         let r = api.get_h("/users?select=id,name(", headers).await;
-        assert_eq!(r.status, 400, "{}", r.body);
-        assert_eq!(r.json()["code"], "PGRST100", "{}", r.body);
+        r.expect_error(400, "PGRST100");
         let r = api.get_h("/users?select=id,nowhere(id)", headers).await;
-        assert_eq!(r.status, 400, "{}", r.body);
-        assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
+        r.expect_error(400, "PGRST200");
     }
     let r = api.get_h("/users?select=id", &strict).await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST122", "{}", r.body);
+    r.expect_error(400, "PGRST122");
     // Writes too; and a write's preferences are checked before its media type.
     let r = api
         .send(
@@ -429,8 +424,7 @@ async fn unknown_accept_is_406() {
             r#"{"name": "x"}"#,
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST200", "{}", r.body);
+    r.expect_error(400, "PGRST200");
     let both = [
         ("accept", "unknown/unknown"),
         ("prefer", "handling=strict, bogus=1"),
@@ -438,14 +432,12 @@ async fn unknown_accept_is_406() {
     let r = api
         .send("PATCH", "/users?id=eq.1", &both, r#"{"name": "x"}"#)
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST122", "{}", r.body);
+    r.expect_error(400, "PGRST122");
     let r = api.get_h("/users?select=id", &both).await;
-    assert_eq!(r.status, 406, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST107", "{}", r.body); // The query string is parsed before the table is looked up.
+    r.expect_error(406, "PGRST107");
+    // The query string is parsed before the table is looked up.
     let r = api.get("/userz?select=id,name(").await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST100", "{}", r.body);
+    r.expect_error(400, "PGRST100");
     let r = api
         .send(
             "POST",
@@ -454,8 +446,7 @@ async fn unknown_accept_is_406() {
             "{",
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST102", "{}", r.body);
+    r.expect_error(400, "PGRST102");
 }
 
 #[tokio::test]

@@ -224,8 +224,7 @@ async fn rpc_composite_setof_and_table_results() {
     let r = api.get("/rpc/projects_above?id=1&id=lt.3&select=id").await;
     assert_eq!(r.json(), json!([{"id": 2}]), "{}", r.body);
     let r = api.get("/rpc/projects_above?idd=1").await;
-    assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST202");
+    r.expect_error(404, "PGRST202");
     // `character` and `bit` arguments take values of any length, as PostgREST reads them.
     let r = api.get("/rpc/pad?c=abcdefg&b=10110&cs={abc,abcdefg}").await;
     assert_eq!(r.json(), json!("abcdefg:10110:abc|abcdefg"), "{}", r.body);
@@ -268,8 +267,7 @@ async fn rpc_void_volatile_and_errors() {
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
     let r = api.get("/rpc/add_item?item_name=viaget").await;
-    assert_eq!(r.status, 405, "{}", r.body);
-    assert_eq!(r.json()["code"], "25006");
+    r.expect_error(405, "25006");
     let r = api
         .send("POST", "/rpc/add_item", &[], r#"{"item_name": "viapost"}"#)
         .await;
@@ -353,8 +351,7 @@ async fn rpc_raw_bodies_go_to_the_single_parameter_of_their_type() {
             "<",
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "2200N");
+    r.expect_error(400, "2200N");
 }
 
 #[tokio::test]

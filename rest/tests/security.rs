@@ -195,8 +195,7 @@ async fn rls_and_roles() {
             json!({"role": "anon"}),
         )
         .await;
-    assert_eq!(r.status, 401, "{}", r.body);
-    assert_eq!(r.json()["code"], "42501");
+    r.expect_error(401, "42501");
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     let r = api
         .req(
@@ -223,8 +222,7 @@ async fn rls_and_roles() {
             json!({"role": "nobody"}),
         )
         .await;
-    assert_eq!(r.status, 401, "{}", r.body);
-    assert_eq!(r.json()["code"], "22023");
+    r.expect_error(401, "22023");
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     // service_role bypasses RLS.
     let r = api.send("GET", "/todos?select=id", &[], "").await;

@@ -616,8 +616,7 @@ async fn put_offers_the_rows_with_the_urls_key() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json(), json!([{"id": 1811, "name": "typed"}]));
     let r = put("/items?id=eq.x", r#"{"id": 1811, "name": "x"}"#).await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "22P02");
+    r.expect_error(400, "22P02");
     // No row, an empty one, or rows without the key: the key column is missing.
     for body in ["[]", "{}", "[{}]", "7", r#"{"name": "x"}"#] {
         let r = put("/items?id=eq.1811", body).await;
@@ -739,14 +738,11 @@ async fn strict_handling_rejects_unknown_preferences() {
     // whose arguments no overload takes too; a call that resolves is refused.
     let strict = [("prefer", "handling=strict, bogus=1")];
     let r = api.send("PATCH", "/userz?id=eq.1", &strict, "{}").await;
-    assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST205");
+    r.expect_error(404, "PGRST205");
     let r = api.send("POST", "/rpc/add", &strict, r#"{"x": 1}"#).await;
-    assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST202");
+    r.expect_error(404, "PGRST202");
     let r = api.send("POST", "/rpc/add", &strict, r#"{"a": 1}"#).await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST122");
+    r.expect_error(400, "PGRST122");
     assert_eq!(r.json()["details"], "Invalid preferences: bogus=1");
 }
 
@@ -842,8 +838,7 @@ async fn roles_that_may_not_read_back_still_write() {
         r#"{"msg": "no"}"#,
     )
     .await;
-    assert_eq!(r.status, 401, "{}", r.body);
-    assert_eq!(r.json()["code"], "42501");
+    r.expect_error(401, "42501");
     let r = api
         .send("GET", "/wo_feedback?select=msg&order=id", &[], "")
         .await;
@@ -925,8 +920,7 @@ async fn bodies_are_read_as_postgrest_reads_them() {
     // Objects with other keys need columns= (supabase-js sends it); without, PGRST102.
     let mixed = r#"[{"id": 30, "name": "a"}, {"id": 31, "name": "b", "qty": 2}]"#;
     let r = api.send("POST", "/wo_stock", &[], mixed).await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["code"], "PGRST102");
+    r.expect_error(400, "PGRST102");
     assert_eq!(r.json()["message"], "All object keys must match");
     let r = api
         .send(

@@ -34,6 +34,12 @@ impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+    /// Asserts a PostgREST error: this status and this `code`, the body in the message.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.json()["code"], code, "{}", self.body);
+    }
 }
 
 /// Settings with both schemas exposed and every optional feature on.
